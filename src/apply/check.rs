@@ -1,0 +1,169 @@
+//! Proving a plan still holds: every folder apply will change is listed again and compared,
+//! entry by entry and metadata file by metadata file, with what the plan recorded. Any
+//! difference is drift, and apply refuses the whole plan before changing anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::layout::{Layout, side_name};
+use crate::meta::{META_FILE, timefmt};
+use crate::model::{Entry, Kind};
+use crate::plan::model::{EntryState, FolderSide, Plan, PlanEntry};
+use crate::planner::snapshot::{Side, SideDir};
+use crate::relpath::RelPath;
+use crate::target::{Target, read_to_vec};
+
+/// One difference between the plan and what is there now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub path: String,
+    pub side: String,
+    pub planned: String,
+    pub found: String,
+}
+
+fn side_label(side: Side) -> &'static str {
+    match side {
+        Side::Local => "local",
+        Side::Remote => "remote",
+    }
+}
+
+/// How an entry state reads in a drift report.
+pub fn describe_state(s: Option<&EntryState>) -> String {
+    match s {
+        None => "absent".into(),
+        Some(s) if s.kind == Kind::Dir => "folder".into(),
+        Some(s) => format!("file, {} bytes, modified {} UTC", s.size, timefmt::iso_utc(s.listed()).replace('T', " ").trim_end_matches('Z')),
+    }
+}
+
+fn describe_entry(e: Option<&Entry>) -> String {
+    describe_state(e.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique.clone() }).as_ref())
+}
+
+/// True when a listed entry is still the planned one.
+pub fn matches(planned: Option<&EntryState>, found: Option<&Entry>) -> bool {
+    match (planned, found) {
+        (None, None) => true,
+        (Some(p), Some(f)) => {
+            p.kind == f.kind
+                && (p.kind == Kind::Dir || (p.size == f.size && p.listed() == f.mtime))
+                && (p.unique.is_none() || f.unique.is_none() || p.unique == f.unique)
+        }
+        _ => false,
+    }
+}
+
+/// The fresh state of the folders apply will change.
+#[derive(Default)]
+pub struct Fresh {
+    /// Per side and canonical folder: the listing and metadata as found now.
+    pub dirs: BTreeMap<(SideKey, RelPath), SideDir>,
+}
+
+/// `Side` as a map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SideKey {
+    Local,
+    Remote,
+}
+
+impl From<Side> for SideKey {
+    fn from(s: Side) -> Self {
+        match s {
+            Side::Local => SideKey::Local,
+            Side::Remote => SideKey::Remote,
+        }
+    }
+}
+
+/// Lists `folders` on both sides and compares them with the plan.
+pub fn check(
+    plan: &Plan,
+    layout: &Layout<'_>,
+    folders: &BTreeSet<RelPath>,
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+) -> Result<(Vec<Drift>, Fresh)> {
+    let mut by_folder: BTreeMap<RelPath, Vec<&PlanEntry>> = BTreeMap::new();
+    for e in &plan.entries {
+        by_folder.entry(e.path.parent()).or_default().push(e);
+    }
+    let mut drift = Vec::new();
+    let mut fresh = Fresh::default();
+    for folder in folders {
+        let Some(planned) = layout.folder(folder) else {
+            anyhow::bail!("invalid plan: folder {:?} has entries to apply but no folder record", folder.as_str());
+        };
+        for side in [Side::Local, Side::Remote] {
+            let (fs, target): (&Option<FolderSide>, &mut dyn Target) = match side {
+                Side::Local => (&planned.local, &mut *local),
+                Side::Remote => (&planned.remote, &mut *remote),
+            };
+            let Some(fs) = fs else { continue };
+            let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
+            let actual = layout.folder_path(folder, side);
+            if let Some(sd) = check_side(target, &actual, folder, side, fs, entries, &mut drift)? {
+                fresh.dirs.insert((side.into(), folder.clone()), sd);
+            }
+        }
+    }
+    Ok((drift, fresh))
+}
+
+fn check_side(
+    target: &mut dyn Target,
+    actual: &RelPath,
+    folder: &RelPath,
+    side: Side,
+    planned: &FolderSide,
+    entries: &[&PlanEntry],
+    drift: &mut Vec<Drift>,
+) -> Result<Option<SideDir>> {
+    let label = side_label(side).to_string();
+    let folder_name = if folder.is_root() { "(root)".to_string() } else { folder.to_string() };
+    let Some(listing) = target.list_dir(actual)? else {
+        drift.push(Drift { path: folder_name, side: label, planned: "folder".into(), found: "absent".into() });
+        return Ok(None);
+    };
+    let meta_bytes = if SideDir::lists_meta(&listing) {
+        Some(read_to_vec(target, &actual.join_unchecked(META_FILE)).with_context(|| format!("cannot read the metadata of {folder_name}"))?)
+    } else {
+        None
+    };
+    let sd = SideDir::new(listing, meta_bytes.as_deref());
+    if sd.meta.sha256() != planned.meta_sha256.as_deref() {
+        let state = |h: Option<&str>| h.map_or("absent".to_string(), |h| format!("sha256 {}", &h[..12.min(h.len())]));
+        drift.push(Drift {
+            path: folder.join_unchecked(META_FILE).to_string(),
+            side: label.clone(),
+            planned: state(planned.meta_sha256.as_deref()),
+            found: state(sd.meta.sha256()),
+        });
+    }
+    let planned_skipped: BTreeSet<&str> = planned.skipped.iter().map(|s| s.name.as_str()).collect();
+    let found_skipped: BTreeSet<&str> = sd.skipped.iter().map(|s| s.name.as_str()).collect();
+    for name in found_skipped.symmetric_difference(&planned_skipped) {
+        let (p, f) = if planned_skipped.contains(name) { ("present", "absent") } else { ("absent", "present") };
+        drift.push(Drift { path: folder.join_unchecked(name).to_string(), side: label.clone(), planned: format!("{p} (not synchronised)"), found: f.into() });
+    }
+    let mut found: BTreeMap<&str, &Entry> = sd.entries.iter().map(|e| (e.name.as_str(), e)).collect();
+    for e in entries {
+        let state = match side {
+            Side::Local => e.local.as_ref(),
+            Side::Remote => e.remote.as_ref(),
+        };
+        let Some(state) = state else { continue };
+        let now = found.remove(side_name(e, side));
+        if !matches(Some(state), now) {
+            drift.push(Drift { path: e.path.to_string(), side: label.clone(), planned: describe_state(Some(state)), found: describe_entry(now) });
+        }
+    }
+    for (name, e) in found {
+        drift.push(Drift { path: folder.join_unchecked(name).to_string(), side: label.clone(), planned: "absent".into(), found: describe_entry(Some(e)) });
+    }
+    Ok(Some(sd))
+}

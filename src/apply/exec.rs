@@ -1,0 +1,106 @@
+//! The individual changes apply makes: verified transfers, folder creation, deletions, each
+//! preceded by a last look at the entry it is about to change.
+
+use std::io::{self, Read};
+
+use anyhow::{Result, bail};
+
+use super::check::{describe_state, matches};
+use crate::digest::Hasher;
+use crate::plan::model::EntryState;
+use crate::relpath::RelPath;
+use crate::target::{Target, Written};
+
+/// Fails unless the entry at `path` is still as planned.
+pub fn recheck(target: &mut dyn Target, path: &RelPath, planned: Option<&EntryState>) -> Result<()> {
+    let found = target.stat(path)?;
+    if !matches(planned, found.as_ref()) {
+        let now = found.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique });
+        bail!(
+            "{path} changed on {} since the plan was checked (planned: {}; found: {})",
+            target.info().display,
+            describe_state(planned),
+            describe_state(now.as_ref())
+        );
+    }
+    Ok(())
+}
+
+/// Passes bytes through, and turns end-of-file into an error when the stream is not exactly
+/// the planned content (size, and sha256 when pinned) — so the destination's temporary file is
+/// never renamed into place.
+struct Verified<'a> {
+    inner: &'a mut dyn Read,
+    expected: u64,
+    count: u64,
+    hasher: Option<(Hasher, &'a str)>,
+}
+
+impl Read for Verified<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if self.count != self.expected {
+                return Err(io::Error::other(format!(
+                    "the source changed during the transfer: {} bytes read, {} planned",
+                    self.count, self.expected
+                )));
+            }
+            if let Some((hasher, want)) = self.hasher.take() {
+                let got = hasher.finish();
+                if got != want {
+                    return Err(io::Error::other(format!("the source content changed: sha256 {got}, planned {want}")));
+                }
+            }
+            return Ok(0);
+        }
+        self.count += n as u64;
+        if self.count > self.expected {
+            return Err(io::Error::other(format!("the source grew during the transfer (more than {} bytes)", self.expected)));
+        }
+        if let Some((h, _)) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Copies one file between targets, stamping it with the planned modification time. The
+/// destination only changes if the whole planned content arrived.
+pub fn transfer(
+    src: &mut dyn Target,
+    dst: &mut dyn Target,
+    src_path: &RelPath,
+    dst_path: &RelPath,
+    state: &EntryState,
+    sha256: Option<&str>,
+) -> Result<Written> {
+    let mut written = None;
+    src.read_file(src_path, &mut |reader| {
+        let mut verified = Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
+        written = Some(dst.write_file(dst_path, &mut verified, Some(state.mtime))?);
+        Ok(())
+    })?;
+    let Some(w) = written else { bail!("{src_path}: nothing was read") };
+    if w.bytes != state.size {
+        bail!("{dst_path}: {} bytes stored, {} planned", w.bytes, state.size);
+    }
+    Ok(w)
+}
+
+/// sha256 of a file on a target (for `--checksum` plans).
+pub fn hash_file(target: &mut dyn Target, path: &RelPath) -> Result<String> {
+    let mut hasher = Hasher::default();
+    target.read_file(path, &mut |r| {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(())
+    })?;
+    Ok(hasher.finish())
+}

@@ -1,0 +1,138 @@
+//! The metadata files apply updates, held in memory per side and folder and written back as
+//! soon as the last action touching a folder is done — so an interrupted apply leaves
+//! metadata that claims only what really happened.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use super::check::SideKey;
+use super::layout::Layout;
+use crate::meta::{DirMeta, META_FILE, WriteStyle};
+use crate::planner::snapshot::{MetaFile, Side, SideDir};
+use crate::relpath::RelPath;
+use crate::target::Target;
+
+/// One folder's metadata document.
+#[derive(Debug, Default)]
+pub struct MetaDoc {
+    pub meta: DirMeta,
+    /// The file existed when apply started (an emptied file is then removed).
+    pub was_read: bool,
+    pub dirty: bool,
+    /// Actions still to come that change this document.
+    pub pending: usize,
+    /// The folder is being deleted: never write into it again.
+    pub gone: bool,
+}
+
+impl MetaDoc {
+    /// The document as found: unreadable files and (with `--migrate`) other versions start
+    /// empty and are rewritten or removed.
+    pub fn from_found(meta: &MetaFile) -> MetaDoc {
+        match meta {
+            MetaFile::Absent => MetaDoc::default(),
+            MetaFile::Valid { meta, .. } => MetaDoc { meta: meta.clone(), was_read: true, ..MetaDoc::default() },
+            MetaFile::Unreadable { .. } | MetaFile::Incompatible { .. } => {
+                MetaDoc { was_read: true, dirty: true, ..MetaDoc::default() }
+            }
+        }
+    }
+}
+
+/// All documents apply touches.
+pub struct MetaStore {
+    pub docs: BTreeMap<(SideKey, RelPath), MetaDoc>,
+    pub style: WriteStyle,
+    /// Messages to show (removed files).
+    pub messages: Vec<String>,
+}
+
+impl MetaStore {
+    pub fn new(style: WriteStyle) -> Self {
+        MetaStore { docs: BTreeMap::new(), style, messages: Vec::new() }
+    }
+
+    /// Registers the metadata found by the check of a folder.
+    pub fn load(&mut self, side: SideKey, folder: RelPath, found: &SideDir) {
+        self.docs.insert((side, folder), MetaDoc::from_found(&found.meta));
+    }
+
+    /// The document of a folder (a fresh one for folders apply creates).
+    pub fn doc(&mut self, side: SideKey, folder: &RelPath) -> &mut MetaDoc {
+        self.docs.entry((side, folder.clone())).or_default()
+    }
+
+    /// Records a synchronised entry in a local folder's `peer_sync`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_sync(&mut self, folder: &RelPath, peer: &str, name: &str, m: Option<f64>, s: Option<u64>, now: f64) {
+        let style = self.style.clone();
+        let doc = self.doc(SideKey::Local, folder);
+        doc.meta.set_sync(peer, name, m, s, now, &style);
+        doc.dirty = true;
+    }
+
+    /// Forgets an entry of a local folder's `peer_sync`.
+    pub fn remove_sync(&mut self, folder: &RelPath, peer: &str, name: &str) {
+        let doc = self.doc(SideKey::Local, folder);
+        doc.dirty |= doc.meta.remove_sync(peer, name);
+    }
+
+    /// Records the real modification time of a file stored on a side that keeps `mtimes`.
+    pub fn set_mtime(&mut self, side: SideKey, folder: &RelPath, name: &str, m: f64, s: u64, now: f64) {
+        let style = self.style.clone();
+        let doc = self.doc(side, folder);
+        doc.meta.set_mtime(name, m, s, now, &style);
+        doc.dirty = true;
+    }
+
+    /// Forgets an `mtimes` record.
+    pub fn remove_mtime(&mut self, side: SideKey, folder: &RelPath, name: &str) {
+        let doc = self.doc(side, folder);
+        doc.dirty |= doc.meta.mtimes.remove(name).is_some();
+    }
+
+    /// Notes that one more action will change this document.
+    pub fn expect(&mut self, side: SideKey, folder: &RelPath) {
+        self.doc(side, folder).pending += 1;
+    }
+
+    /// Notes that an expected action finished (done or failed); writes the document when it
+    /// was the last one.
+    pub fn settle(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
+        let doc = self.doc(side, folder);
+        doc.pending = doc.pending.saturating_sub(1);
+        if doc.pending == 0 {
+            self.flush(side, folder, target, layout, now)?;
+        }
+        Ok(())
+    }
+
+    /// Writes (or removes) one document if needed.
+    pub fn flush(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
+        let key = (side, folder.clone());
+        let Some(doc) = self.docs.get_mut(&key) else { return Ok(()) };
+        if doc.gone {
+            return Ok(());
+        }
+        let side_enum = if side == SideKey::Local { Side::Local } else { Side::Remote };
+        let path = layout.folder_path(folder, side_enum).join_unchecked(META_FILE);
+        if doc.was_read && doc.meta.is_empty() {
+            target.remove_file(&path).with_context(|| format!("cannot remove the empty metadata file {path}"))?;
+            self.messages.push(format!("Remove empty meta data file: {} {}", target.info().display, path.parent()));
+            doc.was_read = false;
+            doc.dirty = false;
+        } else if doc.dirty {
+            let bytes = doc.meta.to_bytes(now, &self.style);
+            target.write_file(&path, &mut bytes.as_slice(), None).with_context(|| format!("cannot write the metadata file {path}"))?;
+            doc.was_read = true;
+            doc.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Keys of documents with unwritten changes.
+    pub fn dirty(&self) -> Vec<(SideKey, RelPath)> {
+        self.docs.iter().filter(|(_, d)| (d.dirty || (d.was_read && d.meta.is_empty())) && !d.gone).map(|(k, _)| k.clone()).collect()
+    }
+}

@@ -1,0 +1,36 @@
+//! ftpsync: plan-then-apply synchronisation of a local folder with an FTP/FTPS server (or
+//! another folder), compatible with pyftpsync's command line and metadata.
+//!
+//! Data flow:
+//! ```text
+//!  targets ──scan──▶ Snapshot ──planner (pure)──▶ Plan ──file──▶ review ──▶ apply ──▶ targets
+//!  (local, ftp,      (listings +      classify,      JSON /               checks, then
+//!   memory)           metadata)       decide         MessagePack          changes + metadata
+//! ```
+//!
+//! Module map:
+//! - [`target`]: the [`target::Target`] trait and its implementations;
+//! - [`meta`]: pyftpsync's `.pyftpsync-meta.json`, byte-compatible;
+//! - [`scan`]: lists both sides into a [`planner::snapshot::Snapshot`];
+//! - [`planner`]: classification and decisions, without I/O;
+//! - [`plan`]: the plan document, its file formats and digest;
+//! - [`apply`]: the only code that changes anything;
+//! - [`output`]: everything printed for people;
+//! - [`cli`], [`commands`]: the command line, one file per command.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod digest;
+pub mod error;
+pub mod filter;
+pub mod meta;
+pub mod model;
+pub mod options;
+pub mod output;
+pub mod plan;
+pub mod planner;
+pub mod relpath;
+pub mod scan;
+pub mod stats;
+pub mod target;

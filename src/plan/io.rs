@@ -1,0 +1,148 @@
+//! Reading and writing plan files: JSON (the default) or MessagePack, the version gate, the
+//! digest, and the checks that make a plan safe to apply.
+//!
+//! The digest is sha256 over the canonical encoding: the document as a JSON value with keys
+//! sorted and no whitespace. A plan and its MessagePack twin have the same digest, and any
+//! edit (a resolution changed by a reviewer, a field added by a newer minor version) changes
+//! it.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
+use super::Loaded;
+use crate::digest::sha256_hex;
+use crate::relpath::check_name;
+
+/// Why a plan file was refused (apply exits 4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+impl PlanError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        PlanError(msg.into())
+    }
+}
+
+/// Storage format of a plan file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Json,
+    Msgpack,
+}
+
+/// Serialises a plan.
+pub fn encode(plan: &Plan, format: FileFormat) -> Vec<u8> {
+    match format {
+        FileFormat::Json => {
+            let mut out = serde_json::to_vec_pretty(plan).expect("plans always serialise");
+            out.push(b'\n');
+            out
+        }
+        FileFormat::Msgpack => rmp_serde::to_vec_named(plan).expect("plans always serialise"),
+    }
+}
+
+/// Canonical bytes of a plan document (the input of the digest).
+fn canonical(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON values always serialise")
+}
+
+/// The digest of a plan as this build would write it.
+pub fn digest(plan: &Plan) -> String {
+    let value = serde_json::to_value(plan).expect("plans always serialise");
+    sha256_hex(&canonical(&value))
+}
+
+/// Parses and checks a plan file.
+pub fn decode(bytes: &[u8]) -> Result<Loaded, PlanError> {
+    let value: Value = if bytes.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'{') {
+        serde_json::from_slice(bytes).map_err(|e| PlanError::new(format!("not a valid plan (JSON): {e}")))?
+    } else {
+        rmp_serde::from_slice(bytes).map_err(|e| PlanError::new(format!("not a valid plan (MessagePack): {e}")))?
+    };
+    check_version(&value)?;
+    let digest = sha256_hex(&canonical(&value));
+    let plan: Plan = serde_json::from_value(value).map_err(|e| PlanError::new(format!("invalid plan: {e}")))?;
+    validate(&plan)?;
+    Ok(Loaded { plan, digest })
+}
+
+/// Accepts every minor version of the major this build knows; refuses anything else first,
+/// so an unsupported plan gets a version message rather than a parse error.
+fn check_version(value: &Value) -> Result<(), PlanError> {
+    let format = value.get("format").and_then(Value::as_str);
+    if format != Some(FORMAT) {
+        return Err(PlanError::new(format!("not an ftpsync plan (format is {:?}, expected {FORMAT:?})", format.unwrap_or("missing"))));
+    }
+    let version = value.get("format_version").and_then(Value::as_str).unwrap_or("missing");
+    let major = version.split_once('.').and_then(|(m, n)| Some((m.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+    match major {
+        Some((m, _)) if m == FORMAT_MAJOR => Ok(()),
+        Some((m, _)) => Err(PlanError::new(format!(
+            "plan format version {version} is not supported: this ftpsync reads {FORMAT_MAJOR}.x (major {m} needs {})",
+            if m > FORMAT_MAJOR { "a newer ftpsync" } else { "an older ftpsync" }
+        ))),
+        None => Err(PlanError::new(format!("invalid plan format_version {version:?} (expected \"MAJOR.MINOR\")"))),
+    }
+}
+
+/// Structural checks beyond the schema: paths (already validated as relative, without `..`
+/// and control characters when parsed), order, references between entries.
+pub fn validate(plan: &Plan) -> Result<(), PlanError> {
+    let mut seen = HashSet::new();
+    let mut prev: Option<&crate::relpath::RelPath> = None;
+    for e in &plan.entries {
+        let p = e.path.as_str();
+        if e.path.is_root() {
+            return Err(PlanError::new("invalid plan: an entry has an empty path"));
+        }
+        if prev.is_some_and(|q| q >= &e.path) {
+            return Err(PlanError::new(format!("invalid plan: entries are not sorted by path or repeat at {p:?}")));
+        }
+        prev = Some(&e.path);
+        seen.insert(&e.path);
+        for name in [&e.local_name, &e.remote_name].into_iter().flatten() {
+            check_name(name).map_err(|err| PlanError::new(format!("invalid plan: entry {p:?} has a bad name {name:?}: {err}")))?;
+        }
+        if let Some(root) = &e.part_of {
+            if !seen.contains(root) || !e.path.starts_with(root) || root == &e.path {
+                return Err(PlanError::new(format!("invalid plan: entry {p:?} is part of {:?}, which is not a folder entry above it", root.as_str())));
+            }
+        }
+        match (e.action, &e.resolution) {
+            (Action::Conflict, None) if e.part_of.is_none() => {
+                return Err(PlanError::new(format!("invalid plan: conflict {p:?} has no resolution field")));
+            }
+            (Action::Conflict, _) => {}
+            (_, Some(_)) => return Err(PlanError::new(format!("invalid plan: {p:?} has a resolution but is not a conflict"))),
+            _ => {}
+        }
+        if e.reason == Reason::KindClash && e.resolution.flatten().is_some_and(|r| r != Resolution::Skip) {
+            return Err(PlanError::new(format!(
+                "invalid plan: {p:?} is a file on one side and a folder on the other; its resolution can only be \"skip\""
+            )));
+        }
+        if e.local.is_none() && e.remote.is_none() && e.action != Action::Forget {
+            return Err(PlanError::new(format!("invalid plan: {p:?} exists on neither side")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_other_majors_and_garbage() {
+        let v = serde_json::json!({"format": "ftpsync-plan", "format_version": "2.0"});
+        assert!(check_version(&v).unwrap_err().0.contains("newer ftpsync"));
+        let v = serde_json::json!({"format": "other"});
+        assert!(check_version(&v).is_err());
+        assert!(decode(b"{\"format\": \"ftpsync-plan\", \"format_ver").is_err());
+        assert!(decode(&[0xc1, 0x00]).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! The planner: from what the scan found to the entries of a plan. No I/O, no clock.
+//!
+//! Planning happens in two passes over the same pure functions:
+//! 1. while scanning, [`follow_up`] tells the scanner which folders a scanned folder leads to
+//!    (folders on both sides are visited; folders copied or deleted as a whole are listed on
+//!    the side that has them);
+//! 2. [`build`] walks the complete [`Snapshot`] from the root and emits one plan entry per
+//!    pair, plus one per entry inside whole-folder actions, plus one per stale record.
+
+pub mod classify;
+pub mod decide;
+pub mod pairs;
+pub mod snapshot;
+pub mod subtree;
+pub mod texts;
+
+use anyhow::{Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use self::classify::{Class, PairOp, peer_present};
+use self::decide::{DecideCtx, Decision, decide};
+use self::pairs::{Pair, SideEntry, effective_entries, make_pairs};
+use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Side, Snapshot};
+use crate::filter::Filter;
+use crate::meta::{PeerSync, Record};
+use crate::model::Kind;
+use crate::options::{PlanOptions, Resolve};
+use crate::plan::model::{
+    Action, Classification, EntryState, Folder, FolderSide, MetaStatus, PlanEntry, Reason, RecordState, Resolution,
+    SkippedName,
+};
+use crate::relpath::RelPath;
+use crate::target::TargetInfo;
+
+/// Options and target identities the planner works with.
+pub struct PlanContext {
+    pub options: PlanOptions,
+    pub filter: Filter,
+    pub local: TargetInfo,
+    pub remote: TargetInfo,
+}
+
+impl PlanContext {
+    pub fn new(options: PlanOptions, local: TargetInfo, remote: TargetInfo) -> Result<Self> {
+        let filter = Filter::new(&options.matches, &options.exclude)?;
+        Ok(PlanContext { options, filter, local, remote })
+    }
+
+    fn decide_ctx(&self) -> DecideCtx<'_> {
+        DecideCtx { options: &self.options, filter: &self.filter }
+    }
+}
+
+/// pyftpsync's listing counters, for its summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCounts {
+    pub local_files: u64,
+    pub local_dirs: u64,
+    pub remote_files: u64,
+    pub remote_dirs: u64,
+    pub entries_seen: u64,
+}
+
+/// The classified pairs of a visited folder.
+struct Visit<'a> {
+    pairs: Vec<(Pair, Decision, Option<&'a Record>)>,
+    stale: Vec<(&'a String, &'a Record)>,
+}
+
+/// The peer records of a visited folder, after pyftpsync's rules for unusable metadata.
+fn peer_records<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -> Result<Option<&'a PeerSync>> {
+    for (side, sd) in [(Side::Local, &scan.local), (Side::Remote, &scan.remote)] {
+        let Some(sd) = sd else { continue };
+        let where_ = format!("{} folder {:?}", if side == Side::Local { "local" } else { "remote" }, scan.request.path.as_str());
+        match &sd.meta {
+            MetaFile::Unreadable { error, .. } => {
+                warnings.push(format!("Could not read meta info in {where_}: {error}; treating it as empty"))
+            }
+            MetaFile::Incompatible { version, .. } if ctx.options.migrate => warnings.push(format!(
+                "Migrating meta data version from {version} to 3 (i.e. discarding it) in {where_}"
+            )),
+            MetaFile::Incompatible { version, .. } => bail!(
+                "Invalid meta data version {version} (expected 3) in {where_}; pass --migrate to discard old data"
+            ),
+            MetaFile::Absent | MetaFile::Valid { .. } => {}
+        }
+    }
+    Ok(scan.local.as_ref().and_then(|l| l.meta.valid()).and_then(|m| m.peer(&ctx.remote.id)))
+}
+
+fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -> Result<Visit<'a>> {
+    let path = &scan.request.path;
+    let (Some(local), Some(remote)) = (&scan.local, &scan.remote) else {
+        bail!("folder {:?} disappeared during the scan; run the command again", path.as_str());
+    };
+    let peer = peer_records(ctx, scan, warnings)?;
+    let has_peer = peer_present(peer);
+    let pairs = make_pairs(effective_entries(local).0, effective_entries(remote).0, ctx.options.case, path.as_str())?;
+    let dctx = ctx.decide_ctx();
+    let pairs: Vec<_> = pairs
+        .into_iter()
+        .map(|pair| {
+            let record = peer.and_then(|p| p.records.get(&pair.name));
+            let d = decide(&dctx, &pair, record, has_peer);
+            (pair, d, record)
+        })
+        .collect();
+    let stale = peer
+        .map(|p| p.records.iter().filter(|(name, _)| !pairs.iter().any(|(pair, _, _)| &pair.name == *name)).collect())
+        .unwrap_or_default();
+    Ok(Visit { pairs, stale })
+}
+
+fn child_request(parent: &ScanRequest, pair: &Pair, purpose: Purpose) -> ScanRequest {
+    let on = |side: Side| match purpose {
+        Purpose::Visit => true,
+        Purpose::Copy(s) | Purpose::Delete(s) => s == side,
+    };
+    let local_name = pair.local_name.as_deref().unwrap_or(&pair.name);
+    let remote_name = pair.remote_name.as_deref().unwrap_or(&pair.name);
+    ScanRequest {
+        path: parent.path.join_unchecked(&pair.name),
+        purpose,
+        local_path: parent.local_path.as_ref().filter(|_| on(Side::Local)).map(|p| p.join_unchecked(local_name)),
+        remote_path: parent.remote_path.as_ref().filter(|_| on(Side::Remote)).map(|p| p.join_unchecked(remote_name)),
+    }
+}
+
+/// Which folders the scan must list next because of this one.
+pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> {
+    let req = &scan.request;
+    let mut out = Vec::new();
+    match req.purpose {
+        Purpose::Visit => {
+            for (pair, d, _) in visit(ctx, scan, &mut Vec::new())?.pairs {
+                let (l, r) = (pair.local_entry(), pair.remote_entry());
+                let dir = |e: Option<&crate::model::Entry>| e.is_some_and(|e| e.kind == Kind::Dir);
+                let purpose = match d.action {
+                    Action::Equal if dir(l) && dir(r) => Purpose::Visit,
+                    Action::Upload if dir(l) => Purpose::Copy(Side::Local),
+                    Action::Download if dir(r) => Purpose::Copy(Side::Remote),
+                    Action::DeleteLocal if dir(l) => Purpose::Delete(Side::Local),
+                    Action::DeleteRemote if dir(r) => Purpose::Delete(Side::Remote),
+                    _ => continue,
+                };
+                out.push(child_request(req, &pair, purpose));
+            }
+        }
+        Purpose::Copy(side) | Purpose::Delete(side) => {
+            let Some(sd) = scan.side(side) else { return Ok(out) };
+            let copying = matches!(req.purpose, Purpose::Copy(_));
+            for e in sd.entries.iter().filter(|e| e.kind == Kind::Dir) {
+                if copying && !ctx.filter.passes(&e.name, e.kind) {
+                    continue;
+                }
+                let pair = Pair { name: e.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
+                out.push(child_request(req, &pair, req.purpose));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The plan's entries and folders, before the summary is computed.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub entries: Vec<PlanEntry>,
+    pub folders: Vec<Folder>,
+    pub scan: ScanCounts,
+    pub warnings: Vec<String>,
+}
+
+impl Built {
+    fn add_folder(&mut self, scan: &DirScan) {
+        let side = |sd: &Option<snapshot::SideDir>, actual: &Option<RelPath>| {
+            sd.as_ref().map(|sd| FolderSide {
+                actual_path: actual.clone().filter(|p| *p != scan.request.path),
+                meta: match sd.meta {
+                    MetaFile::Absent => MetaStatus::Absent,
+                    MetaFile::Valid { .. } => MetaStatus::Valid,
+                    MetaFile::Unreadable { .. } => MetaStatus::Unreadable,
+                    MetaFile::Incompatible { .. } => MetaStatus::Incompatible,
+                },
+                meta_sha256: sd.meta.sha256().map(str::to_string),
+                skipped: sd.skipped.iter().map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() }).collect(),
+            })
+        };
+        for (label, sd) in [("local", &scan.local), ("remote", &scan.remote)] {
+            for s in sd.iter().flat_map(|sd| &sd.skipped) {
+                self.warnings.push(format!("Skipping {label} {:?}: {}", scan.request.path.join_unchecked(&s.name).as_str(), s.reason));
+            }
+        }
+        self.folders.push(Folder {
+            path: scan.request.path.clone(),
+            local: side(&scan.local, &scan.request.local_path),
+            remote: side(&scan.remote, &scan.request.remote_path),
+        });
+    }
+}
+
+pub(crate) fn entry_state(e: &SideEntry) -> EntryState {
+    EntryState {
+        kind: e.entry.kind,
+        size: e.entry.size,
+        mtime: e.entry.mtime,
+        listed_mtime: e.listed_mtime,
+        unique: e.entry.unique.clone(),
+    }
+}
+
+/// True when the record already describes the (equal) pair exactly.
+fn record_current(record: Option<&Record>, pair: &Pair) -> bool {
+    match (record, pair.local_entry()) {
+        (Some(_), Some(l)) if l.kind == Kind::Dir => true,
+        (Some(r), Some(l)) => r.s == Some(l.size) && r.m == Some(l.mtime),
+        _ => false,
+    }
+}
+
+/// Builds all entries from a complete snapshot.
+pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
+    let mut built = Built::default();
+    walk(ctx, snapshot, &RelPath::root(), &mut built)?;
+    built.entries.sort_by(|a, b| a.path.cmp(&b.path));
+    built.folders.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(built)
+}
+
+fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Built) -> Result<()> {
+    let scan = snapshot.dirs.get(path).ok_or_else(|| anyhow!("internal error: folder {path:?} was not scanned"))?;
+    let v = visit(ctx, scan, &mut built.warnings)?;
+    built.add_folder(scan);
+    count_visited(scan, &mut built.scan);
+    for (pair, d, record) in v.pairs {
+        let child = path.join_unchecked(&pair.name);
+        let kind = pair.any().kind;
+        let d = guard_folder_deletion(ctx, snapshot, &child, kind, d, record);
+        let mut entry = make_entry(child.clone(), &pair, &d, record);
+        if entry.action == Action::Equal && !record_current(record, &pair) {
+            entry.action = Action::Record;
+        }
+        let effective = entry.effective_action();
+        let folder_conflict = entry.reason == Reason::FolderChanged;
+        built.entries.push(entry);
+        if kind != Kind::Dir {
+            continue;
+        }
+        let is_dir = |e: Option<&crate::model::Entry>| e.is_some_and(|e| e.kind == Kind::Dir);
+        let side_with_folder = if is_dir(pair.local_entry()) { Side::Local } else { Side::Remote };
+        match effective {
+            Action::Equal | Action::Record if is_dir(pair.local_entry()) && is_dir(pair.remote_entry()) => {
+                walk(ctx, snapshot, &child, built)?
+            }
+            Action::Upload | Action::DeleteLocal if is_dir(pair.local_entry()) => {
+                subtree::expand(built, snapshot, &ctx.filter, &child, Side::Local, &child, effective, false)
+            }
+            Action::Download | Action::DeleteRemote if is_dir(pair.remote_entry()) => {
+                subtree::expand(built, snapshot, &ctx.filter, &child, Side::Remote, &child, effective, false)
+            }
+            Action::Skip if folder_conflict => {
+                subtree::expand(built, snapshot, &ctx.filter, &child, side_with_folder, &child, Action::Skip, false)
+            }
+            _ => {}
+        }
+    }
+    for (name, rec) in v.stale {
+        built.entries.push(PlanEntry {
+            path: path.join_unchecked(name),
+            kind: if rec.m.is_none() && rec.s.is_none() { Kind::Dir } else { Kind::File },
+            local: None,
+            remote: None,
+            record: Some(record_state(rec)),
+            classification: Classification { local: Class::Deleted, remote: Class::Deleted },
+            operation: None,
+            action: Action::Forget,
+            reason: Reason::Stale,
+            reason_text: texts::reason_text(Reason::Stale, Reason::Stale, None),
+            resolution: None,
+            part_of: None,
+            local_name: None,
+            remote_name: None,
+            sha256: None,
+        });
+    }
+    Ok(())
+}
+
+/// pyftpsync's listing counters for a visited folder.
+fn count_visited(scan: &DirScan, counts: &mut ScanCounts) {
+    let (local, remote) = (scan.local.as_ref().map_or(&[][..], |s| &s.entries), scan.remote.as_ref().map_or(&[][..], |s| &s.entries));
+    let dirs = |es: &[crate::model::Entry]| es.iter().filter(|e| e.kind == Kind::Dir).count() as u64;
+    counts.local_dirs += dirs(local);
+    counts.local_files += local.len() as u64 - dirs(local);
+    counts.remote_dirs += dirs(remote);
+    counts.remote_files += remote.len() as u64 - dirs(remote);
+    counts.entries_seen += (local.len() + remote.len()) as u64 + dirs(local);
+}
+
+/// A folder deleted on one side because the other side deleted it becomes a conflict when
+/// something inside it changed since the last sync.
+fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath, kind: Kind, d: Decision, record: Option<&Record>) -> Decision {
+    let side = match (kind, d.action, d.reason) {
+        (Kind::Dir, Action::DeleteLocal, Reason::DeletedRemote) => Side::Local,
+        (Kind::Dir, Action::DeleteRemote, Reason::DeletedLocal) => Side::Remote,
+        _ => return d,
+    };
+    let since = record.map_or(0.0, |r| r.u);
+    let Some(what) = subtree::changed_inside(snapshot, child, side, since, &ctx.remote.id) else {
+        return d;
+    };
+    let (resolution, extra) = match ctx.options.resolve {
+        Resolve::Local => (Some(Resolution::Local), None),
+        Resolve::Remote => (Some(Resolution::Remote), None),
+        Resolve::Skip => (Some(Resolution::Skip), None),
+        Resolve::Ask => (None, None),
+        Resolve::New | Resolve::Old => (Some(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped")),
+    };
+    let deleted_on = if side == Side::Local { "remote" } else { "local" };
+    let note = format!("deleted on the {deleted_on} side, but {what} since the last sync{}", extra.map(|e| format!("; {e}")).unwrap_or_default());
+    Decision {
+        operation: Some(PairOp::Conflict),
+        action: Action::Conflict,
+        reason: Reason::FolderChanged,
+        change: Reason::FolderChanged,
+        resolution: Some(resolution),
+        note: Some(note),
+        ..d
+    }
+}
+
+fn record_state(r: &Record) -> RecordState {
+    RecordState { m: r.m, s: r.s, u: r.u }
+}
+
+fn make_entry(path: RelPath, pair: &Pair, d: &Decision, record: Option<&Record>) -> PlanEntry {
+    PlanEntry {
+        path,
+        kind: pair.any().kind,
+        local: pair.local.as_ref().map(entry_state),
+        remote: pair.remote.as_ref().map(entry_state),
+        record: record.map(record_state),
+        classification: Classification { local: d.classes.0, remote: d.classes.1 },
+        operation: d.operation,
+        action: d.action,
+        reason: d.reason,
+        reason_text: texts::reason_text(d.reason, d.change, d.note.as_deref()),
+        resolution: d.resolution,
+        part_of: None,
+        local_name: pair.local_name.clone(),
+        remote_name: pair.remote_name.clone(),
+        sha256: None,
+    }
+}

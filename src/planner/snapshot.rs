@@ -1,0 +1,159 @@
+//! What the scan found: per folder, the listing and metadata of each side.
+//!
+//! The scanner fills a [`Snapshot`] by performing [`ScanRequest`]s; which requests follow from
+//! a folder is decided by the (pure) planner, so the scanner lists exactly the folders the plan
+//! needs: folders present on both sides, and the contents of folders that are copied or
+//! deleted as a whole.
+
+use std::collections::BTreeMap;
+
+use crate::meta::{DirMeta, LOCK_FILE, META_FILE, MetaError};
+use crate::model::{Entry, Kind, Skipped};
+use crate::relpath::RelPath;
+use crate::target::Listing;
+
+/// One side of the synchronisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Local,
+    Remote,
+}
+
+/// Why a folder is scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Present on both sides: its pairs are classified.
+    Visit,
+    /// Inside a folder copied as a whole from this side.
+    Copy(Side),
+    /// Inside a folder that may be deleted as a whole on this side.
+    Delete(Side),
+}
+
+/// A folder to list, with its actual path on each side that has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanRequest {
+    /// Canonical path (the key in the snapshot and in the plan).
+    pub path: RelPath,
+    pub purpose: Purpose,
+    pub local_path: Option<RelPath>,
+    pub remote_path: Option<RelPath>,
+}
+
+impl ScanRequest {
+    pub fn root() -> Self {
+        ScanRequest {
+            path: RelPath::root(),
+            purpose: Purpose::Visit,
+            local_path: Some(RelPath::root()),
+            remote_path: Some(RelPath::root()),
+        }
+    }
+
+    /// The actual path on one side.
+    pub fn side_path(&self, side: Side) -> Option<&RelPath> {
+        match side {
+            Side::Local => self.local_path.as_ref(),
+            Side::Remote => self.remote_path.as_ref(),
+        }
+    }
+}
+
+/// The metadata file of a folder, as found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetaFile {
+    Absent,
+    Valid { meta: DirMeta, sha256: String },
+    /// Not JSON or not the expected structure: treated as empty (pyftpsync does the same).
+    Unreadable { error: String, sha256: String },
+    /// Another format version: an error unless `--migrate`, then treated as empty.
+    Incompatible { version: String, sha256: String },
+}
+
+impl MetaFile {
+    /// Parses the bytes of a metadata file.
+    pub fn from_bytes(bytes: &[u8]) -> MetaFile {
+        let sha256 = crate::digest::sha256_hex(bytes);
+        match DirMeta::parse(bytes) {
+            Ok(meta) => MetaFile::Valid { meta, sha256 },
+            Err(MetaError::Unreadable(error)) => MetaFile::Unreadable { error, sha256 },
+            Err(MetaError::Incompatible(version)) => MetaFile::Incompatible { version, sha256 },
+        }
+    }
+
+    /// The parsed metadata, if it is usable.
+    pub fn valid(&self) -> Option<&DirMeta> {
+        match self {
+            MetaFile::Valid { meta, .. } => Some(meta),
+            _ => None,
+        }
+    }
+
+    pub fn sha256(&self) -> Option<&str> {
+        match self {
+            MetaFile::Absent => None,
+            MetaFile::Valid { sha256, .. } | MetaFile::Unreadable { sha256, .. } | MetaFile::Incompatible { sha256, .. } => {
+                Some(sha256)
+            }
+        }
+    }
+}
+
+/// One side of one folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SideDir {
+    /// Files and folders that take part, sorted by name (without metadata and lock files).
+    pub entries: Vec<Entry>,
+    /// Entries that cannot take part.
+    pub skipped: Vec<Skipped>,
+    pub meta: MetaFile,
+    /// The lock file, if listed here.
+    pub lock: Option<Entry>,
+}
+
+impl SideDir {
+    /// Splits a raw listing into content, metadata and lock; `meta_bytes` is the content of
+    /// the metadata file when the listing contains one.
+    pub fn new(listing: Listing, meta_bytes: Option<&[u8]>) -> SideDir {
+        let mut entries = Vec::with_capacity(listing.entries.len());
+        let mut lock = None;
+        for e in listing.entries {
+            match (e.name.as_str(), e.kind) {
+                (META_FILE, Kind::File) => {}
+                (LOCK_FILE, Kind::File) => lock = Some(e),
+                _ => entries.push(e),
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let meta = meta_bytes.map_or(MetaFile::Absent, MetaFile::from_bytes);
+        SideDir { entries, skipped: listing.skipped, meta, lock }
+    }
+
+    /// True when the raw listing had a metadata file.
+    pub fn lists_meta(listing: &Listing) -> bool {
+        listing.entries.iter().any(|e| e.name == META_FILE && e.kind == Kind::File)
+    }
+}
+
+/// One scanned folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirScan {
+    pub request: ScanRequest,
+    pub local: Option<SideDir>,
+    pub remote: Option<SideDir>,
+}
+
+impl DirScan {
+    pub fn side(&self, side: Side) -> Option<&SideDir> {
+        match side {
+            Side::Local => self.local.as_ref(),
+            Side::Remote => self.remote.as_ref(),
+        }
+    }
+}
+
+/// Everything the scan found, by canonical folder path.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub dirs: BTreeMap<RelPath, DirScan>,
+}

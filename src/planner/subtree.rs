@@ -1,0 +1,104 @@
+//! Folders copied or deleted as a whole.
+//!
+//! Deleting a folder because the other side deleted it must never lose an edit made inside it
+//! since the last sync (pyftpsync loses it: its bug §11.1). [`changed_inside`] looks for such
+//! edits; [`expand`] lists every entry of such a folder as an entry of the plan, so apply
+//! copies or deletes exactly what was reviewed.
+
+use super::classify::{Class, EPS, classify_entry, peer_present};
+use super::pairs::effective_entries;
+use super::snapshot::{Side, Snapshot};
+use super::Built;
+use crate::filter::Filter;
+use crate::model::Kind;
+use crate::plan::model::{Action, Classification, PlanEntry, Reason};
+use crate::relpath::RelPath;
+
+/// Returns a description of the first entry below `dir` on `side` that changed since `since`
+/// (the time the folder was last synchronised), or that cannot be synchronised at all.
+pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, since: f64, remote_id: &str) -> Option<String> {
+    for (path, scan) in snapshot.dirs.range(dir.clone()..) {
+        if !path.starts_with(dir) {
+            break;
+        }
+        let Some(sd) = scan.side(side) else { continue };
+        if let Some(s) = sd.skipped.first() {
+            return Some(format!("{} cannot be synchronised ({})", path.join_unchecked(&s.name), s.reason));
+        }
+        let peer = match side {
+            Side::Local => sd.meta.valid().and_then(|m| m.peer(remote_id)),
+            Side::Remote => None,
+        };
+        let has_peer = peer_present(peer);
+        let (entries, _) = effective_entries(sd);
+        for e in &entries {
+            let changed = if has_peer {
+                match peer.and_then(|p| p.records.get(&e.entry.name)) {
+                    None => true,
+                    Some(r) => classify_entry(Some(&e.entry), Some(r), true) == Class::Modified,
+                }
+            } else {
+                // No records: anything written after the folder was synchronised is an edit.
+                // A valid `mtimes` record proves the file is still the one uploaded.
+                e.entry.kind == Kind::File
+                    && e.listed_mtime.is_none()
+                    && e.entry.changed.unwrap_or(e.entry.mtime) > since + EPS
+            };
+            if changed {
+                let what = if e.entry.kind == Kind::Dir { "folder" } else { "file" };
+                return Some(format!("{what} {} changed", path.join_unchecked(&e.entry.name)));
+            }
+        }
+    }
+    None
+}
+
+/// Emits entries for everything below `dir` on `side`, part of the whole-folder action of
+/// `root`. Filters apply to copies; a deletion takes everything.
+pub fn expand(built: &mut Built, snapshot: &Snapshot, filter: &Filter, dir: &RelPath, side: Side, root: &RelPath, action: Action, excluded: bool) {
+    let Some(scan) = snapshot.dirs.get(dir) else { return };
+    let Some(sd) = scan.side(side) else { return };
+    built.add_folder(scan);
+    let copying = matches!(action, Action::Upload | Action::Download);
+    if copying && !excluded {
+        built.scan.entries_seen += sd.entries.len() as u64;
+    }
+    let (entries, _) = effective_entries(sd);
+    for e in entries {
+        let path = dir.join_unchecked(&e.entry.name);
+        let passes = !excluded && filter.passes(&e.entry.name, e.entry.kind);
+        let child_action = match action {
+            Action::Upload | Action::Download if passes => action,
+            Action::DeleteLocal | Action::DeleteRemote => action,
+            _ => Action::Skip,
+        };
+        let state = Some(super::entry_state(&e));
+        let (local, remote) = match side {
+            Side::Local => (state, None),
+            Side::Remote => (None, state),
+        };
+        let present = |s: &Option<_>| if s.is_some() { Class::Existing } else { Class::Missing };
+        let reason = if passes { Reason::InFolder } else { Reason::Unmatched };
+        let kind = e.entry.kind;
+        built.entries.push(PlanEntry {
+            path: path.clone(),
+            kind,
+            classification: Classification { local: present(&local), remote: present(&remote) },
+            local,
+            remote,
+            record: None,
+            operation: None,
+            action: child_action,
+            reason,
+            reason_text: super::texts::reason_text(reason, reason, None),
+            resolution: None,
+            part_of: Some(root.clone()),
+            local_name: None,
+            remote_name: None,
+            sha256: None,
+        });
+        if kind == Kind::Dir {
+            expand(built, snapshot, filter, &path, side, root, action, !passes);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! A folder on the local file system.
+//!
+//! Symbolic links are reported and never followed, special files are reported and skipped,
+//! and every write goes to a temporary file in the destination folder that is flushed to disk,
+//! stamped with its modification time and only then renamed over the final name.
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name};
+use crate::model::{Entry, Kind, Skipped};
+use crate::relpath::{RelPath, check_name};
+
+/// A local folder used as a target.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    root: PathBuf,
+    info: TargetInfo,
+}
+
+impl LocalTarget {
+    /// Opens an existing folder. The root is made absolute (pyftpsync's target id is the
+    /// absolute path).
+    pub fn open(path: &Path) -> Result<Self> {
+        let root = std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+        let root = strip_trailing_slash(root);
+        if !root.is_dir() {
+            bail!("{} is not a directory", root.display());
+        }
+        let shown = root.display().to_string();
+        let info = TargetInfo {
+            kind: TargetKind::Local,
+            url: shown.clone(),
+            id: shown.clone(),
+            display: shown,
+            records_mtimes: false,
+        };
+        Ok(LocalTarget { root, info })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn abs(&self, path: &RelPath) -> PathBuf {
+        if path.is_root() { self.root.clone() } else { self.root.join(path.as_str()) }
+    }
+}
+
+fn strip_trailing_slash(p: PathBuf) -> PathBuf {
+    let s = p.to_string_lossy();
+    if s.len() > 1 && s.ends_with('/') { PathBuf::from(s.trim_end_matches('/')) } else { p }
+}
+
+/// POSIX seconds as Python computes `st_mtime`: `sec + nsec * 1e-9`.
+fn secs(sec: i64, nsec: i64) -> f64 {
+    sec as f64 + nsec as f64 * 1e-9
+}
+
+/// Turns one directory entry into an [`Entry`], or says why it is skipped.
+fn entry_of(name: &str, meta: &fs::Metadata) -> std::result::Result<Entry, String> {
+    let ft = meta.file_type();
+    let kind = if ft.is_symlink() {
+        return Err("symbolic link (not followed)".into());
+    } else if ft.is_dir() {
+        Kind::Dir
+    } else if ft.is_file() {
+        Kind::File
+    } else {
+        return Err("special file (not a regular file or folder)".into());
+    };
+    Ok(Entry {
+        name: name.to_string(),
+        kind,
+        size: if kind == Kind::File { meta.len() } else { 0 },
+        mtime: secs(meta.mtime(), meta.mtime_nsec()),
+        changed: Some(secs(meta.ctime(), meta.ctime_nsec())),
+        unique: None,
+    })
+}
+
+impl Target for LocalTarget {
+    fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
+        let abs = self.abs(dir);
+        let reader = match fs::read_dir(&abs) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", abs.display())),
+        };
+        let mut listing = Listing::default();
+        for item in reader {
+            let item = item.with_context(|| format!("cannot list {}", abs.display()))?;
+            let os_name = item.file_name();
+            let Some(name) = os_name.to_str() else {
+                listing.skipped.push(Skipped {
+                    name: os_name.to_string_lossy().into_owned(),
+                    reason: "name is not valid UTF-8".into(),
+                });
+                continue;
+            };
+            if is_temp_name(name) {
+                continue;
+            }
+            if let Err(e) = check_name(name) {
+                listing.skipped.push(Skipped { name: name.escape_debug().to_string(), reason: format!("invalid name: {e}") });
+                continue;
+            }
+            let meta = match item.path().symlink_metadata() {
+                Ok(m) => m,
+                // Removed between readdir and stat: it is simply not there.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot stat {}", item.path().display())),
+            };
+            match entry_of(name, &meta) {
+                Ok(entry) => listing.entries.push(entry),
+                Err(reason) => listing.skipped.push(Skipped { name: name.to_string(), reason }),
+            }
+        }
+        Ok(Some(listing))
+    }
+
+    fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        let abs = self.abs(path);
+        match abs.symlink_metadata() {
+            Ok(meta) => Ok(entry_of(path.name(), &meta).ok()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot stat {}", abs.display())),
+        }
+    }
+
+    fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
+        let abs = self.abs(path);
+        let meta = abs.symlink_metadata().with_context(|| format!("cannot open {}", abs.display()))?;
+        if !meta.file_type().is_file() {
+            bail!("{} is not a regular file", abs.display());
+        }
+        let mut file = fs::File::open(&abs).with_context(|| format!("cannot open {}", abs.display()))?;
+        sink(&mut file).with_context(|| format!("while reading {}", abs.display()))
+    }
+
+    fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        let abs = self.abs(path);
+        let dir = abs.parent().unwrap_or(&self.root).to_path_buf();
+        if abs.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!("{} is a symbolic link; refusing to write through it", abs.display());
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let bytes = io::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
+        tmp.as_file().sync_data().with_context(|| format!("cannot flush {}", abs.display()))?;
+        if let Some(t) = mtime {
+            let ft = filetime::FileTime::from_unix_time(t.floor() as i64, ((t - t.floor()) * 1e9).round().min(999_999_999.0) as u32);
+            filetime::set_file_handle_times(tmp.as_file(), None, Some(ft))
+                .with_context(|| format!("cannot set the modification time of {}", abs.display()))?;
+        }
+        tmp.persist(&abs).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", abs.display()))?;
+        Ok(Written { bytes, mtime_set: mtime.is_some() })
+    }
+
+    fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        let abs = self.abs(path);
+        fs::create_dir(&abs).with_context(|| format!("cannot create folder {}", abs.display()))
+    }
+
+    fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        let abs = self.abs(path);
+        fs::remove_file(&abs).with_context(|| format!("cannot delete {}", abs.display()))
+    }
+
+    fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        let abs = self.abs(path);
+        fs::remove_dir(&abs).with_context(|| format!("cannot delete folder {}", abs.display()))
+    }
+
+    fn open_another(&self) -> Result<Box<dyn Target>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_writes_and_skips_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = LocalTarget::open(dir.path()).unwrap();
+        let p = RelPath::parse("a.txt").unwrap();
+        let w = t.write_file(&p, &mut &b"hello"[..], Some(1388577600.0)).unwrap();
+        assert_eq!(w.bytes, 5);
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+        let listing = t.list_dir(&RelPath::root()).unwrap().unwrap();
+        assert_eq!(listing.entries.len(), 1);
+        assert_eq!(listing.entries[0].mtime, 1388577600.0);
+        assert_eq!(listing.skipped[0].name, "link");
+        assert!(t.write_file(&RelPath::parse("link").unwrap(), &mut &b"x"[..], None).is_err());
+        assert_eq!(fs::read_to_string("/etc/passwd").unwrap().contains('x'), true);
+        assert!(t.list_dir(&RelPath::parse("missing").unwrap()).unwrap().is_none());
+    }
+}

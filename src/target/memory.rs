@@ -1,0 +1,232 @@
+//! An in-memory folder tree behind the [`Target`] trait, for tests.
+//!
+//! Several [`MemoryTarget`] handles share one [`MemoryFs`], like several connections to one
+//! server. Times come from an injected [`Clock`], so a test controls what "modified after the
+//! last sync" means. The tree can behave like an FTP server that cannot set modification
+//! times (`sets_mtime: false`): stored files are then stamped with the clock, and the real time
+//! is remembered in the metadata's `mtimes` map, exactly as with a real server.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Result, anyhow, bail};
+
+use super::{Listing, ReadSink, Target, TargetInfo, TargetKind, Written};
+use crate::model::{Clock, Entry, Kind};
+use crate::relpath::RelPath;
+
+/// One node of the tree.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    File { data: Vec<u8>, mtime: f64, changed: f64 },
+    Dir { mtime: f64 },
+}
+
+/// How the simulated server behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryOptions {
+    /// Stored files take the requested modification time (otherwise: the clock's time).
+    pub sets_mtime: bool,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions { sets_mtime: true }
+    }
+}
+
+struct State {
+    nodes: BTreeMap<RelPath, Node>,
+}
+
+/// The shared tree.
+#[derive(Clone)]
+pub struct MemoryFs {
+    state: Arc<Mutex<State>>,
+    clock: Arc<dyn Clock>,
+    options: MemoryOptions,
+}
+
+impl MemoryFs {
+    pub fn new(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
+        MemoryFs { state: Arc::new(Mutex::new(State { nodes })), clock, options }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates or replaces a file (and any missing parent folders), as a user would.
+    pub fn put_file(&self, path: &str, data: &[u8], mtime: f64) {
+        let path = RelPath::parse(path).expect("valid test path");
+        let changed = self.clock.now();
+        let mut st = self.lock();
+        let mut dir = path.parent();
+        while !st.nodes.contains_key(&dir) {
+            st.nodes.insert(dir.clone(), Node::Dir { mtime });
+            dir = dir.parent();
+        }
+        st.nodes.insert(path, Node::File { data: data.to_vec(), mtime, changed });
+    }
+
+    /// Creates a folder (and its parents).
+    pub fn put_dir(&self, path: &str) {
+        let mut dir = RelPath::parse(path).expect("valid test path");
+        let mut st = self.lock();
+        while !st.nodes.contains_key(&dir) {
+            st.nodes.insert(dir.clone(), Node::Dir { mtime: 0.0 });
+            dir = dir.parent();
+        }
+    }
+
+    /// Removes a file or a whole folder, as a user would.
+    pub fn remove(&self, path: &str) {
+        let path = RelPath::parse(path).expect("valid test path");
+        self.lock().nodes.retain(|p, _| !p.starts_with(&path));
+    }
+
+    /// Every node except the root, by path.
+    pub fn snapshot(&self) -> BTreeMap<RelPath, Node> {
+        self.lock().nodes.iter().filter(|(p, _)| !p.is_root()).map(|(p, n)| (p.clone(), n.clone())).collect()
+    }
+
+    /// Content of a file, if it exists.
+    pub fn read(&self, path: &str) -> Option<Vec<u8>> {
+        match self.lock().nodes.get(&RelPath::parse(path).ok()?) {
+            Some(Node::File { data, .. }) => Some(data.clone()),
+            _ => None,
+        }
+    }
+
+    /// A target handle on this tree.
+    pub fn target(&self, name: &str, records_mtimes: bool) -> MemoryTarget {
+        MemoryTarget {
+            fs: self.clone(),
+            info: TargetInfo {
+                kind: TargetKind::Memory,
+                url: format!("mem://{name}"),
+                id: format!("mem/{name}"),
+                display: format!("mem://{name}"),
+                records_mtimes,
+            },
+        }
+    }
+}
+
+/// One handle on a [`MemoryFs`].
+#[derive(Clone)]
+pub struct MemoryTarget {
+    fs: MemoryFs,
+    info: TargetInfo,
+}
+
+fn entry_of(name: &str, node: &Node) -> Entry {
+    match node {
+        Node::File { data, mtime, changed } => Entry {
+            name: name.to_string(),
+            kind: Kind::File,
+            size: data.len() as u64,
+            mtime: *mtime,
+            changed: Some(*changed),
+            unique: None,
+        },
+        Node::Dir { mtime } => Entry::dir(name, *mtime),
+    }
+}
+
+impl Target for MemoryTarget {
+    fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
+        let st = self.fs.lock();
+        match st.nodes.get(dir) {
+            Some(Node::Dir { .. }) => {}
+            Some(Node::File { .. }) => bail!("{dir} is not a folder"),
+            None => return Ok(None),
+        }
+        let entries = st
+            .nodes
+            .iter()
+            .filter(|(p, _)| !p.is_root() && p.parent() == *dir)
+            .map(|(p, n)| entry_of(p.name(), n))
+            .collect();
+        Ok(Some(Listing { entries, skipped: Vec::new() }))
+    }
+
+    fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        Ok(self.fs.lock().nodes.get(path).map(|n| entry_of(path.name(), n)))
+    }
+
+    fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
+        let data = match self.fs.lock().nodes.get(path) {
+            Some(Node::File { data, .. }) => data.clone(),
+            _ => bail!("{path}: no such file"),
+        };
+        sink(&mut data.as_slice())
+    }
+
+    fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf)?;
+        let now = self.fs.clock.now();
+        let mut st = self.fs.lock();
+        if !matches!(st.nodes.get(&path.parent()), Some(Node::Dir { .. })) {
+            bail!("{path}: parent folder does not exist");
+        }
+        if matches!(st.nodes.get(path), Some(Node::Dir { .. })) {
+            bail!("{path} is a folder");
+        }
+        let (stamp, mtime_set) = match mtime {
+            Some(t) if self.fs.options.sets_mtime => (t, true),
+            _ => (now, false),
+        };
+        let bytes = buf.len() as u64;
+        st.nodes.insert(path.clone(), Node::File { data: buf, mtime: stamp, changed: now });
+        Ok(Written { bytes, mtime_set })
+    }
+
+    fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        let now = self.fs.clock.now();
+        let mut st = self.fs.lock();
+        if st.nodes.contains_key(path) {
+            bail!("{path} already exists");
+        }
+        if !matches!(st.nodes.get(&path.parent()), Some(Node::Dir { .. })) {
+            bail!("{path}: parent folder does not exist");
+        }
+        st.nodes.insert(path.clone(), Node::Dir { mtime: now });
+        Ok(())
+    }
+
+    fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        let mut st = self.fs.lock();
+        match st.nodes.get(path) {
+            Some(Node::File { .. }) => {
+                st.nodes.remove(path);
+                Ok(())
+            }
+            _ => Err(anyhow!("{path}: no such file")),
+        }
+    }
+
+    fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        let mut st = self.fs.lock();
+        if !matches!(st.nodes.get(path), Some(Node::Dir { .. })) || path.is_root() {
+            bail!("{path}: no such folder");
+        }
+        if st.nodes.keys().any(|p| p != path && p.starts_with(path)) {
+            bail!("{path}: folder is not empty");
+        }
+        st.nodes.remove(path);
+        Ok(())
+    }
+
+    fn open_another(&self) -> Result<Box<dyn Target>> {
+        Ok(Box::new(self.clone()))
+    }
+}

@@ -1,0 +1,128 @@
+//! Targets: the two sides of a synchronisation, behind one trait.
+//!
+//! A [`Target`] lists folders, streams files in and out, creates and removes entries. The
+//! local folder ([`local::LocalTarget`]), the in-memory tree used by tests
+//! ([`memory::MemoryTarget`]) and FTP servers all implement it, so scanning, planning and apply
+//! never know which one they talk to. Writes are atomic: a file is written under a temporary
+//! name and renamed into place only when complete.
+//!
+//! A target is one connection; [`Target::open_another`] opens an independent one so apply and
+//! the scanner can work on several at once.
+
+pub mod local;
+pub mod memory;
+pub mod url;
+
+use std::io::Read;
+
+use anyhow::Result;
+
+use crate::model::{Entry, Skipped};
+use crate::relpath::RelPath;
+
+/// What kind of target this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Local,
+    Ftp,
+    Memory,
+}
+
+/// Identity of a target, as shown to people and recorded in plans and metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetInfo {
+    pub kind: TargetKind,
+    /// The location as given, with any password removed.
+    pub url: String,
+    /// pyftpsync's target id: the key of this target's records in the peer's metadata.
+    pub id: String,
+    /// pyftpsync's display name (used in the header line).
+    pub display: String,
+    /// True when the real modification time of uploaded files is remembered in the `mtimes`
+    /// map of the folder's metadata (pyftpsync does this for FTP targets).
+    pub records_mtimes: bool,
+}
+
+/// One folder listing.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// Files and folders, in any order.
+    pub entries: Vec<Entry>,
+    /// Entries that cannot be synchronised (symlinks, special files, invalid names).
+    pub skipped: Vec<Skipped>,
+}
+
+/// Result of writing one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Whether the requested modification time was applied to the stored file.
+    pub mtime_set: bool,
+}
+
+/// Receives the content of a file being read.
+pub type ReadSink<'a> = dyn FnMut(&mut dyn Read) -> Result<()> + 'a;
+
+/// One side of a synchronisation.
+pub trait Target: Send {
+    fn info(&self) -> &TargetInfo;
+
+    /// Lists a folder; `Ok(None)` if it does not exist. A folder that exists but cannot be
+    /// read is an error, never an empty listing.
+    fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>>;
+
+    /// Streams the content of a file to `sink`.
+    fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()>;
+
+    /// Stores `data` as `path`, atomically replacing any existing file, and sets its
+    /// modification time where the target allows.
+    fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
+
+    /// Creates a folder (its parent exists).
+    fn make_dir(&mut self, path: &RelPath) -> Result<()>;
+
+    /// Removes a file.
+    fn remove_file(&mut self, path: &RelPath) -> Result<()>;
+
+    /// Removes an empty folder.
+    fn remove_dir(&mut self, path: &RelPath) -> Result<()>;
+
+    /// Looks up one entry; `Ok(None)` if it does not exist.
+    fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        if path.is_root() {
+            return Ok(Some(Entry::dir("", 0.0)));
+        }
+        let listing = self.list_dir(&path.parent())?;
+        Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == path.name())))
+    }
+
+    /// Opens an independent connection to the same target.
+    fn open_another(&self) -> Result<Box<dyn Target>>;
+
+    /// Ends the session (logs out, removes a lock); further calls are errors.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads a whole (small) file into memory.
+pub fn read_to_vec(target: &mut dyn Target, path: &RelPath) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    target.read_file(path, &mut |r| {
+        r.read_to_end(&mut out)?;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Prefix of the temporary names files are written under before being renamed into place.
+/// Entries with this prefix are never listed as content.
+pub const TEMP_PREFIX: &str = ".ftpsync-tmp-";
+
+/// True for names that a listing must not report as content: temporary files of an
+/// interrupted write.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
