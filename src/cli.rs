@@ -1,1 +1,295 @@
-//! CLI.
+//! The command line: clap definitions only. Every pyftpsync 4.1 flag of `upload`, `download`
+//! and `sync` is accepted (credential and FTP flags matter only for FTP targets), so scripts
+//! written for pyftpsync run unchanged.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::options::CaseMode;
+use crate::plan::io::FileFormat;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ftpsync",
+    about = "Synchronise a local folder with an FTP/FTPS server: upload, download, two-way sync; plan, review, apply.",
+    disable_version_flag = true,
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 aborted, 4 plan rejected, 5 changes (plan --detailed-exitcode), 10 problems (--report-problems)."
+)]
+pub struct Cli {
+    /// Increment verbosity by one (default 3, range 0..6); allowed before or after the command.
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Decrement verbosity by one.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub quiet: u8,
+    /// Additional logging (needs -v).
+    #[arg(long, value_enum, global = true)]
+    pub debug: Option<DebugFlag>,
+    /// How to match names that differ only in case (default: stop when ambiguous).
+    #[arg(long, value_enum, global = true)]
+    pub case: Option<CaseMode>,
+    /// Print the version (with -v: also platform and build details).
+    #[arg(short = 'V', long = "version", action = ArgAction::SetTrue)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DebugFlag {
+    Classify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Copy new and modified files to the remote folder (plan + apply in one step).
+    Upload(UploadArgs),
+    /// Copy new and modified files from the remote folder to the local folder.
+    Download(DownloadArgs),
+    /// Synchronise new and modified files both ways, with conflict detection.
+    Sync(SyncArgs),
+    /// Scan both sides (read-only) and write a plan for review.
+    Plan(PlanArgs),
+    /// Render a plan for people (table, Markdown) or machines (JSON); print its digest.
+    Show(ShowArgs),
+    /// Execute a plan after proving that nothing it relies on has changed.
+    Apply(ApplyArgs),
+}
+
+/// Flags shared by every command that opens targets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// Use active FTP mode (PORT/EPRT) instead of passive.
+    #[arg(long)]
+    pub ftp_active: bool,
+    /// Always prompt for the password.
+    #[arg(long, conflicts_with = "no_prompt")]
+    pub prompt: bool,
+    /// Never prompt for credentials.
+    #[arg(long)]
+    pub no_prompt: bool,
+    /// Do not look up credentials in the system keyring.
+    #[arg(long)]
+    pub no_keyring: bool,
+    /// Do not look up credentials in ~/.netrc.
+    #[arg(long)]
+    pub no_netrc: bool,
+    /// Save the password to the keyring after a successful login.
+    #[arg(long)]
+    pub store_password: bool,
+    /// Accepted for pyftpsync compatibility (SFTP is not supported).
+    #[arg(long, hide = true)]
+    pub no_verify_host_keys: bool,
+    /// Trust the certificates in this PEM file for FTPS (instead of the system roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the FTPS server certificate (dangerous).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Use implicit TLS (TLS from the first byte, usually port 990) for ftps:// URLs.
+    #[arg(long)]
+    pub implicit_tls: bool,
+    /// Network timeout in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+    /// Attempts for a failed connection or transfer.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// Parallel connections for listing and transfers.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub workers: usize,
+    /// Ignore a lock held by another run on the remote side.
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+/// Flags shared by `upload`, `download` and `sync`.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Path to the local folder.
+    #[arg(value_name = "LOCAL")]
+    pub local: String,
+    /// Remote folder: ftp://[USER[:PASSWORD]@]HOST[:PORT]/PATH, ftps://..., or a local path.
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+    /// Just simulate and show what would happen.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Show progress even when redirected.
+    #[arg(long)]
+    pub progress: bool,
+    /// No ANSI colours.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Discard metadata files of other pyftpsync format versions.
+    #[arg(long)]
+    pub migrate: bool,
+    /// Wildcards for file names (not folders), fnmatch syntax, comma-separated.
+    #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
+    pub matches: Option<String>,
+    /// Wildcards of files and folders to exclude, applied after --match.
+    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
+    pub exclude: String,
+    /// Exit with code 10 if a conflict was skipped or a copy failed.
+    #[arg(long)]
+    pub report_problems: bool,
+    /// Record the sha256 of files to upload in the plan and verify it while applying.
+    #[arg(long)]
+    pub checksum: bool,
+    /// Machine-readable output: the result report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the result report (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UploadResolve {
+    Local,
+    Skip,
+    Ask,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DownloadResolve {
+    Remote,
+    Skip,
+    Ask,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyncResolve {
+    Old,
+    New,
+    Local,
+    Remote,
+    Skip,
+    Ask,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Overwrite remote files even if the remote one is newer (but no conflict was detected).
+    #[arg(long)]
+    pub force: bool,
+    /// Conflict resolution.
+    #[arg(long, value_enum, default_value = "ask")]
+    pub resolve: UploadResolve,
+    /// Remove remote files that do not exist locally.
+    #[arg(long)]
+    pub delete: bool,
+    /// Also remove remote files that do not match the filters (implies --delete).
+    #[arg(long)]
+    pub delete_unmatched: bool,
+    /// Create the remote folder if it is missing.
+    #[arg(long)]
+    pub create_folder: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Overwrite local files even if the local one is newer (but no conflict was detected).
+    #[arg(long)]
+    pub force: bool,
+    /// Conflict resolution.
+    #[arg(long, value_enum, default_value = "ask")]
+    pub resolve: DownloadResolve,
+    /// Remove local files that do not exist remotely.
+    #[arg(long)]
+    pub delete: bool,
+    /// Also remove local files that do not match the filters (implies --delete).
+    #[arg(long)]
+    pub delete_unmatched: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Conflict resolution.
+    #[arg(long, value_enum, default_value = "ask")]
+    pub resolve: SyncResolve,
+    /// Create the remote folder if it is missing.
+    #[arg(long)]
+    pub create_folder: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Where to write the plan ("-" for stdout).
+    #[arg(short = 'o', long = "out", value_name = "PLAN", global = true)]
+    pub output: Option<PathBuf>,
+    /// Plan file format.
+    #[arg(long, value_enum, default_value = "json", global = true)]
+    pub format: FileFormat,
+    /// Exit 0 when the plan has no changes, 5 when it has.
+    #[arg(long, global = true)]
+    pub detailed_exitcode: bool,
+    #[command(subcommand)]
+    pub mode: PlanMode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PlanMode {
+    /// Plan an upload.
+    Upload(UploadArgs),
+    /// Plan a download.
+    Download(DownloadArgs),
+    /// Plan a two-way sync.
+    Sync(SyncArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The plan file (JSON or MessagePack).
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
+    /// Print only the plan's digest.
+    #[arg(long)]
+    pub sha256: bool,
+    /// Also list entries that do not change.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The plan file (JSON or MessagePack).
+    pub plan: PathBuf,
+    /// Refuse the plan unless its digest is this (as printed by `plan` and `show --sha256`).
+    #[arg(long, value_name = "HEX")]
+    pub expect_sha256: Option<String>,
+    /// Write the result report (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The result report as JSON on stdout instead of the action lines.
+    #[arg(long)]
+    pub json: bool,
+    /// No ANSI colours.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Show progress even when redirected.
+    #[arg(long)]
+    pub progress: bool,
+    /// Exit with code 10 if a conflict was skipped or a copy failed.
+    #[arg(long)]
+    pub report_problems: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}

@@ -1,1 +1,56 @@
-//! Commands.
+//! One module per command; [`run`] dispatches. Commands turn settings into library calls and
+//! hand results to the printer.
+
+pub mod apply;
+pub mod finish;
+pub mod plan;
+pub mod show;
+pub mod sync;
+pub mod targets;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, PlanMode};
+use crate::error::{Exit, ExitError};
+use crate::settings::{Global, RunSettings};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let global = Global::from_cli(&cli)?;
+    if cli.version {
+        print_version(global.verbosity > crate::output::DEFAULT_VERBOSITY);
+        return Ok(Exit::Success);
+    }
+    let Some(command) = &cli.command else {
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'plan', 'show', 'apply'); see --help").into());
+    };
+    match command {
+        Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
+        Command::Download(a) => sync::run(&RunSettings::download(a, &cli), &global),
+        Command::Sync(a) => sync::run(&RunSettings::sync(a, &cli), &global),
+        Command::Plan(p) => {
+            let settings = match &p.mode {
+                PlanMode::Upload(a) => RunSettings::upload(a, &cli),
+                PlanMode::Download(a) => RunSettings::download(a, &cli),
+                PlanMode::Sync(a) => RunSettings::sync(a, &cli),
+            };
+            plan::run(p, &settings, &global)
+        }
+        Command::Show(a) => show::run(a),
+        Command::Apply(a) => apply::run(a, &global),
+    }
+}
+
+fn print_version(details: bool) {
+    let version = env!("CARGO_PKG_VERSION");
+    if details {
+        println!(
+            "ftpsync/{version} {}-{} (rustc-built, profile {})",
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            if cfg!(debug_assertions) { "debug" } else { "release" }
+        );
+    } else {
+        println!("{version}");
+    }
+}

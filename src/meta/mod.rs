@@ -6,6 +6,7 @@
 //! caller reads and writes the bytes through a target.
 
 pub mod pyjson;
+pub mod style;
 pub mod timefmt;
 
 use std::collections::BTreeMap;

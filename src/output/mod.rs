@@ -1,1 +1,74 @@
-//! Output.
+//! Everything printed for people goes through the [`Printer`].
+//!
+//! Data (action lines, summaries, tables, JSON) goes to stdout; warnings and errors go to
+//! stderr. Colour is used only when stdout is a terminal, `NO_COLOR` is unset and `--no-color`
+//! was not given. A closed stdout (`ftpsync ... | head`) ends the program quietly.
+
+pub mod lines;
+pub mod run;
+pub mod show;
+
+use std::io::{self, IsTerminal, Write};
+
+/// Verbosity as pyftpsync counts it: 3 by default, `-v` adds one, `-q` removes one.
+pub const DEFAULT_VERBOSITY: i32 = 3;
+
+/// The one place that prints.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    pub verbosity: i32,
+    pub color: bool,
+}
+
+/// True when colour should be used on stdout.
+pub fn color_wanted(no_color_flag: bool) -> bool {
+    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+}
+
+fn write_or_exit(mut w: impl Write, text: &str) {
+    if let Err(e) = writeln!(w, "{text}").and_then(|()| w.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+impl Printer {
+    pub fn new(verbosity: i32, no_color: bool) -> Self {
+        Printer { verbosity, color: color_wanted(no_color) }
+    }
+
+    /// A printer that shows nothing (library use, tests).
+    pub fn silent() -> Self {
+        Printer { verbosity: 0, color: false }
+    }
+
+    /// A line of data on stdout, shown at verbosity `level` and above.
+    pub fn out(&self, level: i32, text: &str) {
+        if self.verbosity >= level {
+            write_or_exit(io::stdout().lock(), text);
+        }
+    }
+
+    /// A message on stderr, shown at verbosity `level` and above.
+    pub fn note(&self, level: i32, text: &str) {
+        if self.verbosity >= level {
+            write_or_exit(io::stderr().lock(), text);
+        }
+    }
+
+    /// A warning on stderr (shown unless fully quiet).
+    pub fn warn(&self, text: &str) {
+        self.note(1, &format!("warning: {text}"));
+    }
+
+    /// An error on stderr, always shown.
+    pub fn error(&self, text: &str) {
+        write_or_exit(io::stderr().lock(), &format!("error: {text}"));
+    }
+
+    /// Raw data on stdout regardless of verbosity (JSON documents, plans).
+    pub fn data(&self, text: &str) {
+        write_or_exit(io::stdout().lock(), text);
+    }
+}

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -152,10 +152,16 @@ impl Target for LocalTarget {
         if abs.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
             bail!("{} is a symbolic link; refusing to write through it", abs.display());
         }
+        // New files get the usual 0666 & ~umask; a replaced file keeps its permissions.
+        let existing_mode = abs.symlink_metadata().ok().filter(|m| m.is_file()).map(|m| m.permissions());
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        if let Some(mode) = existing_mode {
+            tmp.as_file().set_permissions(mode).with_context(|| format!("cannot set the permissions of {}", abs.display()))?;
+        }
         let bytes = io::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
         tmp.as_file().sync_data().with_context(|| format!("cannot flush {}", abs.display()))?;
         if let Some(t) = mtime {

@@ -1,0 +1,42 @@
+//! `ftpsync apply PLAN`: checks the plan file, opens the targets it names, and applies it.
+
+use anyhow::Result;
+
+use super::finish::Finish;
+use super::targets::open;
+use crate::cli::ApplyArgs;
+use crate::error::{Exit, ExitError};
+use crate::output::Printer;
+use crate::plan::load;
+use crate::settings::Global;
+
+pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
+    let printer = Printer::new(g.verbosity, args.no_color);
+    let loaded = load(&args.plan).map_err(|e| ExitError::rejected(format!("plan rejected: {}: {e}", args.plan.display())))?;
+    if let Some(expected) = &args.expect_sha256 {
+        let expected = expected.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+        if expected != loaded.digest {
+            return Err(ExitError::rejected(format!(
+                "plan rejected: its sha256 is {}, but {expected} was expected (the plan was changed after approval)",
+                loaded.digest
+            ))
+            .into());
+        }
+    }
+    let plan = &loaded.plan;
+    let mut local = open(&plan.local.url, &args.conn)?;
+    let mut remote = open(&plan.remote.url, &args.conn)?;
+    for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
+        if target.info().id != desc.id {
+            return Err(ExitError::rejected(format!(
+                "plan rejected: {} now identifies as {:?}, the plan was made for {:?}",
+                desc.url,
+                target.info().id,
+                desc.id
+            ))
+            .into());
+        }
+    }
+    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems };
+    finish.apply(plan, &loaded.digest, &mut *local, &mut *remote)
+}

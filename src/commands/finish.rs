@@ -1,0 +1,131 @@
+//! The end of a run, shared by the one-step commands and `apply`: action lines, summary,
+//! drift report, result report, exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::apply::{ApplyError, ApplySettings, Applied, Status};
+use crate::error::Exit;
+use crate::meta::timefmt::iso_utc;
+use crate::model::{Clock, SystemClock};
+use crate::output::{Printer, run};
+use crate::plan::effective_actions;
+use crate::plan::model::Plan;
+use crate::report::{Report, RunResult};
+use crate::stats::Counters;
+use crate::target::Target;
+
+/// How the end of a run is shown.
+pub struct Finish {
+    pub printer: Printer,
+    pub json: bool,
+    pub report: Option<PathBuf>,
+    pub report_problems: bool,
+}
+
+impl Finish {
+    fn write_report(&self, report: &Report) -> Result<()> {
+        let text = serde_json::to_string_pretty(report).expect("reports always serialise");
+        if self.json {
+            self.printer.data(&text);
+        }
+        if let Some(path) = &self.report {
+            std::fs::write(path, format!("{text}\n")).with_context(|| format!("cannot write the report {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn lines_printer(&self) -> Printer {
+        // With --json, stdout carries the report only.
+        if self.json { Printer { verbosity: 0, ..self.printer.clone() } } else { self.printer.clone() }
+    }
+
+    /// Shows what a dry run would do.
+    pub fn dry_run(&self, plan: &Plan, digest: &str, started: f64) -> Result<Exit> {
+        let p = self.lines_printer();
+        run::header(&p, plan, true);
+        let actions = effective_actions(&plan.entries);
+        run::action_lines(&p, plan, &actions, true);
+        let mut counters = Counters::predict(plan);
+        counters.bytes_written = 0;
+        counters.upload_bytes_written = 0;
+        counters.download_bytes_written = 0;
+        run::summary(&p, &counters, SystemClock.now() - started, true);
+        let mut report = Report::new(plan, digest, iso_utc(started));
+        report.result = RunResult::DryRun;
+        report.counters = counters.clone();
+        report.finished = iso_utc(SystemClock.now());
+        self.write_report(&report)?;
+        Ok(self.exit_for(&counters, 0))
+    }
+
+    fn exit_for(&self, counters: &Counters, failures: usize) -> Exit {
+        if failures > 0 {
+            Exit::Error
+        } else if self.report_problems && counters.conflict_files_skipped + counters.errors > 0 {
+            Exit::Problems
+        } else {
+            Exit::Success
+        }
+    }
+
+    /// Applies the plan and shows the result.
+    pub fn apply(&self, plan: &Plan, digest: &str, local: &mut dyn Target, remote: &mut dyn Target) -> Result<Exit> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let started = clock.now();
+        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()? };
+        let p = self.lines_printer();
+        run::header(&p, plan, false);
+        let mut report = Report::new(plan, digest, iso_utc(started));
+        let result = crate::apply::apply(plan, local, remote, &settings);
+        report.finished = iso_utc(clock.now());
+        match result {
+            Err(ApplyError::Drift(drift)) => {
+                self.printer.error(&format!("the plan no longer matches the targets; nothing was changed. Differences ({}):", drift.len()));
+                for d in &drift {
+                    self.printer.note(0, &format!("  {} ({}): planned {}, found {}", d.path, d.side, d.planned, d.found));
+                }
+                self.printer.note(0, "Make a new plan (and review it again).");
+                report.result = RunResult::Rejected;
+                report.message = Some("the plan no longer matches the targets".into());
+                report.drift = drift;
+                self.write_report(&report)?;
+                Ok(Exit::Rejected)
+            }
+            Err(ApplyError::Failed(err)) => {
+                report.result = RunResult::Failed;
+                report.message = Some(format!("{err:#}"));
+                self.write_report(&report)?;
+                Err(err)
+            }
+            Ok(applied) => self.applied(plan, &applied, report, started, &p),
+        }
+    }
+
+    fn applied(&self, plan: &Plan, applied: &Applied, mut report: Report, started: f64, p: &Printer) -> Result<Exit> {
+        run::action_lines(p, plan, &applied.actions, false);
+        for m in &applied.messages {
+            p.out(1, m);
+        }
+        for (e, o) in plan.entries.iter().zip(&applied.outcomes) {
+            if o.status == Status::Failed {
+                self.printer.error(&format!("{}: {}", e.path, o.error.as_deref().unwrap_or("failed")));
+            }
+        }
+        let unresolved = plan.entries.iter().filter(|e| e.part_of.is_none() && e.is_skipped_conflict() && e.resolution.flatten().is_none()).count();
+        if unresolved > 0 {
+            self.printer.note(1, &format!("{unresolved} conflict(s) left unresolved ('ask' needs a terminal; edit the plan's resolution or pass --resolve): skipped"));
+        }
+        run::summary(p, &applied.counters, SystemClock.now() - started, false);
+        let failures = applied.failures();
+        if failures > 0 {
+            self.printer.error(&format!("{failures} action(s) failed or were not run; the metadata records only what was done. Run the command again to finish."));
+        }
+        report.counters = applied.counters.clone();
+        report.set_entries(plan, &applied.actions, &applied.outcomes);
+        self.write_report(&report)?;
+        Ok(self.exit_for(&applied.counters, failures))
+    }
+}

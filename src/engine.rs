@@ -1,0 +1,51 @@
+//! The library's entry points: make a plan from two open targets, pin checksums.
+//! (Applying a plan is [`crate::apply::apply`].)
+
+use anyhow::Result;
+
+use crate::apply::exec::hash_file;
+use crate::apply::layout::Layout;
+use crate::meta::timefmt::iso_utc;
+use crate::model::Kind;
+use crate::options::PlanOptions;
+use crate::plan::model::{Action, Plan};
+use crate::plan::{assemble, effective_actions};
+use crate::planner::snapshot::Side;
+use crate::planner::{PlanContext, build};
+use crate::scan::scan;
+use crate::target::Target;
+
+/// A plan and the warnings met while making it.
+pub struct Planned {
+    pub plan: Plan,
+    pub warnings: Vec<String>,
+}
+
+/// Scans both targets (read-only) and plans the synchronisation. `now` is the creation time
+/// recorded in the plan.
+pub fn make_plan(local: &mut dyn Target, remote: &mut dyn Target, options: PlanOptions, now: f64) -> Result<Planned> {
+    let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
+    let snapshot = scan(local, remote, &ctx)?;
+    let mut built = build(&ctx, &snapshot)?;
+    let warnings = std::mem::take(&mut built.warnings);
+    Ok(Planned { plan: assemble(&ctx, built, iso_utc(now)), warnings })
+}
+
+/// `--checksum`: records the sha256 of every local file the plan uploads.
+pub fn add_checksums(plan: &mut Plan, local: &mut dyn Target) -> Result<()> {
+    let actions = effective_actions(&plan.entries);
+    let paths: Vec<_> = {
+        let layout = Layout::new(plan);
+        plan.entries
+            .iter()
+            .zip(&actions)
+            .enumerate()
+            .filter(|(_, (e, a))| **a == Action::Upload && e.kind == Kind::File)
+            .map(|(i, (e, _))| (i, layout.entry_path(e, Side::Local)))
+            .collect()
+    };
+    for (i, path) in paths {
+        plan.entries[i].sha256 = Some(hash_file(local, &path)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The result report apply writes (`--report FILE`, `--json`): what was planned, what was
+//! done, and what was found to have drifted. Its JSON Schema is `schemas/report.schema.json`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::check::Drift;
+use crate::apply::{Outcome, Status};
+use crate::model::Kind;
+use crate::plan::model::{Action, Plan, TargetDesc, Tool};
+use crate::relpath::RelPath;
+use crate::stats::Counters;
+
+pub const REPORT_FORMAT: &str = "ftpsync-report";
+pub const REPORT_VERSION: &str = "1.0";
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    /// Everything planned was done (skipped conflicts aside).
+    Success,
+    /// Some actions failed; see the entries.
+    Failed,
+    /// The plan was refused before anything changed (drift, digest, version).
+    Rejected,
+    /// Nothing was changed on purpose (dry run).
+    DryRun,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportEntry {
+    pub path: RelPath,
+    pub kind: Kind,
+    pub action: Action,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub format: String,
+    pub format_version: String,
+    pub tool: Tool,
+    /// Digest of the plan that was applied.
+    pub plan_sha256: String,
+    pub mode: crate::options::Mode,
+    pub local: TargetDesc,
+    pub remote: TargetDesc,
+    pub started: String,
+    pub finished: String,
+    pub result: RunResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub counters: Counters,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+    /// Every entry that was not already equal, with what happened to it.
+    pub entries: Vec<ReportEntry>,
+}
+
+impl Report {
+    /// A report skeleton for a plan.
+    pub fn new(plan: &Plan, digest: &str, started: String) -> Report {
+        Report {
+            format: REPORT_FORMAT.into(),
+            format_version: REPORT_VERSION.into(),
+            tool: crate::plan::tool(),
+            plan_sha256: digest.into(),
+            mode: plan.mode,
+            local: plan.local.clone(),
+            remote: plan.remote.clone(),
+            started: started.clone(),
+            finished: started,
+            result: RunResult::Success,
+            message: None,
+            counters: Counters::default(),
+            drift: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Fills in the entries from actions and outcomes.
+    pub fn set_entries(&mut self, plan: &Plan, actions: &[Action], outcomes: &[Outcome]) {
+        self.entries = plan
+            .entries
+            .iter()
+            .zip(actions)
+            .zip(outcomes)
+            .filter(|((_, a), _)| **a != Action::Equal)
+            .map(|((e, a), o)| ReportEntry { path: e.path.clone(), kind: e.kind, action: *a, outcome: o.clone() })
+            .collect();
+        if outcomes.iter().any(|o| matches!(o.status, Status::Failed | Status::NotRun)) {
+            self.result = RunResult::Failed;
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! From command-line arguments to plain settings (no clap types beyond this point).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, SyncArgs, SyncResolve, UploadArgs, UploadResolve};
+use crate::error::ExitError;
+use crate::filter::split_patterns;
+use crate::options::{Mode, PlanOptions, Resolve};
+use crate::output::DEFAULT_VERBOSITY;
+
+/// Settings every command shares.
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub verbosity: i32,
+}
+
+impl Global {
+    pub fn from_cli(cli: &Cli) -> Result<Global> {
+        let verbosity = DEFAULT_VERBOSITY + i32::from(cli.verbose) - i32::from(cli.quiet);
+        if cli.debug.is_some() && verbosity < 4 {
+            return Err(ExitError::usage("'--debug' requires verbose level >= 4 (add -v)").into());
+        }
+        Ok(Global { verbosity })
+    }
+}
+
+/// How to connect (FTP targets) — the flags pyftpsync and ftpsync share.
+pub type Connection = ConnArgs;
+
+/// A synchronisation run (`upload`, `download`, `sync`, or `plan` of one of them).
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    pub local: String,
+    pub remote: String,
+    pub options: PlanOptions,
+    pub dry_run: bool,
+    pub report_problems: bool,
+    pub json: bool,
+    pub report: Option<PathBuf>,
+    pub no_color: bool,
+    pub progress: bool,
+    pub conn: Connection,
+}
+
+impl RunSettings {
+    fn new(c: &CommonArgs, mode: Mode, cli: &Cli) -> Self {
+        let mut options = PlanOptions::new(mode);
+        options.matches = c.matches.as_deref().map(split_patterns).unwrap_or_default();
+        options.exclude = split_patterns(&c.exclude);
+        options.case = cli.case;
+        options.migrate = c.migrate;
+        options.checksum = c.checksum;
+        RunSettings {
+            local: c.local.clone(),
+            remote: c.remote.clone(),
+            options,
+            dry_run: c.dry_run,
+            report_problems: c.report_problems,
+            json: c.json,
+            report: c.report.clone(),
+            no_color: c.no_color,
+            progress: c.progress,
+            conn: c.conn.clone(),
+        }
+    }
+
+    pub fn upload(a: &UploadArgs, cli: &Cli) -> Self {
+        let mut s = Self::new(&a.common, Mode::Upload, cli);
+        s.options.force = a.force;
+        s.options.delete = a.delete || a.delete_unmatched;
+        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.create_folder = a.create_folder;
+        s.options.resolve = match a.resolve {
+            UploadResolve::Local => Resolve::Local,
+            UploadResolve::Skip => Resolve::Skip,
+            UploadResolve::Ask => Resolve::Ask,
+        };
+        s
+    }
+
+    pub fn download(a: &DownloadArgs, cli: &Cli) -> Self {
+        let mut s = Self::new(&a.common, Mode::Download, cli);
+        s.options.force = a.force;
+        s.options.delete = a.delete || a.delete_unmatched;
+        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.resolve = match a.resolve {
+            DownloadResolve::Remote => Resolve::Remote,
+            DownloadResolve::Skip => Resolve::Skip,
+            DownloadResolve::Ask => Resolve::Ask,
+        };
+        s
+    }
+
+    pub fn sync(a: &SyncArgs, cli: &Cli) -> Self {
+        let mut s = Self::new(&a.common, Mode::Sync, cli);
+        s.options.create_folder = a.create_folder;
+        s.options.resolve = match a.resolve {
+            SyncResolve::Old => Resolve::Old,
+            SyncResolve::New => Resolve::New,
+            SyncResolve::Local => Resolve::Local,
+            SyncResolve::Remote => Resolve::Remote,
+            SyncResolve::Skip => Resolve::Skip,
+            SyncResolve::Ask => Resolve::Ask,
+        };
+        s
+    }
+}

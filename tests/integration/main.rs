@@ -1,0 +1,4 @@
+//! Integration tests (one binary, as in ripgrep): each module covers one area.
+
+mod golden;
+mod support;
