@@ -57,14 +57,19 @@ pub fn side_name(e: &PlanEntry, side: Side) -> &str {
     .unwrap_or_else(|| e.path.name())
 }
 
-/// Folders that contain an entry apply changes (they are listed and checked before anything
-/// is done).
+/// Folders that contain an entry apply changes, and folders apply deletes (they are listed
+/// and checked before anything is done).
 pub fn touched_folders(plan: &Plan, actions: &[crate::plan::model::Action]) -> BTreeSet<RelPath> {
     use crate::plan::model::Action;
-    plan.entries
-        .iter()
-        .zip(actions)
-        .filter(|(_, a)| !matches!(a, Action::Equal | Action::Skip))
-        .map(|(e, _)| e.path.parent())
-        .collect()
+    let mut out = BTreeSet::new();
+    for (e, a) in plan.entries.iter().zip(actions) {
+        if matches!(a, Action::Equal | Action::Skip) {
+            continue;
+        }
+        out.insert(e.path.parent());
+        if e.kind == crate::model::Kind::Dir && matches!(a, Action::DeleteLocal | Action::DeleteRemote) {
+            out.insert(e.path.clone());
+        }
+    }
+    out
 }

@@ -45,6 +45,8 @@ pub fn assemble(ctx: &PlanContext, built: Built, created: String) -> Plan {
 pub fn child_action(root: Action, child: &PlanEntry) -> Action {
     let included = child.reason != Reason::Unmatched;
     match root {
+        // Records of names gone from a folder that is copied from the local side.
+        Action::Upload if child.action == Action::Forget => Action::Forget,
         Action::Upload if included && child.local.is_some() => Action::Upload,
         Action::Download if included && child.remote.is_some() => Action::Download,
         Action::DeleteLocal if child.local.is_some() => Action::DeleteLocal,

@@ -131,6 +131,12 @@ fn handle(ctx: &DecideCtx<'_>, pair: &Pair, classes: (Class, Class), op: PairOp,
             d.operation = Some(op);
             (op, Some(before))
         }
+        // Modified on both sides into the same size and time: the same content (an earlier
+        // copy whose record was not written, or the same change made twice) — not a conflict.
+        PairOp::Conflict if classes == (Class::Modified, Class::Modified) && same_file(pair) => {
+            d.operation = Some(PairOp::Equal);
+            (PairOp::Equal, Some(classes))
+        }
         op => (op, None),
     };
     let change = forced.unwrap_or_else(|| change_reason(op, d.classes, compared_from));
@@ -159,6 +165,14 @@ fn handle(ctx: &DecideCtx<'_>, pair: &Pair, classes: (Class, Class), op: PairOp,
     d.action = action;
     d.reason = reason;
     d
+}
+
+/// Two files of the same size whose times agree within [`EPS`](super::classify::EPS).
+fn same_file(pair: &Pair) -> bool {
+    match (pair.local_entry(), pair.remote_entry()) {
+        (Some(l), Some(r)) => l.kind == Kind::File && r.kind == Kind::File && l.size == r.size && eps_cmp(l.mtime, r.mtime).is_eq(),
+        _ => false,
+    }
 }
 
 /// What changed, in plan vocabulary.

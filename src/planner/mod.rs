@@ -94,7 +94,7 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
         bail!("folder {:?} disappeared during the scan; run the command again", path.as_str());
     };
     let peer = peer_records(ctx, scan, warnings)?;
-    let has_peer = peer_present(peer);
+    let has_peer = peer_present(peer) || scan.request.implied_peer;
     let pairs = make_pairs(effective_entries(local).0, effective_entries(remote).0, ctx.options.case, path.as_str())?;
     let dctx = ctx.decide_ctx();
     let pairs: Vec<_> = pairs
@@ -111,7 +111,7 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
     Ok(Visit { pairs, stale })
 }
 
-fn child_request(parent: &ScanRequest, pair: &Pair, purpose: Purpose) -> ScanRequest {
+fn child_request(parent: &ScanRequest, pair: &Pair, purpose: Purpose, implied_peer: bool) -> ScanRequest {
     let on = |side: Side| match purpose {
         Purpose::Visit => true,
         Purpose::Copy(s) | Purpose::Delete(s) => s == side,
@@ -123,6 +123,7 @@ fn child_request(parent: &ScanRequest, pair: &Pair, purpose: Purpose) -> ScanReq
         purpose,
         local_path: parent.local_path.as_ref().filter(|_| on(Side::Local)).map(|p| p.join_unchecked(local_name)),
         remote_path: parent.remote_path.as_ref().filter(|_| on(Side::Remote)).map(|p| p.join_unchecked(remote_name)),
+        implied_peer,
     }
 }
 
@@ -132,7 +133,7 @@ pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> 
     let mut out = Vec::new();
     match req.purpose {
         Purpose::Visit => {
-            for (pair, d, _) in visit(ctx, scan, &mut Vec::new())?.pairs {
+            for (pair, d, record) in visit(ctx, scan, &mut Vec::new())?.pairs {
                 let (l, r) = (pair.local_entry(), pair.remote_entry());
                 let dir = |e: Option<&crate::model::Entry>| e.is_some_and(|e| e.kind == Kind::Dir);
                 let purpose = match d.action {
@@ -143,7 +144,11 @@ pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> 
                     Action::DeleteRemote if dir(r) => Purpose::Delete(Side::Remote),
                     _ => continue,
                 };
-                out.push(child_request(req, &pair, purpose));
+                // A folder recorded in its parent took part in the last sync; one classified
+                // (existing, existing) was new on both sides (`need_compare`). Either way,
+                // what it holds without a record is new.
+                let implied = record.is_some() || d.classes == (Class::Existing, Class::Existing);
+                out.push(child_request(req, &pair, purpose, implied));
             }
         }
         Purpose::Copy(side) | Purpose::Delete(side) => {
@@ -154,7 +159,7 @@ pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> 
                     continue;
                 }
                 let pair = Pair { name: e.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
-                out.push(child_request(req, &pair, req.purpose));
+                out.push(child_request(req, &pair, req.purpose, false));
             }
         }
     }
@@ -252,37 +257,42 @@ fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Buil
                 walk(ctx, snapshot, &child, built)?
             }
             Action::Upload | Action::DeleteLocal if is_dir(pair.local_entry()) => {
-                subtree::expand(built, snapshot, &ctx.filter, &child, Side::Local, &child, effective, false)
+                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, Side::Local, &child, effective, false)
             }
             Action::Download | Action::DeleteRemote if is_dir(pair.remote_entry()) => {
-                subtree::expand(built, snapshot, &ctx.filter, &child, Side::Remote, &child, effective, false)
+                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, Side::Remote, &child, effective, false)
             }
             Action::Skip if folder_conflict => {
-                subtree::expand(built, snapshot, &ctx.filter, &child, side_with_folder, &child, Action::Skip, false)
+                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, side_with_folder, &child, Action::Skip, false)
             }
             _ => {}
         }
     }
     for (name, rec) in v.stale {
-        built.entries.push(PlanEntry {
-            path: path.join_unchecked(name),
-            kind: if rec.m.is_none() && rec.s.is_none() { Kind::Dir } else { Kind::File },
-            local: None,
-            remote: None,
-            record: Some(record_state(rec)),
-            classification: Classification { local: Class::Deleted, remote: Class::Deleted },
-            operation: None,
-            action: Action::Forget,
-            reason: Reason::Stale,
-            reason_text: texts::reason_text(Reason::Stale, Reason::Stale, None),
-            resolution: None,
-            part_of: None,
-            local_name: None,
-            remote_name: None,
-            sha256: None,
-        });
+        built.entries.push(stale_entry(path.join_unchecked(name), rec));
     }
     Ok(())
+}
+
+/// An entry for a record whose name is gone from both sides.
+fn stale_entry(path: RelPath, rec: &Record) -> PlanEntry {
+    PlanEntry {
+        path,
+        kind: if rec.m.is_none() && rec.s.is_none() { Kind::Dir } else { Kind::File },
+        local: None,
+        remote: None,
+        record: Some(record_state(rec)),
+        classification: Classification { local: Class::Deleted, remote: Class::Deleted },
+        operation: None,
+        action: Action::Forget,
+        reason: Reason::Stale,
+        reason_text: texts::reason_text(Reason::Stale, Reason::Stale, None),
+        resolution: None,
+        part_of: None,
+        local_name: None,
+        remote_name: None,
+        sha256: None,
+    }
 }
 
 /// pyftpsync's listing counters for a visited folder.

@@ -38,6 +38,10 @@ pub struct ScanRequest {
     pub purpose: Purpose,
     pub local_path: Option<RelPath>,
     pub remote_path: Option<RelPath>,
+    /// The folder took part in the last sync, or is new on both sides since then (its parent's
+    /// records say so): an entry inside without a record of its own is new, even when the
+    /// folder has no metadata file.
+    pub implied_peer: bool,
 }
 
 impl ScanRequest {
@@ -47,6 +51,7 @@ impl ScanRequest {
             purpose: Purpose::Visit,
             local_path: Some(RelPath::root()),
             remote_path: Some(RelPath::root()),
+            implied_peer: false,
         }
     }
 

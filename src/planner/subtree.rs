@@ -55,7 +55,18 @@ pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, since: f64
 
 /// Emits entries for everything below `dir` on `side`, part of the whole-folder action of
 /// `root`. Filters apply to copies; a deletion takes everything.
-pub fn expand(built: &mut Built, snapshot: &Snapshot, filter: &Filter, dir: &RelPath, side: Side, root: &RelPath, action: Action, excluded: bool) {
+#[allow(clippy::too_many_arguments)]
+pub fn expand(
+    built: &mut Built,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    remote_id: &str,
+    dir: &RelPath,
+    side: Side,
+    root: &RelPath,
+    action: Action,
+    excluded: bool,
+) {
     let Some(scan) = snapshot.dirs.get(dir) else { return };
     let Some(sd) = scan.side(side) else { return };
     built.add_folder(scan);
@@ -98,7 +109,19 @@ pub fn expand(built: &mut Built, snapshot: &Snapshot, filter: &Filter, dir: &Rel
             sha256: None,
         });
         if kind == Kind::Dir {
-            expand(built, snapshot, filter, &path, side, root, action, !passes);
+            expand(built, snapshot, filter, remote_id, &path, side, root, action, !passes);
+        }
+    }
+    // A local folder keeps its records when it is copied; forget those of names it no longer
+    // holds, or the next sync would find them stale.
+    if side == Side::Local {
+        let names: std::collections::HashSet<&str> = sd.entries.iter().map(|e| e.name.as_str()).collect();
+        let peer = sd.meta.valid().and_then(|m| m.peer(remote_id));
+        for (name, rec) in peer.iter().flat_map(|p| &p.records).filter(|(n, _)| !names.contains(n.as_str())) {
+            let mut e = super::stale_entry(dir.join_unchecked(name), rec);
+            e.part_of = Some(root.clone());
+            e.action = if matches!(action, Action::Upload) { Action::Forget } else { Action::Skip };
+            built.entries.push(e);
         }
     }
 }

@@ -266,6 +266,7 @@ fn pyftpsync_fixture_scenarios() {
             fixture::apply_edits(&root, X_EDITS);
         }
         let (observed, plan) = observe(&root, s);
+        crate::support::assert_schema_valid("plan", &serde_json::to_value(&plan).unwrap());
         // The plan.
         let plan_path = repo().join(format!("golden/plans/{}.json", s.key));
         let plan_now = serde_json::to_string_pretty(&normalise_plan(&plan, &root)).unwrap() + "\n";

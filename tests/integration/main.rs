@@ -1,4 +1,6 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
 mod golden;
+mod plan_apply;
+mod property;
 mod support;

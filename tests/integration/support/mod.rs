@@ -48,3 +48,44 @@ pub fn sync_fs(local: &Path, remote: &Path, options: PlanOptions) -> (Plan, Appl
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ftpsync"))
 }
+
+/// Validates a document against a checked-in schema (`plan` or `report`), panicking with
+/// every error.
+pub fn assert_schema_valid(schema: &str, doc: &serde_json::Value) {
+    let path = repo().join(format!("schemas/{schema}.schema.json"));
+    let schema_doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema_doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "document does not match {}:\n{}", path.display(), errors.join("\n"));
+}
+
+/// Runs the binary with colour off and a private HOME.
+pub fn ftpsync(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("PYFTPSYNC_VERBOSE_META")
+        .output()
+        .expect("run ftpsync")
+}
+
+/// Every file and folder below `root` with its bytes and modification time, for "nothing
+/// changed" checks (metadata files included).
+pub fn tree_state(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if meta.is_dir() {
+                stack.push(e.path());
+                out.insert(format!("{rel}/"), (Vec::new(), meta.modified().unwrap()));
+            } else {
+                out.insert(rel, (std::fs::read(e.path()).unwrap(), meta.modified().unwrap()));
+            }
+        }
+    }
+    out
+}
