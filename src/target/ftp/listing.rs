@@ -1,0 +1,667 @@
+//! Parsing of FTP directory listings (`MLSD` and `LIST`), without any I/O.
+//!
+//! The payload of the data connection is split into lines ([`split_lines`]), each line becomes
+//! an entry, nothing, or a reason why it cannot be synchronised ([`LineResult`]), and a whole
+//! payload becomes a [`Listing`] plus, per entry, the raw bytes of its name and how precise its
+//! time is ([`parse_listing`]).
+//!
+//! Nothing a server sends is trusted: every name goes through [`check_name`], sizes above
+//! [`MAX_SIZE`] and times outside 1970..=9999 are refused, symbolic links and special files are
+//! reported, never followed, and no input makes the parser panic or allocate much more than
+//! the input itself.
+//!
+//! Differences from pyftpsync (behaviour note §7.2): lines end at CRLF, LF or a lone CR anywhere
+//! in the payload, so a CRLF split across network chunks no longer produces an empty line, and
+//! a last line without a newline is kept; fact names and `type` values are case-insensitive
+//! (RFC 3659); fractional seconds are kept; names that are not UTF-8 are decoded as
+//! Windows-1252 but their raw bytes are kept, so commands on them can send what the server sent.
+//!
+//! `LIST` lines are read in the Unix `ls -l` and the DOS/IIS formats (submodule `list`); their
+//! times are taken as UTC and are only as precise as a minute or a day.
+
+mod list;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use crate::model::{Entry, Kind, Skipped};
+use crate::relpath::check_name;
+use crate::target::Listing;
+
+/// Largest file size believed (1 PiB); anything larger is a corrupt or hostile listing.
+pub const MAX_SIZE: u64 = 1 << 50;
+
+/// First instant after year 9999 (POSIX seconds); later times are refused.
+const END_OF_YEAR_9999: f64 = 253_402_300_800.0;
+
+/// How many characters of a refused name or line are shown in a message.
+const SHOWN_CHARS: usize = 120;
+
+/// Reason given for symbolic links.
+const SYMLINK: &str = "symbolic link (not followed)";
+
+/// One listed entry, with the raw bytes of its name (commands on it must send these bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    pub entry: Entry,
+    pub raw_name: Vec<u8>,
+    /// The name was not UTF-8 and was decoded as Windows-1252.
+    pub name_from_cp1252: bool,
+    pub precision: Precision,
+}
+
+/// How precise the listed modification time is (MLSD: seconds; LIST: minutes or days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Second,
+    Minute,
+    Day,
+}
+
+/// What one listing line means.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineResult {
+    /// A file or folder.
+    Entry(Listed),
+    /// Nothing to report: `.`/`..`, `total N`, an empty line.
+    Ignore,
+    /// Something that cannot be synchronised, and why.
+    Bad(Skipped),
+}
+
+/// Which command produced a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Mlsd,
+    List,
+}
+
+/// What a listing says about one entry beyond its [`Entry`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Details {
+    /// The name as the server sent it; commands on the entry must send these bytes.
+    pub raw_name: Vec<u8>,
+    pub name_from_cp1252: bool,
+    pub precision: Precision,
+}
+
+/// A parsed listing: the entries and skipped names, plus the [`Details`] of every entry.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    pub listing: Listing,
+    /// Keyed by [`Entry::name`]; one per entry of `listing.entries`.
+    pub details: BTreeMap<String, Details>,
+}
+
+/// Splits a data-connection payload into lines: CRLF, LF and lone CR end a line; a final line
+/// without a newline is kept; empty lines are ignored (pyftpsync's chunk-splitting bug must
+/// not exist here).
+pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
+    data.split(|&b| b == b'\n' || b == b'\r').filter(|line| !line.is_empty()).collect()
+}
+
+/// Decodes a name: UTF-8, else Windows-1252 (every byte decodes), reporting which was used.
+pub fn decode_name(raw: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(raw) {
+        Ok(name) => (name.to_string(), false),
+        Err(_) => (encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0.into_owned(), true),
+    }
+}
+
+/// Parses a whole MLSD or LIST payload. `now` (POSIX seconds) decides the year of LIST dates
+/// that omit it. A name listed twice (for example once in UTF-8 and once in Windows-1252) is
+/// ambiguous: all its entries are dropped and it is reported once as skipped.
+pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Parsed {
+    let mut listed = Vec::new();
+    let mut parsed = Parsed::default();
+    for line in split_lines(data) {
+        let result = match format {
+            Format::Mlsd => parse_mlsd_line(line),
+            Format::List => parse_list_line(line, now),
+        };
+        match result {
+            LineResult::Entry(entry) => listed.push(entry),
+            LineResult::Ignore => {}
+            LineResult::Bad(skipped) => parsed.listing.skipped.push(skipped),
+        }
+    }
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in &listed {
+        *count.entry(l.entry.name.as_str()).or_default() += 1;
+    }
+    let duplicates: BTreeSet<String> = count.into_iter().filter(|&(_, n)| n > 1).map(|(name, _)| name.to_string()).collect();
+    for l in listed {
+        if duplicates.contains(&l.entry.name) {
+            continue;
+        }
+        let details = Details { raw_name: l.raw_name, name_from_cp1252: l.name_from_cp1252, precision: l.precision };
+        parsed.details.insert(l.entry.name.clone(), details);
+        parsed.listing.entries.push(l.entry);
+    }
+    for name in duplicates {
+        parsed.listing.skipped.push(Skipped { name, reason: "listed more than once (ambiguous name)".into() });
+    }
+    parsed
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLSD
+
+/// The facts of an MLSD line that matter here (first occurrence of each).
+#[derive(Default)]
+struct Facts<'a> {
+    kind: Option<&'a [u8]>,
+    size: Option<&'a [u8]>,
+    modify: Option<&'a [u8]>,
+    unique: Option<&'a [u8]>,
+}
+
+impl<'a> Facts<'a> {
+    /// Reads `fact=value;` pairs; fact names are case-insensitive, unknown facts are ignored.
+    fn parse(facts: &'a [u8]) -> Self {
+        let mut found = Facts::default();
+        for fact in facts.split(|&b| b == b';') {
+            let Some(eq) = fact.iter().position(|&b| b == b'=') else { continue };
+            let (name, value) = (&fact[..eq], &fact[eq + 1..]);
+            let slot = match name.to_ascii_lowercase().as_slice() {
+                b"type" => &mut found.kind,
+                b"size" => &mut found.size,
+                b"modify" => &mut found.modify,
+                b"unique" => &mut found.unique,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
+/// Parses one MLSD line: `fact=value;...; name` (RFC 3659; the name may contain spaces and
+/// `;`). Directories `.`/`..` and `cdir`/`pdir` entries are ignored.
+pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
+    if line.is_empty() {
+        return LineResult::Ignore;
+    }
+    // Facts end with ";" and never contain ";" inside a value, so the first "; " ends them.
+    let (facts, raw_name) = if line[0] == b' ' {
+        (&line[..0], &line[1..])
+    } else if let Some(end) = find(line, b"; ") {
+        (&line[..end], &line[end + 2..])
+    } else {
+        return bad_line(line, "malformed MLSD line (no facts before the name)");
+    };
+    let facts = Facts::parse(facts);
+    let Some(kind) = facts.kind else { return bad(raw_name, "no type fact".into()) };
+    let kind = match kind.to_ascii_lowercase().as_slice() {
+        b"file" => Kind::File,
+        b"dir" => Kind::Dir,
+        b"cdir" | b"pdir" => return LineResult::Ignore,
+        t if t.starts_with(b"os.unix=symlink") || t.starts_with(b"os.unix=slink") => {
+            return bad(raw_name, SYMLINK.into());
+        }
+        _ => return bad(raw_name, format!("unsupported type {}", shown_bytes(kind))),
+    };
+    if kind == Kind::Dir && is_dots(raw_name) {
+        return LineResult::Ignore;
+    }
+    let (name, from_cp1252) = match checked_name(raw_name) {
+        Ok(n) => n,
+        Err(skipped) => return LineResult::Bad(skipped),
+    };
+    let Some(modify) = facts.modify else { return named_bad(name, "no modification time (modify fact)".into()) };
+    let mtime = match parse_mlsd_time(modify) {
+        Ok(t) => t,
+        Err(reason) => return named_bad(name, reason),
+    };
+    let size = match (kind, facts.size) {
+        (Kind::Dir, _) => 0,
+        (Kind::File, None) => return named_bad(name, "no size fact".into()),
+        (Kind::File, Some(size)) => match parse_size(size) {
+            Ok(s) => s,
+            Err(reason) => return named_bad(name, reason),
+        },
+    };
+    let unique = facts.unique.map(|u| String::from_utf8_lossy(u).into_owned());
+    let entry = Entry { name, kind, size, mtime, changed: None, unique };
+    LineResult::Entry(Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Second })
+}
+
+/// `YYYYMMDDHHMMSS[.fff]`, UTC, fractional seconds kept.
+fn parse_mlsd_time(value: &[u8]) -> Result<f64, String> {
+    let malformed = || format!("malformed modification time {}", shown_bytes(value));
+    let (whole, fraction) = match value.iter().position(|&b| b == b'.') {
+        Some(dot) => (&value[..dot], Some(&value[dot + 1..])),
+        None => (value, None),
+    };
+    if whole.len() != 14 || !all_digits(whole) || fraction.is_some_and(|f| f.is_empty() || !all_digits(f)) {
+        return Err(malformed());
+    }
+    let field = |from: usize, to: usize| number(&whole[from..to]);
+    let year = i32::try_from(field(0, 4)).map_err(|_| malformed())?;
+    let secs = utc_seconds(year, field(4, 6), field(6, 8), field(8, 10), field(10, 12), field(12, 14)).ok_or_else(malformed)?;
+    let fraction = fraction.map_or(0.0, |f| {
+        let f = &f[..f.len().min(9)];
+        f64::from(number(f)) / 10f64.powi(f.len() as i32)
+    });
+    checked_mtime(secs as f64 + fraction)
+}
+
+/// Parses one LIST line, Unix `ls -l` or DOS/IIS format. `now` (POSIX seconds) decides the
+/// year of dates that omit it: this year, unless that is more than a day in the future.
+pub fn parse_list_line(line: &[u8], now: f64) -> LineResult {
+    list::parse_line(line, now)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared checks
+
+/// Decodes and checks a listed name; a refused name becomes the line's [`Skipped`], shown
+/// escaped.
+fn checked_name(raw: &[u8]) -> Result<(String, bool), Skipped> {
+    let (name, from_cp1252) = decode_name(raw);
+    match check_name(&name) {
+        Ok(()) => Ok((name, from_cp1252)),
+        Err(e) => Err(Skipped { name: shown(&name), reason: format!("invalid name: {e}") }),
+    }
+}
+
+/// A line that cannot be synchronised for `reason`; the name is shown escaped if it is not a
+/// valid name itself.
+fn bad(raw_name: &[u8], reason: String) -> LineResult {
+    let (name, _) = decode_name(raw_name);
+    let name = if check_name(&name).is_ok() { name } else { shown(&name) };
+    named_bad(name, reason)
+}
+
+fn named_bad(name: String, reason: String) -> LineResult {
+    LineResult::Bad(Skipped { name, reason })
+}
+
+/// A line whose name could not even be found: the whole line is shown.
+fn bad_line(line: &[u8], reason: &str) -> LineResult {
+    named_bad(shown(&String::from_utf8_lossy(line)), reason.into())
+}
+
+/// Escapes control characters and quotes, and cuts long text to [`SHOWN_CHARS`] characters.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", text[..cut].escape_debug()),
+        None => text.escape_debug().to_string(),
+    }
+}
+
+fn shown_bytes(bytes: &[u8]) -> String {
+    format!("\"{}\"", shown(&String::from_utf8_lossy(bytes)))
+}
+
+fn is_dots(raw_name: &[u8]) -> bool {
+    raw_name == b"." || raw_name == b".."
+}
+
+/// A size in bytes: digits only, at most [`MAX_SIZE`].
+fn parse_size(word: &[u8]) -> Result<u64, String> {
+    if word.is_empty() || !all_digits(word) {
+        return Err(format!("invalid size {}", shown_bytes(word)));
+    }
+    match std::str::from_utf8(word).ok().and_then(|s| s.parse::<u64>().ok()) {
+        Some(size) if size <= MAX_SIZE => Ok(size),
+        _ => Err(format!("absurd size {} (more than 1 PiB)", shown_bytes(word))),
+    }
+}
+
+fn checked_mtime(t: f64) -> Result<f64, String> {
+    if t < 0.0 {
+        Err("modification time before 1970".into())
+    } else if t >= END_OF_YEAR_9999 {
+        Err("modification time after the year 9999".into())
+    } else {
+        Ok(t)
+    }
+}
+
+/// POSIX seconds of a UTC date and time; `None` if it does not exist. Second 60 (a leap
+/// second) is the first second of the next minute, as POSIX counts.
+fn utc_seconds(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
+    let leap = second == 60;
+    let time = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, if leap { 59 } else { second })?;
+    Some(time.and_utc().timestamp() + i64::from(leap))
+}
+
+fn all_digits(word: &[u8]) -> bool {
+    word.iter().all(u8::is_ascii_digit)
+}
+
+/// The value of at most 9 ASCII digits (callers check the digits and the length).
+fn number(digits: &[u8]) -> u32 {
+    digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'))
+}
+
+/// A number of 1 or 2 digits within `min..=max`.
+fn small_number(word: &[u8], min: u32, max: u32) -> Option<u32> {
+    (matches!(word.len(), 1 | 2) && all_digits(word)).then(|| number(word)).filter(|n| (min..=max).contains(n))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2023-06-15T00:00:00Z.
+    pub(super) const NOW: f64 = 1_686_787_200.0;
+    /// 2023-01-02T00:00:00Z and 2023-01-02T14:05:00Z.
+    pub(super) const JAN2: f64 = 1_672_617_600.0;
+    pub(super) const JAN2_1405: f64 = 1_672_668_300.0;
+    /// 2020-01-02T03:04:05Z, the `modify` of the servers' sample lines.
+    const PROBE_TIME: f64 = 1_577_934_245.0;
+
+    pub(super) fn expect_entry(result: LineResult) -> Listed {
+        match result {
+            LineResult::Entry(listed) => listed,
+            other => panic!("expected an entry, got {other:?}"),
+        }
+    }
+
+    pub(super) fn expect_bad(result: LineResult) -> Skipped {
+        match result {
+            LineResult::Bad(skipped) => skipped,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn mlsd(line: &str) -> LineResult {
+        parse_mlsd_line(line.as_bytes())
+    }
+
+    fn mlsd_file(name: &[u8]) -> Vec<u8> {
+        [&b"type=file;size=1;modify=20200102030405; "[..], name].concat()
+    }
+
+    // --- lines ---------------------------------------------------------------------------
+
+    #[test]
+    fn splits_on_every_line_end_and_keeps_the_last_line() {
+        let data = b"a\r\nb\nc\rd\r\n\r\n\n\re";
+        assert_eq!(split_lines(data), [&b"a"[..], b"b", b"c", b"d", b"e"]);
+        assert!(split_lines(b"").is_empty());
+        assert!(split_lines(b"\r\n\r\n").is_empty());
+    }
+
+    #[test]
+    fn a_crlf_split_across_chunks_makes_no_empty_line() {
+        // pyftpsync normalised line ends per network chunk: "\r" | "\n" became two line ends.
+        let first = b"type=file;size=1;modify=20200102030405; a\r".to_vec();
+        let second = b"\ntype=file;size=2;modify=20200102030405; b".to_vec();
+        let payload = [first, second].concat();
+        let parsed = parse_listing(&payload, Format::Mlsd, NOW);
+        assert!(parsed.listing.skipped.is_empty(), "{:?}", parsed.listing.skipped);
+        let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "the last line has no newline and is kept");
+    }
+
+    #[test]
+    fn decodes_utf8_else_windows_1252() {
+        assert_eq!(decode_name("café.txt".as_bytes()), ("café.txt".to_string(), false));
+        assert_eq!(decode_name(b"caf\xe9.txt"), ("café.txt".to_string(), true));
+        assert_eq!(decode_name(b"\x80uro"), ("€uro".to_string(), true));
+    }
+
+    // --- MLSD: real lines ----------------------------------------------------------------
+
+    #[test]
+    fn pure_ftpd_mlsd() {
+        let l = expect_entry(mlsd(
+            "type=file;size=1200;modify=20200102030405;UNIX.mode=0644;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g998011; rsprobe.txt",
+        ));
+        assert_eq!(l.entry, Entry { unique: Some("fe00g998011".into()), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) });
+        assert_eq!((l.raw_name.as_slice(), l.name_from_cp1252, l.precision), (&b"rsprobe.txt"[..], false, Precision::Second));
+        let cdir = "type=cdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g99; .";
+        let pdir = "type=pdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g98; ..";
+        assert_eq!(mlsd(cdir), LineResult::Ignore);
+        assert_eq!(mlsd(pdir), LineResult::Ignore);
+        let dir = expect_entry(mlsd("type=dir;sizd=4096;modify=20200102030405;UNIX.mode=0755;unique=fe00g97; sub"));
+        assert_eq!(dir.entry, Entry { unique: Some("fe00g97".into()), ..Entry::dir("sub", PROBE_TIME) });
+    }
+
+    #[test]
+    fn proftpd_pyftpdlib_and_libunftp_mlsd() {
+        let proftpd = "modify=20200102030405;perm=adfrw;size=1200;type=file;unique=FE00U99ABC8;UNIX.group=1001;\
+                       UNIX.groupname=ftptest;UNIX.mode=0644;UNIX.owner=1001;UNIX.ownername=probe; rsprobe.txt";
+        let pyftpdlib = "modify=20200102030405;perm=radfwMT;size=1200;type=file;unique=fe00g99abcb; rsprobe.txt";
+        let libunftp = "type=file;size=1200;modify=20200102030405; rsprobe.txt";
+        for (line, unique) in [(proftpd, Some("FE00U99ABC8")), (pyftpdlib, Some("fe00g99abcb")), (libunftp, None)] {
+            let l = expect_entry(mlsd(line));
+            assert_eq!(l.entry, Entry { unique: unique.map(str::to_string), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) });
+        }
+        let dir = expect_entry(mlsd("type=dir;size=4096;modify=20200102030405; folder1"));
+        assert_eq!(dir.entry, Entry::dir("folder1", PROBE_TIME));
+    }
+
+    #[test]
+    fn mlsd_names_keep_spaces_and_semicolons() {
+        let l = expect_entry(mlsd("type=file;size=3;modify=20200102030405;  a; b;c ; "));
+        assert_eq!(l.entry.name, " a; b;c ; ");
+        let l = expect_entry(mlsd("type=file;size=3;modify=20200102030405;UNIX.ownername=John Doe; x y"));
+        assert_eq!(l.entry.name, "x y", "a blank inside a fact value does not end the facts");
+    }
+
+    #[test]
+    fn mlsd_facts_and_types_are_case_insensitive() {
+        let l = expect_entry(mlsd("Type=File;Size=5;Modify=20200102030405; a"));
+        assert_eq!(l.entry, Entry::file("a", 5, PROBE_TIME));
+        let l = expect_entry(mlsd("TYPE=DIR;MODIFY=20200102030405; d"));
+        assert_eq!(l.entry.kind, Kind::Dir);
+        assert_eq!(mlsd("type=CDir;modify=20200102030405; /home/x"), LineResult::Ignore);
+    }
+
+    #[test]
+    fn mlsd_keeps_fractional_seconds_and_counts_leap_seconds() {
+        let l = expect_entry(mlsd("type=file;size=1;modify=20200102030405.123; a"));
+        assert!((l.entry.mtime - (PROBE_TIME + 0.123)).abs() < 1e-6, "{}", l.entry.mtime);
+        let l = expect_entry(mlsd("type=file;size=1;modify=20161231235960; a"));
+        assert_eq!(l.entry.mtime, 1_483_228_800.0);
+        assert_eq!(expect_entry(mlsd("type=file;size=1;modify=19700101000000; a")).entry.mtime, 0.0);
+    }
+
+    // --- MLSD: refusals ------------------------------------------------------------------
+
+    #[test]
+    fn mlsd_refuses_links_other_types_and_missing_facts() {
+        let cases = [
+            ("type=OS.unix=symlink;modify=20200102030405; l", "l", "symbolic link (not followed)"),
+            ("type=OS.unix=slink:/etc/passwd;modify=20200102030405; l", "l", "symbolic link (not followed)"),
+            ("type=device;modify=20200102030405; d", "d", "unsupported type \"device\""),
+            ("size=1;modify=20200102030405; n", "n", "no type fact"),
+            ("type=file;size=1; n", "n", "no modification time (modify fact)"),
+            ("type=dir; n", "n", "no modification time (modify fact)"),
+            ("type=file;modify=20200102030405; n", "n", "no size fact"),
+        ];
+        for (line, name, reason) in cases {
+            assert_eq!(expect_bad(mlsd(line)), Skipped { name: name.into(), reason: reason.into() }, "{line}");
+        }
+        let s = expect_bad(mlsd("type=file;size=1;modify=20200102030405;no-space-after-facts"));
+        assert_eq!(s.reason, "malformed MLSD line (no facts before the name)");
+        assert_eq!(expect_bad(mlsd(" bare name")).reason, "no type fact");
+    }
+
+    #[test]
+    fn mlsd_refuses_hostile_names() {
+        let long = "x".repeat(10_000);
+        let cases: [(&[u8], &str); 10] = [
+            (b"../x", "invalid name: contains '/'"),
+            (b"a/b", "invalid name: contains '/'"),
+            (b"/upload/rsprobe.txt", "invalid name: contains '/'"),
+            (b".", "invalid name: '.' and '..' are not allowed"),
+            (b"..", "invalid name: '.' and '..' are not allowed"),
+            (b"a\rb", "invalid name: contains a control character"),
+            (b"a\nb", "invalid name: contains a control character"),
+            (b"a\0b", "invalid name: contains a control character"),
+            (b"\x81", "invalid name: contains a control character"),
+            (long.as_bytes(), "invalid name: longer than 255 bytes"),
+        ];
+        for (name, reason) in cases {
+            let s = expect_bad(parse_mlsd_line(&mlsd_file(name)));
+            assert_eq!(s.reason, reason, "{name:?}");
+            assert!(s.name.chars().all(|c| !c.is_control()), "shown escaped: {:?}", s.name);
+        }
+        assert_eq!(expect_bad(parse_mlsd_line(&mlsd_file(b"a\0b"))).name, "a\\0b");
+        let shown_long = expect_bad(parse_mlsd_line(&mlsd_file(long.as_bytes()))).name;
+        assert_eq!(shown_long, format!("{}…", "x".repeat(SHOWN_CHARS)));
+        assert_eq!(expect_bad(mlsd("type=file;size=0;modify=20200102030405; ")).reason, "invalid name: empty name");
+        // `.` and `..` as folders are the server listing itself and its parent.
+        assert_eq!(mlsd("type=dir;modify=20200102030405; ."), LineResult::Ignore);
+        assert_eq!(mlsd("type=dir;modify=20200102030405; .."), LineResult::Ignore);
+    }
+
+    #[test]
+    fn mlsd_refuses_bad_sizes() {
+        for size in ["-1", "abc", "", "+5", "1e3", "1 2", "99999999999999999999999999", "1125899906842625"] {
+            let s = expect_bad(mlsd(&format!("type=file;size={size};modify=20200102030405; f")));
+            assert_eq!(s.name, "f");
+            assert!(s.reason.contains("size"), "{size:?}: {}", s.reason);
+        }
+        assert_eq!(expect_entry(mlsd("type=file;size=1125899906842624;modify=20200102030405; f")).entry.size, MAX_SIZE);
+        let dir = expect_entry(mlsd("type=dir;sizd=-5;modify=20200102030405; d"));
+        assert_eq!(dir.entry.size, 0, "folder sizes are not used");
+    }
+
+    #[test]
+    fn mlsd_refuses_bad_times() {
+        for modify in [
+            "2020",
+            "202001020304050",
+            "20201302030405",
+            "20200230000000",
+            "20200102250000",
+            "20200102036000",
+            "2020010203040x",
+            "20200102030405.",
+            "20200102030405.1x",
+            "-2020010203040",
+            "19691231235959",
+            "00000101000000",
+        ] {
+            let s = expect_bad(mlsd(&format!("type=file;size=1;modify={modify}; f")));
+            assert!(s.reason.contains("modification time"), "{modify}: {}", s.reason);
+        }
+    }
+
+    #[test]
+    fn cp1252_names_are_decoded_and_their_bytes_kept() {
+        let l = expect_entry(parse_mlsd_line(&mlsd_file(b"caf\xe9.txt")));
+        assert_eq!(l.entry.name, "café.txt");
+        assert_eq!(l.raw_name, b"caf\xe9.txt");
+        assert!(l.name_from_cp1252);
+        let l = expect_entry(parse_list_line(b"-rw-r--r-- 1 ftp ftp 1 Jan 02  2023 caf\xe9.txt", NOW));
+        assert_eq!((l.entry.name.as_str(), l.raw_name.as_slice(), l.name_from_cp1252), ("café.txt", &b"caf\xe9.txt"[..], true));
+    }
+
+    // --- whole listings ------------------------------------------------------------------
+
+    #[test]
+    fn parses_a_whole_mlsd_payload() {
+        let payload = b"type=cdir;modify=20200102030405; .\r\n\
+            type=pdir;modify=20200102030405; ..\r\n\
+            type=file;size=1200;modify=20200102030405; a.txt\r\n\
+            type=dir;modify=20200102030405; sub\r\n\
+            type=OS.unix=symlink;modify=20200102030405; link\r\n\
+            type=file;size=1;modify=20200102030405; caf\xe9.txt";
+        let parsed = parse_listing(payload, Format::Mlsd, NOW);
+        let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "sub", "café.txt"]);
+        assert_eq!(parsed.listing.skipped, [Skipped { name: "link".into(), reason: SYMLINK.into() }]);
+        let cafe = &parsed.details["café.txt"];
+        assert_eq!((cafe.raw_name.as_slice(), cafe.name_from_cp1252, cafe.precision), (&b"caf\xe9.txt"[..], true, Precision::Second));
+        assert_eq!(parsed.details.len(), 3);
+    }
+
+    #[test]
+    fn a_name_listed_twice_is_skipped() {
+        let payload = [mlsd_file("café.txt".as_bytes()), b"\n".to_vec(), mlsd_file(b"caf\xe9.txt"), b"\n".to_vec(), mlsd_file(b"x")].concat();
+        let parsed = parse_listing(&payload, Format::Mlsd, NOW);
+        let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["x"]);
+        assert_eq!(parsed.listing.skipped, [Skipped { name: "café.txt".into(), reason: "listed more than once (ambiguous name)".into() }]);
+        assert!(!parsed.details.contains_key("café.txt"));
+    }
+
+    // --- never panics --------------------------------------------------------------------
+
+    /// Runs every parser on `data`, checking what any result must satisfy; returns how many
+    /// entries the MLSD and the LIST parser found.
+    fn parse_everything(data: &[u8], now: f64) -> [usize; 2] {
+        let mut found = [0; 2];
+        for line in split_lines(data) {
+            for (i, result) in [parse_mlsd_line(line), parse_list_line(line, now)].into_iter().enumerate() {
+                match result {
+                    LineResult::Entry(l) => {
+                        found[i] += 1;
+                        assert!(check_name(&l.entry.name).is_ok(), "{:?}", l.entry.name);
+                        assert!(l.entry.size <= MAX_SIZE && (0.0..END_OF_YEAR_9999).contains(&l.entry.mtime));
+                        assert!(l.raw_name.len() <= line.len());
+                    }
+                    LineResult::Bad(s) => assert!(s.name.len() <= 4 * line.len() + 10 * SHOWN_CHARS + 4),
+                    LineResult::Ignore => {}
+                }
+            }
+        }
+        for format in [Format::Mlsd, Format::List] {
+            let parsed = parse_listing(data, format, now);
+            assert_eq!(parsed.details.len(), parsed.listing.entries.len());
+        }
+        found
+    }
+
+    #[test]
+    fn never_panics_on_mutated_listings() {
+        const SAMPLES: [&[u8]; 6] = [
+            b"type=file;size=1200;modify=20200102030405.5;unique=fe00; rsprobe.txt",
+            b"Type=Dir;Modify=20200102030405; sub",
+            b"-rw-r--r--    1 1001     1001          170 Jan 02  2023 probe.txt",
+            b"drwxr-xr-x 2 u g 4096 Feb 29 14:05 sub",
+            b"01-02-23  02:05PM       <DIR>          name",
+            b"01-02-2023  14:05  170 name",
+        ];
+        const PIECES: [&[u8]; 16] = [
+            b";", b"; ", b" ", b"=", b"-", b"..", b"/", b"\r\n", b"\r", b"\xe9\xff\x00", b"OS.unix=slink:", b"cdir",
+            b"99999999999999999999", b" -> ", b"l", b"12:60",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below.max(1) as u64) as usize
+        };
+        let mut found = [0; 2];
+        for _ in 0..20_000 {
+            let mut data = Vec::new();
+            for _ in 0..=next(3) {
+                data.extend_from_slice(SAMPLES[next(SAMPLES.len())]);
+                data.extend_from_slice([&b"\r\n"[..], b"\n", b"\r"][next(3)]);
+            }
+            for _ in 0..next(4) {
+                let at = next(data.len() + 1);
+                match next(3) {
+                    0 => drop(data.splice(at..at, PIECES[next(PIECES.len())].iter().copied())),
+                    1 if at < data.len() => data[at] = next(256) as u8,
+                    _ => data.truncate(at.max(1)),
+                }
+            }
+            let now = [NOW, 0.0, -1.0, f64::NAN, f64::INFINITY, 1e300][next(6)];
+            let [mlsd, list] = parse_everything(&data, now);
+            found = [found[0] + mlsd, found[1] + list];
+        }
+        assert!(found.iter().all(|&n| n > 1000), "the mutations rarely left a valid entry: {found:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_random_bytes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), now in proptest::prelude::any::<f64>()) {
+            parse_everything(&data, now);
+        }
+    }
+}
