@@ -3,4 +3,5 @@
 mod golden;
 mod plan_apply;
 mod property;
+mod server;
 mod support;
