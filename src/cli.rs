@@ -2,6 +2,8 @@
 //! and `sync` is accepted (credential and FTP flags matter only for FTP targets), so scripts
 //! written for pyftpsync run unchanged.
 
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
@@ -55,6 +57,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Execute a plan after proving that nothing it relies on has changed.
     Apply(ApplyArgs),
+    /// Serve a local folder over FTP/FTPS with the built-in server, until Ctrl-C.
+    Serve(ServeArgs),
 }
 
 /// Flags shared by every command that opens targets.
@@ -292,4 +296,46 @@ pub struct ApplyArgs {
     pub report_problems: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The folder to serve; clients see it as `/` and can change it.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address to listen on (0.0.0.0 or :: for all interfaces).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: IpAddr,
+    /// Control port (0 picks a free one).
+    #[arg(long, default_value_t = 2121, value_name = "N")]
+    pub port: u16,
+    /// Allow only this user (with --password); without it, only anonymous logins.
+    #[arg(long, requires = "password", value_name = "USER")]
+    pub user: Option<String>,
+    /// Password of --user.
+    #[arg(long, requires = "user", value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Certificate chain (PEM) to offer explicit FTPS (AUTH TLS); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Passive data ports, FIRST-LAST ("0" lets the system pick free ports).
+    #[arg(long, default_value = "30000-30100", value_name = "FIRST-LAST", value_parser = parse_port_range)]
+    pub passive_ports: RangeInclusive<u16>,
+}
+
+/// `FIRST-LAST`, a single port, or `0` (any free port).
+fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+    let port = |s: &str| s.trim().parse::<u16>().map_err(|_| format!("'{s}' is not a port number (0-65535)"));
+    let range = match text.split_once('-') {
+        Some((first, last)) => port(first)?..=port(last)?,
+        None => port(text)?..=port(text)?,
+    };
+    if range == (0..=0) || (*range.start() > 0 && range.start() <= range.end()) {
+        Ok(range)
+    } else {
+        Err("expected FIRST-LAST with 1 <= FIRST <= LAST, or 0 for any free port".into())
+    }
 }

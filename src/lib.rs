@@ -16,6 +16,7 @@
 //! - [`plan`]: the plan document, its file formats and digest;
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
+//! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
@@ -34,6 +35,7 @@ pub mod planner;
 pub mod relpath;
 pub mod report;
 pub mod scan;
+pub mod server;
 pub mod settings;
 pub mod stats;
 pub mod target;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod finish;
 pub mod plan;
+pub mod serve;
 pub mod show;
 pub mod sync;
 pub mod targets;
@@ -22,7 +23,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let Some(command) = &cli.command else {
-        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'plan', 'show', 'apply'); see --help").into());
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'plan', 'show', 'apply', 'serve'); see --help").into());
     };
     match command {
         Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Show(a) => show::run(a),
         Command::Apply(a) => apply::run(a, &global),
+        Command::Serve(a) => serve::run(a, &global),
     }
 }
 

@@ -4,4 +4,5 @@ mod golden;
 mod interop;
 mod plan_apply;
 mod property;
+mod server;
 mod support;
