@@ -21,11 +21,19 @@ pub struct Planned {
     pub warnings: Vec<String>,
 }
 
+/// Connections per side used to scan when nobody says otherwise.
+pub const DEFAULT_WORKERS: usize = 4;
+
 /// Scans both targets (read-only) and plans the synchronisation. `now` is the creation time
 /// recorded in the plan.
 pub fn make_plan(local: &mut dyn Target, remote: &mut dyn Target, options: PlanOptions, now: f64) -> Result<Planned> {
+    make_plan_with(local, remote, options, now, DEFAULT_WORKERS)
+}
+
+/// [`make_plan`] with a given number of connections per side for the scan.
+pub fn make_plan_with(local: &mut dyn Target, remote: &mut dyn Target, options: PlanOptions, now: f64, workers: usize) -> Result<Planned> {
     let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
-    let snapshot = scan(local, remote, &ctx)?;
+    let snapshot = scan(local, remote, &ctx, workers)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
     Ok(Planned { plan: assemble(&ctx, built, iso_utc(now)), warnings })

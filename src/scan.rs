@@ -1,6 +1,11 @@
 //! Scanning: lists the folders the planner asks for, on both sides, into a snapshot.
 //!
-//! Read-only: listing folders and reading metadata files is all it does.
+//! Read-only: listing folders and reading metadata files is all it does. Folders are listed by
+//! several workers at once, each with its own connection to each side ([`Target::open_another`]);
+//! which folders follow from a listed one is the planner's (pure) decision. The snapshot is the
+//! same whatever the order in which folders were listed.
+
+use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -24,16 +29,79 @@ pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
     Ok(SideDir::new(listing, meta.as_deref()))
 }
 
-/// Scans everything the plan needs.
-pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext) -> Result<Snapshot> {
-    let mut snapshot = Snapshot::default();
-    let mut queue = vec![ScanRequest::root()];
-    while let Some(req) = queue.pop() {
-        let local_dir = req.local_path.as_ref().map(|p| read_side(local, p)).transpose()?;
-        let remote_dir = req.remote_path.as_ref().map(|p| read_side(remote, p)).transpose()?;
-        let scan = DirScan { request: req, local: local_dir, remote: remote_dir };
-        queue.extend(follow_up(ctx, &scan)?);
-        snapshot.dirs.insert(scan.request.path.clone(), scan);
+/// Lists one requested folder on the sides that have it.
+fn scan_one(local: &mut dyn Target, remote: &mut dyn Target, req: ScanRequest) -> Result<DirScan> {
+    let local_dir = req.local_path.as_ref().map(|p| read_side(local, p)).transpose()?;
+    let remote_dir = req.remote_path.as_ref().map(|p| read_side(remote, p)).transpose()?;
+    Ok(DirScan { request: req, local: local_dir, remote: remote_dir })
+}
+
+/// Work shared by the scan workers.
+struct Queue {
+    todo: Vec<ScanRequest>,
+    /// Requests taken but not finished (their follow-ups may still come).
+    busy: usize,
+    error: Option<anyhow::Error>,
+    snapshot: Snapshot,
+}
+
+/// Scans everything the plan needs, with up to `workers` connections per side.
+pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
+    let mut handles: Vec<(Box<dyn Target>, Box<dyn Target>)> = Vec::new();
+    for _ in 1..workers.max(1) {
+        match (local.open_another(), remote.open_another()) {
+            (Ok(l), Ok(r)) => handles.push((l, r)),
+            // Fewer connections are fine (a server may limit them); one is enough.
+            _ => break,
+        }
     }
-    Ok(snapshot)
+    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default() });
+    let wake = Condvar::new();
+    std::thread::scope(|s| {
+        for (l, r) in handles.iter_mut() {
+            let (queue, wake) = (&queue, &wake);
+            s.spawn(move || work(&mut **l, &mut **r, ctx, queue, wake));
+        }
+        work(local, remote, ctx, &queue, &wake);
+    });
+    let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
+    match q.error {
+        Some(e) => Err(e),
+        None => Ok(q.snapshot),
+    }
+}
+
+fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queue: &Mutex<Queue>, wake: &Condvar) {
+    let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let req = {
+            let mut q = lock();
+            loop {
+                if q.error.is_some() {
+                    return;
+                }
+                if let Some(req) = q.todo.pop() {
+                    q.busy += 1;
+                    break req;
+                }
+                if q.busy == 0 {
+                    return;
+                }
+                q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = scan_one(local, remote, req).and_then(|scan| Ok((follow_up(ctx, &scan)?, scan)));
+        let mut q = lock();
+        q.busy -= 1;
+        match result {
+            Ok((next, scan)) => {
+                q.todo.extend(next);
+                q.snapshot.dirs.insert(scan.request.path.clone(), scan);
+            }
+            Err(e) => {
+                q.error.get_or_insert(e);
+            }
+        }
+        wake.notify_all();
+    }
 }

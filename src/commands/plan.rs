@@ -5,12 +5,14 @@ use anyhow::{Context, Result};
 
 use super::targets::open_pair;
 use crate::cli::PlanArgs;
-use crate::engine::{add_checksums, make_plan};
+use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
 use crate::output::show::summary_table;
-use crate::plan::io::{digest, encode};
+use std::io::Write;
+
+use crate::plan::io::{digest, write};
 use crate::settings::{Global, RunSettings};
 
 pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
@@ -19,7 +21,7 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
         return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
     };
     let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn)?;
-    let planned = make_plan(&mut *local, &mut *remote, s.options.clone(), SystemClock.now())?;
+    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), SystemClock.now(), s.conn.workers)?;
     for w in &planned.warnings {
         printer.warn(w);
     }
@@ -27,15 +29,19 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;
     }
-    let bytes = encode(&plan, args.format);
-    let digest = digest(&plan);
     let to_stdout = output.as_os_str() == "-";
-    if to_stdout {
-        use std::io::Write;
-        std::io::stdout().write_all(&bytes).context("cannot write the plan to stdout")?;
-    } else {
-        std::fs::write(output, &bytes).with_context(|| format!("cannot write the plan to {}", output.display()))?;
-    }
+    // The digest and the file are two serialisations of the same plan: made side by side.
+    let (digest, written) = std::thread::scope(|s| {
+        let digest = s.spawn(|| digest(&plan));
+        let written = if to_stdout {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&plan, args.format, &mut out).and_then(|()| out.flush()).context("cannot write the plan to stdout")
+        } else {
+            write_file(output, |out| write(&plan, args.format, out)).with_context(|| format!("cannot write the plan to {}", output.display()))
+        };
+        (digest.join().expect("digest thread"), written)
+    });
+    written?;
     let table = summary_table(&plan).to_string();
     let done = format!(
         "Plan {}: {} entries, {} change(s), {} conflict(s). sha256: {digest}",
@@ -45,11 +51,25 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
         plan.summary.conflicts
     );
     if to_stdout {
-        printer.note(1, &table);
+        printer.note(2, &table);
         printer.note(1, &done);
     } else {
-        printer.out(1, &table);
+        printer.out(2, &table);
         printer.out(1, &done);
     }
     Ok(if args.detailed_exitcode && plan.summary.changes > 0 { Exit::Changes } else { Exit::Success })
+}
+
+/// Writes a file through a temporary name in the same folder, so a reader never sees half a
+/// plan.
+fn write_file(path: &std::path::Path, body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".ftpsync-plan-").tempfile_in(dir)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        body(&mut out)?;
+        out.flush()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::finish::Finish;
 use super::targets::open_pair;
-use crate::engine::{add_checksums, make_plan};
+use crate::engine::{add_checksums, make_plan_with};
 use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
@@ -16,7 +16,7 @@ pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, s.no_color);
     let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn)?;
     let started = SystemClock.now();
-    let planned = make_plan(&mut *local, &mut *remote, s.options.clone(), started)?;
+    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), started, s.conn.workers)?;
     for w in &planned.warnings {
         printer.warn(w);
     }

@@ -1,18 +1,20 @@
 //! Reading and writing plan files: JSON (the default) or MessagePack, the version gate, the
 //! digest, and the checks that make a plan safe to apply.
 //!
-//! The digest is sha256 over the canonical encoding: the document as a JSON value with keys
-//! sorted and no whitespace. A plan and its MessagePack twin have the same digest, and any
-//! edit (a resolution changed by a reviewer, a field added by a newer minor version) changes
-//! it.
+//! The digest is sha256 over the canonical encoding: the plan as this build models it,
+//! serialised as compact JSON. A plan and its MessagePack twin have the same digest, and any
+//! edit that changes what apply would do (a resolution changed by a reviewer, an entry added
+//! or altered) changes it; fields this build does not know (from a newer minor version) are
+//! ignored by apply and so are not part of it.
 
 use std::collections::HashSet;
+use std::io::Write;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
 use super::Loaded;
-use crate::digest::sha256_hex;
+use crate::digest::Hasher;
 use crate::relpath::check_name;
 
 /// Why a plan file was refused (apply exits 4).
@@ -33,51 +35,78 @@ pub enum FileFormat {
     Msgpack,
 }
 
-/// Serialises a plan.
-pub fn encode(plan: &Plan, format: FileFormat) -> Vec<u8> {
+/// Serialises a plan into `out` (streaming: a plan of many entries is never held twice).
+pub fn write(plan: &Plan, format: FileFormat, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         FileFormat::Json => {
-            let mut out = serde_json::to_vec_pretty(plan).expect("plans always serialise");
-            out.push(b'\n');
-            out
+            serde_json::to_writer_pretty(&mut *out, plan)?;
+            out.write_all(b"\n")
         }
-        FileFormat::Msgpack => rmp_serde::to_vec_named(plan).expect("plans always serialise"),
+        FileFormat::Msgpack => rmp_serde::encode::write_named(out, plan).map_err(std::io::Error::other),
     }
 }
 
-/// Canonical bytes of a plan document (the input of the digest).
-fn canonical(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).expect("JSON values always serialise")
+/// Serialises a plan into bytes.
+pub fn encode(plan: &Plan, format: FileFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(plan, format, &mut out).expect("plans always serialise");
+    out
 }
 
-/// The digest of a plan as this build would write it.
+/// Feeds everything written into a sha256.
+struct HashWriter(Hasher);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The digest of a plan: sha256 of its canonical (compact JSON) encoding.
 pub fn digest(plan: &Plan) -> String {
-    let value = serde_json::to_value(plan).expect("plans always serialise");
-    sha256_hex(&canonical(&value))
+    let mut w = HashWriter(Hasher::default());
+    serde_json::to_writer(&mut w, plan).expect("plans always serialise");
+    w.0.finish()
+}
+
+/// The two fields read before anything else.
+#[derive(Deserialize)]
+struct VersionProbe {
+    format: Option<String>,
+    format_version: Option<String>,
 }
 
 /// Parses and checks a plan file.
 pub fn decode(bytes: &[u8]) -> Result<Loaded, PlanError> {
-    let value: Value = if bytes.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'{') {
+    let json = bytes.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'{');
+    let probe: VersionProbe = if json {
         serde_json::from_slice(bytes).map_err(|e| PlanError::new(format!("not a valid plan (JSON): {e}")))?
     } else {
         rmp_serde::from_slice(bytes).map_err(|e| PlanError::new(format!("not a valid plan (MessagePack): {e}")))?
     };
-    check_version(&value)?;
-    let digest = sha256_hex(&canonical(&value));
-    let plan: Plan = serde_json::from_value(value).map_err(|e| PlanError::new(format!("invalid plan: {e}")))?;
+    check_version(probe.format.as_deref(), probe.format_version.as_deref())?;
+    let plan: Plan = if json {
+        serde_json::from_slice(bytes).map_err(|e| PlanError::new(format!("invalid plan: {e}")))?
+    } else {
+        rmp_serde::from_slice(bytes).map_err(|e| PlanError::new(format!("invalid plan: {e}")))?
+    };
     validate(&plan)?;
+    let digest = digest(&plan);
     Ok(Loaded { plan, digest })
 }
 
 /// Accepts every minor version of the major this build knows; refuses anything else first,
 /// so an unsupported plan gets a version message rather than a parse error.
-fn check_version(value: &Value) -> Result<(), PlanError> {
-    let format = value.get("format").and_then(Value::as_str);
+fn check_version(format: Option<&str>, version: Option<&str>) -> Result<(), PlanError> {
     if format != Some(FORMAT) {
         return Err(PlanError::new(format!("not an ftpsync plan (format is {:?}, expected {FORMAT:?})", format.unwrap_or("missing"))));
     }
-    let version = value.get("format_version").and_then(Value::as_str).unwrap_or("missing");
+    let version = version.unwrap_or("missing");
     let major = version.split_once('.').and_then(|(m, n)| Some((m.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
     match major {
         Some((m, _)) if m == FORMAT_MAJOR => Ok(()),
@@ -138,10 +167,9 @@ mod tests {
 
     #[test]
     fn refuses_other_majors_and_garbage() {
-        let v = serde_json::json!({"format": "ftpsync-plan", "format_version": "2.0"});
-        assert!(check_version(&v).unwrap_err().0.contains("newer ftpsync"));
-        let v = serde_json::json!({"format": "other"});
-        assert!(check_version(&v).is_err());
+        assert!(check_version(Some("ftpsync-plan"), Some("2.0")).unwrap_err().0.contains("newer ftpsync"));
+        assert!(check_version(Some("other"), Some("1.0")).is_err());
+        assert!(check_version(Some("ftpsync-plan"), Some("1")).is_err());
         assert!(decode(b"{\"format\": \"ftpsync-plan\", \"format_ver").is_err());
         assert!(decode(&[0xc1, 0x00]).is_err());
     }

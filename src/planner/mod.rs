@@ -105,8 +105,9 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
             (pair, d, record)
         })
         .collect();
+    let names: std::collections::HashSet<&str> = pairs.iter().map(|(pair, _, _)| pair.name.as_str()).collect();
     let stale = peer
-        .map(|p| p.records.iter().filter(|(name, _)| !pairs.iter().any(|(pair, _, _)| &pair.name == *name)).collect())
+        .map(|p| p.records.iter().filter(|(name, _)| !names.contains(name.as_str())).collect())
         .unwrap_or_default();
     Ok(Visit { pairs, stale })
 }

@@ -1,8 +1,10 @@
 //! A folder on the local file system.
 //!
 //! Symbolic links are reported and never followed, special files are reported and skipped,
-//! and every write goes to a temporary file in the destination folder that is flushed to disk,
-//! stamped with its modification time and only then renamed over the final name.
+//! and every write goes to a temporary file in the destination folder that is stamped with its
+//! modification time and only then renamed over the final name: a reader (or a crash of
+//! ftpsync) never sees a partial file under the final name. Like cp and rsync without
+//! `--fsync`, data is not forced to disk per file; that is left to the operating system.
 
 use std::fs;
 use std::io::{self, Read};
@@ -163,7 +165,6 @@ impl Target for LocalTarget {
             tmp.as_file().set_permissions(mode).with_context(|| format!("cannot set the permissions of {}", abs.display()))?;
         }
         let bytes = io::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
-        tmp.as_file().sync_data().with_context(|| format!("cannot flush {}", abs.display()))?;
         if let Some(t) = mtime {
             let ft = filetime::FileTime::from_unix_time(t.floor() as i64, ((t - t.floor()) * 1e9).round().min(999_999_999.0) as u32);
             filetime::set_file_handle_times(tmp.as_file(), None, Some(ft))
