@@ -17,11 +17,13 @@
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
+//! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod digest;
 pub mod engine;
 pub mod error;
