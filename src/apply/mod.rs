@@ -34,6 +34,8 @@ use crate::target::Target;
 pub struct ApplySettings {
     pub clock: Arc<dyn Clock>,
     pub meta_style: WriteStyle,
+    /// Take the remote lock even when another run holds it.
+    pub break_lock: bool,
 }
 
 /// What happened to one entry.
@@ -118,8 +120,23 @@ fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, remote_mtimes
     out
 }
 
-/// Applies a plan to two open targets.
+/// Applies a plan to two open targets, holding their locks while it does.
 pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings) -> Result<Applied, ApplyError> {
+    let mut notes = local.lock(settings.break_lock)?;
+    if let Err(e) = remote.lock(settings.break_lock).map(|n| notes.extend(n)) {
+        let _ = local.unlock();
+        return Err(e.into());
+    }
+    let result = apply_locked(plan, local, remote, settings);
+    let unlocked = remote.unlock().and(local.unlock());
+    let mut applied = result?;
+    unlocked?;
+    notes.append(&mut applied.messages);
+    applied.messages = notes;
+    Ok(applied)
+}
+
+fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings) -> Result<Applied, ApplyError> {
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
@@ -304,8 +321,11 @@ impl Run<'_> {
                 }
                 let now = self.now();
                 self.store.set_sync(&folder, &peer, &name, Some(src_state.mtime), Some(src_state.size), now);
-                if pick(to, local, remote).info().records_mtimes {
-                    self.store.set_mtime(to.into(), &folder, side_name(e, to), src_state.mtime, src_state.size, now);
+                let dest = pick(to, local, remote);
+                if dest.info().records_mtimes {
+                    // The upload time on the server's clock, as the server stamps the file.
+                    let uploaded = now + dest.time_offset();
+                    self.store.set_mtime(to.into(), &folder, side_name(e, to), src_state.mtime, src_state.size, uploaded);
                 }
                 Ok(src_state.size)
             }

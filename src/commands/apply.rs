@@ -24,8 +24,8 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
         }
     }
     let plan = &loaded.plan;
-    let mut local = open(&plan.local.url, &args.conn)?;
-    let mut remote = open(&plan.remote.url, &args.conn)?;
+    let mut local = open(&plan.local.url, &args.conn, &printer, false)?;
+    let mut remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
     for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
         if target.info().id != desc.id {
             return Err(ExitError::rejected(format!(
@@ -37,6 +37,6 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
             .into());
         }
     }
-    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems };
+    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock };
     finish.apply(plan, &loaded.digest, &mut *local, &mut *remote)
 }

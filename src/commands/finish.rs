@@ -23,6 +23,8 @@ pub struct Finish {
     pub json: bool,
     pub report: Option<PathBuf>,
     pub report_problems: bool,
+    /// `--break-lock`: ignore another run's lock on the remote side.
+    pub break_lock: bool,
 }
 
 impl Finish {
@@ -75,7 +77,7 @@ impl Finish {
     pub fn apply(&self, plan: &Plan, digest: &str, local: &mut dyn Target, remote: &mut dyn Target) -> Result<Exit> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let started = clock.now();
-        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()? };
+        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()?, break_lock: self.break_lock };
         let p = self.lines_printer();
         run::header(&p, plan, false);
         let mut report = Report::new(plan, digest, iso_utc(started));

@@ -18,6 +18,9 @@ use crate::settings::{Global, RunSettings};
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Exit> {
     let global = Global::from_cli(&cli)?;
+    if global.verbosity >= 6 {
+        crate::output::trace::install();
+    }
     if cli.version {
         print_version(global.verbosity > crate::output::DEFAULT_VERBOSITY);
         return Ok(Exit::Success);

@@ -20,7 +20,7 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     let Some(output) = &args.output else {
         return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
     };
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn)?;
+    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, &printer, s.options.create_folder)?;
     let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), SystemClock.now(), s.conn.workers)?;
     for w in &planned.warnings {
         printer.warn(w);

@@ -14,7 +14,7 @@ use crate::settings::{Global, RunSettings};
 
 pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, s.no_color);
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn)?;
+    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, &printer, s.options.create_folder)?;
     let started = SystemClock.now();
     let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), started, s.conn.workers)?;
     for w in &planned.warnings {
@@ -25,7 +25,7 @@ pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
         add_checksums(&mut plan, &mut *local)?;
     }
     let digest = digest(&plan);
-    let finish = Finish { printer, json: s.json, report: s.report.clone(), report_problems: s.report_problems };
+    let finish = Finish { printer, json: s.json, report: s.report.clone(), report_problems: s.report_problems, break_lock: s.conn.break_lock };
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);
     }

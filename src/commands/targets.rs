@@ -1,21 +1,30 @@
-//! Opening the targets a command names.
+//! Opening the targets a command names: folders, and FTP/FTPS servers with their credentials
+//! and TLS settings.
 
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
+use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
-use crate::target::Target;
-use crate::target::local::LocalTarget;
-use crate::target::url::{Location, redact_raw};
+use crate::output::{Printer, trace};
 use crate::settings::Connection;
+use crate::target::Target;
+use crate::target::ftp::session::Settings;
+use crate::target::ftp::tls::{Trust, Verify};
+use crate::target::ftp::{FtpTarget, Options};
+use crate::target::local::LocalTarget;
+use crate::target::url::{FtpUrl, Location, Tls, redact_raw};
+
+/// Environment variable with the FTP password, for CI (used when the URL has none).
+pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";
 
 /// Opens a target given on the command line (or recorded in a plan).
-pub fn open(location: &str, conn: &Connection) -> Result<Box<dyn Target>> {
-    let _ = conn;
+pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<Box<dyn Target>> {
     match Location::parse(location).map_err(|e| ExitError::usage(format!("{}: {e}", redact_raw(location))))? {
         Location::Local(path) => open_folder(&path),
-        Location::Ftp(url) => Err(ExitError::usage(format!("{}: FTP targets are not available in this build", url.redacted())).into()),
+        Location::Ftp(url) => Ok(Box::new(open_ftp(url, conn, printer, create_root)?)),
     }
 }
 
@@ -28,13 +37,81 @@ pub fn open_folder(path: &Path) -> Result<Box<dyn Target>> {
     Ok(Box::new(LocalTarget::open(path)?))
 }
 
+fn verify(conn: &Connection) -> Verify {
+    match (&conn.ca_file, conn.insecure) {
+        (_, true) => Verify::Nothing,
+        (Some(pem), false) => Verify::CaFile(pem.clone()),
+        (None, false) => Verify::SystemRoots,
+    }
+}
+
+/// Connects to an FTP server, asking for the password again after a refused login when
+/// prompting is possible.
+pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_root: bool) -> Result<FtpTarget> {
+    if conn.implicit_tls {
+        if url.tls == Tls::None {
+            return Err(ExitError::usage("--implicit-tls needs an ftps:// URL").into());
+        }
+        url.tls = Tls::Implicit;
+    }
+    let trust = match url.tls {
+        Tls::None => None,
+        _ => {
+            if conn.insecure {
+                printer.warn(&format!("--insecure: the certificate of {} is NOT verified; anyone in between can read and change the transfer", url.display()));
+            }
+            Some(Trust::new(&verify(conn)).map_err(|e| ExitError::usage(format!("{e:#}")))?)
+        }
+    };
+    if url.password.is_none() {
+        if let Ok(pw) = std::env::var(PASSWORD_ENV) {
+            url.password = Some(pw);
+        }
+    }
+    let mut resolver = Resolver::new(LookupOptions::from_args(conn), printer);
+    let mut creds = resolver.resolve(&url)?;
+    let options = Options { retries: conn.retries, create_root };
+    for attempt in 0.. {
+        let (user, password) = creds.login_pair();
+        trace::register_secret(password.expose());
+        printer.note(4, &format!("Login as '{user}'."));
+        let settings = Settings {
+            url: url.clone(),
+            user: user.clone(),
+            password: password.clone(),
+            trust: trust.clone(),
+            active: conn.ftp_active,
+            timeout: Duration::from_secs(conn.timeout.max(1)),
+        };
+        match FtpTarget::open(settings, options.clone()) {
+            Ok(target) => {
+                if conn.store_password {
+                    if let Err(e) = resolver.store(&url.host, &user, &password) {
+                        printer.warn(&format!("{e:#}"));
+                    }
+                }
+                return Ok(target);
+            }
+            Err(e) if attempt < 3 && format!("{e}").contains("wrong user name or password") => {
+                printer.error(&format!("{e:#}"));
+                match resolver.reprompt(&url.host, Some(user.as_str()))? {
+                    Some(c) => creds = c,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", url.redacted())),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
 /// Opens both targets of a run, checking pyftpsync's rules for their roles.
-pub fn open_pair(local: &str, remote: &str, conn: &Connection) -> Result<(Box<dyn Target>, Box<dyn Target>)> {
+pub fn open_pair(local: &str, remote: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<(Box<dyn Target>, Box<dyn Target>)> {
     if remote == "." {
         return Err(ExitError::usage("'.' is expected to be the local target (not remote)").into());
     }
     if matches!(Location::parse(local), Ok(Location::Ftp(_))) {
         return Err(ExitError::usage("the local target must be a folder; the remote one may be an FTP URL").into());
     }
-    Ok((open(local, conn)?, open(remote, conn)?))
+    Ok((open(local, conn, printer, false)?, open(remote, conn, printer, create_root)?))
 }

@@ -7,6 +7,7 @@
 pub mod lines;
 pub mod run;
 pub mod show;
+pub mod trace;
 
 use std::io::{self, IsTerminal, Write};
 

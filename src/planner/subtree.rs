@@ -30,13 +30,16 @@ pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, since: f64
             Side::Remote => None,
         };
         let has_peer = peer_present(peer);
-        let (entries, _) = effective_entries(sd);
+        // `mtimes` records that no longer fit their file: changed by someone else since upload.
+        let (entries, unfit) = effective_entries(sd);
         for e in &entries {
             let changed = if has_peer {
                 match peer.and_then(|p| p.records.get(&e.entry.name)) {
                     None => true,
                     Some(r) => classify_entry(Some(&e.entry), Some(r), true) == Class::Modified,
                 }
+            } else if unfit.contains(&e.entry.name) {
+                true
             } else {
                 // No records: anything written after the folder was synchronised is an edit.
                 // A valid `mtimes` record proves the file is still the one uploaded.

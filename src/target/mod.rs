@@ -102,6 +102,23 @@ pub trait Target: Send {
     /// Opens an independent connection to the same target.
     fn open_another(&self) -> Result<Box<dyn Target>>;
 
+    /// Takes the target's lock before apply changes anything (FTP: `.pyftpsync-lock.json` in
+    /// the root; folders need none). Returns remarks for the user (a stale lock replaced...).
+    fn lock(&mut self, _break_lock: bool) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// Releases the lock taken by [`Target::lock`].
+    fn unlock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The server's clock minus ours (estimated when locking): shifts the upload times kept in
+    /// `mtimes` so they compare with the server's times.
+    fn time_offset(&self) -> f64 {
+        0.0
+    }
+
     /// Ends the session (logs out, removes a lock); further calls are errors.
     fn close(&mut self) -> Result<()> {
         Ok(())
@@ -116,6 +133,17 @@ pub fn read_to_vec(target: &mut dyn Target, path: &RelPath) -> Result<Vec<u8>> {
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Marks an error that may go away when the operation is tried again: a lost connection, a
+/// timeout, a busy server.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Transient(pub String);
+
+/// True when an error (anywhere in its chain) is [`Transient`].
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<Transient>().is_some())
 }
 
 /// Prefix of the temporary names files are written under before being renamed into place.

@@ -19,22 +19,23 @@ use ftpsync::output::lines::action_line;
 use ftpsync::plan::effective_actions;
 use ftpsync::plan::model::Plan;
 use ftpsync::stats::Counters;
+use ftpsync::target::Target;
 use ftpsync::target::local::LocalTarget;
 use serde_json::{Map, Value, json};
 
 use crate::support::fixture::{self, MODIFY, X_EDITS};
 use crate::support::{repo, settings, sync_fs, update_golden};
 
-struct Scenario {
-    key: String,
-    mode: Mode,
-    fixture: String,
-    options: PlanOptions,
-    dry_run: bool,
-    expected: Value,
+pub(crate) struct Scenario {
+    pub key: String,
+    pub mode: Mode,
+    pub fixture: String,
+    pub options: PlanOptions,
+    pub dry_run: bool,
+    pub expected: Value,
 }
 
-fn load_scenarios() -> Vec<Scenario> {
+pub(crate) fn load_scenarios() -> Vec<Scenario> {
     let dir = repo().join("golden/pyftpsync");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -132,16 +133,21 @@ fn summary_line(c: &Counters, dry_run: bool) -> String {
 
 /// Runs one scenario on a prepared fixture; returns the observation and the plan.
 fn observe(root: &Path, s: &Scenario) -> (Value, Plan) {
+    let mut l = LocalTarget::open(&root.join("local")).unwrap();
+    let mut r = LocalTarget::open(&root.join("remote")).unwrap();
+    observe_with(root, s, &mut l, &mut r)
+}
+
+/// [`observe`] with given targets for the fixture's `local/` and `remote/` folders.
+pub(crate) fn observe_with(root: &Path, s: &Scenario, l: &mut dyn Target, r: &mut dyn Target) -> (Value, Plan) {
     let (local, remote) = (root.join("local"), root.join("remote"));
-    let mut l = LocalTarget::open(&local).unwrap();
-    let mut r = LocalTarget::open(&remote).unwrap();
-    let plan = make_plan(&mut l, &mut r, s.options.clone(), SystemClock.now()).unwrap().plan;
+    let plan = make_plan(l, r, s.options.clone(), SystemClock.now()).unwrap().plan;
     let (actions, counters) = if s.dry_run {
         let mut c = Counters::predict(&plan);
         (c.bytes_written, c.upload_bytes_written, c.download_bytes_written) = (0, 0, 0);
         (effective_actions(&plan.entries), c)
     } else {
-        let applied = apply(&plan, &mut l, &mut r, &settings()).unwrap_or_else(|e| panic!("{}: apply failed: {e:#}", s.key));
+        let applied = apply(&plan, l, r, &settings()).unwrap_or_else(|e| panic!("{}: apply failed: {e:#}", s.key));
         (applied.actions, applied.counters)
     };
     let mut lines: Vec<String> = plan

@@ -1,6 +1,7 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
 mod golden;
+mod golden_ftp;
 mod interop;
 mod plan_apply;
 mod property;

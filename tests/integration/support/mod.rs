@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 
 pub mod fixture;
+pub mod ftp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub fn update_golden() -> bool {
 }
 
 pub fn settings() -> ApplySettings {
-    ApplySettings { clock: Arc::new(SystemClock), meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() } }
+    ApplySettings { clock: Arc::new(SystemClock), meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() }, break_lock: false }
 }
 
 /// Plans local→local with the library.

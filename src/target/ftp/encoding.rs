@@ -1,0 +1,74 @@
+//! Names on the wire: UTF-8, with a Windows-1252 fallback for servers that send other bytes.
+//!
+//! A name that arrived as cp1252 is sent back as the very bytes it arrived as, so commands on
+//! it work (pyftpsync re-encodes it as UTF-8 and the server answers 550).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use suppaftp::Encoding;
+
+/// suppaftp's [`Encoding`] for one connection, with the raw bytes of names that are not UTF-8.
+#[derive(Debug, Clone, Default)]
+pub struct WireNames {
+    raw: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+}
+
+impl WireNames {
+    /// Remembers the bytes a decoded (non-UTF-8) name came as.
+    pub fn remember(&self, name: &str, raw: &[u8]) {
+        self.raw.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), raw.to_vec());
+    }
+
+    /// The bytes of one path component.
+    fn component(&self, map: &HashMap<String, Vec<u8>>, part: &str) -> Vec<u8> {
+        map.get(part).cloned().unwrap_or_else(|| part.as_bytes().to_vec())
+    }
+}
+
+impl Encoding for WireNames {
+    fn decode(&self, bytes: &[u8]) -> String {
+        super::listing::decode_name(bytes).0
+    }
+
+    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+        let map = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        if map.is_empty() {
+            return Ok(text.as_bytes().to_vec());
+        }
+        // "VERB argument": only path components of the argument can be remembered names.
+        let (verb, arg) = match text.split_once(' ') {
+            Some((v, a)) => (v, a),
+            None => return Ok(text.as_bytes().to_vec()),
+        };
+        let (arg, tail) = match arg.strip_suffix("\r\n") {
+            Some(a) => (a, "\r\n"),
+            None => (arg, ""),
+        };
+        let mut out = format!("{verb} ").into_bytes();
+        for (i, part) in arg.split('/').enumerate() {
+            if i > 0 {
+                out.push(b'/');
+            }
+            out.extend(self.component(&map, part));
+        }
+        out.extend_from_slice(tail.as_bytes());
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cp1252_names_go_back_as_they_came() {
+        let names = WireNames::default();
+        assert_eq!(names.encode("RETR /a/café.txt\r\n").unwrap(), "RETR /a/café.txt\r\n".as_bytes());
+        names.remember("café.txt", b"caf\xe9.txt");
+        assert_eq!(names.encode("RETR /a/café.txt\r\n").unwrap(), b"RETR /a/caf\xe9.txt\r\n");
+        assert_eq!(names.decode(b"caf\xe9.txt"), "café.txt");
+        assert_eq!(names.encode("NOOP\r\n").unwrap(), b"NOOP\r\n");
+    }
+}
