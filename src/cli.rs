@@ -59,6 +59,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Serve a local folder over FTP/FTPS with the built-in server, until Ctrl-C.
     Serve(ServeArgs),
+    /// Try it: plan, show and apply a sample site to a built-in FTP server on this machine.
+    Demo,
 }
 
 /// Flags shared by every command that opens targets.

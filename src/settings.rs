@@ -29,6 +29,13 @@ impl Global {
 /// How to connect (FTP targets) — the flags pyftpsync and ftpsync share.
 pub type Connection = ConnArgs;
 
+impl ConnArgs {
+    /// The built-in demo: anonymous on loopback, never prompting.
+    pub fn default_for_demo() -> ConnArgs {
+        ConnArgs { no_prompt: true, no_keyring: true, no_netrc: true, timeout: 30, retries: 3, workers: 4, ..ConnArgs::default() }
+    }
+}
+
 /// A synchronisation run (`upload`, `download`, `sync`, or `plan` of one of them).
 #[derive(Clone, Debug)]
 pub struct RunSettings {

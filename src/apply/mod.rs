@@ -77,6 +77,13 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// The result of a plan that changes nothing (applying it would only take a lock).
+    pub fn nothing_to_do(plan: &Plan) -> Applied {
+        let actions = effective_actions(&plan.entries);
+        let outcomes = actions.iter().map(|a| Outcome::of(if *a == Action::Equal { Status::Unchanged } else { Status::Skipped })).collect();
+        Applied { actions, outcomes, counters: Counters::from_scan(plan), messages: Vec::new() }
+    }
+
     pub fn failures(&self) -> usize {
         self.outcomes.iter().filter(|o| matches!(o.status, Status::Failed | Status::NotRun)).count()
     }

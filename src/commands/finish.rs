@@ -81,6 +81,10 @@ impl Finish {
         let p = self.lines_printer();
         run::header(&p, plan, false);
         let mut report = Report::new(plan, digest, iso_utc(started));
+        if plan.summary.changes == 0 {
+            // Nothing to change: no lock to take, nothing to check.
+            return self.applied(plan, &Applied::nothing_to_do(plan), report, started, &p);
+        }
         let result = crate::apply::apply(plan, local, remote, &settings);
         report.finished = iso_utc(clock.now());
         match result {

@@ -2,6 +2,7 @@
 //! hand results to the printer.
 
 pub mod apply;
+pub mod demo;
 pub mod finish;
 pub mod plan;
 pub mod serve;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Show(a) => show::run(a),
         Command::Apply(a) => apply::run(a, &global),
+        Command::Demo => demo::run(&global),
         Command::Serve(a) => serve::run(a, &global),
     }
 }

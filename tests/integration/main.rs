@@ -2,6 +2,7 @@
 
 mod golden;
 mod golden_ftp;
+mod ftp_cli;
 mod interop;
 mod plan_apply;
 mod property;

@@ -39,9 +39,12 @@ impl LockFile {
     }
 }
 
-/// This process, as a lock holder.
+/// A holder name for one lock taken by this process: `ftpsync PID@HOST #N` (the number tells
+/// apart two locks taken by the same process).
 pub fn me() -> String {
-    format!("ftpsync {}@{}", std::process::id(), hostname())
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("ftpsync {}@{} #{n}", std::process::id(), hostname())
 }
 
 fn hostname() -> String {
@@ -55,6 +58,7 @@ fn hostname() -> String {
 /// Whether the process named by a holder string is known to be gone.
 fn holder_dead(holder: &str) -> bool {
     let Some((pid, host)) = holder.strip_prefix("ftpsync ").and_then(|h| h.split_once('@')) else { return false };
+    let host = host.split(' ').next().unwrap_or(host);
     if host != hostname() {
         return false;
     }
@@ -100,7 +104,7 @@ mod tests {
         let fresh = LockFile { lock_time: 1000.0, lock_holder: Some("ftpsync 1@elsewhere".into()) };
         assert!(matches!(judge(Some(&fresh), 1010.0, &me), Verdict::Held(_)));
         assert!(matches!(judge(Some(&fresh), 1000.0 + STALE_AFTER + 1.0, &me), Verdict::Stale(_)));
-        let dead = LockFile { lock_time: 1000.0, lock_holder: Some(format!("ftpsync 4294967295@{}", hostname())) };
+        let dead = LockFile { lock_time: 1000.0, lock_holder: Some(format!("ftpsync 4294967295@{} #3", hostname())) };
         assert!(matches!(judge(Some(&dead), 1001.0, &me), Verdict::Stale(_)));
         let pyftpsync = LockFile::parse(br#"{"lock_time": 1000.5, "lock_holder": null}"#).unwrap();
         assert!(matches!(judge(Some(&pyftpsync), 1001.0, &me), Verdict::Held(_)));
