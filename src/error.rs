@@ -47,6 +47,9 @@ impl ExitError {
 
 /// The exit code an error maps to.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
+    if err.chain().any(|e| e.downcast_ref::<crate::interrupt::Interrupted>().is_some()) {
+        return Exit::Aborted;
+    }
     err.chain()
         .find_map(|e| e.downcast_ref::<ExitError>().map(|x| x.exit))
         .or_else(|| err.chain().find_map(|e| e.downcast_ref::<crate::plan::io::PlanError>().map(|_| Exit::Rejected)))

@@ -28,6 +28,7 @@ pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod interrupt;
 pub mod meta;
 pub mod model;
 pub mod options;

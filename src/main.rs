@@ -8,11 +8,17 @@ use ftpsync::error::exit_of;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ftpsync::interrupt::install();
     match ftpsync::commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
-            exit_of(&err).into()
+            let exit = exit_of(&err);
+            if exit == ftpsync::error::Exit::Aborted {
+                eprintln!("\nAborted by user.");
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            exit.into()
         }
     }
 }

@@ -90,7 +90,10 @@ fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queu
                 q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = scan_one(local, remote, req).and_then(|scan| Ok((follow_up(ctx, &scan)?, scan)));
+        let result = crate::interrupt::check()
+            .map_err(anyhow::Error::from)
+            .and_then(|()| scan_one(local, remote, req))
+            .and_then(|scan| Ok((follow_up(ctx, &scan)?, scan)));
         let mut q = lock();
         q.busy -= 1;
         match result {

@@ -208,6 +208,7 @@ impl Run<'_> {
             if !matches!(action, Action::Upload | Action::Download | Action::Record | Action::Forget) {
                 continue;
             }
+            crate::interrupt::check()?;
             if let Some(dir) = failed_dirs.iter().find(|d| e.path.starts_with(d)) {
                 self.outcomes[i] = Outcome { status: Status::NotRun, error: Some(format!("folder {dir} could not be created")) };
             } else {
@@ -254,6 +255,7 @@ impl Run<'_> {
             if !matches!(action, Action::DeleteLocal | Action::DeleteRemote) {
                 continue;
             }
+            crate::interrupt::check()?;
             if blocked {
                 self.outcomes[i] = Outcome { status: Status::NotRun, error: Some("deletions are not done after a failed transfer".into()) };
             } else {

@@ -158,3 +158,35 @@ fn stale_locks_do_not_block() {
     let err = t.lock(false).unwrap_err();
     assert!(format!("{err}").contains("ftpsync 1@another-host"), "{err}");
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_3_and_a_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, served) = (dir.path().join("local"), dir.path().join("served"));
+    for i in 0..1200 {
+        fixture::write(&local, &format!("d{}/f{i}.txt", i % 30), &format!("file {i}"), fixture::T12);
+    }
+    std::fs::create_dir(&served).unwrap();
+    let server = ftp::serve(&served);
+    let url = server.url(None);
+    let home = tempfile::tempdir().unwrap();
+    let child = Command::new(bin())
+        .args(["upload", local.to_str().unwrap(), &url, "--workers", "1"])
+        .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("Aborted by user."), "{all}");
+    assert!(!served.join(".pyftpsync-lock.json").exists(), "the lock was left behind");
+    let again = run(&["upload", local.to_str().unwrap(), &url], &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(fixture::read_tree(&local), fixture::read_tree(&served));
+}

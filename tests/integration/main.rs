@@ -3,6 +3,7 @@
 mod golden;
 mod golden_ftp;
 mod ftp_cli;
+mod fixes;
 mod interop;
 mod plan_apply;
 mod property;

@@ -1,0 +1,137 @@
+//! The deliberate fixes of pyftpsync bugs (contract §5) that the fixture scenarios do not
+//! exercise, each on the in-memory target.
+
+use std::sync::Arc;
+
+use ftpsync::apply::{ApplySettings, apply};
+use ftpsync::engine::make_plan;
+use ftpsync::meta::WriteStyle;
+use ftpsync::model::{Clock, StepClock};
+use ftpsync::options::{Mode, PlanOptions, Resolve};
+use ftpsync::plan::model::{Action, Plan, Reason, Resolution};
+use ftpsync::target::memory::{MemoryFs, MemoryOptions};
+
+struct Pair {
+    clock: Arc<StepClock>,
+    local: MemoryFs,
+    remote: MemoryFs,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let clock = Arc::new(StepClock::new(1_700_000_000.0));
+        Pair { local: MemoryFs::new(clock.clone(), MemoryOptions::default()), remote: MemoryFs::new(clock.clone(), MemoryOptions::default()), clock }
+    }
+
+    fn plan(&self, options: PlanOptions) -> Plan {
+        let (mut l, mut r) = (self.local.target("l", false), self.remote.target("r", false));
+        make_plan(&mut l, &mut r, options, self.clock.now()).unwrap().plan
+    }
+
+    fn run(&self, options: PlanOptions) -> Plan {
+        let plan = self.plan(options);
+        let (mut l, mut r) = (self.local.target("l", false), self.remote.target("r", false));
+        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false };
+        let applied = apply(&plan, &mut l, &mut r, &settings).unwrap();
+        assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
+        plan
+    }
+}
+
+fn sync(resolve: Resolve) -> PlanOptions {
+    let mut o = PlanOptions::new(Mode::Sync);
+    o.resolve = resolve;
+    o
+}
+
+fn entry<'a>(plan: &'a Plan, path: &str) -> &'a ftpsync::plan::model::PlanEntry {
+    plan.entries.iter().find(|e| e.path.as_str() == path).unwrap_or_else(|| panic!("no entry {path}"))
+}
+
+#[test]
+fn a_file_against_a_folder_is_a_conflict_not_a_crash() {
+    let p = Pair::new();
+    p.local.put_file("x", b"file", 1e9);
+    p.remote.put_file("x/inner.txt", b"folder", 1e9);
+    let plan = p.run(sync(Resolve::Local));
+    let e = entry(&plan, "x");
+    assert_eq!((e.action, e.reason, e.resolution), (Action::Conflict, Reason::KindClash, Some(Some(Resolution::Skip))));
+    assert_eq!(p.local.read("x").as_deref(), Some(&b"file"[..]));
+    assert_eq!(p.remote.read("x/inner.txt").as_deref(), Some(&b"folder"[..]));
+}
+
+#[test]
+fn resolve_new_on_delete_versus_modify_skips_with_a_message() {
+    let p = Pair::new();
+    p.local.put_file("a.txt", b"one", 1e9);
+    p.run(sync(Resolve::Skip));
+    p.clock.advance(10.0);
+    p.local.remove("a.txt");
+    p.remote.put_file("a.txt", b"edited", p.clock.now() + 5.0);
+    let plan = p.run(sync(Resolve::New));
+    let e = entry(&plan, "a.txt");
+    assert_eq!(e.resolution, Some(Some(Resolution::Skip)));
+    assert!(e.reason_text.contains("cannot resolve using 'new'"), "{}", e.reason_text);
+    assert_eq!(p.remote.read("a.txt").as_deref(), Some(&b"edited"[..]));
+}
+
+#[test]
+fn excluded_folders_are_not_entered() {
+    let p = Pair::new();
+    p.local.put_file(".git/HEAD", b"local head", 1e9);
+    p.remote.put_file(".git/HEAD", b"remote head", 2e9);
+    p.local.put_file("index.html", b"hi", 1e9);
+    let mut o = sync(Resolve::Skip);
+    o.exclude = vec![".git".into()];
+    let plan = p.run(o);
+    assert!(plan.entries.iter().all(|e| !e.path.as_str().starts_with(".git/")), "entered .git");
+    assert_eq!(entry(&plan, ".git").reason, Reason::Unmatched);
+    assert_eq!(p.local.read(".git/HEAD").as_deref(), Some(&b"local head"[..]));
+    assert_eq!(p.remote.read(".git/HEAD").as_deref(), Some(&b"remote head"[..]));
+}
+
+#[test]
+fn filters_apply_inside_folders_copied_whole() {
+    let p = Pair::new();
+    p.local.put_file("site/index.html", b"hi", 1e9);
+    p.local.put_file("site/notes.txt", b"private", 1e9);
+    p.local.put_file("site/.DS_Store", b"junk", 1e9);
+    p.local.put_file("site/.git/HEAD", b"ref", 1e9);
+    p.local.put_file("site/pyftpsync.yaml", b"tasks: {}", 1e9);
+    let mut o = PlanOptions::new(Mode::Upload);
+    o.matches = vec!["*.html".into()];
+    o.exclude = vec![".DS_Store".into(), ".git".into()];
+    p.run(o);
+    assert!(p.remote.read("site/index.html").is_some());
+    for skipped in ["site/notes.txt", "site/.DS_Store", "site/.git/HEAD", "site/pyftpsync.yaml"] {
+        assert!(p.remote.read(skipped).is_none(), "{skipped} was uploaded");
+    }
+}
+
+#[test]
+fn an_equal_pair_is_recorded_so_a_later_deletion_propagates() {
+    let p = Pair::new();
+    // Both sides already hold the same file, and there is no metadata.
+    p.local.put_file("same.txt", b"same", 1e9);
+    p.remote.put_file("same.txt", b"same", 1e9);
+    let first = p.run(sync(Resolve::Skip));
+    assert_eq!(entry(&first, "same.txt").action, Action::Record);
+    p.clock.advance(10.0);
+    p.local.remove("same.txt");
+    let second = p.run(sync(Resolve::Skip));
+    assert_eq!(entry(&second, "same.txt").action, Action::DeleteRemote, "pyftpsync would copy it back");
+    assert!(p.remote.read("same.txt").is_none());
+}
+
+#[test]
+fn records_of_names_gone_on_both_sides_are_removed() {
+    let p = Pair::new();
+    p.local.put_file("gone.txt", b"x", 1e9);
+    p.run(sync(Resolve::Skip));
+    p.local.remove("gone.txt");
+    p.remote.remove("gone.txt");
+    let plan = p.run(sync(Resolve::Skip));
+    assert_eq!(entry(&plan, "gone.txt").action, Action::Forget);
+    let again = p.plan(sync(Resolve::Skip));
+    assert!(again.entries.iter().all(|e| e.path.as_str() != "gone.txt"), "the record is still there");
+}
