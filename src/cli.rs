@@ -143,6 +143,9 @@ pub struct CommonArgs {
     /// Record the sha256 of files to upload in the plan and verify it while applying.
     #[arg(long)]
     pub checksum: bool,
+    /// Refuse to delete more than N files and folders (counting the contents of folders).
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<u64>,
     /// Machine-readable output: the result report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

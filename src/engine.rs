@@ -36,7 +36,9 @@ pub fn make_plan_with(local: &mut dyn Target, remote: &mut dyn Target, options: 
     let snapshot = scan(local, remote, &ctx, workers)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
-    Ok(Planned { plan: assemble(&ctx, built, iso_utc(now)), warnings })
+    let plan = assemble(&ctx, built, iso_utc(now));
+    crate::plan::io::check_max_delete(&plan).map_err(|e| crate::error::ExitError { exit: crate::error::Exit::Error, message: e.0 })?;
+    Ok(Planned { plan, warnings })
 }
 
 /// `--checksum`: records the sha256 of every local file the plan uploads.

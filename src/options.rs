@@ -74,6 +74,9 @@ pub struct PlanOptions {
     /// Record sha256 of uploaded files and verify it at apply.
     #[serde(default)]
     pub checksum: bool,
+    /// `--max-delete N`: refuse a plan that deletes more entries than this.
+    #[serde(default)]
+    pub max_delete: Option<u64>,
 }
 
 impl PlanOptions {
@@ -91,6 +94,7 @@ impl PlanOptions {
             migrate: false,
             create_folder: false,
             checksum: false,
+            max_delete: None,
         }
     }
 }

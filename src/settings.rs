@@ -59,6 +59,7 @@ impl RunSettings {
         options.case = cli.case;
         options.migrate = c.migrate;
         options.checksum = c.checksum;
+        options.max_delete = c.max_delete;
         RunSettings {
             local: c.local.clone(),
             remote: c.remote.clone(),

@@ -118,9 +118,23 @@ fn check_version(format: Option<&str>, version: Option<&str>) -> Result<(), Plan
     }
 }
 
+/// Refuses a plan that deletes more than its `max_delete` allows (counted as apply would
+/// do them, after any edit of a resolution).
+pub fn check_max_delete(plan: &Plan) -> Result<(), PlanError> {
+    let Some(max) = plan.options.max_delete else { return Ok(()) };
+    let deletions = super::effective_actions(&plan.entries).iter().filter(|a| matches!(a, Action::DeleteLocal | Action::DeleteRemote)).count() as u64;
+    if deletions > max {
+        return Err(PlanError::new(format!(
+            "the plan deletes {deletions} files and folders, more than --max-delete {max} allows; nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
 /// Structural checks beyond the schema: paths (already validated as relative, without `..`
-/// and control characters when parsed), order, references between entries.
+/// and control characters when parsed), order, references between entries, `--max-delete`.
 pub fn validate(plan: &Plan) -> Result<(), PlanError> {
+    check_max_delete(plan)?;
     let mut seen = HashSet::new();
     let mut prev: Option<&crate::relpath::RelPath> = None;
     for e in &plan.entries {

@@ -38,6 +38,8 @@ impl Default for MemoryOptions {
 
 struct State {
     nodes: BTreeMap<RelPath, Node>,
+    /// Folders whose listing fails (fault injection).
+    unlistable: Vec<RelPath>,
 }
 
 /// The shared tree.
@@ -52,7 +54,7 @@ impl MemoryFs {
     pub fn new(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
-        MemoryFs { state: Arc::new(Mutex::new(State { nodes })), clock, options }
+        MemoryFs { state: Arc::new(Mutex::new(State { nodes, unlistable: Vec::new() })), clock, options }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -86,6 +88,11 @@ impl MemoryFs {
     pub fn remove(&self, path: &str) {
         let path = RelPath::parse(path).expect("valid test path");
         self.lock().nodes.retain(|p, _| !p.starts_with(&path));
+    }
+
+    /// Makes listing a folder fail, as a server refusing it would.
+    pub fn fail_listing(&self, path: &str) {
+        self.lock().unlistable.push(RelPath::parse(path).expect("valid test path"));
     }
 
     /// Every node except the root, by path.
@@ -144,6 +151,9 @@ impl Target for MemoryTarget {
 
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         let st = self.fs.lock();
+        if st.unlistable.contains(dir) {
+            bail!("{dir}: permission denied (injected)");
+        }
         match st.nodes.get(dir) {
             Some(Node::Dir { .. }) => {}
             Some(Node::File { .. }) => bail!("{dir} is not a folder"),

@@ -135,3 +135,39 @@ fn records_of_names_gone_on_both_sides_are_removed() {
     let again = p.plan(sync(Resolve::Skip));
     assert!(again.entries.iter().all(|e| e.path.as_str() != "gone.txt"), "the record is still there");
 }
+
+#[test]
+fn a_folder_that_cannot_be_listed_is_an_error_never_empty() {
+    let p = Pair::new();
+    p.local.put_file("d/a.txt", b"a", 1e9);
+    p.run(sync(Resolve::Skip));
+    p.clock.advance(10.0);
+    // The local folder cannot be read now: planning must fail, not delete the remote copy.
+    p.local.fail_listing("d");
+    let (mut l, mut r) = (p.local.target("l", false), p.remote.target("r", false));
+    let err = make_plan(&mut l, &mut r, sync(Resolve::Skip), p.clock.now()).err().expect("planning must fail");
+    assert!(format!("{err:#}").contains("permission denied"), "{err:#}");
+    assert!(p.remote.read("d/a.txt").is_some());
+}
+
+#[test]
+fn max_delete_refuses_plans_that_delete_more() {
+    let p = Pair::new();
+    for i in 0..5 {
+        p.local.put_file(&format!("f{i}"), b"x", 1e9);
+    }
+    p.run(sync(Resolve::Skip));
+    p.clock.advance(10.0);
+    for i in 0..5 {
+        p.local.remove(&format!("f{i}"));
+    }
+    let mut o = sync(Resolve::Skip);
+    o.max_delete = Some(4);
+    let (mut l, mut r) = (p.local.target("l", false), p.remote.target("r", false));
+    let err = make_plan(&mut l, &mut r, o.clone(), p.clock.now()).err().expect("over the limit");
+    assert!(format!("{err}").contains("more than --max-delete 4"), "{err}");
+    assert!(p.remote.read("f0").is_some());
+    o.max_delete = Some(5);
+    p.run(o);
+    assert!(p.remote.read("f0").is_none());
+}

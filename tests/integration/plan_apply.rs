@@ -210,3 +210,23 @@ fn schema_rejects_unknown_fields() {
     let result = std::panic::catch_unwind(|| assert_schema_valid("plan", &doc));
     assert!(result.is_err(), "the schema must describe every field exactly");
 }
+
+#[test]
+fn max_delete_is_checked_again_at_apply() {
+    let (dir, local, remote) = modified_fixture();
+    let plan_file = dir.path().join("plan.json");
+    // B2 deletes 3 files and 3 folders with one file each: 9 entries.
+    assert!(plan(&local, &remote, &plan_file, &["--max-delete", "9"]).status.success());
+    let refused = ftpsync(&["plan", "sync", s(&local), s(&remote), "-o", s(&dir.path().join("p2.json")), "--resolve", "local", "--max-delete", "8"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("plan deletes 9 files and folders, more than --max-delete 8"));
+    assert!(!dir.path().join("p2.json").exists());
+    // A reviewer lowering the limit in the plan: apply refuses it before changing anything.
+    let mut doc = json(&plan_file);
+    doc["options"]["max_delete"] = 2.into();
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let before = (tree_state(&local), tree_state(&remote));
+    let msg = rejected(&plan_file, &[]);
+    assert!(msg.contains("more than --max-delete 2"), "{msg}");
+    assert_eq!(before, (tree_state(&local), tree_state(&remote)));
+}
