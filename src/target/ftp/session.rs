@@ -1,6 +1,7 @@
 //! One FTP control connection: connect, TLS, login, features, and errors sorted into those
 //! worth a retry and those that are final.
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +77,10 @@ pub fn explain(e: FtpError, doing: &str) -> anyhow::Error {
     };
     let text = match &e {
         FtpError::UnexpectedResponse(r) => format!("{doing}: the server answered {}", reply_text(&r.body)),
+        // A socket timeout reads "Resource temporarily unavailable (os error 11)" on Linux.
+        FtpError::ConnectionError(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            format!("{doing}: timed out waiting for the server")
+        }
         other => format!("{doing}: {other}"),
     };
     if transient { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
