@@ -27,7 +27,7 @@ use self::lock::{LockFile, Verdict};
 use self::session::{Session, Settings, explain, reply_code};
 use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient};
 use crate::meta::LOCK_FILE;
-use crate::model::{Clock, Entry, Kind, SystemClock};
+use crate::model::{Clock, Entry, Kind, Skipped, SystemClock};
 use crate::relpath::RelPath;
 
 /// Data-connection replies that announce a transfer.
@@ -236,14 +236,31 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         }
     }
     if format == Format::List && s.features.mdtm {
-        // LIST shows minutes at best: ask for the exact time of each file.
+        // LIST shows minutes at best: ask for the exact time of each file. A file whose time
+        // the server refuses or garbles cannot be compared: it is skipped, not the listing.
+        let mut unknown = Vec::new();
         for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File) {
             if parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second) {
                 let path = format!("{}/{}", abs.trim_end_matches('/'), e.name);
-                let t = s.ftp.mdtm(&path).map_err(|err| explain(err, &format!("MDTM {path}")))?;
-                e.mtime = t.and_utc().timestamp() as f64;
+                let why = match s.ftp.mdtm(&path) {
+                    Ok(t) => match listing::checked_mtime(t.and_utc().timestamp() as f64) {
+                        Ok(t) => {
+                            e.mtime = t;
+                            continue;
+                        }
+                        Err(reason) => format!("MDTM: {reason}"),
+                    },
+                    Err(err @ suppaftp::FtpError::UnexpectedResponse(_)) if reply_code(&err).is_some_and(|c| c >= 500) => {
+                        explain(err, "MDTM").to_string()
+                    }
+                    Err(suppaftp::FtpError::BadResponse) => "MDTM: the server's answer is not a time".into(),
+                    Err(err) => return Err(explain(err, &format!("MDTM {path}"))),
+                };
+                unknown.push(Skipped { name: e.name.clone(), reason: format!("unknown modification time ({why})") });
             }
         }
+        listing.entries.retain(|e| !unknown.iter().any(|u| u.name == e.name));
+        listing.skipped.extend(unknown);
     }
     Ok(Some(listing))
 }
