@@ -201,6 +201,19 @@ impl FtpTarget {
     }
 }
 
+/// The data connection of a download, remembering a network failure: an error the sink
+/// returns because of it is the connection's (transient), not the sink's.
+struct Watched<'a> {
+    inner: &'a mut dyn Read,
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| self.failed = Some((e.kind(), e.to_string())))
+    }
+}
+
 /// Reads a whole data connection.
 fn read_all(stream: &mut dyn Read) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
@@ -364,10 +377,20 @@ impl Target for FtpTarget {
         // The sink starts over (a new temporary file) if a transient failure forces a retry.
         self.retry(|s, _| {
             let mut stream = s.ftp.retr_as_stream(&abs).map_err(|e| explain(e, &format!("cannot download {abs}")))?;
-            let result = sink(&mut stream);
+            let mut watched = Watched { inner: &mut stream, failed: None };
+            let result = sink(&mut watched);
+            let failed = watched.failed.take();
             let finished = stream.finish().map_err(|e| explain(e, &format!("download of {abs} failed")));
-            result?;
-            finished
+            match (result, failed, finished) {
+                (Ok(()), _, finished) => finished,
+                // The sink failed because the connection did: that is worth another attempt.
+                (Err(_), Some((kind, text)), _) => {
+                    Err(explain(suppaftp::FtpError::ConnectionError(std::io::Error::new(kind, text)), &format!("download of {abs} interrupted")))
+                }
+                // The data ended early and the server says why (426, 451...).
+                (Err(_), None, Err(f)) if is_transient(&f) => Err(f),
+                (Err(e), None, _) => Err(e),
+            }
         })
     }
 
