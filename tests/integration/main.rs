@@ -2,6 +2,7 @@
 
 mod golden;
 mod golden_ftp;
+mod hostile;
 mod interop;
 mod plan_apply;
 mod property;
