@@ -446,8 +446,12 @@ impl Target for FtpTarget {
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
         self.refresh_lock()?;
         // The source stream cannot be rewound here: a transient failure is retried by the
-        // caller, with the source read again.
+        // caller, with the source read again (`write_attempts`).
         self.store(path, data, mtime)
+    }
+
+    fn write_attempts(&self) -> u32 {
+        self.shared.options.retries.max(1)
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
