@@ -3,6 +3,7 @@
 mod golden;
 mod golden_ftp;
 mod hostile;
+mod interrupted;
 mod interop;
 mod plan_apply;
 mod property;
