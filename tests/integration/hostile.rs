@@ -21,7 +21,9 @@ use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::Plan;
 use ftpsync::target::Target;
 use ftpsync::target::ftp::{FtpTarget, Options};
+use ftpsync::target::ftp::tls::{Trust, Verify};
 use ftpsync::target::local::LocalTarget;
+use ftpsync::target::url::Tls;
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, MODIFY, Script, Stall};
 use crate::support::{bin, bounded, ftp, settings, tree_state};
@@ -440,4 +442,21 @@ fn a_server_that_stalls_mid_download_fails_the_file_in_time() {
     assert!(!files.contains("big.bin") && files.iter().all(|f| !f.contains("tmp")), "{files:?}");
     let meta = fs::read_to_string(pg.local.join(".pyftpsync-meta.json")).unwrap_or_default();
     assert!(!meta.contains("big.bin"), "{meta}");
+}
+
+#[test]
+fn an_implicit_ftps_server_that_never_answers_times_out() {
+    // The TLS handshake is the first thing said on an implicit FTPS connection.
+    let (err, took) = bounded(DEADLINE, || {
+        let mut script = Script::new(Dialect::Mlsd);
+        script.stall = Stall::Greeting;
+        let server = FakeFtp::start(script);
+        let mut settings = ftp::settings_at(&server.url().replacen("ftp://", "ftps://", 1), Duration::from_millis(500));
+        settings.url.tls = Tls::Implicit;
+        settings.trust = Some(Trust::new(&Verify::Nothing).unwrap());
+        let started = Instant::now();
+        let result = FtpTarget::open(settings, Options { retries: 1, create_root: false });
+        (format!("{:#}", result.err().expect("a silent server cannot succeed")), started.elapsed())
+    });
+    assert_timed_out(Stall::Greeting, &err, took, Duration::from_secs(4));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use suppaftp::types::FileType;
-use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
+use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status, TlsConnector};
 
 use super::encoding::WireNames;
 use super::tls::Trust;
@@ -100,6 +100,24 @@ fn set_timeouts(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
     stream.set_nodelay(true)
 }
 
+/// A TLS connector that gives the socket its timeouts before the handshake.
+/// `connect_secure_implicit` connects and greets (handshake included) before the caller can
+/// set them, so a server that accepts and stays silent would otherwise block forever.
+#[derive(Debug)]
+struct Bounded {
+    inner: RustlsConnector,
+    timeout: Duration,
+}
+
+impl TlsConnector for Bounded {
+    type Stream = <RustlsConnector as TlsConnector>::Stream;
+
+    fn connect(&self, domain: &str, stream: TcpStream) -> suppaftp::FtpResult<Self::Stream> {
+        set_timeouts(&stream, self.timeout).map_err(FtpError::ConnectionError)?;
+        self.inner.connect(domain, stream)
+    }
+}
+
 impl Session {
     /// Connects, secures and logs in. A wrong password is an error that is not transient.
     pub fn open(s: &Settings) -> Result<Session> {
@@ -111,6 +129,7 @@ impl Session {
         };
         let mut ftp = if s.url.tls == Tls::Implicit {
             let tls = tls.ok_or_else(|| anyhow!("implicit TLS needs a TLS configuration"))?;
+            let tls = Bounded { inner: tls, timeout: s.timeout };
             RustlsFtpStream::connect_secure_implicit(addr, tls, &s.url.host).map_err(|e| explain(e, &format!("cannot connect to {shown}")))?
         } else {
             let tcp = TcpStream::connect_timeout(&addr, s.timeout)
