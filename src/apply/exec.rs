@@ -9,7 +9,7 @@ use super::check::{describe_state, matches};
 use crate::digest::Hasher;
 use crate::plan::model::EntryState;
 use crate::relpath::RelPath;
-use crate::target::{Target, Written};
+use crate::target::{Target, Written, with_write_attempts};
 
 /// Fails unless the entry at `path` is still as planned.
 pub fn recheck(target: &mut dyn Target, path: &RelPath, planned: Option<&EntryState>) -> Result<()> {
@@ -66,8 +66,20 @@ impl Read for Verified<'_> {
 }
 
 /// Copies one file between targets, stamping it with the planned modification time. The
-/// destination only changes if the whole planned content arrived.
+/// destination only changes if the whole planned content arrived. A write that fails
+/// transiently is tried again from the start, as often as the destination allows.
 pub fn transfer(
+    src: &mut dyn Target,
+    dst: &mut dyn Target,
+    src_path: &RelPath,
+    dst_path: &RelPath,
+    state: &EntryState,
+    sha256: Option<&str>,
+) -> Result<Written> {
+    with_write_attempts(dst.write_attempts(), || transfer_once(src, dst, src_path, dst_path, state, sha256))
+}
+
+fn transfer_once(
     src: &mut dyn Target,
     dst: &mut dyn Target,
     src_path: &RelPath,

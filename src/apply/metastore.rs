@@ -11,7 +11,7 @@ use super::layout::Layout;
 use crate::meta::{DirMeta, META_FILE, WriteStyle};
 use crate::planner::snapshot::{MetaFile, Side, SideDir};
 use crate::relpath::RelPath;
-use crate::target::Target;
+use crate::target::{Target, with_write_attempts};
 
 /// One folder's metadata document.
 #[derive(Debug, Default)]
@@ -124,7 +124,8 @@ impl MetaStore {
             doc.dirty = false;
         } else if doc.dirty {
             let bytes = doc.meta.to_bytes(now, &self.style);
-            target.write_file(&path, &mut bytes.as_slice(), None).with_context(|| format!("cannot write the metadata file {path}"))?;
+            with_write_attempts(target.write_attempts(), || target.write_file(&path, &mut bytes.as_slice(), None))
+                .with_context(|| format!("cannot write the metadata file {path}"))?;
             doc.was_read = true;
             doc.dirty = false;
         }

@@ -81,6 +81,12 @@ pub trait Target: Send {
     /// modification time where the target allows.
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
 
+    /// How many attempts in all a caller makes at [`Target::write_file`] when it fails
+    /// transiently, reading the source again for each ([`with_write_attempts`]).
+    fn write_attempts(&self) -> u32 {
+        1
+    }
+
     /// Creates a folder (its parent exists).
     fn make_dir(&mut self, path: &RelPath) -> Result<()>;
 
@@ -144,6 +150,25 @@ pub struct Transient(pub String);
 /// True when an error (anywhere in its chain) is [`Transient`].
 pub fn is_transient(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<Transient>().is_some())
+}
+
+/// Runs `write` (a [`Target::write_file`] from a source it opens afresh) up to `attempts`
+/// times while it fails transiently, pausing 250 ms, 500 ms, ... in between.
+pub fn with_write_attempts<T>(attempts: u32, mut write: impl FnMut() -> Result<T>) -> Result<T> {
+    let attempts = attempts.max(1);
+    let mut pause = std::time::Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match write() {
+            Err(e) if is_transient(&e) && attempt < attempts => {
+                std::thread::sleep(pause);
+                pause *= 2;
+                attempt += 1;
+            }
+            Err(e) if is_transient(&e) && attempts > 1 => return Err(e.context(format!("gave up after {attempts} attempts"))),
+            other => return other,
+        }
+    }
 }
 
 /// Prefix of the temporary names files are written under before being renamed into place.

@@ -1,10 +1,12 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+mod fixes;
+mod ftp_cli;
 mod golden;
 mod golden_ftp;
-mod ftp_cli;
-mod fixes;
+mod hostile;
 mod interop;
+mod interrupted;
 mod plan_apply;
 mod property;
 mod server;

@@ -12,7 +12,8 @@
 //!
 //! Differences from pyftpsync (behaviour note §7.2): lines end at CRLF, LF or a lone CR anywhere
 //! in the payload, so a CRLF split across network chunks no longer produces an empty line, and
-//! a last line without a newline is kept; fact names and `type` values are case-insensitive
+//! a last line without a newline is kept, but a piece that cannot start a line continues the
+//! one before (a name containing CR or LF is refused whole, [`listing_lines`]); fact names and `type` values are case-insensitive
 //! (RFC 3659); fractional seconds are kept; names that are not UTF-8 are decoded as
 //! Windows-1252 but their raw bytes are kept, so commands on them can send what the server sent.
 //!
@@ -101,6 +102,32 @@ pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == b'\n' || b == b'\r').filter(|line| !line.is_empty()).collect()
 }
 
+/// Splits a payload of `format` into lines like [`split_lines`], except that a piece that
+/// cannot begin a line of that format continues the line before it, line break included. A
+/// name containing CR or LF thus stays one name, refused for its control characters, instead
+/// of becoming an entry under the part before the break (a file that does not exist, or
+/// another one) plus a stray fragment.
+pub fn listing_lines(data: &[u8], format: Format) -> Vec<&[u8]> {
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for piece in data.split(|&b| b == b'\n' || b == b'\r') {
+        let (from, to) = (start, start + piece.len());
+        start = to + 1;
+        if piece.is_empty() {
+            continue;
+        }
+        let begins = match format {
+            Format::Mlsd => begins_mlsd_line(piece),
+            Format::List => list::begins_line(piece),
+        };
+        match lines.last_mut() {
+            Some(last) if !begins => last.1 = to,
+            _ => lines.push((from, to)),
+        }
+    }
+    lines.into_iter().map(|(from, to)| &data[from..to]).collect()
+}
+
 /// Decodes a name: UTF-8, else Windows-1252 (every byte decodes), reporting which was used.
 pub fn decode_name(raw: &[u8]) -> (String, bool) {
     match std::str::from_utf8(raw) {
@@ -115,7 +142,7 @@ pub fn decode_name(raw: &[u8]) -> (String, bool) {
 pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Parsed {
     let mut listed = Vec::new();
     let mut parsed = Parsed::default();
-    for line in split_lines(data) {
+    for line in listing_lines(data, format) {
         let result = match format {
             Format::Mlsd => parse_mlsd_line(line),
             Format::List => parse_list_line(line, now),
@@ -227,6 +254,16 @@ pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
     LineResult::Entry(Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Second })
 }
 
+/// True when `piece` can be the start of an MLSD line: a fact (`name=`) or, for an entry
+/// without facts, a blank.
+fn begins_mlsd_line(piece: &[u8]) -> bool {
+    match piece.iter().position(|&b| b == b'=') {
+        _ if piece.first() == Some(&b' ') => true,
+        Some(eq) => eq > 0 && !piece[..eq].iter().any(|&b| b == b' ' || b == b';'),
+        None => false,
+    }
+}
+
 /// `YYYYMMDDHHMMSS[.fff]`, UTC, fractional seconds kept.
 fn parse_mlsd_time(value: &[u8]) -> Result<f64, String> {
     let malformed = || format!("malformed modification time {}", shown_bytes(value));
@@ -310,7 +347,8 @@ fn parse_size(word: &[u8]) -> Result<u64, String> {
     }
 }
 
-fn checked_mtime(t: f64) -> Result<f64, String> {
+/// A modification time from the server, refused before 1970 and after the year 9999.
+pub fn checked_mtime(t: f64) -> Result<f64, String> {
     if t < 0.0 {
         Err("modification time before 1970".into())
     } else if t >= END_OF_YEAR_9999 {
@@ -400,6 +438,30 @@ mod tests {
         assert!(parsed.listing.skipped.is_empty(), "{:?}", parsed.listing.skipped);
         let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["a", "b"], "the last line has no newline and is kept");
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_one_refused_name() {
+        let mlsd = b"type=file;size=1;modify=20200102030405; a\rb\r\n\
+            type=file;size=1;modify=20200102030405; c\nd\r\n\
+            type=file;size=1;modify=20200102030405; e\r\nf\r\n\
+            type=file;size=1;modify=20200102030405; ok\r\n";
+        let list = b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\rb\r\n\
+            -rw-r--r-- 1 u g 1 Jan 02  2023 c\nd\n\
+            total 1\n\
+            01-02-23  02:05PM  1 e\r\nf\r\n\
+            -rw-r--r-- 1 u g 1 Jan 02  2023 ok\n";
+        for (payload, format) in [(&mlsd[..], Format::Mlsd), (&list[..], Format::List)] {
+            let parsed = parse_listing(payload, format, NOW);
+            let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(names, ["ok"], "{format:?}");
+            let skipped: Vec<(&str, &str)> = parsed.listing.skipped.iter().map(|s| (s.name.as_str(), s.reason.as_str())).collect();
+            let control = "invalid name: contains a control character";
+            assert_eq!(skipped, [("a\\rb", control), ("c\\nd", control), ("e\\r\\nf", control)], "{format:?}");
+        }
+        // A piece that can start a line still does (the name before it is then cut short).
+        assert_eq!(listing_lines(b"type=dir; a\n b\nfact=1; c", Format::Mlsd), [&b"type=dir; a"[..], b" b", b"fact=1; c"]);
+        assert_eq!(listing_lines(b"junk\nmore", Format::Mlsd), [&b"junk\nmore"[..]]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use self::lock::{LockFile, Verdict};
 use self::session::{Session, Settings, explain, reply_code};
 use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient};
 use crate::meta::LOCK_FILE;
-use crate::model::{Clock, Entry, Kind, SystemClock};
+use crate::model::{Clock, Entry, Kind, Skipped, SystemClock};
 use crate::relpath::RelPath;
 
 /// Data-connection replies that announce a transfer.
@@ -176,10 +176,7 @@ impl FtpTarget {
         let dest = self.abs(path);
         let shared = self.shared.clone();
         let s = self.connect()?;
-        let sent = upload(s, &tmp, data).inspect_err(|_| {
-            let _ = s.ftp.rm(&tmp);
-        })?;
-        let result = (|| {
+        let result = upload(s, &tmp, &dest, data).and_then(|sent| {
             let stored = stored_size(s, &tmp)?;
             if stored != Some(sent) && stored.is_some() {
                 return Err(anyhow::Error::new(super::Transient(format!(
@@ -193,11 +190,74 @@ impl FtpTarget {
             };
             rename_over(s, &tmp, &dest)?;
             Ok(Written { bytes: sent, mtime_set })
-        })();
-        if result.is_err() {
-            let _ = s.ftp.rm(&tmp);
+        });
+        if let Err(e) = &result {
+            self.discard(&tmp, is_transient(e));
         }
         result
+    }
+
+    /// Removes the temporary file of a failed upload. After a transient failure the connection
+    /// is suspect (a reply may be missing or pending): it is dropped, and if it could not
+    /// remove the file, a new one does.
+    fn discard(&mut self, tmp: &str, suspect: bool) {
+        let removed = match self.session.as_mut().map(|s| s.ftp.rm(tmp)) {
+            Some(Ok(())) => true,
+            // The server answered: the file is gone or was never created.
+            Some(Err(e)) => reply_code(&e).is_some(),
+            None => false,
+        };
+        if suspect || !removed {
+            self.session = None;
+        }
+        if !removed
+            && let Ok(s) = self.connect()
+        {
+            let _ = s.ftp.rm(tmp);
+        }
+    }
+}
+
+/// A data connection that remembers a network failure, so that an error the other end of
+/// the copy (the sink of a download, `io::copy` of an upload) returns because of it is known
+/// as the connection's (transient), not as that of the local file.
+struct Watched<S> {
+    inner: S,
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+impl<S> Watched<S> {
+    fn new(inner: S) -> Self {
+        Watched { inner, failed: None }
+    }
+
+    /// The remembered failure, as the transient error of `doing`.
+    fn failure(&mut self, doing: &str) -> Option<anyhow::Error> {
+        let (kind, text) = self.failed.take()?;
+        Some(explain(suppaftp::FtpError::ConnectionError(std::io::Error::new(kind, text)), doing))
+    }
+
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        r.inspect_err(|e| self.failed = Some((e.kind(), e.to_string())))
+    }
+}
+
+impl<S: Read> Read for Watched<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.note(r)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Watched<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
     }
 }
 
@@ -236,31 +296,52 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         }
     }
     if format == Format::List && s.features.mdtm {
-        // LIST shows minutes at best: ask for the exact time of each file.
+        // LIST shows minutes at best: ask for the exact time of each file. A file whose time
+        // the server refuses or garbles cannot be compared: it is skipped, not the listing.
+        let mut unknown = Vec::new();
         for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File) {
             if parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second) {
                 let path = format!("{}/{}", abs.trim_end_matches('/'), e.name);
-                let t = s.ftp.mdtm(&path).map_err(|err| explain(err, &format!("MDTM {path}")))?;
-                e.mtime = t.and_utc().timestamp() as f64;
+                let why = match s.ftp.mdtm(&path) {
+                    Ok(t) => match listing::checked_mtime(t.and_utc().timestamp() as f64) {
+                        Ok(t) => {
+                            e.mtime = t;
+                            continue;
+                        }
+                        Err(reason) => format!("MDTM: {reason}"),
+                    },
+                    Err(err @ suppaftp::FtpError::UnexpectedResponse(_)) if reply_code(&err).is_some_and(|c| c >= 500) => {
+                        explain(err, "MDTM").to_string()
+                    }
+                    Err(suppaftp::FtpError::BadResponse) => "MDTM: the server's answer is not a time".into(),
+                    Err(err) => return Err(explain(err, &format!("MDTM {path}"))),
+                };
+                unknown.push(Skipped { name: e.name.clone(), reason: format!("unknown modification time ({why})") });
             }
         }
+        listing.entries.retain(|e| !unknown.iter().any(|u| u.name == e.name));
+        listing.skipped.extend(unknown);
     }
     Ok(Some(listing))
 }
 
-fn upload(s: &mut Session, tmp: &str, data: &mut dyn Read) -> Result<u64> {
-    let mut stream = s.ftp.put_with_stream(tmp).map_err(|e| explain(e, &format!("cannot upload {tmp}")))?;
-    let copied = std::io::copy(data, &mut stream);
-    match copied {
-        Ok(n) => {
-            stream.finish().map_err(|e| explain(e, &format!("upload of {tmp} failed")))?;
-            Ok(n)
-        }
-        Err(e) => {
-            // Our side failed (the source): abort the transfer, keep the connection usable.
-            let _ = s.ftp.abort(stream);
-            Err(anyhow::Error::new(e).context(format!("upload of {tmp} interrupted")))
-        }
+/// Sends `data` as `tmp` (on its way to `dest`, the name used in messages); the caller
+/// removes `tmp` if this fails.
+fn upload(s: &mut Session, tmp: &str, dest: &str, data: &mut dyn Read) -> Result<u64> {
+    let mut stream = s.ftp.put_with_stream(tmp).map_err(|e| explain(e, &format!("cannot upload {dest} (as {tmp})")))?;
+    let mut watched = Watched::new(&mut stream);
+    let copied = std::io::copy(data, &mut watched);
+    let failed = watched.failure(&format!("upload of {dest} interrupted"));
+    // Closing the data connection ends the transfer whatever happened, and reading its reply
+    // keeps the control connection in step. (No ABOR: servers answer it with one or two
+    // replies, depending on whether the transfer had ended, and a reply left unread would
+    // answer the next command.)
+    let finished = stream.finish().map_err(|e| explain(e, &format!("upload of {dest} failed")));
+    match (copied, failed) {
+        (Ok(n), _) => finished.map(|()| n),
+        (Err(_), Some(failed)) => Err(failed),
+        // Our side failed (the source).
+        (Err(e), None) => Err(anyhow::Error::new(e).context(format!("upload of {dest} interrupted"))),
     }
 }
 
@@ -347,18 +428,30 @@ impl Target for FtpTarget {
         // The sink starts over (a new temporary file) if a transient failure forces a retry.
         self.retry(|s, _| {
             let mut stream = s.ftp.retr_as_stream(&abs).map_err(|e| explain(e, &format!("cannot download {abs}")))?;
-            let result = sink(&mut stream);
+            let mut watched = Watched::new(&mut stream);
+            let result = sink(&mut watched);
+            let failed = watched.failure(&format!("download of {abs} interrupted"));
             let finished = stream.finish().map_err(|e| explain(e, &format!("download of {abs} failed")));
-            result?;
-            finished
+            match (result, failed, finished) {
+                (Ok(()), _, finished) => finished,
+                // The sink failed because the connection did: that is worth another attempt.
+                (Err(_), Some(failed), _) => Err(failed),
+                // The data ended early and the server says why (426, 451...).
+                (Err(_), None, Err(f)) if is_transient(&f) => Err(f),
+                (Err(e), None, _) => Err(e),
+            }
         })
     }
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
         self.refresh_lock()?;
         // The source stream cannot be rewound here: a transient failure is retried by the
-        // caller, with the source read again.
+        // caller, with the source read again (`write_attempts`).
         self.store(path, data, mtime)
+    }
+
+    fn write_attempts(&self) -> u32 {
+        self.shared.options.retries.max(1)
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {

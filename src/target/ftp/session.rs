@@ -1,13 +1,14 @@
 //! One FTP control connection: connect, TLS, login, features, and errors sorted into those
 //! worth a retry and those that are final.
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use suppaftp::types::FileType;
-use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
+use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status, TlsConnector};
 
 use super::encoding::WireNames;
 use super::tls::Trust;
@@ -76,6 +77,10 @@ pub fn explain(e: FtpError, doing: &str) -> anyhow::Error {
     };
     let text = match &e {
         FtpError::UnexpectedResponse(r) => format!("{doing}: the server answered {}", reply_text(&r.body)),
+        // A socket timeout reads "Resource temporarily unavailable (os error 11)" on Linux.
+        FtpError::ConnectionError(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            format!("{doing}: timed out waiting for the server")
+        }
         other => format!("{doing}: {other}"),
     };
     if transient { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
@@ -95,6 +100,24 @@ fn set_timeouts(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
     stream.set_nodelay(true)
 }
 
+/// A TLS connector that gives the socket its timeouts before the handshake.
+/// `connect_secure_implicit` connects and greets (handshake included) before the caller can
+/// set them, so a server that accepts and stays silent would otherwise block forever.
+#[derive(Debug)]
+struct Bounded {
+    inner: RustlsConnector,
+    timeout: Duration,
+}
+
+impl TlsConnector for Bounded {
+    type Stream = <RustlsConnector as TlsConnector>::Stream;
+
+    fn connect(&self, domain: &str, stream: TcpStream) -> suppaftp::FtpResult<Self::Stream> {
+        set_timeouts(&stream, self.timeout).map_err(FtpError::ConnectionError)?;
+        self.inner.connect(domain, stream)
+    }
+}
+
 impl Session {
     /// Connects, secures and logs in. A wrong password is an error that is not transient.
     pub fn open(s: &Settings) -> Result<Session> {
@@ -106,6 +129,7 @@ impl Session {
         };
         let mut ftp = if s.url.tls == Tls::Implicit {
             let tls = tls.ok_or_else(|| anyhow!("implicit TLS needs a TLS configuration"))?;
+            let tls = Bounded { inner: tls, timeout: s.timeout };
             RustlsFtpStream::connect_secure_implicit(addr, tls, &s.url.host).map_err(|e| explain(e, &format!("cannot connect to {shown}")))?
         } else {
             let tcp = TcpStream::connect_timeout(&addr, s.timeout)

@@ -8,30 +8,31 @@ use ftpsync::credentials::Secret;
 use ftpsync::server::{ServerConfig, ServerHandle, start};
 use ftpsync::target::ftp::session::Settings;
 use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::url::{FtpUrl, Location};
+use ftpsync::target::url::Location;
 
 /// A server publishing `dir` (anonymous), started on an ephemeral port.
 pub fn serve(dir: &Path) -> ServerHandle {
     start(ServerConfig::new(dir)).expect("start the in-process FTP server")
 }
 
-/// The parsed URL of a server's root.
-pub fn url(server: &ServerHandle) -> FtpUrl {
-    match Location::parse(&server.url(None)).unwrap() {
-        Location::Ftp(u) => u,
-        other => panic!("not an FTP URL: {other:?}"),
-    }
-}
-
 /// Connection settings for an anonymous login.
 pub fn settings(server: &ServerHandle) -> Settings {
+    settings_at(&server.url(None), Duration::from_secs(20))
+}
+
+/// Connection settings for an anonymous login to any `ftp://` URL, with a network timeout.
+pub fn settings_at(location: &str, timeout: Duration) -> Settings {
+    let url = match Location::parse(location).unwrap() {
+        Location::Ftp(u) => u,
+        other => panic!("not an FTP URL: {other:?}"),
+    };
     Settings {
-        url: url(server),
+        url,
         user: "anonymous".into(),
         password: Secret::new("anonymous@"),
         trust: None,
         active: false,
-        timeout: Duration::from_secs(20),
+        timeout,
     }
 }
 

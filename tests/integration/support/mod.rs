@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests.
 
+pub mod cut_proxy;
+pub mod fake_ftp;
 pub mod fixture;
 pub mod ftp;
 
@@ -89,4 +91,18 @@ pub fn tree_state(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, s
         }
     }
     out
+}
+
+/// Runs `f` on a thread and fails the test if it does not finish within `deadline` (a hang
+/// becomes a failure instead of a stuck test run); a panic in `f` is re-raised.
+pub fn bounded<T: Send + 'static>(deadline: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {deadline:?}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
+    }
 }

@@ -31,6 +31,18 @@ pub(super) fn parse_line(line: &[u8], now: f64) -> LineResult {
     bad_line(line, "unrecognised LIST line")
 }
 
+/// True when `line` can be the start of a LIST line: `total N`, a Unix mode word or a DOS
+/// date and time.
+pub(super) fn begins_line(line: &[u8]) -> bool {
+    let tokens = tokens(line);
+    let word = |i: usize| tokens.get(i).map(|&(from, to)| &line[from..to]);
+    match (word(0), word(1)) {
+        (Some(first), _) if first.eq_ignore_ascii_case(b"total") || looks_like_mode(first) => true,
+        (Some(first), Some(second)) => dos_date(first).is_some() && dos_clock(second).is_some(),
+        _ => false,
+    }
+}
+
 /// Byte ranges of the first whitespace-separated words of a line (enough to reach the name).
 fn tokens(line: &[u8]) -> Vec<(usize, usize)> {
     const MAX_TOKENS: usize = 12;

@@ -1,0 +1,420 @@
+//! A small scripted FTP server for tests that need a server misbehaving on purpose: an
+//! in-memory file tree served with MLSD (or only LIST), listing lines injected verbatim into a
+//! folder's listing (hostile names, broken facts), and servers that stop answering at a chosen
+//! step. It speaks just enough FTP for `FtpTarget`: USER/PASS/TYPE/FEAT/OPTS/SYST/PWD/CWD/
+//! EPSV/PASV/MLSD/LIST/MLST/SIZE/MDTM/RETR/STOR/APPE/DELE/RNFR/RNTO/MKD/RMD/NOOP/ABOR/QUIT.
+//!
+//! Every socket has a timeout and every thread ends when the server is dropped or its peer
+//! goes away; ports are chosen by the kernel. The server logs each command it receives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a socket of the fake server waits for its peer.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `modify` of injected lines and of files without a time of their own: 2023-01-02 03:04:05.
+pub const MODIFY: &str = "20230102030405";
+pub const MODIFY_SECS: i64 = 1_672_628_645;
+
+/// What the server announces and how it lists folders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `FEAT` announces MLST (so MLSD, MLST); folders are listed with MLSD.
+    Mlsd,
+    /// No MLST/MLSD: folders are listed with `LIST`, times come from `MDTM`.
+    ListOnly,
+}
+
+/// Where the server stops answering (the connection stays open, nothing more is sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    Never,
+    /// Accepts the connection and never greets.
+    Greeting,
+    /// Greets, then never answers `PASS`.
+    Login,
+    /// Answers a listing command with `150` and accepts its data connection, then sends nothing.
+    ListingData,
+    /// Sends the first half of a downloaded file (not of the lock file), then nothing.
+    RetrData,
+}
+
+/// The server's behaviour and content.
+pub struct Script {
+    pub dialect: Dialect,
+    pub stall: Stall,
+    /// Raw bytes appended to the listing of a folder (absolute path such as `/` or `/sub`).
+    pub injected: BTreeMap<String, Vec<u8>>,
+    /// Files (absolute path → content), with [`MODIFY_SECS`] as modification time.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Folders besides `/`.
+    pub dirs: BTreeSet<String>,
+    /// Replies to `MDTM` of a file (absolute path → whole reply line) instead of its time.
+    pub mdtm: BTreeMap<String, String>,
+}
+
+impl Script {
+    pub fn new(dialect: Dialect) -> Self {
+        Script {
+            dialect,
+            stall: Stall::Never,
+            injected: BTreeMap::new(),
+            files: BTreeMap::new(),
+            dirs: BTreeSet::new(),
+            mdtm: BTreeMap::new(),
+        }
+    }
+}
+
+/// The server's in-memory tree.
+struct Tree {
+    files: BTreeMap<String, (Vec<u8>, i64)>,
+    dirs: BTreeSet<String>,
+}
+
+struct Shared {
+    dialect: Dialect,
+    stall: Stall,
+    injected: BTreeMap<String, Vec<u8>>,
+    mdtm: BTreeMap<String, String>,
+    tree: Mutex<Tree>,
+    log: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+/// A running fake server; stops accepting when dropped.
+pub struct FakeFtp {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeFtp {
+    pub fn start(script: Script) -> FakeFtp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut dirs = script.dirs;
+        dirs.insert("/".into());
+        let files = script.files.into_iter().map(|(p, c)| (p, (c, MODIFY_SECS))).collect();
+        let shared = Arc::new(Shared {
+            dialect: script.dialect,
+            stall: script.stall,
+            injected: script.injected,
+            mdtm: script.mdtm,
+            tree: Mutex::new(Tree { files, dirs }),
+            log: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let accepting = shared.clone();
+        let thread = std::thread::spawn(move || {
+            while !accepting.stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((socket, _)) => {
+                        let session = accepting.clone();
+                        std::thread::spawn(move || {
+                            let _ = serve(socket, &session);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeFtp { addr, shared, thread: Some(thread) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ftp://{}/", self.addr)
+    }
+
+    /// Every command received so far, as `VERB argument`.
+    pub fn commands(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// The content of a file on the server.
+    pub fn file(&self, path: &str) -> Option<Vec<u8>> {
+        self.shared.tree.lock().unwrap().files.get(path).map(|(c, _)| c.clone())
+    }
+
+    /// Paths of all files on the server.
+    pub fn paths(&self) -> Vec<String> {
+        self.shared.tree.lock().unwrap().files.keys().cloned().collect()
+    }
+}
+
+impl Drop for FakeFtp {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn timeouts(s: &TcpStream) -> std::io::Result<()> {
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))
+}
+
+/// Waits (bounded) for the client to open the data connection.
+fn accept_data(listener: &TcpListener) -> std::io::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                timeouts(&s)?;
+                return Ok(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn mdtm_text(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap().format("%Y%m%d%H%M%S").to_string()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// `/a/b` → (`/a`, `b`).
+fn split(path: &str) -> (String, String) {
+    let path = path.trim_end_matches('/');
+    match path.rfind('/') {
+        Some(0) => ("/".into(), path[1..].into()),
+        Some(i) => (path[..i].into(), path[i + 1..].into()),
+        None => ("/".into(), path.into()),
+    }
+}
+
+fn normalise(path: &str) -> String {
+    let p = path.trim_end_matches('/');
+    if p.is_empty() { "/".into() } else { p.into() }
+}
+
+impl Shared {
+    /// The listing payload of a folder: its real content, then the injected lines.
+    fn listing(&self, dir: &str) -> Option<Vec<u8>> {
+        let tree = self.tree.lock().unwrap();
+        if !tree.dirs.contains(dir) {
+            return None;
+        }
+        let mut out = Vec::new();
+        for d in tree.dirs.iter().filter(|d| *d != "/" && split(d).0 == dir) {
+            let name = split(d).1;
+            let line = match self.dialect {
+                Dialect::Mlsd => format!("type=dir;modify={MODIFY}; {name}\r\n"),
+                Dialect::ListOnly => format!("drwxr-xr-x   2 ftp      ftp          4096 Jan 02  2023 {name}\r\n"),
+            };
+            out.extend_from_slice(line.as_bytes());
+        }
+        for (path, (content, mtime)) in tree.files.iter().filter(|(p, _)| split(p).0 == dir) {
+            let name = split(path).1;
+            let line = match self.dialect {
+                Dialect::Mlsd => format!("type=file;size={};modify={}; {name}\r\n", content.len(), mdtm_text(*mtime)),
+                Dialect::ListOnly => {
+                    let date = chrono::DateTime::from_timestamp(*mtime, 0).unwrap().format("%b %d  %Y");
+                    format!("-rw-r--r--   1 ftp      ftp      {:>8} {date} {name}\r\n", content.len())
+                }
+            };
+            out.extend_from_slice(line.as_bytes());
+        }
+        if let Some(extra) = self.injected.get(dir) {
+            out.extend_from_slice(extra);
+        }
+        Some(out)
+    }
+}
+
+/// Stalled: keeps the connection open without a word until the client gives up (or the
+/// socket's own timeout ends it).
+fn hold(control: &TcpStream) {
+    let mut sink = Vec::new();
+    let _ = control.try_clone().map(|mut s| s.read_to_end(&mut sink));
+}
+
+/// One control connection.
+fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    timeouts(&socket)?;
+    let mut out = socket.try_clone()?;
+    let mut input = BufReader::new(socket);
+    if shared.stall == Stall::Greeting {
+        hold(input.get_ref());
+        return Ok(());
+    }
+    let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
+    reply("220 fake FTP server ready")?;
+    let mut passive: Option<TcpListener> = None;
+    let mut rename_from: Option<String> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+        let (verb, arg) = match text.split_once(' ') {
+            Some((v, a)) => (v.to_ascii_uppercase(), a.to_string()),
+            None => (text.to_ascii_uppercase(), String::new()),
+        };
+        shared.log.lock().unwrap().push(if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") });
+        match verb.as_str() {
+            "USER" => reply("331 password please")?,
+            "PASS" if shared.stall == Stall::Login => {
+                hold(input.get_ref());
+                return Ok(());
+            }
+            "PASS" => reply("230 logged in")?,
+            "TYPE" | "OPTS" | "NOOP" => reply("200 ok")?,
+            "SYST" => reply("215 UNIX Type: L8")?,
+            "FEAT" => {
+                let mlst = if shared.dialect == Dialect::Mlsd { " MLST type*;size*;modify*;\r\n" } else { "" };
+                reply(&format!("211-Features:\r\n{mlst} SIZE\r\n MDTM\r\n UTF8\r\n EPSV\r\n211 End"))?
+            }
+            "PWD" => reply("257 \"/\" is the current folder")?,
+            "CWD" => {
+                let ok = shared.tree.lock().unwrap().dirs.contains(&normalise(&arg));
+                reply(if ok { "250 ok" } else { "550 no such folder" })?
+            }
+            "EPSV" | "PASV" => {
+                let listener = TcpListener::bind("127.0.0.1:0")?;
+                let port = listener.local_addr()?.port();
+                passive = Some(listener);
+                if verb == "EPSV" {
+                    reply(&format!("229 Entering Extended Passive Mode (|||{port}|)"))?
+                } else {
+                    reply(&format!("227 Entering Passive Mode (127,0,0,1,{},{})", port >> 8, port & 0xff))?
+                }
+            }
+            "MLSD" | "LIST" => {
+                let path = normalise(arg.strip_prefix("-a").map(str::trim_start).unwrap_or(&arg));
+                let path = if path.is_empty() { "/".to_string() } else { path };
+                if verb == "MLSD" && shared.dialect != Dialect::Mlsd {
+                    reply("500 MLSD not understood")?;
+                    continue;
+                }
+                let Some(payload) = shared.listing(&path) else {
+                    reply("550 no such folder")?;
+                    continue;
+                };
+                let Some(listener) = passive.take() else {
+                    reply("425 use EPSV first")?;
+                    continue;
+                };
+                reply("150 here comes the listing")?;
+                let mut data = accept_data(&listener)?;
+                if shared.stall == Stall::ListingData {
+                    hold(input.get_ref());
+                    return Ok(());
+                }
+                data.write_all(&payload)?;
+                drop(data);
+                reply("226 done")?
+            }
+            "RETR" => {
+                let content = shared.tree.lock().unwrap().files.get(&arg).map(|(c, _)| c.clone());
+                let (Some(content), Some(listener)) = (content, passive.take()) else {
+                    reply("550 no such file")?;
+                    continue;
+                };
+                reply("150 sending")?;
+                let mut data = accept_data(&listener)?;
+                if shared.stall == Stall::RetrData && !arg.ends_with("-lock.json") {
+                    data.write_all(&content[..content.len() / 2])?;
+                    hold(input.get_ref());
+                    return Ok(());
+                }
+                data.write_all(&content)?;
+                drop(data);
+                reply("226 done")?
+            }
+            "STOR" | "APPE" => {
+                let Some(listener) = passive.take() else {
+                    reply("425 use EPSV first")?;
+                    continue;
+                };
+                reply("150 ready")?;
+                let mut data = accept_data(&listener)?;
+                let mut content = Vec::new();
+                data.read_to_end(&mut content)?;
+                let mut tree = shared.tree.lock().unwrap();
+                let file = tree.files.entry(arg.clone()).or_insert_with(|| (Vec::new(), now()));
+                if verb == "STOR" {
+                    file.0.clear();
+                }
+                file.0.extend_from_slice(&content);
+                file.1 = now();
+                drop(tree);
+                reply("226 stored")?
+            }
+            "SIZE" => match shared.tree.lock().unwrap().files.get(&arg) {
+                Some((c, _)) => reply(&format!("213 {}", c.len()))?,
+                None => reply("550 no such file")?,
+            },
+            "MDTM" if shared.mdtm.contains_key(&arg) => reply(&shared.mdtm[&arg])?,
+            "MDTM" => match shared.tree.lock().unwrap().files.get(&arg) {
+                Some((_, t)) => reply(&format!("213 {}", mdtm_text(*t)))?,
+                None => reply("550 no such file")?,
+            },
+            "MLST" if shared.dialect == Dialect::Mlsd => {
+                let tree = shared.tree.lock().unwrap();
+                let facts = match tree.files.get(&arg) {
+                    Some((c, t)) => Some(format!("type=file;size={};modify={};", c.len(), mdtm_text(*t))),
+                    None if tree.dirs.contains(&normalise(&arg)) => Some(format!("type=dir;modify={MODIFY};")),
+                    None => None,
+                };
+                drop(tree);
+                match facts {
+                    Some(f) => reply(&format!("250-Listing {arg}\r\n {f} {arg}\r\n250 End"))?,
+                    None => reply("550 no such file")?,
+                }
+            }
+            "DELE" => {
+                let gone = shared.tree.lock().unwrap().files.remove(&arg).is_some();
+                reply(if gone { "250 deleted" } else { "550 no such file" })?
+            }
+            "RNFR" => {
+                let exists = shared.tree.lock().unwrap().files.contains_key(&arg);
+                rename_from = exists.then(|| arg.clone());
+                reply(if exists { "350 ready for RNTO" } else { "550 no such file" })?
+            }
+            "RNTO" => match rename_from.take() {
+                Some(from) => {
+                    let mut tree = shared.tree.lock().unwrap();
+                    let file = tree.files.remove(&from).unwrap();
+                    tree.files.insert(arg.clone(), file);
+                    drop(tree);
+                    reply("250 renamed")?
+                }
+                None => reply("503 RNFR first")?,
+            },
+            "MKD" => {
+                shared.tree.lock().unwrap().dirs.insert(normalise(&arg));
+                reply(&format!("257 \"{arg}\" created"))?
+            }
+            "RMD" => {
+                let gone = shared.tree.lock().unwrap().dirs.remove(&normalise(&arg));
+                reply(if gone { "250 removed" } else { "550 no such folder" })?
+            }
+            "ABOR" => reply("226 nothing to abort")?,
+            "QUIT" => {
+                reply("221 bye")?;
+                return Ok(());
+            }
+            _ => reply("502 not implemented")?,
+        }
+    }
+}
