@@ -195,6 +195,9 @@ pub enum Reason {
     KindClash,
     InFolder,
     Stale,
+    /// The name was listed on one side with facts that cannot be trusted (a symlink, an absurd
+    /// size, a bad time): the pair is left alone rather than taken as absent there.
+    Unusable,
 }
 
 /// State of one side of an entry as planned (a precondition of apply).

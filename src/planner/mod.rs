@@ -97,17 +97,26 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
     let has_peer = peer_present(peer) || scan.request.implied_peer;
     let pairs = make_pairs(effective_entries(local).0, effective_entries(remote).0, ctx.options.case, path.as_str())?;
     let dctx = ctx.decide_ctx();
+    // A name listed in a form we refuse is unknown on that side, not absent: nothing may be
+    // copied over it or deleted because of it.
+    let unusable: std::collections::HashSet<&str> = local.skipped.iter().chain(&remote.skipped).map(|s| s.name.as_str()).collect();
     let pairs: Vec<_> = pairs
         .into_iter()
         .map(|pair| {
             let record = peer.and_then(|p| p.records.get(&pair.name));
-            let d = decide(&dctx, &pair, record, has_peer);
+            let mut d = decide(&dctx, &pair, record, has_peer);
+            let names = [Some(pair.name.as_str()), pair.local_name.as_deref(), pair.remote_name.as_deref()];
+            if names.into_iter().flatten().any(|n| unusable.contains(n)) {
+                d.action = Action::Skip;
+                d.reason = Reason::Unusable;
+                d.resolution = None;
+            }
             (pair, d, record)
         })
         .collect();
     let names: std::collections::HashSet<&str> = pairs.iter().map(|(pair, _, _)| pair.name.as_str()).collect();
     let stale = peer
-        .map(|p| p.records.iter().filter(|(name, _)| !names.contains(name.as_str())).collect())
+        .map(|p| p.records.iter().filter(|(name, _)| !names.contains(name.as_str()) && !unusable.contains(name.as_str())).collect())
         .unwrap_or_default();
     Ok(Visit { pairs, stale })
 }

@@ -45,5 +45,6 @@ fn describe(reason: Reason) -> &'static str {
         Reason::KindClash => "a file on one side, a folder on the other",
         Reason::InFolder => "inside a folder that is copied or deleted as a whole",
         Reason::Stale => "gone on both sides; its sync record is removed",
+        Reason::Unusable => "listed on one side in a form that is not synchronised (see the folder's skipped entries); left alone",
     }
 }

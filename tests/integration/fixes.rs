@@ -171,3 +171,28 @@ fn max_delete_refuses_plans_that_delete_more() {
     p.run(o);
     assert!(p.remote.read("f0").is_none());
 }
+
+#[test]
+fn a_name_listed_in_an_unusable_form_is_left_alone_not_taken_for_deleted() {
+    use crate::support::{plan_fs, sync_fs};
+    let dir = tempfile::tempdir().unwrap();
+    let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
+    crate::support::fixture::write(&local, "a.txt", "synced", 1e9);
+    crate::support::fixture::write(&local, "keep.txt", "x", 1e9);
+    std::fs::create_dir_all(&remote).unwrap();
+    sync_fs(&local, &remote, sync(Resolve::Skip));
+    // The remote copy becomes a symbolic link (not followed, so not listed as a file), and the
+    // remote gains a file whose local namesake is a symbolic link.
+    std::fs::remove_file(remote.join("a.txt")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", remote.join("a.txt")).unwrap();
+    crate::support::fixture::write(&remote, "b", "remote b", 1e9);
+    std::os::unix::fs::symlink("/etc/hostname", local.join("b")).unwrap();
+    let plan = plan_fs(&local, &remote, sync(Resolve::Skip));
+    for name in ["a.txt", "b"] {
+        let e = entry(&plan, name);
+        assert_eq!((e.action, e.reason), (Action::Skip, Reason::Unusable), "{name}");
+    }
+    sync_fs(&local, &remote, sync(Resolve::Skip));
+    assert_eq!(std::fs::read_to_string(local.join("a.txt")).unwrap(), "synced");
+    assert!(std::fs::symlink_metadata(local.join("b")).unwrap().file_type().is_symlink());
+}
