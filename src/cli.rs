@@ -110,6 +110,17 @@ pub struct ConnArgs {
     pub break_lock: bool,
 }
 
+/// `--match` / `--exclude`: shared by `upload`, `download`, `sync`, `scan` and `tree`.
+#[derive(Args, Debug, Clone)]
+pub struct FilterArgs {
+    /// Wildcards for file names (not folders), fnmatch syntax, comma-separated.
+    #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
+    pub matches: Option<String>,
+    /// Wildcards of files and folders to exclude, applied after --match.
+    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
+    pub exclude: String,
+}
+
 /// Flags shared by `upload`, `download` and `sync`.
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
@@ -131,12 +142,8 @@ pub struct CommonArgs {
     /// Discard metadata files of other pyftpsync format versions.
     #[arg(long)]
     pub migrate: bool,
-    /// Wildcards for file names (not folders), fnmatch syntax, comma-separated.
-    #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
-    pub matches: Option<String>,
-    /// Wildcards of files and folders to exclude, applied after --match.
-    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
-    pub exclude: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Exit with code 10 if a conflict was skipped or a copy failed.
     #[arg(long)]
     pub report_problems: bool,

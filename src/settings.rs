@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, SyncArgs, SyncResolve, UploadArgs, UploadResolve};
+use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, SyncArgs, SyncResolve, UploadArgs, UploadResolve};
 use crate::error::ExitError;
 use crate::filter::split_patterns;
 use crate::options::{Mode, PlanOptions, Resolve};
@@ -36,6 +36,13 @@ impl ConnArgs {
     }
 }
 
+impl FilterArgs {
+    /// The `--match` and `--exclude` pattern lists.
+    pub fn patterns(&self) -> (Vec<String>, Vec<String>) {
+        (self.matches.as_deref().map(split_patterns).unwrap_or_default(), split_patterns(&self.exclude))
+    }
+}
+
 /// A synchronisation run (`upload`, `download`, `sync`, or `plan` of one of them).
 #[derive(Clone, Debug)]
 pub struct RunSettings {
@@ -54,8 +61,7 @@ pub struct RunSettings {
 impl RunSettings {
     fn new(c: &CommonArgs, mode: Mode, cli: &Cli) -> Self {
         let mut options = PlanOptions::new(mode);
-        options.matches = c.matches.as_deref().map(split_patterns).unwrap_or_default();
-        options.exclude = split_patterns(&c.exclude);
+        (options.matches, options.exclude) = c.filter.patterns();
         options.case = cli.case;
         options.migrate = c.migrate;
         options.checksum = c.checksum;
@@ -76,8 +82,7 @@ impl RunSettings {
     pub fn upload(a: &UploadArgs, cli: &Cli) -> Self {
         let mut s = Self::new(&a.common, Mode::Upload, cli);
         s.options.force = a.force;
-        s.options.delete = a.delete || a.delete_unmatched;
-        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.set_delete(a.delete, a.delete_unmatched);
         s.options.create_folder = a.create_folder;
         s.options.resolve = match a.resolve {
             UploadResolve::Local => Resolve::Local,
@@ -90,8 +95,7 @@ impl RunSettings {
     pub fn download(a: &DownloadArgs, cli: &Cli) -> Self {
         let mut s = Self::new(&a.common, Mode::Download, cli);
         s.options.force = a.force;
-        s.options.delete = a.delete || a.delete_unmatched;
-        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.set_delete(a.delete, a.delete_unmatched);
         s.options.resolve = match a.resolve {
             DownloadResolve::Remote => Resolve::Remote,
             DownloadResolve::Skip => Resolve::Skip,
