@@ -1,6 +1,6 @@
-//! The command line: clap definitions only. Every pyftpsync 4.1 flag of `upload`, `download`
-//! and `sync` is accepted (credential and FTP flags matter only for FTP targets), so scripts
-//! written for pyftpsync run unchanged.
+//! The command line: clap definitions only. Every pyftpsync 4.1 flag of `upload`, `download`,
+//! `sync`, `scan` and `tree` is accepted (credential and FTP flags matter only for FTP
+//! targets), so scripts written for pyftpsync run unchanged.
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -57,6 +57,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Execute a plan after proving that nothing it relies on has changed.
     Apply(ApplyArgs),
+    /// List a target's files and folders; remove its metadata or lock files.
+    Scan(ScanArgs),
+    /// Show a target's folder structure as a tree.
+    Tree(TreeArgs),
     /// Serve a local folder over FTP/FTPS with the built-in server, until Ctrl-C.
     Serve(ServeArgs),
     /// Try it: plan, show and apply a sample site to a built-in FTP server on this machine.
@@ -303,6 +307,67 @@ pub struct ApplyArgs {
     /// Exit with code 10 if a conflict was skipped or a copy failed.
     #[arg(long)]
     pub report_problems: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// pyftpsync's common flags that `scan` and `tree` accept; they only read, so most do nothing.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReadOnlyArgs {
+    /// `scan`: list what --remove-meta / --remove-locks would remove, remove nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// No ANSI colours (accepted; these listings have none).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Accepted for pyftpsync compatibility (no effect).
+    #[arg(long, hide = true)]
+    pub progress: bool,
+    /// Accepted for pyftpsync compatibility (no effect).
+    #[arg(long, hide = true)]
+    pub migrate: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The folder or FTP URL to scan.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Print every entry (files with their modification time).
+    #[arg(long)]
+    pub list: bool,
+    /// Visit sub-folders.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Remove the `.pyftpsync-meta.json` files of the scanned folders (forgets the sync state).
+    #[arg(long)]
+    pub remove_meta: bool,
+    /// Remove `.pyftpsync-lock.json` files (left behind by an interrupted run).
+    #[arg(long)]
+    pub remove_locks: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: ReadOnlyArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    /// The folder or FTP URL to show.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// List files too (with time and size).
+    #[arg(long)]
+    pub files: bool,
+    /// Files before folders, each by name ignoring case (default: by name).
+    #[arg(long)]
+    pub sort: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: ReadOnlyArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -12,6 +12,7 @@
 //! - [`target`]: the [`target::Target`] trait and its implementations;
 //! - [`meta`]: pyftpsync's `.pyftpsync-meta.json`, byte-compatible;
 //! - [`scan`]: lists both sides into a [`planner::snapshot::Snapshot`];
+//! - [`browse`]: reads one target's folders for `scan` and `tree`;
 //! - [`planner`]: classification and decisions, without I/O;
 //! - [`plan`]: the plan document, its file formats and digest;
 //! - [`apply`]: the only code that changes anything;
@@ -21,6 +22,7 @@
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
+pub mod browse;
 pub mod cli;
 pub mod commands;
 pub mod credentials;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, SyncArgs, SyncResolve, UploadArgs, UploadResolve};
+use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, ScanArgs, SyncArgs, SyncResolve, TreeArgs, UploadArgs, UploadResolve};
 use crate::error::ExitError;
 use crate::filter::split_patterns;
 use crate::options::{Mode, PlanOptions, Resolve};
@@ -40,6 +40,59 @@ impl FilterArgs {
     /// The `--match` and `--exclude` pattern lists.
     pub fn patterns(&self) -> (Vec<String>, Vec<String>) {
         (self.matches.as_deref().map(split_patterns).unwrap_or_default(), split_patterns(&self.exclude))
+    }
+}
+
+/// `tree TARGET` (also a `tree` task of `run`).
+#[derive(Clone, Debug)]
+pub struct TreeSettings {
+    pub target: String,
+    /// List files, not only folders.
+    pub files: bool,
+    /// Files before folders, each by lower-cased name.
+    pub sort: bool,
+    pub matches: Vec<String>,
+    pub exclude: Vec<String>,
+    pub conn: Connection,
+}
+
+impl TreeSettings {
+    pub fn from_args(a: &TreeArgs) -> Self {
+        let (matches, exclude) = a.filter.patterns();
+        TreeSettings { target: a.target.clone(), files: a.files, sort: a.sort, matches, exclude, conn: a.conn.clone() }
+    }
+}
+
+/// `scan TARGET`.
+#[derive(Clone, Debug)]
+pub struct ScanSettings {
+    pub target: String,
+    /// Print every entry.
+    pub list: bool,
+    pub recursive: bool,
+    pub remove_meta: bool,
+    pub remove_locks: bool,
+    /// Say what would be removed, remove nothing.
+    pub dry_run: bool,
+    pub matches: Vec<String>,
+    pub exclude: Vec<String>,
+    pub conn: Connection,
+}
+
+impl ScanSettings {
+    pub fn from_args(a: &ScanArgs) -> Self {
+        let (matches, exclude) = a.filter.patterns();
+        ScanSettings {
+            target: a.target.clone(),
+            list: a.list,
+            recursive: a.recursive,
+            remove_meta: a.remove_meta,
+            remove_locks: a.remove_locks,
+            dry_run: a.common.dry_run,
+            matches,
+            exclude,
+            conn: a.conn.clone(),
+        }
     }
 }
 

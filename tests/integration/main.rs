@@ -7,5 +7,6 @@ mod fixes;
 mod interop;
 mod plan_apply;
 mod property;
+mod scan_tree;
 mod server;
 mod support;
