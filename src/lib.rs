@@ -19,6 +19,7 @@
 //! - [`output`]: everything printed for people;
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
 //! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
+//! - [`taskfile`]: `pyftpsync.yaml`, the tasks of `ftpsync run`;
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
@@ -44,3 +45,4 @@ pub mod server;
 pub mod settings;
 pub mod stats;
 pub mod target;
+pub mod taskfile;

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod demo;
 pub mod finish;
 pub mod plan;
+pub mod run;
 pub mod scan;
 pub mod serve;
 pub mod show;
@@ -29,7 +30,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let Some(command) = &cli.command else {
-        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo'); see --help").into());
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo'); see --help").into());
     };
     match command {
         Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             };
             plan::run(p, &settings, &global)
         }
+        Command::Run(a) => run::run(a, &cli, &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(a),

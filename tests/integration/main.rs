@@ -7,6 +7,7 @@ mod fixes;
 mod interop;
 mod plan_apply;
 mod property;
+mod run_tasks;
 mod scan_tree;
 mod server;
 mod support;
