@@ -1,6 +1,6 @@
-//! The command line: clap definitions only. Every pyftpsync 4.1 flag of `upload`, `download`
-//! and `sync` is accepted (credential and FTP flags matter only for FTP targets), so scripts
-//! written for pyftpsync run unchanged.
+//! The command line: clap definitions only. Every pyftpsync 4.1 flag of `upload`, `download`,
+//! `sync`, `run`, `scan` and `tree` is accepted (credential and FTP flags matter only for FTP
+//! targets), so scripts written for pyftpsync run unchanged.
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -57,6 +57,13 @@ pub enum Command {
     Show(ShowArgs),
     /// Execute a plan after proving that nothing it relies on has changed.
     Apply(ApplyArgs),
+    /// Run a task of `pyftpsync.yaml` (found in the current folder or a parent).
+    #[command(after_help = TASKFILE_HELP)]
+    Run(RunArgs),
+    /// List a target's files and folders; remove its metadata or lock files.
+    Scan(ScanArgs),
+    /// Show a target's folder structure as a tree.
+    Tree(TreeArgs),
     /// Serve a local folder over FTP/FTPS with the built-in server, until Ctrl-C.
     Serve(ServeArgs),
     /// Try it: plan, show and apply a sample site to a built-in FTP server on this machine.
@@ -110,6 +117,17 @@ pub struct ConnArgs {
     pub break_lock: bool,
 }
 
+/// `--match` / `--exclude`: shared by `upload`, `download`, `sync`, `scan` and `tree`.
+#[derive(Args, Debug, Clone)]
+pub struct FilterArgs {
+    /// Wildcards for file names (not folders), fnmatch syntax, comma-separated.
+    #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
+    pub matches: Option<String>,
+    /// Wildcards of files and folders to exclude, applied after --match.
+    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
+    pub exclude: String,
+}
+
 /// Flags shared by `upload`, `download` and `sync`.
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
@@ -131,12 +149,8 @@ pub struct CommonArgs {
     /// Discard metadata files of other pyftpsync format versions.
     #[arg(long)]
     pub migrate: bool,
-    /// Wildcards for file names (not folders), fnmatch syntax, comma-separated.
-    #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
-    pub matches: Option<String>,
-    /// Wildcards of files and folders to exclude, applied after --match.
-    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
-    pub exclude: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Exit with code 10 if a conflict was skipped or a copy failed.
     #[arg(long)]
     pub report_problems: bool,
@@ -299,6 +313,143 @@ pub struct ApplyArgs {
     /// Exit with code 10 if a conflict was skipped or a copy failed.
     #[arg(long)]
     pub report_problems: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+const TASKFILE_HELP: &str = "\
+The task file, pyftpsync.yaml (or .pyftpsync.yaml), is looked for in the current folder and up to 14 \
+parents:
+
+  default_task: deploy            # run when no TASK is given
+  common_config:                  # merged into every task; the task's own keys win
+    remote: ftp://example.com/site
+    dry_run: true                 # pass --execute to write
+  tasks:
+    deploy: {command: upload, delete: true, exclude: \"build,.*\"}
+    show: {command: tree, files: true}
+
+command is upload, download, sync or tree. Other keys: local (relative to the file), case, create_folder, \
+debug, delete, delete_unmatched, dry_run, exclude, files, force, ftp_active, here, match, migrate, no_color, \
+no_keyring, no_netrc, no_prompt, no_verify_host_keys, progress, prompt, report_problems, resolve (default \
+skip), root, sort, verbose. The flags above override the task's value; other settings come from the file.";
+
+/// `ftpsync run [TASK]`: pyftpsync's flags of `run` (each overrides the task's setting as
+/// pyftpsync does), plus where to write a plan instead of running.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The task to run (default: `default_task` of the file).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+    /// Use the current folder as the local root (a sub-branch of the task's folder).
+    #[arg(long, conflicts_with = "root")]
+    pub here: bool,
+    /// Use the folder of `pyftpsync.yaml` as the local root.
+    #[arg(long)]
+    pub root: bool,
+    /// Really write: override `dry_run: true` of the task.
+    #[arg(long = "no-dry-run", visible_alias = "execute", conflicts_with = "dry_run")]
+    pub no_dry_run: bool,
+    /// Just simulate and show what would happen.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Create the remote folder if it is missing (overrides `create_folder`).
+    #[arg(long)]
+    pub create_folder: bool,
+    /// `tree` tasks: list files too (overrides `files`).
+    #[arg(long)]
+    pub files: bool,
+    /// Overwrite even if the target is newer (overrides `force`).
+    #[arg(long)]
+    pub force: bool,
+    /// `tree` tasks: files before folders, by name (overrides `sort`).
+    #[arg(long)]
+    pub sort: bool,
+    /// Exit with code 10 if a conflict was skipped or a copy failed (overrides `report_problems`).
+    #[arg(long)]
+    pub report_problems: bool,
+    /// Show progress even when redirected (overrides `progress`).
+    #[arg(long)]
+    pub progress: bool,
+    /// No ANSI colours (overrides `no_color`).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Discard metadata files of other pyftpsync format versions (unless the task sets `migrate`).
+    #[arg(long)]
+    pub migrate: bool,
+    /// Do not run the task: write its plan to this file ("-" for stdout), for review and `apply`.
+    #[arg(long, value_name = "PLAN")]
+    pub plan_out: Option<PathBuf>,
+    /// Plan file format (with --plan-out).
+    #[arg(long, value_enum, default_value = "json", requires = "plan_out")]
+    pub format: FileFormat,
+    /// With --plan-out: exit 0 when the plan has no changes, 5 when it has.
+    #[arg(long, requires = "plan_out")]
+    pub detailed_exitcode: bool,
+    /// Write the result report (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// pyftpsync's common flags that `scan` and `tree` accept; they only read, so most do nothing.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReadOnlyArgs {
+    /// `scan`: list what --remove-meta / --remove-locks would remove, remove nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// No ANSI colours (accepted; these listings have none).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Accepted for pyftpsync compatibility (no effect).
+    #[arg(long, hide = true)]
+    pub progress: bool,
+    /// Accepted for pyftpsync compatibility (no effect).
+    #[arg(long, hide = true)]
+    pub migrate: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The folder or FTP URL to scan.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Print every entry (files with their modification time).
+    #[arg(long)]
+    pub list: bool,
+    /// Visit sub-folders.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Remove the `.pyftpsync-meta.json` files of the scanned folders (forgets the sync state).
+    #[arg(long)]
+    pub remove_meta: bool,
+    /// Remove `.pyftpsync-lock.json` files (left behind by an interrupted run).
+    #[arg(long)]
+    pub remove_locks: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: ReadOnlyArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    /// The folder or FTP URL to show.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// List files too (with time and size).
+    #[arg(long)]
+    pub files: bool,
+    /// Files before folders, each by name ignoring case (default: by name).
+    #[arg(long)]
+    pub sort: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: ReadOnlyArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -12,15 +12,18 @@
 //! - [`target`]: the [`target::Target`] trait and its implementations;
 //! - [`meta`]: pyftpsync's `.pyftpsync-meta.json`, byte-compatible;
 //! - [`scan`]: lists both sides into a [`planner::snapshot::Snapshot`];
+//! - [`browse`]: reads one target's folders for `scan` and `tree`;
 //! - [`planner`]: classification and decisions, without I/O;
 //! - [`plan`]: the plan document, its file formats and digest;
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
 //! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
+//! - [`taskfile`]: `pyftpsync.yaml`, the tasks of `ftpsync run`;
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
+pub mod browse;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
@@ -42,3 +45,4 @@ pub mod server;
 pub mod settings;
 pub mod stats;
 pub mod target;
+pub mod taskfile;

@@ -97,4 +97,10 @@ impl PlanOptions {
             max_delete: None,
         }
     }
+
+    /// `--delete` and `--delete-unmatched` (which implies `--delete`).
+    pub fn set_delete(&mut self, delete: bool, delete_unmatched: bool) {
+        self.delete = delete || delete_unmatched;
+        self.delete_unmatched = delete_unmatched;
+    }
 }

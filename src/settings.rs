@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, SyncArgs, SyncResolve, UploadArgs, UploadResolve};
+use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, ScanArgs, SyncArgs, SyncResolve, TreeArgs, UploadArgs, UploadResolve};
 use crate::error::ExitError;
 use crate::filter::split_patterns;
 use crate::options::{Mode, PlanOptions, Resolve};
@@ -36,6 +36,66 @@ impl ConnArgs {
     }
 }
 
+impl FilterArgs {
+    /// The `--match` and `--exclude` pattern lists.
+    pub fn patterns(&self) -> (Vec<String>, Vec<String>) {
+        (self.matches.as_deref().map(split_patterns).unwrap_or_default(), split_patterns(&self.exclude))
+    }
+}
+
+/// `tree TARGET` (also a `tree` task of `run`).
+#[derive(Clone, Debug)]
+pub struct TreeSettings {
+    pub target: String,
+    /// List files, not only folders.
+    pub files: bool,
+    /// Files before folders, each by lower-cased name.
+    pub sort: bool,
+    pub matches: Vec<String>,
+    pub exclude: Vec<String>,
+    pub conn: Connection,
+}
+
+impl TreeSettings {
+    pub fn from_args(a: &TreeArgs) -> Self {
+        let (matches, exclude) = a.filter.patterns();
+        TreeSettings { target: a.target.clone(), files: a.files, sort: a.sort, matches, exclude, conn: a.conn.clone() }
+    }
+}
+
+/// `scan TARGET`.
+#[derive(Clone, Debug)]
+pub struct ScanSettings {
+    pub target: String,
+    /// Print every entry.
+    pub list: bool,
+    pub recursive: bool,
+    pub remove_meta: bool,
+    pub remove_locks: bool,
+    /// Say what would be removed, remove nothing.
+    pub dry_run: bool,
+    pub matches: Vec<String>,
+    pub exclude: Vec<String>,
+    pub conn: Connection,
+}
+
+impl ScanSettings {
+    pub fn from_args(a: &ScanArgs) -> Self {
+        let (matches, exclude) = a.filter.patterns();
+        ScanSettings {
+            target: a.target.clone(),
+            list: a.list,
+            recursive: a.recursive,
+            remove_meta: a.remove_meta,
+            remove_locks: a.remove_locks,
+            dry_run: a.common.dry_run,
+            matches,
+            exclude,
+            conn: a.conn.clone(),
+        }
+    }
+}
+
 /// A synchronisation run (`upload`, `download`, `sync`, or `plan` of one of them).
 #[derive(Clone, Debug)]
 pub struct RunSettings {
@@ -54,8 +114,7 @@ pub struct RunSettings {
 impl RunSettings {
     fn new(c: &CommonArgs, mode: Mode, cli: &Cli) -> Self {
         let mut options = PlanOptions::new(mode);
-        options.matches = c.matches.as_deref().map(split_patterns).unwrap_or_default();
-        options.exclude = split_patterns(&c.exclude);
+        (options.matches, options.exclude) = c.filter.patterns();
         options.case = cli.case;
         options.migrate = c.migrate;
         options.checksum = c.checksum;
@@ -77,8 +136,7 @@ impl RunSettings {
     pub fn upload(a: &UploadArgs, cli: &Cli) -> Self {
         let mut s = Self::new(&a.common, Mode::Upload, cli);
         s.options.force = a.force;
-        s.options.delete = a.delete || a.delete_unmatched;
-        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.set_delete(a.delete, a.delete_unmatched);
         s.options.create_folder = a.create_folder;
         s.options.resolve = match a.resolve {
             UploadResolve::Local => Resolve::Local,
@@ -91,8 +149,7 @@ impl RunSettings {
     pub fn download(a: &DownloadArgs, cli: &Cli) -> Self {
         let mut s = Self::new(&a.common, Mode::Download, cli);
         s.options.force = a.force;
-        s.options.delete = a.delete || a.delete_unmatched;
-        s.options.delete_unmatched = a.delete_unmatched;
+        s.options.set_delete(a.delete, a.delete_unmatched);
         s.options.resolve = match a.resolve {
             DownloadResolve::Remote => Resolve::Remote,
             DownloadResolve::Skip => Resolve::Skip,

@@ -5,16 +5,19 @@ pub mod apply;
 pub mod demo;
 pub mod finish;
 pub mod plan;
+pub mod run;
+pub mod scan;
 pub mod serve;
 pub mod show;
 pub mod sync;
 pub mod targets;
+pub mod tree;
 
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{Global, RunSettings};
+use crate::settings::{Global, RunSettings, ScanSettings, TreeSettings};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Exit> {
@@ -27,7 +30,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let Some(command) = &cli.command else {
-        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'plan', 'show', 'apply', 'serve'); see --help").into());
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo'); see --help").into());
     };
     match command {
         Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
@@ -41,6 +44,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
             };
             plan::run(p, &settings, &global)
         }
+        Command::Run(a) => run::run(a, &cli, &global),
+        Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
+        Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(a),
         Command::Apply(a) => apply::run(a, &global),
         Command::Demo => demo::run(&global),

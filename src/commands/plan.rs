@@ -1,6 +1,9 @@
 //! `ftpsync plan {upload,download,sync} LOCAL REMOTE -o PLAN`: a read-only scan that writes
 //! a plan for review.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 
 use super::targets::open_pair;
@@ -10,18 +13,23 @@ use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
 use crate::output::show::summary_table;
-use std::io::Write;
-
-use crate::plan::io::{digest, write};
+use crate::plan::io::{FileFormat, digest, write};
+use crate::plan::model::Plan;
 use crate::settings::{Global, RunSettings};
+use crate::target::Target;
 
-pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
-    let printer = Printer::new(g.verbosity, s.no_color);
-    let Some(output) = &args.output else {
-        return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
-    };
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, &printer, s.options.create_folder)?;
-    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), SystemClock.now(), s.conn.workers)?;
+/// Both targets of a run, open, and the plan made from them.
+pub struct Prepared {
+    pub plan: Plan,
+    pub local: Box<dyn Target>,
+    pub remote: Box<dyn Target>,
+}
+
+/// The first half of every run: opens both targets and plans (read-only), with the warnings
+/// met on the way and `--checksum`. `now` is the plan's creation time.
+pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
+    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
+    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers)?;
     for w in &planned.warnings {
         printer.warn(w);
     }
@@ -29,15 +37,46 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;
     }
-    let to_stdout = output.as_os_str() == "-";
+    Ok(Prepared { plan, local, remote })
+}
+
+/// Where and how a plan is written.
+#[derive(Clone, Debug)]
+pub struct PlanOutput {
+    /// The file, or `-` for stdout.
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Exit 5 when the plan has changes.
+    pub detailed_exitcode: bool,
+}
+
+impl PlanOutput {
+    pub fn to_stdout(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+}
+
+pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
+    let Some(output) = &args.output else {
+        return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
+    };
+    write_plan(&PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode }, s, g)
+}
+
+/// Plans the run and writes the plan; prints its summary.
+pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
+    let printer = Printer::new(g.verbosity, s.no_color);
+    let plan = prepare(s, &printer, SystemClock.now())?.plan;
+    let output = &out.path;
+    let to_stdout = out.to_stdout();
     // The digest and the file are two serialisations of the same plan: made side by side.
-    let (digest, written) = std::thread::scope(|s| {
-        let digest = s.spawn(|| digest(&plan));
+    let (digest, written) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| digest(&plan));
         let written = if to_stdout {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            write(&plan, args.format, &mut out).and_then(|()| out.flush()).context("cannot write the plan to stdout")
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&plan, out.format, &mut w).and_then(|()| w.flush()).context("cannot write the plan to stdout")
         } else {
-            write_file(output, |out| write(&plan, args.format, out)).with_context(|| format!("cannot write the plan to {}", output.display()))
+            write_file(output, |w| write(&plan, out.format, w)).with_context(|| format!("cannot write the plan to {}", output.display()))
         };
         (digest.join().expect("digest thread"), written)
     });
@@ -57,13 +96,13 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
         printer.out(2, &table);
         printer.out(1, &done);
     }
-    Ok(if args.detailed_exitcode && plan.summary.changes > 0 { Exit::Changes } else { Exit::Success })
+    Ok(if out.detailed_exitcode && plan.summary.changes > 0 { Exit::Changes } else { Exit::Success })
 }
 
 /// Writes a file through a temporary name in the same folder, so a reader never sees half a
 /// plan.
-fn write_file(path: &std::path::Path, body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+fn write_file(path: &Path, body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".ftpsync-plan-").tempfile_in(dir)?;
     {
         let mut out = std::io::BufWriter::new(tmp.as_file_mut());

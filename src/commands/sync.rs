@@ -4,8 +4,7 @@
 use anyhow::Result;
 
 use super::finish::Finish;
-use super::targets::open_pair;
-use crate::engine::{add_checksums, make_plan_with};
+use super::plan::{Prepared, prepare};
 use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
@@ -14,16 +13,8 @@ use crate::settings::{Global, RunSettings};
 
 pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, s.no_color);
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, &printer, s.options.create_folder)?;
     let started = SystemClock.now();
-    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), started, s.conn.workers)?;
-    for w in &planned.warnings {
-        printer.warn(w);
-    }
-    let mut plan = planned.plan;
-    if s.options.checksum {
-        add_checksums(&mut plan, &mut *local)?;
-    }
+    let Prepared { plan, mut local, mut remote } = prepare(s, &printer, started)?;
     let digest = digest(&plan);
     let finish = Finish { printer, json: s.json, report: s.report.clone(), report_problems: s.report_problems, break_lock: s.conn.break_lock };
     if s.dry_run {

@@ -10,7 +10,7 @@ use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
-use crate::target::Target;
+use crate::target::{Target, TargetInfo};
 use crate::target::ftp::session::Settings;
 use crate::target::ftp::tls::{Trust, Verify};
 use crate::target::ftp::{FtpTarget, Options};
@@ -25,6 +25,15 @@ pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: b
     match Location::parse(location).map_err(|e| ExitError::usage(format!("{}: {e}", redact_raw(location))))? {
         Location::Local(path) => open_folder(&path),
         Location::Ftp(url) => Ok(Box::new(open_ftp(url, conn, printer, create_root)?)),
+    }
+}
+
+/// The root folder of an open target as pyftpsync shows it: the absolute local path, or the
+/// folder on the FTP server.
+pub fn root_path(info: &TargetInfo) -> String {
+    match Location::parse(&info.url) {
+        Ok(Location::Ftp(url)) => url.path,
+        _ => info.url.clone(),
     }
 }
 

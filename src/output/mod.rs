@@ -5,6 +5,7 @@
 //! was not given. A closed stdout (`ftpsync ... | head`) ends the program quietly.
 
 pub mod lines;
+pub mod listing;
 pub mod run;
 pub mod show;
 pub mod trace;

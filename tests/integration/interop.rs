@@ -2,26 +2,14 @@
 //! `PYFTPSYNC`, else `pyftpsync` on PATH): each tool continues where the other left off, and
 //! the outcome is the one the continuing tool gives on its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ftpsync::options::{Mode, PlanOptions, Resolve};
 use serde_json::Value;
 
 use crate::support::fixture::{self, MODIFY};
-use crate::support::{repo, sync_fs};
-
-/// The pyftpsync executable, or `None` (a failure when `CI=true`).
-fn pyftpsync() -> Option<PathBuf> {
-    let candidate = std::env::var_os("PYFTPSYNC").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("pyftpsync"));
-    let ok = Command::new(&candidate).arg("--version").output().is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(candidate);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "pyftpsync is required when CI=true (set PYFTPSYNC or install it: pip install pyftpsync==4.1.0)");
-    eprintln!("skipping: pyftpsync not found (set PYFTPSYNC; .ci/run installs it)");
-    None
-}
+use crate::support::{pyftpsync, repo, sync_fs};
 
 /// Runs pyftpsync with a private HOME (no ~/.pyftpsyncrc, keyring or .netrc involved).
 fn run_pyftpsync(exe: &Path, home: &Path, args: &[&str]) -> String {

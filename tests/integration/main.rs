@@ -9,5 +9,7 @@ mod interop;
 mod interrupted;
 mod plan_apply;
 mod property;
+mod run_tasks;
+mod scan_tree;
 mod server;
 mod support;

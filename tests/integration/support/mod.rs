@@ -62,14 +62,29 @@ pub fn assert_schema_valid(schema: &str, doc: &serde_json::Value) {
     assert!(errors.is_empty(), "document does not match {}:\n{}", path.display(), errors.join("\n"));
 }
 
-/// Runs the binary with colour off and a private HOME.
+/// The binary with colour off and no verbose-metadata switch, ready for more settings.
+pub fn ftpsync_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args).env("NO_COLOR", "1").env_remove("PYFTPSYNC_VERBOSE_META").env_remove("FTPSYNC_PASSWORD");
+    cmd
+}
+
+/// Runs the binary with colour off.
 pub fn ftpsync(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("PYFTPSYNC_VERBOSE_META")
-        .output()
-        .expect("run ftpsync")
+    ftpsync_command(args).output().expect("run ftpsync")
+}
+
+/// The real pyftpsync 4.1 (installed by `.ci/run`; its path in `PYFTPSYNC`, else `pyftpsync`
+/// on PATH), or `None` when it is missing (a failure when `CI=true`).
+pub fn pyftpsync() -> Option<PathBuf> {
+    let candidate = std::env::var_os("PYFTPSYNC").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("pyftpsync"));
+    let ok = std::process::Command::new(&candidate).arg("--version").output().is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "pyftpsync is required when CI=true (set PYFTPSYNC or install it: pip install pyftpsync==4.1.0)");
+    eprintln!("skipping the comparison with pyftpsync: not found (set PYFTPSYNC; .ci/run installs it)");
+    None
 }
 
 /// Every file and folder below `root` with its bytes and modification time, for "nothing

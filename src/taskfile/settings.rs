@@ -1,0 +1,69 @@
+//! From a task (after the command line's overrides) to the settings of the command it runs.
+//! Keys that `run` has no flag for (`delete`, `resolve`, `match`, `exclude`...) come only from
+//! the task; as in pyftpsync, a task resolves conflicts with `skip` and excludes nothing but
+//! the metadata, lock and task files unless it says otherwise.
+
+use std::path::PathBuf;
+
+use super::overrides::CliFlags;
+use super::paths::Roots;
+use super::task::{Flag, Task};
+use crate::options::{Mode, PlanOptions, Resolve};
+use crate::settings::{Connection, RunSettings, TreeSettings};
+
+/// The connection flags: the task's values, else the command line's.
+fn connection(task: &Task, cli: &CliFlags, conn: &Connection) -> Connection {
+    let f = |flag| cli.effective(task, flag);
+    Connection {
+        ftp_active: f(Flag::FtpActive),
+        prompt: f(Flag::Prompt),
+        no_prompt: f(Flag::NoPrompt),
+        no_keyring: f(Flag::NoKeyring),
+        no_netrc: f(Flag::NoNetrc),
+        no_verify_host_keys: f(Flag::NoVerifyHostKeys),
+        ..conn.clone()
+    }
+}
+
+/// An `upload`, `download` or `sync` task.
+pub fn run_settings(task: &Task, mode: Mode, cli: &CliFlags, roots: &Roots, conn: &Connection, report: Option<PathBuf>) -> RunSettings {
+    let f = |flag| cli.effective(task, flag);
+    let mut options = PlanOptions::new(mode);
+    options.resolve = task.resolve.unwrap_or(Resolve::Skip);
+    options.matches = task.matches.clone().unwrap_or_default();
+    options.exclude = task.exclude.clone().unwrap_or_default();
+    options.case = cli.case(task);
+    options.migrate = f(Flag::Migrate);
+    // Only the flags the command itself has (as on the command line).
+    if mode != Mode::Sync {
+        options.force = f(Flag::Force);
+        options.set_delete(f(Flag::Delete), f(Flag::DeleteUnmatched));
+    }
+    if mode != Mode::Download {
+        options.create_folder = f(Flag::CreateFolder);
+    }
+    RunSettings {
+        local: roots.local.display().to_string(),
+        remote: roots.remote.clone(),
+        options,
+        dry_run: f(Flag::DryRun),
+        report_problems: f(Flag::ReportProblems),
+        json: false,
+        report,
+        no_color: f(Flag::NoColor),
+        progress: f(Flag::Progress),
+        conn: connection(task, cli, conn),
+    }
+}
+
+/// A `tree` task: it shows the remote root.
+pub fn tree_settings(task: &Task, cli: &CliFlags, roots: &Roots, conn: &Connection) -> TreeSettings {
+    TreeSettings {
+        target: roots.remote.clone(),
+        files: cli.effective(task, Flag::Files),
+        sort: cli.effective(task, Flag::Sort),
+        matches: task.matches.clone().unwrap_or_default(),
+        exclude: task.exclude.clone().unwrap_or_default(),
+        conn: connection(task, cli, conn),
+    }
+}
