@@ -75,7 +75,7 @@ pub fn run(global: &Global) -> Result<Exit> {
     let settings = ApplySettings { clock, meta_style: crate::meta::style::from_environment()?, break_lock: false };
     let started = SystemClock.now();
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
-    run::header(&p, &plan, false);
+    run::header(&p, &plan);
     run::action_lines(&p, &plan, &applied.actions, false);
     run::summary(&p, &applied.counters, SystemClock.now() - started, false);
 

@@ -47,7 +47,7 @@ impl Finish {
     /// Shows what a dry run would do.
     pub fn dry_run(&self, plan: &Plan, digest: &str, started: f64) -> Result<Exit> {
         let p = self.lines_printer();
-        run::header(&p, plan, true);
+        run::header(&p, plan);
         let actions = effective_actions(&plan.entries);
         run::action_lines(&p, plan, &actions, true);
         let mut counters = Counters::predict(plan);
@@ -79,7 +79,7 @@ impl Finish {
         let started = clock.now();
         let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()?, break_lock: self.break_lock };
         let p = self.lines_printer();
-        run::header(&p, plan, false);
+        run::header(&p, plan);
         let mut report = Report::new(plan, digest, iso_utc(started));
         if plan.summary.changes == 0 {
             // Nothing to change: no lock to take, nothing to check.

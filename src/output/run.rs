@@ -7,15 +7,15 @@ use crate::options::Mode;
 use crate::plan::model::{Action, Plan};
 use crate::stats::Counters;
 
-/// `Synchronize /abs/local` / `                with ftp://host/dir`.
-pub fn header(p: &Printer, plan: &Plan, dry_run: bool) {
+/// `Synchronize /abs/local` / `                with ftp://host/dir` (no dry-run prefix, as in
+/// pyftpsync).
+pub fn header(p: &Printer, plan: &Plan) {
     let (verb, word) = match plan.mode {
         Mode::Sync => ("Synchronize", "with"),
         Mode::Upload => ("Upload", "to"),
         Mode::Download => ("Download to", "from"),
     };
-    let prefix = if dry_run { "(DRY-RUN) " } else { "" };
-    p.out(3, &format!("{prefix}{verb} {}\n{word:>20} {}", plan.local.display, plan.remote.display));
+    p.out(3, &format!("{verb} {}\n{word:>20} {}", plan.local.display, plan.remote.display));
     p.out(3, "Encoding local: utf-8, remote: utf-8");
 }
 
