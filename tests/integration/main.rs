@@ -1,5 +1,6 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+mod ftp_quirks;
 mod golden;
 mod golden_ftp;
 mod interop;

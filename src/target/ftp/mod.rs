@@ -228,6 +228,9 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         Err(e) => return Err(explain(e, &format!("cannot list {abs}"))),
     };
     let parsed = parse_listing(&data, format, SystemClock.now());
+    if format == Format::List && parsed.listing.entries.is_empty() && parsed.listing.skipped.is_empty() && !exists(s, abs)? {
+        return Ok(None);
+    }
     let mut listing = parsed.listing;
     listing.entries.retain(|e| !is_temp_name(&e.name));
     for (name, d) in &parsed.details {
@@ -246,6 +249,17 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         }
     }
     Ok(Some(listing))
+}
+
+/// Whether a folder exists, for an empty `LIST`: vsftpd answers `LIST` of a missing folder
+/// with an empty listing and `226`, exactly as for an empty folder. Only a folder exists that
+/// can be entered.
+fn exists(s: &mut Session, abs: &str) -> Result<bool> {
+    match s.ftp.cwd(abs) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(reply_code(&e), Some(450 | 501 | 550)) => Ok(false),
+        Err(e) => Err(explain(e, &format!("cannot enter {abs}"))),
+    }
 }
 
 fn upload(s: &mut Session, tmp: &str, data: &mut dyn Read) -> Result<u64> {

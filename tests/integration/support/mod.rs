@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests.
 
+pub mod fake_ftp;
 pub mod fixture;
 pub mod ftp;
 

@@ -1,0 +1,34 @@
+//! The FTP target against behaviours of real servers that the in-process server does not have,
+//! played by a scripted vsftpd look-alike (`support::fake_ftp`), so they are checked on every
+//! machine; the real servers themselves are exercised in `servers.rs`.
+
+use std::time::Duration;
+
+use ftpsync::credentials::Secret;
+use ftpsync::relpath::RelPath;
+use ftpsync::target::Target;
+use ftpsync::target::ftp::session::Settings;
+use ftpsync::target::ftp::{FtpTarget, Options};
+use ftpsync::target::url::{FtpUrl, Tls};
+
+use crate::support::fake_ftp::{FakeFtp, Tree};
+
+fn open(fake: &FakeFtp, folder: &str, create_root: bool) -> anyhow::Result<FtpTarget> {
+    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port: fake.port, user: None, password: None, path: folder.into() };
+    let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: Duration::from_secs(10) };
+    FtpTarget::open(settings, Options { retries: 1, create_root })
+}
+
+#[test]
+fn a_missing_folder_is_not_an_empty_one_on_list_only_servers() {
+    // vsftpd answers LIST of a missing folder with an empty listing and 226.
+    let fake = FakeFtp::start(Tree::from([("/".into(), vec![]), ("/empty".into(), vec![])]));
+    let err = open(&fake, "/missing", false).err().expect("a missing folder must not open");
+    assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+    let mut empty = open(&fake, "/empty", false).unwrap();
+    assert!(empty.list_dir(&RelPath::root()).unwrap().unwrap().entries.is_empty());
+    assert_eq!(empty.list_dir(&RelPath::parse("sub").unwrap()).unwrap().map(|l| l.entries.len()), None);
+    // With --create-folder, the missing folder is planned as empty.
+    let mut created = open(&fake, "/missing", true).unwrap();
+    assert!(created.list_dir(&RelPath::root()).unwrap().unwrap().entries.is_empty());
+}
