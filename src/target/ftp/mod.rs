@@ -150,7 +150,7 @@ impl FtpTarget {
     /// Lists a folder; `None` if it does not exist.
     fn list_raw(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         let abs = self.abs(dir);
-        self.retry(|s, _| list_session(s, &abs))
+        self.retry(|s, _| list_session(s, &abs, None))
     }
 
     fn temp_name(&self, path: &RelPath) -> RelPath {
@@ -208,7 +208,10 @@ fn read_all(stream: &mut dyn Read) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
+/// Lists a folder; `None` if it does not exist. After a `LIST`, the exact time of each file
+/// is asked with `MDTM`: of every file, or only of the file named `only` (a [`Target::stat`]
+/// must not cost one command per file of its folder).
+fn list_session(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Listing>> {
     let (cmd, format) = if s.features.mlsd { (format!("MLSD {abs}"), Format::Mlsd) } else { (format!("LIST -a {abs}"), Format::List) };
     let data = match s.ftp.custom_data_command(&cmd, &OPENING) {
         Ok((_, mut stream)) => {
@@ -240,7 +243,7 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
     }
     if format == Format::List && s.features.mdtm {
         // LIST shows minutes at best: ask for the exact time of each file.
-        for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File) {
+        for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File && only.is_none_or(|n| e.name == n)) {
             if parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second) {
                 let path = format!("{}/{}", abs.trim_end_matches('/'), e.name);
                 let t = s.ftp.mdtm(&path).map_err(|err| explain(err, &format!("MDTM {path}")))?;
@@ -351,8 +354,13 @@ impl Target for FtpTarget {
                 e
             }));
         }
-        let listing = self.list_dir(&path.parent())?;
-        Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == path.name())))
+        let parent = path.parent();
+        if parent.is_root() && self.root_missing {
+            return Ok(None);
+        }
+        let (abs, name) = (self.abs(&parent), path.name().to_string());
+        let listing = self.retry(|s, _| list_session(s, &abs, Some(&name)))?;
+        Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
     }
 
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
