@@ -7,4 +7,5 @@ mod interop;
 mod plan_apply;
 mod property;
 mod server;
+mod servers;
 mod support;

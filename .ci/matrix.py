@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Renders the results of the real-server tests (JSON lines written by
+tests/integration/servers.rs to FTPSYNC_MATRIX_OUT) into README.md, between the markers
+<!-- interop-matrix:start --> and <!-- interop-matrix:end --> under the heading
+"Server interoperability" (created when missing).
+
+    python3 .ci/matrix.py MATRIX.jsonl README.md
+"""
+
+import datetime
+import json
+import sys
+
+START, END = "<!-- interop-matrix:start -->", "<!-- interop-matrix:end -->"
+HEADING = "## Server interoperability"
+OPERATIONS = ["missing", "untrusted", "upload", "replan", "sync", "download"]
+MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
+INTRO = """\
+`bash .ci/run` starts these servers on loopback (`.ci/servers.sh`) and runs
+`tests/integration/servers.rs` against each, in plain FTP and in explicit FTPS (`AUTH TLS`, the
+server certificate verified against a test CA), with a fixture of 320 files in nested folders
+(names with spaces, non-ASCII letters and emoji; empty, binary and CR/LF files; one of 1.5 MB):
+**upload** into an empty remote folder (the served folder then has the same bytes and
+modification times), **replan** (a second plan has nothing to do), **sync** after edits on
+both sides (changed, new and deleted files, new folders; both sides converge, a further plan is
+empty), **download** into an empty local folder (same tree). The table below is generated from
+that run by `.ci/matrix.py`; do not edit it by hand. (**Missing**: opening a remote folder
+that does not exist reports it as missing rather than as an empty folder. **Untrusted**, FTPS
+only: trusting another CA than the test CA, the connection is refused.)"""
+
+
+def render(rows):
+    servers = []
+    for r in rows:
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    version = {r["server"]: r["version"] for r in rows}
+    cell = {}
+    for r in rows:
+        cell[(r["server"], r["mode"], r["operation"])] = r
+    out = [f"Last run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
+    out.append("| Server | Version | Mode | Commands used | " + " | ".join(o.capitalize() for o in OPERATIONS) + " |")
+    out.append("|---|---|---|---|" + "---|" * len(OPERATIONS))
+    notes = []
+    for s in servers:
+        for mode in MODES:
+            if not any(k[0] == s and k[1] == mode for k in cell):
+                continue
+            cells = []
+            for op in OPERATIONS:
+                r = cell.get((s, mode, op)) or cell.get((s, mode, "connect"))
+                if r is None:
+                    cells.append("–")
+                elif r["ok"]:
+                    cells.append(f"✅ {r['seconds']:.1f} s")
+                else:
+                    notes.append(f"- {s}, {MODES[mode]}, {r['operation']}: {r['detail']}")
+                    cells.append(f"❌ [{len(notes)}]")
+            used = next((r["protocol"] for k, r in cell.items() if k[:2] == (s, mode) and r.get("protocol")), "–")
+            out.append(f"| {s} | {version[s]} | {MODES[mode]} | {used} | " + " | ".join(cells) + " |")
+    ok = [r for r in rows if r["ok"]]
+    details = [f"{op.capitalize()}: " + " / ".join(sorted({r["detail"] for r in ok if r["operation"] == op})) + "."
+               for op in ("upload", "download") if any(r["operation"] == op for r in ok)]
+    out.append("")
+    if notes:
+        out.append("Failures:")
+        out.append("")
+        out.extend(f"{n}" for n in notes)
+        out.append("")
+    if details:
+        out.append("Per server and mode: " + " ".join(details))
+    return "\n".join(out)
+
+
+def main():
+    matrix, readme = sys.argv[1], sys.argv[2]
+    with open(matrix, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if not rows:
+        sys.exit(f"{matrix}: no results")
+    block = f"{START}\n{render(rows)}\n{END}"
+    try:
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# ftpsync\n\nPlan-then-apply folder synchronisation with FTP/FTPS servers, compatible with pyftpsync.\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{INTRO}\n\n{block}\n"
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"{readme}: interoperability matrix updated ({len(rows)} results)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
