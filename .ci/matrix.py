@@ -13,7 +13,7 @@ import sys
 
 START, END = "<!-- interop-matrix:start -->", "<!-- interop-matrix:end -->"
 HEADING = "## Server interoperability"
-OPERATIONS = ["missing", "untrusted", "upload", "replan", "sync", "download"]
+OPERATIONS = ["missing", "untrusted", "upload", "replan", "active", "sync", "download"]
 MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
 INTRO = """\
 `bash .ci/run` starts these servers on loopback (`.ci/servers.sh`) and runs
@@ -21,7 +21,8 @@ INTRO = """\
 server certificate verified against a test CA), with a fixture of 320 files in nested folders
 (names with spaces, non-ASCII letters and emoji; empty, binary and CR/LF files; one of 1.5 MB):
 **upload** into an empty remote folder (the served folder then has the same bytes and
-modification times), **replan** (a second plan has nothing to do), **sync** after edits on
+modification times), **replan** (a second plan has nothing to do), **active** (the same and a download in active
+mode, the server connecting back for each transfer), **sync** after edits on
 both sides (changed, new and deleted files, new folders; both sides converge, a further plan is
 empty), **download** into an empty local folder (same tree). The table below is generated from
 that run by `.ci/matrix.py`; do not edit it by hand. (**Missing**: opening a remote folder
@@ -41,7 +42,13 @@ def render(rows):
     out = [f"Last run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
     out.append("| Server | Version | Mode | Commands used | " + " | ".join(o.capitalize() for o in OPERATIONS) + " |")
     out.append("|---|---|---|---|" + "---|" * len(OPERATIONS))
-    notes = []
+    notes = {}  # (server, operation, text) -> [number, modes]
+
+    def note(s, mode, r, text):
+        n = notes.setdefault((s, r["operation"], text), [len(notes) + 1, []])
+        n[1].append(MODES[mode])
+        return n[0]
+
     for s in servers:
         for mode in MODES:
             if not any(k[0] == s and k[1] == mode for k in cell):
@@ -51,21 +58,23 @@ def render(rows):
                 r = cell.get((s, mode, op)) or cell.get((s, mode, "connect"))
                 if r is None:
                     cells.append("–")
+                elif r.get("skipped"):
+                    cells.append(f"⚠️ not run [{note(s, mode, r, 'not run: ' + r['detail'])}]")
                 elif r["ok"]:
                     cells.append(f"✅ {r['seconds']:.1f} s")
                 else:
-                    notes.append(f"- {s}, {MODES[mode]}, {r['operation']}: {r['detail']}")
-                    cells.append(f"❌ [{len(notes)}]")
+                    cells.append(f"❌ [{note(s, mode, r, r['detail'])}]")
             used = next((r["protocol"] for k, r in cell.items() if k[:2] == (s, mode) and r.get("protocol")), "–")
             out.append(f"| {s} | {version[s]} | {MODES[mode]} | {used} | " + " | ".join(cells) + " |")
-    ok = [r for r in rows if r["ok"]]
+    ok = [r for r in rows if r["ok"] and not r.get("skipped")]
     details = [f"{op.capitalize()}: " + " / ".join(sorted({r["detail"] for r in ok if r["operation"] == op})) + "."
                for op in ("upload", "download") if any(r["operation"] == op for r in ok)]
     out.append("")
     if notes:
-        out.append("Failures:")
+        out.append("Notes:")
         out.append("")
-        out.extend(f"{n}" for n in notes)
+        for (s, op, text), (n, modes) in notes.items():
+            out.append(f"{n}. {s}, {op} ({', '.join(modes)}): {text}")
         out.append("")
     if details:
         out.append("Per server and mode: " + " ".join(details))

@@ -3,14 +3,17 @@
 //! the certificate verified against the run's test CA.
 //!
 //! For every server and mode, with a fixture of more than 300 files in nested folders (names
-//! with spaces and non-ASCII characters, empty and binary files with CR/LF bytes):
+//! with spaces, non-ASCII and glob characters, dotfiles, empty folders, empty and binary files
+//! with CR/LF bytes, one of 1.5 MB):
 //! 0. `missing`: a remote folder that does not exist is reported as missing, not as empty;
 //!    `untrusted` (TLS only): trusting another CA than the test CA, the connection is refused;
 //! 1. `upload` into an empty remote folder: the served folder on disk then holds the same bytes
 //!    and modification times as the local one (and nothing else, no temporary files);
-//! 2. `replan`: a second plan has nothing to do;
-//! 3. `sync`: after edits on the served folder and locally (changed, new and deleted files, a
-//!    new folder), both sides end up with the expected tree and a further plan is empty;
+//! 2. `replan`: a second plan has nothing to do; `active`: the same, and a download, in active
+//!    mode (the server connects back for each transfer);
+//! 3. `sync`: after edits on the served folder and locally (changed, new and deleted files, new
+//!    and deleted folders), both sides end up with the expected tree and a further plan is
+//!    empty;
 //! 4. `download` into an empty local folder gives the served tree.
 //!
 //! The servers come from the environment (format in `.ci/servers.sh`): `FTPSYNC_TEST_SERVERS`,
@@ -32,6 +35,7 @@ use ftpsync::engine::make_plan;
 use ftpsync::model::{Clock, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::{Action, Plan};
+use ftpsync::relpath::RelPath;
 use ftpsync::target::Target;
 use ftpsync::target::ftp::mtime::{self, Method};
 use ftpsync::target::ftp::session::{Session, Settings};
@@ -180,8 +184,11 @@ const NAMES: [&str; 12] = [
     "glob *?[#] {a,b}.txt",
 ];
 
-/// The fixture: relative path → (content, mtime).
+/// Relative path → (content, mtime) of files; folders end with `/` (no content, time 0).
 type Tree = BTreeMap<String, (Vec<u8>, i64)>;
+
+/// Folders of the fixture that stay empty.
+const EMPTY_FOLDERS: [&str; 2] = ["empty folder/", "docs/leer ünï/"];
 
 fn fixture() -> Tree {
     let mut rng = Rng(0x5eed_f00d_dead_beef);
@@ -204,29 +211,39 @@ fn fixture() -> Tree {
         };
         tree.insert(path, (content, T0 + i as i64 * 3607));
     }
+    for dir in EMPTY_FOLDERS {
+        tree.insert(dir.into(), (Vec::new(), 0));
+    }
     tree
 }
 
 /// Writes a tree under `root`; files and folders get `owner` when given (the served side).
 fn write_tree(root: &Path, tree: &Tree, owner: Option<(u32, u32)>) {
     for (path, (content, mtime)) in tree {
-        write_file(root, path, content, *mtime, owner);
+        match path.strip_suffix('/') {
+            Some(dir) => make_dirs(root, &root.join(dir), owner),
+            None => write_file(root, path, content, *mtime, owner),
+        }
+    }
+}
+
+/// Creates `dir` and its missing parents up to `root`, owned by `owner` when given.
+fn make_dirs(root: &Path, dir: &Path, owner: Option<(u32, u32)>) {
+    if dir.exists() {
+        return;
+    }
+    if dir != root {
+        make_dirs(root, dir.parent().unwrap(), owner);
+    }
+    fs::create_dir(dir).unwrap();
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
     }
 }
 
 fn write_file(root: &Path, rel: &str, content: &[u8], mtime: i64, owner: Option<(u32, u32)>) {
     let path = root.join(rel);
-    let parent = path.parent().unwrap();
-    if !parent.exists() {
-        fs::create_dir_all(parent).unwrap();
-        if let Some((uid, gid)) = owner {
-            let mut dir = parent;
-            while dir != root {
-                std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
-                dir = dir.parent().unwrap();
-            }
-        }
-    }
+    make_dirs(root, path.parent().unwrap(), owner);
     fs::write(&path, content).unwrap();
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
@@ -235,8 +252,8 @@ fn write_file(root: &Path, rel: &str, content: &[u8], mtime: i64, owner: Option<
     filetime::set_file_times(&path, t, t).unwrap();
 }
 
-/// Every file below `root` (metadata and lock excluded; anything else, temporary files
-/// included, counts).
+/// Every file and folder below `root` (metadata and lock excluded; anything else, temporary
+/// files included, counts).
 fn read_tree(root: &Path) -> Tree {
     let mut out = Tree::new();
     let mut stack = vec![root.to_path_buf()];
@@ -244,11 +261,12 @@ fn read_tree(root: &Path) -> Tree {
         for e in fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();
             let meta = e.metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
             if meta.is_dir() {
                 stack.push(e.path());
+                out.insert(format!("{rel}/"), (Vec::new(), 0));
                 continue;
             }
-            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
             if rel.ends_with(META_FILE) || rel == LOCK_FILE {
                 continue;
             }
@@ -258,8 +276,23 @@ fn read_tree(root: &Path) -> Tree {
     out
 }
 
-/// Compares trees; the error names the first differences.
+/// A tree with the folders its paths imply.
+fn with_folders(tree: &Tree) -> Tree {
+    let mut out = tree.clone();
+    for path in tree.keys() {
+        let mut rest = path.trim_end_matches('/');
+        while let Some((parent, _)) = rest.rsplit_once('/') {
+            out.insert(format!("{parent}/"), (Vec::new(), 0));
+            rest = parent;
+        }
+    }
+    out
+}
+
+/// Compares trees (files: bytes and mtime; folders: existence); the error names the first
+/// differences.
 fn same_tree(what: &str, got: &Tree, want: &Tree) -> Result<(), String> {
+    let (got, want) = (&with_folders(got), &with_folders(want));
     let mut diffs = Vec::new();
     for (path, (content, mtime)) in want {
         match got.get(path) {
@@ -287,6 +320,8 @@ fn same_tree(what: &str, got: &Tree, want: &Tree) -> Result<(), String> {
 struct Row {
     operation: &'static str,
     ok: bool,
+    /// Not run because of a known problem of the server (`detail` says which).
+    skipped: bool,
     seconds: f64,
     detail: String,
     /// Listing and time-setting commands used (on the `upload` line).
@@ -303,6 +338,13 @@ fn connect(url: &FtpUrl, folder: &str, ca: Option<&Path>) -> anyhow::Result<FtpT
 
 fn connect_verifying(url: &FtpUrl, folder: &str, verify: &Verify) -> anyhow::Result<FtpTarget> {
     FtpTarget::open(session_settings(url, folder, verify)?, Options { retries: 3, create_root: false })
+}
+
+/// [`connect`] in active mode (the server connects to us for each transfer).
+fn connect_active(url: &FtpUrl, folder: &str, ca: Option<&Path>) -> anyhow::Result<FtpTarget> {
+    let verify = ca.map_or(Verify::Nothing, |ca| Verify::CaFile(ca.to_path_buf()));
+    let settings = Settings { active: true, ..session_settings(url, folder, &verify)? };
+    FtpTarget::open(settings, Options { retries: 3, create_root: false })
 }
 
 fn session_settings(url: &FtpUrl, folder: &str, verify: &Verify) -> anyhow::Result<Settings> {
@@ -388,34 +430,51 @@ fn plan_is_empty(local: &Path, remote: &mut FtpTarget) -> Result<(), String> {
 
 /// Edits on both sides before the sync, and the tree expected afterwards on both.
 fn edit_both(local: &Path, served: &Path, owner: (u32, u32), expected: &mut Tree) {
-    let paths: Vec<String> = expected.keys().cloned().collect();
+    // Whole folders deleted on one side each (untouched on the other: deleted on both after).
+    let (gone_locally, gone_on_server) = ("Ελληνικά/", "deep/a/b/c/d/e f/");
+    fs::remove_dir_all(local.join(gone_locally)).unwrap();
+    fs::remove_dir_all(served.join(gone_on_server)).unwrap();
+    expected.retain(|p, _| !p.starts_with(gone_locally) && !p.starts_with(gone_on_server));
+    let files: Vec<String> = expected.keys().filter(|p| !p.ends_with('/')).cloned().collect();
     let mut change = |root: &Path, owner: Option<(u32, u32)>, rel: &str, content: Vec<u8>, mtime: i64| {
         write_file(root, rel, &content, mtime, owner);
         expected.insert(rel.to_string(), (content, mtime));
     };
     // Changed on the server (new sizes, newer times), new there, one in a new folder.
     for (k, i) in [3, 50, 101].into_iter().enumerate() {
-        change(served, Some(owner), &paths[i], format!("changed on the server {k}\r\n").into_bytes(), T_EDIT + k as i64);
+        change(served, Some(owner), &files[i], format!("changed on the server {k}\r\n").into_bytes(), T_EDIT + k as i64);
     }
     change(served, Some(owner), "server new/neu ñ.txt", b"new on the server\n".to_vec(), T_EDIT + 10);
     change(served, Some(owner), "docs/von Server.txt", b"also new on the server\n".to_vec(), T_EDIT + 11);
     // Changed locally, new locally, one in a new folder.
     for (k, i) in [7, 77, 150].into_iter().enumerate() {
-        change(local, None, &paths[i], format!("changed locally {k}\n").into_bytes(), T_EDIT + 20 + k as i64);
+        change(local, None, &files[i], format!("changed locally {k}\n").into_bytes(), T_EDIT + 20 + k as i64);
     }
     change(local, None, "local new ü.txt", b"new locally\n".to_vec(), T_EDIT + 30);
     change(local, None, "neuer Ordner/Datei 1.bin", vec![0, 13, 10, 255], T_EDIT + 31);
-    // Deleted on one side each.
+    // Files deleted on one side each.
     for (root, i) in [(served, 200), (local, 250)] {
-        fs::remove_file(root.join(&paths[i])).unwrap();
-        expected.remove(&paths[i]);
+        fs::remove_file(root.join(&files[i])).unwrap();
+        expected.remove(&files[i]);
+    }
+}
+
+/// Operations left out for a server because of a problem on its side, and why.
+fn known_problem(server: &str, operation: &str) -> Option<&'static str> {
+    match (server, operation) {
+        ("pyftpdlib", "active") => Some(
+            "pyftpdlib 2.2 stalls here for its 30 s timeout on some active-mode data connections when several sessions \
+             are open (Python's ftplib client too): the connection is established but its event loop never reports it",
+        ),
+        _ => None,
     }
 }
 
 /// upload → replan → sync → download for one server and mode; stops at the first failure.
 fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) -> Vec<Row> {
     let mode = mode_name(url);
-    let folder = format!("{mode}-{}-{}", std::process::id(), SystemClock.now() as u64);
+    // A space and a non-ASCII letter in the root folder's name too.
+    let folder = format!("{mode} ü-{}-{}", std::process::id(), SystemClock.now() as u64);
     let served = server.root.join(&folder);
     let root_meta = fs::metadata(&server.root).unwrap_or_else(|e| panic!("{}: served folder {}: {e}", server.name, server.root.display()));
     let owner = (root_meta.uid(), root_meta.gid());
@@ -430,7 +489,7 @@ fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) ->
     type Step<'a> = Box<dyn FnMut(&mut FtpTarget) -> Result<String, String> + 'a>;
     let mut steps: Vec<(&'static str, Step)> = Vec::new();
     let (served_ref, local_ref) = (&served, &local);
-    let files = expected.len();
+    let files = expected.keys().filter(|p| !p.ends_with('/')).count();
     let folder_ref = &folder;
     steps.push((
         "missing",
@@ -463,6 +522,21 @@ fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) ->
         }),
     ));
     steps.push(("replan", Box::new(|remote| plan_is_empty(local_ref, remote).map(|()| "nothing to do".to_string()))));
+    steps.push((
+        "active",
+        Box::new(move |_| {
+            let mut active = connect_active(url, folder_ref, ca).map_err(|e| format!("connect: {e:#}"))?;
+            plan_is_empty(local_ref, &mut active)?;
+            let mut copy = Vec::new();
+            let first = fixture().into_iter().find(|(p, (c, _))| !p.ends_with('/') && c.len() > 1000).unwrap();
+            active.read_file(&RelPath::parse(&first.0).unwrap(), &mut |r| Ok(r.read_to_end(&mut copy).map(drop)?)).map_err(|e| format!("download: {e:#}"))?;
+            active.close().map_err(|e| format!("close: {e:#}"))?;
+            if copy != first.1.0 {
+                return Err(format!("{}: other bytes in active mode", first.0));
+            }
+            Ok("scan and download in active mode".into())
+        }),
+    ));
     let expected_ref = &mut expected;
     steps.push((
         "sync",
@@ -491,7 +565,11 @@ fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) ->
     let mut failed: Option<&'static str> = None;
     for (operation, mut step) in steps {
         if let Some(first) = failed.filter(|f| !matches!(*f, "missing" | "untrusted")) {
-            rows.push(Row { operation, ok: false, seconds: 0.0, detail: format!("not run ({first} failed)"), protocol: None });
+            rows.push(Row { operation, ok: false, skipped: false, seconds: 0.0, detail: format!("not run ({first} failed)"), protocol: None });
+            continue;
+        }
+        if let Some(why) = known_problem(&server.name, operation) {
+            rows.push(Row { operation, ok: true, skipped: true, seconds: 0.0, detail: why.into(), protocol: None });
             continue;
         }
         let started = Instant::now();
@@ -503,10 +581,10 @@ fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) ->
         });
         let seconds = started.elapsed().as_secs_f64();
         match result {
-            Ok(detail) => rows.push(Row { operation, ok: true, seconds, detail, protocol: None }),
+            Ok(detail) => rows.push(Row { operation, ok: true, skipped: false, seconds, detail, protocol: None }),
             Err(detail) => {
                 failed = Some(operation);
-                rows.push(Row { operation, ok: false, seconds, detail, protocol: None });
+                rows.push(Row { operation, ok: false, skipped: false, seconds, detail, protocol: None });
             }
         }
     }
@@ -542,7 +620,7 @@ fn real_servers_upload_sync_download() {
                         let mode = mode_name(url);
                         let rows = match answers(url) {
                             Ok(()) => scenario(server, url, ca, scratch),
-                            Err(e) => vec![Row { operation: "connect", ok: false, seconds: 0.0, detail: format!("does not answer: {e}"), protocol: None }],
+                            Err(e) => vec![Row { operation: "connect", ok: false, skipped: false, seconds: 0.0, detail: format!("does not answer: {e}"), protocol: None }],
                         };
                         out.push((server.name.clone(), server.version.clone(), mode, rows));
                     }
@@ -560,11 +638,12 @@ fn real_servers_upload_sync_download() {
         for row in rows {
             let line = json!({
                 "server": server, "version": version, "mode": mode, "operation": row.operation,
-                "ok": row.ok, "seconds": (row.seconds * 100.0).round() / 100.0, "detail": row.detail,
+                "ok": row.ok, "skipped": row.skipped, "seconds": (row.seconds * 100.0).round() / 100.0, "detail": row.detail,
                 "protocol": row.protocol,
             });
             lines.push_str(&format!("{line}\n"));
-            eprintln!("{server:10} {mode:5} {:9} {} {:6.2}s  {}", row.operation, if row.ok { "ok  " } else { "FAIL" }, row.seconds, row.detail);
+            let verdict = if row.skipped { "skip" } else if row.ok { "ok  " } else { "FAIL" };
+            eprintln!("{server:10} {mode:5} {:9} {verdict} {:6.2}s  {}", row.operation, row.seconds, row.detail);
             if row.operation == "connect" {
                 unreachable.push(format!("{server} ({mode}): {}", row.detail));
             } else if !row.ok {
