@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Folders (absolute, without a trailing `/` except the root) and their files (name, size,
 /// mtime in seconds).
@@ -45,6 +45,22 @@ impl FakeFtp {
 
 fn stamp(t: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(t, 0).unwrap()
+}
+
+/// Accepts the data connection, giving up after `limit`.
+fn accept_within(l: &TcpListener, limit: Duration) -> std::io::Result<TcpStream> {
+    l.set_nonblocking(true)?;
+    let until = Instant::now() + limit;
+    loop {
+        match l.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false)?;
+                return Ok(conn);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn serve(conn: TcpStream, tree: &Tree, counts: &Mutex<HashMap<String, usize>>) -> std::io::Result<()> {
@@ -85,7 +101,7 @@ fn serve(conn: TcpStream, tree: &Tree, counts: &Mutex<HashMap<String, usize>>) -
                 let Some(l) = passive.take() else { reply("425 Use PORT or PASV first.")?; continue };
                 let path = arg.strip_prefix("-a").map(str::trim_start).unwrap_or(arg);
                 reply("150 Here comes the directory listing.")?;
-                let (mut data, _) = l.accept()?;
+                let mut data = accept_within(&l, Duration::from_secs(10))?;
                 // vsftpd: a missing folder lists as empty, with the same 226.
                 for (name, size, t) in tree.get(path).into_iter().flatten() {
                     let line = format!("-rw-r--r--    1 1001     1001     {size:8} {} {name}\r\n", stamp(*t).format("%b %d %H:%M"));
