@@ -30,6 +30,11 @@ that does not exist reports it as missing rather than as an empty folder. **Untr
 only: trusting another CA than the test CA, the connection is refused.)"""
 
 
+def md(text):
+    """Text for a Markdown table cell or list item (no HTML, no column breaks)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def render(rows):
     servers = []
     for r in rows:
@@ -65,7 +70,7 @@ def render(rows):
                 else:
                     cells.append(f"❌ [{note(s, mode, r, r['detail'])}]")
             used = next((r["protocol"] for k, r in cell.items() if k[:2] == (s, mode) and r.get("protocol")), "–")
-            out.append(f"| {s} | {version[s]} | {MODES[mode]} | {used} | " + " | ".join(cells) + " |")
+            out.append(f"| {md(s)} | {md(version[s])} | {MODES[mode]} | {md(used)} | " + " | ".join(cells) + " |")
     ok = [r for r in rows if r["ok"] and not r.get("skipped")]
     details = [f"{op.capitalize()}: " + " / ".join(sorted({r["detail"] for r in ok if r["operation"] == op})) + "."
                for op in ("upload", "download") if any(r["operation"] == op for r in ok)]
@@ -74,10 +79,10 @@ def render(rows):
         out.append("Notes:")
         out.append("")
         for (s, op, text), (n, modes) in notes.items():
-            out.append(f"{n}. {s}, {op} ({', '.join(modes)}): {text}")
+            out.append(f"{n}. {md(s)}, {op} ({', '.join(modes)}): {md(text)}")
         out.append("")
     if details:
-        out.append("Per server and mode: " + " ".join(details))
+        out.append("Per server and mode: " + md(" ".join(details)))
     return "\n".join(out)
 
 

@@ -378,7 +378,7 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
         Some(Method::Mfmt) => "MFMT",
         Some(Method::SiteUtimeLong) => "SITE UTIME (5 arguments)",
         Some(Method::SiteUtimeShort) => "SITE UTIME",
-        Some(Method::MdtmSet) => "MDTM <time> <file>",
+        Some(Method::MdtmSet) => "MDTM YYYYMMDDHHMMSS path",
         Some(Method::Unsupported) | None => "none",
     };
     session.quit();
