@@ -17,17 +17,22 @@ OPERATIONS = ["missing", "untrusted", "upload", "replan", "active", "sync", "dow
 MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
 INTRO = """\
 `bash .ci/run` starts these servers on loopback (`.ci/servers.sh`) and runs
-`tests/integration/servers.rs` against each, in plain FTP and in explicit FTPS (`AUTH TLS`, the
-server certificate verified against a test CA), with a fixture of 320 files in nested folders
-(names with spaces, non-ASCII letters and emoji; empty, binary and CR/LF files; one of 1.5 MB):
-**upload** into an empty remote folder (the served folder then has the same bytes and
-modification times), **replan** (a second plan has nothing to do), **active** (the same and a download in active
-mode, the server connecting back for each transfer), **sync** after edits on
-both sides (changed, new and deleted files, new folders; both sides converge, a further plan is
-empty), **download** into an empty local folder (same tree). The table below is generated from
-that run by `.ci/matrix.py`; do not edit it by hand. (**Missing**: opening a remote folder
-that does not exist reports it as missing rather than as an empty folder. **Untrusted**, FTPS
-only: trusting another CA than the test CA, the connection is refused.)"""
+`tests/integration/servers.rs` against each, in plain FTP and in explicit FTPS (`AUTH TLS`,
+the server certificate verified against a test CA). The fixture has 320 files in nested
+folders: names with spaces, non-ASCII letters, emoji and glob characters, dotfiles, empty
+folders, empty, binary and CR/LF files, one of 1.5 MB.
+
+- **Missing**: opening a remote folder that does not exist reports it as missing, not empty.
+- **Untrusted** (FTPS only): trusting another CA than the test CA, the connection is refused.
+- **Upload** into an empty remote folder: the served folder then has the same bytes and
+  modification times, and nothing else.
+- **Replan**: a second plan has nothing to do.
+- **Active**: the same scan, and a download, in active mode (the server connects back).
+- **Sync** after edits on both sides (changed, new and deleted files, new and deleted
+  folders): both sides end up with the expected tree, and a further plan is empty.
+- **Download** into an empty local folder gives the served tree.
+
+The table is generated from that run by `.ci/matrix.py`; do not edit it by hand."""
 
 
 def md(text):
