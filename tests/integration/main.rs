@@ -2,6 +2,7 @@
 
 mod fixes;
 mod ftp_cli;
+mod ftp_quirks;
 mod golden;
 mod golden_ftp;
 mod hostile;
@@ -12,4 +13,5 @@ mod property;
 mod run_tasks;
 mod scan_tree;
 mod server;
+mod servers;
 mod support;

@@ -150,7 +150,7 @@ impl FtpTarget {
     /// Lists a folder; `None` if it does not exist.
     fn list_raw(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         let abs = self.abs(dir);
-        self.retry(|s, _| list_session(s, &abs))
+        self.retry(|s, _| list_session(s, &abs, None))
     }
 
     fn temp_name(&self, path: &RelPath) -> RelPath {
@@ -268,7 +268,10 @@ fn read_all(stream: &mut dyn Read) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
+/// Lists a folder; `None` if it does not exist. After a `LIST`, the exact time of each file
+/// is asked with `MDTM`: of every file, or only of the file named `only` (a [`Target::stat`]
+/// must not cost one command per file of its folder).
+fn list_session(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Listing>> {
     let (cmd, format) = if s.features.mlsd { (format!("MLSD {abs}"), Format::Mlsd) } else { (format!("LIST -a {abs}"), Format::List) };
     let data = match s.ftp.custom_data_command(&cmd, &OPENING) {
         Ok((_, mut stream)) => {
@@ -288,6 +291,9 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         Err(e) => return Err(explain(e, &format!("cannot list {abs}"))),
     };
     let parsed = parse_listing(&data, format, SystemClock.now());
+    if format == Format::List && parsed.listing.entries.is_empty() && parsed.listing.skipped.is_empty() && !exists(s, abs)? {
+        return Ok(None);
+    }
     let mut listing = parsed.listing;
     listing.entries.retain(|e| !is_temp_name(&e.name));
     for (name, d) in &parsed.details {
@@ -299,7 +305,7 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         // LIST shows minutes at best: ask for the exact time of each file. A file whose time
         // the server refuses or garbles cannot be compared: it is skipped, not the listing.
         let mut unknown = Vec::new();
-        for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File) {
+        for e in listing.entries.iter_mut().filter(|e| e.kind == Kind::File && only.is_none_or(|n| e.name == n)) {
             if parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second) {
                 let path = format!("{}/{}", abs.trim_end_matches('/'), e.name);
                 let why = match s.ftp.mdtm(&path) {
@@ -323,6 +329,17 @@ fn list_session(s: &mut Session, abs: &str) -> Result<Option<Listing>> {
         listing.skipped.extend(unknown);
     }
     Ok(Some(listing))
+}
+
+/// Whether a folder exists, for an empty `LIST`: vsftpd answers `LIST` of a missing folder
+/// with an empty listing and `226`, exactly as for an empty folder. Only a folder exists that
+/// can be entered.
+fn exists(s: &mut Session, abs: &str) -> Result<bool> {
+    match s.ftp.cwd(abs) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(reply_code(&e), Some(450 | 501 | 550)) => Ok(false),
+        Err(e) => Err(explain(e, &format!("cannot enter {abs}"))),
+    }
 }
 
 /// Sends `data` as `tmp` (on its way to `dest`, the name used in messages); the caller
@@ -418,8 +435,13 @@ impl Target for FtpTarget {
                 e
             }));
         }
-        let listing = self.list_dir(&path.parent())?;
-        Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == path.name())))
+        let parent = path.parent();
+        if parent.is_root() && self.root_missing {
+            return Ok(None);
+        }
+        let (abs, name) = (self.abs(&parent), path.name().to_string());
+        let listing = self.retry(|s, _| list_session(s, &abs, Some(&name)))?;
+        Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
     }
 
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {

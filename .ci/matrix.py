@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Renders the results of the real-server tests (JSON lines written by
+tests/integration/servers.rs to FTPSYNC_MATRIX_OUT) into README.md, between the markers
+<!-- interop-matrix:start --> and <!-- interop-matrix:end --> under the heading
+"Server interoperability" (created when missing).
+
+    python3 .ci/matrix.py MATRIX.jsonl README.md
+"""
+
+import datetime
+import json
+import sys
+
+START, END = "<!-- interop-matrix:start -->", "<!-- interop-matrix:end -->"
+HEADING = "## Server interoperability"
+OPERATIONS = ["missing", "untrusted", "upload", "replan", "active", "sync", "download"]
+MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
+INTRO = """\
+`bash .ci/run` starts these servers on loopback (`.ci/servers.sh`) and runs
+`tests/integration/servers.rs` against each, in plain FTP and in explicit FTPS (`AUTH TLS`,
+the server certificate verified against a test CA). The fixture has 320 files in nested
+folders: names with spaces, non-ASCII letters, emoji and glob characters, dotfiles, empty
+folders, empty, binary and CR/LF files, one of 1.5 MB.
+
+- **Missing**: opening a remote folder that does not exist reports it as missing, not empty.
+- **Untrusted** (FTPS only): trusting another CA than the test CA, the connection is refused.
+- **Upload** into an empty remote folder: the served folder then has the same bytes and
+  modification times, and nothing else.
+- **Replan**: a second plan has nothing to do.
+- **Active**: the same scan, and a download, in active mode (the server connects back).
+- **Sync** after edits on both sides (changed, new and deleted files, new and deleted
+  folders): both sides end up with the expected tree, and a further plan is empty.
+- **Download** into an empty local folder gives the served tree.
+
+The table is generated from that run by `.ci/matrix.py`; do not edit it by hand."""
+
+
+def md(text):
+    """Text for a Markdown table cell or list item (no HTML, no column breaks)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def render(rows):
+    servers = []
+    for r in rows:
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    version = {r["server"]: r["version"] for r in rows}
+    cell = {}
+    for r in rows:
+        cell[(r["server"], r["mode"], r["operation"])] = r
+    out = [f"Last run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
+    out.append("| Server | Version | Mode | Commands used | " + " | ".join(o.capitalize() for o in OPERATIONS) + " |")
+    out.append("|---|---|---|---|" + "---|" * len(OPERATIONS))
+    notes = {}  # (server, operation, text) -> [number, modes]
+
+    def note(s, mode, r, text):
+        n = notes.setdefault((s, r["operation"], text), [len(notes) + 1, []])
+        n[1].append(MODES[mode])
+        return n[0]
+
+    for s in servers:
+        for mode in MODES:
+            if not any(k[0] == s and k[1] == mode for k in cell):
+                continue
+            cells = []
+            for op in OPERATIONS:
+                r = cell.get((s, mode, op)) or cell.get((s, mode, "connect"))
+                if r is None:
+                    cells.append("–")
+                elif r.get("skipped"):
+                    cells.append(f"⚠️ not run [{note(s, mode, r, 'not run: ' + r['detail'])}]")
+                elif r["ok"]:
+                    cells.append(f"✅ {r['seconds']:.1f} s")
+                else:
+                    cells.append(f"❌ [{note(s, mode, r, r['detail'])}]")
+            used = next((r["protocol"] for k, r in cell.items() if k[:2] == (s, mode) and r.get("protocol")), "–")
+            out.append(f"| {md(s)} | {md(version[s])} | {MODES[mode]} | {md(used)} | " + " | ".join(cells) + " |")
+    ok = [r for r in rows if r["ok"] and not r.get("skipped")]
+    details = [f"{op.capitalize()}: " + " / ".join(sorted({r["detail"] for r in ok if r["operation"] == op})) + "."
+               for op in ("upload", "download") if any(r["operation"] == op for r in ok)]
+    out.append("")
+    if notes:
+        out.append("Notes:")
+        out.append("")
+        for (s, op, text), (n, modes) in notes.items():
+            out.append(f"{n}. {md(s)}, {op} ({', '.join(modes)}): {md(text)}")
+        out.append("")
+    if details:
+        out.append("Per server and mode: " + md(" ".join(details)))
+    return "\n".join(out)
+
+
+def main():
+    matrix, readme = sys.argv[1], sys.argv[2]
+    with open(matrix, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if not rows:
+        sys.exit(f"{matrix}: no results")
+    block = f"{START}\n{render(rows)}\n{END}"
+    try:
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# ftpsync\n\nPlan-then-apply folder synchronisation with FTP/FTPS servers, compatible with pyftpsync.\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{INTRO}\n\n{block}\n"
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"{readme}: interoperability matrix updated ({len(rows)} results)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

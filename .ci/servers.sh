@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Real FTP servers on loopback for the interoperability tests (tests/integration/servers.rs):
+# proftpd, vsftpd, pure-ftpd and pyftpdlib, each on its own free port and passive range on
+# 127.0.0.1, each serving plain FTP and explicit FTPS (AUTH TLS, optional) on that one port,
+# with a certificate signed by a test CA made for this run.
+#
+#   bash .ci/servers.sh CACHE_DIR ENV_FILE
+#
+# CACHE_DIR keeps what is installed (extracted .debs, the pyftpdlib venv) between runs.
+# Everything else of a run (CA, configurations, served folders, logs) goes into a fresh
+# runtime folder under $TMPDIR (not CACHE_DIR: the servers' unprivileged users must reach the
+# folders they serve, and CACHE_DIR is usually under /root). ENV_FILE receives, for .ci/run to
+# source:
+#   FTPSYNC_TEST_SERVERS          NAME=URL;...  one entry per server and mode: ftp:// is plain,
+#                                 ftps:// explicit TLS (a name appears once per mode)
+#   FTPSYNC_TEST_SERVER_ROOTS     NAME=DIR;...  the folder on disk that is "/" for that login
+#   FTPSYNC_TEST_SERVER_VERSIONS  NAME=VERSION;...
+#   FTPSYNC_TEST_CA               PEM file of the test CA (the servers' certificates chain to it)
+#   FTPSYNC_SERVER_PIDS           the server processes (space-separated), for the caller to stop
+#   FTPSYNC_SERVER_RUNTIME        the runtime folder, for the caller to remove
+# URLs carry user and password (hex, so no escaping is needed); ";" never occurs in them.
+#
+# Needs root (apt, system user, servers that chroot). Installs idempotently: apt packages
+# proftpd-basic + proftpd-mod-crypto; vsftpd and pure-ftpd via `apt-get download` +
+# `dpkg-deb -x` (Debian's FTP servers conflict with each other); pyftpdlib + pyOpenSSL in a
+# venv of the system Python. Creates the system user ftpsync-ci (no home, no shell) that every
+# login maps to. On failure it stops what it started and prints the server's log.
+set -euo pipefail
+
+[[ $# -eq 2 ]] || { echo "usage: $0 CACHE_DIR ENV_FILE" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+cache=$(mkdir -p "$1" && cd "$1" && pwd)
+env_file=$2
+user=ftpsync-ci
+
+log() { printf '%s\n' "-- servers: $*" >&2; }
+die() { printf '%s\n' "-- servers: ERROR: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Installation (serialised: two runs may share CACHE_DIR)
+
+ensure_libs_of() { # installs the library dependencies of an extracted .deb
+  local libs
+  libs=$(dpkg-deb -f "$1" Depends | tr ',' '\n' | sed 's/[(|].*//; s/ //g' | grep '^lib' || true)
+  [[ -z $libs ]] || apt_install $libs
+}
+
+apt_updated=
+apt_install() { # installs the packages that are missing
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  log "apt-get install ${missing[*]}"
+  if [[ -z $apt_updated ]]; then
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+    apt_updated=1
+  fi
+  # A package's maintainer script must not start its daemon on port 21.
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+    "${missing[@]}" >"$cache/apt.log" 2>&1 || { cat "$cache/apt.log" >&2; return 1; }
+  [[ -z $made_policy ]] || rm -f "$policy"
+}
+
+install_all() {
+  apt_install proftpd-basic proftpd-mod-crypto openssl curl python3-venv util-linux
+  local debs=$cache/debs pkgs=$cache/pkgs
+  if [[ ! -x $pkgs/usr/sbin/vsftpd || ! -x $pkgs/usr/sbin/pure-ftpd || ! -x $pkgs/usr/bin/pure-pw ]]; then
+    log "apt-get download vsftpd pure-ftpd"
+    rm -rf "$debs" "$pkgs" && mkdir -p "$debs" "$pkgs"
+    if ! (cd "$debs" && apt-get download vsftpd pure-ftpd >&2 2>/dev/null); then
+      apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 && apt_updated=1
+      (cd "$debs" && apt-get download vsftpd pure-ftpd >&2)
+    fi
+    for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$pkgs"; done
+  fi
+  for d in "$debs"/*.deb; do ensure_libs_of "$d"; done
+  local venv=$cache/pyftpdlib-venv
+  if ! "$venv/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null; then
+    log "pip install pyftpdlib pyopenssl into $venv"
+    rm -rf "$venv"
+    # The system Python: its standard library stays readable after the server drops root.
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check pyftpdlib pyopenssl >&2
+  fi
+  # The account every login maps to (no shell; its home is "/" because vsftpd enters the home
+  # before local_root). Its password is kept in CACHE_DIR so that runs sharing the cache agree
+  # on it (vsftpd checks it through PAM).
+  if ! id -u "$user" >/dev/null 2>&1; then
+    log "creating the system user $user"
+    useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin "$user"
+  fi
+  [[ $(getent passwd "$user" | cut -d: -f6) == / ]] || usermod --home / "$user"
+  if [[ ! -s $cache/password ]]; then
+    (umask 077 && openssl rand -hex 16 >"$cache/password")
+  fi
+  echo "$user:$(cat "$cache/password")" | chpasswd
+}
+
+exec 9>"$cache/install.lock"
+flock -w 600 9 || die "another run holds $cache/install.lock"
+install_all
+flock -u 9
+
+password=$(cat "$cache/password")
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+pkgs=$cache/pkgs
+venv=$cache/pyftpdlib-venv
+
+versions=(
+  "proftpd=$(dpkg-query -W -f='${Version}' proftpd-basic)"
+  "vsftpd=$(dpkg-deb -f "$cache"/debs/vsftpd_*.deb Version)"
+  "pure-ftpd=$(dpkg-deb -f "$cache"/debs/pure-ftpd_*.deb Version)"
+  "pyftpdlib=$("$venv/bin/python" -c 'import pyftpdlib, OpenSSL; print(pyftpdlib.__ver__ + " (pyOpenSSL " + OpenSSL.__version__ + ")")')"
+)
+
+# ---------------------------------------------------------------------------------------------
+# The run's folder, certificates and ports
+
+rt=$(mktemp -d "${TMPDIR:-/tmp}/ftpsync-servers.XXXXXX")
+chmod 755 "$rt"
+mkdir -p "$rt/tls" "$rt/srv" "$rt/log"
+chmod 700 "$rt/tls"
+pids=()
+started_ok=
+on_exit() {
+  [[ -n $started_ok ]] && return
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.2
+  rm -rf "$rt"
+}
+trap on_exit EXIT
+
+log "test CA and server certificate in $rt/tls"
+(
+  cd "$rt/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=ftpsync test CA" \
+    -keyout ca-key.pem -out ca.pem \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout key.pem -out req.pem 2>/dev/null
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >leaf.ext
+  openssl x509 -req -in req.pem -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 -extfile leaf.ext -out cert.pem 2>/dev/null
+  openssl verify -CAfile ca.pem cert.pem >/dev/null
+)
+# The CA is public; the clients (the tests) read it.
+cp "$rt/tls/ca.pem" "$rt/ca.pem" && chmod 644 "$rt/ca.pem"
+cert=$rt/tls/cert.pem
+key=$rt/tls/key.pem
+
+# Four disjoint passive ranges of 100 ports below the kernel's ephemeral range (so the
+# clients' own ports never take them), at a random place (so concurrent runs rarely meet;
+# when they do, the servers just pick another port of their range). Control ports come from
+# the kernel (bind to port 0), and a server that loses its port to a race is started again.
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
+ranges=($(/usr/bin/python3 - "$eph_lo" <<'EOF'
+import random, sys
+hi = int(sys.argv[1]) - 1
+base = random.randrange(20000, max(20001, hi - 400))
+for i in range(4):
+    print(f"{base + 100 * i}:{base + 100 * i + 99}")
+EOF
+))
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (bounded) until a 220 greeting comes from the port while the process lives.
+wait_ready() { # NAME PID PORT
+  local i
+  for i in $(seq 50); do
+    kill -0 "$2" 2>/dev/null || return 1
+    if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$3 && head -c 3 <&3" 2>/dev/null | grep -q 220; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# Logs in and lists, plain and with TLS verified against the CA (curl reuses TLS sessions).
+smoke() { # PORT
+  curl -sS --max-time 20 --user "$user:$password" "ftp://127.0.0.1:$1/" >/dev/null &&
+    curl -sS --max-time 20 --ssl-reqd --cacert "$rt/ca.pem" --user "$user:$password" "ftp://localhost:$1/" >/dev/null
+}
+
+servers=() roots=()
+# Starts one server: start_NAME PORT PASSIVE_LO PASSIVE_HI, run in the background by us.
+launch() { # NAME RANGE
+  local name=$1 lo=${2%:*} hi=${2#*:} port pid attempt t0=$SECONDS
+  mkdir -p "$rt/srv/$name" "$rt/$name"
+  chown "$uid:$gid" "$rt/srv/$name"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    "start_$name" "$port" "$lo" "$hi" </dev/null >>"$rt/log/$name.out" 2>&1 &
+    pid=$!
+    if wait_ready "$name" "$pid" "$port"; then
+      pids+=("$pid")
+      if ! smoke "$port" 2>>"$rt/log/$name.out"; then
+        tail -n 40 "$rt/log/$name".* >&2 || true
+        die "$name answers on port $port but login/listing failed (plain or TLS); logs above"
+      fi
+      servers+=("$name=ftp://$user:$password@127.0.0.1:$port/" "$name=ftps://$user:$password@localhost:$port/")
+      roots+=("$name=$rt/srv/$name")
+      log "$name: pid $pid, port $port, passive $lo-$hi ($((SECONDS - t0)) s)"
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    log "$name did not come up on port $port (attempt $attempt)"
+  done
+  tail -n 40 "$rt/log/$name".* >&2 || true
+  die "$name does not start; its log is above"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The servers
+
+start_proftpd() { # PORT LO HI
+  local dir=$rt/proftpd
+  (umask 077 && echo "$user:$(openssl passwd -6 "$password"):$uid:$gid::$rt/srv/proftpd:/usr/sbin/nologin" >"$dir/ftpd.passwd")
+  cat >"$dir/proftpd.conf" <<EOF
+ServerName            "ftpsync test proftpd"
+ServerType            standalone
+DefaultServer         on
+Port                  $1
+DefaultAddress        127.0.0.1
+SocketBindTight       on
+UseIPv6               off
+User                  nobody
+Group                 nogroup
+Umask                 022
+MaxInstances          30
+PidFile               $dir/proftpd.pid
+ScoreboardFile        $dir/proftpd.scoreboard
+DelayEngine           off
+SystemLog             $rt/log/proftpd.system
+TransferLog           $rt/log/proftpd.xfer
+WtmpLog               off
+UseReverseDNS         off
+PassivePorts          $2 $3
+AuthOrder             mod_auth_file.c
+AuthUserFile          $dir/ftpd.passwd
+RequireValidShell     off
+DefaultRoot           ~
+AllowOverwrite        on
+TimesGMT              on
+ModulePath            /usr/lib/proftpd
+LoadModule            mod_site_misc.c
+LoadModule            mod_tls.c
+<IfModule mod_tls.c>
+  TLSEngine                on
+  TLSLog                   $rt/log/proftpd.tls
+  TLSProtocol              TLSv1.2 TLSv1.3
+  TLSRSACertificateFile    $cert
+  TLSRSACertificateKeyFile $key
+  TLSRequired              off
+  TLSVerifyClient          off
+</IfModule>
+EOF
+  exec proftpd -n -q -c "$dir/proftpd.conf"
+}
+
+start_vsftpd() { # PORT LO HI
+  local dir=$rt/vsftpd
+  # Must be empty, owned by root and not writable by anybody else.
+  mkdir -p "$dir/empty" && chmod 755 "$dir/empty"
+  # pam_service_name names no file in /etc/pam.d, so PAM uses its "other" stack (pam_unix):
+  # nothing is installed outside the runtime folder.
+  cat >"$dir/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$1
+background=NO
+seccomp_sandbox=NO
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+local_root=$rt/srv/vsftpd
+chroot_local_user=YES
+allow_writeable_chroot=YES
+pam_service_name=ftpsync-ci-vsftpd
+secure_chroot_dir=$dir/empty
+pasv_enable=YES
+pasv_address=127.0.0.1
+pasv_min_port=$2
+pasv_max_port=$3
+mdtm_write=YES
+use_localtime=NO
+xferlog_enable=YES
+vsftpd_log_file=$rt/log/vsftpd.log
+ssl_enable=YES
+rsa_cert_file=$cert
+rsa_private_key_file=$key
+force_local_logins_ssl=NO
+force_local_data_ssl=NO
+ssl_tlsv1=YES
+ssl_sslv2=NO
+ssl_sslv3=NO
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+ssl_request_cert=NO
+EOF
+  exec "$pkgs/usr/sbin/vsftpd" "$dir/vsftpd.conf"
+}
+
+start_pure-ftpd() { # PORT LO HI
+  local dir=$rt/pure-ftpd pw=$pkgs/usr/bin/pure-pw
+  # The line `pure-pw useradd` writes, but with a SHA-512 crypt hash: pure-pw's argon2id takes
+  # ~2 s to make and ~1.4 s at every login.
+  (umask 077 && echo "$user:$(openssl passwd -6 "$password"):$uid:$gid::$rt/srv/pure-ftpd/./::::::::::::" >"$dir/pureftpd.passwd")
+  "$pw" mkdb "$dir/pureftpd.pdb" -f "$dir/pureftpd.passwd"
+  # -A chroot, -E no anonymous, -H no DNS, -Y 1 optional TLS, -u 1 allow system uids, -f none no syslog
+  exec "$pkgs/usr/sbin/pure-ftpd" -S "127.0.0.1,$1" -l "puredb:$dir/pureftpd.pdb" -A -E -H -u 1 \
+    -p "$2:$3" -P 127.0.0.1 -Y 1 -2 "$cert,$key" -O "clf:$rt/log/pure-ftpd.xfer" -f none
+}
+
+start_pyftpdlib() { # PORT LO HI
+  PYFTPD_PASSWORD=$password exec "$venv/bin/python" "$here/pyftpd.py" --port "$1" --passive "$2-$3" \
+    --user "$user" --root "$rt/srv/pyftpdlib" --cert "$cert" --key "$key" --run-as "$user"
+}
+
+i=0
+for name in proftpd vsftpd pure-ftpd pyftpdlib; do
+  launch "$name" "${ranges[$i]}"
+  i=$((i + 1))
+done
+
+join() { local IFS=';'; echo "$*"; }
+tmp_env=$env_file.tmp
+{
+  echo "# written by .ci/servers.sh on $(date -u +%FT%TZ)"
+  echo "export FTPSYNC_TEST_SERVERS='$(join "${servers[@]}")'"
+  echo "export FTPSYNC_TEST_SERVER_ROOTS='$(join "${roots[@]}")'"
+  echo "export FTPSYNC_TEST_SERVER_VERSIONS='$(join "${versions[@]}")'"
+  echo "export FTPSYNC_TEST_CA='$rt/ca.pem'"
+  echo "FTPSYNC_SERVER_PIDS='${pids[*]}'"
+  echo "FTPSYNC_SERVER_RUNTIME='$rt'"
+} >"$tmp_env"
+mv "$tmp_env" "$env_file"
+started_ok=1
+log "all servers up"
