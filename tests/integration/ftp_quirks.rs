@@ -1,6 +1,7 @@
 //! The FTP target against behaviours of real servers that the in-process server does not have,
-//! played by a scripted vsftpd look-alike (`support::fake_vsftpd`), so they are checked on every
-//! machine; the real servers themselves are exercised in `servers.rs`.
+//! played by the scripted server as a vsftpd look-alike (`support::fake_ftp`, LIST only), so
+//! they are checked on every machine; the real servers themselves are exercised in
+//! `servers.rs`.
 
 use std::time::Duration;
 
@@ -12,10 +13,11 @@ use ftpsync::target::ftp::session::Settings;
 use ftpsync::target::ftp::{FtpTarget, Options};
 use ftpsync::target::url::{FtpUrl, Tls};
 
-use crate::support::fake_vsftpd::{FakeFtp, Tree};
+use crate::support::fake_ftp::{Dialect, FakeFtp, Script};
 
 fn open(fake: &FakeFtp, folder: &str, create_root: bool) -> anyhow::Result<FtpTarget> {
-    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port: fake.port, user: None, password: None, path: folder.into() };
+    let port = fake.url().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port, user: None, password: None, path: folder.into() };
     let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: Duration::from_secs(10) };
     FtpTarget::open(settings, Options { retries: 1, create_root })
 }
@@ -29,7 +31,9 @@ fn yesterday() -> i64 {
 #[test]
 fn a_missing_folder_is_not_an_empty_one_on_list_only_servers() {
     // vsftpd answers LIST of a missing folder with an empty listing and 226.
-    let fake = FakeFtp::start(Tree::from([("/".into(), vec![]), ("/empty".into(), vec![])]));
+    let mut script = Script::new(Dialect::ListOnly);
+    script.dirs.insert("/empty".into());
+    let fake = FakeFtp::start(script);
     let err = open(&fake, "/missing", false).err().expect("a missing folder must not open");
     assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
     let mut empty = open(&fake, "/empty", false).unwrap();
@@ -45,8 +49,14 @@ fn stat_asks_the_exact_time_of_one_file_only() {
     // Without MLST, a stat lists the parent folder; only the one file needs an MDTM (apply
     // stats every entry it changes: one MDTM per file of the folder made uploads quadratic).
     let base = yesterday();
-    let files: Vec<_> = (0..50).map(|i| (format!("file {i}.txt"), 100 + i as u64, base + i as i64)).collect();
-    let fake = FakeFtp::start(Tree::from([("/".into(), vec![]), ("/dir".into(), files)]));
+    let mut script = Script::new(Dialect::ListOnly);
+    script.dirs.insert("/dir".into());
+    for i in 0..50 {
+        let path = format!("/dir/file {i}.txt");
+        script.files.insert(path.clone(), vec![b'x'; 100 + i]);
+        script.times.insert(path, base + i as i64);
+    }
+    let fake = FakeFtp::start(script);
     let mut target = open(&fake, "/dir", false).unwrap();
     let before = fake.count("MDTM");
     let found = target.stat(&RelPath::parse("file 7.txt").unwrap()).unwrap().expect("file 7.txt exists");

@@ -1,7 +1,7 @@
 //! A small scripted FTP server for tests that need a server misbehaving on purpose: an
-//! in-memory file tree served with MLSD (or only LIST), listing lines injected verbatim into a
-//! folder's listing (hostile names, broken facts), and servers that stop answering at a chosen
-//! step. It speaks just enough FTP for `FtpTarget`: USER/PASS/TYPE/FEAT/OPTS/SYST/PWD/CWD/
+//! in-memory file tree served with MLSD (or, like vsftpd, only LIST: a missing folder then lists
+//! as empty with `226`), listing lines injected verbatim into a folder's listing (hostile
+//! names, broken facts), and servers that stop answering at a chosen step. It speaks just enough FTP for `FtpTarget`: USER/PASS/TYPE/FEAT/OPTS/SYST/PWD/CWD/
 //! EPSV/PASV/MLSD/LIST/MLST/SIZE/MDTM/RETR/STOR/APPE/DELE/RNFR/RNTO/MKD/RMD/NOOP/ABOR/QUIT.
 //!
 //! Every socket has a timeout and every thread ends when the server is dropped or its peer
@@ -51,8 +51,11 @@ pub struct Script {
     pub stall: Stall,
     /// Raw bytes appended to the listing of a folder (absolute path such as `/` or `/sub`).
     pub injected: BTreeMap<String, Vec<u8>>,
-    /// Files (absolute path → content), with [`MODIFY_SECS`] as modification time.
+    /// Files (absolute path → content), with [`MODIFY_SECS`] as modification time unless
+    /// `times` says otherwise.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Modification times of files (absolute path → POSIX seconds).
+    pub times: BTreeMap<String, i64>,
     /// Folders besides `/`.
     pub dirs: BTreeSet<String>,
     /// Replies to `MDTM` of a file (absolute path → whole reply line) instead of its time.
@@ -66,6 +69,7 @@ impl Script {
             stall: Stall::Never,
             injected: BTreeMap::new(),
             files: BTreeMap::new(),
+            times: BTreeMap::new(),
             dirs: BTreeSet::new(),
             mdtm: BTreeMap::new(),
         }
@@ -102,7 +106,8 @@ impl FakeFtp {
         let addr = listener.local_addr().unwrap();
         let mut dirs = script.dirs;
         dirs.insert("/".into());
-        let files = script.files.into_iter().map(|(p, c)| (p, (c, MODIFY_SECS))).collect();
+        let times = script.times;
+        let files = script.files.into_iter().map(|(p, c)| (p.clone(), (c, times.get(&p).copied().unwrap_or(MODIFY_SECS)))).collect();
         let shared = Arc::new(Shared {
             dialect: script.dialect,
             stall: script.stall,
@@ -136,6 +141,11 @@ impl FakeFtp {
     /// Every command received so far, as `VERB argument`.
     pub fn commands(&self) -> Vec<String> {
         self.shared.log.lock().unwrap().clone()
+    }
+
+    /// How many commands with this verb were received so far.
+    pub fn count(&self, verb: &str) -> usize {
+        self.shared.log.lock().unwrap().iter().filter(|c| c.split(' ').next() == Some(verb)).count()
     }
 
     /// The content of a file on the server.
@@ -210,7 +220,8 @@ impl Shared {
     fn listing(&self, dir: &str) -> Option<Vec<u8>> {
         let tree = self.tree.lock().unwrap();
         if !tree.dirs.contains(dir) {
-            return None;
+            // vsftpd lists a missing folder like an empty one.
+            return (self.dialect == Dialect::ListOnly).then(Vec::new);
         }
         let mut out = Vec::new();
         for d in tree.dirs.iter().filter(|d| *d != "/" && split(d).0 == dir) {

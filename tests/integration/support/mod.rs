@@ -2,7 +2,6 @@
 
 pub mod cut_proxy;
 pub mod fake_ftp;
-pub mod fake_vsftpd;
 pub mod fixture;
 pub mod ftp;
 
