@@ -5,6 +5,7 @@
 # with a certificate signed by a test CA made for this run.
 #
 #   bash .ci/servers.sh CACHE_DIR ENV_FILE
+#   bash .ci/servers.sh CACHE_DIR --install-only     (install, start nothing: bench/ftp_bench.py)
 #
 # CACHE_DIR keeps what is installed (extracted .debs, the pyftpdlib venv) between runs.
 # Everything else of a run (CA, configurations, served folders, logs) goes into a fresh
@@ -106,6 +107,7 @@ exec 9>"$cache/install.lock"
 flock -w 600 9 || die "another run holds $cache/install.lock"
 install_all
 flock -u 9
+[[ $env_file == --install-only ]] && exit 0
 
 password=$(cat "$cache/password")
 uid=$(id -u "$user")

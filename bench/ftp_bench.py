@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""FTP upload benchmark: ftpsync next to pyftpsync 4.1, lftp mirror and rclone, same work,
+same server, one run.
+
+A pure-ftpd server runs in its own network namespace (bench/netlab.py): reached over a path
+with RTT ms of round-trip time (a userspace delay relay; default 20 ms) for the latency-bound
+workloads, and over a plain veth pair for the throughput one. Workloads:
+
+  W1  initial upload of FILES files of 4 KiB in DIRS folders into an empty folder
+  W2  the same upload again, nothing changed
+  W3  the upload after changing 1% of the files
+  W4  one SIZE_MIB MiB file, no added delay (curl -T is the single-stream reference)
+
+(W5, local planning of 100,000 files, is bench/plan_local.py.)
+
+Every parallel tool gets --workers/--parallel/--transfers 8. ftpsync runs with its defaults:
+temporary-name uploads verified with SIZE, modification times set on the server. After each
+run the served folder is compared with the local tree (content, and modification time for the
+tools that set it). Each workload is run RUNS times; the table shows medians, the ratio to
+ftpsync, and peak memory (max RSS). ftpsync's FTP commands per workload are counted from its
+-vvv protocol trace.
+
+Needs root (namespaces, a system user, apt for lftp and rclone).
+
+usage: sudo python3 bench/ftp_bench.py [--rtt 20] [--runs 3] [--files 2000] [--dirs 100]
+                                       [--size-mib 256] [--tools ftpsync,pyftpsync,lftp,rclone]
+                                       [--workloads W1,W2,W3,W4]
+"""
+import argparse
+import collections
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netlab import FAST_SRV, SLOW_SRV, Lab  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get("FTPSYNC_CI_DIR", os.path.expanduser("~/.cache/ftpsync-ci"))
+WORK = "/tmp/ftpbench"
+USER, PASSWORD, UID_NAME = "bench", "benchpw", "ftpbench"
+PORT = 2121
+STAMP = 1577836800  # 2020-01-01: the generated files' modification time
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# --- installation ------------------------------------------------------------------------------
+
+def install():
+    """pure-ftpd (as .ci/servers.sh installs it), lftp, rclone, pyftpsync, a release ftpsync."""
+    run(["bash", os.path.join(REPO, ".ci/servers.sh"), os.path.join(CACHE, "servers"), "--install-only"])
+    missing = [p for p in ("lftp", "rclone") if not shutil.which(p)]
+    if missing:
+        run(["apt-get", "install", "-y", "-qq"] + missing, stdout=subprocess.DEVNULL)
+    venv = os.path.join(CACHE, "venv")
+    pyftpsync = os.path.join(venv, "bin", "pyftpsync")
+    if not os.path.exists(pyftpsync):
+        run([sys.executable, "-m", "venv", venv])
+        run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyftpsync==4.1.0"])
+    run(["cargo", "build", "--release", "--quiet", "--locked"], cwd=REPO)
+    return {"ftpsync": os.path.join(REPO, "target/release/ftpsync"), "pyftpsync": pyftpsync}
+
+
+def start_server(lab):
+    """pure-ftpd in the server namespace, one virtual user whose home is WORK/srv."""
+    pkgs = os.path.join(CACHE, "servers", "pkgs")
+    home = os.path.join(WORK, "srv")
+    os.makedirs(home, exist_ok=True)
+    if subprocess.run(["id", "-u", UID_NAME], capture_output=True).returncode != 0:
+        run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", UID_NAME])
+    uid = subprocess.run(["id", "-u", UID_NAME], capture_output=True, text=True, check=True).stdout.strip()
+    gid = subprocess.run(["id", "-g", UID_NAME], capture_output=True, text=True, check=True).stdout.strip()
+    run(["chown", "-R", f"{uid}:{gid}", home])
+    # A fast password hash (pure-pw's argon2 makes every login take a second).
+    digest = subprocess.run(["openssl", "passwd", "-6", PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
+    passwd, pdb = os.path.join(WORK, "pureftpd.passwd"), os.path.join(WORK, "pureftpd.pdb")
+    with open(passwd, "w") as f:
+        f.write(f"{USER}:{digest}:{uid}:{gid}::{home}/./::::::::::::\n")
+    run([os.path.join(pkgs, "usr/bin/pure-pw"), "mkdb", pdb, "-f", passwd])
+    lab.server([os.path.join(pkgs, "usr/sbin/pure-ftpd"), "-S", f",{PORT}", "-l", f"puredb:{pdb}", "-E", "-H",
+                "-c", "200", "-C", "200", "-p", "30000:30999", "-Y", "0"],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        probe = subprocess.run(Lab.client(["curl", "-s", "--max-time", "2", f"ftp://{USER}:{PASSWORD}@{FAST_SRV}:{PORT}/"]),
+                               capture_output=True)
+        if probe.returncode == 0:
+            return home
+        time.sleep(0.1)
+    raise RuntimeError("pure-ftpd did not answer")
+
+
+# --- trees -------------------------------------------------------------------------------------
+
+def make_tree(root, files, dirs, size):
+    shutil.rmtree(root, ignore_errors=True)
+    per_dir = files // dirs
+    for d in range(dirs):
+        folder = os.path.join(root, f"dir{d:03d}")
+        os.makedirs(folder)
+        for f in range(per_dir):
+            path = os.path.join(folder, f"file{f:03d}.bin")
+            seed = hashlib.sha256(f"{d}/{f}".encode()).digest()
+            with open(path, "wb") as fh:
+                fh.write((seed * (size // len(seed) + 1))[:size])
+            os.utime(path, (STAMP, STAMP))
+
+
+def change_one_percent(root, files):
+    """Rewrites every hundredth file: new content (one byte longer), new time."""
+    changed = 0
+    for n, path in enumerate(sorted(tree_files(root))):
+        if n % 100 == 0:
+            with open(os.path.join(root, path), "ab") as fh:
+                fh.write(b"!")
+            t = STAMP + 86400
+            os.utime(os.path.join(root, path), (t, t))
+            changed += 1
+    return changed
+
+
+def tree_files(root):
+    out = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            if name.startswith(".pyftpsync-"):
+                continue
+            out.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return out
+
+
+def verify(local, served, check_mtime):
+    """The served folder holds exactly the local files (and times, where the tool sets them)."""
+    want, got = set(tree_files(local)), set(tree_files(served))
+    if want != got:
+        return f"files differ: {len(want - got)} missing, {len(got - want)} extra"
+    for rel in want:
+        a, b = os.path.join(local, rel), os.path.join(served, rel)
+        if open(a, "rb").read() != open(b, "rb").read():
+            return f"{rel}: content differs"
+        if check_mtime and int(os.stat(a).st_mtime) != int(os.stat(b).st_mtime):
+            return f"{rel}: modification time differs"
+    return None
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+def commands(tool, exe, local, remote_dir, host, home):
+    url = f"ftp://{USER}:{PASSWORD}@{host}:{PORT}/{remote_dir}"
+    if tool == "ftpsync":
+        return [exe["ftpsync"], "upload", local, url, "--workers", "8", "--resolve", "skip", "--create-folder",
+                "--no-prompt", "--no-keyring", "--no-netrc", "-q"]
+    if tool == "pyftpsync":
+        return [exe["pyftpsync"], "upload", local, url, "--resolve", "skip", "--create-folder", "--no-prompt",
+                "--no-keyring", "--no-netrc", "-q"]
+    if tool == "lftp":
+        script = (f"set ftp:ssl-allow no; set net:max-retries 2; set cmd:fail-exit yes; "
+                  f"open -u {USER},{PASSWORD} -p {PORT} {host}; mirror -R --parallel=8 {local} /{remote_dir}")
+        return ["lftp", "-c", script]
+    if tool == "rclone":
+        obscured = subprocess.run(["rclone", "obscure", PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
+        return ["rclone", "copy", local, f":ftp,host={host},port={PORT},user={USER},pass={obscured}:{remote_dir}",
+                "--transfers", "8", "--checkers", "8", "--config", os.path.join(home, "rclone.conf")]
+    if tool == "curl":
+        return ["curl", "-s", "--ftp-create-dirs", "-T", local, f"{url}/{os.path.basename(local)}"]
+    raise ValueError(tool)
+
+
+SETS_MTIME = {"ftpsync": True, "pyftpsync": False, "lftp": True, "rclone": True, "curl": False}
+
+
+def timed(cmd, env):
+    """Runs cmd in the client namespace; returns (seconds, peak RSS MiB)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(Lab.client(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.monotonic() - start
+    err = proc.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({os.waitstatus_to_exitcode(status)}): {err[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def count_commands(cmd, env):
+    """ftpsync's commands, by verb, from its -vvv trace."""
+    out = subprocess.run(Lab.client(cmd[:-1] + ["-vvv"]), capture_output=True, text=True, env=env)
+    verbs = collections.Counter()
+    for line in out.stderr.splitlines():
+        if line.startswith("*cmd* '"):
+            verbs[line[7:].split(" ")[0].rstrip("'")] += 1
+    return verbs
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+def bench_small(args, exe, home, served_root, env):
+    """W1-W3 for each tool; returns {workload: {tool: [(secs, mib)]}} and command counts."""
+    results = collections.defaultdict(lambda: collections.defaultdict(list))
+    counts = {}
+    master = os.path.join(WORK, "master")
+    make_tree(master, args.files, args.dirs, 4096)
+    for tool in args.tools:
+        for r in range(args.runs):
+            local = os.path.join(WORK, "local", tool)
+            shutil.rmtree(local, ignore_errors=True)
+            shutil.copytree(master, local)
+            remote_dir = f"{tool}-w1-{r}"
+            served = os.path.join(served_root, remote_dir)
+            cmd = commands(tool, exe, local, remote_dir, SLOW_SRV, home)
+            for w in ("W1", "W2", "W3"):
+                if w not in args.workloads:
+                    continue
+                if w == "W3":
+                    change_one_percent(local, args.files)
+                results[w][tool].append(timed(cmd, env))
+                problem = verify(local, served, SETS_MTIME[tool])
+                if problem:
+                    raise RuntimeError(f"{tool} {w}: wrong result: {problem}")
+                print(f"  {tool:<10} {w} run {r + 1}: {results[w][tool][-1][0]:7.2f} s", flush=True)
+                if tool == "ftpsync" and w == "W2":
+                    plan = os.path.join(WORK, "plan.json")
+                    check = subprocess.run(Lab.client([exe["ftpsync"], "plan", "upload", local,
+                                                       cmd[3], "-o", plan, "--detailed-exitcode", "-qq",
+                                                       "--no-prompt", "--no-keyring", "--no-netrc"]), env=env)
+                    if check.returncode != 0:
+                        raise RuntimeError("ftpsync W2: the plan after an unchanged upload is not empty")
+            if tool == "ftpsync" and r == 0:
+                counts = measure_counts(args, exe, home, env, master)
+    return results, counts
+
+
+def measure_counts(args, exe, home, env, master):
+    """ftpsync's commands per workload (an extra, untimed pass)."""
+    local = os.path.join(WORK, "local", "ftpsync-count")
+    shutil.rmtree(local, ignore_errors=True)
+    shutil.copytree(master, local)
+    cmd = commands("ftpsync", exe, local, "ftpsync-count", SLOW_SRV, home)
+    counts = {"W1": count_commands(cmd, env), "W2": count_commands(cmd, env)}
+    change_one_percent(local, args.files)
+    counts["W3"] = count_commands(cmd, env)
+    return counts
+
+
+def bench_big(args, exe, home, served_root, env):
+    results = collections.defaultdict(list)
+    big_dir = os.path.join(WORK, "big")
+    shutil.rmtree(big_dir, ignore_errors=True)
+    os.makedirs(big_dir)
+    big = os.path.join(big_dir, "big.bin")
+    with open(big, "wb") as fh:
+        block = hashlib.sha256(b"big").digest() * 32768  # 1 MiB
+        for _ in range(args.size_mib):
+            fh.write(block)
+    os.utime(big, (STAMP, STAMP))
+    for tool in args.tools + ["curl"]:
+        for r in range(args.runs):
+            remote_dir = f"{tool}-w4-{r}"
+            source = big if tool == "curl" else big_dir
+            # Metadata left by an earlier tool's run would be uploaded by the others.
+            for name in os.listdir(big_dir):
+                if name.startswith(".pyftpsync-"):
+                    os.remove(os.path.join(big_dir, name))
+            secs, mib = timed(commands(tool, exe, source, remote_dir, FAST_SRV, home), env)
+            served = os.path.join(served_root, remote_dir, "big.bin")
+            if os.path.getsize(served) != os.path.getsize(big):
+                raise RuntimeError(f"{tool} W4: {os.path.getsize(served)} bytes stored")
+            results[tool].append((secs, mib))
+            print(f"  {tool:<10} W4 run {r + 1}: {secs:7.2f} s ({args.size_mib / secs:.0f} MiB/s, peak {mib:.0f} MiB)", flush=True)
+    return results
+
+
+def table(title, per_tool, unit_work=None):
+    lines = [f"\n{title}\n", "| tool | median | runs | peak memory | ftpsync is faster by |", "|---|---:|---|---:|---:|"]
+    ours = statistics.median(s for s, _ in per_tool["ftpsync"]) if "ftpsync" in per_tool else None
+    for tool, runs in per_tool.items():
+        med = statistics.median(s for s, _ in runs)
+        peak = max(m for _, m in runs)
+        ratio = f"{med / ours:.2f}x" if ours and tool != "ftpsync" else "–"
+        extra = f" ({unit_work / med:.0f} MiB/s)" if unit_work else ""
+        lines.append(f"| {tool} | {med:.2f} s{extra} | {', '.join(f'{s:.2f}' for s, _ in runs)} | {peak:.0f} MiB | {ratio} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rtt", type=float, default=20.0)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--dirs", type=int, default=100)
+    ap.add_argument("--size-mib", type=int, default=256)
+    ap.add_argument("--tools", default="ftpsync,pyftpsync,lftp,rclone")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4")
+    args = ap.parse_args()
+    args.tools = args.tools.split(",")
+    args.workloads = args.workloads.split(",")
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    exe = install()
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    home = os.path.join(WORK, "home")
+    os.makedirs(home)
+    env = dict(os.environ, HOME=home, NO_COLOR="1")
+    print(f"{args.files} files in {args.dirs} folders, RTT {args.rtt} ms, {args.runs} runs each", flush=True)
+    with Lab(args.rtt) as lab:
+        served_root = start_server(lab)
+        report = [f"Command: `sudo python3 bench/ftp_bench.py --rtt {args.rtt:g} --runs {args.runs} --files {args.files} "
+                  f"--dirs {args.dirs} --size-mib {args.size_mib}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
+        if set(args.workloads) & {"W1", "W2", "W3"}:
+            small, counts = bench_small(args, exe, home, served_root, env)
+            names = {"W1": "initial upload", "W2": "nothing changed", "W3": "1% changed"}
+            for w in ("W1", "W2", "W3"):
+                if w in small:
+                    report.append(table(f"{w}: {names[w]}, {args.files} files of 4 KiB, RTT {args.rtt:g} ms", small[w]))
+            for w, verbs in counts.items():
+                report.append(f"\nftpsync's FTP commands, {w}: {sum(verbs.values())} "
+                              f"({', '.join(f'{v} {n}' for v, n in verbs.most_common())})")
+        if "W4" in args.workloads:
+            big = bench_big(args, exe, home, served_root, env)
+            report.append(table(f"W4: one {args.size_mib} MiB file, no added delay", big, unit_work=args.size_mib))
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""A two-host network on one machine, with latency: for benchmarks that must not run on
+loopback's zero round-trip time.
+
+Two network namespaces, `ftpb-cli` (the client tools) and `ftpb-srv` (the FTP server), joined
+twice:
+  * a veth pair, 198.18.0.1 <-> 198.18.0.2: no added delay (throughput runs);
+  * two TUN devices bridged by a userspace relay that holds every packet DELAY ms in each
+    direction, 198.18.1.1 <-> 198.18.1.2 (this kernel has no netem; see
+    shared/spec/test-servers.md §4). The relay is this module run as a script.
+
+Addresses come from 198.18.0.0/15, the range reserved for benchmarks. Needs root.
+
+    with Lab(rtt_ms=20) as lab:
+        lab.server(["pure-ftpd", ...])          # started in ftpb-srv
+        lab.client(["lftp", "-c", ...])         # command line prefix for ftpb-cli
+"""
+import fcntl
+import heapq
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+CLI, SRV = "ftpb-cli", "ftpb-srv"
+FAST_CLI, FAST_SRV = "198.18.0.1", "198.18.0.2"
+SLOW_CLI, SLOW_SRV = "198.18.1.1", "198.18.1.2"
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+class Lab:
+    def __init__(self, rtt_ms):
+        self.rtt_ms = rtt_ms
+        self.relay = None
+        self.servers = []
+
+    def __enter__(self):
+        self.teardown()
+        for ns in (CLI, SRV):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "vcli", "netns", CLI, "type", "veth", "peer", "name", "vsrv", "netns", SRV)
+        sh("ip", "-n", CLI, "addr", "add", f"{FAST_CLI}/30", "dev", "vcli")
+        sh("ip", "-n", SRV, "addr", "add", f"{FAST_SRV}/30", "dev", "vsrv")
+        sh("ip", "-n", CLI, "link", "set", "vcli", "up")
+        sh("ip", "-n", SRV, "link", "set", "vsrv", "up")
+        self.relay = subprocess.Popen([sys.executable, os.path.abspath(__file__), "relay", str(self.rtt_ms / 2)])
+        for _ in range(100):
+            if sh("ip", "-n", CLI, "route", "get", SLOW_SRV, check=False).returncode == 0 and self._tun_up():
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("the delay relay did not come up")
+        return self
+
+    def _tun_up(self):
+        out = subprocess.run(["ip", "-n", CLI, "addr", "show"], capture_output=True, text=True).stdout
+        return SLOW_CLI in out
+
+    def server(self, cmd, **kw):
+        """Starts a long-running process in the server namespace."""
+        proc = subprocess.Popen(["ip", "netns", "exec", SRV] + cmd, **kw)
+        self.servers.append(proc)
+        return proc
+
+    @staticmethod
+    def client(cmd):
+        """A command line that runs `cmd` in the client namespace."""
+        return ["ip", "netns", "exec", CLI] + cmd
+
+    def __exit__(self, *exc):
+        for proc in self.servers:
+            proc.terminate()
+        for proc in self.servers:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.relay:
+            self.relay.terminate()
+            self.relay.wait(5)
+        self.teardown()
+
+    @staticmethod
+    def teardown():
+        for ns in (CLI, SRV):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def relay(delay_ms):
+    """Moves packets between the TUN devices of the two namespaces, each `delay_ms` late."""
+    tunsetiff, iff_tun, iff_no_pi = 0x400454CA, 0x0001, 0x1000
+
+    def tun(name):
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(fd, tunsetiff, struct.pack("16sH", name.encode(), iff_tun | iff_no_pi))
+        return fd
+
+    fc, fs = tun("tbcli"), tun("tbsrv")
+    for dev, ns, mine, peer in (("tbcli", CLI, SLOW_CLI, SLOW_SRV), ("tbsrv", SRV, SLOW_SRV, SLOW_CLI)):
+        sh("ip", "link", "set", dev, "netns", ns)
+        sh("ip", "-n", ns, "addr", "add", mine + "/32", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up", "mtu", "1500")
+        sh("ip", "-n", ns, "route", "add", peer + "/32", "dev", dev)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    delay, other, queue, seq = delay_ms / 1000.0, {fc: fs, fs: fc}, [], 0
+    while True:
+        timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else None
+        ready, _, _ = select.select([fc, fs], [], [], timeout)
+        now = time.monotonic()
+        for fd in ready:
+            heapq.heappush(queue, (now + delay, seq, other[fd], os.read(fd, 65535)))
+            seq += 1
+        while queue and queue[0][0] <= time.monotonic():
+            _, _, out, packet = heapq.heappop(queue)
+            try:
+                os.write(out, packet)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "relay":
+    relay(float(sys.argv[2]))
