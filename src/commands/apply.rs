@@ -37,6 +37,6 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
             .into());
         }
     }
-    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock };
+    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock, workers: args.conn.workers };
     finish.apply(plan, &loaded.digest, &mut *local, &mut *remote)
 }

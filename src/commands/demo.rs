@@ -72,7 +72,7 @@ pub fn run(global: &Global) -> Result<Exit> {
 
     step(&p, 3, "apply: check that nothing changed since the plan, then execute it", &format!("ftpsync apply {} --expect-sha256 {sha}", plan_file.display()));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings = ApplySettings { clock, meta_style: crate::meta::style::from_environment()?, break_lock: false };
+    let settings = ApplySettings { clock, meta_style: crate::meta::style::from_environment()?, break_lock: false, workers: 4 };
     let started = SystemClock.now();
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
     run::header(&p, &plan);

@@ -25,6 +25,8 @@ pub struct Finish {
     pub report_problems: bool,
     /// `--break-lock`: ignore another run's lock on the remote side.
     pub break_lock: bool,
+    /// `--workers`: connections per side working at the same time.
+    pub workers: usize,
 }
 
 impl Finish {
@@ -77,7 +79,7 @@ impl Finish {
     pub fn apply(&self, plan: &Plan, digest: &str, local: &mut dyn Target, remote: &mut dyn Target) -> Result<Exit> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let started = clock.now();
-        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()?, break_lock: self.break_lock };
+        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()?, break_lock: self.break_lock, workers: self.workers };
         let p = self.lines_printer();
         run::header(&p, plan);
         let mut report = Report::new(plan, digest, iso_utc(started));

@@ -31,7 +31,7 @@ impl Pair {
     fn run(&self, options: PlanOptions) -> Plan {
         let plan = self.plan(options);
         let (mut l, mut r) = (self.local.target("l", false), self.remote.target("r", false));
-        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false };
+        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
         let applied = apply(&plan, &mut l, &mut r, &settings).unwrap();
         assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
         plan

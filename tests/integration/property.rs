@@ -101,7 +101,7 @@ fn sync(local: &MemoryFs, remote: &MemoryFs, ftp_like: bool, resolve: Resolve, c
     let mut options = PlanOptions::new(Mode::Sync);
     options.resolve = resolve;
     let plan = make_plan(&mut l, &mut r, options, clock.now()).unwrap().plan;
-    let settings = ApplySettings { clock: clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false };
+    let settings = ApplySettings { clock: clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
     let applied = apply(&plan, &mut l, &mut r, &settings).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
     assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
     plan

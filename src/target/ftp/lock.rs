@@ -5,8 +5,9 @@
 //! fresh, and recognises a stale one: its holder is a process of this host that no longer
 //! exists, or it was not refreshed for [`STALE_AFTER`] seconds (a running apply refreshes it
 //! every [`REFRESH_EVERY`] seconds). FTP cannot create a file exclusively, so a lock is
-//! *appended* (`APPE`) as one line and the file read back: of two runs starting together,
-//! both lines land in the file, and only the run whose line came first goes on.
+//! *appended* (`APPE`) as one line and the file read back (twice, a moment apart): of two runs
+//! starting together, both lines land in the file, and only the run whose line came first goes
+//! on.
 
 use serde::Deserialize;
 

@@ -534,11 +534,20 @@ impl Target for FtpTarget {
         let mut line = content.to_bytes();
         line.push(b'\n');
         let abs = self.abs(&lock_path);
+        let started = std::time::Instant::now();
         self.retry(|s, _| append(s, &abs, &line))?;
-        let back = read_small(self, &lock_path)?.and_then(|b| LockFile::parse(&b));
-        if back.as_ref().and_then(|l| l.lock_holder.as_deref()) != Some(me.as_str()) {
-            let who = back.and_then(|l| l.lock_holder).unwrap_or_else(|| "another client".into());
-            bail!("{} was locked by {who} at the same moment; that run goes on, this one stops", self.info.display);
+        // Read back twice: some servers (libunftp) append by rewriting the file from the size
+        // they saw, so a rival's append that started before ours can still replace our line a
+        // moment later. Waiting as long as our own append and read took covers that moment.
+        for check in 0..2 {
+            if check == 1 {
+                std::thread::sleep(started.elapsed().max(Duration::from_millis(100)));
+            }
+            let back = read_small(self, &lock_path)?.and_then(|b| LockFile::parse(&b));
+            if back.as_ref().and_then(|l| l.lock_holder.as_deref()) != Some(me.as_str()) {
+                let who = back.and_then(|l| l.lock_holder).unwrap_or_else(|| "another client".into());
+                bail!("{} was locked by {who} at the same moment; that run goes on, this one stops", self.info.display);
+            }
         }
         // The server's clock, from the time it gave the lock file.
         let abs = self.abs(&lock_path);

@@ -26,8 +26,14 @@ pub fn update_golden() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
 }
 
+/// Connections per side for tests: `FTPSYNC_TEST_WORKERS` (so the whole suite can run with
+/// 1 and with 8), else 4.
+pub fn workers() -> usize {
+    std::env::var("FTPSYNC_TEST_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4)
+}
+
 pub fn settings() -> ApplySettings {
-    ApplySettings { clock: Arc::new(SystemClock), meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() }, break_lock: false }
+    ApplySettings { clock: Arc::new(SystemClock), meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() }, break_lock: false, workers: workers() }
 }
 
 /// Plans local→local with the library.

@@ -1,0 +1,331 @@
+//! Executing a checked plan, with several connections at once.
+//!
+//! Work goes in waves. Creations and transfers run by depth, shallowest first: a folder is
+//! created in one wave and its content in the next. Deletions follow (only if every transfer
+//! succeeded) by depth, deepest first: a folder is removed after its content. Within a wave the
+//! entries are independent and are shared out among the workers, each with its own connection
+//! to each side. What the workers learn (outcomes, counters, metadata) is kept in one [`State`],
+//! indexed like the plan, so the result does not depend on which worker did what.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+
+use super::check::Fresh;
+use super::layout::{Layout, side_name};
+use super::metastore::MetaStore;
+use super::{ApplySettings, Outcome, Status, exec, meta_effects, pick};
+use crate::meta::META_FILE;
+use crate::model::Kind;
+use crate::plan::model::{Action, Plan, PlanEntry};
+use crate::planner::snapshot::{MetaFile, Side};
+use crate::relpath::RelPath;
+use crate::stats::Counters;
+use crate::target::Target;
+
+/// What does not change while applying.
+pub(super) struct Fixed<'a> {
+    pub plan: &'a Plan,
+    pub layout: Layout<'a>,
+    pub actions: Vec<Action>,
+    pub settings: &'a ApplySettings,
+    pub fresh: &'a Fresh,
+    pub local_mtimes: bool,
+    pub remote_mtimes: bool,
+}
+
+/// What the workers share and update.
+pub(super) struct State {
+    pub store: MetaStore,
+    pub counters: Counters,
+    pub outcomes: Vec<Outcome>,
+    /// Folders whose creation failed: their content is not attempted.
+    pub failed_dirs: Vec<RelPath>,
+    /// Entries of folders created by copying (recorded once their content is done).
+    pub created_dirs: Vec<usize>,
+}
+
+/// One worker's connections.
+struct Worker<'t> {
+    local: &'t mut dyn Target,
+    remote: &'t mut dyn Target,
+}
+
+fn is_transfer(a: Action) -> bool {
+    matches!(a, Action::Upload | Action::Download | Action::Record | Action::Forget)
+}
+
+fn is_deletion(a: Action) -> bool {
+    matches!(a, Action::DeleteLocal | Action::DeleteRemote)
+}
+
+fn copies_folder(e: &PlanEntry, a: Action) -> bool {
+    e.kind == Kind::Dir && matches!(a, Action::Upload | Action::Download)
+}
+
+/// Entry indices grouped by depth, in the order the waves run.
+fn waves(fixed: &Fixed<'_>, wanted: fn(Action) -> bool, deepest_first: bool) -> Vec<Vec<usize>> {
+    let mut by_depth: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, (e, a)) in fixed.plan.entries.iter().zip(&fixed.actions).enumerate() {
+        if wanted(*a) {
+            by_depth.entry(e.path.depth()).or_default().push(i);
+        }
+    }
+    let mut waves: Vec<_> = by_depth.into_values().collect();
+    if deepest_first {
+        waves.reverse();
+    }
+    waves
+}
+
+/// Runs the whole plan; returns the final state (also after an error, so the caller can
+/// report what was done) and the first error that stopped the run.
+pub(super) fn execute(fixed: &Fixed<'_>, state: State, local: &mut dyn Target, remote: &mut dyn Target) -> (State, Result<()>) {
+    let mut extra: Vec<(Box<dyn Target>, Box<dyn Target>)> = Vec::new();
+    for _ in 1..fixed.settings.workers.max(1) {
+        match (local.open_another(), remote.open_another()) {
+            (Ok(l), Ok(r)) => extra.push((l, r)),
+            // A server refusing more connections: go on with those we have.
+            _ => break,
+        }
+    }
+    let mut workers = vec![Worker { local, remote }];
+    workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
+    let state = Mutex::new(state);
+    let result = run_phases(fixed, &state, &mut workers);
+    // Whatever happened, write what is known to be true.
+    let flushed = flush_all(fixed, &state, &mut workers[0]);
+    let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    (state, result.and(flushed))
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
+    for wave in waves(fixed, is_transfer, false) {
+        run_wave(&wave, workers, |w, i| transfer_one(fixed, state, w, i))?;
+    }
+    // A copied folder is recorded after everything inside it, so the record's time is later
+    // than every file the copy wrote.
+    {
+        let mut st = lock(state);
+        let mut created = std::mem::take(&mut st.created_dirs);
+        created.sort_unstable();
+        for &i in created.iter().rev() {
+            let e = &fixed.plan.entries[i];
+            let now = fixed.settings.clock.now();
+            st.store.set_sync(&e.path.parent(), &fixed.plan.remote.id, e.path.name(), None, None, now);
+        }
+    }
+    for (i, e) in fixed.plan.entries.iter().enumerate() {
+        if copies_folder(e, fixed.actions[i]) {
+            settle(fixed, state, &mut workers[0], e, fixed.actions[i])?;
+        }
+    }
+    let blocked = lock(state).outcomes.iter().any(|o| o.status == Status::Failed);
+    for wave in waves(fixed, is_deletion, true) {
+        run_wave(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked))?;
+    }
+    let mut st = lock(state);
+    for (i, e) in fixed.plan.entries.iter().enumerate() {
+        if e.is_skipped_conflict() && e.part_of.is_none() {
+            st.outcomes[i] = Outcome::of(Status::Skipped);
+        }
+    }
+    Ok(())
+}
+
+/// Shares the entries of one wave out among the workers; stops at the first error that
+/// concerns the whole run (an interruption, a metadata file that cannot be written).
+fn run_wave(wave: &[usize], workers: &mut [Worker<'_>], job: impl Fn(&mut Worker<'_>, usize) -> Result<()> + Sync) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let take = || {
+        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return None;
+        }
+        wave.get(next.fetch_add(1, Ordering::Relaxed)).copied()
+    };
+    let work = |w: &mut Worker<'_>| {
+        while let Some(i) = take() {
+            if let Err(e) = job(w, i) {
+                failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+            }
+        }
+    };
+    if workers.len() == 1 || wave.len() == 1 {
+        work(&mut workers[0]);
+    } else {
+        std::thread::scope(|s| {
+            for w in workers.iter_mut() {
+                s.spawn(|| work(w));
+            }
+        });
+    }
+    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Creates, transfers or records one entry, then settles its metadata.
+fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize) -> Result<()> {
+    crate::interrupt::check()?;
+    let e = &fixed.plan.entries[i];
+    let action = fixed.actions[i];
+    let blocked_by = lock(state).failed_dirs.iter().find(|d| e.path.starts_with(d)).cloned();
+    let outcome = match blocked_by {
+        Some(dir) => Outcome { status: Status::NotRun, error: Some(format!("folder {dir} could not be created")) },
+        None => match perform(fixed, state, w, e, action) {
+            Ok(bytes) => {
+                let mut st = lock(state);
+                st.counters.count(action, e.kind, e.part_of.is_none(), bytes);
+                if copies_folder(e, action) {
+                    st.created_dirs.push(i);
+                }
+                Outcome::of(Status::Done)
+            }
+            Err(err) => {
+                let mut st = lock(state);
+                st.counters.errors += 1;
+                st.counters.copy_errors += u64::from(matches!(action, Action::Upload | Action::Download));
+                if e.kind == Kind::Dir {
+                    st.failed_dirs.push(e.path.clone());
+                }
+                Outcome { status: Status::Failed, error: Some(format!("{err:#}")) }
+            }
+        },
+    };
+    lock(state).outcomes[i] = outcome;
+    // Folder records wait until the folder's content is done (see `run_phases`).
+    if !copies_folder(e, action) {
+        settle(fixed, state, w, e, action)?;
+    }
+    Ok(())
+}
+
+/// Marks the metadata effects of an entry as finished (writing documents that are done).
+fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
+    for (side, folder) in meta_effects(e, action, fixed.local_mtimes, fixed.remote_mtimes) {
+        let now = fixed.settings.clock.now();
+        lock(state).store.settle(side, &folder, pick(side, &mut *w.local, &mut *w.remote), &fixed.layout, now)?;
+    }
+    Ok(())
+}
+
+/// Transfers, creates or records one entry; returns the bytes transferred.
+fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<u64> {
+    let peer = &fixed.plan.remote.id;
+    let folder = e.path.parent();
+    let name = e.path.name();
+    let now = || fixed.settings.clock.now();
+    match action {
+        Action::Record => {
+            let l = e.local.as_ref().context("a recorded entry must exist locally")?;
+            let (m, s) = if e.kind == Kind::Dir { (None, None) } else { (Some(l.mtime), Some(l.size)) };
+            lock(state).store.set_sync(&folder, peer, name, m, s, now());
+            Ok(0)
+        }
+        Action::Forget => {
+            lock(state).store.remove_sync(&folder, peer, name);
+            Ok(0)
+        }
+        Action::Upload | Action::Download => {
+            let (from, to) = if action == Action::Upload { (Side::Local, Side::Remote) } else { (Side::Remote, Side::Local) };
+            let (src_state, dst_state) = match from {
+                Side::Local => (e.local.as_ref(), e.remote.as_ref()),
+                Side::Remote => (e.remote.as_ref(), e.local.as_ref()),
+            };
+            let src_state = src_state.context("the source of a copy must exist")?;
+            let src_path = fixed.layout.entry_path(e, from);
+            let dst_path = fixed.layout.entry_path(e, to);
+            let (src, dst): (&mut dyn Target, &mut dyn Target) = match from {
+                Side::Local => (&mut *w.local, &mut *w.remote),
+                Side::Remote => (&mut *w.remote, &mut *w.local),
+            };
+            exec::recheck(src, &src_path, Some(src_state))?;
+            exec::recheck(dst, &dst_path, dst_state)?;
+            if e.kind == Kind::Dir {
+                dst.make_dir(&dst_path)?;
+                return Ok(0);
+            }
+            exec::transfer(src, dst, &src_path, &dst_path, src_state, e.sha256.as_deref())?;
+            let (records_mtimes, offset) = (dst.info().records_mtimes, dst.time_offset());
+            let done = now();
+            let mut st = lock(state);
+            st.store.set_sync(&folder, peer, name, Some(src_state.mtime), Some(src_state.size), done);
+            if records_mtimes {
+                // The upload time on the server's clock, as the server stamps the file.
+                st.store.set_mtime(to.into(), &folder, side_name(e, to), src_state.mtime, src_state.size, done + offset);
+            }
+            Ok(src_state.size)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Deletes one entry (unless a transfer failed), then settles its metadata.
+fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize, blocked: bool) -> Result<()> {
+    crate::interrupt::check()?;
+    let e = &fixed.plan.entries[i];
+    let action = fixed.actions[i];
+    let outcome = if blocked {
+        Outcome { status: Status::NotRun, error: Some("deletions are not done after a failed transfer".into()) }
+    } else {
+        match delete(fixed, state, w, e, action) {
+            Ok(()) => {
+                lock(state).counters.count(action, e.kind, e.part_of.is_none(), 0);
+                Outcome::of(Status::Done)
+            }
+            Err(err) => {
+                lock(state).counters.errors += 1;
+                Outcome { status: Status::Failed, error: Some(format!("{err:#}")) }
+            }
+        }
+    };
+    lock(state).outcomes[i] = outcome;
+    settle(fixed, state, w, e, action)
+}
+
+fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
+    let side = if action == Action::DeleteLocal { Side::Local } else { Side::Remote };
+    let planned = if side == Side::Local { e.local.as_ref() } else { e.remote.as_ref() };
+    let path = fixed.layout.entry_path(e, side);
+    let target = pick(side, &mut *w.local, &mut *w.remote);
+    exec::recheck(target, &path, planned)?;
+    if e.kind == Kind::Dir {
+        let found = fixed.fresh.dirs.get(&(side.into(), e.path.clone()));
+        if found.is_some_and(|sd| sd.meta != MetaFile::Absent) {
+            target.remove_file(&path.join_unchecked(META_FILE))?;
+        }
+        lock(state).store.doc(side.into(), &e.path).gone = true;
+        target.remove_dir(&path)?;
+    } else {
+        target.remove_file(&path)?;
+    }
+    if e.part_of.is_none() {
+        let records_mtimes = target.info().records_mtimes;
+        let mut st = lock(state);
+        st.store.remove_sync(&e.path.parent(), &fixed.plan.remote.id, e.path.name());
+        if records_mtimes {
+            st.store.remove_mtime(side.into(), &e.path.parent(), side_name(e, side));
+        }
+    }
+    Ok(())
+}
+
+fn flush_all(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>) -> Result<()> {
+    let mut st = lock(state);
+    let mut first_error = None;
+    for (side, folder) in st.store.dirty() {
+        let now = fixed.settings.clock.now();
+        if let Err(e) = st.store.flush(side, &folder, pick(side, &mut *w.local, &mut *w.remote), &fixed.layout, now) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
