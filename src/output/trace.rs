@@ -26,7 +26,7 @@ struct Trace;
 
 impl log::Log for Trace {
     fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target().starts_with("suppaftp")
+        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET
     }
 
     fn log(&self, record: &log::Record<'_>) {

@@ -66,6 +66,10 @@ pub struct Written {
 /// Receives the content of a file being read.
 pub type ReadSink<'a> = dyn FnMut(&mut dyn Read) -> Result<()> + 'a;
 
+/// A last look at the destination of a write, just before it is replaced: fails unless the
+/// entry found there (`None`: nothing) is the one that may be replaced.
+pub type Guard<'a> = &'a dyn Fn(Option<&Entry>) -> Result<()>;
+
 /// One side of a synchronisation.
 pub trait Target: Send {
     fn info(&self) -> &TargetInfo;
@@ -80,6 +84,15 @@ pub trait Target: Send {
     /// Stores `data` as `path`, atomically replacing any existing file, and sets its
     /// modification time where the target allows.
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
+
+    /// Like [`Target::write_file`], but the file found at `path` must pass `guard` first. FTP
+    /// looks at it after the upload, just before the rename, in the same write as the upload's
+    /// own checks, so the guard costs no round trip.
+    fn replace_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Guard<'_>) -> Result<Written> {
+        let found = self.stat(path)?;
+        guard(found.as_ref())?;
+        self.write_file(path, data, mtime)
+    }
 
     /// How many attempts in all a caller makes at [`Target::write_file`] when it fails
     /// transiently, reading the source again for each ([`with_write_attempts`]).

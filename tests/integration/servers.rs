@@ -373,7 +373,7 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
     let listing = if session.features.mlsd { "MLSD" } else { "LIST -a + MDTM" };
     let shared = mtime::Shared::default();
     let path = format!("{}/{file}", settings.url.path);
-    mtime::set(&mut session, &shared, &path, mtime as f64);
+    mtime::discover(&mut session, &shared, &path, mtime as f64);
     let method = match *shared.lock().unwrap() {
         Some(Method::Mfmt) => "MFMT",
         Some(Method::SiteUtimeLong) => "SITE UTIME (5 arguments)",

@@ -4,12 +4,9 @@
 //! it work (pyftpsync re-encodes it as UTF-8 and the server answers 550).
 
 use std::collections::HashMap;
-use std::io;
 use std::sync::{Arc, Mutex};
 
-use suppaftp::Encoding;
-
-/// suppaftp's [`Encoding`] for one connection, with the raw bytes of names that are not UTF-8.
+/// The names of one connection, with the raw bytes of names that are not UTF-8.
 #[derive(Debug, Clone, Default)]
 pub struct WireNames {
     raw: Arc<Mutex<HashMap<String, Vec<u8>>>>,
@@ -27,24 +24,18 @@ impl WireNames {
     }
 }
 
-impl Encoding for WireNames {
-    fn decode(&self, bytes: &[u8]) -> String {
-        super::listing::decode_name(bytes).0
-    }
-
-    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+impl WireNames {
+    /// The bytes of a command line (`VERB argument`, without line end): path components of
+    /// the argument that arrived as Windows-1252 go back as the bytes they came as.
+    pub fn encode_command(&self, text: &str) -> Vec<u8> {
         let map = self.raw.lock().unwrap_or_else(|e| e.into_inner());
         if map.is_empty() {
-            return Ok(text.as_bytes().to_vec());
+            return text.as_bytes().to_vec();
         }
         // "VERB argument": only path components of the argument can be remembered names.
         let (verb, arg) = match text.split_once(' ') {
             Some((v, a)) => (v, a),
-            None => return Ok(text.as_bytes().to_vec()),
-        };
-        let (arg, tail) = match arg.strip_suffix("\r\n") {
-            Some(a) => (a, "\r\n"),
-            None => (arg, ""),
+            None => return text.as_bytes().to_vec(),
         };
         let mut out = format!("{verb} ").into_bytes();
         for (i, part) in arg.split('/').enumerate() {
@@ -53,8 +44,7 @@ impl Encoding for WireNames {
             }
             out.extend(self.component(&map, part));
         }
-        out.extend_from_slice(tail.as_bytes());
-        Ok(out)
+        out
     }
 }
 
@@ -65,10 +55,9 @@ mod tests {
     #[test]
     fn cp1252_names_go_back_as_they_came() {
         let names = WireNames::default();
-        assert_eq!(names.encode("RETR /a/café.txt\r\n").unwrap(), "RETR /a/café.txt\r\n".as_bytes());
+        assert_eq!(names.encode_command("RETR /a/café.txt"), "RETR /a/café.txt".as_bytes());
         names.remember("café.txt", b"caf\xe9.txt");
-        assert_eq!(names.encode("RETR /a/café.txt\r\n").unwrap(), b"RETR /a/caf\xe9.txt\r\n");
-        assert_eq!(names.decode(b"caf\xe9.txt"), "café.txt");
-        assert_eq!(names.encode("NOOP\r\n").unwrap(), b"NOOP\r\n");
+        assert_eq!(names.encode_command("RETR /a/café.txt"), b"RETR /a/caf\xe9.txt");
+        assert_eq!(names.encode_command("NOOP"), b"NOOP");
     }
 }

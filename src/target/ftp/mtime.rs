@@ -1,13 +1,13 @@
 //! Setting a file's modification time on the server, with whichever command it supports:
 //! `MFMT` (pure-ftpd, proftpd, pyftpdlib), `SITE UTIME` in its two forms (proftpd, pure-ftpd,
 //! the embedded server), or `MDTM` with a time (vsftpd). The working command is found once per
-//! target, by trying them in turn and reading the time back.
+//! target, by trying them in turn and reading the time back; after that the command is known
+//! in advance and travels in the same write as the upload's other follow-up commands.
 
 use std::sync::{Arc, Mutex};
 
-use suppaftp::Status;
-
 use super::session::Session;
+use super::wire::Reply;
 
 /// How this server sets modification times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,41 +40,63 @@ fn command(method: Method, path: &str, ts: &str) -> Option<String> {
     })
 }
 
-const OK: [Status; 4] = [Status::File, Status::CommandOk, Status::RequestedFileActionOk, Status::CommandNotImplemented];
+/// Whether a reply to a time-setting command says the time was set. (202 means "not
+/// implemented, superfluous here": it did nothing.)
+pub fn applied(reply: &Reply) -> bool {
+    matches!(reply.code, 200 | 213 | 250)
+}
+
+/// What is known about setting the time of `path` to `t`.
+pub enum Plan {
+    /// Send this command and judge its reply with [`applied`].
+    Command(String),
+    /// The server cannot (or `t` is not a time).
+    Unsupported,
+    /// Not found out yet: [`discover`] it.
+    Unknown,
+}
+
+pub fn plan(shared: &Shared, path: &str, t: f64) -> Plan {
+    let Some(ts) = stamp(t) else { return Plan::Unsupported };
+    match *shared.lock().unwrap_or_else(|e| e.into_inner()) {
+        None => Plan::Unknown,
+        Some(m) => command(m, path, &ts).map_or(Plan::Unsupported, Plan::Command),
+    }
+}
 
 fn try_method(s: &mut Session, method: Method, path: &str, ts: &str) -> bool {
     let Some(cmd) = command(method, path, ts) else { return false };
-    match s.ftp.custom_command(cmd, &OK) {
-        // 202 means "not implemented, superfluous here": it did nothing.
-        Ok(r) => r.status != Status::CommandNotImplemented,
-        Err(_) => false,
+    s.exec(&cmd, "setting a modification time").is_ok_and(|r| applied(&r))
+}
+
+/// The modification time of a file from an `MDTM` reply (`213 YYYYMMDDHHMMSS[.fff]`).
+pub fn parse_mdtm(reply: &Reply) -> Option<i64> {
+    if reply.code != 213 {
+        return None;
     }
+    let text = reply.message();
+    let digits = text.get(..14)?;
+    chrono::NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M%S").ok().map(|t| t.and_utc().timestamp())
 }
 
 /// Reads the modification time back (seconds), if the server can tell.
 fn read_back(s: &mut Session, path: &str) -> Option<i64> {
-    s.ftp.mdtm(path).ok().map(|t| t.and_utc().timestamp())
+    s.exec(&format!("MDTM {path}"), "MDTM").ok().as_ref().and_then(parse_mdtm)
 }
 
-/// Sets the modification time of `path` (absolute); returns whether the server applied it.
-pub fn set(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
+/// Finds the method that works by trying each on `path` (absolute), remembers it for all
+/// connections of the target, and returns whether the time of `path` was set.
+pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
     let Some(ts) = stamp(t) else { return false };
-    let known = *shared.lock().unwrap_or_else(|e| e.into_inner());
-    match known {
-        Some(Method::Unsupported) => false,
-        Some(m) => try_method(s, m, path, &ts),
-        None => {
-            let want = t.floor() as i64;
-            let found = CANDIDATES.into_iter().find(|&m| {
-                if m == Method::Mfmt && !s.features.mfmt {
-                    return false;
-                }
-                try_method(s, m, path, &ts) && (!s.features.mdtm || read_back(s, path) == Some(want))
-            });
-            *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.unwrap_or(Method::Unsupported));
-            found.is_some()
+    let want = t.floor() as i64;
+    let found = CANDIDATES.into_iter().find(|&m| {
+        if m == Method::Mfmt && !s.features.mfmt {
+            return false;
         }
-    }
+        try_method(s, m, path, &ts) && (!s.features.mdtm || read_back(s, path) == Some(want))
+    });
+    *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.unwrap_or(Method::Unsupported));
+    found.is_some()
 }
 
 #[cfg(test)]
@@ -85,5 +107,9 @@ mod tests {
     fn stamps_are_utc_seconds() {
         assert_eq!(stamp(1388577600.75).as_deref(), Some("20140101120000"));
         assert_eq!(command(Method::MdtmSet, "/a b", "20140101120000").unwrap(), "MDTM 20140101120000 /a b");
+        let reply = Reply { code: 213, lines: vec![b"213 20140101120000".to_vec()] };
+        assert_eq!(parse_mdtm(&reply), Some(1388577600));
+        let reply = Reply { code: 213, lines: vec![b"213 20140101120000.123".to_vec()] };
+        assert_eq!(parse_mdtm(&reply), Some(1388577600));
     }
 }

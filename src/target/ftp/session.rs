@@ -1,17 +1,19 @@
 //! One FTP control connection: connect, TLS, login, features, and errors sorted into those
 //! worth a retry and those that are final.
+//!
+//! Login is one pipelined batch (`USER`, `PASS`, `TYPE I`, `OPTS UTF8 ON`, `FEAT`), after
+//! `AUTH TLS` and with `PBSZ`/`PROT P` for FTPS: a connection is ready two or three round trips
+//! after the TCP handshake (four more for TLS).
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use suppaftp::types::FileType;
-use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status, TlsConnector};
 
 use super::encoding::WireNames;
 use super::tls::Trust;
+use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
 use crate::credentials::Secret;
 use crate::target::Transient;
 use crate::target::url::{FtpUrl, Tls};
@@ -29,7 +31,7 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
-/// What the server supports, from `FEAT` (and probing).
+/// What the server supports, from `FEAT`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Features {
     pub mlsd: bool,
@@ -42,48 +44,41 @@ pub struct Features {
 
 /// An open, logged-in connection.
 pub struct Session {
-    pub ftp: RustlsFtpStream,
+    pub ctl: Control,
     pub features: Features,
-    pub names: WireNames,
+    data: DataSettings,
+    mode: Mode,
 }
 
-/// The text of a server reply.
-pub fn reply_text(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).trim().replace(['\r', '\n'], " ")
+/// Reply codes that may go away when tried again: service not available (too many
+/// connections), data connection failures, busy or temporarily unavailable files.
+fn transient_code(code: u16) -> bool {
+    matches!(code, 421 | 425 | 426 | 450 | 451)
 }
 
-/// The reply code of an error, if the server answered.
-pub fn reply_code(e: &FtpError) -> Option<u32> {
-    match e {
-        FtpError::UnexpectedResponse(r) => {
-            let code = r.status.code();
-            if code != 0 {
-                return Some(code);
-            }
-            // Codes suppaftp does not know (522, ...) are still at the start of the body.
-            reply_text(&r.body).get(..3).and_then(|c| c.parse().ok())
-        }
-        _ => None,
-    }
+/// The error of a refused command, marked [`Transient`] when trying again may help.
+pub fn refused(reply: &Reply, doing: &str) -> anyhow::Error {
+    let text = format!("{doing}: the server answered {}", reply.text());
+    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
 }
 
-/// Turns a client error into an error that says what happened, marked [`Transient`] when
-/// trying again may help (connection lost, timeout, server busy).
-pub fn explain(e: FtpError, doing: &str) -> anyhow::Error {
-    let transient = match &e {
-        FtpError::ConnectionError(_) | FtpError::BadResponse => true,
-        FtpError::UnexpectedResponse(_) => matches!(reply_code(&e), Some(421 | 425 | 426 | 450 | 451)),
-        _ => false,
-    };
-    let text = match &e {
-        FtpError::UnexpectedResponse(r) => format!("{doing}: the server answered {}", reply_text(&r.body)),
+/// The error of a connection that failed (always worth another attempt, on a new connection).
+pub fn broken(e: io::Error, doing: &str) -> anyhow::Error {
+    let text = match e.kind() {
         // A socket timeout reads "Resource temporarily unavailable (os error 11)" on Linux.
-        FtpError::ConnectionError(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            format!("{doing}: timed out waiting for the server")
-        }
-        other => format!("{doing}: {other}"),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!("{doing}: timed out waiting for the server"),
+        ErrorKind::UnexpectedEof => format!("{doing}: the server closed the connection"),
+        _ => format!("{doing}: {e}"),
     };
-    if transient { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
+    anyhow::Error::new(Transient(text))
+}
+
+/// The error of a failed transfer.
+pub fn failed(f: Failure, doing: &str) -> anyhow::Error {
+    match f {
+        Failure::Io(e) => broken(e, doing),
+        Failure::Announce(r) | Failure::Refused(r) => refused(&r, doing),
+    }
 }
 
 fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
@@ -94,111 +89,157 @@ fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{} has no address", url.host))
 }
 
-fn set_timeouts(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.set_nodelay(true)
-}
-
-/// A TLS connector that gives the socket its timeouts before the handshake.
-/// `connect_secure_implicit` connects and greets (handshake included) before the caller can
-/// set them, so a server that accepts and stays silent would otherwise block forever.
-#[derive(Debug)]
-struct Bounded {
-    inner: RustlsConnector,
-    timeout: Duration,
-}
-
-impl TlsConnector for Bounded {
-    type Stream = <RustlsConnector as TlsConnector>::Stream;
-
-    fn connect(&self, domain: &str, stream: TcpStream) -> suppaftp::FtpResult<Self::Stream> {
-        set_timeouts(&stream, self.timeout).map_err(FtpError::ConnectionError)?;
-        self.inner.connect(domain, stream)
-    }
-}
-
 impl Session {
     /// Connects, secures and logs in. A wrong password is an error that is not transient.
     pub fn open(s: &Settings) -> Result<Session> {
         let addr = resolve(&s.url)?;
         let shown = s.url.display();
         let tls = match (&s.trust, s.url.tls) {
-            (Some(trust), Tls::Explicit | Tls::Implicit) => Some(RustlsConnector::from(trust.client_config()?)),
+            (Some(trust), Tls::Explicit | Tls::Implicit) => Some((trust.client_config()?, s.url.host.clone())),
             _ => None,
         };
-        let mut ftp = if s.url.tls == Tls::Implicit {
-            let tls = tls.ok_or_else(|| anyhow!("implicit TLS needs a TLS configuration"))?;
-            let tls = Bounded { inner: tls, timeout: s.timeout };
-            RustlsFtpStream::connect_secure_implicit(addr, tls, &s.url.host).map_err(|e| explain(e, &format!("cannot connect to {shown}")))?
-        } else {
-            let tcp = TcpStream::connect_timeout(&addr, s.timeout)
-                .map_err(|e| Transient(format!("cannot connect to {shown} ({addr}): {e}")))?;
-            set_timeouts(&tcp, s.timeout).context("cannot configure the connection")?;
-            let ftp = RustlsFtpStream::connect_with_stream(tcp).map_err(|e| explain(e, &format!("{shown} did not greet")))?;
-            match tls {
-                Some(tls) => ftp.into_secure(tls, &s.url.host).map_err(|e| explain(e, &format!("TLS with {shown} failed")))?,
-                None => ftp,
+        let tcp = stream::connect(addr, s.timeout).map_err(|e| Transient(format!("cannot connect to {shown} ({addr}): {e}")))?;
+        let mut plain = stream::Stream::Plain(tcp);
+        if s.url.tls == Tls::Implicit {
+            let (config, host) = tls.clone().ok_or_else(|| anyhow!("implicit TLS needs a TLS configuration"))?;
+            plain = plain.secure(config, &host).map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
+        }
+        let mut ctl = Control::new(plain, WireNames::default());
+        let greeting = ctl.final_reply().map_err(|e| broken(e, &format!("{shown} did not greet")))?;
+        if greeting.code != 220 {
+            return Err(refused(&greeting, &format!("{shown} refused the connection")));
+        }
+        // libunftp answers commands out of order (it runs them as concurrent tasks).
+        let greeted = greeting.text().to_ascii_lowercase();
+        ctl.set_pipelining(!(greeted.contains("libunftp") || greeted.contains("unftp")));
+        if s.url.tls == Tls::Explicit {
+            let (config, host) = tls.clone().ok_or_else(|| anyhow!("explicit TLS needs a TLS configuration"))?;
+            let auth = ctl.exec("AUTH TLS").map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
+            if auth.code != 234 {
+                return Err(refused(&auth, &format!("{shown} does not offer TLS (AUTH TLS)")));
             }
+            ctl = ctl.secure(config, &host).map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
+        }
+        let mut login = Vec::new();
+        if tls.is_some() {
+            login.extend(["PBSZ 0".to_string(), "PROT P".to_string()]);
+        }
+        // The password is checked before anything else is sent: some servers (libunftp) check
+        // it in the background and refuse what follows until they are done.
+        login.extend([format!("USER {}", s.user), format!("PASS {}", s.password.expose())]);
+        let replies = ctl.batch(&login).map_err(|e| broken(e, &format!("login to {shown} failed")))?;
+        let mut no_password = false;
+        for (cmd, reply) in login.iter().zip(&replies) {
+            let verb = cmd.split(' ').next().unwrap_or_default();
+            match (verb, reply.code) {
+                // Logged in without a password: PASS is answered "503 already logged in".
+                ("USER", 230) => no_password = true,
+                ("PASS", _) if no_password => {}
+                ("PBSZ" | "PROT", c) if c >= 400 => return Err(refused(reply, &format!("{shown} refused to protect the data connections"))),
+                ("USER" | "PASS", 530) => return Err(anyhow!("login as {:?} to {shown} failed: wrong user name or password", s.user)),
+                ("USER" | "PASS", c) if c >= 400 => return Err(refused(reply, &format!("login to {shown} failed"))),
+                _ => {}
+            }
+        }
+        let setup = ["TYPE I".to_string(), "OPTS UTF8 ON".into(), "FEAT".into()];
+        let replies = ctl.batch(&setup).map_err(|e| broken(e, &format!("login to {shown} failed")))?;
+        if replies[0].code >= 400 {
+            return Err(refused(&replies[0], "cannot switch to binary mode"));
+        }
+        let features = replies.last().map(features_of).unwrap_or_default();
+        let data = DataSettings { tls, timeout: s.timeout };
+        let mode = if s.active { Mode::Active } else { Mode::Extended };
+        Ok(Session { ctl, features, data, mode })
+    }
+
+    /// True when no reply is outstanding: the connection is in step and can be used again.
+    pub fn healthy(&self) -> bool {
+        self.ctl.in_flight() == 0
+    }
+
+    pub fn names(&self) -> &WireNames {
+        self.ctl.names()
+    }
+
+    /// Sends a command and returns its final reply, whatever its code.
+    pub fn exec(&mut self, cmd: &str, doing: &str) -> Result<Reply> {
+        self.ctl.exec(cmd).map_err(|e| broken(e, doing))
+    }
+
+    /// Sends a command and fails unless its reply code is 2xx or 3xx.
+    pub fn ok(&mut self, cmd: &str, doing: &str) -> Result<Reply> {
+        let reply = self.exec(cmd, doing)?;
+        if reply.is_ok() { Ok(reply) } else { Err(refused(&reply, doing)) }
+    }
+
+    /// Sends several commands in one write; returns their replies in order.
+    pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
+        self.ctl.batch(cmds).map_err(|e| broken(e, doing))
+    }
+
+    /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
+    /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
+    pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
+        let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
+            Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
+                self.mode = Mode::Passive;
+                Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)?
+            }
+            other => other?,
         };
-        set_timeouts(&ftp.get_ref(), s.timeout).context("cannot configure the connection")?;
-        let names = WireNames::default();
-        ftp.set_encoding(names.clone());
-        ftp.set_passive_nat_workaround(true);
-        let timeout = s.timeout;
-        ftp = ftp.passive_stream_builder(move |addr| {
-            let stream = TcpStream::connect_timeout(&addr, timeout).map_err(FtpError::ConnectionError)?;
-            set_timeouts(&stream, timeout).map_err(FtpError::ConnectionError)?;
-            Ok(stream)
-        });
-        if s.active {
-            ftp = ftp.active_mode(s.timeout);
-        }
-        ftp.login(s.user.as_str(), s.password.expose()).map_err(|e| match reply_code(&e) {
-            Some(530) => anyhow!("login as {:?} to {shown} failed: wrong user name or password", s.user),
-            _ => explain(e, &format!("login to {shown} failed")),
-        })?;
-        ftp.transfer_type(FileType::Binary).map_err(|e| explain(e, "cannot switch to binary mode"))?;
-        let features = Self::features(&mut ftp);
-        if features.utf8 {
-            // Servers announcing UTF8 mostly use it already; asking is harmless.
-            let _ = ftp.custom_command("OPTS UTF8 ON", &[Status::CommandOk, Status::RequestedFileActionOk]);
-        }
-        if !s.active {
-            ftp.set_mode(Mode::ExtendedPassive);
-        }
-        Ok(Session { ftp, features, names })
+        Ok(Transfer::new(&mut self.ctl, opened))
     }
 
-    fn features(ftp: &mut RustlsFtpStream) -> Features {
-        let Ok(feat) = ftp.feat() else { return Features::default() };
-        let has = |name: &str| feat.keys().any(|k| k.eq_ignore_ascii_case(name));
-        Features {
-            // MLST announced means MLSD is there too (RFC 3659), and pyftpdlib announces only MLST.
-            mlsd: has("MLST") || has("MLSD"),
-            mlst: has("MLST"),
-            mfmt: has("MFMT"),
-            mdtm: has("MDTM"),
-            size: has("SIZE"),
-            utf8: has("UTF8"),
-        }
-    }
-
-    /// Sends a command and returns the reply text, accepting the given codes.
-    pub fn command(&mut self, cmd: &str, ok: &[Status], doing: &str) -> Result<String> {
-        self.ftp.custom_command(cmd, ok).map(|r| reply_text(&r.body)).map_err(|e| explain(e, doing))
-    }
-
-    /// True when the connection still answers.
-    pub fn alive(&mut self) -> bool {
-        self.ftp.noop().is_ok()
+    /// True when a transfer's follow-up commands may be sent before its final reply. Never:
+    /// servers read commands while a transfer is in progress (pure-ftpd answers them "500
+    /// Unknown command"; pyftpdlib runs an `MFMT` before the file is closed, which then sets
+    /// the time again).
+    pub fn pipelines_after_transfer(&self) -> bool {
+        false
     }
 
     /// Logs out politely (errors do not matter any more).
     pub fn quit(mut self) {
-        let _ = self.ftp.quit();
+        if self.healthy() {
+            let _ = self.ctl.exec("QUIT");
+        }
     }
 }
 
-/// Keeps a shared reference-counted settings handle cheap to clone for extra connections.
-pub type SharedSettings = Arc<Settings>;
+/// The features announced in a `FEAT` reply.
+fn features_of(reply: &Reply) -> Features {
+    if reply.code != 211 {
+        return Features::default();
+    }
+    let names: Vec<String> = reply
+        .lines
+        .iter()
+        .skip(1)
+        .filter(|l| l.first() == Some(&b' '))
+        .map(|l| String::from_utf8_lossy(l).trim().split(' ').next().unwrap_or_default().to_ascii_uppercase())
+        .collect();
+    let has = |name: &str| names.iter().any(|n| n == name);
+    Features {
+        // MLST announced means MLSD is there too (RFC 3659), and pyftpdlib announces only MLST.
+        mlsd: has("MLST") || has("MLSD"),
+        mlst: has("MLST"),
+        mfmt: has("MFMT"),
+        mdtm: has("MDTM"),
+        size: has("SIZE"),
+        utf8: has("UTF8"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_from_feat() {
+        let lines = ["211-Features:", " MLST type*;size*;modify*;", " mfmt", " SIZE", " UTF8", "211 End"];
+        let reply = Reply { code: 211, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() };
+        let f = features_of(&reply);
+        assert!(f.mlsd && f.mlst && f.mfmt && f.size && f.utf8 && !f.mdtm);
+        assert!(!features_of(&Reply { code: 500, lines: vec![b"500 no".to_vec()] }).mlsd);
+    }
+}

@@ -1,0 +1,232 @@
+//! What one session does on the server, each in as few round trips as the protocol allows:
+//! listing a folder (`EPSV` and `MLSD` in one write; `MDTM`s of a `LIST` in one batch), looking
+//! up one entry (`MLST`), reading and appending small files, renaming over an existing file.
+
+use std::io::Read;
+
+use anyhow::Result;
+
+use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
+use super::mtime::parse_mdtm;
+use super::session::{Session, broken, failed, refused};
+use super::wire::{Direction, Failure, Reply};
+use crate::model::{Entry, Kind, Skipped, SystemClock};
+use crate::model::Clock;
+use crate::target::{Listing, is_temp_name};
+
+/// Replies meaning "no such file or folder" (or not allowed to see it).
+pub fn missing(code: u16) -> bool {
+    matches!(code, 450 | 501 | 550)
+}
+
+/// A data connection that remembers a network failure, so that an error the other end of
+/// the copy (the sink of a download, `io::copy` of an upload) returns because of it is known
+/// as the connection's (transient), not as that of the local file.
+pub struct Watched<S> {
+    inner: S,
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+impl<S> Watched<S> {
+    pub fn new(inner: S) -> Self {
+        Watched { inner, failed: None }
+    }
+
+    /// The remembered failure, as the transient error of `doing`.
+    pub fn failure(&mut self, doing: &str) -> Option<anyhow::Error> {
+        let (kind, text) = self.failed.take()?;
+        Some(broken(std::io::Error::new(kind, text), doing))
+    }
+
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        r.inspect_err(|e| self.failed = Some((e.kind(), e.to_string())))
+    }
+}
+
+impl<S: Read> Read for Watched<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.note(r)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Watched<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
+}
+
+/// Largest listing or small file read into memory (a hostile server could send forever).
+const MAX_IN_MEMORY: u64 = 512 * 1024 * 1024;
+
+/// Reads what a download command (`RETR`, `MLSD`, `LIST`) sends. `Ok(Err(reply))` when the
+/// server refused the command (or ended it with an error after the data).
+pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Result<Vec<u8>, Reply>> {
+    let mut t = match s.transfer(cmd, Direction::Download) {
+        Ok(t) => t,
+        Err(Failure::Refused(r)) => return Ok(Err(r)),
+        Err(f) => return Err(failed(f, doing)),
+    };
+    let mut data = Vec::new();
+    let read = (&mut t).take(MAX_IN_MEMORY).read_to_end(&mut data);
+    if let Err(e) = read {
+        return Err(broken(e, doing));
+    }
+    if data.len() as u64 >= MAX_IN_MEMORY {
+        return Err(anyhow::anyhow!("{doing}: the server sent more than {MAX_IN_MEMORY} bytes"));
+    }
+    let (last, _) = t.finish(&[], true).map_err(|f| failed(f, doing))?;
+    Ok(if last.is_ok() { Ok(data) } else { Err(last) })
+}
+
+/// Lists a folder; `None` if it does not exist. After a `LIST`, the exact time of files is
+/// asked with `MDTM` (all in one batch): of every file, or only of the file named `only` (a
+/// lookup must not cost one command per file of its folder).
+pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Listing>> {
+    let (cmd, format) = if s.features.mlsd { (format!("MLSD {abs}"), Format::Mlsd) } else { (format!("LIST -a {abs}"), Format::List) };
+    let doing = format!("listing {abs}");
+    let data = match fetch(s, &cmd, &doing)? {
+        Ok(data) => data,
+        Err(r) if missing(r.code) => {
+            // Missing, or not listable? Only a folder we can enter exists.
+            let cwd = s.exec(&format!("CWD {abs}"), &doing)?;
+            return if cwd.is_ok() { Err(refused(&r, &format!("cannot list {abs}"))) } else { Ok(None) };
+        }
+        Err(r) => return Err(refused(&r, &format!("cannot list {abs}"))),
+    };
+    let parsed = parse_listing(&data, format, SystemClock.now());
+    if format == Format::List && parsed.listing.entries.is_empty() && parsed.listing.skipped.is_empty() && !exists(s, abs)? {
+        return Ok(None);
+    }
+    let mut listing = parsed.listing;
+    listing.entries.retain(|e| !is_temp_name(&e.name));
+    for (name, d) in &parsed.details {
+        if d.name_from_cp1252 {
+            s.names().remember(name, &d.raw_name);
+        }
+    }
+    if format == Format::List && s.features.mdtm {
+        // LIST shows minutes at best: ask for the exact time of each file. A file whose time
+        // the server refuses or garbles cannot be compared: it is skipped, not the listing.
+        let vague: Vec<String> = listing
+            .entries
+            .iter()
+            .filter(|e| e.kind == Kind::File && only.is_none_or(|n| e.name == n))
+            .filter(|e| parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second))
+            .map(|e| e.name.clone())
+            .collect();
+        let cmds: Vec<String> = vague.iter().map(|n| format!("MDTM {}/{n}", abs.trim_end_matches('/'))).collect();
+        let replies = s.batch(&cmds, "MDTM")?;
+        let mut unknown = Vec::new();
+        for (name, reply) in vague.iter().zip(&replies) {
+            let why = match parse_mdtm(reply) {
+                Some(t) => match listing::checked_mtime(t as f64) {
+                    Ok(t) => {
+                        if let Some(e) = listing.entries.iter_mut().find(|e| &e.name == name) {
+                            e.mtime = t;
+                        }
+                        continue;
+                    }
+                    Err(reason) => format!("MDTM: {reason}"),
+                },
+                None if reply.code == 213 => "MDTM: the server's answer is not a time".into(),
+                None if reply.code >= 500 => format!("MDTM: the server answered {}", reply.text()),
+                None => return Err(refused(reply, &format!("MDTM {name}"))),
+            };
+            unknown.push(Skipped { name: name.clone(), reason: format!("unknown modification time ({why})") });
+        }
+        listing.entries.retain(|e| !unknown.iter().any(|u| u.name == e.name));
+        listing.skipped.extend(unknown);
+    }
+    Ok(Some(listing))
+}
+
+/// Whether a folder exists, for an empty `LIST`: vsftpd answers `LIST` of a missing folder
+/// with an empty listing and `226`, exactly as for an empty folder. Only a folder exists that
+/// can be entered.
+fn exists(s: &mut Session, abs: &str) -> Result<bool> {
+    let reply = s.exec(&format!("CWD {abs}"), &format!("cannot enter {abs}"))?;
+    match reply.code {
+        c if (200..400).contains(&c) => Ok(true),
+        c if missing(c) => Ok(false),
+        _ => Err(refused(&reply, &format!("cannot enter {abs}"))),
+    }
+}
+
+/// The entry an `MLST` reply describes; `None` if the server says it does not exist.
+pub fn parse_mlst(reply: &Reply, path: &str) -> Result<Option<Entry>> {
+    if missing(reply.code) {
+        return Ok(None);
+    }
+    if reply.code != 250 {
+        return Err(refused(reply, &format!("MLST {path}")));
+    }
+    let Some(line) = reply.lines.iter().find(|l| l.first() == Some(&b' ')) else { return Ok(None) };
+    // The name may come back as a path; the facts are what matter.
+    let facts_only: Vec<u8> = match line[1..].iter().position(|&b| b == b' ') {
+        Some(i) => [&line[1..=i + 1], b"x"].concat(),
+        None => return Ok(None),
+    };
+    Ok(match parse_mlsd_line(&facts_only) {
+        listing::LineResult::Entry(l) => Some(l.entry),
+        _ => None,
+    })
+}
+
+/// One entry via `MLST`; `None` if it does not exist.
+pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Entry>> {
+    let reply = s.exec(&format!("MLST {path}"), &format!("MLST {path}"))?;
+    parse_mlst(&reply, path)
+}
+
+/// Renames `from` over `to` (`RNFR` and `RNTO` in one write), removing `to` first on servers
+/// that refuse to overwrite.
+pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
+    let doing = format!("cannot rename {from} to {to}");
+    let pair = [format!("RNFR {from}"), format!("RNTO {to}")];
+    let replies = s.batch(&pair, &doing)?;
+    if replies[0].code != 350 {
+        return Err(refused(&replies[0], &doing));
+    }
+    match replies[1].code {
+        c if (200..300).contains(&c) => Ok(()),
+        450 | 550 | 553 => {
+            s.ok(&format!("DELE {to}"), &format!("cannot replace {to}"))?;
+            let replies = s.batch(&pair, &doing)?;
+            match replies.iter().find(|r| !r.is_ok()) {
+                Some(r) => Err(refused(r, &doing)),
+                None => Ok(()),
+            }
+        }
+        _ => Err(refused(&replies[1], &doing)),
+    }
+}
+
+/// Appends bytes to a file (creating it).
+pub fn append(s: &mut Session, abs: &str, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let doing = format!("cannot write {abs}");
+    let mut t = s.transfer(&format!("APPE {abs}"), Direction::Upload).map_err(|f| failed(f, &doing))?;
+    let written = t.write_all(bytes);
+    let (last, _) = t.finish(&[], true).map_err(|f| failed(f, &doing))?;
+    if !last.is_ok() {
+        return Err(refused(&last, &doing));
+    }
+    written.map_err(|e| broken(e, &doing))
+}
+
+/// Reads a small file, `None` if it does not exist.
+pub fn read_small(s: &mut Session, abs: &str) -> Result<Option<Vec<u8>>> {
+    match fetch(s, &format!("RETR {abs}"), &format!("reading {abs}"))? {
+        Ok(data) => Ok(Some(data)),
+        // Some servers (libunftp) accept the RETR and report the missing file at the end.
+        Err(r) if matches!(r.code, 450 | 550) => Ok(None),
+        Err(r) => Err(refused(&r, &format!("cannot read {abs}"))),
+    }
+}

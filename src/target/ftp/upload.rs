@@ -1,0 +1,108 @@
+//! Uploads: a file goes to a temporary name and is renamed over its final name only when the
+//! server has confirmed its size, its modification time is set, and the file it replaces is
+//! still the one planned. The commands that check all this travel behind the data in one
+//! write, and `RNFR`/`RNTO` in the next: a small file costs four round trips in all.
+
+use std::io::{self, Read};
+
+use anyhow::Result;
+
+use super::mtime::{self, Plan};
+use super::ops::{Watched, list, missing, parse_mlst, rename_over};
+use super::session::{Session, failed, refused};
+use super::wire::Direction;
+use crate::model::Entry;
+use crate::target::{Guard, Transient, Written};
+
+/// One upload.
+pub struct Upload<'a> {
+    /// Where the data goes first (absolute).
+    pub tmp: &'a str,
+    /// The final name (absolute).
+    pub dest: &'a str,
+    pub mtime: Option<f64>,
+    pub guard: Option<Guard<'a>>,
+}
+
+/// What the reply to the size check says was stored (`None`: the server cannot tell).
+fn stored_size(reply: Option<&super::wire::Reply>, via_size: bool, tmp: &str) -> Result<Option<u64>> {
+    let Some(reply) = reply else { return Ok(None) };
+    if via_size {
+        return Ok((reply.code == 213).then(|| reply.message().trim().parse().ok()).flatten());
+    }
+    Ok(parse_mlst(reply, tmp)?.map(|e| e.size))
+}
+
+/// The entry at `dest` now, for the guard.
+fn current(s: &mut Session, reply: Option<&super::wire::Reply>, dest: &str) -> Result<Option<Entry>> {
+    if let Some(reply) = reply {
+        return parse_mlst(reply, dest);
+    }
+    let (parent, name) = dest.rsplit_once('/').unwrap_or(("", dest));
+    let parent = if parent.is_empty() { "/" } else { parent };
+    Ok(list(s, parent, Some(name))?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
+}
+
+/// Sends `data` as `up.tmp`, checks it and renames it to `up.dest`. On error `up.tmp` may be
+/// left behind: the caller removes it.
+pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mut dyn Read) -> Result<Written> {
+    let (tmp, dest) = (up.tmp, up.dest);
+    let via_size = s.features.size;
+    let mut then = Vec::new();
+    if via_size {
+        then.push(format!("SIZE {tmp}"));
+    } else if s.features.mlst {
+        then.push(format!("MLST {tmp}"));
+    }
+    let checks_size = !then.is_empty();
+    let time = up.mtime.map(|t| (t, mtime::plan(mtimes, tmp, t)));
+    if let Some((_, Plan::Command(cmd))) = &time {
+        then.push(cmd.clone());
+    }
+    let guard_by_mlst = up.guard.is_some() && s.features.mlst;
+    if guard_by_mlst {
+        then.push(format!("MLST {dest}"));
+    }
+    let pipelined = s.pipelines_after_transfer();
+
+    let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
+    let (copied, net) = {
+        let mut watched = Watched::new(&mut t);
+        let copied = io::copy(data, &mut watched);
+        (copied, watched.failure(&format!("upload of {dest} interrupted")))
+    };
+    if let Some(net) = net {
+        // The connection failed: the session, a reply short, is dropped.
+        return Err(net);
+    }
+    let then = if copied.is_ok() { then } else { Vec::new() };
+    let (last, replies) = t.finish(&then, pipelined).map_err(|f| failed(f, &format!("upload of {dest} failed")))?;
+    if !last.is_ok() {
+        return Err(refused(&last, &format!("upload of {dest} failed")));
+    }
+    // Our side failed (the source), or the server ended the transfer.
+    let sent = copied.map_err(|e| anyhow::Error::new(e).context(format!("upload of {dest} interrupted")))?;
+    let mut replies = replies.into_iter();
+    if checks_size {
+        let stored = stored_size(replies.next().as_ref(), via_size, tmp)?;
+        if let Some(stored) = stored.filter(|&n| n != sent) {
+            return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
+        }
+    }
+    let mtime_set = match time {
+        Some((_, Plan::Command(_))) => replies.next().is_some_and(|r| mtime::applied(&r)),
+        Some((t, Plan::Unknown)) => mtime::discover(s, mtimes, tmp, t),
+        _ => false,
+    };
+    if let Some(guard) = up.guard {
+        let reply = if guard_by_mlst { replies.next() } else { None };
+        if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250) {
+            let reply = reply.expect("checked");
+            return Err(refused(&reply, &format!("cannot look at {dest}")));
+        }
+        let found = current(s, reply.as_ref(), dest)?;
+        guard(found.as_ref())?;
+    }
+    rename_over(s, tmp, dest)?;
+    Ok(Written { bytes: sent, mtime_set })
+}

@@ -1,0 +1,317 @@
+//! Data connections and the transfers that use them.
+//!
+//! A transfer is announced (`EPSV`, `PASV`, or `EPRT`/`PORT` in active mode) and its command
+//! sent in the same write; the data connection opens as soon as the server says where. A
+//! download or listing then waits for the server's `150` (it comes as the data starts), an
+//! upload over plain passive FTP does not: its first 64 KiB go out at once, so a small file
+//! costs no extra round trip, and only a larger one waits for the `150` before sending more.
+//! TLS data connections resume the control connection's session (same client
+//! configuration). Replies are returned, not judged: the session decides what they mean.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+
+use super::control::Control;
+use super::reply::Reply;
+use super::stream::{self, Stream};
+
+/// Bytes an upload sends before it waits for the server's `150`.
+const EARLY_BYTES: u64 = 64 * 1024;
+
+/// How data connections are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `EPSV` (RFC 2428).
+    Extended,
+    /// `PASV`, for servers without `EPSV`.
+    Passive,
+    /// `EPRT`/`PORT`: the server connects to us (`--ftp-active`).
+    Active,
+}
+
+/// Which way the data flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Download,
+    Upload,
+}
+
+/// What every data connection of a session needs.
+#[derive(Clone)]
+pub struct DataSettings {
+    /// The control connection's TLS configuration and server name (`PROT P`).
+    pub tls: Option<(Arc<ClientConfig>, String)>,
+    pub timeout: Duration,
+}
+
+/// Why a transfer did not happen.
+#[derive(Debug)]
+pub enum Failure {
+    /// The connection failed: the session is no longer usable.
+    Io(io::Error),
+    /// The server refused the data connection's announcement (`EPSV` not understood...).
+    Announce(Reply),
+    /// The server refused the transfer command, or ended the transfer with an error.
+    Refused(Reply),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// Where the server waits for our data connection: the port of an `EPSV` reply, or the
+/// address of a `PASV` reply with the IP replaced by the control connection's (servers behind
+/// NAT announce an address nobody can reach).
+fn passive_addr(reply: &Reply, extended: bool, peer: IpAddr) -> Option<SocketAddr> {
+    let text = reply.message();
+    let inner = &text[text.find('(')? + 1..text.rfind(')')?];
+    let port = if extended {
+        let d = inner.chars().next()?;
+        inner.split(d).nth(3)?.parse().ok()?
+    } else {
+        let nums: Vec<u16> = inner.split(',').map(|n| n.trim().parse().ok()).collect::<Option<_>>()?;
+        if nums.len() != 6 || nums.iter().any(|&n| n > 255) {
+            return None;
+        }
+        (nums[4] << 8) | nums[5]
+    };
+    (port != 0).then_some(SocketAddr::new(peer, port))
+}
+
+fn port_command(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => {
+            let o = a.ip().octets();
+            format!("PORT {},{},{},{},{},{}", o[0], o[1], o[2], o[3], a.port() >> 8, a.port() & 0xff)
+        }
+        SocketAddr::V6(a) => format!("EPRT |2|{}|{}|", a.ip(), a.port()),
+    }
+}
+
+fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept() {
+            Ok((tcp, _)) => {
+                tcp.set_nonblocking(false)?;
+                stream::configure(&tcp, timeout)?;
+                return Ok(Stream::Plain(tcp));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "the server did not open the data connection"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A transfer in progress: read from it (downloads, listings) or write to it (uploads), then
+/// [`Transfer::finish`].
+pub struct Transfer<'c> {
+    ctl: &'c mut Control,
+    data: Stream,
+    /// The `150` (or `125`) was read.
+    started: bool,
+    /// The final reply, when it came early: a refusal read while writing, or a server that
+    /// skipped the `150` of a transfer it had already completed.
+    last: Option<Reply>,
+    written: u64,
+    /// A TLS data connection the server closed without `close_notify` ends there (many
+    /// servers do that); the final reply tells whether the transfer was complete.
+    lenient_eof: bool,
+}
+
+/// An open data connection, before it is tied to its control connection as a [`Transfer`].
+pub struct Opened {
+    data: Stream,
+    started: bool,
+    last: Option<Reply>,
+}
+
+impl<'c> Transfer<'c> {
+    pub fn new(ctl: &'c mut Control, opened: Opened) -> Transfer<'c> {
+        let lenient_eof = opened.data.is_tls();
+        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof }
+    }
+
+    /// Announces a data connection, sends `cmd` and opens the connection.
+    pub fn open(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
+        let listener = match mode {
+            Mode::Extended => {
+                ctl.send("EPSV");
+                None
+            }
+            Mode::Passive => {
+                ctl.send("PASV");
+                None
+            }
+            Mode::Active => {
+                let local = ctl.stream().tcp().local_addr()?;
+                let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
+                ctl.send(&port_command(listener.local_addr()?));
+                Some(listener)
+            }
+        };
+        if !ctl.pipelining() {
+            ctl.flush()?;
+            let announced = ctl.reply()?;
+            if !announced.is_ok() {
+                return Err(Failure::Announce(announced));
+            }
+            ctl.send(cmd);
+            ctl.flush()?;
+            return Self::connect(ctl, announced, dir, mode, listener, settings);
+        }
+        ctl.send(cmd);
+        let announced = ctl.reply()?;
+        Self::connect(ctl, announced, dir, mode, listener, settings)
+    }
+
+    /// Opens the data connection announced by `announced`; the transfer command is sent.
+    fn connect(ctl: &mut Control, announced: Reply, dir: Direction, mode: Mode, listener: Option<TcpListener>, settings: &DataSettings) -> Result<Opened, Failure> {
+        let timeout = settings.timeout;
+        let peer = ctl.stream().tcp().peer_addr()?.ip();
+        let addr = match mode {
+            Mode::Active => None,
+            _ => passive_addr(&announced, mode == Mode::Extended, peer),
+        };
+        if !announced.is_ok() || (mode != Mode::Active && addr.is_none()) {
+            // The transfer command is answered too (425 "use PORT or PASV first"...).
+            ctl.final_reply()?;
+            return Err(Failure::Announce(announced));
+        }
+        let mut started = false;
+        let mut data = match (addr, &listener) {
+            (Some(addr), _) => match stream::connect(addr, timeout) {
+                Ok(tcp) => Stream::Plain(tcp),
+                Err(e) => {
+                    // A server that refused the command may have closed its port already:
+                    // its reply says why.
+                    let reply = ctl.reply()?;
+                    return Err(if reply.is_preliminary() { Failure::Io(e) } else { Failure::Refused(reply) });
+                }
+            },
+            (None, Some(listener)) => {
+                // The server connects once it accepts the command: learn which first.
+                let reply = ctl.reply()?;
+                if !reply.is_preliminary() {
+                    return Err(Failure::Refused(reply));
+                }
+                started = true;
+                accept_within(listener, timeout)?
+            }
+            (None, None) => unreachable!("a passive mode without an address was refused above"),
+        };
+        let mut last = None;
+        if !started && (dir == Direction::Download || settings.tls.is_some()) {
+            let reply = ctl.reply()?;
+            match reply {
+                r if r.is_preliminary() => started = true,
+                // Some servers skip the 150 of an empty transfer they completed at once.
+                r if r.is_ok() && dir == Direction::Download && settings.tls.is_none() => last = Some(r),
+                r => return Err(Failure::Refused(r)),
+            }
+        }
+        if let Some((config, host)) = &settings.tls {
+            data = data.secure(config.clone(), host)?;
+        }
+        Ok(Opened { data, started, last })
+    }
+
+    /// Reads the `150` if it has not come yet; a final reply instead is kept in `last`.
+    fn await_start(&mut self) -> io::Result<()> {
+        if !self.started && self.last.is_none() {
+            let reply = self.ctl.reply()?;
+            if reply.is_preliminary() {
+                self.started = true;
+            } else {
+                self.last = Some(reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the transfer: closes the data connection, then sends `then` (commands about the
+    /// transferred file, pipelined behind the transfer when `pipelined`) and reads every
+    /// reply. Returns the transfer's final reply (whatever its code) and the replies to `then`.
+    pub fn finish(mut self, then: &[String], pipelined: bool) -> Result<(Reply, Vec<Reply>), Failure> {
+        let pipelined = pipelined && self.ctl.pipelining();
+        self.data.close()?;
+        if pipelined {
+            for cmd in then {
+                self.ctl.send(cmd);
+            }
+        }
+        self.await_start()?;
+        let last = match self.last.take() {
+            Some(reply) => reply,
+            None => self.ctl.final_reply()?,
+        };
+        let replies = if pipelined {
+            then.iter().map(|_| self.ctl.final_reply()).collect::<io::Result<Vec<_>>>()?
+        } else if last.is_ok() {
+            self.ctl.batch(then)?
+        } else {
+            Vec::new()
+        };
+        Ok((last, replies))
+    }
+}
+
+impl Read for Transfer<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.data.read(buf) {
+            Err(e) if self.lenient_eof && e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            other => other,
+        }
+    }
+}
+
+impl Write for Transfer<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.started && self.written + buf.len() as u64 > EARLY_BYTES {
+            self.await_start()?;
+        }
+        if let Some(r) = &self.last {
+            // Refused (or ended) before we were done: `finish` reports the reply.
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("the server answered {}", r.text())));
+        }
+        let n = self.data.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.data.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(text: &str) -> Reply {
+        Reply { code: text[..3].parse().unwrap(), lines: vec![text.as_bytes().to_vec()] }
+    }
+
+    #[test]
+    fn passive_replies() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let epsv = reply("229 Entering Extended Passive Mode (|||50123|)");
+        assert_eq!(passive_addr(&epsv, true, peer), Some("10.0.0.1:50123".parse().unwrap()));
+        let pasv = reply("227 Entering Passive Mode (192,168,1,2,195,80).");
+        assert_eq!(passive_addr(&pasv, false, peer), Some("10.0.0.1:50000".parse().unwrap()));
+        assert_eq!(passive_addr(&reply("227 (1,2,3)"), false, peer), None);
+        assert_eq!(passive_addr(&reply("227 (1,2,3,4,999,1)"), false, peer), None);
+        assert_eq!(passive_addr(&reply("229 no parenthesis"), true, peer), None);
+        assert_eq!(port_command("127.0.0.1:258".parse().unwrap()), "PORT 127,0,0,1,1,2");
+    }
+}
