@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 
 use super::check::{describe_state, matches};
 use crate::digest::Hasher;
+use crate::model::Entry;
 use crate::plan::model::EntryState;
 use crate::relpath::RelPath;
 use crate::target::{Target, Written, with_write_attempts};
@@ -14,14 +15,14 @@ use crate::target::{Target, Written, with_write_attempts};
 /// Fails unless the entry at `path` is still as planned.
 pub fn recheck(target: &mut dyn Target, path: &RelPath, planned: Option<&EntryState>) -> Result<()> {
     let found = target.stat(path)?;
-    if !matches(planned, found.as_ref()) {
-        let now = found.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique });
-        bail!(
-            "{path} changed on {} since the plan was checked (planned: {}; found: {})",
-            target.info().display,
-            describe_state(planned),
-            describe_state(now.as_ref())
-        );
+    still_planned(&target.info().display, path, planned, found.as_ref())
+}
+
+/// Fails unless `found` (the entry at `path` on `side`) is still as planned.
+fn still_planned(side: &str, path: &RelPath, planned: Option<&EntryState>, found: Option<&Entry>) -> Result<()> {
+    if !matches(planned, found) {
+        let now = found.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique.clone() });
+        bail!("{path} changed on {side} since the plan was checked (planned: {}; found: {})", describe_state(planned), describe_state(now.as_ref()));
     }
     Ok(())
 }
@@ -65,32 +66,32 @@ impl Read for Verified<'_> {
     }
 }
 
-/// Copies one file between targets, stamping it with the planned modification time. The
-/// destination only changes if the whole planned content arrived. A write that fails
-/// transiently is tried again from the start, as often as the destination allows.
-pub fn transfer(
-    src: &mut dyn Target,
-    dst: &mut dyn Target,
-    src_path: &RelPath,
-    dst_path: &RelPath,
-    state: &EntryState,
-    sha256: Option<&str>,
-) -> Result<Written> {
-    with_write_attempts(dst.write_attempts(), || transfer_once(src, dst, src_path, dst_path, state, sha256))
+/// One copy: the planned source state, and what the destination must still hold (`None`:
+/// nothing) when it is replaced.
+pub struct Copy<'a> {
+    pub src_path: &'a RelPath,
+    pub dst_path: &'a RelPath,
+    pub state: &'a EntryState,
+    pub replaces: Option<&'a EntryState>,
+    pub sha256: Option<&'a str>,
 }
 
-fn transfer_once(
-    src: &mut dyn Target,
-    dst: &mut dyn Target,
-    src_path: &RelPath,
-    dst_path: &RelPath,
-    state: &EntryState,
-    sha256: Option<&str>,
-) -> Result<Written> {
+/// Copies one file between targets, stamping it with the planned modification time. The
+/// destination only changes if the whole planned content arrived and what it replaces is
+/// still as planned. A write that fails transiently is tried again from the start, as often
+/// as the destination allows.
+pub fn transfer(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Written> {
+    with_write_attempts(dst.write_attempts(), || transfer_once(src, dst, copy))
+}
+
+fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Written> {
+    let Copy { src_path, dst_path, state, replaces, sha256 } = *copy;
+    let side = dst.info().display.clone();
+    let guard = |found: Option<&Entry>| still_planned(&side, dst_path, replaces, found);
     let mut written = None;
     src.read_file(src_path, &mut |reader| {
         let mut verified = Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
-        written = Some(dst.write_file(dst_path, &mut verified, Some(state.mtime))?);
+        written = Some(dst.replace_file(dst_path, &mut verified, Some(state.mtime), &guard)?);
         Ok(())
     })?;
     let Some(w) = written else { bail!("{src_path}: nothing was read") };

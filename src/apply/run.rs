@@ -248,12 +248,13 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
                 Side::Remote => (&mut *w.remote, &mut *w.local),
             };
             exec::recheck(src, &src_path, Some(src_state))?;
-            exec::recheck(dst, &dst_path, dst_state)?;
             if e.kind == Kind::Dir {
+                exec::recheck(dst, &dst_path, dst_state)?;
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
-            exec::transfer(src, dst, &src_path, &dst_path, src_state, e.sha256.as_deref())?;
+            let copy = exec::Copy { src_path: &src_path, dst_path: &dst_path, state: src_state, replaces: dst_state, sha256: e.sha256.as_deref() };
+            exec::transfer(src, dst, &copy)?;
             let (records_mtimes, offset) = (dst.info().records_mtimes, dst.time_offset());
             let done = now();
             let mut st = lock(state);
