@@ -47,14 +47,8 @@ struct Queue {
 
 /// Scans everything the plan needs, with up to `workers` connections per side.
 pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
-    let mut handles: Vec<(Box<dyn Target>, Box<dyn Target>)> = Vec::new();
-    for _ in 1..workers.max(1) {
-        match (local.open_another(), remote.open_another()) {
-            (Ok(l), Ok(r)) => handles.push((l, r)),
-            // Fewer connections are fine (a server may limit them); one is enough.
-            _ => break,
-        }
-    }
+    // Fewer connections are fine (a server may limit them); one is enough.
+    let mut handles = crate::target::pool::open_pairs(local, remote, workers.max(1) - 1);
     let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default() });
     let wake = Condvar::new();
     std::thread::scope(|s| {

@@ -3,11 +3,13 @@
 //! difference is drift, and apply refuses the whole plan before changing anything.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::layout::{Layout, side_name};
+use super::workers::{Worker, share_out};
 use crate::meta::{META_FILE, timefmt};
 use crate::model::{Entry, Kind};
 use crate::plan::model::{EntryState, FolderSide, Plan, PlanEntry};
@@ -80,35 +82,43 @@ impl From<Side> for SideKey {
     }
 }
 
-/// Lists `folders` on both sides and compares them with the plan.
-pub fn check(
-    plan: &Plan,
-    layout: &Layout<'_>,
-    folders: &BTreeSet<RelPath>,
-    local: &mut dyn Target,
-    remote: &mut dyn Target,
-) -> Result<(Vec<Drift>, Fresh)> {
+/// Lists `folders` on both sides and compares them with the plan, the workers listing
+/// folders at the same time. The drift report is in folder order whatever the timing.
+pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, workers: &mut [Worker<'_>]) -> Result<(Vec<Drift>, Fresh)> {
     let mut by_folder: BTreeMap<RelPath, Vec<&PlanEntry>> = BTreeMap::new();
     for e in &plan.entries {
         by_folder.entry(e.path.parent()).or_default().push(e);
     }
-    let mut drift = Vec::new();
-    let mut fresh = Fresh::default();
+    let mut jobs: Vec<(&RelPath, Side, &FolderSide)> = Vec::new();
     for folder in folders {
         let Some(planned) = layout.folder(folder) else {
             anyhow::bail!("invalid plan: folder {:?} has entries to apply but no folder record", folder.as_str());
         };
-        for side in [Side::Local, Side::Remote] {
-            let (fs, target): (&Option<FolderSide>, &mut dyn Target) = match side {
-                Side::Local => (&planned.local, &mut *local),
-                Side::Remote => (&planned.remote, &mut *remote),
-            };
-            let Some(fs) = fs else { continue };
-            let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
-            let actual = layout.folder_path(folder, side);
-            if let Some(sd) = check_side(target, &actual, folder, side, fs, entries, &mut drift)? {
-                fresh.dirs.insert((side.into(), folder.clone()), sd);
+        for (side, fs) in [(Side::Local, &planned.local), (Side::Remote, &planned.remote)] {
+            if let Some(fs) = fs {
+                jobs.push((folder, side, fs));
             }
+        }
+    }
+    type Found = (Vec<Drift>, Option<SideDir>);
+    let found: Vec<Mutex<Option<Found>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let all: Vec<usize> = (0..jobs.len()).collect();
+    share_out(&all, workers, |w, i| {
+        let (folder, side, fs) = jobs[i];
+        let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
+        let actual = layout.folder_path(folder, side);
+        let mut drift = Vec::new();
+        let sd = check_side(w.side(side), &actual, folder, side, fs, entries, &mut drift)?;
+        *found[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((drift, sd));
+        Ok(())
+    })?;
+    let mut drift = Vec::new();
+    let mut fresh = Fresh::default();
+    for ((folder, side, _), found) in jobs.iter().zip(found) {
+        let (d, sd) = found.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default();
+        drift.extend(d);
+        if let Some(sd) = sd {
+            fresh.dirs.insert(((*side).into(), (*folder).clone()), sd);
         }
     }
     Ok((drift, fresh))

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod layout;
 pub mod metastore;
 mod run;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use self::check::{Drift, SideKey};
 use self::layout::{Layout, touched_folders};
 use self::metastore::MetaStore;
+use self::workers::Worker;
 use crate::meta::WriteStyle;
 use crate::model::{Clock, Kind};
 use crate::plan::effective_actions;
@@ -103,13 +105,6 @@ pub enum ApplyError {
     Failed(#[from] anyhow::Error),
 }
 
-pub(crate) fn pick<'a>(side: impl Into<SideKey>, local: &'a mut dyn Target, remote: &'a mut dyn Target) -> &'a mut dyn Target {
-    match side.into() {
-        SideKey::Local => local,
-        SideKey::Remote => remote,
-    }
-}
-
 /// The metadata documents an action changes, as (side, folder).
 pub(crate) fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, remote_mtimes: bool) -> Vec<(SideKey, RelPath)> {
     let folder = e.path.parent();
@@ -151,11 +146,15 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
-    let (drift, fresh) = check::check(plan, &layout, &folders, local, remote)?;
+    // A server refusing more connections: go on with those we have.
+    let mut extra = crate::target::pool::open_pairs(local, remote, settings.workers.max(1) - 1);
+    let mut workers = vec![Worker { local, remote }];
+    workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
+    let (drift, fresh) = check::check(plan, &layout, &folders, &mut workers)?;
     if !drift.is_empty() {
         return Err(ApplyError::Drift(drift));
     }
-    let (local_mtimes, remote_mtimes) = (local.info().records_mtimes, remote.info().records_mtimes);
+    let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
     for ((side, folder), sd) in &fresh.dirs {
         store.load(*side, folder.clone(), sd);
@@ -179,7 +178,7 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
         .collect();
     let fixed = run::Fixed { plan, layout, actions, settings, fresh: &fresh, local_mtimes, remote_mtimes };
     let state = run::State { store, counters: Counters::from_scan(plan), outcomes, failed_dirs: Vec::new(), created_dirs: Vec::new() };
-    let (state, result) = run::execute(&fixed, state, local, remote);
+    let (state, result) = run::execute(&fixed, state, &mut workers);
     result?;
     let mut messages = state.store.messages;
     messages.sort();

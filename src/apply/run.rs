@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
 use super::check::Fresh;
 use super::layout::{Layout, side_name};
 use super::metastore::MetaStore;
-use super::{ApplySettings, Outcome, Status, exec, meta_effects, pick};
+use super::workers::{Worker, share_out};
+use super::{ApplySettings, Outcome, Status, exec, meta_effects};
 use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::plan::model::{Action, Plan, PlanEntry};
@@ -45,12 +45,6 @@ pub(super) struct State {
     pub failed_dirs: Vec<RelPath>,
     /// Entries of folders created by copying (recorded once their content is done).
     pub created_dirs: Vec<usize>,
-}
-
-/// One worker's connections.
-struct Worker<'t> {
-    local: &'t mut dyn Target,
-    remote: &'t mut dyn Target,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -82,19 +76,9 @@ fn waves(fixed: &Fixed<'_>, wanted: fn(Action) -> bool, deepest_first: bool) -> 
 
 /// Runs the whole plan; returns the final state (also after an error, so the caller can
 /// report what was done) and the first error that stopped the run.
-pub(super) fn execute(fixed: &Fixed<'_>, state: State, local: &mut dyn Target, remote: &mut dyn Target) -> (State, Result<()>) {
-    let mut extra: Vec<(Box<dyn Target>, Box<dyn Target>)> = Vec::new();
-    for _ in 1..fixed.settings.workers.max(1) {
-        match (local.open_another(), remote.open_another()) {
-            (Ok(l), Ok(r)) => extra.push((l, r)),
-            // A server refusing more connections: go on with those we have.
-            _ => break,
-        }
-    }
-    let mut workers = vec![Worker { local, remote }];
-    workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
+pub(super) fn execute(fixed: &Fixed<'_>, state: State, workers: &mut [Worker<'_>]) -> (State, Result<()>) {
     let state = Mutex::new(state);
-    let result = run_phases(fixed, &state, &mut workers);
+    let result = run_phases(fixed, &state, workers);
     // Whatever happened, write what is known to be true.
     let flushed = flush_all(fixed, &state, &mut workers[0]);
     let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -107,7 +91,7 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
     for wave in waves(fixed, is_transfer, false) {
-        run_wave(&wave, workers, |w, i| transfer_one(fixed, state, w, i))?;
+        share_out(&wave, workers, |w, i| transfer_one(fixed, state, w, i))?;
     }
     // A copied folder is recorded after everything inside it, so the record's time is later
     // than every file the copy wrote.
@@ -128,7 +112,7 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
     }
     let blocked = lock(state).outcomes.iter().any(|o| o.status == Status::Failed);
     for wave in waves(fixed, is_deletion, true) {
-        run_wave(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked))?;
+        share_out(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked))?;
     }
     let mut st = lock(state);
     for (i, e) in fixed.plan.entries.iter().enumerate() {
@@ -137,39 +121,6 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
         }
     }
     Ok(())
-}
-
-/// Shares the entries of one wave out among the workers; stops at the first error that
-/// concerns the whole run (an interruption, a metadata file that cannot be written).
-fn run_wave(wave: &[usize], workers: &mut [Worker<'_>], job: impl Fn(&mut Worker<'_>, usize) -> Result<()> + Sync) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    let take = || {
-        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
-            return None;
-        }
-        wave.get(next.fetch_add(1, Ordering::Relaxed)).copied()
-    };
-    let work = |w: &mut Worker<'_>| {
-        while let Some(i) = take() {
-            if let Err(e) = job(w, i) {
-                failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
-            }
-        }
-    };
-    if workers.len() == 1 || wave.len() == 1 {
-        work(&mut workers[0]);
-    } else {
-        std::thread::scope(|s| {
-            for w in workers.iter_mut() {
-                s.spawn(|| work(w));
-            }
-        });
-    }
-    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
 }
 
 /// Creates, transfers or records one entry, then settles its metadata.
@@ -212,7 +163,7 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
 fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
     for (side, folder) in meta_effects(e, action, fixed.local_mtimes, fixed.remote_mtimes) {
         let now = fixed.settings.clock.now();
-        lock(state).store.settle(side, &folder, pick(side, &mut *w.local, &mut *w.remote), &fixed.layout, now)?;
+        lock(state).store.settle(side, &folder, w.side(side), &fixed.layout, now)?;
     }
     Ok(())
 }
@@ -296,7 +247,7 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
     let side = if action == Action::DeleteLocal { Side::Local } else { Side::Remote };
     let planned = if side == Side::Local { e.local.as_ref() } else { e.remote.as_ref() };
     let path = fixed.layout.entry_path(e, side);
-    let target = pick(side, &mut *w.local, &mut *w.remote);
+    let target = w.side(side);
     exec::recheck(target, &path, planned)?;
     if e.kind == Kind::Dir {
         let found = fixed.fresh.dirs.get(&(side.into(), e.path.clone()));
@@ -324,7 +275,7 @@ fn flush_all(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>) -> Res
     let mut first_error = None;
     for (side, folder) in st.store.dirty() {
         let now = fixed.settings.clock.now();
-        if let Err(e) = st.store.flush(side, &folder, pick(side, &mut *w.local, &mut *w.remote), &fixed.layout, now) {
+        if let Err(e) = st.store.flush(side, &folder, w.side(side), &fixed.layout, now) {
             first_error.get_or_insert(e);
         }
     }

@@ -189,8 +189,9 @@ impl Target for LocalTarget {
         fs::remove_dir(&abs).with_context(|| format!("cannot delete folder {}", abs.display()))
     }
 
-    fn open_another(&self) -> Result<Box<dyn Target>> {
-        Ok(Box::new(self.clone()))
+    fn opener(&self) -> super::Opener {
+        let me = self.clone();
+        std::sync::Arc::new(move || Ok(Box::new(me.clone()) as Box<dyn Target>))
     }
 }
 

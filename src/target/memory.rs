@@ -236,7 +236,8 @@ impl Target for MemoryTarget {
         Ok(())
     }
 
-    fn open_another(&self) -> Result<Box<dyn Target>> {
-        Ok(Box::new(self.clone()))
+    fn opener(&self) -> super::Opener {
+        let me = self.clone();
+        std::sync::Arc::new(move || Ok(Box::new(me.clone()) as Box<dyn Target>))
     }
 }

@@ -12,6 +12,7 @@
 pub mod ftp;
 pub mod local;
 pub mod memory;
+pub mod pool;
 pub mod url;
 
 use std::io::Read;
@@ -62,6 +63,9 @@ pub struct Written {
     /// Whether the requested modification time was applied to the stored file.
     pub mtime_set: bool,
 }
+
+/// Opens a new connection to a target ([`Target::opener`]).
+pub type Opener = std::sync::Arc<dyn Fn() -> Result<Box<dyn Target>> + Send + Sync>;
 
 /// Receives the content of a file being read.
 pub type ReadSink<'a> = dyn FnMut(&mut dyn Read) -> Result<()> + 'a;
@@ -118,8 +122,13 @@ pub trait Target: Send {
         Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == path.name())))
     }
 
+    /// Something that opens independent connections to the same target, from any thread.
+    fn opener(&self) -> Opener;
+
     /// Opens an independent connection to the same target.
-    fn open_another(&self) -> Result<Box<dyn Target>>;
+    fn open_another(&self) -> Result<Box<dyn Target>> {
+        (self.opener())()
+    }
 
     /// Takes the target's lock before apply changes anything (FTP: `.pyftpsync-lock.json` in
     /// the root; folders need none). Returns remarks for the user (a stale lock replaced...).

@@ -18,7 +18,7 @@ mod upload;
 pub mod wire;
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -48,6 +48,16 @@ struct Shared {
     options: Options,
     mtime: mtime::Shared,
     temp_counter: AtomicU64,
+    /// Logged-in connections not in use.
+    spare: Mutex<Vec<Session>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for s in self.spare.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            s.quit();
+        }
+    }
 }
 
 /// One connection to an FTP server, rooted at the URL's folder.
@@ -77,7 +87,7 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0) });
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()) });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, time_offset: 0.0 };
         target.connect()?;
         if target.list_raw(&RelPath::root())?.is_none() {
@@ -303,16 +313,17 @@ impl Target for FtpTarget {
         self.simple(&format!("RMD {abs}"), &format!("cannot delete folder {abs}"))
     }
 
-    fn open_another(&self) -> Result<Box<dyn Target>> {
-        let session = Session::open(&self.shared.settings)?;
-        Ok(Box::new(FtpTarget {
-            shared: self.shared.clone(),
-            info: self.info.clone(),
-            session: Some(session),
-            root_missing: self.root_missing,
-            lock: None,
-            time_offset: self.time_offset,
-        }))
+    fn opener(&self) -> super::Opener {
+        let (shared, info, root_missing, time_offset) = (self.shared.clone(), self.info.clone(), self.root_missing, self.time_offset);
+        Arc::new(move || {
+            // A connection another worker has finished with, or a new one.
+            let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let session = match spare {
+                Some(s) => s,
+                None => Session::open(&shared.settings)?,
+            };
+            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, time_offset }) as Box<dyn Target>)
+        })
     }
 
     fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
@@ -386,8 +397,9 @@ impl Target for FtpTarget {
 
     fn close(&mut self) -> Result<()> {
         let unlocked = self.unlock();
-        if let Some(s) = self.session.take() {
-            s.quit();
+        // The connection waits for the next worker (scan, then apply, use the same ones).
+        if let Some(s) = self.session.take().filter(Session::healthy) {
+            self.shared.spare.lock().unwrap_or_else(|e| e.into_inner()).push(s);
         }
         unlocked
     }
