@@ -7,6 +7,7 @@ use super::targets::open;
 use crate::cli::ApplyArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
+use crate::output::progress::watched::Watched;
 use crate::plan::load;
 use crate::settings::Global;
 
@@ -24,8 +25,9 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
         }
     }
     let plan = &loaded.plan;
-    let mut local = open(&plan.local.url, &args.conn, &printer, false)?;
-    let mut remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
+    let printer = printer.with_progress(args.json, args.progress);
+    let local = open(&plan.local.url, &args.conn, &printer, false)?;
+    let remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
     for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
         if target.info().id != desc.id {
             return Err(ExitError::rejected(format!(
@@ -37,6 +39,7 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
             .into());
         }
     }
+    let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock, workers: args.conn.workers };
     finish.apply(plan, &loaded.digest, &mut *local, &mut *remote)
 }

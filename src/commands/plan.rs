@@ -12,6 +12,7 @@ use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
+use crate::output::progress::watched::Watched;
 use crate::output::show::summary_table;
 use crate::plan::io::{FileFormat, digest, write};
 use crate::plan::model::Plan;
@@ -28,8 +29,12 @@ pub struct Prepared {
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
 /// met on the way and `--checksum`. `now` is the plan's creation time.
 pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
-    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers)?;
+    let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
+    let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
+    printer.progress.scanning();
+    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers);
+    printer.progress.done();
+    let planned = planned?;
     for w in &planned.warnings {
         printer.warn(w);
     }
@@ -65,7 +70,7 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
 
 /// Plans the run and writes the plan; prints its summary.
 pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
-    let printer = Printer::new(g.verbosity, s.no_color);
+    let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let plan = prepare(s, &printer, SystemClock.now())?.plan;
     let output = &out.path;
     let to_stdout = out.to_stdout();

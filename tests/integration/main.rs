@@ -9,6 +9,7 @@ mod hostile;
 mod interop;
 mod interrupted;
 mod plan_apply;
+mod progress;
 mod property;
 mod run_tasks;
 mod scan_tree;
