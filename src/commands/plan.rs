@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::targets::open_pair;
+use crate::ask::terminal::{Terminal, TargetCompare, can_ask};
 use crate::cli::PlanArgs;
 use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
@@ -27,7 +28,8 @@ pub struct Prepared {
 }
 
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
-/// met on the way and `--checksum`. `now` is the plan's creation time.
+/// met on the way, the answers to `--resolve ask` and `--checksum`. `now` is the plan's
+/// creation time.
 pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
     let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
@@ -39,10 +41,23 @@ pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared>
         printer.warn(w);
     }
     let mut plan = planned.plan;
+    ask_conflicts(&mut plan, &mut *local, &mut *remote, printer)?;
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;
     }
     Ok(Prepared { plan, local, remote })
+}
+
+/// `--resolve ask`: when somebody can answer (stdin is a terminal), the conflicts the planner
+/// left open are asked about and the answers become their resolutions. Otherwise they stay
+/// open: the plan shows them unresolved and apply skips them, saying so.
+fn ask_conflicts(plan: &mut Plan, local: &mut dyn Target, remote: &mut dyn Target, printer: &Printer) -> Result<()> {
+    if !plan.entries.iter().any(crate::ask::is_open) || !can_ask() {
+        return Ok(());
+    }
+    let answers = crate::ask::ask_all(plan, &mut Terminal, &mut TargetCompare::new(plan, local, remote), printer.color)?;
+    crate::ask::record(plan, &answers);
+    Ok(())
 }
 
 /// Where and how a plan is written.

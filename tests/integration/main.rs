@@ -1,5 +1,7 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+#[cfg(unix)]
+mod ask;
 mod fixes;
 mod ftp_cli;
 mod ftp_quirks;
