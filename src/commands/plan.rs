@@ -17,6 +17,7 @@ use crate::output::progress::watched::Watched;
 use crate::output::show::summary_table;
 use crate::plan::io::{FileFormat, digest, write};
 use crate::plan::model::Plan;
+use crate::plan::written::PlanWritten;
 use crate::settings::{Global, RunSettings};
 use crate::target::Target;
 
@@ -83,12 +84,16 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     write_plan(&PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode }, s, g)
 }
 
-/// Plans the run and writes the plan; prints its summary.
+/// Plans the run and writes the plan; prints its summary (with `--json`, as a document on
+/// stdout).
 pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
+    let to_stdout = out.to_stdout();
+    if s.json && to_stdout {
+        return Err(ExitError::usage("--json prints a summary on stdout, where -o - would write the plan: give -o a file name").into());
+    }
     let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let plan = prepare(s, &printer, SystemClock.now())?.plan;
     let output = &out.path;
-    let to_stdout = out.to_stdout();
     // The digest and the file are two serialisations of the same plan: made side by side.
     let (digest, written) = std::thread::scope(|scope| {
         let digest = scope.spawn(|| digest(&plan));
@@ -109,7 +114,12 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
         plan.summary.changes,
         plan.summary.conflicts
     );
-    if to_stdout {
+    if s.json {
+        let doc = PlanWritten::new(&plan, output, out.format, &digest);
+        printer.data(&serde_json::to_string_pretty(&doc).expect("the summary serialises"));
+    }
+    // Stdout is for the plan or the document when either goes there.
+    if to_stdout || s.json {
         printer.note(2, &table);
         printer.note(1, &done);
     } else {

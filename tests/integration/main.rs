@@ -10,6 +10,7 @@ mod golden_ftp;
 mod hostile;
 mod interop;
 mod interrupted;
+mod json_docs;
 mod plan_apply;
 mod progress;
 mod property;
