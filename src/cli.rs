@@ -298,6 +298,10 @@ pub struct ApplyArgs {
     /// Refuse the plan unless its digest is this (as printed by `plan` and `show --sha256`).
     #[arg(long, value_name = "HEX")]
     pub expect_sha256: Option<String>,
+    /// Use this local folder instead of the one the plan names: another checkout of the same
+    /// tree (a later CI job). Its files must still match the plan.
+    #[arg(long, value_name = "DIR")]
+    pub local: Option<PathBuf>,
     /// Write the result report (JSON) to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

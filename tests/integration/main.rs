@@ -2,6 +2,7 @@
 
 #[cfg(unix)]
 mod ask;
+mod ci_workflow;
 mod fixes;
 mod ftp_cli;
 mod ftp_quirks;
