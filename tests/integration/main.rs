@@ -12,6 +12,7 @@ mod hostile;
 mod interop;
 mod interrupted;
 mod json_docs;
+mod markdown;
 mod plan_apply;
 mod progress;
 mod property;
