@@ -3,6 +3,7 @@
 #[cfg(unix)]
 mod ask;
 mod ci_workflow;
+mod cli_docs;
 mod fixes;
 mod ftp_cli;
 mod ftp_quirks;
