@@ -106,12 +106,12 @@ impl Progress {
         Some(bar)
     }
 
-    /// Scanning starts: a spinner counting folders and entries listed.
+    /// Scanning starts: a spinner counting folder listings (each side's count) and entries.
     pub fn scanning(&self) {
         self.counts.folders.store(0, Ordering::Relaxed);
         self.counts.entries.store(0, Ordering::Relaxed);
         if let Some(bar) = self.start("{spinner} Scanning: {msg} [{elapsed}]", None) {
-            bar.set_message("0 folders, 0 entries");
+            bar.set_message("0 listings, 0 entries");
         }
     }
 
@@ -120,7 +120,7 @@ impl Progress {
         let folders = self.counts.folders.fetch_add(1, Ordering::Relaxed) + 1;
         let entries = self.counts.entries.fetch_add(entries as u64, Ordering::Relaxed) + entries as u64;
         if let Some(bar) = self.current().filter(|b| b.length().is_none()) {
-            bar.set_message(format!("{folders} folders, {entries} entries"));
+            bar.set_message(format!("{folders} listings, {entries} entries"));
         }
     }
 
