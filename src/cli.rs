@@ -68,6 +68,24 @@ pub enum Command {
     Serve(ServeArgs),
     /// Try it: plan, show and apply a sample site to a built-in FTP server on this machine.
     Demo,
+    /// Print a shell completion script on stdout (e.g. `ftpsync completions bash > ~/.local/share/bash-completion/completions/ftpsync`).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of ftpsync or of one command on stdout (`ftpsync man | man -l -`).
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// A command (`upload`, `plan`, ...) for its own page; without it, the page of ftpsync.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// Flags shared by every command that opens targets.
@@ -298,6 +316,10 @@ pub struct ApplyArgs {
     /// Refuse the plan unless its digest is this (as printed by `plan` and `show --sha256`).
     #[arg(long, value_name = "HEX")]
     pub expect_sha256: Option<String>,
+    /// Use this local folder instead of the one the plan names: another checkout of the same
+    /// tree (a later CI job). Its files must still match the plan.
+    #[arg(long, value_name = "DIR")]
+    pub local: Option<PathBuf>,
     /// Write the result report (JSON) to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

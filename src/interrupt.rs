@@ -1,9 +1,28 @@
 //! Ctrl-C: the first one asks the run to stop after the action in progress (metadata is written
-//! and the lock released on the way out, exit 3); a second one stops at once.
+//! and the lock released on the way out, exit 3); a second one stops at once. While the run
+//! waits for an answer to a question ([`Prompting`]), the first one stops at once: nothing
+//! has been changed then, and the question would otherwise keep waiting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the time spent waiting for an answer at the terminal (until dropped).
+pub struct Prompting(());
+
+impl Prompting {
+    pub fn start() -> Prompting {
+        PROMPTING.store(true, Ordering::Relaxed);
+        Prompting(())
+    }
+}
+
+impl Drop for Prompting {
+    fn drop(&mut self) {
+        PROMPTING.store(false, Ordering::Relaxed);
+    }
+}
 
 /// The run was asked to stop.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +49,10 @@ pub fn install() {
                 return;
             }
             INTERRUPTED.store(true, Ordering::Relaxed);
+            if PROMPTING.load(Ordering::Relaxed) {
+                eprintln!("\nAborted by user.");
+                std::process::exit(3);
+            }
             eprintln!("\nStopping after the current action (press Ctrl-C again to stop at once)...");
             if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
                 eprintln!("\nAborted by user.");

@@ -15,6 +15,7 @@
 //! - [`browse`]: reads one target's folders for `scan` and `tree`;
 //! - [`planner`]: classification and decisions, without I/O;
 //! - [`plan`]: the plan document, its file formats and digest;
+//! - [`ask`]: `--resolve ask`, the interactive conflict prompt (a layer after planning);
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
@@ -23,6 +24,7 @@
 //! - [`cli`], [`commands`]: the command line, one file per command.
 
 pub mod apply;
+pub mod ask;
 pub mod browse;
 pub mod cli;
 pub mod commands;

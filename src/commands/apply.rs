@@ -1,12 +1,15 @@
-//! `ftpsync apply PLAN`: checks the plan file, opens the targets it names, and applies it.
+//! `ftpsync apply PLAN`: checks the plan file, opens the targets it names (or, with `--local`,
+//! another checkout of its local folder), and applies it.
 
 use anyhow::Result;
 
 use super::finish::Finish;
-use super::targets::open;
+use super::targets::{open, open_folder};
 use crate::cli::ApplyArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
+use crate::output::progress::watched::Watched;
+use crate::plan::model::TargetDesc;
 use crate::plan::load;
 use crate::settings::Global;
 
@@ -23,9 +26,19 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
             .into());
         }
     }
-    let plan = &loaded.plan;
-    let mut local = open(&plan.local.url, &args.conn, &printer, false)?;
-    let mut remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
+    let mut plan = loaded.plan;
+    let printer = printer.with_progress(args.json, args.progress);
+    let local = match &args.local {
+        Some(dir) => open_folder(dir)?,
+        None => open(&plan.local.url, &args.conn, &printer, false)?,
+    };
+    let remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
+    if args.local.is_some() {
+        // Another checkout: the folder differs by design; its content is checked like any other.
+        let info = local.info();
+        printer.note(4, &format!("Using the local folder {} instead of {} (--local).", info.display, plan.local.display));
+        plan.local = TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() };
+    }
     for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
         if target.info().id != desc.id {
             return Err(ExitError::rejected(format!(
@@ -37,6 +50,7 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
             .into());
         }
     }
+    let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock, workers: args.conn.workers };
-    finish.apply(plan, &loaded.digest, &mut *local, &mut *remote)
+    finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
 }

@@ -87,7 +87,10 @@ impl Finish {
             // Nothing to change: no lock to take, nothing to check.
             return self.applied(plan, &Applied::nothing_to_do(plan), report, started, &p);
         }
+        let s = &plan.summary;
+        self.printer.progress.transferring(s.upload_files + s.download_files, s.upload_bytes + s.download_bytes);
         let result = crate::apply::apply(plan, local, remote, &settings);
+        self.printer.progress.done();
         report.finished = iso_utc(clock.now());
         match result {
             Err(ApplyError::Drift(drift)) => {

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod demo;
+pub mod docs;
 pub mod finish;
 pub mod plan;
 pub mod run;
@@ -12,6 +13,7 @@ pub mod show;
 pub mod sync;
 pub mod targets;
 pub mod tree;
+pub mod version;
 
 use anyhow::Result;
 
@@ -30,7 +32,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let Some(command) = &cli.command else {
-        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo'); see --help").into());
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo', 'completions', 'man'); see --help").into());
     };
     match command {
         Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
@@ -51,19 +53,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Apply(a) => apply::run(a, &global),
         Command::Demo => demo::run(&global),
         Command::Serve(a) => serve::run(a, &global),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }
 
 fn print_version(details: bool) {
-    let version = env!("CARGO_PKG_VERSION");
-    if details {
-        println!(
-            "ftpsync/{version} {}-{} (rustc-built, profile {})",
-            std::env::consts::OS,
-            std::env::consts::ARCH,
-            if cfg!(debug_assertions) { "debug" } else { "release" }
-        );
-    } else {
-        println!("{version}");
+    for line in version::lines(details) {
+        crate::output::Printer::silent().data(&line);
     }
 }

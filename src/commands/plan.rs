@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::targets::open_pair;
+use crate::ask::terminal::{Terminal, TargetCompare, can_ask};
 use crate::cli::PlanArgs;
 use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
+use crate::output::progress::watched::Watched;
 use crate::output::show::summary_table;
 use crate::plan::io::{FileFormat, digest, write};
 use crate::plan::model::Plan;
+use crate::plan::written::PlanWritten;
 use crate::settings::{Global, RunSettings};
 use crate::target::Target;
 
@@ -26,18 +29,36 @@ pub struct Prepared {
 }
 
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
-/// met on the way and `--checksum`. `now` is the plan's creation time.
+/// met on the way, the answers to `--resolve ask` and `--checksum`. `now` is the plan's
+/// creation time.
 pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
-    let (mut local, mut remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
-    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers)?;
+    let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
+    let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
+    printer.progress.scanning();
+    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers);
+    printer.progress.done();
+    let planned = planned?;
     for w in &planned.warnings {
         printer.warn(w);
     }
     let mut plan = planned.plan;
+    ask_conflicts(&mut plan, &mut *local, &mut *remote, printer)?;
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;
     }
     Ok(Prepared { plan, local, remote })
+}
+
+/// `--resolve ask`: when somebody can answer (stdin is a terminal), the conflicts the planner
+/// left open are asked about and the answers become their resolutions. Otherwise they stay
+/// open: the plan shows them unresolved and apply skips them, saying so.
+fn ask_conflicts(plan: &mut Plan, local: &mut dyn Target, remote: &mut dyn Target, printer: &Printer) -> Result<()> {
+    if !plan.entries.iter().any(crate::ask::is_open) || !can_ask() {
+        return Ok(());
+    }
+    let answers = crate::ask::ask_all(plan, &mut Terminal, &mut TargetCompare::new(plan, local, remote), printer.color)?;
+    crate::ask::record(plan, &answers);
+    Ok(())
 }
 
 /// Where and how a plan is written.
@@ -63,12 +84,16 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     write_plan(&PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode }, s, g)
 }
 
-/// Plans the run and writes the plan; prints its summary.
+/// Plans the run and writes the plan; prints its summary (with `--json`, as a document on
+/// stdout).
 pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
-    let printer = Printer::new(g.verbosity, s.no_color);
+    let to_stdout = out.to_stdout();
+    if s.json && to_stdout {
+        return Err(ExitError::usage("--json prints a summary on stdout, where -o - would write the plan: give -o a file name").into());
+    }
+    let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let plan = prepare(s, &printer, SystemClock.now())?.plan;
     let output = &out.path;
-    let to_stdout = out.to_stdout();
     // The digest and the file are two serialisations of the same plan: made side by side.
     let (digest, written) = std::thread::scope(|scope| {
         let digest = scope.spawn(|| digest(&plan));
@@ -89,7 +114,12 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
         plan.summary.changes,
         plan.summary.conflicts
     );
-    if to_stdout {
+    if s.json {
+        let doc = PlanWritten::new(&plan, output, out.format, &digest);
+        printer.data(&serde_json::to_string_pretty(&doc).expect("the summary serialises"));
+    }
+    // Stdout is for the plan or the document when either goes there.
+    if to_stdout || s.json {
         printer.note(2, &table);
         printer.note(1, &done);
     } else {

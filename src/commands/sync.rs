@@ -12,7 +12,7 @@ use crate::plan::io::digest;
 use crate::settings::{Global, RunSettings};
 
 pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
-    let printer = Printer::new(g.verbosity, s.no_color);
+    let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let started = SystemClock.now();
     let Prepared { plan, mut local, mut remote } = prepare(s, &printer, started)?;
     let digest = digest(&plan);

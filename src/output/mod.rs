@@ -2,10 +2,12 @@
 //!
 //! Data (action lines, summaries, tables, JSON) goes to stdout; warnings and errors go to
 //! stderr. Colour is used only when stdout is a terminal, `NO_COLOR` is unset and `--no-color`
-//! was not given. A closed stdout (`ftpsync ... | head`) ends the program quietly.
+//! was not given. A closed stdout (`ftpsync ... | head`) ends the program quietly. Progress
+//! bars ([`progress`]) belong to the printer too, so printed lines never cut through a bar.
 
 pub mod lines;
 pub mod listing;
+pub mod progress;
 pub mod run;
 pub mod show;
 pub mod trace;
@@ -20,6 +22,8 @@ pub const DEFAULT_VERBOSITY: i32 = 3;
 pub struct Printer {
     pub verbosity: i32,
     pub color: bool,
+    /// The progress bars of this run (none unless [`Printer::with_progress`] asked for them).
+    pub progress: progress::Progress,
 }
 
 /// True when colour should be used on stdout.
@@ -37,25 +41,32 @@ fn write_or_exit(mut w: impl Write, text: &str) {
 
 impl Printer {
     pub fn new(verbosity: i32, no_color: bool) -> Self {
-        Printer { verbosity, color: color_wanted(no_color) }
+        Printer { verbosity, color: color_wanted(no_color), progress: progress::Progress::default() }
+    }
+
+    /// This printer with progress bars: `json` (stdout carries a document) and `flag`
+    /// (`--progress`) decide with the verbosity whether they are shown ([`progress::Show`]).
+    pub fn with_progress(mut self, json: bool, flag: bool) -> Self {
+        self.progress = progress::Progress::new(progress::Show::for_stderr(self.verbosity, json, flag));
+        self
     }
 
     /// A printer that shows nothing (library use, tests).
     pub fn silent() -> Self {
-        Printer { verbosity: 0, color: false }
+        Printer { verbosity: 0, color: false, progress: progress::Progress::default() }
     }
 
     /// A line of data on stdout, shown at verbosity `level` and above.
     pub fn out(&self, level: i32, text: &str) {
         if self.verbosity >= level {
-            write_or_exit(io::stdout().lock(), text);
+            self.progress.suspend(|| write_or_exit(io::stdout().lock(), text));
         }
     }
 
     /// A message on stderr, shown at verbosity `level` and above.
     pub fn note(&self, level: i32, text: &str) {
         if self.verbosity >= level {
-            write_or_exit(io::stderr().lock(), text);
+            self.progress.suspend(|| write_or_exit(io::stderr().lock(), text));
         }
     }
 
@@ -66,11 +77,11 @@ impl Printer {
 
     /// An error on stderr, always shown.
     pub fn error(&self, text: &str) {
-        write_or_exit(io::stderr().lock(), &format!("error: {text}"));
+        self.progress.suspend(|| write_or_exit(io::stderr().lock(), &format!("error: {text}")));
     }
 
     /// Raw data on stdout regardless of verbosity (JSON documents, plans).
     pub fn data(&self, text: &str) {
-        write_or_exit(io::stdout().lock(), text);
+        self.progress.suspend(|| write_or_exit(io::stdout().lock(), text));
     }
 }

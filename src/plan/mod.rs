@@ -2,6 +2,7 @@
 
 pub mod io;
 pub mod model;
+pub mod written;
 
 use std::collections::HashMap;
 

@@ -1,5 +1,9 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+#[cfg(unix)]
+mod ask;
+mod ci_workflow;
+mod cli_docs;
 mod fixes;
 mod ftp_cli;
 mod ftp_quirks;
@@ -8,7 +12,10 @@ mod golden_ftp;
 mod hostile;
 mod interop;
 mod interrupted;
+mod json_docs;
+mod markdown;
 mod plan_apply;
+mod progress;
 mod property;
 mod run_tasks;
 mod scan_tree;

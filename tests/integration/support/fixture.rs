@@ -93,25 +93,27 @@ pub fn initial_local(root: &Path) {
     fs::create_dir_all(root.join("remote")).unwrap();
 }
 
-/// §5.2 step 4: `remote/` as a plain copy of `local/` (mtimes kept, no metadata).
-pub fn copy_local_to_remote(root: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        fs::create_dir_all(to).unwrap();
-        for e in fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let target = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy(&e.path(), &target);
-            } else {
-                fs::copy(e.path(), &target).unwrap();
-                let m = fs::metadata(e.path()).unwrap();
-                let t = filetime::FileTime::from_last_modification_time(&m);
-                filetime::set_file_times(&target, t, t).unwrap();
-            }
+/// Copies a folder tree, modification times kept (as `cp -rp` or unpacking a tar would).
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+            let m = fs::metadata(e.path()).unwrap();
+            let t = filetime::FileTime::from_last_modification_time(&m);
+            filetime::set_file_times(&target, t, t).unwrap();
         }
     }
+}
+
+/// §5.2 step 4: `remote/` as a plain copy of `local/` (mtimes kept, no metadata).
+pub fn copy_local_to_remote(root: &Path) {
     let _ = fs::remove_dir_all(root.join("remote"));
-    copy(&root.join("local"), &root.join("remote"));
+    copy_tree(&root.join("local"), &root.join("remote"));
 }
 
 /// Every regular file below `top` except metadata files: path → {content, mtime}.

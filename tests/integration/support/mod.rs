@@ -4,6 +4,8 @@ pub mod cut_proxy;
 pub mod fake_ftp;
 pub mod fixture;
 pub mod ftp;
+#[cfg(unix)]
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,142 @@
+//! A [`Target`] that reports to a [`Progress`] what passes through it — folders listed, bytes
+//! and files written — and otherwise does exactly what the target it wraps does. Wrapping both
+//! sides of a run feeds the bars without scanning or apply knowing about them: every transfer
+//! ends in a `write_file` on its destination, so counting what is written counts each transfer
+//! once, uploads and downloads alike.
+
+use std::io::Read;
+
+use anyhow::Result;
+
+use super::{Progress, Show};
+use crate::meta::{LOCK_FILE, META_FILE};
+use crate::model::Entry;
+use crate::relpath::RelPath;
+use crate::target::{Listing, ReadSink, Target, TargetInfo, Written};
+
+pub struct Watched {
+    inner: Box<dyn Target>,
+    progress: Progress,
+}
+
+impl Watched {
+    /// Wraps `target`, unless nothing is shown (then it is returned as it is).
+    pub fn wrap(target: Box<dyn Target>, progress: &Progress) -> Box<dyn Target> {
+        if progress.show() == Show::Never {
+            return target;
+        }
+        Box::new(Watched { inner: target, progress: progress.clone() })
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<'a> {
+    inner: &'a mut dyn Read,
+    progress: &'a Progress,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes(n as u64);
+        Ok(n)
+    }
+}
+
+impl Target for Watched {
+    fn info(&self) -> &TargetInfo {
+        self.inner.info()
+    }
+
+    fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
+        let listing = self.inner.list_dir(dir)?;
+        if let Some(l) = &listing {
+            self.progress.listed(l.entries.len());
+        }
+        Ok(listing)
+    }
+
+    fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
+        self.inner.read_file(path, sink)
+    }
+
+    fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        // Metadata and lock files are bookkeeping, not part of what the bar counts.
+        if [META_FILE, LOCK_FILE].contains(&path.name()) {
+            return self.inner.write_file(path, data, mtime);
+        }
+        let written = self.inner.write_file(path, &mut Counting { inner: data, progress: &self.progress }, mtime)?;
+        self.progress.file_done();
+        Ok(written)
+    }
+
+    fn write_attempts(&self) -> u32 {
+        self.inner.write_attempts()
+    }
+
+    fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.inner.make_dir(path)
+    }
+
+    fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        self.inner.remove_file(path)
+    }
+
+    fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.inner.remove_dir(path)
+    }
+
+    fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        self.inner.stat(path)
+    }
+
+    fn open_another(&self) -> Result<Box<dyn Target>> {
+        Ok(Box::new(Watched { inner: self.inner.open_another()?, progress: self.progress.clone() }))
+    }
+
+    fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+        self.inner.lock(break_lock)
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        self.inner.unlock()
+    }
+
+    fn time_offset(&self) -> f64 {
+        self.inner.time_offset()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::model::SystemClock;
+    use crate::target::memory::{MemoryFs, MemoryOptions};
+
+    #[test]
+    fn counts_what_is_written_and_listed_and_changes_nothing_else() {
+        let progress = Progress::new(Show::Lines);
+        progress.transferring(2, 11);
+        let fs = MemoryFs::new(Arc::new(SystemClock), MemoryOptions::default());
+        let mut t = Watched::wrap(Box::new(fs.target("m", false)), &progress);
+        let file = RelPath::parse("a.txt").unwrap();
+        t.write_file(&file, &mut &b"hello world"[..], Some(1.0)).unwrap();
+        t.write_file(&RelPath::parse(META_FILE).unwrap(), &mut &b"{}"[..], None).unwrap();
+        assert_eq!(crate::target::read_to_vec(&mut *t, &file).unwrap(), b"hello world");
+        let bar = progress.current().unwrap();
+        assert_eq!(bar.position(), 11, "metadata is not counted");
+        assert_eq!(progress.counts.files.load(Ordering::Relaxed), 1);
+        let listing = t.list_dir(&RelPath::root()).unwrap().unwrap();
+        assert_eq!(listing.entries.len(), 2);
+        assert_eq!(progress.counts.entries.load(Ordering::Relaxed), 2);
+        progress.done();
+        assert!(progress.current().is_none());
+    }
+}
