@@ -1,5 +1,6 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+mod fault_matrix;
 mod fixes;
 mod ftp_cli;
 mod ftp_quirks;

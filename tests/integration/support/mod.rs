@@ -4,6 +4,9 @@ pub mod cut_proxy;
 pub mod fake_ftp;
 pub mod fixture;
 pub mod ftp;
+pub mod scenarios;
+pub mod truth;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
