@@ -9,6 +9,7 @@ mod golden_ftp;
 mod hostile;
 mod interop;
 mod interrupted;
+mod killed;
 mod plan_apply;
 mod property;
 mod run_tasks;

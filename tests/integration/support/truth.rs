@@ -176,3 +176,22 @@ pub fn compare(what: &str, got: &Tree, want: &Tree) -> Result<(), String> {
         Err(format!("{n} difference(s) from the run without faults:\n{}", diffs.join("\n")))
     }
 }
+
+/// The tree without its redundant `mtimes` records: those of a file that carries the recorded
+/// time itself (its real time was set on the server, so neither ftpsync nor pyftpsync needs
+/// the record). A run killed before it wrote a folder's metadata leaves these out, and the
+/// next plan records the files as equal without writing them.
+pub fn without_redundant_mtimes(tree: &Tree) -> Tree {
+    let mut out = tree.clone();
+    for (path, node) in out.nodes.iter_mut() {
+        let Node::Meta(records) = node else { continue };
+        let folder = path.strip_suffix(META_FILE).unwrap().trim_end_matches('/');
+        records.retain(|key, (m, _)| {
+            let Some(name) = key.strip_prefix("mtimes ") else { return true };
+            let m = m.as_f64().map(|f| f as i64);
+            !matches!(tree.nodes.get(&join(folder, name)), Some(Node::File { version, mtime }) if Some(*version) == m && Some(*mtime) == m)
+        });
+    }
+    out.nodes.retain(|_, n| !matches!(n, Node::Meta(r) if r.is_empty()));
+    out
+}
