@@ -1,5 +1,6 @@
 //! Integration tests (one binary, as in ripgrep): each module covers one area.
 
+mod delete_safety;
 mod fault_matrix;
 mod fixes;
 mod ftp_cli;
