@@ -11,6 +11,7 @@ mod hostile;
 mod interop;
 mod interrupted;
 mod killed;
+mod local_safety;
 mod plan_apply;
 mod property;
 mod run_tasks;
