@@ -17,6 +17,7 @@
 //! - [`plan`]: the plan document, its file formats and digest;
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
+//! - [`fuzzing`]: the properties the fuzz targets check (replayed by the tests);
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
 //! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
 //! - [`taskfile`]: `pyftpsync.yaml`, the tasks of `ftpsync run`;
@@ -31,6 +32,7 @@ pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod fuzzing;
 pub mod interrupt;
 pub mod meta;
 pub mod model;

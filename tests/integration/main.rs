@@ -3,6 +3,7 @@
 mod delete_safety;
 mod fault_matrix;
 mod fixes;
+mod fuzzed;
 mod ftp_cli;
 mod ftp_quirks;
 mod golden;
