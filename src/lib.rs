@@ -18,6 +18,7 @@
 //! - [`ask`]: `--resolve ask`, the interactive conflict prompt (a layer after planning);
 //! - [`apply`]: the only code that changes anything;
 //! - [`output`]: everything printed for people;
+//! - [`fuzzing`]: the properties the fuzz targets check (replayed by the tests);
 //! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
 //! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
 //! - [`taskfile`]: `pyftpsync.yaml`, the tasks of `ftpsync run`;
@@ -33,6 +34,7 @@ pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod fuzzing;
 pub mod interrupt;
 pub mod meta;
 pub mod model;

@@ -1,6 +1,8 @@
 //! A folder on the local file system.
 //!
-//! Symbolic links are reported and never followed, special files are reported and skipped,
+//! Symbolic links are reported and never followed — neither as entries nor as folders on the
+//! way to one (a folder replaced by a link after planning makes the operation fail instead of
+//! reaching outside the root) — special files are reported and skipped,
 //! and every write goes to a temporary file in the destination folder that is stamped with its
 //! modification time and only then renamed over the final name: a reader (or a crash of
 //! ftpsync) never sees a partial file under the final name. Like cp and rsync without
@@ -51,6 +53,20 @@ impl LocalTarget {
     fn abs(&self, path: &RelPath) -> PathBuf {
         if path.is_root() { self.root.clone() } else { self.root.join(path.as_str()) }
     }
+
+    /// The absolute path of `path`, refusing one that goes through a symbolic link below the
+    /// root: a folder on the way that was replaced by a link since it was listed. (A check, then
+    /// the operation: a link swapped in between the two is not caught.)
+    fn abs_no_links(&self, path: &RelPath) -> Result<PathBuf> {
+        let mut at = self.root.clone();
+        for part in path.parent().as_str().split('/').filter(|p| !p.is_empty()) {
+            at.push(part);
+            if at.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                bail!("{} is a symbolic link; refusing to go through it", at.display());
+            }
+        }
+        Ok(self.abs(path))
+    }
 }
 
 fn strip_trailing_slash(p: PathBuf) -> PathBuf {
@@ -91,7 +107,11 @@ impl Target for LocalTarget {
     }
 
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
-        let abs = self.abs(dir);
+        let abs = self.abs_no_links(dir)?;
+        // A link where a folder was is no folder (as in a listing of its parent).
+        if abs.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(None);
+        }
         let reader = match fs::read_dir(&abs) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -130,7 +150,7 @@ impl Target for LocalTarget {
     }
 
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         match abs.symlink_metadata() {
             Ok(meta) => Ok(entry_of(path.name(), &meta).ok()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -139,7 +159,7 @@ impl Target for LocalTarget {
     }
 
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         let meta = abs.symlink_metadata().with_context(|| format!("cannot open {}", abs.display()))?;
         if !meta.file_type().is_file() {
             bail!("{} is not a regular file", abs.display());
@@ -149,7 +169,7 @@ impl Target for LocalTarget {
     }
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         let dir = abs.parent().unwrap_or(&self.root).to_path_buf();
         if abs.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
             bail!("{} is a symbolic link; refusing to write through it", abs.display());
@@ -175,17 +195,17 @@ impl Target for LocalTarget {
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         fs::create_dir(&abs).with_context(|| format!("cannot create folder {}", abs.display()))
     }
 
     fn remove_file(&mut self, path: &RelPath) -> Result<()> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         fs::remove_file(&abs).with_context(|| format!("cannot delete {}", abs.display()))
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
-        let abs = self.abs(path);
+        let abs = self.abs_no_links(path)?;
         fs::remove_dir(&abs).with_context(|| format!("cannot delete folder {}", abs.display()))
     }
 

@@ -12,7 +12,7 @@ use super::{Progress, Show};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::Entry;
 use crate::relpath::RelPath;
-use crate::target::{Listing, ReadSink, Target, TargetInfo, Written};
+use crate::target::{Guard, Listing, Opener, ReadSink, Target, TargetInfo, Written};
 
 pub struct Watched {
     inner: Box<dyn Target>,
@@ -70,6 +70,16 @@ impl Target for Watched {
         Ok(written)
     }
 
+    fn replace_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Guard<'_>) -> Result<Written> {
+        if [META_FILE, LOCK_FILE].contains(&path.name()) {
+            return self.inner.replace_file(path, data, mtime, guard);
+        }
+        let counting = &mut Counting { inner: data, progress: &self.progress };
+        let written = self.inner.replace_file(path, counting, mtime, guard)?;
+        self.progress.file_done();
+        Ok(written)
+    }
+
     fn write_attempts(&self) -> u32 {
         self.inner.write_attempts()
     }
@@ -90,8 +100,9 @@ impl Target for Watched {
         self.inner.stat(path)
     }
 
-    fn open_another(&self) -> Result<Box<dyn Target>> {
-        Ok(Box::new(Watched { inner: self.inner.open_another()?, progress: self.progress.clone() }))
+    fn opener(&self) -> Opener {
+        let (open, progress) = (self.inner.opener(), self.progress.clone());
+        std::sync::Arc::new(move || Ok(Box::new(Watched { inner: open()?, progress: progress.clone() }) as Box<dyn Target>))
     }
 
     fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {

@@ -1,11 +1,17 @@
-//! A loopback TCP proxy in front of an FTP server that can cut a transfer midway.
+//! A loopback TCP proxy in front of an FTP server that can cut, stall or slow a session.
 //!
 //! Control connections are relayed line by line; each `229` (EPSV) reply is rewritten to a
-//! port of the proxy, so data connections pass through it too. Once armed ([`CutProxy::cut`]),
-//! the next data connections that carry more than a given number of bytes (either way) are
-//! cut right there: the proxy forwards exactly that many bytes, then resets either the data
-//! connection or its control connection on both sides (RST, as a network failure does), so
-//! neither peer sees a clean end of the transfer.
+//! port of the proxy, so data connections pass through it too. Two kinds of faults:
+//!
+//! - [`CutProxy::cut`]: the next data connections that carry more than a given number of bytes
+//!   (either way) are cut right there: the proxy forwards exactly that many bytes, then resets
+//!   either the data connection or its control connection on both sides (RST, as a network
+//!   failure does), so neither peer sees a clean end of the transfer.
+//! - [`CutProxy::arm`]: one [`Fault`] at a byte offset counted over *all* connections of one
+//!   channel (control or data) since arming — the way to spread faults over a whole run: the
+//!   connection carrying that byte is reset, its control connection is reset, it goes silent
+//!   (a stall: nothing more passes either way, ends are still passed on), or that one chunk is
+//!   held back for a while (a slow answer). See `cut_proxy/fault.rs`.
 //!
 //! Every socket has a timeout; threads end when their connections do.
 
@@ -15,6 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+mod fault;
+
+pub use fault::{Action, Channel, Fault};
+use fault::{Armed, Verdict};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -36,6 +47,8 @@ struct Shared {
     /// Cuts made.
     made: AtomicUsize,
     what: Mutex<Cut>,
+    /// The fault of [`CutProxy::arm`].
+    armed: Armed,
     stop: AtomicBool,
 }
 
@@ -65,6 +78,7 @@ impl CutProxy {
             left: AtomicUsize::new(0),
             made: AtomicUsize::new(0),
             what: Mutex::new(Cut::Data),
+            armed: Armed::default(),
             stop: AtomicBool::new(false),
         });
         let accepting = shared.clone();
@@ -103,6 +117,21 @@ impl CutProxy {
     pub fn cuts_made(&self) -> usize {
         self.shared.made.load(Ordering::SeqCst)
     }
+
+    /// Arms one fault (or none) and restarts the byte counts of both channels.
+    pub fn arm(&self, fault: Option<Fault>) {
+        self.shared.armed.arm(fault);
+    }
+
+    /// Bytes that passed on the control and the data connections since [`CutProxy::arm`].
+    pub fn bytes_since_armed(&self) -> (u64, u64) {
+        self.shared.armed.counts()
+    }
+
+    /// How many armed faults fired so far.
+    pub fn faults_fired(&self) -> usize {
+        self.shared.armed.fired()
+    }
 }
 
 impl Drop for CutProxy {
@@ -124,11 +153,13 @@ fn timeouts(s: &TcpStream) -> std::io::Result<()> {
 struct Pair {
     sockets: Mutex<Option<(TcpStream, TcpStream)>>,
     cut: AtomicBool,
+    /// Silent: data is dropped both ways (ends still pass).
+    stalled: AtomicBool,
 }
 
 impl Pair {
     fn new(client: TcpStream, server: TcpStream) -> Arc<Pair> {
-        Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false) })
+        Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false), stalled: AtomicBool::new(false) })
     }
 
     /// Handles of (client, server) for a pump.
@@ -154,6 +185,40 @@ impl Pair {
     fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
     }
+
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::SeqCst)
+    }
+}
+
+/// Passes a chunk of `channel` through the armed fault. `None`: the fault did not fire here
+/// (the caller passes the chunk on its own way); `Some(go_on)`: the chunk was dealt with.
+fn through_fault(shared: &Shared, channel: Channel, chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool, this: &Pair, control: &Pair) -> Option<bool> {
+    let Verdict::Fire { keep, action } = shared.armed.on_chunk(channel, chunk.len()) else { return None };
+    let (head, tail) = chunk.split_at(keep);
+    let wrote = write(head);
+    Some(match action {
+        Action::Reset => {
+            this.reset();
+            false
+        }
+        Action::ResetControl => {
+            control.reset();
+            false
+        }
+        Action::Stall => {
+            this.stall();
+            wrote
+        }
+        Action::Delay(pause) => {
+            std::thread::sleep(pause);
+            wrote && write(tail)
+        }
+    })
 }
 
 /// Copies `from` to `to` through `gate`, which writes a chunk (or part of it, then cuts) and
@@ -168,6 +233,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, pair: &Pair, mut gate: impl FnMu
         if pair.is_cut() {
             return;
         }
+        if pair.is_stalled() {
+            continue;
+        }
         let mut write = |bytes: &[u8]| to.write_all(bytes).is_ok();
         if !gate(&buf[..n], &mut write) {
             break;
@@ -176,11 +244,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, pair: &Pair, mut gate: impl FnMu
     if !pair.is_cut() {
         let _ = to.shutdown(Shutdown::Write);
     }
-}
-
-/// A gate that lets everything through.
-fn open_gate(chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool) -> bool {
-    write(chunk)
 }
 
 /// Relays one control connection, rewriting EPSV replies to data relays of its own.
@@ -192,8 +255,13 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
     let pair = Pair::new(client, server);
     let Some((c, s)) = pair.clones() else { return };
     let upward = {
-        let pair = pair.clone();
-        std::thread::spawn(move || pump(c, s, &pair, open_gate))
+        let (pair, shared) = (pair.clone(), shared.clone());
+        std::thread::spawn(move || {
+            let gate = |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| {
+                through_fault(&shared, Channel::Control, chunk, write, &pair, &pair).unwrap_or_else(|| write(chunk))
+            };
+            pump(c, s, &pair, gate)
+        })
     };
     let Some((mut to, from)) = pair.clones() else { return };
     let mut from = BufReader::new(from);
@@ -207,6 +275,9 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
         if pair.is_cut() {
             break;
         }
+        if pair.is_stalled() {
+            continue;
+        }
         if let Some(port) = epsv_port(&line) {
             let Ok(listener) = TcpListener::bind("127.0.0.1:0") else { break };
             let Ok(local) = listener.local_addr() else { break };
@@ -216,7 +287,8 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
             let upstream = SocketAddr::new(shared.upstream.ip(), port);
             std::thread::spawn(move || data(listener, upstream, &shared, &pair));
         }
-        if to.write_all(&line).is_err() {
+        let mut write = |bytes: &[u8]| to.write_all(bytes).is_ok();
+        if !through_fault(&shared, Channel::Control, &line, &mut write, &pair, &pair).unwrap_or_else(|| write(&line)) {
             break;
         }
     }
@@ -251,6 +323,9 @@ fn data(listener: TcpListener, upstream: SocketAddr, shared: &Arc<Shared>, contr
     let gate = || {
         let (shared, control, pair, total) = (shared.clone(), control.clone(), pair.clone(), total.clone());
         move |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| -> bool {
+            if let Some(go_on) = through_fault(&shared, Channel::Data, chunk, write, &pair, &control) {
+                return go_on;
+            }
             let before = total.fetch_add(chunk.len() as u64, Ordering::SeqCst);
             let after = shared.after.load(Ordering::SeqCst);
             if before + chunk.len() as u64 <= after || !shared.take_cut() {

@@ -6,6 +6,9 @@ pub mod fixture;
 pub mod ftp;
 #[cfg(unix)]
 pub mod pty;
+pub mod scenarios;
+pub mod truth;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

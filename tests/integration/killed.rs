@@ -1,0 +1,132 @@
+//! `kill -9` of `ftpsync apply` at random moments (issue 5, acceptance 2).
+//!
+//! Each run restores the starting trees, plans, starts `ftpsync apply` (the real binary) and
+//! sends it SIGKILL after a delay drawn from a seeded generator (`FTPSYNC_KILL_SEED` overrides
+//! the seed; the seed is printed), somewhere within the time a run without faults takes. Then:
+//!
+//! - no file under its final name is truncated or mixed, and the metadata claims nothing untrue
+//!   (`support::truth`);
+//! - applying the *same plan* again is either refused as drift, changing nothing (part of it
+//!   was done, so its preconditions no longer hold), or, if the kill came before any change,
+//!   does the whole job;
+//! - planning again and applying (the supported way to finish) leaves both trees equal to those
+//!   of a run that was never killed.
+
+use std::time::{Duration, Instant};
+
+use crate::support::scenarios::{self, Mode};
+use crate::support::truth::{Node, Tree, check_claims, compare, snapshot, without_redundant_mtimes};
+use crate::support::world::{World, bounded_output, text};
+
+const SEED: u64 = 0x5eed_2026_0005;
+
+/// A small seeded generator (xorshift64*), so a failing run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn snapshots(w: &World) -> Result<(Tree, Tree), String> {
+    Ok((snapshot(&w.local, &w.versions).map_err(|e| format!("local: {e}"))?, snapshot(&w.served, &w.versions).map_err(|e| format!("served: {e}"))?))
+}
+
+/// Both trees are those of the run never killed, but for redundant `mtimes` records
+/// (`truth::without_redundant_mtimes`).
+fn converged(local: &Tree, served: &Tree, reference: (&Tree, &Tree)) -> Result<(), String> {
+    compare("local", local, reference.0)?;
+    compare("served", &without_redundant_mtimes(served), &without_redundant_mtimes(reference.1))
+}
+
+fn without_lock(t: &Tree) -> Tree {
+    let mut t = t.clone();
+    t.nodes.retain(|_, n| *n != Node::Lock);
+    t
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Runs `kills` killed applies of one scenario; returns the failures.
+fn scenario(big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
+    let mut w = World::new();
+    if big { scenarios::big(&mut w, mode) } else { scenarios::tree(&mut w, mode) }
+    w.save_template();
+    let (local0, served0) = snapshots(&w).unwrap();
+    let plan = w.plan(mode.args());
+    let started = Instant::now();
+    let out = w.run(&args(&World::apply_args(&plan, 20, 3)));
+    let full = started.elapsed();
+    assert!(out.status.success(), "the reference run failed:\n{}", text(&out));
+    let (local_ref, served_ref) = snapshots(&w).unwrap();
+
+    let mut failures = Vec::new();
+    for _ in 0..kills {
+        let delay = full.mul_f64(0.05 + 0.9 * rng.unit());
+        let name = format!("{} {mode:?}, killed after {delay:.2?} of {full:.2?}", if big { "50 MiB file" } else { "tree" });
+        match killed_once(&w, mode, delay, (&local0, &served0), (&local_ref, &served_ref)) {
+            Ok(note) => eprintln!("{name}: ok ({note})"),
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    failures
+}
+
+fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), reference: (&Tree, &Tree)) -> Result<String, String> {
+    w.restore_template();
+    let plan = w.plan(mode.args());
+    let apply = World::apply_args(&plan, 20, 3);
+    let mut child = w.command(&args(&apply)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(delay);
+    let finished = child.try_wait().unwrap().is_some();
+    child.kill().ok(); // SIGKILL
+    child.wait().unwrap();
+    let (local, served) = snapshots(w)?;
+    check_claims(before.0, before.1, &local, &served, &w.versions)?;
+    let temp = local.temp_files.len() + served.temp_files.len();
+
+    // The same plan again: refused as drift with nothing changed, or the whole job done.
+    let again = bounded_output(w.command(&args(&apply)));
+    let (l2, s2) = snapshots(w)?;
+    let same_plan = match again.status.code() {
+        Some(4) => {
+            // (Except the dead run's lock, which it replaces and removes.)
+            compare("local", &l2, &local).and(compare("served", &without_lock(&s2), &without_lock(&served))).map_err(|e| format!("a refused apply changed something: {e}"))?;
+            "the same plan is refused as drift"
+        }
+        Some(0) => {
+            converged(&l2, &s2, reference)?;
+            "the same plan finished the job"
+        }
+        _ => return Err(format!("applying the same plan again:\n{}", text(&again))),
+    };
+    check_claims(before.0, before.1, &l2, &s2, &w.versions)?;
+
+    // The supported path: plan again.
+    w.converge(mode.args());
+    let (l3, s3) = snapshots(w)?;
+    check_claims(before.0, before.1, &l3, &s3, &w.versions)?;
+    converged(&l3, &s3, reference)?;
+    Ok(format!("{same_plan}; {temp} temporary file(s) left{}", if finished { "; it had finished already" } else { "" }))
+}
+
+#[test]
+fn kill_9_at_random_moments_leaves_true_recoverable_states() {
+    let seed = std::env::var("FTPSYNC_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(SEED);
+    eprintln!("kill -9 runs with FTPSYNC_KILL_SEED={seed}");
+    let mut rng = Rng(seed | 1);
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for (big, mode, kills) in [(false, Mode::Upload, 5), (false, Mode::Download, 5), (false, Mode::Sync, 5), (true, Mode::Upload, 3), (true, Mode::Download, 3), (true, Mode::Sync, 3)] {
+        failures.extend(scenario(big, mode, kills, &mut rng));
+        runs += kills;
+    }
+    assert!(runs >= 20);
+    assert!(failures.is_empty(), "{} of {runs} killed runs failed (FTPSYNC_KILL_SEED={seed}):\n{}", failures.len(), failures.join("\n\n"));
+}
