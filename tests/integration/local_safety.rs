@@ -110,7 +110,7 @@ fn a_download_never_writes_through_a_folder_replaced_by_a_link_during_apply() {
     let fired = w.proxy.faults_fired();
     w.proxy.arm(Some(Fault { channel: Channel::Data, at: 2 << 20, action: Action::Delay(std::time::Duration::from_secs(2)) }));
     let args = World::apply_args(&plan, 20, 1);
-    let mut child = w.command(&args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
+    let child = w.command(&args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while w.proxy.faults_fired() == fired {
         assert!(std::time::Instant::now() < deadline, "the download never reached the pause");
