@@ -10,31 +10,58 @@ use std::sync::{Condvar, Mutex};
 use anyhow::{Context, Result, anyhow};
 
 use crate::meta::META_FILE;
-use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot};
+use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
 use crate::relpath::RelPath;
-use crate::target::{Target, read_to_vec};
+use crate::target::{Listing, Target, read_to_vec};
 
 /// Lists one folder of one side, with its metadata.
 pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
-    let listing = target
-        .list_dir(path)?
-        .ok_or_else(|| anyhow!("folder {:?} does not exist on {} (it may have been removed during the scan)", path.as_str(), target.info().display))?;
-    let meta = if SideDir::lists_meta(&listing) {
-        let file = path.join_unchecked(META_FILE);
-        Some(read_to_vec(target, &file).with_context(|| format!("cannot read {file} on {}", target.info().display))?)
-    } else {
-        None
-    };
-    Ok(SideDir::new(listing, meta.as_deref()))
+    let listing = target.list_dir(path)?;
+    finish_side(target, path, listing, |_| true)
 }
 
-/// Lists one requested folder on the sides that have it.
-fn scan_one(local: &mut dyn Target, remote: &mut dyn Target, req: ScanRequest) -> Result<DirScan> {
-    let local_dir = req.local_path.as_ref().map(|p| read_side(local, p)).transpose()?;
-    let remote_dir = req.remote_path.as_ref().map(|p| read_side(remote, p)).transpose()?;
-    Ok(DirScan { request: req, local: local_dir, remote: remote_dir })
+/// Turns a folder's listing into its [`SideDir`], reading the metadata file if `needed` says
+/// so for the listing.
+fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>, needed: impl FnOnce(&Listing) -> bool) -> Result<SideDir> {
+    let listing = listing
+        .ok_or_else(|| anyhow!("folder {:?} does not exist on {} (it may have been removed during the scan)", path.as_str(), target.info().display))?;
+    if !SideDir::lists_meta(&listing) {
+        return Ok(SideDir::new(listing, None));
+    }
+    if !needed(&listing) {
+        return Ok(SideDir::with_unread_meta(listing));
+    }
+    let file = path.join_unchecked(META_FILE);
+    let meta = read_to_vec(target, &file).with_context(|| format!("cannot read {file} on {}", target.info().display))?;
+    Ok(SideDir::new(listing, Some(&meta)))
 }
+
+/// Lists requested folders on the sides that have them (the remote ones together, see
+/// [`Target::list_dirs`]). A remote folder's metadata is read only where it could change the
+/// plan ([`meta_can_matter`]).
+fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, reqs: Vec<ScanRequest>) -> Result<Vec<DirScan>> {
+    let locals = reqs.iter().map(|r| r.local_path.as_ref().map(|p| read_side(local, p)).transpose()).collect::<Result<Vec<_>>>()?;
+    let remote_paths: Vec<RelPath> = reqs.iter().filter_map(|r| r.remote_path.clone()).collect();
+    let mut listings = remote.list_dirs(&remote_paths)?.into_iter();
+    let lazy = remote.info().records_mtimes && !local.info().records_mtimes;
+    let mut scans = Vec::with_capacity(reqs.len());
+    for (req, local_dir) in reqs.into_iter().zip(locals) {
+        let remote_dir = match &req.remote_path {
+            None => None,
+            Some(p) => {
+                let listing = listings.next().flatten();
+                let needed = |l: &Listing| !lazy || meta_can_matter(l, local_dir.as_ref(), &ctx.remote.id);
+                Some(finish_side(remote, p, listing, needed)?)
+            }
+        };
+        scans.push(DirScan { request: req, local: local_dir, remote: remote_dir });
+    }
+    Ok(scans)
+}
+
+/// Most folders one worker takes at once.
+const MAX_BATCH: usize = 32;
 
 /// Work shared by the scan workers.
 struct Queue {
@@ -43,13 +70,15 @@ struct Queue {
     busy: usize,
     error: Option<anyhow::Error>,
     snapshot: Snapshot,
+    /// How many workers share the queue (each takes its share of what is waiting at once).
+    workers: usize,
 }
 
 /// Scans everything the plan needs, with up to `workers` connections per side.
 pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
     // Fewer connections are fine (a server may limit them); one is enough.
     let mut handles = crate::target::pool::open_pairs(local, remote, workers.max(1) - 1);
-    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default() });
+    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default(), workers: handles.len() + 1 });
     let wake = Condvar::new();
     std::thread::scope(|s| {
         for (l, r) in handles.iter_mut() {
@@ -74,9 +103,13 @@ fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queu
                 if q.error.is_some() {
                     return;
                 }
-                if let Some(req) = q.todo.pop() {
+                if !q.todo.is_empty() {
+                    // A fair share of what waits, so that no connection idles while another
+                    // has a long list (a target may list them together).
+                    let share = q.todo.len().div_ceil(q.workers).clamp(1, MAX_BATCH);
+                    let at = q.todo.len() - share;
                     q.busy += 1;
-                    break req;
+                    break q.todo.split_off(at);
                 }
                 if q.busy == 0 {
                     return;
@@ -86,14 +119,16 @@ fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queu
         };
         let result = crate::interrupt::check()
             .map_err(anyhow::Error::from)
-            .and_then(|()| scan_one(local, remote, req))
-            .and_then(|scan| Ok((follow_up(ctx, &scan)?, scan)));
+            .and_then(|()| scan_some(local, remote, ctx, req))
+            .and_then(|scans| scans.into_iter().map(|scan| Ok((follow_up(ctx, &scan)?, scan))).collect::<Result<Vec<_>>>());
         let mut q = lock();
         q.busy -= 1;
         match result {
-            Ok((next, scan)) => {
-                q.todo.extend(next);
-                q.snapshot.dirs.insert(scan.request.path.clone(), scan);
+            Ok(done) => {
+                for (next, scan) in done {
+                    q.todo.extend(next);
+                    q.snapshot.dirs.insert(scan.request.path.clone(), scan);
+                }
             }
             Err(e) => {
                 q.error.get_or_insert(e);

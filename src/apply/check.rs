@@ -12,8 +12,9 @@ use super::layout::{Layout, side_name};
 use super::workers::{Worker, share_out};
 use crate::meta::{META_FILE, timefmt};
 use crate::model::{Entry, Kind};
-use crate::plan::model::{EntryState, FolderSide, Plan, PlanEntry};
-use crate::planner::snapshot::{Side, SideDir};
+use crate::plan::model::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
+use crate::planner::pairs::effective_entries;
+use crate::planner::snapshot::{FITS, Side, SideDir};
 use crate::relpath::RelPath;
 use crate::target::{Target, read_to_vec};
 
@@ -145,7 +146,10 @@ fn check_side(
         None
     };
     let sd = SideDir::new(listing, meta_bytes.as_deref());
-    if sd.meta.sha256() != planned.meta_sha256.as_deref() {
+    if planned.meta == MetaStatus::Unread {
+        // The plan did not read it: it must still not change what was planned.
+        unread_meta_drift(&sd, side, entries, drift);
+    } else if sd.meta.sha256() != planned.meta_sha256.as_deref() {
         let state = |h: Option<&str>| h.map_or("absent".to_string(), |h| format!("sha256 {}", &h[..12.min(h.len())]));
         drift.push(Drift {
             path: folder.join_unchecked(META_FILE).to_string(),
@@ -176,4 +180,27 @@ fn check_side(
         drift.push(Drift { path: folder.join_unchecked(name).to_string(), side: label.clone(), planned: "absent".into(), found: describe_entry(Some(e)) });
     }
     Ok(Some(sd))
+}
+
+/// A metadata file the plan left unread may not give a planned entry another time than the
+/// listed one the plan used (its `mtimes` record would have to fit the file, see
+/// [`crate::planner::snapshot::meta_can_matter`]).
+fn unread_meta_drift(sd: &SideDir, side: Side, entries: &[&PlanEntry], drift: &mut Vec<Drift>) {
+    let effective = effective_entries(sd).0;
+    for e in entries {
+        let state = match side {
+            Side::Local => e.local.as_ref(),
+            Side::Remote => e.remote.as_ref(),
+        };
+        let Some(state) = state.filter(|s| s.kind == Kind::File) else { continue };
+        let Some(found) = effective.iter().find(|f| f.entry.name == side_name(e, side)) else { continue };
+        if (found.entry.mtime - state.mtime).abs() >= FITS {
+            drift.push(Drift {
+                path: e.path.to_string(),
+                side: side_label(side).into(),
+                planned: describe_state(Some(state)),
+                found: format!("{} (by the time its metadata records)", describe_entry(Some(&found.entry))),
+            });
+        }
+    }
 }

@@ -31,7 +31,7 @@ impl MetaDoc {
     /// empty and are rewritten or removed.
     pub fn from_found(meta: &MetaFile) -> MetaDoc {
         match meta {
-            MetaFile::Absent => MetaDoc::default(),
+            MetaFile::Absent | MetaFile::Unread => MetaDoc::default(),
             MetaFile::Valid { meta, .. } => MetaDoc { meta: meta.clone(), was_read: true, ..MetaDoc::default() },
             MetaFile::Unreadable { .. } | MetaFile::Incompatible { .. } => {
                 MetaDoc { was_read: true, dirty: true, ..MetaDoc::default() }
@@ -97,43 +97,97 @@ impl MetaStore {
         self.doc(side, folder).pending += 1;
     }
 
-    /// Notes that an expected action finished (done or failed); writes the document when it
-    /// was the last one.
-    pub fn settle(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
+    /// Notes that an expected action finished (done or failed); when it was the last one,
+    /// returns the write that brings the document up to date (see [`MetaStore::take_write`]).
+    pub fn settle(&mut self, side: SideKey, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
         let doc = self.doc(side, folder);
         doc.pending = doc.pending.saturating_sub(1);
-        if doc.pending == 0 {
-            self.flush(side, folder, target, layout, now)?;
-        }
-        Ok(())
+        if doc.pending == 0 { self.take_write(side, folder, layout, now) } else { None }
     }
 
-    /// Writes (or removes) one document if needed.
-    pub fn flush(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
-        let key = (side, folder.clone());
-        let Some(doc) = self.docs.get_mut(&key) else { return Ok(()) };
+    /// What brings one document up to date on its side, if anything; the document counts as
+    /// written from here on, so the (slow) write can run without holding the store. A write
+    /// that fails must be handed back to [`MetaStore::failed`].
+    pub fn take_write(&mut self, side: SideKey, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
+        let doc = self.docs.get_mut(&(side, folder.clone()))?;
         if doc.gone {
-            return Ok(());
+            return None;
         }
         let side_enum = if side == SideKey::Local { Side::Local } else { Side::Remote };
         let path = layout.folder_path(folder, side_enum).join_unchecked(META_FILE);
-        if doc.was_read && doc.meta.is_empty() {
-            target.remove_file(&path).with_context(|| format!("cannot remove the empty metadata file {path}"))?;
-            self.messages.push(format!("Remove empty meta data file: {} {}", target.info().display, path.parent()));
+        let op = if doc.was_read && doc.meta.is_empty() {
             doc.was_read = false;
-            doc.dirty = false;
+            MetaOp::Remove
         } else if doc.dirty {
-            let bytes = doc.meta.to_bytes(now, &self.style);
-            with_write_attempts(target.write_attempts(), || target.write_file(&path, &mut bytes.as_slice(), None))
-                .with_context(|| format!("cannot write the metadata file {path}"))?;
             doc.was_read = true;
-            doc.dirty = false;
+            MetaOp::Write(doc.meta.to_bytes(now, &self.style))
+        } else {
+            return None;
+        };
+        doc.dirty = false;
+        Some(MetaWrite { side, folder: folder.clone(), path, op })
+    }
+
+    /// A write taken by [`MetaStore::take_write`] failed: the document is as it was before.
+    pub fn failed(&mut self, write: &MetaWrite) {
+        let doc = self.doc(write.side, &write.folder);
+        match write.op {
+            MetaOp::Remove => doc.was_read = true,
+            MetaOp::Write(_) => doc.dirty = true,
         }
-        Ok(())
+    }
+
+    /// Writes (or removes) one document if needed, now.
+    pub fn flush(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
+        let Some(write) = self.take_write(side, folder, layout, now) else { return Ok(()) };
+        match write.perform(target) {
+            Ok(message) => {
+                self.messages.extend(message);
+                Ok(())
+            }
+            Err(e) => {
+                self.failed(&write);
+                Err(e)
+            }
+        }
     }
 
     /// Keys of documents with unwritten changes.
     pub fn dirty(&self) -> Vec<(SideKey, RelPath)> {
         self.docs.iter().filter(|(_, d)| (d.dirty || (d.was_read && d.meta.is_empty())) && !d.gone).map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// How a document is brought up to date.
+pub enum MetaOp {
+    /// It is empty now: the file is removed.
+    Remove,
+    /// The file is (re)written with these bytes.
+    Write(Vec<u8>),
+}
+
+/// One metadata file to write or remove, taken out of the store.
+pub struct MetaWrite {
+    pub side: SideKey,
+    pub folder: RelPath,
+    path: RelPath,
+    op: MetaOp,
+}
+
+impl MetaWrite {
+    /// Does it; returns the message to show, if any.
+    pub fn perform(&self, target: &mut dyn Target) -> Result<Option<String>> {
+        let path = &self.path;
+        match &self.op {
+            MetaOp::Remove => {
+                target.remove_file(path).with_context(|| format!("cannot remove the empty metadata file {path}"))?;
+                Ok(Some(format!("Remove empty meta data file: {} {}", target.info().display, path.parent())))
+            }
+            MetaOp::Write(bytes) => {
+                with_write_attempts(target.write_attempts(), || target.write_file(path, &mut bytes.as_slice(), None))
+                    .with_context(|| format!("cannot write the metadata file {path}"))?;
+                Ok(None)
+            }
+        }
     }
 }

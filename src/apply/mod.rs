@@ -16,6 +16,7 @@ pub mod metastore;
 mod run;
 pub mod workers;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -129,11 +130,11 @@ pub(crate) fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, re
 /// Applies a plan to two open targets, holding their locks while it does.
 pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings) -> Result<Applied, ApplyError> {
     let mut notes = local.lock(settings.break_lock)?;
-    if let Err(e) = remote.lock(settings.break_lock).map(|n| notes.extend(n)) {
+    if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
         return Err(e.into());
     }
-    let result = apply_locked(plan, local, remote, settings);
+    let result = apply_locked(plan, local, remote, settings, &mut notes);
     let unlocked = remote.unlock().and(local.unlock());
     let mut applied = result?;
     unlocked?;
@@ -142,7 +143,30 @@ pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, setti
     Ok(applied)
 }
 
-fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings) -> Result<Applied, ApplyError> {
+/// Checks the plan while the remote lock is being confirmed (the lock was claimed before, so
+/// no run that starts now changes what is checked; nothing is changed until both are done).
+fn check_while_locking(
+    plan: &Plan,
+    layout: &Layout<'_>,
+    folders: &BTreeSet<RelPath>,
+    workers: &mut [Worker<'_>],
+    notes: &mut Vec<String>,
+) -> Result<(Vec<Drift>, check::Fresh)> {
+    let (first, others) = workers.split_first_mut().expect("apply has at least one worker");
+    if others.is_empty() {
+        notes.extend(first.remote.confirm_lock()?);
+        return check::check(plan, layout, folders, workers);
+    }
+    let (confirmed, checked) = std::thread::scope(|s| {
+        let confirming = s.spawn(|| first.remote.confirm_lock());
+        let checked = check::check(plan, layout, folders, others);
+        (confirming.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), checked)
+    });
+    notes.extend(confirmed?);
+    checked
+}
+
+fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings, notes: &mut Vec<String>) -> Result<Applied, ApplyError> {
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
@@ -150,7 +174,7 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     let mut extra = crate::target::pool::open_pairs(local, remote, settings.workers.max(1) - 1);
     let mut workers = vec![Worker { local, remote }];
     workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
-    let (drift, fresh) = check::check(plan, &layout, &folders, &mut workers)?;
+    let (drift, fresh) = check_while_locking(plan, &layout, &folders, &mut workers, notes)?;
     if !drift.is_empty() {
         return Err(ApplyError::Drift(drift));
     }

@@ -163,7 +163,17 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
 fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
     for (side, folder) in meta_effects(e, action, fixed.local_mtimes, fixed.remote_mtimes) {
         let now = fixed.settings.clock.now();
-        lock(state).store.settle(side, &folder, w.side(side), &fixed.layout, now)?;
+        // Taken under the lock, written without it: other workers go on meanwhile.
+        let write = lock(state).store.settle(side, &folder, &fixed.layout, now);
+        if let Some(write) = write {
+            match write.perform(w.side(side)) {
+                Ok(message) => lock(state).store.messages.extend(message),
+                Err(e) => {
+                    lock(state).store.failed(&write);
+                    return Err(e);
+                }
+            }
+        }
     }
     Ok(())
 }

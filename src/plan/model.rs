@@ -19,7 +19,7 @@ pub const FORMAT: &str = "ftpsync-plan";
 /// Major version this build reads and writes; plans of another major are refused.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version this build writes; any minor of [`FORMAT_MAJOR`] is read.
-pub const FORMAT_MINOR: u32 = 0;
+pub const FORMAT_MINOR: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -108,6 +108,8 @@ pub enum MetaStatus {
     Valid,
     Unreadable,
     Incompatible,
+    /// Present, not read: it could not change the plan (apply reads and checks it).
+    Unread,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -82,7 +82,7 @@ fn peer_records<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<Str
             MetaFile::Incompatible { version, .. } => bail!(
                 "Invalid meta data version {version} (expected 3) in {where_}; pass --migrate to discard old data"
             ),
-            MetaFile::Absent | MetaFile::Valid { .. } => {}
+            MetaFile::Absent | MetaFile::Valid { .. } | MetaFile::Unread => {}
         }
     }
     Ok(scan.local.as_ref().and_then(|l| l.meta.valid()).and_then(|m| m.peer(&ctx.remote.id)))
@@ -195,6 +195,7 @@ impl Built {
                     MetaFile::Valid { .. } => MetaStatus::Valid,
                     MetaFile::Unreadable { .. } => MetaStatus::Unreadable,
                     MetaFile::Incompatible { .. } => MetaStatus::Incompatible,
+                    MetaFile::Unread => MetaStatus::Unread,
                 },
                 meta_sha256: sd.meta.sha256().map(str::to_string),
                 skipped: sd.skipped.iter().map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() }).collect(),

@@ -73,6 +73,9 @@ pub enum MetaFile {
     Unreadable { error: String, sha256: String },
     /// Another format version: an error unless `--migrate`, then treated as empty.
     Incompatible { version: String, sha256: String },
+    /// Listed but not read: nothing in it could change the plan (see [`meta_can_matter`]).
+    /// Apply reads it before it writes it, and checks it then.
+    Unread,
 }
 
 impl MetaFile {
@@ -96,7 +99,7 @@ impl MetaFile {
 
     pub fn sha256(&self) -> Option<&str> {
         match self {
-            MetaFile::Absent => None,
+            MetaFile::Absent | MetaFile::Unread => None,
             MetaFile::Valid { sha256, .. } | MetaFile::Unreadable { sha256, .. } | MetaFile::Incompatible { sha256, .. } => {
                 Some(sha256)
             }
@@ -138,6 +141,32 @@ impl SideDir {
     pub fn lists_meta(listing: &Listing) -> bool {
         listing.entries.iter().any(|e| e.name == META_FILE && e.kind == Kind::File)
     }
+
+    /// A listing whose metadata file was left unread (see [`meta_can_matter`]).
+    pub fn with_unread_meta(listing: Listing) -> SideDir {
+        SideDir { meta: MetaFile::Unread, ..SideDir::new(listing, None) }
+    }
+}
+
+/// How close (seconds) a listed time must be to a recorded one to fit it: servers keep whole
+/// seconds, the records keep fractions; far below the classification's tolerance.
+pub const FITS: f64 = 1.0;
+
+/// Whether a remote folder's metadata could change its plan. Of a remote folder, the
+/// metadata holds only `mtimes`: the real times of uploaded files, which replace the listed
+/// (upload) times while they fit. When every file listed there has, to the byte and the
+/// second, the size and time of the local record of the last sync, the listing alone already
+/// says "unchanged since the last sync", and a fitting `mtimes` record can only say the same
+/// (it would have to hold another time for a file whose server time happens to be exactly
+/// the recorded one) — so reading the file is a round trip saved per folder.
+pub fn meta_can_matter(listing: &Listing, local: Option<&SideDir>, peer_id: &str) -> bool {
+    let Some(records) = local.and_then(|l| l.meta.valid()).and_then(|m| m.peer(peer_id)).map(|p| &p.records) else {
+        return true;
+    };
+    listing.entries.iter().filter(|e| e.kind == Kind::File && e.name != META_FILE && e.name != LOCK_FILE).any(|e| {
+        let fits = records.get(&e.name).is_some_and(|r| r.s == Some(e.size) && r.m.is_some_and(|m| (m - e.mtime).abs() < FITS));
+        !fits
+    })
 }
 
 /// One scanned folder.

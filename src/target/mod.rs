@@ -82,6 +82,12 @@ pub trait Target: Send {
     /// read is an error, never an empty listing.
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>>;
 
+    /// Lists several folders, in order (see [`Target::list_dir`]); a target may need fewer
+    /// round trips for all of them than for each on its own.
+    fn list_dirs(&mut self, dirs: &[RelPath]) -> Result<Vec<Option<Listing>>> {
+        dirs.iter().map(|d| self.list_dir(d)).collect()
+    }
+
     /// Streams the content of a file to `sink`.
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()>;
 
@@ -132,7 +138,22 @@ pub trait Target: Send {
 
     /// Takes the target's lock before apply changes anything (FTP: `.pyftpsync-lock.json` in
     /// the root; folders need none). Returns remarks for the user (a stale lock replaced...).
-    fn lock(&mut self, _break_lock: bool) -> Result<Vec<String>> {
+    fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+        let mut notes = self.begin_lock(break_lock)?;
+        notes.extend(self.confirm_lock()?);
+        Ok(notes)
+    }
+
+    /// The first half of [`Target::lock`]: claims the lock, so that a run starting from now
+    /// on sees it. Nothing may be changed until [`Target::confirm_lock`] proved it ours; apply
+    /// checks its plan meanwhile.
+    fn begin_lock(&mut self, _break_lock: bool) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// The second half of [`Target::lock`]: makes sure the claimed lock is ours (replacing a
+    /// stale one, or failing when another run holds it).
+    fn confirm_lock(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 

@@ -56,6 +56,14 @@ impl Target for Watched {
         Ok(listing)
     }
 
+    fn list_dirs(&mut self, dirs: &[RelPath]) -> Result<Vec<Option<Listing>>> {
+        let listings = self.inner.list_dirs(dirs)?;
+        for l in listings.iter().flatten() {
+            self.progress.listed(l.entries.len());
+        }
+        Ok(listings)
+    }
+
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
         self.inner.read_file(path, sink)
     }
@@ -105,8 +113,12 @@ impl Target for Watched {
         std::sync::Arc::new(move || Ok(Box::new(Watched { inner: open()?, progress: progress.clone() }) as Box<dyn Target>))
     }
 
-    fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
-        self.inner.lock(break_lock)
+    fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+        self.inner.begin_lock(break_lock)
+    }
+
+    fn confirm_lock(&mut self) -> Result<Vec<String>> {
+        self.inner.confirm_lock()
     }
 
     fn unlock(&mut self) -> Result<()> {

@@ -27,10 +27,10 @@ pub struct LockFile {
 }
 
 impl LockFile {
-    /// The first lock in the file (a race leaves more than one line).
+    /// The first lock in the file (a race leaves more than one; pyftpsync's has no line end,
+    /// so one appended after it continues its line).
     pub fn parse(bytes: &[u8]) -> Option<LockFile> {
-        let first = bytes.split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace))?;
-        serde_json::from_slice(first).ok()
+        serde_json::Deserializer::from_slice(bytes).into_iter::<LockFile>().next()?.ok()
     }
 
     /// pyftpsync's layout (`json.dumps` with default separators), plus the holder.
@@ -115,5 +115,8 @@ mod tests {
         assert_eq!(pyftpsync.to_bytes(), br#"{"lock_time": 1000.5, "lock_holder": null}"#.to_vec());
         let raced = b"{\"lock_time\": 5.0, \"lock_holder\": \"a\"}\n{\"lock_time\": 6.0, \"lock_holder\": \"b\"}\n";
         assert_eq!(LockFile::parse(raced).unwrap().lock_holder.as_deref(), Some("a"));
+        let after_pyftpsync = b"{\"lock_time\": 5.0, \"lock_holder\": null}{\"lock_time\": 6.0, \"lock_holder\": \"b\"}\n";
+        assert_eq!(LockFile::parse(after_pyftpsync).unwrap().lock_time, 5.0);
+        assert!(LockFile::parse(b"garbage{\"lock_time\": 6.0}").is_none());
     }
 }

@@ -19,13 +19,13 @@ pub mod wire;
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use self::lock::{LockFile, Verdict};
-use self::ops::{Watched, list, mlst, read_small};
+use self::ops::{ByStat, Watched, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
 use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_transient};
@@ -50,13 +50,13 @@ struct Shared {
     temp_counter: AtomicU64,
     /// Logged-in connections not in use.
     spare: Mutex<Vec<Session>>,
+    /// The server lists folders over the control connection (until it shows it does not).
+    stat_lists: AtomicBool,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        for s in self.spare.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            s.quit();
-        }
+        Session::quit_all(std::mem::take(self.spare.get_mut().unwrap_or_else(|e| e.into_inner())));
     }
 }
 
@@ -67,6 +67,7 @@ pub struct FtpTarget {
     session: Option<Session>,
     root_missing: bool,
     lock: Option<Held>,
+    pending_lock: Option<PendingLock>,
     time_offset: f64,
 }
 
@@ -74,6 +75,15 @@ pub struct FtpTarget {
 struct Held {
     content: LockFile,
     written: f64,
+}
+
+/// Our lock line, appended but not yet proven first in the file.
+struct PendingLock {
+    content: LockFile,
+    break_lock: bool,
+    started: std::time::Instant,
+    /// Another lock was removed to make way for ours.
+    replaced: bool,
 }
 
 impl FtpTarget {
@@ -87,8 +97,8 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()) });
-        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, time_offset: 0.0 };
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicBool::new(true) });
+        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None, time_offset: 0.0 };
         target.connect()?;
         if target.list_raw(&RelPath::root())?.is_none() {
             if !target.shared.options.create_root {
@@ -211,6 +221,14 @@ impl FtpTarget {
         }
     }
 
+    /// Appends one lock line to the lock file.
+    fn append_lock(&mut self, content: &LockFile) -> Result<()> {
+        let abs = self.abs(&RelPath::root().join_unchecked(LOCK_FILE));
+        let mut line = content.to_bytes();
+        line.push(b'\n');
+        self.retry(|s| ops::append(s, &abs, &line))
+    }
+
     /// Reads a small file (the lock), `None` if it does not exist.
     fn read_small(&mut self, path: &RelPath) -> Result<Option<Vec<u8>>> {
         let abs = self.abs(path);
@@ -233,6 +251,28 @@ impl Target for FtpTarget {
             return Ok(Some(Listing::default()));
         }
         self.list_raw(dir)
+    }
+
+    fn list_dirs(&mut self, dirs: &[RelPath]) -> Result<Vec<Option<Listing>>> {
+        // Several folders: over the control connection (see `ops::list_by_stat`), where the
+        // server lists that way; the others one by one.
+        let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
+        let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
+        let batch: Vec<usize> = (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
+        if batch.len() > 1 && self.shared.stat_lists.load(Ordering::Relaxed) {
+            let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
+            let found = self.retry(|s| list_by_stat(s, &paths))?;
+            if found.iter().all(|f| matches!(f, ByStat::Unsure)) {
+                // This server does not list that way (or nothing here exists): stop asking.
+                self.shared.stat_lists.store(false, Ordering::Relaxed);
+            }
+            for (&i, f) in batch.iter().zip(found) {
+                if let ByStat::Listed(l) = f {
+                    out[i] = Some(Some(l));
+                }
+            }
+        }
+        dirs.iter().zip(out).map(|(d, o)| o.map_or_else(|| self.list_dir(d), Ok)).collect()
     }
 
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
@@ -322,11 +362,11 @@ impl Target for FtpTarget {
                 Some(s) => s,
                 None => Session::open(&shared.settings)?,
             };
-            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, time_offset }) as Box<dyn Target>)
+            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None, time_offset }) as Box<dyn Target>)
         })
     }
 
-    fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+    fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
         let mut notes = Vec::new();
         if self.root_missing {
             let abs = self.abs(&RelPath::root());
@@ -334,48 +374,66 @@ impl Target for FtpTarget {
             self.root_missing = false;
             notes.push(format!("Created the remote folder {abs}."));
         }
-        let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
-        let me = lock::me();
-        let existing = self.read_small(&lock_path)?.and_then(|b| LockFile::parse(&b));
-        match lock::judge(existing.as_ref(), SystemClock.now(), &me) {
-            Verdict::Free => {}
-            Verdict::Stale(why) => notes.push(format!("Replacing a stale lock {LOCK_FILE} of {why}.")),
-            Verdict::Held(who) if break_lock => notes.push(format!("Breaking the lock {LOCK_FILE} of {who} (--break-lock).")),
-            Verdict::Held(who) => bail!(
-                "{} is locked by {who} ({LOCK_FILE} in the remote folder): another run is applying changes. Wait for it to finish, or pass --break-lock if it is dead",
-                self.info.display
-            ),
-        }
-        let abs = self.abs(&lock_path);
-        if existing.is_some() {
-            // Replacing a stale or broken lock: appending would leave it first.
-            self.simple(&format!("DELE {abs}"), &format!("cannot remove the lock {abs}"))?;
-        }
+        // Appended at once, judged in `confirm_lock`: a lock already there stays first.
         let now = SystemClock.now();
-        let content = LockFile { lock_time: now, lock_holder: Some(me.clone()) };
-        let mut line = content.to_bytes();
-        line.push(b'\n');
-        let started = std::time::Instant::now();
-        self.retry(|s| ops::append(s, &abs, &line))?;
+        let content = LockFile { lock_time: now, lock_holder: Some(lock::me()) };
+        self.append_lock(&content)?;
+        self.pending_lock = Some(PendingLock { content, break_lock, started: std::time::Instant::now(), replaced: false });
+        Ok(notes)
+    }
+
+    fn confirm_lock(&mut self) -> Result<Vec<String>> {
+        let Some(mut pending) = self.pending_lock.take() else { return Ok(Vec::new()) };
+        let mut notes = Vec::new();
+        let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
+        let me = pending.content.lock_holder.clone().unwrap_or_default();
         // Read back twice: some servers (libunftp) append by rewriting the file from the size
         // they saw, so a rival's append that started before ours can still replace our line a
         // moment later. Waiting as long as our own append and read took covers that moment.
-        for check in 0..2 {
-            if check == 1 {
-                std::thread::sleep(started.elapsed().max(Duration::from_millis(100)));
+        let mut confirmed = 0;
+        while confirmed < 2 {
+            if confirmed == 1 {
+                std::thread::sleep(pending.started.elapsed().max(Duration::from_millis(100)));
             }
-            let back = self.read_small(&lock_path)?.and_then(|b| LockFile::parse(&b));
-            if back.as_ref().and_then(|l| l.lock_holder.as_deref()) != Some(me.as_str()) {
-                let who = back.and_then(|l| l.lock_holder).unwrap_or_else(|| "another client".into());
+            let back = self.read_small(&lock_path)?;
+            let first = back.as_deref().map(LockFile::parse);
+            if let Some(Some(l)) = &first
+                && l.lock_holder.as_deref() == Some(me.as_str())
+            {
+                confirmed += 1;
+                continue;
+            }
+            if pending.replaced || confirmed > 0 {
+                let who = first.flatten().and_then(|l| l.lock_holder).unwrap_or_else(|| "another client".into());
                 bail!("{} was locked by {who} at the same moment; that run goes on, this one stops", self.info.display);
             }
+            // Another lock was there before ours.
+            match first.flatten() {
+                None => notes.push(format!("Replacing an unreadable lock {LOCK_FILE}.")),
+                Some(other) => match lock::judge(Some(&other), SystemClock.now(), &me) {
+                    Verdict::Free => {}
+                    Verdict::Stale(why) => notes.push(format!("Replacing a stale lock {LOCK_FILE} of {why}.")),
+                    Verdict::Held(who) if pending.break_lock => notes.push(format!("Breaking the lock {LOCK_FILE} of {who} (--break-lock).")),
+                    Verdict::Held(who) => bail!(
+                        "{} is locked by {who} ({LOCK_FILE} in the remote folder): another run is applying changes. Wait for it to finish, or pass --break-lock if it is dead",
+                        self.info.display
+                    ),
+                },
+            }
+            let abs = self.abs(&lock_path);
+            self.simple(&format!("DELE {abs}"), &format!("cannot remove the lock {abs}"))?;
+            pending.content.lock_time = SystemClock.now();
+            pending.started = std::time::Instant::now();
+            pending.replaced = true;
+            self.append_lock(&pending.content)?;
         }
         // The server's clock, from the time it gave the lock file.
-        let mdtm = format!("MDTM {abs}");
+        let now = pending.content.lock_time;
+        let mdtm = format!("MDTM {}", self.abs(&lock_path));
         if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
             self.time_offset = t as f64 - now.floor();
         }
-        self.lock = Some(Held { content, written: now });
+        self.lock = Some(Held { content: pending.content, written: now });
         Ok(notes)
     }
 

@@ -12,7 +12,7 @@ use super::session::{Session, broken, failed, refused};
 use super::wire::{Direction, Failure, Reply};
 use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::model::Clock;
-use crate::target::{Listing, is_temp_name};
+use crate::target::{Listing, Transient, is_temp_name};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).
 pub fn missing(code: u16) -> bool {
@@ -96,7 +96,9 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Lis
         Err(r) if missing(r.code) => {
             // Missing, or not listable? Only a folder we can enter exists.
             let cwd = s.exec(&format!("CWD {abs}"), &doing)?;
-            return if cwd.is_ok() { Err(refused(&r, &format!("cannot list {abs}"))) } else { Ok(None) };
+            // A folder that exists but could not be listed: some servers (libunftp) fail a
+            // listing when an entry vanishes while they read it, so it is tried again.
+            return if cwd.is_ok() { Err(Transient(refused(&r, &format!("cannot list {abs}")).to_string()).into()) } else { Ok(None) };
         }
         Err(r) => return Err(refused(&r, &format!("cannot list {abs}"))),
     };
@@ -104,47 +106,147 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Lis
     if format == Format::List && parsed.listing.entries.is_empty() && parsed.listing.skipped.is_empty() && !exists(s, abs)? {
         return Ok(None);
     }
-    let mut listing = parsed.listing;
+    let mut listing = parsed.listing.clone();
+    settle_listing(s, &parsed, &mut listing);
+    if format == Format::List && s.features.mdtm {
+        // LIST shows minutes at best: ask for the exact time of each file (one batch).
+        let vague = vague_files(&listing, &parsed.details, only);
+        let cmds: Vec<String> = vague.iter().map(|n| mdtm_command(abs, n)).collect();
+        let replies = s.batch(&cmds, "MDTM")?;
+        pin_times(&mut listing, &vague, &replies)?;
+    }
+    Ok(Some(listing))
+}
+
+fn mdtm_command(dir: &str, name: &str) -> String {
+    format!("MDTM {}/{name}", dir.trim_end_matches('/'))
+}
+
+/// Files of a `LIST` listing whose time is not exact to the second (all, or only `only`).
+fn vague_files(listing: &Listing, details: &std::collections::BTreeMap<String, listing::Details>, only: Option<&str>) -> Vec<String> {
+    listing
+        .entries
+        .iter()
+        .filter(|e| e.kind == Kind::File && only.is_none_or(|n| e.name == n))
+        .filter(|e| details.get(&e.name).is_some_and(|d| d.precision != Precision::Second))
+        .map(|e| e.name.clone())
+        .collect()
+}
+
+/// Sets the exact times `MDTM` gave for `names`. A file whose time the server refuses or
+/// garbles cannot be compared: it is skipped, not the listing.
+fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Result<()> {
+    let mut unknown = Vec::new();
+    for (name, reply) in names.iter().zip(replies) {
+        let why = match parse_mdtm(reply) {
+            Some(t) => match listing::checked_mtime(t as f64) {
+                Ok(t) => {
+                    if let Some(e) = listing.entries.iter_mut().find(|e| &e.name == name) {
+                        e.mtime = t;
+                    }
+                    continue;
+                }
+                Err(reason) => format!("MDTM: {reason}"),
+            },
+            None if reply.code == 213 => "MDTM: the server's answer is not a time".into(),
+            None if reply.code >= 500 => format!("MDTM: the server answered {}", reply.text()),
+            None => return Err(refused(reply, &format!("MDTM {name}"))),
+        };
+        unknown.push(Skipped { name: name.clone(), reason: format!("unknown modification time ({why})") });
+    }
+    listing.entries.retain(|e| !unknown.iter().any(|u| u.name == e.name));
+    listing.skipped.extend(unknown);
+    Ok(())
+}
+
+/// Keeps what a listing shows of ftpsync's own temporary files out, and remembers the raw
+/// bytes of names that were not UTF-8.
+fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing) {
     listing.entries.retain(|e| !is_temp_name(&e.name));
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);
         }
     }
-    if format == Format::List && s.features.mdtm {
-        // LIST shows minutes at best: ask for the exact time of each file. A file whose time
-        // the server refuses or garbles cannot be compared: it is skipped, not the listing.
-        let vague: Vec<String> = listing
-            .entries
-            .iter()
-            .filter(|e| e.kind == Kind::File && only.is_none_or(|n| e.name == n))
-            .filter(|e| parsed.details.get(&e.name).is_some_and(|d| d.precision != Precision::Second))
-            .map(|e| e.name.clone())
-            .collect();
-        let cmds: Vec<String> = vague.iter().map(|n| format!("MDTM {}/{n}", abs.trim_end_matches('/'))).collect();
-        let replies = s.batch(&cmds, "MDTM")?;
-        let mut unknown = Vec::new();
-        for (name, reply) in vague.iter().zip(&replies) {
-            let why = match parse_mdtm(reply) {
-                Some(t) => match listing::checked_mtime(t as f64) {
-                    Ok(t) => {
-                        if let Some(e) = listing.entries.iter_mut().find(|e| &e.name == name) {
-                            e.mtime = t;
-                        }
-                        continue;
-                    }
-                    Err(reason) => format!("MDTM: {reason}"),
-                },
-                None if reply.code == 213 => "MDTM: the server's answer is not a time".into(),
-                None if reply.code >= 500 => format!("MDTM: the server answered {}", reply.text()),
-                None => return Err(refused(reply, &format!("MDTM {name}"))),
-            };
-            unknown.push(Skipped { name: name.clone(), reason: format!("unknown modification time ({why})") });
-        }
-        listing.entries.retain(|e| !unknown.iter().any(|u| u.name == e.name));
-        listing.skipped.extend(unknown);
+}
+
+/// What a control-connection listing gave for one folder.
+pub enum ByStat {
+    Listed(Listing),
+    /// Not a listing we trust (missing folder, refused, a server that lists otherwise): the
+    /// caller lists this one with `MLSD`/`LIST`.
+    Unsure,
+}
+
+/// Whether `STAT` may be asked to list this path: servers parse its argument like a shell
+/// would (options, globs, spaces), so only plain paths go this way.
+pub fn stat_safe(abs: &str) -> bool {
+    !abs.is_empty() && abs.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)) && !abs.split('/').any(|p| p.starts_with('-'))
+}
+
+/// Lists several folders over the control connection: `STAT -la` of each, all in one write,
+/// then the exact time of every file (`MDTM`), all in a second write — two round trips for
+/// all of them and no data connection, where `MLSD` costs three per folder. Only a reply
+/// that is a listing with the folder's own `.` entry counts; anything else is
+/// [`ByStat::Unsure`]. Each write ends with `NOOP`, whose answer must come last and be `200`:
+/// a reply out of place (a name with a line break in it, say) makes the connection unusable
+/// instead of misread.
+pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
+    let doing = "listing folders over the control connection";
+    let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
+    cmds.push("NOOP".into());
+    let replies = s.batch(&cmds, doing)?;
+    in_step(s, &replies, doing)?;
+    let now = SystemClock.now();
+    let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
+    for reply in &replies[..dirs.len()] {
+        let body = stat_body(reply);
+        let Some(body) = body.filter(|lines| lines.iter().any(|l| l.first() == Some(&b'd') && l.ends_with(b" ."))) else {
+            found.push(None);
+            continue;
+        };
+        let parsed = parse_listing(&body.join(&b"\n"[..]), Format::List, now);
+        let mut listing = parsed.listing.clone();
+        settle_listing(s, &parsed, &mut listing);
+        let vague = if s.features.mdtm { vague_files(&listing, &parsed.details, None) } else { Vec::new() };
+        found.push(Some((listing, vague)));
     }
-    Ok(Some(listing))
+    let mut cmds: Vec<String> = Vec::new();
+    for (dir, f) in dirs.iter().zip(&found) {
+        if let Some((_, vague)) = f {
+            cmds.extend(vague.iter().map(|n| mdtm_command(dir, n)));
+        }
+    }
+    if !cmds.is_empty() {
+        cmds.push("NOOP".into());
+        let replies = s.batch(&cmds, "MDTM")?;
+        in_step(s, &replies, "MDTM")?;
+        let mut rest = &replies[..];
+        for (listing, vague) in found.iter_mut().flatten() {
+            let (mine, more) = rest.split_at(vague.len());
+            pin_times(listing, vague, mine)?;
+            rest = more;
+        }
+    }
+    Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
+}
+
+/// The lines between the first and the last of a multi-line `STAT` reply.
+fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
+    if !(211..=213).contains(&reply.code) || reply.lines.len() < 3 {
+        return None;
+    }
+    Some(reply.lines[1..reply.lines.len() - 1].iter().map(Vec::as_slice).collect())
+}
+
+/// The last reply of a batch ending in `NOOP` must be its `200`; otherwise the replies are
+/// out of step with the commands and the connection is given up.
+fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
+    if replies.last().is_some_and(|r| r.code == 200) {
+        return Ok(());
+    }
+    s.give_up();
+    Err(anyhow::Error::new(Transient(format!("{doing}: the server's replies are out of step with the commands"))))
 }
 
 /// Whether a folder exists, for an empty `LIST`: vsftpd answers `LIST` of a missing folder

@@ -157,6 +157,11 @@ impl Session {
         self.ctl.in_flight() == 0
     }
 
+    /// Marks the connection as no longer knowing which reply answers what: it is dropped.
+    pub fn give_up(&mut self) {
+        self.ctl.give_up();
+    }
+
     pub fn names(&self) -> &WireNames {
         self.ctl.names()
     }
@@ -199,9 +204,19 @@ impl Session {
     }
 
     /// Logs out politely (errors do not matter any more).
-    pub fn quit(mut self) {
-        if self.healthy() {
-            let _ = self.ctl.exec("QUIT");
+    pub fn quit(self) {
+        Session::quit_all(vec![self]);
+    }
+
+    /// Logs several sessions out at once: every `QUIT` is sent before any answer is awaited.
+    pub fn quit_all(mut sessions: Vec<Session>) {
+        sessions.retain(Session::healthy);
+        for s in &mut sessions {
+            s.ctl.send("QUIT");
+            let _ = s.ctl.flush();
+        }
+        for mut s in sessions {
+            let _ = s.ctl.final_reply();
         }
     }
 }

@@ -55,6 +55,12 @@ impl Control {
         self.in_flight
     }
 
+    /// Marks the connection as out of step (replies no longer match commands): it counts as
+    /// having a command in flight forever, so it is never used again.
+    pub fn give_up(&mut self) {
+        self.in_flight = self.in_flight.max(1);
+    }
+
     /// Queues a command; it is written with the next [`Control::flush`] or reply read.
     pub fn send(&mut self, cmd: &str) {
         log::trace!(target: TRACE_TARGET, "CC OUT: {cmd}");
