@@ -189,8 +189,13 @@ where
     let jh = tokio::spawn(async move {
         // The control channel event loop
         slog::info!(logger, "Starting control loop");
+        // [ftpsync patch] An event the loop must handle before it reads the socket again: the
+        // TLS upgrade right after the 234 reply to AUTH TLS (see vendor/libunftp/PATCHED.md).
+        let mut next_event: Option<Event> = None;
         loop {
-            let incoming = {
+            let incoming = if let Some(event) = next_event.take() {
+                Some(Ok(event))
+            } else {
                 #[allow(unused_assignments)]
                 let mut incoming = None;
                 let mut timeout_delay = Box::pin(tokio::time::sleep(idle_session_timeout));
@@ -241,7 +246,19 @@ where
 
                         // Get back the original TCP Stream
                         let codec_io = reply_sink.reunite(command_source).unwrap();
-                        let io = codec_io.into_inner();
+                        // [ftpsync patch] Bytes the codec already read would be dropped here
+                        // silently and break the handshake; only a client that did not wait for
+                        // the 234 reply can have sent any, so refuse it plainly.
+                        let parts = codec_io.into_parts();
+                        if !parts.read_buf.is_empty() {
+                            slog::warn!(
+                                logger,
+                                "Closing control channel. Client sent {} bytes after AUTH TLS before the TLS handshake",
+                                parts.read_buf.len()
+                            );
+                            return;
+                        }
+                        let io = parts.io;
 
                         // Wrap in TLS Stream
                         let acceptor: tokio_rustls::TlsAcceptor = match ftps_config.clone() {
@@ -279,9 +296,19 @@ where
 
                     // TODO: Handle Event::InternalMsg(InternalMsg::PlaintextControlChannel)
 
+                    // [ftpsync patch] An accepted AUTH TLS (234, whatever the middlewares did)
+                    // upgrades the channel as the very next step, before anything else is read.
+                    let auth_tls = matches!(event, Event::Command(Command::Auth { protocol: commands::AuthParam::Tls }));
                     let handle_result = match event_chain.handle(event).await {
                         Err(e) => Err(e),
-                        Ok(reply) => reply_sink.send(reply).await,
+                        Ok(reply) => {
+                            if auth_tls
+                                && matches!(reply, Reply::CodeAndMsg { code: ReplyCode::AuthOkayNoDataNeeded, .. })
+                            {
+                                next_event = Some(Event::InternalMsg(ControlChanMsg::SecureControlChannel));
+                            }
+                            reply_sink.send(reply).await
+                        }
                     };
 
                     if let Err(chan_err) = handle_result {
