@@ -185,7 +185,10 @@ fn explicit_ftps_with_a_trusted_rcgen_certificate() {
             .unwrap()
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth();
-        assert!(connect(server.addr()).into_secure(RustlsConnector::from(Arc::new(untrusted)), "localhost").is_err());
+        // Refused for the certificate, not for anything else going wrong in the handshake.
+        let refused = connect(server.addr()).into_secure(RustlsConnector::from(Arc::new(untrusted)), "localhost").err();
+        let refused = format!("{:?}", refused.expect("an untrusted certificate was accepted"));
+        assert!(refused.contains("InvalidCertificate(UnknownIssuer)"), "{refused}");
     });
 }
 
@@ -245,11 +248,41 @@ fn without_a_login_only_anonymous_users_get_in() {
     });
 }
 
-/// A free port base with `len` ports after it, as the kernel sees it right now.
+/// `len` consecutive loopback ports, all free right now, below the kernel's ephemeral port range,
+/// and not overlapping any other window handed out in this process.
+///
+/// Inside the ephemeral range, ports are not "free" in any lasting way. The kernel gives them to
+/// every outgoing connection of every process on the machine, and to `bind(0)`. A connection
+/// closed from the client side then leaves a TIME_WAIT socket on its port for a minute, and no
+/// listener can bind that port in the meantime, even with SO_REUSEADDR. On a busy machine a few
+/// ports of a small window inside that range are always blocked like this. Below the range, only
+/// explicit binds take ports, as with `.ci/servers.sh`'s passive ranges.
 fn free_port_window(len: u16) -> std::ops::RangeInclusive<u16> {
-    let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = base.min(u16::MAX - len);
-    base..=base + len - 1
+    use std::hash::{BuildHasher, Hasher};
+    static HANDED_OUT: std::sync::Mutex<Vec<std::ops::RangeInclusive<u16>>> = std::sync::Mutex::new(Vec::new());
+    // Linux; elsewhere the ephemeral range starts at 32768 (Linux's default) or higher (49152).
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let lowest: u16 = if ephemeral_start >= 12_000 { 10_000 } else { 1024 };
+    assert!(ephemeral_start > lowest + len, "no room below the ephemeral port range ({ephemeral_start})");
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let base = lowest + (random % u64::from(ephemeral_start - lowest - len)) as u16;
+        let window = base..=base + len - 1;
+        if handed_out.iter().any(|w| w.start() <= window.end() && window.start() <= w.end()) {
+            continue;
+        }
+        // All free right now (listening, as a passive port would be); dropped again at once.
+        let probes: Vec<_> = window.clone().map_while(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
+        if probes.len() == usize::from(len) {
+            handed_out.push(window.clone());
+            return window;
+        }
+    }
+    panic!("no {len} free ports in a row below the ephemeral port range ({ephemeral_start})");
 }
 
 /// Smoke test: concurrent sessions of several servers on one small range all get data ports.
@@ -294,12 +327,10 @@ fn servers_sharing_a_small_passive_range_do_not_collide() {
 fn a_mostly_busy_passive_range_still_works() {
     bounded(|| {
         const LEN: u16 = 24;
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let free = probe.local_addr().unwrap().port();
-        let range = if free <= u16::MAX - LEN { free..=free + LEN - 1 } else { free - LEN + 1..=free };
+        let range = free_port_window(LEN);
+        let free = *range.start() + LEN / 2;
         // Occupy every other port of the range (those we cannot bind are busy already).
         let _held: Vec<_> = range.clone().filter(|&p| p != free).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
-        drop(probe);
 
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::new(dir.path());
