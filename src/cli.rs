@@ -128,7 +128,7 @@ pub struct ConnArgs {
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,
     /// Parallel connections for listing and transfers.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", env = "FTPSYNC_WORKERS")]
     pub workers: usize,
     /// Ignore a lock held by another run on the remote side.
     #[arg(long)]

@@ -103,14 +103,27 @@ pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, work
     }
     type Found = (Vec<Drift>, Option<SideDir>);
     let found: Vec<Mutex<Option<Found>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let all: Vec<usize> = (0..jobs.len()).collect();
-    share_out(&all, workers, |w, i| {
-        let (folder, side, fs) = jobs[i];
-        let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
-        let actual = layout.folder_path(folder, side);
-        let mut drift = Vec::new();
-        let sd = check_side(w.side(side), &actual, folder, side, fs, entries, &mut drift)?;
-        *found[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((drift, sd));
+    // Each worker takes a share of the folders of one side at once: a target may list them
+    // together (see `Target::list_dirs`).
+    let share = jobs.len().div_ceil(workers.len().max(1)).max(1);
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for side in [Side::Local, Side::Remote] {
+        let of_side: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].1 == side).collect();
+        groups.extend(of_side.chunks(share).map(<[usize]>::to_vec));
+    }
+    let all: Vec<usize> = (0..groups.len()).collect();
+    share_out(&all, workers, |w, g| {
+        let group = &groups[g];
+        let side = jobs[group[0]].1;
+        let actual: Vec<RelPath> = group.iter().map(|&i| layout.folder_path(jobs[i].0, side)).collect();
+        let listings = w.side(side).list_dirs(&actual)?;
+        for ((&i, listing), actual) in group.iter().zip(listings).zip(&actual) {
+            let (folder, side, fs) = jobs[i];
+            let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
+            let mut drift = Vec::new();
+            let sd = check_side(w.side(side), listing, actual, folder, side, fs, entries, &mut drift)?;
+            *found[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((drift, sd));
+        }
         Ok(())
     })?;
     let mut drift = Vec::new();
@@ -125,8 +138,10 @@ pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, work
     Ok((drift, fresh))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_side(
     target: &mut dyn Target,
+    listing: Option<crate::target::Listing>,
     actual: &RelPath,
     folder: &RelPath,
     side: Side,
@@ -136,7 +151,7 @@ fn check_side(
 ) -> Result<Option<SideDir>> {
     let label = side_label(side).to_string();
     let folder_name = if folder.is_root() { "(root)".to_string() } else { folder.to_string() };
-    let Some(listing) = target.list_dir(actual)? else {
+    let Some(listing) = listing else {
         drift.push(Drift { path: folder_name, side: label, planned: "folder".into(), found: "absent".into() });
         return Ok(None);
     };

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan;
+use ftpsync::engine::make_plan_with;
 use ftpsync::filter::split_patterns;
 use ftpsync::model::{Clock, SystemClock};
 use ftpsync::options::{Mode, PlanOptions, Resolve};
@@ -24,7 +24,7 @@ use ftpsync::target::local::LocalTarget;
 use serde_json::{Map, Value, json};
 
 use crate::support::fixture::{self, MODIFY, X_EDITS};
-use crate::support::{repo, settings, sync_fs, update_golden};
+use crate::support::{repo, settings, sync_fs, update_golden, workers};
 
 pub(crate) struct Scenario {
     pub key: String,
@@ -141,7 +141,7 @@ fn observe(root: &Path, s: &Scenario) -> (Value, Plan) {
 /// [`observe`] with given targets for the fixture's `local/` and `remote/` folders.
 pub(crate) fn observe_with(root: &Path, s: &Scenario, l: &mut dyn Target, r: &mut dyn Target) -> (Value, Plan) {
     let (local, remote) = (root.join("local"), root.join("remote"));
-    let plan = make_plan(l, r, s.options.clone(), SystemClock.now()).unwrap().plan;
+    let plan = make_plan_with(l, r, s.options.clone(), SystemClock.now(), workers()).unwrap().plan;
     let (actions, counters) = if s.dry_run {
         let mut c = Counters::predict(&plan);
         (c.bytes_written, c.upload_bytes_written, c.download_bytes_written) = (0, 0, 0);

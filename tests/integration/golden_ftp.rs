@@ -4,7 +4,7 @@
 //! folder.
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan;
+use ftpsync::engine::make_plan_with;
 use ftpsync::model::{Clock, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::target::local::LocalTarget;
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::golden::{load_scenarios, observe_with};
 use crate::support::fixture::{self, MODIFY, X_EDITS};
-use crate::support::{ftp, settings};
+use crate::support::{ftp, settings, workers};
 
 #[test]
 fn pyftpsync_fixture_scenarios_over_ftp() {
@@ -29,7 +29,7 @@ fn pyftpsync_fixture_scenarios_over_ftp() {
             }
             let mut l = LocalTarget::open(&root.join("local")).unwrap();
             let plan_and_apply = |r: &mut dyn ftpsync::target::Target, l: &mut LocalTarget| {
-                let plan = make_plan(l, r, PlanOptions::new(Mode::Sync), SystemClock.now()).unwrap().plan;
+                let plan = make_plan_with(l, r, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).unwrap().plan;
                 apply(&plan, l, r, &settings()).unwrap();
             };
             if variant == "fs" {

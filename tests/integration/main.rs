@@ -27,3 +27,4 @@ mod scan_tree;
 mod server;
 mod servers;
 mod support;
+mod workers_order;

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use ftpsync::apply::apply;
 use ftpsync::credentials::Secret;
-use ftpsync::engine::make_plan;
+use ftpsync::engine::make_plan_with;
 use ftpsync::model::{Clock, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::{Action, Plan};
@@ -45,7 +45,7 @@ use ftpsync::target::local::LocalTarget;
 use ftpsync::target::url::{FtpUrl, Location, Tls};
 use serde_json::json;
 
-use crate::support::settings;
+use crate::support::{settings, workers};
 
 /// Bound on every socket operation of the FTP client.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -388,7 +388,7 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
 /// Plans and applies; returns the plan.
 fn run(local: &Path, remote: &mut FtpTarget, mode: Mode) -> Result<Plan, String> {
     let mut l = LocalTarget::open(local).map_err(|e| format!("{e:#}"))?;
-    let plan = make_plan(&mut l, remote, PlanOptions::new(mode), SystemClock.now()).map_err(|e| format!("plan: {e:#}"))?.plan;
+    let plan = make_plan_with(&mut l, remote, PlanOptions::new(mode), SystemClock.now(), workers()).map_err(|e| format!("plan: {e:#}"))?.plan;
     check_nothing_skipped(&plan)?;
     let applied = apply(&plan, &mut l, remote, &settings()).map_err(|e| format!("apply: {e:#}"))?;
     let errors: Vec<String> = applied
@@ -417,7 +417,7 @@ fn check_nothing_skipped(plan: &Plan) -> Result<(), String> {
 /// A plan that must do nothing.
 fn plan_is_empty(local: &Path, remote: &mut FtpTarget) -> Result<(), String> {
     let mut l = LocalTarget::open(local).map_err(|e| format!("{e:#}"))?;
-    let plan = make_plan(&mut l, remote, PlanOptions::new(Mode::Sync), SystemClock.now()).map_err(|e| format!("plan: {e:#}"))?.plan;
+    let plan = make_plan_with(&mut l, remote, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).map_err(|e| format!("plan: {e:#}"))?.plan;
     check_nothing_skipped(&plan)?;
     let busy: Vec<String> =
         plan.entries.iter().filter(|e| e.effective_action() != Action::Equal).map(|e| format!("{} {}", e.effective_action().as_str(), e.path)).collect();

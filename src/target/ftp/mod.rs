@@ -19,7 +19,7 @@ pub mod wire;
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -42,6 +42,10 @@ pub struct Options {
     pub create_root: bool,
 }
 
+const STAT_UNKNOWN: u8 = 0;
+const STAT_YES: u8 = 1;
+const STAT_NO: u8 = 2;
+
 /// State shared by all connections of one target.
 struct Shared {
     settings: Settings,
@@ -50,8 +54,9 @@ struct Shared {
     temp_counter: AtomicU64,
     /// Logged-in connections not in use.
     spare: Mutex<Vec<Session>>,
-    /// The server lists folders over the control connection (until it shows it does not).
-    stat_lists: AtomicBool,
+    /// Whether the server lists folders over the control connection: [`STAT_UNKNOWN`] until
+    /// its first answer shows it.
+    stat_lists: AtomicU8,
 }
 
 impl Drop for Shared {
@@ -97,7 +102,7 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicBool::new(true) });
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN) });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None, time_offset: 0.0 };
         target.connect()?;
         if target.list_raw(&RelPath::root())?.is_none() {
@@ -259,13 +264,12 @@ impl Target for FtpTarget {
         let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
         let batch: Vec<usize> = (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
-        if batch.len() > 1 && self.shared.stat_lists.load(Ordering::Relaxed) {
+        if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
             let found = self.retry(|s| list_by_stat(s, &paths))?;
-            if found.iter().all(|f| matches!(f, ByStat::Unsure)) {
-                // This server does not list that way (or nothing here exists): stop asking.
-                self.shared.stat_lists.store(false, Ordering::Relaxed);
-            }
+            let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
+            // A server that never listed this way is not asked again; one that did, always.
+            let _ = self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed);
             for (&i, f) in batch.iter().zip(found) {
                 if let ByStat::Listed(l) = f {
                     out[i] = Some(Some(l));

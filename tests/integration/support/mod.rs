@@ -77,6 +77,7 @@ pub fn assert_schema_valid(schema: &str, doc: &serde_json::Value) {
 pub fn ftpsync_command(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(bin());
     cmd.args(args).env("NO_COLOR", "1").env_remove("PYFTPSYNC_VERBOSE_META").env_remove("FTPSYNC_PASSWORD");
+    cmd.env("FTPSYNC_WORKERS", workers().to_string());
     cmd
 }
 
