@@ -22,7 +22,7 @@ ftpsync, and peak memory (max RSS). ftpsync's FTP commands per workload are coun
 
 Needs root (namespaces, a system user, apt for lftp and rclone).
 
-usage: sudo python3 bench/ftp_bench.py [--rtt 20] [--runs 3] [--files 2000] [--dirs 100]
+usage: sudo python3 bench/ftp_bench.py [--rtt 20] [--runs 3] [--pyftpsync-runs N] [--files 2000] [--dirs 100]
                                        [--size-mib 256] [--tools ftpsync,pyftpsync,lftp,rclone]
                                        [--workloads W1,W2,W3,W4]
 """
@@ -199,6 +199,11 @@ def count_commands(cmd, env):
 
 # --- workloads ---------------------------------------------------------------------------------
 
+def runs_of(args, tool):
+    """Runs of one tool: --runs, or --pyftpsync-runs for the slowest by far."""
+    return args.pyftpsync_runs if tool == "pyftpsync" and args.pyftpsync_runs else args.runs
+
+
 def bench_small(args, exe, home, served_root, env):
     """W1-W3 for each tool; returns {workload: {tool: [(secs, mib)]}} and command counts."""
     results = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -206,7 +211,7 @@ def bench_small(args, exe, home, served_root, env):
     master = os.path.join(WORK, "master")
     make_tree(master, args.files, args.dirs, 4096)
     for tool in args.tools:
-        for r in range(args.runs):
+        for r in range(runs_of(args, tool)):
             local = os.path.join(WORK, "local", tool)
             shutil.rmtree(local, ignore_errors=True)
             shutil.copytree(master, local)
@@ -259,7 +264,7 @@ def bench_big(args, exe, home, served_root, env):
             fh.write(block)
     os.utime(big, (STAMP, STAMP))
     for tool in args.tools + ["curl"]:
-        for r in range(args.runs):
+        for r in range(runs_of(args, tool)):
             remote_dir = f"{tool}-w4-{r}"
             source = big if tool == "curl" else big_dir
             # Metadata left by an earlier tool's run would be uploaded by the others.
@@ -291,6 +296,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rtt", type=float, default=20.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pyftpsync-runs", type=int, default=0, help="runs of pyftpsync (default: --runs)")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--dirs", type=int, default=100)
     ap.add_argument("--size-mib", type=int, default=256)
@@ -311,7 +317,8 @@ def main():
     with Lab(args.rtt) as lab:
         served_root = start_server(lab)
         report = [f"Command: `sudo python3 bench/ftp_bench.py --rtt {args.rtt:g} --runs {args.runs} --files {args.files} "
-                  f"--dirs {args.dirs} --size-mib {args.size_mib}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
+                  f"--dirs {args.dirs} --size-mib {args.size_mib}"
+                  f"{f' --pyftpsync-runs {args.pyftpsync_runs}' if args.pyftpsync_runs else ''}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
         if set(args.workloads) & {"W1", "W2", "W3"}:
             small, counts = bench_small(args, exe, home, served_root, env)
             names = {"W1": "initial upload", "W2": "nothing changed", "W3": "1% changed"}

@@ -191,3 +191,38 @@ impl DirScan {
 pub struct Snapshot {
     pub dirs: BTreeMap<RelPath, DirScan>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::WriteStyle;
+
+    fn local_with_records(records: &[(&str, f64, u64)]) -> SideDir {
+        let mut meta = DirMeta::default();
+        for (name, m, s) in records {
+            meta.set_sync("peer", name, Some(*m), Some(*s), 2000.0, &WriteStyle { verbose: false, version: "t".into() });
+        }
+        SideDir { entries: Vec::new(), skipped: Vec::new(), meta: MetaFile::Valid { meta, sha256: String::new() }, lock: None }
+    }
+
+    fn listing(entries: Vec<Entry>) -> Listing {
+        Listing { entries, skipped: Vec::new() }
+    }
+
+    #[test]
+    fn remote_metadata_matters_unless_every_file_fits_its_record() {
+        let local = local_with_records(&[("a", 1000.4, 5), ("b", 1500.0, 7)]);
+        let fits = listing(vec![Entry::file("a", 5, 1000.0), Entry::file("b", 7, 1500.0), Entry::dir("d", 1.0), Entry::file(META_FILE, 99, 3.0)]);
+        assert!(!meta_can_matter(&fits, Some(&local), "peer"));
+        // Another size, another time, a file without a record, records of another peer, no
+        // local metadata at all: the file has to be read.
+        for other in [Entry::file("a", 6, 1000.0), Entry::file("a", 5, 1001.5), Entry::file("c", 1, 1.0)] {
+            let mut l = fits.clone();
+            l.entries.retain(|e| e.name != other.name);
+            l.entries.push(other.clone());
+            assert!(meta_can_matter(&l, Some(&local), "peer"), "{other:?}");
+        }
+        assert!(meta_can_matter(&fits, Some(&local), "someone else"));
+        assert!(meta_can_matter(&fits, None, "peer"));
+    }
+}

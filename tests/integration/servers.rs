@@ -32,12 +32,13 @@ use std::time::{Duration, Instant};
 use ftpsync::apply::apply;
 use ftpsync::credentials::Secret;
 use ftpsync::engine::make_plan_with;
-use ftpsync::model::{Clock, SystemClock};
+use ftpsync::model::{Clock, Kind, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::{Action, Plan};
 use ftpsync::relpath::RelPath;
 use ftpsync::target::Target;
 use ftpsync::target::ftp::mtime::{self, Method};
+use ftpsync::target::ftp::ops::{self, ByStat};
 use ftpsync::target::ftp::session::{Session, Settings};
 use ftpsync::target::ftp::tls::{Trust, Verify};
 use ftpsync::target::ftp::{FtpTarget, Options};
@@ -370,7 +371,24 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
     let verify = ca.map_or(Verify::Nothing, |ca| Verify::CaFile(ca.to_path_buf()));
     let settings = session_settings(url, folder, &verify).map_err(|e| format!("{e:#}"))?;
     let mut session = Session::open(&settings).map_err(|e| format!("{e:#}"))?;
-    let listing = if session.features.mlsd { "MLSD" } else { "LIST -a + MDTM" };
+    let mut listing = if session.features.mlsd { "MLSD" } else { "LIST -a + MDTM" };
+    // Folders listed in batches over the control connection, where the server does: what it
+    // gives must be exactly what the listing above gives (folder times are not compared by
+    // either: `LIST` shows them to the minute).
+    let top = "/".to_string();
+    if let ByStat::Listed(by_stat) = ops::list_by_stat(&mut session, std::slice::from_ref(&top)).map_err(|e| format!("STAT listing: {e:#}"))?.remove(0) {
+        let plain = ops::list(&mut session, &top, None).map_err(|e| format!("{listing}: {e:#}"))?.ok_or("the top folder is missing")?;
+        let facts = |l: &ftpsync::target::Listing| {
+            let mut v: Vec<_> = l.entries.iter().map(|e| (e.name.clone(), e.kind, if e.kind == Kind::File { (e.size, e.mtime as i64) } else { (0, 0) })).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        let (a, b) = (facts(&by_stat), facts(&plain));
+        if a != b {
+            return Err(format!("STAT -la lists other entries than {listing}: {a:?} vs {b:?}"));
+        }
+        listing = if session.features.mlsd { "STAT -la + MDTM in batches (MLSD alone)" } else { "STAT -la + MDTM in batches (LIST -a alone)" };
+    }
     let shared = mtime::Shared::default();
     let path = format!("{}/{file}", settings.url.path);
     mtime::discover(&mut session, &shared, &path, mtime as f64);
@@ -590,7 +608,13 @@ fn scenario(server: &Server, url: &FtpUrl, ca: Option<&Path>, scratch: &Path) ->
     }
     if let Some(upload) = rows.iter_mut().find(|r| r.operation == "upload" && r.ok) {
         let (file, (_, mtime)) = fixture().into_iter().next().unwrap();
-        upload.protocol = Some(protocol(url, &folder, ca, &file, mtime).unwrap_or_else(|e| format!("unknown ({e})")));
+        match protocol(url, &folder, ca, &file, mtime) {
+            Ok(p) => upload.protocol = Some(p),
+            Err(e) => {
+                upload.ok = false;
+                upload.detail = e;
+            }
+        }
     }
     rows
 }

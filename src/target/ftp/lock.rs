@@ -7,7 +7,9 @@
 //! every [`REFRESH_EVERY`] seconds). FTP cannot create a file exclusively, so a lock is
 //! *appended* (`APPE`) as one line and the file read back (twice, a moment apart): of two runs
 //! starting together, both lines land in the file, and only the run whose line came first goes
-//! on.
+//! on. The line is appended first and judged after (apply checks its plan meanwhile): a lock
+//! already there stays first in the file, and is then found fresh (stop), stale or broken
+//! (removed and claimed again).
 
 use serde::Deserialize;
 

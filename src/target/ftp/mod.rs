@@ -11,7 +11,7 @@ pub mod encoding;
 pub mod listing;
 pub mod lock;
 pub mod mtime;
-mod ops;
+pub mod ops;
 pub mod session;
 pub mod tls;
 mod upload;
