@@ -76,14 +76,21 @@ struct Queue {
 
 /// Scans everything the plan needs, with up to `workers` connections per side.
 pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
-    // Fewer connections are fine (a server may limit them); one is enough.
-    let mut handles = crate::target::pool::open_pairs(local, remote, workers.max(1) - 1);
-    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default(), workers: handles.len() + 1 });
+    // More connections open while the first lists the root; a server may refuse some, and
+    // one is enough.
+    let extra = workers.max(1) - 1;
+    let (open_local, open_remote) = (local.opener(), remote.opener());
+    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
     let wake = Condvar::new();
     std::thread::scope(|s| {
-        for (l, r) in handles.iter_mut() {
+        for _ in 0..extra {
             let (queue, wake) = (&queue, &wake);
-            s.spawn(move || work(&mut **l, &mut **r, ctx, queue, wake));
+            let (open_local, open_remote) = (open_local.clone(), open_remote.clone());
+            s.spawn(move || {
+                if let (Ok(mut l), Ok(mut r)) = (open_local(), open_remote()) {
+                    work(&mut *l, &mut *r, ctx, queue, wake);
+                }
+            });
         }
         work(local, remote, ctx, &queue, &wake);
     });

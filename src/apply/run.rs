@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 
 use super::check::Fresh;
 use super::layout::{Layout, side_name};
-use super::metastore::MetaStore;
-use super::workers::{Worker, share_out};
+use super::metastore::{MetaStore, MetaWrite};
+use super::workers::{Worker, share_out_then};
 use super::{ApplySettings, Outcome, Status, exec, meta_effects};
 use crate::meta::META_FILE;
 use crate::model::Kind;
@@ -91,7 +91,7 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
     for wave in waves(fixed, is_transfer, false) {
-        share_out(&wave, workers, |w, i| transfer_one(fixed, state, w, i))?;
+        share_out_then(&wave, workers, |w, i| transfer_one(fixed, state, w, i), |w, write| write_meta(state, w, write))?;
     }
     // A copied folder is recorded after everything inside it, so the record's time is later
     // than every file the copy wrote.
@@ -107,12 +107,14 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
     }
     for (i, e) in fixed.plan.entries.iter().enumerate() {
         if copies_folder(e, fixed.actions[i]) {
-            settle(fixed, state, &mut workers[0], e, fixed.actions[i])?;
+            for write in settle(fixed, state, e, fixed.actions[i]) {
+                write_meta(state, &mut workers[0], write)?;
+            }
         }
     }
     let blocked = lock(state).outcomes.iter().any(|o| o.status == Status::Failed);
     for wave in waves(fixed, is_deletion, true) {
-        share_out(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked))?;
+        share_out_then(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked), |w, write| write_meta(state, w, write))?;
     }
     let mut st = lock(state);
     for (i, e) in fixed.plan.entries.iter().enumerate() {
@@ -123,8 +125,9 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
     Ok(())
 }
 
-/// Creates, transfers or records one entry, then settles its metadata.
-fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize) -> Result<()> {
+/// Creates, transfers or records one entry, then settles its metadata; returns the metadata
+/// files that are now complete, to be written.
+fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize) -> Result<Vec<MetaWrite>> {
     crate::interrupt::check()?;
     let e = &fixed.plan.entries[i];
     let action = fixed.actions[i];
@@ -153,29 +156,32 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
     };
     lock(state).outcomes[i] = outcome;
     // Folder records wait until the folder's content is done (see `run_phases`).
-    if !copies_folder(e, action) {
-        settle(fixed, state, w, e, action)?;
-    }
-    Ok(())
+    Ok(if copies_folder(e, action) { Vec::new() } else { settle(fixed, state, e, action) })
 }
 
-/// Marks the metadata effects of an entry as finished (writing documents that are done).
-fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
+/// Marks the metadata effects of an entry as finished; returns the documents that are done
+/// (taken out under the lock, written without it, so other workers go on meanwhile).
+fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, e: &PlanEntry, action: Action) -> Vec<MetaWrite> {
+    let mut writes = Vec::new();
     for (side, folder) in meta_effects(e, action, fixed.local_mtimes, fixed.remote_mtimes) {
         let now = fixed.settings.clock.now();
-        // Taken under the lock, written without it: other workers go on meanwhile.
-        let write = lock(state).store.settle(side, &folder, &fixed.layout, now);
-        if let Some(write) = write {
-            match write.perform(w.side(side)) {
-                Ok(message) => lock(state).store.messages.extend(message),
-                Err(e) => {
-                    lock(state).store.failed(&write);
-                    return Err(e);
-                }
-            }
+        writes.extend(lock(state).store.settle(side, &folder, &fixed.layout, now));
+    }
+    writes
+}
+
+/// Writes one metadata document taken out of the store.
+fn write_meta(state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Result<()> {
+    match write.perform(w.side(write.side)) {
+        Ok(message) => {
+            lock(state).store.messages.extend(message);
+            Ok(())
+        }
+        Err(e) => {
+            lock(state).store.failed(&write);
+            Err(e)
         }
     }
-    Ok(())
 }
 
 /// Transfers, creates or records one entry; returns the bytes transferred.
@@ -210,7 +216,11 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
             };
             exec::recheck(src, &src_path, Some(src_state))?;
             if e.kind == Kind::Dir {
-                exec::recheck(dst, &dst_path, dst_state)?;
+                // Creating refuses a name that exists: that is the re-check of a folder
+                // planned absent (one round trip less per folder).
+                if dst_state.is_some() {
+                    exec::recheck(dst, &dst_path, dst_state)?;
+                }
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
@@ -231,7 +241,7 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
 }
 
 /// Deletes one entry (unless a transfer failed), then settles its metadata.
-fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize, blocked: bool) -> Result<()> {
+fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize, blocked: bool) -> Result<Vec<MetaWrite>> {
     crate::interrupt::check()?;
     let e = &fixed.plan.entries[i];
     let action = fixed.actions[i];
@@ -250,7 +260,7 @@ fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: us
         }
     };
     lock(state).outcomes[i] = outcome;
-    settle(fixed, state, w, e, action)
+    Ok(settle(fixed, state, e, action))
 }
 
 fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {

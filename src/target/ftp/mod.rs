@@ -86,7 +86,9 @@ struct Held {
 struct PendingLock {
     content: LockFile,
     break_lock: bool,
-    started: std::time::Instant,
+    /// When our line was appended, and how long that took.
+    appended: std::time::Instant,
+    took: Duration,
     /// Another lock was removed to make way for ours.
     replaced: bool,
 }
@@ -223,6 +225,14 @@ impl FtpTarget {
             && let Ok(s) = self.connect()
         {
             let _ = s.exec(&dele, "removing a temporary file");
+        }
+    }
+
+    /// The server's clock, from the time it gave the lock file written at `written`.
+    fn learn_time_offset(&mut self, written: f64) {
+        let mdtm = format!("MDTM {}", self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
+        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
+            self.time_offset = t as f64 - written.floor();
         }
     }
 
@@ -381,8 +391,10 @@ impl Target for FtpTarget {
         // Appended at once, judged in `confirm_lock`: a lock already there stays first.
         let now = SystemClock.now();
         let content = LockFile { lock_time: now, lock_holder: Some(lock::me()) };
+        let started = std::time::Instant::now();
         self.append_lock(&content)?;
-        self.pending_lock = Some(PendingLock { content, break_lock, started: std::time::Instant::now(), replaced: false });
+        let (appended, took) = (std::time::Instant::now(), started.elapsed());
+        self.pending_lock = Some(PendingLock { content, break_lock, appended, took, replaced: false });
         Ok(notes)
     }
 
@@ -393,11 +405,14 @@ impl Target for FtpTarget {
         let me = pending.content.lock_holder.clone().unwrap_or_default();
         // Read back twice: some servers (libunftp) append by rewriting the file from the size
         // they saw, so a rival's append that started before ours can still replace our line a
-        // moment later. Waiting as long as our own append and read took covers that moment.
+        // moment later. A rival's append takes about as long as ours did: the second reading
+        // starts no sooner than that (and 20 ms) after our append ended.
         let mut confirmed = 0;
         while confirmed < 2 {
             if confirmed == 1 {
-                std::thread::sleep(pending.started.elapsed().max(Duration::from_millis(100)));
+                self.learn_time_offset(pending.content.lock_time);
+                let due = pending.appended + pending.took.max(Duration::from_millis(20));
+                std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
             }
             let back = self.read_small(&lock_path)?;
             let first = back.as_deref().map(LockFile::parse);
@@ -427,16 +442,12 @@ impl Target for FtpTarget {
             let abs = self.abs(&lock_path);
             self.simple(&format!("DELE {abs}"), &format!("cannot remove the lock {abs}"))?;
             pending.content.lock_time = SystemClock.now();
-            pending.started = std::time::Instant::now();
             pending.replaced = true;
+            let started = std::time::Instant::now();
             self.append_lock(&pending.content)?;
+            (pending.appended, pending.took) = (std::time::Instant::now(), started.elapsed());
         }
-        // The server's clock, from the time it gave the lock file.
         let now = pending.content.lock_time;
-        let mdtm = format!("MDTM {}", self.abs(&lock_path));
-        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
-            self.time_offset = t as f64 - now.floor();
-        }
         self.lock = Some(Held { content: pending.content, written: now });
         Ok(notes)
     }

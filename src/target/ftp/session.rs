@@ -7,12 +7,14 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
 use super::encoding::WireNames;
 use super::tls::Trust;
+use super::wire::data::passive_addr;
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
 use crate::credentials::Secret;
 use crate::target::Transient;
@@ -48,6 +50,10 @@ pub struct Session {
     pub features: Features,
     data: DataSettings,
     mode: Mode,
+    /// A passive data connection announced ahead (`EPSV` sent behind the previous commands),
+    /// for the next transfer, and its connection being opened meanwhile (servers take it
+    /// into their backlog until the transfer command comes).
+    announced: Option<(Reply, Option<JoinHandle<std::io::Result<std::net::TcpStream>>>)>,
 }
 
 /// Reply codes that may go away when tried again: service not available (too many
@@ -149,7 +155,7 @@ impl Session {
         let features = replies.last().map(features_of).unwrap_or_default();
         let data = DataSettings { tls, timeout: s.timeout };
         let mode = if s.active { Mode::Active } else { Mode::Extended };
-        Ok(Session { ctl, features, data, mode })
+        Ok(Session { ctl, features, data, mode, announced: None })
     }
 
     /// True when no reply is outstanding: the connection is in step and can be used again.
@@ -185,6 +191,15 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
+        if let Some((announced, opening)) = self.announced.take() {
+            let early = opening.and_then(|h| h.join().ok());
+            match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
+                // The server gave the announced port up after all: announce another.
+                Err(Failure::Refused(r)) if r.code == 425 => {}
+                Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
+                other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
+            }
+        }
         let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
                 self.mode = Mode::Passive;
@@ -193,6 +208,40 @@ impl Session {
             other => other?,
         };
         Ok(Transfer::new(&mut self.ctl, opened))
+    }
+
+    /// Adds `EPSV` behind `cmds` (a batch about to be sent) where the server takes commands in
+    /// a row and the next transfer can use it: that transfer then needs no round trip of its
+    /// own for it. Returns whether it did; its reply is then passed to [`Session::announced`].
+    pub fn announce_next(&self, cmds: &mut Vec<String>) -> bool {
+        let ahead = self.can_announce();
+        if ahead {
+            cmds.push("EPSV".into());
+        }
+        ahead
+    }
+
+    /// Whether [`Session::announce_next`] would announce (the next transfer's `EPSV` is not
+    /// sent yet, and the server takes commands in a row).
+    pub fn can_announce(&self) -> bool {
+        self.announces() && self.announced.is_none()
+    }
+
+    /// Whether data connections may be announced ahead on this session at all.
+    pub fn announces(&self) -> bool {
+        self.mode == Mode::Extended && self.ctl.pipelining()
+    }
+
+    /// Keeps the reply to an `EPSV` sent ahead, when it announced a port.
+    pub fn announced(&mut self, reply: Reply) {
+        if reply.code != 229 {
+            return;
+        }
+        let peer = self.ctl.stream().tcp().peer_addr().ok().map(|a| a.ip());
+        let addr = peer.and_then(|ip| passive_addr(&reply, true, ip));
+        let timeout = self.data.timeout;
+        let opening = addr.and_then(|addr| std::thread::Builder::new().spawn(move || stream::connect(addr, timeout)).ok());
+        self.announced = Some((reply, opening));
     }
 
     /// True when a transfer's follow-up commands may be sent before its final reply. Never:

@@ -64,6 +64,9 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         then.push(format!("MLST {dest}"));
     }
     let pipelined = s.pipelines_after_transfer();
+    // The next transfer's data connection is announced behind the checks and opened while
+    // the rename runs (uploads come in a row): one round trip less for it.
+    let ahead = s.announces();
 
     let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
@@ -75,8 +78,16 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         // The connection failed: the session, a reply short, is dropped.
         return Err(net);
     }
-    let then = if copied.is_ok() { then } else { Vec::new() };
-    let (last, replies) = t.finish(&then, pipelined).map_err(|f| failed(f, &format!("upload of {dest} failed")))?;
+    let mut then = if copied.is_ok() { then } else { Vec::new() };
+    let ahead = ahead && copied.is_ok();
+    if ahead {
+        then.push("EPSV".into());
+    }
+    let (last, mut replies) = t.finish(&then, pipelined).map_err(|f| failed(f, &format!("upload of {dest} failed")))?;
+    if ahead && replies.len() == then.len() {
+        let epsv = replies.pop().expect("one reply per command");
+        s.announced(epsv);
+    }
     if !last.is_ok() {
         return Err(refused(&last, &format!("upload of {dest} failed")));
     }

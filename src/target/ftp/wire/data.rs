@@ -68,7 +68,7 @@ impl From<io::Error> for Failure {
 /// Where the server waits for our data connection: the port of an `EPSV` reply, or the
 /// address of a `PASV` reply with the IP replaced by the control connection's (servers behind
 /// NAT announce an address nobody can reach).
-fn passive_addr(reply: &Reply, extended: bool, peer: IpAddr) -> Option<SocketAddr> {
+pub fn passive_addr(reply: &Reply, extended: bool, peer: IpAddr) -> Option<SocketAddr> {
     let text = reply.message();
     let inner = &text[text.find('(')? + 1..text.rfind(')')?];
     let port = if extended {
@@ -168,15 +168,39 @@ impl<'c> Transfer<'c> {
             }
             ctl.send(cmd);
             ctl.flush()?;
-            return Self::connect(ctl, announced, dir, mode, listener, settings);
+            return Self::connect(ctl, announced, dir, mode, listener, None, settings);
         }
         ctl.send(cmd);
         let announced = ctl.reply()?;
-        Self::connect(ctl, announced, dir, mode, listener, settings)
+        Self::connect(ctl, announced, dir, mode, listener, None, settings)
+    }
+
+    /// Sends `cmd` for a passive data connection announced earlier (see
+    /// `Session::announce_next`) and opens it: the announcement's round trip is saved.
+    /// `early` is the data connection, when it was opened while other commands ran.
+    pub fn open_announced(
+        ctl: &mut Control,
+        cmd: &str,
+        dir: Direction,
+        announced: Reply,
+        early: Option<io::Result<std::net::TcpStream>>,
+        settings: &DataSettings,
+    ) -> Result<Opened, Failure> {
+        ctl.send(cmd);
+        ctl.flush()?;
+        Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
     }
 
     /// Opens the data connection announced by `announced`; the transfer command is sent.
-    fn connect(ctl: &mut Control, announced: Reply, dir: Direction, mode: Mode, listener: Option<TcpListener>, settings: &DataSettings) -> Result<Opened, Failure> {
+    fn connect(
+        ctl: &mut Control,
+        announced: Reply,
+        dir: Direction,
+        mode: Mode,
+        listener: Option<TcpListener>,
+        early: Option<io::Result<std::net::TcpStream>>,
+        settings: &DataSettings,
+    ) -> Result<Opened, Failure> {
         let timeout = settings.timeout;
         let peer = ctl.stream().tcp().peer_addr()?.ip();
         let addr = match mode {
@@ -190,7 +214,7 @@ impl<'c> Transfer<'c> {
         }
         let mut started = false;
         let mut data = match (addr, &listener) {
-            (Some(addr), _) => match stream::connect(addr, timeout) {
+            (Some(addr), _) => match early.unwrap_or_else(|| stream::connect(addr, timeout)) {
                 Ok(tcp) => Stream::Plain(tcp),
                 Err(e) => {
                     // A server that refused the command may have closed its port already:
