@@ -53,7 +53,7 @@ pub fn check_plan(data: &[u8]) {
 /// again gives the same records.
 pub fn check_meta(data: &[u8]) {
     let Ok(meta) = DirMeta::parse(data) else { return };
-    let style = WriteStyle { verbose: data.len() % 2 == 0, version: "fuzz".into() };
+    let style = WriteStyle { verbose: data.len().is_multiple_of(2), version: "fuzz".into() };
     let written = meta.to_bytes(NOW, &style);
     let again = DirMeta::parse(&written).unwrap_or_else(|e| panic!("a document read once is refused after writing it: {e}"));
     assert_eq!(again.mtimes, meta.mtimes, "mtimes changed by a rewrite");

@@ -72,11 +72,10 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
             Some(Trust::new(&verify(conn)).map_err(|e| ExitError::usage(format!("{e:#}")))?)
         }
     };
-    if url.password.is_none() {
-        if let Ok(pw) = std::env::var(PASSWORD_ENV) {
+    if url.password.is_none()
+        && let Ok(pw) = std::env::var(PASSWORD_ENV) {
             url.password = Some(pw);
         }
-    }
     let mut resolver = Resolver::new(LookupOptions::from_args(conn), printer);
     let mut creds = resolver.resolve(&url)?;
     let options = Options { retries: conn.retries, create_root };
@@ -94,11 +93,10 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
         };
         match FtpTarget::open(settings, options.clone()) {
             Ok(target) => {
-                if conn.store_password {
-                    if let Err(e) = resolver.store(&url.host, &user, &password) {
+                if conn.store_password
+                    && let Err(e) = resolver.store(&url.host, &user, &password) {
                         printer.warn(&format!("{e:#}"));
                     }
-                }
                 return Ok(target);
             }
             Err(e) if attempt < 3 && format!("{e}").contains("wrong user name or password") => {

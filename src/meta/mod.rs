@@ -202,7 +202,10 @@ fn float(x: f64) -> Value {
 }
 
 /// Splits an object into records (object values) and other keys.
-fn parse_records(value: Value, what: &str) -> Result<(BTreeMap<String, Record>, Map<String, Value>), MetaError> {
+/// Records by name, and the keys that are not records.
+type ParsedRecords = (BTreeMap<String, Record>, Map<String, Value>);
+
+fn parse_records(value: Value, what: &str) -> Result<ParsedRecords, MetaError> {
     let Value::Object(map) = value else {
         return Err(bad(&format!("'{what}' is not an object")));
     };

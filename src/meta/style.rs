@@ -19,13 +19,11 @@ fn from_rc(text: &str) -> Option<String> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') && line.ends_with(']') {
             section = line[1..line.len() - 1].trim().to_string();
-        } else if section == "debug" {
-            if let Some((k, v)) = line.split_once(['=', ':']) {
-                if k.trim() == "verbose_meta" {
+        } else if section == "debug"
+            && let Some((k, v)) = line.split_once(['=', ':'])
+                && k.trim() == "verbose_meta" {
                     return Some(v.trim().to_string());
                 }
-            }
-        }
     }
     None
 }

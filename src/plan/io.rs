@@ -150,11 +150,10 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         for name in [&e.local_name, &e.remote_name].into_iter().flatten() {
             check_name(name).map_err(|err| PlanError::new(format!("invalid plan: entry {p:?} has a bad name {name:?}: {err}")))?;
         }
-        if let Some(root) = &e.part_of {
-            if !seen.contains(root) || !e.path.starts_with(root) || root == &e.path {
+        if let Some(root) = &e.part_of
+            && (!seen.contains(root) || !e.path.starts_with(root) || root == &e.path) {
                 return Err(PlanError::new(format!("invalid plan: entry {p:?} is part of {:?}, which is not a folder entry above it", root.as_str())));
             }
-        }
         match (e.action, &e.resolution) {
             (Action::Conflict, None) if e.part_of.is_none() => {
                 return Err(PlanError::new(format!("invalid plan: conflict {p:?} has no resolution field")));

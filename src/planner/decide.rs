@@ -42,8 +42,8 @@ pub fn decide(ctx: &DecideCtx<'_>, pair: &Pair, record: Option<&Record>, has_pee
     let (local, remote) = (pair.local_entry(), pair.remote_entry());
     let classes = (classify_entry(local, record, has_peer), classify_entry(remote, record, has_peer));
     let any = pair.any();
-    if let (Some(l), Some(r)) = (local, remote) {
-        if l.kind != r.kind {
+    if let (Some(l), Some(r)) = (local, remote)
+        && l.kind != r.kind {
             let conflict = Decision {
                 classes,
                 operation: Some(PairOp::Conflict),
@@ -55,7 +55,6 @@ pub fn decide(ctx: &DecideCtx<'_>, pair: &Pair, record: Option<&Record>, has_pee
             };
             return filtered(ctx, pair, any.kind, conflict);
         }
-    }
     let op = pair_operation(classes.0, classes.1).unwrap_or(PairOp::Equal);
     let (op, forced) = reclassify(ctx.options, any.kind, classes, op);
     let decision = handle(ctx, pair, classes, op, forced);

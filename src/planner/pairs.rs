@@ -112,8 +112,8 @@ pub fn make_pairs(local: Vec<SideEntry>, remote: Vec<SideEntry>, case: Option<Ca
     for l in local {
         let found = remote_by_key.get(&key(&l.entry.name, strict)).and_then(|&i| remote[i].take());
         let mut pair = Pair { name: l.entry.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
-        if let Some(r) = &found {
-            if r.entry.name != l.entry.name {
+        if let Some(r) = &found
+            && r.entry.name != l.entry.name {
                 match case {
                     Some(CaseMode::Local) => pair.remote_name = Some(r.entry.name.clone()),
                     Some(CaseMode::Remote) => {
@@ -127,7 +127,6 @@ pub fn make_pairs(local: Vec<SideEntry>, remote: Vec<SideEntry>, case: Option<Ca
                     ),
                 }
             }
-        }
         pair.local = Some(l);
         pair.remote = found;
         pairs.push(pair);

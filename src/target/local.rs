@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(listing.entries[0].mtime, 1388577600.0);
         assert_eq!(listing.skipped[0].name, "link");
         assert!(t.write_file(&RelPath::parse("link").unwrap(), &mut &b"x"[..], None).is_err());
-        assert_eq!(fs::read_to_string("/etc/passwd").unwrap().contains('x'), true);
+        assert!(fs::read_to_string("/etc/passwd").unwrap().contains('x'));
         assert!(t.list_dir(&RelPath::parse("missing").unwrap()).unwrap().is_none());
     }
 }

@@ -216,11 +216,10 @@ impl FtpTarget {
         let healthy = self.session.as_ref().is_some_and(Session::healthy);
         // The server answered: the file is gone or was never created.
         let removed = healthy && self.session.as_mut().is_some_and(|s| s.exec(&dele, "removing a temporary file").is_ok());
-        if suspect || !removed {
-            if let Some(s) = self.session.take() {
+        if (suspect || !removed)
+            && let Some(s) = self.session.take() {
                 s.quit();
             }
-        }
         if !removed
             && let Ok(s) = self.connect()
         {

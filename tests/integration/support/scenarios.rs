@@ -62,7 +62,7 @@ pub fn tree(w: &mut World, mode: Mode) {
     let side_for = |i: usize| match mode {
         Mode::Upload => Side::Local,
         Mode::Download => Side::Served,
-        Mode::Sync if i % 2 == 0 => Side::Local,
+        Mode::Sync if i.is_multiple_of(2) => Side::Local,
         Mode::Sync => Side::Served,
     };
     // Deleted below: d9/ and r40..r49 (never changed as well, which would be a conflict).

@@ -6,8 +6,8 @@ use std::io::{self, BufRead, Read};
 
 /// Longest reply line accepted; a server sending more is broken or hostile.
 const MAX_LINE: u64 = 64 * 1024;
-/// Most lines in one reply (`FEAT` lists a few dozen).
-const MAX_LINES: usize = 10_000;
+/// Most lines in one reply (`FEAT` lists a few dozen; `STAT -la` one per entry of a folder).
+const MAX_LINES: usize = 1_000_000;
 
 /// One complete reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,15 +83,17 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
     };
     let multi = first.get(3) == Some(&b'-');
     let mut lines = vec![first];
-    while multi {
-        let line = read_line(r)?;
-        let last = code_of(&line) == Some(code) && line.get(3) != Some(&b'-');
-        lines.push(line);
-        if last {
-            break;
-        }
-        if lines.len() > MAX_LINES {
-            return Err(invalid(format!("the server sent a reply of more than {MAX_LINES} lines")));
+    if multi {
+        loop {
+            let line = read_line(r)?;
+            let last = code_of(&line) == Some(code) && line.get(3) != Some(&b'-');
+            lines.push(line);
+            if last {
+                break;
+            }
+            if lines.len() > MAX_LINES {
+                return Err(invalid(format!("the server sent a reply of more than {MAX_LINES} lines")));
+            }
         }
     }
     Ok(Reply { code, lines })
