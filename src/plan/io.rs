@@ -167,6 +167,11 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
                 "invalid plan: {p:?} is a file on one side and a folder on the other; its resolution can only be \"skip\""
             )));
         }
+        let times = [&e.local, &e.remote].into_iter().flatten().flat_map(|s| [Some(s.mtime), s.listed_mtime]);
+        let times = times.chain(e.record.iter().flat_map(|r| [r.m, Some(r.u)]));
+        if times.flatten().any(|t| !t.is_finite()) {
+            return Err(PlanError::new(format!("invalid plan: {p:?} has a time that is not a number")));
+        }
         if e.local.is_none() && e.remote.is_none() && e.action != Action::Forget {
             return Err(PlanError::new(format!("invalid plan: {p:?} exists on neither side")));
         }
