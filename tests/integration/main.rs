@@ -17,6 +17,7 @@ mod interop;
 mod interrupted;
 mod json_docs;
 mod killed;
+mod lazy_meta;
 mod local_safety;
 mod markdown;
 mod plan_apply;
