@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::scenarios::{self, Mode};
-use crate::support::truth::{Tree, check_claims, compare, snapshot};
+use crate::support::truth::{Tree, check_claims, compare, snapshot, without_redundant_mtimes};
 use crate::support::world::{World, text};
 
 /// The client's network timeout during faulty runs: also how long a stall lasts for it.
@@ -161,7 +161,10 @@ fn one_fault(w: &World, mode: Mode, fault: Fault, retries: u32, before: (&Tree, 
     let (local, served) = snapshots(w)?;
     check_claims(before.0, before.1, &local, &served, &w.versions)?;
     compare("local", &local, reference.0)?;
-    compare("served", &served, reference.1)?;
+    // As after `kill -9` (killed.rs): a folder whose metadata the cut run did not write yet
+    // gets its files recorded as equal by the next plan, without the `mtimes` records a file
+    // carrying its real time on the server does not need (README, "Faults and interruptions").
+    compare("served", &without_redundant_mtimes(&served), &without_redundant_mtimes(reference.1))?;
     Ok((code == Some(0), temp))
 }
 
