@@ -8,9 +8,8 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::fixture::{self, MODIFY};
-use crate::support::{assert_schema_valid, ftpsync, repo, sync_fs};
-use ftpsync::options::{Mode, PlanOptions};
+use crate::support::fixture;
+use crate::support::{assert_schema_valid, ftpsync, repo};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -21,18 +20,9 @@ fn doc(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-fn modified_fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fixture::initial_local(dir.path());
-    sync_fs(&dir.path().join("local"), &dir.path().join("remote"), PlanOptions::new(Mode::Sync));
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    fixture::apply_edits(dir.path(), MODIFY);
-    dir
-}
-
 #[test]
 fn plan_summary_apply_and_show_documents() {
-    let dir = modified_fixture();
+    let dir = fixture::synced_then_modified();
     let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
     let plan = dir.path().join("plan.json");
     let out = ftpsync(&["plan", "sync", s(&local), s(&remote), "--resolve", "local", "-o", s(&plan), "--json"]);
@@ -76,7 +66,7 @@ fn plan_summary_apply_and_show_documents() {
 fn one_step_commands_report_real_and_dry_runs() {
     for (command, extra) in [("sync", &["--resolve", "remote"][..]), ("upload", &["--delete"]), ("download", &["--resolve", "remote"])] {
         for dry in [true, false] {
-            let dir = modified_fixture();
+            let dir = fixture::synced_then_modified();
             let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
             let mut args = vec![command, s(&local), s(&remote), "--json"];
             args.extend_from_slice(extra);

@@ -10,7 +10,7 @@ use ftpsync::plan::effective_actions;
 use ftpsync::plan::model::Action;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use crate::support::fixture::{self, MODIFY};
+use crate::support::fixture;
 use crate::support::{ftpsync, repo, sync_fs, update_golden};
 use ftpsync::options::{Mode, PlanOptions};
 
@@ -53,16 +53,6 @@ fn parse(md: &str) -> Vec<Block> {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// The pyftpsync fixture, synced, then edited on both sides.
-fn modified_fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fixture::initial_local(dir.path());
-    sync_fs(&dir.path().join("local"), &dir.path().join("remote"), PlanOptions::new(Mode::Sync));
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    fixture::apply_edits(dir.path(), MODIFY);
-    dir
 }
 
 /// Plans with `args`, renders the plan as Markdown, checks it block by block against the plan,
@@ -152,7 +142,7 @@ fn check(dir: &Path, name: &str, args: &[&str]) -> Vec<Block> {
 
 #[test]
 fn sync_plan_with_open_conflicts() {
-    let dir = modified_fixture();
+    let dir = fixture::synced_then_modified();
     let blocks = check(dir.path(), "sync", &["sync"]);
     // Nobody could be asked (no terminal): every conflict shows as unresolved.
     assert!(blocks.iter().any(|b| matches!(b, Block::Item(t) if t.contains("conflict (unresolved)"))));
@@ -160,7 +150,7 @@ fn sync_plan_with_open_conflicts() {
 
 #[test]
 fn upload_plan_with_deletions_and_resolved_conflicts() {
-    let dir = modified_fixture();
+    let dir = fixture::synced_then_modified();
     let blocks = check(dir.path(), "upload-delete", &["upload", "--delete", "--resolve", "local"]);
     assert!(blocks.iter().any(|b| matches!(b, Block::Item(t) if t.ends_with("(remote)"))));
     assert!(!blocks.iter().any(|b| matches!(b, Block::Item(t) if t.contains("unresolved"))));

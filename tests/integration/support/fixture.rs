@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use ftpsync::options::{Mode, PlanOptions};
 use serde_json::{Value, json};
 
 /// 2014-01-01 12:00:00 UTC and friends.
@@ -134,4 +135,15 @@ pub fn read_tree(top: &Path) -> BTreeMap<String, Value> {
     }
     walk(top, top, &mut out);
     out
+}
+
+/// The pyftpsync fixture in a new folder, synced local→local, then edited on both sides.
+pub fn synced_then_modified() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    initial_local(dir.path());
+    super::sync_fs(&dir.path().join("local"), &dir.path().join("remote"), PlanOptions::new(Mode::Sync));
+    // The edits must be later than the sync by more than the time tolerance.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    apply_edits(dir.path(), MODIFY);
+    dir
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use ftpsync::server::ServerHandle;
 
 use super::cut_proxy::CutProxy;
+use super::fixture::copy_tree;
 use super::{bin, ftp};
 
 /// Which folder.
@@ -182,21 +183,6 @@ impl World {
     }
 }
 
-/// Copies a tree, keeping modification times.
-pub fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-            let t = filetime::FileTime::from_last_modification_time(&e.metadata().unwrap());
-            filetime::set_file_times(&target, t, t).unwrap();
-        }
-    }
-}
 
 /// Everything a run printed.
 pub fn text(o: &Output) -> String {
