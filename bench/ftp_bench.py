@@ -9,7 +9,8 @@ workloads, and over a plain veth pair for the throughput one. Workloads:
   W1  initial upload of FILES files of 4 KiB in DIRS folders into an empty folder
   W2  the same upload again, nothing changed
   W3  the upload after changing 1% of the files
-  W4  one SIZE_MIB MiB file, no added delay (curl -T is the single-stream reference)
+  W4  one SIZE_MIB MiB file over loopback, tmpfs on both ends (curl -T is the single-stream
+      reference)
 
 (W5, local planning of 100,000 files, is bench/plan_local.py.)
 
@@ -56,7 +57,7 @@ def run(cmd, **kw):
 def install():
     """pure-ftpd (as .ci/servers.sh installs it), lftp, rclone, pyftpsync, a release ftpsync."""
     run(["bash", os.path.join(REPO, ".ci/servers.sh"), os.path.join(CACHE, "servers"), "--install-only"])
-    missing = [p for p in ("lftp", "rclone") if not shutil.which(p)]
+    missing = [p for p in ("lftp", "rclone", "time") if not shutil.which(p) and not os.path.exists(f"/usr/bin/{p}")]
     if missing:
         run(["apt-get", "install", "-y", "-qq"] + missing, stdout=subprocess.DEVNULL)
     venv = os.path.join(CACHE, "venv")
@@ -175,16 +176,22 @@ def commands(tool, exe, local, remote_dir, host, home):
 SETS_MTIME = {"ftpsync": True, "pyftpsync": False, "lftp": True, "rclone": True, "curl": False}
 
 
-def timed(cmd, env):
-    """Runs cmd in the client namespace; returns (seconds, peak RSS MiB)."""
+def timed(cmd, env, where=Lab.client):
+    """Runs cmd in a namespace (the client's unless told); returns (seconds, peak RSS MiB).
+
+    The peak is the tool's own, measured by GNU time around it: the `ip netns exec` in front
+    would otherwise add its own high-water mark (about 21-28 MiB) to every tool."""
+    peak_file = os.path.join(WORK, "peak.txt")
     start = time.monotonic()
-    proc = subprocess.Popen(Lab.client(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(where(["/usr/bin/time", "-f", "%M", "-o", peak_file] + cmd),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.monotonic() - start
-    err = proc.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({os.waitstatus_to_exitcode(status)}): {err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024.0
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace")
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
+    with open(peak_file) as f:
+        kib = int(f.read().split()[-1])
+    return elapsed, kib / 1024.0
 
 
 def count_commands(cmd, env):
@@ -252,32 +259,60 @@ def measure_counts(args, exe, home, env, master):
     return counts
 
 
+def tmpfs(path, mib, owner=None):
+    """A fresh tmpfs of `mib` MiB at `path`. Mounted before the server starts: the server's
+    namespace does not see mounts made after it."""
+    os.makedirs(path, exist_ok=True)
+    run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755", "tmpfs", path])
+    if owner:
+        run(["chown", owner, path])
+    return path
+
+
 def bench_big(args, exe, home, served_root, env):
+    """W4: one large file over the loopback interface of the server's namespace, the tools'
+    runs interleaved (run 1 of every tool, then run 2...) so that a change in the machine's
+    load falls on all of them alike. Source and destination are on tmpfs and each stored copy
+    is removed after its check: with a disk behind them, the kernel's write-back throttles a
+    256 MiB write to the disk's speed after a few runs, and the disk is what gets measured."""
     results = collections.defaultdict(list)
     big_dir = os.path.join(WORK, "big")
-    shutil.rmtree(big_dir, ignore_errors=True)
-    os.makedirs(big_dir)
     big = os.path.join(big_dir, "big.bin")
     with open(big, "wb") as fh:
         block = hashlib.sha256(b"big").digest() * 32768  # 1 MiB
         for _ in range(args.size_mib):
             fh.write(block)
     os.utime(big, (STAMP, STAMP))
-    for tool in args.tools + ["curl"]:
-        for r in range(runs_of(args, tool)):
-            remote_dir = f"{tool}-w4-{r}"
+    tools = args.tools + ["curl"]
+    for r in range(max(runs_of(args, t) for t in tools)):
+        for tool in tools:
+            if r >= runs_of(args, tool):
+                continue
+            remote_dir = f"w4/{tool}-{r}"
             source = big if tool == "curl" else big_dir
             # Metadata left by an earlier tool's run would be uploaded by the others.
             for name in os.listdir(big_dir):
                 if name.startswith(".pyftpsync-"):
                     os.remove(os.path.join(big_dir, name))
-            secs, mib = timed(commands(tool, exe, source, remote_dir, FAST_SRV, home), env)
+            secs, mib = timed(commands(tool, exe, source, remote_dir, "127.0.0.1", home), env, where=Lab.on_server)
             served = os.path.join(served_root, remote_dir, "big.bin")
-            if os.path.getsize(served) != os.path.getsize(big):
-                raise RuntimeError(f"{tool} W4: {os.path.getsize(served)} bytes stored")
+            if os.path.getsize(served) != os.path.getsize(big) or not same_content(served, big):
+                raise RuntimeError(f"{tool} W4: the stored file differs from the source")
+            shutil.rmtree(os.path.join(served_root, remote_dir))
             results[tool].append((secs, mib))
-            print(f"  {tool:<10} W4 run {r + 1}: {secs:7.2f} s ({args.size_mib / secs:.0f} MiB/s, peak {mib:.0f} MiB)", flush=True)
+            print(f"  {tool:<10} W4 run {r + 1}: {secs:7.2f} s ({args.size_mib / secs:.0f} MiB/s, peak {mib:.0f} MiB)",
+                  flush=True)
     return results
+
+
+def same_content(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
 
 
 def table(title, per_tool, unit_work=None):
@@ -314,6 +349,18 @@ def main():
     os.makedirs(home)
     env = dict(os.environ, HOME=home, NO_COLOR="1")
     print(f"{args.files} files in {args.dirs} folders, RTT {args.rtt} ms, {args.runs} runs each", flush=True)
+    mounts = []
+    if "W4" in args.workloads:
+        mounts = [tmpfs(os.path.join(WORK, "big"), args.size_mib + 16),
+                  tmpfs(os.path.join(WORK, "srv", "w4"), args.size_mib + 64)]
+    try:
+        lab_run(args, exe, home, env)
+    finally:
+        for path in mounts:
+            subprocess.run(["umount", path], check=False)
+
+
+def lab_run(args, exe, home, env):
     with Lab(args.rtt) as lab:
         served_root = start_server(lab)
         report = [f"Command: `sudo python3 bench/ftp_bench.py --rtt {args.rtt:g} --runs {args.runs} --files {args.files} "
@@ -330,7 +377,8 @@ def main():
                               f"({', '.join(f'{v} {n}' for v, n in verbs.most_common())})")
         if "W4" in args.workloads:
             big = bench_big(args, exe, home, served_root, env)
-            report.append(table(f"W4: one {args.size_mib} MiB file, no added delay", big, unit_work=args.size_mib))
+            report.append(table(f"W4: one {args.size_mib} MiB file over loopback (tmpfs on both ends)", big,
+                                unit_work=args.size_mib))
     print("\n".join(report))
 
 

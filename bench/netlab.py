@@ -73,6 +73,12 @@ class Lab:
         """A command line that runs `cmd` in the client namespace."""
         return ["ip", "netns", "exec", CLI] + cmd
 
+    @staticmethod
+    def on_server(cmd):
+        """A command line that runs `cmd` in the server namespace (its loopback reaches the
+        server at 127.0.0.1)."""
+        return ["ip", "netns", "exec", SRV] + cmd
+
     def __exit__(self, *exc):
         for proc in self.servers:
             proc.terminate()
