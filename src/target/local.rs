@@ -184,7 +184,7 @@ impl Target for LocalTarget {
         if let Some(mode) = existing_mode {
             tmp.as_file().set_permissions(mode).with_context(|| format!("cannot set the permissions of {}", abs.display()))?;
         }
-        let bytes = io::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
+        let bytes = super::copy::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
         if let Some(t) = mtime {
             let ft = filetime::FileTime::from_unix_time(t.floor() as i64, ((t - t.floor()) * 1e9).round().min(999_999_999.0) as u32);
             filetime::set_file_handle_times(tmp.as_file(), None, Some(ft))

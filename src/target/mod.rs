@@ -9,6 +9,7 @@
 //! A target is one connection; [`Target::open_another`] opens an independent one so apply and
 //! the scanner can work on several at once.
 
+pub mod copy;
 pub mod ftp;
 pub mod local;
 pub mod memory;

@@ -20,7 +20,7 @@ pub fn missing(code: u16) -> bool {
 }
 
 /// A data connection that remembers a network failure, so that an error the other end of
-/// the copy (the sink of a download, `io::copy` of an upload) returns because of it is known
+/// the copy (the sink of a download, the copy of an upload) returns because of it is known
 /// as the connection's (transient), not as that of the local file.
 pub struct Watched<S> {
     inner: S,

@@ -3,7 +3,7 @@
 //! still the one planned. The commands that check all this travel behind the data in one
 //! write, and `RNFR`/`RNTO` in the next: a small file costs four round trips in all.
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use anyhow::Result;
 
@@ -71,7 +71,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
         let mut watched = Watched::new(&mut t);
-        let copied = io::copy(data, &mut watched);
+        let copied = crate::target::copy::copy(data, &mut watched);
         (copied, watched.failure(&format!("upload of {dest} interrupted")))
     };
     if let Some(net) = net {
