@@ -76,23 +76,27 @@ struct Queue {
 
 /// Scans everything the plan needs, with up to `workers` connections per side.
 pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
-    // More connections open while the first lists the root; a server may refuse some, and
-    // one is enough.
+    // The first connection lists the root; each further one opens only once enough folders
+    // wait to give it something to do (the k-th extra one when k folders wait), so a tree of
+    // one folder logs in once. A server may refuse some: one is enough.
     let extra = workers.max(1) - 1;
     let (open_local, open_remote) = (local.opener(), remote.opener());
-    let queue = Mutex::new(Queue { todo: vec![ScanRequest::root()], busy: 0, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
+    let queue = Mutex::new(Queue { todo: Vec::new(), busy: 1, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
     let wake = Condvar::new();
     std::thread::scope(|s| {
-        for _ in 0..extra {
+        for k in 1..=extra {
             let (queue, wake) = (&queue, &wake);
             let (open_local, open_remote) = (open_local.clone(), open_remote.clone());
             s.spawn(move || {
+                if !work_waits(queue, wake, k) {
+                    return;
+                }
                 if let (Ok(mut l), Ok(mut r)) = (open_local(), open_remote()) {
-                    work(&mut *l, &mut *r, ctx, queue, wake);
+                    work(&mut *l, &mut *r, ctx, queue, wake, Vec::new());
                 }
             });
         }
-        work(local, remote, ctx, &queue, &wake);
+        work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()]);
     });
     let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
     match q.error {
@@ -101,10 +105,29 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     }
 }
 
-fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queue: &Mutex<Queue>, wake: &Condvar) {
-    let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
+/// Waits until at least `k` folders wait to be listed (true) or the scan is over (false).
+fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
+    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let req = {
+        if q.error.is_some() || (q.todo.is_empty() && q.busy == 0) {
+            return false;
+        }
+        if q.todo.len() >= k {
+            return true;
+        }
+        q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Lists folders from the queue until none are left; `first` is a batch already taken (and
+/// counted as busy).
+fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queue: &Mutex<Queue>, wake: &Condvar, first: Vec<ScanRequest>) {
+    let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
+    let mut first = Some(first).filter(|f| !f.is_empty());
+    loop {
+        let req = if let Some(first) = first.take() {
+            first
+        } else {
             let mut q = lock();
             loop {
                 if q.error.is_some() {

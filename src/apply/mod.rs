@@ -143,6 +143,14 @@ pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, setti
     Ok(applied)
 }
 
+/// How many connections beyond the first apply can keep busy: one per entry that is copied or
+/// removed, or per folder the check lists, whichever is more, up to `--workers` in all. A plan
+/// that uploads one file logs in once.
+fn useful_extra(actions: &[Action], folders: &BTreeSet<RelPath>, workers: usize) -> usize {
+    let changes = actions.iter().filter(|a| matches!(a, Action::Upload | Action::Download | Action::DeleteLocal | Action::DeleteRemote)).count();
+    (workers.max(1) - 1).min(changes.max(folders.len()).saturating_sub(1))
+}
+
 /// Checks the plan while the remote lock is being confirmed (the lock was claimed before, so
 /// no run that starts now changes what is checked; nothing is changed until both are done).
 fn check_while_locking(
@@ -154,8 +162,12 @@ fn check_while_locking(
 ) -> Result<(Vec<Drift>, check::Fresh)> {
     let (first, others) = workers.split_first_mut().expect("apply has at least one worker");
     if others.is_empty() {
-        notes.extend(first.remote.confirm_lock()?);
-        return check::check(plan, layout, folders, workers);
+        // Checked first: the confirmation waits a moment after the lock was claimed (see
+        // `Target::confirm_lock`), and the check's time counts towards that moment.
+        // Confirmed also when the check failed, so that the claimed lock is released.
+        let checked = check::check(plan, layout, folders, workers);
+        notes.extend(workers[0].remote.confirm_lock()?);
+        return checked;
     }
     let (confirmed, checked) = std::thread::scope(|s| {
         let confirming = s.spawn(|| first.remote.confirm_lock());
@@ -171,7 +183,7 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
     // A server refusing more connections: go on with those we have.
-    let mut extra = crate::target::pool::open_pairs(local, remote, settings.workers.max(1) - 1);
+    let mut extra = crate::target::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
     let mut workers = vec![Worker { local, remote }];
     workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
     let (drift, fresh) = check_while_locking(plan, &layout, &folders, &mut workers, notes)?;
