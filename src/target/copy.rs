@@ -43,7 +43,7 @@ mod tests {
     impl Read for Choppy {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             self.calls += 1;
-            if self.calls % 3 == 0 {
+            if self.calls.is_multiple_of(3) {
                 return Err(io::Error::from(io::ErrorKind::Interrupted));
             }
             let n = (self.calls * 7919 % 100_000).min(buf.len()).min(self.data.len() - self.at);
