@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::check::Fresh;
+use super::check::{Fresh, SideKey};
 use super::layout::{Layout, side_name};
 use super::metastore::{MetaStore, MetaWrite};
 use super::workers::{Worker, share_out_then};
@@ -23,7 +23,7 @@ use crate::plan::model::{Action, Plan, PlanEntry};
 use crate::planner::snapshot::{MetaFile, Side};
 use crate::relpath::RelPath;
 use crate::stats::Counters;
-use crate::target::Target;
+use crate::target::{Target, is_lock_lost};
 
 /// What does not change while applying.
 pub(super) struct Fixed<'a> {
@@ -135,6 +135,8 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
     let outcome = match blocked_by {
         Some(dir) => Outcome { status: Status::NotRun, error: Some(format!("folder {dir} could not be created")) },
         None => match perform(fixed, state, w, e, action) {
+            // Another run holds the remote: nothing more may change.
+            Err(err) if is_lock_lost(&err) => return Err(err),
             Ok(bytes) => {
                 let mut st = lock(state);
                 st.counters.count(action, e.kind, e.part_of.is_none(), bytes);
@@ -170,8 +172,15 @@ fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, e: &PlanEntry, action: Action
     writes
 }
 
+/// Before a change on the local side: the remote lock's last look (the remote side takes
+/// it itself before its own changes, see `Target::settle_lock`).
+fn before_local_change(w: &mut Worker<'_>, side: impl Into<SideKey>) -> Result<()> {
+    if side.into() == SideKey::Local { w.remote.settle_lock() } else { Ok(()) }
+}
+
 /// Writes one metadata document taken out of the store.
 fn write_meta(state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Result<()> {
+    before_local_change(w, write.side)?;
     match write.perform(w.side(write.side)) {
         Ok(message) => {
             lock(state).store.messages.extend(message);
@@ -208,6 +217,7 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
                 Side::Remote => (e.remote.as_ref(), e.local.as_ref()),
             };
             let src_state = src_state.context("the source of a copy must exist")?;
+            before_local_change(w, to)?;
             let src_path = fixed.layout.entry_path(e, from);
             let dst_path = fixed.layout.entry_path(e, to);
             let (src, dst): (&mut dyn Target, &mut dyn Target) = match from {
@@ -249,6 +259,7 @@ fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: us
         Outcome { status: Status::NotRun, error: Some("deletions are not done after a failed transfer".into()) }
     } else {
         match delete(fixed, state, w, e, action) {
+            Err(err) if is_lock_lost(&err) => return Err(err),
             Ok(()) => {
                 lock(state).counters.count(action, e.kind, e.part_of.is_none(), 0);
                 Outcome::of(Status::Done)
@@ -267,6 +278,7 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
     let side = if action == Action::DeleteLocal { Side::Local } else { Side::Remote };
     let planned = if side == Side::Local { e.local.as_ref() } else { e.remote.as_ref() };
     let path = fixed.layout.entry_path(e, side);
+    before_local_change(w, side)?;
     let target = w.side(side);
     exec::recheck(target, &path, planned)?;
     if e.kind == Kind::Dir {
@@ -295,7 +307,7 @@ fn flush_all(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>) -> Res
     let mut first_error = None;
     for (side, folder) in st.store.dirty() {
         let now = fixed.settings.clock.now();
-        if let Err(e) = st.store.flush(side, &folder, w.side(side), &fixed.layout, now) {
+        if let Err(e) = before_local_change(w, side).and_then(|()| st.store.flush(side, &folder, w.side(side), &fixed.layout, now)) {
             first_error.get_or_insert(e);
         }
     }

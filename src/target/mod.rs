@@ -142,6 +142,7 @@ pub trait Target: Send {
     fn lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
         let mut notes = self.begin_lock(break_lock)?;
         notes.extend(self.confirm_lock()?);
+        self.settle_lock()?;
         Ok(notes)
     }
 
@@ -153,9 +154,18 @@ pub trait Target: Send {
     }
 
     /// The second half of [`Target::lock`]: makes sure the claimed lock is ours (replacing a
-    /// stale one, or failing when another run holds it).
+    /// stale one, or failing when another run holds it). A target may leave a last look at
+    /// the lock to [`Target::settle_lock`].
     fn confirm_lock(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    /// Takes the last look at a confirmed lock that the target put off until the first change
+    /// others can see (FTP: see `ftp::lock_gate`). The target does this itself before each of
+    /// its own changes; apply calls it before changing the other side. Fails with
+    /// [`LockLost`] when another run's lock replaced ours.
+    fn settle_lock(&mut self) -> Result<()> {
+        Ok(())
     }
 
     /// Releases the lock taken by [`Target::lock`].
@@ -194,6 +204,17 @@ pub struct Transient(pub String);
 /// True when an error (anywhere in its chain) is [`Transient`].
 pub fn is_transient(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<Transient>().is_some())
+}
+
+/// Another run's lock replaced ours after it was confirmed: nothing may be changed, and the
+/// whole run stops (not only the action that found out).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LockLost(pub String);
+
+/// True when an error (anywhere in its chain) is [`LockLost`].
+pub fn is_lock_lost(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<LockLost>().is_some())
 }
 
 /// Runs `write` (a [`Target::write_file`] from a source it opens afresh) up to `attempts`

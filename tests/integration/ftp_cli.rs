@@ -4,12 +4,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use ftpsync::server::{ServerConfig, start};
 use ftpsync::target::Target;
 use ftpsync::target::ftp::lock::{LockFile, me};
 
+use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::fixture;
+use crate::support::world::{Side, World};
 use crate::support::{bin, ftp};
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -133,6 +136,42 @@ fn of_two_runs_locking_at_once_exactly_one_goes_on() {
         assert_eq!(results.iter().filter(|w| **w).count(), 1, "round {round}: {results:?}");
         assert!(!dir.path().join(".pyftpsync-lock.json").exists(), "round {round}: lock left behind");
     }
+}
+
+#[test]
+fn a_lock_taken_over_during_an_upload_stops_the_run_before_anything_shows() {
+    // The lock's second reading waits for the first change others can see (here the rename of
+    // the only upload). A rival's lock that replaced ours meanwhile, as a server appending by
+    // rewriting lets happen, is found then: the temporary file goes, nothing shows.
+    let mut w = World::new();
+    w.put(Side::Local, "big.bin", 1, 4 << 20);
+    // The upload stops for a while 1 MiB in (the lock's own transfers come before it).
+    w.proxy.arm(Some(Fault { channel: Channel::Data, at: 1 << 20, action: Action::Delay(Duration::from_secs(3)) }));
+    let (local, url) = (w.local.to_str().unwrap().to_string(), w.proxy.url());
+    let child = w.command(&["upload", &local, &url, "--no-prompt", "--no-keyring", "--no-netrc"]).spawn().unwrap();
+    // The temporary file exists: the upload runs, so our lock passed its first reading.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !names(&w.served).iter().any(|n| n.starts_with(".ftpsync-tmp-")) {
+        assert!(Instant::now() < deadline, "the upload did not start: {:?}", names(&w.served));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let rival = LockFile { lock_time: now, lock_holder: Some("ftpsync 1@rival-host".into()) }.to_bytes();
+    std::fs::write(w.served.join(".pyftpsync-lock.json"), &rival).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(w.proxy.faults_fired(), 1, "the upload was not held up: {all}");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("locked by ftpsync 1@rival-host at the same moment"), "{all}");
+    assert_eq!(names(&w.served), [".pyftpsync-lock.json"], "the run that lost the lock left files behind");
+    assert_eq!(std::fs::read(w.served.join(".pyftpsync-lock.json")).unwrap(), rival, "the rival's lock must stay");
+    assert_eq!(names(&w.local), ["big.bin"], "the run that lost the lock wrote local metadata");
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
 }
 
 #[test]

@@ -121,6 +121,10 @@ impl Target for Watched {
         self.inner.confirm_lock()
     }
 
+    fn settle_lock(&mut self) -> Result<()> {
+        self.inner.settle_lock()
+    }
+
     fn unlock(&mut self) -> Result<()> {
         self.inner.unlock()
     }

@@ -5,7 +5,8 @@
 //! fresh, and recognises a stale one: its holder is a process of this host that no longer
 //! exists, or it was not refreshed for [`STALE_AFTER`] seconds (a running apply refreshes it
 //! every [`REFRESH_EVERY`] seconds). FTP cannot create a file exclusively, so a lock is
-//! *appended* (`APPE`) as one line and the file read back (twice, a moment apart): of two runs
+//! *appended* (`APPE`) as one line and the file read back (twice, a moment apart; the second
+//! time just before the first change others can see, [`super::lock_gate`]): of two runs
 //! starting together, both lines land in the file, and only the run whose line came first goes
 //! on. The line is appended first and judged after (apply checks its plan meanwhile): a lock
 //! already there stays first in the file, and is then found fresh (stop), stale or broken

@@ -10,6 +10,7 @@
 pub mod encoding;
 pub mod listing;
 pub mod lock;
+pub mod lock_gate;
 pub mod mtime;
 pub mod ops;
 pub mod session;
@@ -57,6 +58,10 @@ struct Shared {
     /// Whether the server lists folders over the control connection: [`STAT_UNKNOWN`] until
     /// its first answer shows it.
     stat_lists: AtomicU8,
+    /// The last look at our lock, before the first change others can see.
+    gate: lock_gate::Gate,
+    /// The server's clock minus ours, learnt when the lock is settled.
+    time_offset: Mutex<f64>,
 }
 
 impl Drop for Shared {
@@ -73,7 +78,6 @@ pub struct FtpTarget {
     root_missing: bool,
     lock: Option<Held>,
     pending_lock: Option<PendingLock>,
-    time_offset: f64,
 }
 
 /// Our lock, while we hold it.
@@ -104,8 +108,8 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN) });
-        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None, time_offset: 0.0 };
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0) });
+        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         if target.list_raw(&RelPath::root())?.is_none() {
             if !target.shared.options.create_root {
@@ -199,9 +203,11 @@ impl FtpTarget {
     fn store(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Option<Guard<'_>>) -> Result<Written> {
         let tmp = self.abs(&self.temp_name(path));
         let dest = self.abs(path);
+        let lock_abs = self.abs(&RelPath::root().join_unchecked(LOCK_FILE));
         let shared = self.shared.clone();
         let s = self.connect()?;
-        let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard };
+        let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
+        let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
             self.discard(&tmp, is_transient(e));
@@ -227,12 +233,15 @@ impl FtpTarget {
         }
     }
 
-    /// The server's clock, from the time it gave the lock file written at `written`.
-    fn learn_time_offset(&mut self, written: f64) {
-        let mdtm = format!("MDTM {}", self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
-        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
-            self.time_offset = t as f64 - written.floor();
-        }
+    /// Settles the lock on `s` ([`lock_gate`]): the second reading, where it is still due.
+    fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<()> {
+        shared.gate.settle(|written| {
+            // The server's clock, from the time it gave the lock file written at `written`.
+            if let Some(t) = s.exec(&format!("MDTM {lock_abs}"), "MDTM").ok().as_ref().and_then(mtime::parse_mdtm) {
+                *shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
+            }
+            Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse))
+        })
     }
 
     /// Appends one lock line to the lock file.
@@ -351,23 +360,26 @@ impl Target for FtpTarget {
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.settle_lock()?;
         let abs = self.abs(path);
         self.simple(&format!("MKD {abs}"), &format!("cannot create folder {abs}"))
     }
 
     fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        self.settle_lock()?;
         self.refresh_lock()?;
         let abs = self.abs(path);
         self.simple(&format!("DELE {abs}"), &format!("cannot delete {abs}"))
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.settle_lock()?;
         let abs = self.abs(path);
         self.simple(&format!("RMD {abs}"), &format!("cannot delete folder {abs}"))
     }
 
     fn opener(&self) -> super::Opener {
-        let (shared, info, root_missing, time_offset) = (self.shared.clone(), self.info.clone(), self.root_missing, self.time_offset);
+        let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
             // A connection another worker has finished with, or a new one.
             let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -375,7 +387,7 @@ impl Target for FtpTarget {
                 Some(s) => s,
                 None => Session::open(&shared.settings)?,
             };
-            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None, time_offset }) as Box<dyn Target>)
+            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
         })
     }
 
@@ -402,28 +414,18 @@ impl Target for FtpTarget {
         let mut notes = Vec::new();
         let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
         let me = pending.content.lock_holder.clone().unwrap_or_default();
-        // Read back twice: some servers (libunftp) append by rewriting the file from the size
-        // they saw, so a rival's append that started before ours can still replace our line a
-        // moment later. A rival's append takes about as long as ours did: the second reading
-        // starts no sooner than that (and 20 ms) after our append ended.
-        let mut confirmed = 0;
-        while confirmed < 2 {
-            if confirmed == 1 {
-                self.learn_time_offset(pending.content.lock_time);
-                let due = pending.appended + pending.took.max(Duration::from_millis(20));
-                std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
-            }
+        // Our line must be first in the file. A second reading follows before the first
+        // change others can see (`lock_gate`: some servers append by rewriting the file).
+        loop {
             let back = self.read_small(&lock_path)?;
             let first = back.as_deref().map(LockFile::parse);
             if let Some(Some(l)) = &first
                 && l.lock_holder.as_deref() == Some(me.as_str())
             {
-                confirmed += 1;
-                continue;
+                break;
             }
-            if pending.replaced || confirmed > 0 {
-                let who = first.flatten().and_then(|l| l.lock_holder).unwrap_or_else(|| "another client".into());
-                bail!("{} was locked by {who} at the same moment; that run goes on, this one stops", self.info.display);
+            if pending.replaced {
+                bail!("{}", lock_gate::raced(&self.info.display, first.flatten()));
             }
             // Another lock was there before ours.
             match first.flatten() {
@@ -446,6 +448,8 @@ impl Target for FtpTarget {
             self.append_lock(&pending.content)?;
             (pending.appended, pending.took) = (std::time::Instant::now(), started.elapsed());
         }
+        let claim = lock_gate::Claim { holder: me, written: pending.content.lock_time, display: self.info.display.clone() };
+        self.shared.gate.claimed(pending.appended, pending.took, claim);
         let now = pending.content.lock_time;
         self.lock = Some(Held { content: pending.content, written: now });
         Ok(notes)
@@ -453,6 +457,7 @@ impl Target for FtpTarget {
 
     fn unlock(&mut self) -> Result<()> {
         let Some(held) = self.lock.take() else { return Ok(()) };
+        self.shared.gate.release();
         let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
         // Only remove the lock if it is still ours (it may have been broken and retaken).
         let current = self.read_small(&lock_path)?.and_then(|b| LockFile::parse(&b));
@@ -464,7 +469,12 @@ impl Target for FtpTarget {
     }
 
     fn time_offset(&self) -> f64 {
-        self.time_offset
+        *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn settle_lock(&mut self) -> Result<()> {
+        let (shared, lock_abs) = (self.shared.clone(), self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
+        self.retry(|s| Self::settle_on(&shared, s, &lock_abs))
     }
 
     fn close(&mut self) -> Result<()> {

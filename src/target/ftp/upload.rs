@@ -22,6 +22,9 @@ pub struct Upload<'a> {
     pub dest: &'a str,
     pub mtime: Option<f64>,
     pub guard: Option<Guard<'a>>,
+    /// Runs on the session just before the rename, the first change others see (the lock's
+    /// last look, see `lock_gate`).
+    pub settle: &'a dyn Fn(&mut Session) -> Result<()>,
 }
 
 /// What the reply to the size check says was stored (`None`: the server cannot tell).
@@ -105,6 +108,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         Some((t, Plan::Unknown)) => mtime::discover(s, mtimes, tmp, t),
         _ => false,
     };
+    (up.settle)(s)?;
     if let Some(guard) = up.guard {
         let reply = if guard_by_mlst { replies.next() } else { None };
         if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250) {
