@@ -162,12 +162,8 @@ fn check_while_locking(
 ) -> Result<(Vec<Drift>, check::Fresh)> {
     let (first, others) = workers.split_first_mut().expect("apply has at least one worker");
     if others.is_empty() {
-        // Checked first: the confirmation waits a moment after the lock was claimed (see
-        // `Target::confirm_lock`), and the check's time counts towards that moment.
-        // Confirmed also when the check failed, so that the claimed lock is released.
-        let checked = check::check(plan, layout, folders, workers);
-        notes.extend(workers[0].remote.confirm_lock()?);
-        return checked;
+        notes.extend(first.remote.confirm_lock()?);
+        return check::check(plan, layout, folders, workers);
     }
     let (confirmed, checked) = std::thread::scope(|s| {
         let confirming = s.spawn(|| first.remote.confirm_lock());
