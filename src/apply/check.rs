@@ -103,14 +103,8 @@ pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, work
     }
     type Found = (Vec<Drift>, Option<SideDir>);
     let found: Vec<Mutex<Option<Found>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    // Each worker takes a share of the folders of one side at once: a target may list them
-    // together (see `Target::list_dirs`).
-    let share = jobs.len().div_ceil(workers.len().max(1)).max(1);
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for side in [Side::Local, Side::Remote] {
-        let of_side: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].1 == side).collect();
-        groups.extend(of_side.chunks(share).map(<[usize]>::to_vec));
-    }
+    let sides: Vec<Side> = jobs.iter().map(|j| j.1).collect();
+    let groups = groups_by_side(&sides, workers.len());
     let all: Vec<usize> = (0..groups.len()).collect();
     share_out(&all, workers, |w, g| {
         let group = &groups[g];
@@ -136,6 +130,20 @@ pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, work
         }
     }
     Ok((drift, fresh))
+}
+
+/// Groups of jobs (by index) that one worker takes at once: folders of one side, which a
+/// target may list together (see `Target::list_dirs`). Each side's folders are shared among
+/// all `workers`: the remote ones are slow (metadata files read one after another) and must
+/// not wait in a few long groups while the workers that took the local ones are done at once.
+fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    for side in [Side::Local, Side::Remote] {
+        let of_side: Vec<usize> = (0..sides.len()).filter(|&i| sides[i] == side).collect();
+        let share = of_side.len().div_ceil(workers.max(1)).max(1);
+        groups.extend(of_side.chunks(share).map(<[usize]>::to_vec));
+    }
+    groups
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -217,5 +225,28 @@ fn unread_meta_drift(sd: &SideDir, side: Side, entries: &[&PlanEntry], drift: &m
                 found: format!("{} (by the time its metadata records)", describe_entry(Some(&found.entry))),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sides_folders_are_shared_among_all_workers() {
+        // Twenty folders on each side, seven workers: seven groups of at most three per side.
+        let sides: Vec<Side> = (0..40).map(|i| if i % 2 == 0 { Side::Local } else { Side::Remote }).collect();
+        let groups = groups_by_side(&sides, 7);
+        for side in [Side::Local, Side::Remote] {
+            let of_side: Vec<&Vec<usize>> = groups.iter().filter(|g| sides[g[0]] == side).collect();
+            assert_eq!(of_side.len(), 7, "{side:?}: {groups:?}");
+            assert!(of_side.iter().all(|g| g.len() <= 3 && g.iter().all(|&i| sides[i] == side)), "{groups:?}");
+        }
+        let mut all: Vec<usize> = groups.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..40).collect::<Vec<_>>(), "every folder in exactly one group");
+        // One worker: one group per side; no folders: no groups.
+        assert_eq!(groups_by_side(&sides, 1).len(), 2);
+        assert!(groups_by_side(&[], 4).is_empty());
     }
 }
