@@ -23,6 +23,7 @@ mod markdown;
 mod plan_apply;
 mod progress;
 mod property;
+mod round_trips;
 mod run_tasks;
 mod scan_tree;
 mod server;

@@ -1,6 +1,5 @@
 //! Output does not depend on how many connections did the work: the same synchronisation run
-//! with `--workers 1` and `--workers 8` prints the same lines in the same order; and a run
-//! opens only as many connections as it has work for (issue 4).
+//! with `--workers 1` and `--workers 8` prints the same lines in the same order (issue 4).
 
 use std::path::Path;
 
@@ -52,30 +51,4 @@ fn output_is_the_same_with_one_and_with_eight_workers() {
     }
     assert!(outputs[0].lines().count() > 40, "too little output to compare:\n{}", outputs[0]);
     assert_eq!(outputs[0], outputs[1], "the output differs between --workers 1 and --workers 8");
-}
-
-/// Logins in a `-vvv` trace.
-fn logins(out: &std::process::Output) -> usize {
-    String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("*cmd* 'USER ")).count()
-}
-
-#[test]
-fn a_run_opens_only_the_connections_it_has_work_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let (local, served) = (dir.path().join("local"), dir.path().join("served"));
-    fixture::write(&local, "big.bin", "one file", fixture::T12);
-    std::fs::create_dir(&served).unwrap();
-    let server = ftp::serve(&served);
-    let upload = |what: &str| {
-        let out = ftpsync_command(&["upload", local.to_str().unwrap(), &server.url(None), "--workers", "8", "-vvv"]).output().unwrap();
-        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-        logins(&out)
-    };
-    // One file in one folder: nothing for a second connection to do, in the scan or apply.
-    assert_eq!(upload("one file"), 1);
-    // Forty folders: the scan and apply share eight connections (apply reuses the scan's).
-    for i in 0..40 {
-        fixture::write(&local, &format!("d{i}/f.txt"), "a file", fixture::T12);
-    }
-    assert_eq!(upload("forty folders"), 8);
 }

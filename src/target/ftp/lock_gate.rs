@@ -37,8 +37,6 @@ enum State {
 pub struct Claim {
     /// Our holder string, as in the lock file.
     pub holder: String,
-    /// When our lock line was written (our clock), to learn the server's clock.
-    pub written: f64,
     /// The target, as the user knows it (for the message).
     pub display: String,
 }
@@ -67,10 +65,10 @@ impl Gate {
     }
 
     /// Makes sure the claim is settled before a change: waits for the moment of the second
-    /// reading if it is still due, and has `read` return the first lock in the file (given
-    /// when our line was written). An error of `read` leaves the reading due (the next change
-    /// tries again); a lock not ours fails this and every later change with [`LockLost`].
-    pub fn settle(&self, read: impl FnOnce(f64) -> Result<Option<LockFile>>) -> Result<()> {
+    /// reading if it is still due, and has `read` return the first lock in the file. An error
+    /// of `read` leaves the reading due (the next change tries again); a lock not ours fails
+    /// this and every later change with [`LockLost`].
+    pub fn settle(&self, read: impl FnOnce() -> Result<Option<LockFile>>) -> Result<()> {
         let mut state = self.state();
         let (at, claim) = match &*state {
             State::Settled => return Ok(()),
@@ -78,7 +76,7 @@ impl Gate {
             State::Due { at, claim } => (*at, claim.clone()),
         };
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        let first = read(claim.written)?;
+        let first = read()?;
         if first.as_ref().and_then(|l| l.lock_holder.as_deref()) == Some(claim.holder.as_str()) {
             *state = State::Settled;
             return Ok(());
@@ -103,7 +101,7 @@ mod tests {
     use crate::target::is_lock_lost;
 
     fn claim() -> Claim {
-        Claim { holder: "ftpsync 7@here #0".into(), written: 1000.0, display: "ftp://h/site".into() }
+        Claim { holder: "ftpsync 7@here #0".into(), display: "ftp://h/site".into() }
     }
 
     fn lock_of(holder: &str) -> Option<LockFile> {
@@ -113,7 +111,7 @@ mod tests {
     #[test]
     fn nothing_claimed_means_nothing_to_read() {
         let gate = Gate::default();
-        gate.settle(|_| panic!("read without a claim")).unwrap();
+        gate.settle(|| panic!("read without a claim")).unwrap();
     }
 
     #[test]
@@ -122,14 +120,13 @@ mod tests {
         let appended = Instant::now();
         gate.claimed(appended, Duration::from_millis(1), claim());
         let reads = AtomicUsize::new(0);
-        let read = |written: f64| {
-            assert_eq!(written, 1000.0);
+        let read = || {
             assert!(appended.elapsed() >= SETTLE_AFTER, "read before its moment");
             reads.fetch_add(1, Ordering::Relaxed);
             Ok(lock_of("ftpsync 7@here #0"))
         };
         gate.settle(read).unwrap();
-        gate.settle(|_| panic!("read twice")).unwrap();
+        gate.settle(|| panic!("read twice")).unwrap();
         assert_eq!(reads.load(Ordering::Relaxed), 1);
     }
 
@@ -138,7 +135,7 @@ mod tests {
         let gate = Gate::default();
         let appended = Instant::now();
         gate.claimed(appended, Duration::from_millis(60), claim());
-        gate.settle(|_| {
+        gate.settle(|| {
             assert!(appended.elapsed() >= Duration::from_millis(60));
             Ok(lock_of("ftpsync 7@here #0"))
         })
@@ -149,24 +146,24 @@ mod tests {
     fn a_lock_taken_over_stops_this_and_every_later_change() {
         let gate = Gate::default();
         gate.claimed(Instant::now(), Duration::ZERO, claim());
-        let err = gate.settle(|_| Ok(lock_of("ftpsync 1@rival"))).unwrap_err();
+        let err = gate.settle(|| Ok(lock_of("ftpsync 1@rival"))).unwrap_err();
         assert!(is_lock_lost(&err));
         assert_eq!(err.to_string(), "ftp://h/site was locked by ftpsync 1@rival at the same moment; that run goes on, this one stops");
-        let again = gate.settle(|_| panic!("read after the verdict")).unwrap_err();
+        let again = gate.settle(|| panic!("read after the verdict")).unwrap_err();
         assert!(is_lock_lost(&again));
         // A lock file gone or unreadable is not ours either.
         let gate = Gate::default();
         gate.claimed(Instant::now(), Duration::ZERO, claim());
-        assert!(gate.settle(|_| Ok(None)).unwrap_err().to_string().contains("locked by another client"));
+        assert!(gate.settle(|| Ok(None)).unwrap_err().to_string().contains("locked by another client"));
     }
 
     #[test]
     fn a_failed_reading_is_tried_again_by_the_next_change() {
         let gate = Gate::default();
         gate.claimed(Instant::now(), Duration::ZERO, claim());
-        let err = gate.settle(|_| Err(anyhow::anyhow!("connection reset"))).unwrap_err();
+        let err = gate.settle(|| Err(anyhow::anyhow!("connection reset"))).unwrap_err();
         assert!(!is_lock_lost(&err));
-        gate.settle(|_| Ok(lock_of("ftpsync 7@here #0"))).unwrap();
+        gate.settle(|| Ok(lock_of("ftpsync 7@here #0"))).unwrap();
     }
 
     #[test]
@@ -177,7 +174,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    gate.settle(|_| {
+                    gate.settle(|| {
                         reads.fetch_add(1, Ordering::Relaxed);
                         std::thread::sleep(Duration::from_millis(10));
                         Ok(lock_of("ftpsync 7@here #0"))
@@ -194,6 +191,6 @@ mod tests {
         let gate = Gate::default();
         gate.claimed(Instant::now(), Duration::ZERO, claim());
         gate.release();
-        gate.settle(|_| panic!("read after release")).unwrap();
+        gate.settle(|| panic!("read after release")).unwrap();
     }
 }

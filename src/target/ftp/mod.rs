@@ -60,7 +60,7 @@ struct Shared {
     stat_lists: AtomicU8,
     /// The last look at our lock, before the first change others can see.
     gate: lock_gate::Gate,
-    /// The server's clock minus ours, learnt when the lock is settled.
+    /// The server's clock minus ours, learnt when the lock is confirmed.
     time_offset: Mutex<f64>,
 }
 
@@ -76,6 +76,10 @@ pub struct FtpTarget {
     info: TargetInfo,
     session: Option<Session>,
     root_missing: bool,
+    /// The root's listing made by `open` to see that it exists, handed to the scan that
+    /// comes right after (one listing per folder); dropped when the lock is claimed, after
+    /// which every listing must be made afresh.
+    root_listing: Option<Listing>,
     lock: Option<Held>,
     pending_lock: Option<PendingLock>,
 }
@@ -109,9 +113,12 @@ impl FtpTarget {
             records_mtimes: true,
         };
         let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0) });
-        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
+        let mut target = FtpTarget { shared, info, session: None, root_missing: false, root_listing: None, lock: None, pending_lock: None };
         target.connect()?;
-        if target.list_raw(&RelPath::root())?.is_none() {
+        // Listed as every folder will be (over the control connection where the server can),
+        // which learns whether it can: no folder of the scan is listed twice to find out.
+        target.root_listing = target.list_dirs(&[RelPath::root()])?.pop().flatten();
+        if target.root_listing.is_none() {
             if !target.shared.options.create_root {
                 bail!(
                     "the remote folder {} does not exist on {} (pass --create-folder to create it)",
@@ -235,13 +242,15 @@ impl FtpTarget {
 
     /// Settles the lock on `s` ([`lock_gate`]): the second reading, where it is still due.
     fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<()> {
-        shared.gate.settle(|written| {
-            // The server's clock, from the time it gave the lock file written at `written`.
-            if let Some(t) = s.exec(&format!("MDTM {lock_abs}"), "MDTM").ok().as_ref().and_then(mtime::parse_mdtm) {
-                *shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
-            }
-            Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse))
-        })
+        shared.gate.settle(|| Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse)))
+    }
+
+    /// The server's clock, from the time it gave the lock file written at `written`.
+    fn learn_time_offset(&mut self, written: f64) {
+        let mdtm = format!("MDTM {}", self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
+        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
+            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
+        }
     }
 
     /// Appends one lock line to the lock file.
@@ -273,6 +282,11 @@ impl Target for FtpTarget {
         if dir.is_root() && self.root_missing {
             return Ok(Some(Listing::default()));
         }
+        if dir.is_root()
+            && let Some(listing) = self.root_listing.take()
+        {
+            return Ok(Some(listing));
+        }
         self.list_raw(dir)
     }
 
@@ -281,7 +295,8 @@ impl Target for FtpTarget {
         // server lists that way; the others one by one.
         let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
-        let batch: Vec<usize> = (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
+        let batch: Vec<usize> =
+            (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && (self.root_missing || self.root_listing.is_some())) && stat_safe(&abs[i])).collect();
         if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
             let found = self.retry(|s| list_by_stat(s, &paths))?;
@@ -387,11 +402,12 @@ impl Target for FtpTarget {
                 Some(s) => s,
                 None => Session::open(&shared.settings)?,
             };
-            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
+            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, root_listing: None, lock: None, pending_lock: None }) as Box<dyn Target>)
         })
     }
 
     fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+        self.root_listing = None;
         let mut notes = Vec::new();
         if self.root_missing {
             let abs = self.abs(&RelPath::root());
@@ -448,7 +464,8 @@ impl Target for FtpTarget {
             self.append_lock(&pending.content)?;
             (pending.appended, pending.took) = (std::time::Instant::now(), started.elapsed());
         }
-        let claim = lock_gate::Claim { holder: me, written: pending.content.lock_time, display: self.info.display.clone() };
+        self.learn_time_offset(pending.content.lock_time);
+        let claim = lock_gate::Claim { holder: me, display: self.info.display.clone() };
         self.shared.gate.claimed(pending.appended, pending.took, claim);
         let now = pending.content.lock_time;
         self.lock = Some(Held { content: pending.content, written: now });
