@@ -23,7 +23,8 @@ ftpsync, and peak memory (max RSS). ftpsync's FTP commands per workload are coun
 
 Needs root (namespaces, a system user, apt for lftp and rclone).
 
-usage: sudo python3 bench/ftp_bench.py [--rtt 20] [--runs 3] [--pyftpsync-runs N] [--files 2000] [--dirs 100]
+usage: sudo python3 bench/ftp_bench.py [--rtt 20] [--runs 3] [--pyftpsync-runs N] [--w4-runs N]
+                                       [--files 2000] [--dirs 100]
                                        [--size-mib 256] [--tools ftpsync,pyftpsync,lftp,rclone]
                                        [--workloads W1,W2,W3,W4]
 """
@@ -206,8 +207,11 @@ def count_commands(cmd, env):
 
 # --- workloads ---------------------------------------------------------------------------------
 
-def runs_of(args, tool):
-    """Runs of one tool: --runs, or --pyftpsync-runs for the slowest by far."""
+def runs_of(args, tool, big=False):
+    """Runs of one tool: --runs, --w4-runs for W4 (a fraction of a second, and noisier), or
+    --pyftpsync-runs for the slowest by far on W1-W3."""
+    if big:
+        return args.w4_runs or args.runs
     return args.pyftpsync_runs if tool == "pyftpsync" and args.pyftpsync_runs else args.runs
 
 
@@ -284,9 +288,9 @@ def bench_big(args, exe, home, served_root, env):
             fh.write(block)
     os.utime(big, (STAMP, STAMP))
     tools = args.tools + ["curl"]
-    for r in range(max(runs_of(args, t) for t in tools)):
+    for r in range(max(runs_of(args, t, big=True) for t in tools)):
         for tool in tools:
-            if r >= runs_of(args, tool):
+            if r >= runs_of(args, tool, big=True):
                 continue
             remote_dir = f"w4/{tool}-{r}"
             source = big if tool == "curl" else big_dir
@@ -331,7 +335,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rtt", type=float, default=20.0)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--pyftpsync-runs", type=int, default=0, help="runs of pyftpsync (default: --runs)")
+    ap.add_argument("--pyftpsync-runs", type=int, default=0, help="runs of pyftpsync on W1-W3 (default: --runs)")
+    ap.add_argument("--w4-runs", type=int, default=0, help="runs of every tool on W4 (default: --runs)")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--dirs", type=int, default=100)
     ap.add_argument("--size-mib", type=int, default=256)
@@ -365,7 +370,8 @@ def lab_run(args, exe, home, env):
         served_root = start_server(lab)
         report = [f"Command: `sudo python3 bench/ftp_bench.py --rtt {args.rtt:g} --runs {args.runs} --files {args.files} "
                   f"--dirs {args.dirs} --size-mib {args.size_mib}"
-                  f"{f' --pyftpsync-runs {args.pyftpsync_runs}' if args.pyftpsync_runs else ''}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
+                  f"{f' --pyftpsync-runs {args.pyftpsync_runs}' if args.pyftpsync_runs else ''}"
+                  f"{f' --w4-runs {args.w4_runs}' if args.w4_runs else ''}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
         if set(args.workloads) & {"W1", "W2", "W3"}:
             small, counts = bench_small(args, exe, home, served_root, env)
             names = {"W1": "initial upload", "W2": "nothing changed", "W3": "1% changed"}
