@@ -26,7 +26,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use self::lock::{LockFile, Verdict};
-use self::ops::{ByStat, Watched, list, list_by_stat, mlst, read_small, stat_safe};
+use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
 use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_transient};
@@ -76,10 +76,6 @@ pub struct FtpTarget {
     info: TargetInfo,
     session: Option<Session>,
     root_missing: bool,
-    /// The root's listing made by `open` to see that it exists, handed to the scan that
-    /// comes right after (one listing per folder); dropped when the lock is claimed, after
-    /// which every listing must be made afresh.
-    root_listing: Option<Listing>,
     lock: Option<Held>,
     pending_lock: Option<PendingLock>,
 }
@@ -113,12 +109,12 @@ impl FtpTarget {
             records_mtimes: true,
         };
         let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0) });
-        let mut target = FtpTarget { shared, info, session: None, root_missing: false, root_listing: None, lock: None, pending_lock: None };
+        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
-        // Listed as every folder will be (over the control connection where the server can),
-        // which learns whether it can: no folder of the scan is listed twice to find out.
-        target.root_listing = target.list_dirs(&[RelPath::root()])?.pop().flatten();
-        if target.root_listing.is_none() {
+        // Entered, not listed: the scan lists it (one listing per folder, and the first
+        // listing learns whether the server lists over the control connection).
+        let root = target.abs(&RelPath::root());
+        if !target.retry(|s| exists(s, &root))? {
             if !target.shared.options.create_root {
                 bail!(
                     "the remote folder {} does not exist on {} (pass --create-folder to create it)",
@@ -282,11 +278,6 @@ impl Target for FtpTarget {
         if dir.is_root() && self.root_missing {
             return Ok(Some(Listing::default()));
         }
-        if dir.is_root()
-            && let Some(listing) = self.root_listing.take()
-        {
-            return Ok(Some(listing));
-        }
         self.list_raw(dir)
     }
 
@@ -295,8 +286,7 @@ impl Target for FtpTarget {
         // server lists that way; the others one by one.
         let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
-        let batch: Vec<usize> =
-            (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && (self.root_missing || self.root_listing.is_some())) && stat_safe(&abs[i])).collect();
+        let batch: Vec<usize> = (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
         if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
             let found = self.retry(|s| list_by_stat(s, &paths))?;
@@ -402,12 +392,11 @@ impl Target for FtpTarget {
                 Some(s) => s,
                 None => Session::open(&shared.settings)?,
             };
-            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, root_listing: None, lock: None, pending_lock: None }) as Box<dyn Target>)
+            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
         })
     }
 
     fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
-        self.root_listing = None;
         let mut notes = Vec::new();
         if self.root_missing {
             let abs = self.abs(&RelPath::root());

@@ -249,10 +249,10 @@ fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
     Err(anyhow::Error::new(Transient(format!("{doing}: the server's replies are out of step with the commands"))))
 }
 
-/// Whether a folder exists, for an empty `LIST`: vsftpd answers `LIST` of a missing folder
-/// with an empty listing and `226`, exactly as for an empty folder. Only a folder exists that
-/// can be entered.
-fn exists(s: &mut Session, abs: &str) -> Result<bool> {
+/// Whether a folder exists: only a folder that can be entered does (used too for an empty
+/// `LIST`: vsftpd answers `LIST` of a missing folder with an empty listing and `226`, exactly
+/// as for an empty folder).
+pub fn exists(s: &mut Session, abs: &str) -> Result<bool> {
     let reply = s.exec(&format!("CWD {abs}"), &format!("cannot enter {abs}"))?;
     match reply.code {
         c if (200..400).contains(&c) => Ok(true),
