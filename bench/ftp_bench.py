@@ -263,13 +263,11 @@ def measure_counts(args, exe, home, env, master):
     return counts
 
 
-def tmpfs(path, mib, owner=None):
+def tmpfs(path, mib):
     """A fresh tmpfs of `mib` MiB at `path`. Mounted before the server starts: the server's
-    namespace does not see mounts made after it."""
+    namespace does not see mounts made after it (start_server gives it to the server's user)."""
     os.makedirs(path, exist_ok=True)
     run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755", "tmpfs", path])
-    if owner:
-        run(["chown", owner, path])
     return path
 
 

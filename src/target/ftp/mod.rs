@@ -206,7 +206,7 @@ impl FtpTarget {
     fn store(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Option<Guard<'_>>) -> Result<Written> {
         let tmp = self.abs(&self.temp_name(path));
         let dest = self.abs(path);
-        let lock_abs = self.abs(&RelPath::root().join_unchecked(LOCK_FILE));
+        let lock_abs = self.lock_abs();
         let shared = self.shared.clone();
         let s = self.connect()?;
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
@@ -236,6 +236,11 @@ impl FtpTarget {
         }
     }
 
+    /// The absolute server path of the lock file.
+    fn lock_abs(&self) -> String {
+        self.abs(&RelPath::root().join_unchecked(LOCK_FILE))
+    }
+
     /// Settles the lock on `s` ([`lock_gate`]): the second reading, where it is still due.
     fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<()> {
         shared.gate.settle(|| Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse)))
@@ -243,7 +248,7 @@ impl FtpTarget {
 
     /// The server's clock, from the time it gave the lock file written at `written`.
     fn learn_time_offset(&mut self, written: f64) {
-        let mdtm = format!("MDTM {}", self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
+        let mdtm = format!("MDTM {}", self.lock_abs());
         if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
             *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
         }
@@ -251,7 +256,7 @@ impl FtpTarget {
 
     /// Appends one lock line to the lock file.
     fn append_lock(&mut self, content: &LockFile) -> Result<()> {
-        let abs = self.abs(&RelPath::root().join_unchecked(LOCK_FILE));
+        let abs = self.lock_abs();
         let mut line = content.to_bytes();
         line.push(b'\n');
         self.retry(|s| ops::append(s, &abs, &line))
@@ -479,7 +484,7 @@ impl Target for FtpTarget {
     }
 
     fn settle_lock(&mut self) -> Result<()> {
-        let (shared, lock_abs) = (self.shared.clone(), self.abs(&RelPath::root().join_unchecked(LOCK_FILE)));
+        let (shared, lock_abs) = (self.shared.clone(), self.lock_abs());
         self.retry(|s| Self::settle_on(&shared, s, &lock_abs))
     }
 
