@@ -17,7 +17,8 @@ const NOW: f64 = 1_709_251_200.0;
 
 /// Parses a whole listing payload and checks every entry it accepts.
 pub fn check_listing(data: &[u8], format: Format) {
-    let parsed = parse_listing(data, format, NOW);
+    // A listing refused as a whole (unreadable) accepts nothing.
+    let Ok(parsed) = parse_listing(data, format, NOW) else { return };
     let entries = &parsed.listing.entries;
     assert_eq!(parsed.details.len(), entries.len(), "one details record per entry");
     for e in entries {

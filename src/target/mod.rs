@@ -201,9 +201,30 @@ pub fn read_to_vec(target: &mut dyn Target, path: &RelPath) -> Result<Vec<u8>> {
 #[error("{0}")]
 pub struct Transient(pub String);
 
-/// True when an error (anywhere in its chain) is [`Transient`].
+/// True when an error (anywhere in its chain) is [`Transient`], or an [`Unreadable`] folder
+/// worth reading again.
 pub fn is_transient(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<Transient>().is_some())
+    err.chain().any(|e| e.downcast_ref::<Transient>().is_some() || e.downcast_ref::<Unreadable>().is_some_and(|u| u.again))
+}
+
+/// A folder whose listing cannot be trusted: not wholly understood (error text in it, an
+/// unknown line), cut short, or refused although the folder can be entered. Never an empty
+/// or partial listing: the plan stops, or with `--skip-unreadable` leaves the folder alone.
+#[derive(Debug, thiserror::Error)]
+#[error("the folder {folder} on {server} is unreadable: {why} (pass --skip-unreadable to leave it out, or report the server's listing)")]
+pub struct Unreadable {
+    /// The folder as the server names it.
+    pub folder: String,
+    pub server: String,
+    /// What was wrong, quoting the server.
+    pub why: String,
+    /// Reading it again may help (a listing refused once).
+    pub again: bool,
+}
+
+/// The [`Unreadable`] folder of an error (anywhere in its chain).
+pub fn unreadable_of(err: &anyhow::Error) -> Option<&Unreadable> {
+    err.chain().find_map(|e| e.downcast_ref::<Unreadable>())
 }
 
 /// Another run's lock replaced ours after it was confirmed: nothing may be changed, and the

@@ -1,7 +1,8 @@
 //! Parsing of FTP directory listings (`MLSD` and `LIST`), without any I/O.
 //!
 //! The payload of the data connection is split into lines ([`split_lines`]), each line becomes
-//! an entry, nothing, or a reason why it cannot be synchronised ([`LineResult`]), and a whole
+//! an entry, nothing, a reason why it cannot be synchronised, or a line that is not understood
+//! at all ([`LineResult`]), and a whole
 //! payload becomes a [`Listing`] plus, per entry, the raw bytes of its name and how precise its
 //! time is ([`parse_listing`]).
 //!
@@ -10,10 +11,16 @@
 //! reported, never followed, and no input makes the parser panic or allocate much more than
 //! the input itself.
 //!
+//! A listing is complete or it is an error ([`parse_listing`] returns `Err`, the folder is
+//! *unreadable*): a line that is neither an entry nor a known header (`total N`), such as error
+//! text a server wrote into the data (`a: No such file or directory`), or a payload whose last
+//! line has no line end (cut short). Only an entry whose name is known can be skipped: the
+//! planner then leaves that name alone on both sides; a line without a name cannot be.
+//!
 //! Differences from pyftpsync (behaviour note §7.2): lines end at CRLF, LF or a lone CR anywhere
-//! in the payload, so a CRLF split across network chunks no longer produces an empty line, and
-//! a last line without a newline is kept, but a piece that cannot start a line continues the
-//! one before (a name containing CR or LF is refused whole, [`listing_lines`]); fact names and `type` values are case-insensitive
+//! in the payload, so a CRLF split across network chunks no longer produces an empty line; a
+//! name containing CR or LF cannot be told from a line followed by another (its second part is
+//! no listing line): the folder is unreadable. Fact names and `type` values are case-insensitive
 //! (RFC 3659); fractional seconds are kept; names that are not UTF-8 are decoded as
 //! Windows-1252 but their raw bytes are kept, so commands on them can send what the server sent.
 //!
@@ -67,8 +74,11 @@ pub enum LineResult {
     Entry(Listed),
     /// Nothing to report: `.`/`..`, `total N`, an empty line.
     Ignore,
-    /// Something that cannot be synchronised, and why.
+    /// Something that cannot be synchronised, and why (its name is known).
     Bad(Skipped),
+    /// Not a listing line at all (error text, a fragment, an unknown format): the line, shown
+    /// quoted, and why. The whole listing cannot be trusted.
+    Unparsable(String),
 }
 
 /// Which command produced a listing.
@@ -102,32 +112,6 @@ pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == b'\n' || b == b'\r').filter(|line| !line.is_empty()).collect()
 }
 
-/// Splits a payload of `format` into lines like [`split_lines`], except that a piece that
-/// cannot begin a line of that format continues the line before it, line break included. A
-/// name containing CR or LF thus stays one name, refused for its control characters, instead
-/// of becoming an entry under the part before the break (a file that does not exist, or
-/// another one) plus a stray fragment.
-pub fn listing_lines(data: &[u8], format: Format) -> Vec<&[u8]> {
-    let mut lines: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for piece in data.split(|&b| b == b'\n' || b == b'\r') {
-        let (from, to) = (start, start + piece.len());
-        start = to + 1;
-        if piece.is_empty() {
-            continue;
-        }
-        let begins = match format {
-            Format::Mlsd => begins_mlsd_line(piece),
-            Format::List => list::begins_line(piece),
-        };
-        match lines.last_mut() {
-            Some(last) if !begins => last.1 = to,
-            _ => lines.push((from, to)),
-        }
-    }
-    lines.into_iter().map(|(from, to)| &data[from..to]).collect()
-}
-
 /// Decodes a name: UTF-8, else Windows-1252 (every byte decodes), reporting which was used.
 pub fn decode_name(raw: &[u8]) -> (String, bool) {
     match std::str::from_utf8(raw) {
@@ -139,10 +123,17 @@ pub fn decode_name(raw: &[u8]) -> (String, bool) {
 /// Parses a whole MLSD or LIST payload. `now` (POSIX seconds) decides the year of LIST dates
 /// that omit it. A name listed twice (for example once in UTF-8 and once in Windows-1252) is
 /// ambiguous: all its entries are dropped and it is reported once as skipped.
-pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Parsed {
+///
+/// `Err` (with the reason, quoting the server) when the payload is not wholly a listing: a
+/// line that is not understood, or a last line without a line end (the listing was cut short).
+pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Result<Parsed, String> {
+    if data.last().is_some_and(|&b| b != b'\n' && b != b'\r') {
+        let tail = data.rsplit(|&b| b == b'\n' || b == b'\r').next().unwrap_or_default();
+        return Err(format!("the listing ends in the middle of a line ({}): it was cut short", shown_bytes(tail)));
+    }
     let mut listed = Vec::new();
     let mut parsed = Parsed::default();
-    for line in listing_lines(data, format) {
+    for line in split_lines(data) {
         let result = match format {
             Format::Mlsd => parse_mlsd_line(line),
             Format::List => parse_list_line(line, now),
@@ -151,6 +142,7 @@ pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Parsed {
             LineResult::Entry(entry) => listed.push(entry),
             LineResult::Ignore => {}
             LineResult::Bad(skipped) => parsed.listing.skipped.push(skipped),
+            LineResult::Unparsable(why) => return Err(why),
         }
     }
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
@@ -169,7 +161,7 @@ pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Parsed {
     for name in duplicates {
         parsed.listing.skipped.push(Skipped { name, reason: "listed more than once (ambiguous name)".into() });
     }
-    parsed
+    Ok(parsed)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,13 +203,12 @@ pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
         return LineResult::Ignore;
     }
     // Facts end with ";" and never contain ";" inside a value, so the first "; " ends them.
-    let (facts, raw_name) = if line[0] == b' ' {
-        (&line[..0], &line[1..])
-    } else if let Some(end) = find(line, b"; ") {
-        (&line[..end], &line[end + 2..])
-    } else {
-        return bad_line(line, "malformed MLSD line (no facts before the name)");
+    // A line without facts is none a server sends for an entry (the piece of a name after a
+    // line break, say): not understood.
+    let Some(end) = find(line, b"; ").filter(|&end| end > 0) else {
+        return unparsable(line, "is not an MLSD line (no facts before the name)");
     };
+    let (facts, raw_name) = (&line[..end], &line[end + 2..]);
     let facts = Facts::parse(facts);
     let Some(kind) = facts.kind else { return bad(raw_name, "no type fact".into()) };
     let kind = match kind.to_ascii_lowercase().as_slice() {
@@ -252,16 +243,6 @@ pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
     let unique = facts.unique.map(|u| String::from_utf8_lossy(u).into_owned());
     let entry = Entry { name, kind, size, mtime, changed: None, unique };
     LineResult::Entry(Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Second })
-}
-
-/// True when `piece` can be the start of an MLSD line: a fact (`name=`) or, for an entry
-/// without facts, a blank.
-fn begins_mlsd_line(piece: &[u8]) -> bool {
-    match piece.iter().position(|&b| b == b'=') {
-        _ if piece.first() == Some(&b' ') => true,
-        Some(eq) => eq > 0 && !piece[..eq].iter().any(|&b| b == b' ' || b == b';'),
-        None => false,
-    }
 }
 
 /// `YYYYMMDDHHMMSS[.fff]`, UTC, fractional seconds kept.
@@ -315,9 +296,9 @@ fn named_bad(name: String, reason: String) -> LineResult {
     LineResult::Bad(Skipped { name, reason })
 }
 
-/// A line whose name could not even be found: the whole line is shown.
-fn bad_line(line: &[u8], reason: &str) -> LineResult {
-    named_bad(shown(&String::from_utf8_lossy(line)), reason.into())
+/// A line that is not understood: the whole line is shown, quoted, and `what` says why.
+fn unparsable(line: &[u8], what: &str) -> LineResult {
+    LineResult::Unparsable(format!("the line {} {what}", shown_bytes(line)))
 }
 
 /// Escapes control characters and quotes, and cuts long text to [`SHOWN_CHARS`] characters.

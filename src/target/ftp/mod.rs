@@ -8,6 +8,7 @@
 //! bounded retries for transient failures, and the remote lock ([`lock`]).
 
 pub mod encoding;
+pub mod list_method;
 pub mod listing;
 pub mod lock;
 pub mod lock_gate;
@@ -62,6 +63,8 @@ struct Shared {
     gate: lock_gate::Gate,
     /// The server's clock minus ours, learnt when the lock is confirmed.
     time_offset: Mutex<f64>,
+    /// How folders are listed here (`MLSD`, `LIST -a`, `LIST`), as learnt so far.
+    list_method: list_method::ListMethod,
 }
 
 impl Drop for Shared {
@@ -108,7 +111,8 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0) });
+        let list_method = list_method::ListMethod::new(url.display());
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         // Entered, not listed: the scan lists it (one listing per folder, and the first
@@ -181,8 +185,8 @@ impl FtpTarget {
 
     /// Lists a folder; `None` if it does not exist.
     fn list_raw(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
-        let abs = self.abs(dir);
-        self.retry(|s| list(s, &abs, None))
+        let (abs, shared) = (self.abs(dir), self.shared.clone());
+        self.retry(|s| list(s, &abs, None, &shared.list_method))
     }
 
     fn temp_name(&self, path: &RelPath) -> RelPath {
@@ -210,7 +214,7 @@ impl FtpTarget {
         let shared = self.shared.clone();
         let s = self.connect()?;
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
-        let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle };
+        let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle, list_method: &shared.list_method };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
             self.discard(&tmp, is_transient(e));
@@ -322,7 +326,8 @@ impl Target for FtpTarget {
             return Ok(None);
         }
         let (abs, name) = (self.abs(&parent), path.name().to_string());
-        let listing = self.retry(|s| list(s, &abs, Some(&name)))?;
+        let shared = self.shared.clone();
+        let listing = self.retry(|s| list(s, &abs, Some(&name), &shared.list_method))?;
         Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
     }
 

@@ -6,13 +6,14 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
 use super::session::{Session, broken, failed, refused};
 use super::wire::{Direction, Failure, Reply};
 use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::model::Clock;
-use crate::target::{Listing, Transient, is_temp_name};
+use crate::target::{Listing, Transient, Unreadable, is_temp_name};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).
 pub fn missing(code: u16) -> bool {
@@ -88,24 +89,58 @@ pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Res
 /// Lists a folder; `None` if it does not exist. After a `LIST`, the exact time of files is
 /// asked with `MDTM` (all in one batch): of every file, or only of the file named `only` (a
 /// lookup must not cost one command per file of its folder).
-pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Listing>> {
-    let (cmd, format) = if s.features.mlsd { (format!("MLSD {abs}"), Format::Mlsd) } else { (format!("LIST -a {abs}"), Format::List) };
+///
+/// No argument a server can misread: servers that hand the argument of `LIST` to `ls` split
+/// it at blanks and expand `*`, `[`..., and take a leading `-` as options. So the folder is
+/// entered (`CWD`, whose argument is the rest of the line everywhere) and listed without a
+/// path; only `MLSD` (whose argument is one path, RFC 3659) gets a path, and only a plain one
+/// ([`stat_safe`]), which saves the `CWD` round trip for most folders.
+///
+/// A listing that is not wholly understood, cut short, or refused although the folder can be
+/// entered is an [`Unreadable`] error, never an empty or partial listing.
+pub fn list(s: &mut Session, abs: &str, only: Option<&str>, method: &ListMethod) -> Result<Option<Listing>> {
     let doing = format!("listing {abs}");
-    let data = match fetch(s, &cmd, &doing)? {
-        Ok(data) => data,
-        Err(r) if missing(r.code) => {
-            // Missing, or not listable? Only a folder we can enter exists.
-            let cwd = s.exec(&format!("CWD {abs}"), &doing)?;
-            // A folder that exists but could not be listed: some servers (libunftp) fail a
-            // listing when an entry vanishes while they read it, so it is tried again.
-            return if cwd.is_ok() { Err(Transient(refused(&r, &format!("cannot list {abs}")).to_string()).into()) } else { Ok(None) };
+    let mut cmd = method.first(s.features.mlsd);
+    let mut entered = false;
+    let mut refused_before: Option<Command> = None;
+    let data = loop {
+        let by_path = cmd == Command::Mlsd && stat_safe(abs);
+        if !by_path && !entered {
+            if !enter(s, abs, &doing)? {
+                return Ok(None);
+            }
+            entered = true;
         }
-        Err(r) => return Err(refused(&r, &format!("cannot list {abs}"))),
+        let text = if by_path { format!("{} {abs}", cmd.text()) } else { cmd.text().to_string() };
+        match fetch(s, &text, &doing)? {
+            Ok(data) => {
+                if let Some(before) = refused_before {
+                    method.list_worked_after(before);
+                }
+                break data;
+            }
+            Err(r) => {
+                if let Some(next) = method.after(cmd, r.code) {
+                    refused_before = Some(cmd);
+                    cmd = next;
+                    continue;
+                }
+                if !missing(r.code) {
+                    return Err(refused(&r, &format!("cannot list {abs}")));
+                }
+                // Missing, or not listable? Only a folder we can enter exists.
+                if !entered && !enter(s, abs, &doing)? {
+                    return Ok(None);
+                }
+                // A folder that exists but could not be listed: some servers (libunftp) fail a
+                // listing when an entry vanishes while they read it, so it is tried again.
+                let why = format!("{} was answered {}", cmd.text(), r.text());
+                return Err(unreadable(method, abs, why, true));
+            }
+        }
     };
-    let parsed = parse_listing(&data, format, SystemClock.now());
-    if format == Format::List && parsed.listing.entries.is_empty() && parsed.listing.skipped.is_empty() && !exists(s, abs)? {
-        return Ok(None);
-    }
+    let format = if cmd == Command::Mlsd { Format::Mlsd } else { Format::List };
+    let parsed = parse_listing(&data, format, SystemClock.now()).map_err(|why| unreadable(method, abs, why, false))?;
     let mut listing = parsed.listing.clone();
     settle_listing(s, &parsed, &mut listing);
     if format == Format::List && s.features.mdtm {
@@ -116,6 +151,28 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Lis
         pin_times(&mut listing, &vague, &replies)?;
     }
     Ok(Some(listing))
+}
+
+/// The error of a folder whose listing cannot be trusted.
+fn unreadable(method: &ListMethod, abs: &str, why: String, again: bool) -> anyhow::Error {
+    anyhow::Error::new(Unreadable { folder: abs.to_string(), server: method.server.clone(), why, again })
+}
+
+/// Enters a folder to list it (`CWD`); false if it cannot be entered (missing). Where the
+/// server takes commands in a row, the listing's data connection is announced in the same
+/// write (`EPSV`), so entering costs no round trip of its own.
+fn enter(s: &mut Session, abs: &str, doing: &str) -> Result<bool> {
+    let mut cmds = vec![format!("CWD {abs}")];
+    let ahead = s.announce_next(&mut cmds);
+    let mut replies = s.batch(&cmds, doing)?;
+    if ahead && let Some(epsv) = replies.pop() {
+        s.announced(epsv);
+    }
+    match replies[0].code {
+        c if (200..400).contains(&c) => Ok(true),
+        c if missing(c) => Ok(false),
+        _ => Err(refused(&replies[0], &format!("cannot enter {abs}"))),
+    }
 }
 
 fn mdtm_command(dir: &str, name: &str) -> String {
@@ -205,7 +262,13 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             found.push(None);
             continue;
         };
-        let parsed = parse_listing(&body.join(&b"\n"[..]), Format::List, now);
+        // Each line ends with a line break; one not understood makes the reply no listing we
+        // trust: that folder is listed the usual way (and judged there).
+        let payload: Vec<u8> = body.iter().flat_map(|l| l.iter().chain(b"\n")).copied().collect();
+        let Ok(parsed) = parse_listing(&payload, Format::List, now) else {
+            found.push(None);
+            continue;
+        };
         let mut listing = parsed.listing.clone();
         settle_listing(s, &parsed, &mut listing);
         let vague = if s.features.mdtm { vague_files(&listing, &parsed.details, None) } else { Vec::new() };

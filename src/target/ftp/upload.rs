@@ -25,6 +25,8 @@ pub struct Upload<'a> {
     /// Runs on the session just before the rename, the first change others see (the lock's
     /// last look, see `lock_gate`).
     pub settle: &'a dyn Fn(&mut Session) -> Result<()>,
+    /// How the server's folders are listed (for the guard, where there is no `MLST`).
+    pub list_method: &'a super::list_method::ListMethod,
 }
 
 /// What the reply to the size check says was stored (`None`: the server cannot tell).
@@ -37,13 +39,13 @@ fn stored_size(reply: Option<&super::wire::Reply>, via_size: bool, tmp: &str) ->
 }
 
 /// The entry at `dest` now, for the guard.
-fn current(s: &mut Session, reply: Option<&super::wire::Reply>, dest: &str) -> Result<Option<Entry>> {
+fn current(s: &mut Session, reply: Option<&super::wire::Reply>, dest: &str, method: &super::list_method::ListMethod) -> Result<Option<Entry>> {
     if let Some(reply) = reply {
         return parse_mlst(reply, dest);
     }
     let (parent, name) = dest.rsplit_once('/').unwrap_or(("", dest));
     let parent = if parent.is_empty() { "/" } else { parent };
-    Ok(list(s, parent, Some(name))?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
+    Ok(list(s, parent, Some(name), method)?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
 }
 
 /// Sends `data` as `up.tmp`, checks it and renames it to `up.dest`. On error `up.tmp` may be
@@ -115,7 +117,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
             let reply = reply.expect("checked");
             return Err(refused(&reply, &format!("cannot look at {dest}")));
         }
-        let found = current(s, reply.as_ref(), dest)?;
+        let found = current(s, reply.as_ref(), dest, up.list_method)?;
         guard(found.as_ref())?;
     }
     rename_over(s, tmp, dest)?;

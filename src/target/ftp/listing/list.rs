@@ -9,8 +9,8 @@
 use chrono::{DateTime, Datelike};
 
 use super::{
-    END_OF_YEAR_9999, LineResult, Listed, Precision, SYMLINK, all_digits, bad, bad_line, checked_mtime, checked_name, find,
-    is_dots, named_bad, number, parse_size, small_number, utc_seconds,
+    END_OF_YEAR_9999, LineResult, Listed, Precision, SYMLINK, all_digits, bad, checked_mtime, checked_name, find,
+    is_dots, named_bad, number, parse_size, small_number, unparsable, utc_seconds,
 };
 use crate::model::{Entry, Kind};
 
@@ -28,20 +28,11 @@ pub(super) fn parse_line(line: &[u8], now: f64) -> LineResult {
     if let Some(result) = parse_dos_line(line, &tokens) {
         return result;
     }
-    bad_line(line, "unrecognised LIST line")
+    unparsable(line, UNRECOGNISED)
 }
 
-/// True when `line` can be the start of a LIST line: `total N`, a Unix mode word or a DOS
-/// date and time.
-pub(super) fn begins_line(line: &[u8]) -> bool {
-    let tokens = tokens(line);
-    let word = |i: usize| tokens.get(i).map(|&(from, to)| &line[from..to]);
-    match (word(0), word(1)) {
-        (Some(first), _) if first.eq_ignore_ascii_case(b"total") || looks_like_mode(first) => true,
-        (Some(first), Some(second)) => dos_date(first).is_some() && dos_clock(second).is_some(),
-        _ => false,
-    }
-}
+/// Why a line is not understood.
+const UNRECOGNISED: &str = "is not a line of a Unix (ls -l) or DOS listing";
 
 /// Byte ranges of the first whitespace-separated words of a line (enough to reach the name).
 fn tokens(line: &[u8]) -> Vec<(usize, usize)> {
@@ -85,7 +76,7 @@ fn looks_like_mode(word: &[u8]) -> bool {
 /// them parse too.
 fn parse_unix_line(line: &[u8], tokens: &[(usize, usize)], now: f64) -> LineResult {
     let word = |i: usize| &line[tokens[i].0..tokens[i].1];
-    let Some(date) = find_unix_date(line, tokens, now) else { return bad_line(line, "unrecognised LIST line") };
+    let Some(date) = find_unix_date(line, tokens, now) else { return unparsable(line, UNRECOGNISED) };
     let date_end = tokens[date.last_word].1;
     let raw_name = match line.get(date_end) {
         Some(&b) if is_blank(b) => &line[date_end + 1..],
