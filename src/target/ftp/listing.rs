@@ -413,36 +413,74 @@ mod tests {
     fn a_crlf_split_across_chunks_makes_no_empty_line() {
         // pyftpsync normalised line ends per network chunk: "\r" | "\n" became two line ends.
         let first = b"type=file;size=1;modify=20200102030405; a\r".to_vec();
-        let second = b"\ntype=file;size=2;modify=20200102030405; b".to_vec();
+        let second = b"\ntype=file;size=2;modify=20200102030405; b\r\n".to_vec();
         let payload = [first, second].concat();
-        let parsed = parse_listing(&payload, Format::Mlsd, NOW);
+        let parsed = parse_listing(&payload, Format::Mlsd, NOW).unwrap();
         assert!(parsed.listing.skipped.is_empty(), "{:?}", parsed.listing.skipped);
         let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["a", "b"], "the last line has no newline and is kept");
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    /// The error of a listing refused as a whole.
+    fn unreadable(payload: &[u8], format: Format) -> String {
+        match parse_listing(payload, format, NOW) {
+            Err(why) => why,
+            Ok(parsed) => panic!("{format:?} {:?} was accepted: {:?}", String::from_utf8_lossy(payload), parsed.listing),
+        }
     }
 
     #[test]
-    fn a_name_with_a_line_break_stays_one_refused_name() {
-        let mlsd = b"type=file;size=1;modify=20200102030405; a\rb\r\n\
-            type=file;size=1;modify=20200102030405; c\nd\r\n\
-            type=file;size=1;modify=20200102030405; e\r\nf\r\n\
-            type=file;size=1;modify=20200102030405; ok\r\n";
-        let list = b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\rb\r\n\
-            -rw-r--r-- 1 u g 1 Jan 02  2023 c\nd\n\
-            total 1\n\
-            01-02-23  02:05PM  1 e\r\nf\r\n\
-            -rw-r--r-- 1 u g 1 Jan 02  2023 ok\n";
-        for (payload, format) in [(&mlsd[..], Format::Mlsd), (&list[..], Format::List)] {
-            let parsed = parse_listing(payload, format, NOW);
-            let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
-            assert_eq!(names, ["ok"], "{format:?}");
-            let skipped: Vec<(&str, &str)> = parsed.listing.skipped.iter().map(|s| (s.name.as_str(), s.reason.as_str())).collect();
-            let control = "invalid name: contains a control character";
-            assert_eq!(skipped, [("a\\rb", control), ("c\\nd", control), ("e\\r\\nf", control)], "{format:?}");
+    fn a_listing_cut_short_is_unreadable() {
+        // The last line has no line end: its name may be cut ("report" of "report.pdf").
+        let cut = unreadable(b"type=file;size=1;modify=20200102030405; a\r\ntype=file;size=1;modify=20200102030405; rep", Format::Mlsd);
+        assert_eq!(cut, "the listing ends in the middle of a line (\"type=file;size=1;modify=20200102030405; rep\"): it was cut short");
+        unreadable(b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\n-rw-r--r-- 1 u g 1 Jan 02  2023 rep", Format::List);
+        for complete in [&b""[..], b"\r\n", b"total 0\r\n", b"total 0\n", b"total 0\r"] {
+            assert!(parse_listing(complete, Format::List, NOW).is_ok(), "{complete:?}");
         }
-        // A piece that can start a line still does (the name before it is then cut short).
-        assert_eq!(listing_lines(b"type=dir; a\n b\nfact=1; c", Format::Mlsd), [&b"type=dir; a"[..], b" b", b"fact=1; c"]);
-        assert_eq!(listing_lines(b"junk\nmore", Format::Mlsd), [&b"junk\nmore"[..]]);
+    }
+
+    #[test]
+    fn error_text_and_unknown_lines_make_the_listing_unreadable() {
+        let entry = "-rw-r--r-- 1 u g 1 Jan 02  2023 ok\r\n";
+        // inetutils/netkit ftpd given `LIST -a /site/a b`: ls's complaints, in the data.
+        for text in [
+            "/site/a: No such file or directory\r\n",
+            "ls: cannot access 'b': No such file or directory\r\n",
+            "ls: cannot open directory '.': Permission denied\r\n",
+            "550 No such file or directory\r\n",
+            "<html><body>oops</body></html>\r\n",
+            "-rw-r--r-- 1 u g 1 Jan 02 25:61 badtime.txt\r\n",
+        ] {
+            for payload in [text.to_string(), format!("{entry}{text}"), format!("{text}{entry}")] {
+                let why = unreadable(payload.as_bytes(), Format::List);
+                let shown = text.trim_end().escape_debug().to_string();
+                assert_eq!(why, format!("the line \"{shown}\" is not a line of a Unix (ls -l) or DOS listing"), "{payload:?}");
+            }
+        }
+        let why = unreadable(b"type=file;size=1;modify=20200102030405; ok\r\nNo such file or directory\r\n", Format::Mlsd);
+        assert_eq!(why, "the line \"No such file or directory\" is not an MLSD line (no facts before the name)");
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_makes_the_listing_unreadable() {
+        // "a\nb" cannot be told from an entry "a" followed by a stray line "b" (or error text):
+        // neither "a" nor "a\nb" may be taken as listed.
+        let mlsd: [&[u8]; 3] = [
+            b"type=file;size=1;modify=20200102030405; a\rb\r\n",
+            b"type=file;size=1;modify=20200102030405; c\nd\r\n",
+            b"type=file;size=1;modify=20200102030405; e\r\n f\r\n",
+        ];
+        let list: [&[u8]; 3] = [
+            b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\rb\r\n",
+            b"-rw-r--r-- 1 u g 1 Jan 02  2023 c\nd\n",
+            b"01-02-23  02:05PM  1 e\r\nf\r\n",
+        ];
+        for (payloads, format) in [(mlsd, Format::Mlsd), (list, Format::List)] {
+            for payload in payloads {
+                unreadable(payload, format);
+            }
+        }
     }
 
     #[test]
@@ -525,9 +563,9 @@ mod tests {
         for (line, name, reason) in cases {
             assert_eq!(expect_bad(mlsd(line)), Skipped { name: name.into(), reason: reason.into() }, "{line}");
         }
-        let s = expect_bad(mlsd("type=file;size=1;modify=20200102030405;no-space-after-facts"));
-        assert_eq!(s.reason, "malformed MLSD line (no facts before the name)");
-        assert_eq!(expect_bad(mlsd(" bare name")).reason, "no type fact");
+        for line in ["type=file;size=1;modify=20200102030405;no-space-after-facts", " bare name", "; x", "plain text"] {
+            assert!(matches!(mlsd(line), LineResult::Unparsable(why) if why.contains("is not an MLSD line")), "{line}");
+        }
     }
 
     #[test]
@@ -611,8 +649,8 @@ mod tests {
             type=file;size=1200;modify=20200102030405; a.txt\r\n\
             type=dir;modify=20200102030405; sub\r\n\
             type=OS.unix=symlink;modify=20200102030405; link\r\n\
-            type=file;size=1;modify=20200102030405; caf\xe9.txt";
-        let parsed = parse_listing(payload, Format::Mlsd, NOW);
+            type=file;size=1;modify=20200102030405; caf\xe9.txt\r\n";
+        let parsed = parse_listing(payload, Format::Mlsd, NOW).unwrap();
         let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["a.txt", "sub", "café.txt"]);
         assert_eq!(parsed.listing.skipped, [Skipped { name: "link".into(), reason: SYMLINK.into() }]);
@@ -623,8 +661,8 @@ mod tests {
 
     #[test]
     fn a_name_listed_twice_is_skipped() {
-        let payload = [mlsd_file("café.txt".as_bytes()), b"\n".to_vec(), mlsd_file(b"caf\xe9.txt"), b"\n".to_vec(), mlsd_file(b"x")].concat();
-        let parsed = parse_listing(&payload, Format::Mlsd, NOW);
+        let payload = [mlsd_file("café.txt".as_bytes()), b"\n".to_vec(), mlsd_file(b"caf\xe9.txt"), b"\n".to_vec(), mlsd_file(b"x"), b"\n".to_vec()].concat();
+        let parsed = parse_listing(&payload, Format::Mlsd, NOW).unwrap();
         let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["x"]);
         assert_eq!(parsed.listing.skipped, [Skipped { name: "café.txt".into(), reason: "listed more than once (ambiguous name)".into() }]);
@@ -647,13 +685,15 @@ mod tests {
                         assert!(l.raw_name.len() <= line.len());
                     }
                     LineResult::Bad(s) => assert!(s.name.len() <= 4 * line.len() + 10 * SHOWN_CHARS + 4),
+                    LineResult::Unparsable(why) => assert!(why.len() <= 4 * line.len() + 10 * SHOWN_CHARS + 100),
                     LineResult::Ignore => {}
                 }
             }
         }
         for format in [Format::Mlsd, Format::List] {
-            let parsed = parse_listing(data, format, now);
-            assert_eq!(parsed.details.len(), parsed.listing.entries.len());
+            if let Ok(parsed) = parse_listing(data, format, now) {
+                assert_eq!(parsed.details.len(), parsed.listing.entries.len());
+            }
         }
         found
     }
