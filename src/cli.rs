@@ -178,6 +178,9 @@ pub struct CommonArgs {
     /// Refuse to delete more than N files and folders (counting the contents of folders).
     #[arg(long, value_name = "N")]
     pub max_delete: Option<u64>,
+    /// Leave out (with a warning) a folder whose listing cannot be trusted, instead of stopping.
+    #[arg(long)]
+    pub skip_unreadable: bool,
     /// Machine-readable output: the result report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -77,6 +77,10 @@ pub struct PlanOptions {
     /// `--max-delete N`: refuse a plan that deletes more entries than this.
     #[serde(default)]
     pub max_delete: Option<u64>,
+    /// `--skip-unreadable`: a folder whose listing cannot be trusted is left alone (with a
+    /// warning) instead of stopping the plan.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_unreadable: bool,
 }
 
 impl PlanOptions {
@@ -95,6 +99,7 @@ impl PlanOptions {
             create_folder: false,
             checksum: false,
             max_delete: None,
+            skip_unreadable: false,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::meta::META_FILE;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
 use crate::relpath::RelPath;
-use crate::target::{Listing, Target, read_to_vec};
+use crate::target::{Listing, Target, read_to_vec, unreadable_of};
 
 /// Lists one folder of one side, with its metadata.
 pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
@@ -39,25 +39,60 @@ fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>
 
 /// Lists requested folders on the sides that have them (the remote ones together, see
 /// [`Target::list_dirs`]). A remote folder's metadata is read only where it could change the
-/// plan ([`meta_can_matter`]).
+/// plan ([`meta_can_matter`]). With `--skip-unreadable`, a folder whose listing cannot be
+/// trusted is recorded as such ([`DirScan::unreadable`]) instead of ending the scan.
 fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, reqs: Vec<ScanRequest>) -> Result<Vec<DirScan>> {
-    let locals = reqs.iter().map(|r| r.local_path.as_ref().map(|p| read_side(local, p)).transpose()).collect::<Result<Vec<_>>>()?;
+    let skip = ctx.options.skip_unreadable;
+    let mut unreadable: Vec<Option<String>> = vec![None; reqs.len()];
+    let mut locals = Vec::with_capacity(reqs.len());
+    for (i, r) in reqs.iter().enumerate() {
+        locals.push(match &r.local_path {
+            None => None,
+            Some(p) => match read_side(local, p) {
+                Err(e) if skip && unreadable_of(&e).is_some() => {
+                    unreadable[i] = Some(skipped_text("local", &e));
+                    Some(SideDir::new(Listing::default(), None))
+                }
+                other => Some(other?),
+            },
+        });
+    }
     let remote_paths: Vec<RelPath> = reqs.iter().filter_map(|r| r.remote_path.clone()).collect();
-    let mut listings = remote.list_dirs(&remote_paths)?.into_iter();
+    let mut listings = match remote.list_dirs(&remote_paths) {
+        Ok(listings) => listings.into_iter().map(Ok).collect(),
+        // One folder spoils the batch: each on its own, to know which.
+        Err(e) if skip && unreadable_of(&e).is_some() => remote_paths.iter().map(|p| remote.list_dir(p)).collect::<Vec<_>>(),
+        Err(e) => return Err(e),
+    }
+    .into_iter();
     let lazy = remote.info().records_mtimes && !local.info().records_mtimes;
     let mut scans = Vec::with_capacity(reqs.len());
-    for (req, local_dir) in reqs.into_iter().zip(locals) {
+    for ((req, local_dir), unreadable) in reqs.into_iter().zip(locals).zip(unreadable) {
+        let mut unreadable = unreadable;
         let remote_dir = match &req.remote_path {
             None => None,
-            Some(p) => {
-                let listing = listings.next().flatten();
-                let needed = |l: &Listing| !lazy || meta_can_matter(l, local_dir.as_ref(), &ctx.remote.id);
-                Some(finish_side(remote, p, listing, needed)?)
-            }
+            Some(p) => match listings.next().unwrap_or(Ok(None)) {
+                Err(e) if skip && unreadable_of(&e).is_some() => {
+                    unreadable.get_or_insert_with(|| skipped_text("remote", &e));
+                    Some(SideDir::new(Listing::default(), None))
+                }
+                listing => {
+                    let needed = |l: &Listing| !lazy || meta_can_matter(l, local_dir.as_ref(), &ctx.remote.id);
+                    Some(finish_side(remote, p, listing?, needed)?)
+                }
+            },
         };
-        scans.push(DirScan { request: req, local: local_dir, remote: remote_dir });
+        scans.push(DirScan { request: req, local: local_dir, remote: remote_dir, unreadable });
     }
     Ok(scans)
+}
+
+/// The warning for a folder left out because it is unreadable.
+fn skipped_text(side: &str, e: &anyhow::Error) -> String {
+    match unreadable_of(e) {
+        Some(u) => format!("Skipping the unreadable {side} folder {} on {} and everything in it (--skip-unreadable): {}", u.folder, u.server, u.why),
+        None => format!("Skipping an unreadable {side} folder: {e:#}"),
+    }
 }
 
 /// Most folders one worker takes at once.

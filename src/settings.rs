@@ -119,6 +119,7 @@ impl RunSettings {
         options.migrate = c.migrate;
         options.checksum = c.checksum;
         options.max_delete = c.max_delete;
+        options.skip_unreadable = c.skip_unreadable;
         RunSettings {
             local: c.local.clone(),
             remote: c.remote.clone(),

@@ -200,6 +200,9 @@ pub enum Reason {
     /// The name was listed on one side with facts that cannot be trusted (a symlink, an absurd
     /// size, a bad time): the pair is left alone rather than taken as absent there.
     Unusable,
+    /// A folder that could not be read (or holds one that could not) was left out with
+    /// `--skip-unreadable`: left alone on both sides.
+    Unreadable,
 }
 
 /// State of one side of an entry as planned (a precondition of apply).

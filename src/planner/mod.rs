@@ -141,6 +141,10 @@ fn child_request(parent: &ScanRequest, pair: &Pair, purpose: Purpose, implied_pe
 pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> {
     let req = &scan.request;
     let mut out = Vec::new();
+    // Nothing below a folder that could not be read takes part.
+    if scan.unreadable.is_some() {
+        return Ok(out);
+    }
     match req.purpose {
         Purpose::Visit => {
             for (pair, d, record) in visit(ctx, scan, &mut Vec::new())?.pairs {
@@ -183,6 +187,9 @@ pub struct Built {
     pub folders: Vec<Folder>,
     pub scan: ScanCounts,
     pub warnings: Vec<String>,
+    /// Folders that could not be read (`--skip-unreadable`): nothing in them, nor they
+    /// themselves, is copied, deleted or recorded.
+    pub unreadable: Vec<RelPath>,
 }
 
 impl Built {
@@ -236,6 +243,12 @@ fn record_current(record: Option<&Record>, pair: &Pair) -> bool {
 /// Builds all entries from a complete snapshot.
 pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
     let mut built = Built::default();
+    for (path, scan) in &snapshot.dirs {
+        if let Some(why) = &scan.unreadable {
+            built.unreadable.push(path.clone());
+            built.warnings.push(why.clone());
+        }
+    }
     walk(ctx, snapshot, &RelPath::root(), &mut built)?;
     built.entries.sort_by(|a, b| a.path.cmp(&b.path));
     built.folders.sort_by(|a, b| a.path.cmp(&b.path));
@@ -244,13 +257,24 @@ pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
 
 fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Built) -> Result<()> {
     let scan = snapshot.dirs.get(path).ok_or_else(|| anyhow!("internal error: folder {path:?} was not scanned"))?;
+    if scan.unreadable.is_some() {
+        // Only the root gets here: a folder below is left alone by its parent.
+        return Ok(());
+    }
     let v = visit(ctx, scan, &mut built.warnings)?;
     built.add_folder(scan);
     count_visited(scan, &mut built.scan);
     for (pair, d, record) in v.pairs {
         let child = path.join_unchecked(&pair.name);
         let kind = pair.any().kind;
-        let d = guard_folder_deletion(ctx, snapshot, &child, kind, d, record);
+        let mut d = guard_folder_deletion(ctx, snapshot, &child, kind, d, record);
+        if kind == Kind::Dir && built.unreadable.iter().any(|u| u.starts_with(&child)) {
+            // An unreadable folder at or below: the folder is neither copied, deleted, nor
+            // entered, whatever its pair says.
+            d.action = Action::Skip;
+            d.reason = Reason::Unreadable;
+            d.resolution = None;
+        }
         let mut entry = make_entry(child.clone(), &pair, &d, record);
         if entry.action == Action::Equal && !record_current(record, &pair) {
             entry.action = Action::Record;

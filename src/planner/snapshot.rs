@@ -175,6 +175,10 @@ pub struct DirScan {
     pub request: ScanRequest,
     pub local: Option<SideDir>,
     pub remote: Option<SideDir>,
+    /// The folder could not be read on a side (`--skip-unreadable`): why, naming the side and
+    /// folder. The side's [`SideDir`] is then empty, and nothing in or about the folder may be
+    /// planned (see `planner::walk`).
+    pub unreadable: Option<String>,
 }
 
 impl DirScan {

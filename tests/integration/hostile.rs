@@ -3,7 +3,8 @@
 //! A scripted server (`support::fake_ftp`) lists, next to one valid file and a valid folder,
 //! every kind of bad entry: `../x`, `a/b`, `.`, `..`, names with CR, LF, NUL and ESC, a
 //! 10,000-character name, negative and huge sizes, malformed times, symbolic links, an unknown
-//! type, an empty name. `download` and `sync` into a folder inside a watched parent must write
+//! type, an empty name. (Names with a line break, and lines not understood at all, make the
+//! whole folder unreadable instead: `unreadable.rs`.) `download` and `sync` into a folder inside a watched parent must write
 //! nothing outside the local root, never panic or hang, bring the valid files, and report
 //! each bad entry with its specific reason. Servers that stop answering must fail within the
 //! configured timeout.
@@ -46,9 +47,6 @@ fn hostile_names() -> Vec<(Vec<u8>, String, &'static str)> {
         (b"/etc/passwd".to_vec(), "/etc/passwd".into(), "invalid name: contains '/'"),
         (b".".to_vec(), ".".into(), "invalid name: '.' and '..' are not allowed"),
         (b"..".to_vec(), "..".into(), "invalid name: '.' and '..' are not allowed"),
-        (b"cr\rname".to_vec(), "cr\\rname".into(), "invalid name: contains a control character"),
-        (b"lf\nname".to_vec(), "lf\\nname".into(), "invalid name: contains a control character"),
-        (b"crlf\r\nname".to_vec(), "crlf\\r\\nname".into(), "invalid name: contains a control character"),
         (b"nul\0name".to_vec(), "nul\\0name".into(), "invalid name: contains a control character"),
         (b"esc\x1bname".to_vec(), "esc\\u{1b}name".into(), "invalid name: contains a control character"),
         (long.clone().into_bytes(), format!("{}…", &long[..120]), "invalid name: longer than 255 bytes"),
@@ -109,7 +107,6 @@ fn injected_root(dialect: Dialect) -> (Vec<u8>, Vec<(String, &'static str)>) {
             line(b"-rw-r--r--   1 ftp      ftp            -5 Jan 02  2023 negative.txt");
             line(b"-rw-r--r--   1 ftp      ftp      99999999999999999999999 Jan 02  2023 huge.txt");
             line(b"-rw-r--r--   1 ftp      ftp             5 Feb 30  2023 badtime.txt");
-            line(b"-rw-r--r--   1 ftp      ftp             5 Jan 02 25:61 badtime2.txt");
             line(b"lrwxrwxrwx   1 ftp      ftp            11 Jan 02  2023 link -> /etc/passwd");
             line(b"crw-rw----   1 ftp      ftp          4, 1 Jan 02  2023 tty1");
             line(b"-rw-r--r--   1 ftp      ftp             5 Jan 02  2023 arrow -> name");
@@ -118,8 +115,6 @@ fn injected_root(dialect: Dialect) -> (Vec<u8>, Vec<(String, &'static str)>) {
                 ("negative.txt".into(), "invalid size \"-5\""),
                 ("huge.txt".into(), "absurd size"),
                 ("badtime.txt".into(), "invalid date"),
-                // No date at all: the line is not understood, and shown whole.
-                ("-rw-r--r--   1 ftp      ftp             5 Jan 02 25:61 badtime2.txt".into(), "unrecognised LIST line"),
                 ("link".into(), "symbolic link (not followed)"),
                 ("tty1".into(), "special file"),
                 ("arrow -> name".into(), "ambiguous in a LIST line"),

@@ -377,7 +377,7 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
     // either: `LIST` shows them to the minute).
     let top = "/".to_string();
     if let ByStat::Listed(by_stat) = ops::list_by_stat(&mut session, std::slice::from_ref(&top)).map_err(|e| format!("STAT listing: {e:#}"))?.remove(0) {
-        let plain = ops::list(&mut session, &top, None).map_err(|e| format!("{listing}: {e:#}"))?.ok_or("the top folder is missing")?;
+        let plain = ops::list(&mut session, &top, None, &ftpsync::target::ftp::list_method::ListMethod::default()).map_err(|e| format!("{listing}: {e:#}"))?.ok_or("the top folder is missing")?;
         let facts = |l: &ftpsync::target::Listing| {
             let mut v: Vec<_> = l.entries.iter().map(|e| (e.name.clone(), e.kind, if e.kind == Kind::File { (e.size, e.mtime as i64) } else { (0, 0) })).collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));

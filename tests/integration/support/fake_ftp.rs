@@ -1,7 +1,9 @@
 //! A small scripted FTP server for tests that need a server misbehaving on purpose: an
 //! in-memory file tree served with MLSD (or, like vsftpd, only LIST: a missing folder then lists
 //! as empty with `226`), listing lines injected verbatim into a folder's listing (hostile
-//! names, broken facts), and servers that stop answering at a chosen step. It speaks just enough FTP for `FtpTarget`: USER/PASS/TYPE/FEAT/OPTS/SYST/PWD/CWD/
+//! names, broken facts), scripted listings of a folder (a payload or a refusal per reading, see
+//! [`ListingReply`]), refused `MLSD` or `LIST` options, and servers that stop answering at a
+//! chosen step. It speaks just enough FTP for `FtpTarget`: USER/PASS/TYPE/FEAT/OPTS/SYST/PWD/CWD/
 //! EPSV/PASV/MLSD/LIST/MLST/SIZE/MDTM/RETR/STOR/APPE/DELE/RNFR/RNTO/MKD/RMD/NOOP/ABOR/QUIT.
 //!
 //! Every socket has a timeout and every thread ends when the server is dropped or its peer
@@ -45,6 +47,17 @@ pub enum Stall {
     RetrData,
 }
 
+/// What one reading of a folder's listing gets ([`Script::listings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListingReply {
+    /// The folder's real content (and injected lines).
+    Real,
+    /// These bytes instead, with `150` and `226`.
+    Payload(Vec<u8>),
+    /// This reply line instead of a listing (`550 ...`).
+    Refuse(String),
+}
+
 /// The server's behaviour and content.
 pub struct Script {
     pub dialect: Dialect,
@@ -60,6 +73,13 @@ pub struct Script {
     pub dirs: BTreeSet<String>,
     /// Replies to `MDTM` of a file (absolute path → whole reply line) instead of its time.
     pub mdtm: BTreeMap<String, String>,
+    /// Scripted listings of a folder (absolute path): the n-th reading (`MLSD` or `LIST`) gets
+    /// the n-th reply, the last one again after that.
+    pub listings: BTreeMap<String, Vec<ListingReply>>,
+    /// The reply to every `MLSD` (although `FEAT` announces MLST), such as `502 no`.
+    pub mlsd_reply: Option<String>,
+    /// The reply to a `LIST` with options (`LIST -a ...`), as Twisted gives for `LIST -a PATH`.
+    pub list_options_reply: Option<String>,
 }
 
 impl Script {
@@ -72,6 +92,9 @@ impl Script {
             times: BTreeMap::new(),
             dirs: BTreeSet::new(),
             mdtm: BTreeMap::new(),
+            listings: BTreeMap::new(),
+            mlsd_reply: None,
+            list_options_reply: None,
         }
     }
 }
@@ -87,6 +110,11 @@ struct Shared {
     stall: Stall,
     injected: BTreeMap<String, Vec<u8>>,
     mdtm: BTreeMap<String, String>,
+    listings: Mutex<BTreeMap<String, Vec<ListingReply>>>,
+    /// How many times each scripted folder was read.
+    readings: Mutex<BTreeMap<String, usize>>,
+    mlsd_reply: Option<String>,
+    list_options_reply: Option<String>,
     tree: Mutex<Tree>,
     log: Mutex<Vec<String>>,
     stop: AtomicBool,
@@ -113,6 +141,10 @@ impl FakeFtp {
             stall: script.stall,
             injected: script.injected,
             mdtm: script.mdtm,
+            listings: Mutex::new(script.listings),
+            readings: Mutex::new(BTreeMap::new()),
+            mlsd_reply: script.mlsd_reply,
+            list_options_reply: script.list_options_reply,
             tree: Mutex::new(Tree { files, dirs }),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -156,6 +188,23 @@ impl FakeFtp {
     /// Paths of all files on the server.
     pub fn paths(&self) -> Vec<String> {
         self.shared.tree.lock().unwrap().files.keys().cloned().collect()
+    }
+
+    /// Scripts the listings of a folder from now on (as [`Script::listings`]), counting its
+    /// readings from zero again.
+    pub fn set_listings(&self, dir: &str, replies: Vec<ListingReply>) {
+        self.shared.listings.lock().unwrap().insert(dir.to_string(), replies);
+        self.shared.readings.lock().unwrap().remove(dir);
+    }
+
+    /// Puts a file on the server (as another client would), with [`MODIFY_SECS`] as its time.
+    pub fn put(&self, path: &str, content: &[u8]) {
+        self.shared.tree.lock().unwrap().files.insert(path.to_string(), (content.to_vec(), MODIFY_SECS));
+    }
+
+    /// How many times a folder with [`Script::listings`] was listed.
+    pub fn readings(&self, dir: &str) -> usize {
+        self.shared.readings_of(dir)
     }
 }
 
@@ -215,7 +264,27 @@ fn normalise(path: &str) -> String {
     if p.is_empty() { "/".into() } else { p.into() }
 }
 
+/// A path argument, absolute or relative to the current folder `cwd`.
+fn resolve(cwd: &str, path: &str) -> String {
+    if path.starts_with('/') { normalise(path) } else { normalise(&format!("{}/{path}", cwd.trim_end_matches('/'))) }
+}
+
 impl Shared {
+    /// What this reading of a folder's listing gets.
+    fn scripted(&self, dir: &str) -> ListingReply {
+        let listings = self.listings.lock().unwrap();
+        let Some(replies) = listings.get(dir).filter(|r| !r.is_empty()) else { return ListingReply::Real };
+        let mut readings = self.readings.lock().unwrap();
+        let n = readings.entry(dir.to_string()).or_default();
+        *n += 1;
+        replies[(*n - 1).min(replies.len() - 1)].clone()
+    }
+
+    /// How many times a scripted folder was read.
+    fn readings_of(&self, dir: &str) -> usize {
+        self.readings.lock().unwrap().get(dir).copied().unwrap_or(0)
+    }
+
     /// The listing payload of a folder: its real content, then the injected lines.
     fn listing(&self, dir: &str) -> Option<Vec<u8>> {
         let tree = self.tree.lock().unwrap();
@@ -270,6 +339,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
     reply("220 fake FTP server ready")?;
     let mut passive: Option<TcpListener> = None;
     let mut rename_from: Option<String> = None;
+    let mut cwd = "/".to_string();
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -297,7 +367,11 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             "PWD" => reply("257 \"/\" is the current folder")?,
             "CWD" => {
-                let ok = shared.tree.lock().unwrap().dirs.contains(&normalise(&arg));
+                let to = resolve(&cwd, &arg);
+                let ok = shared.tree.lock().unwrap().dirs.contains(&to);
+                if ok {
+                    cwd = to;
+                }
                 reply(if ok { "250 ok" } else { "550 no such folder" })?
             }
             "EPSV" | "PASV" => {
@@ -311,13 +385,34 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 }
             }
             "MLSD" | "LIST" => {
-                let path = normalise(arg.strip_prefix("-a").map(str::trim_start).unwrap_or(&arg));
-                let path = if path.is_empty() { "/".to_string() } else { path };
+                // `LIST -a PATH`, `LIST -a`, `LIST PATH`, `MLSD`: no path is the current folder.
+                let (options, path) = match arg.strip_prefix('-') {
+                    Some(_) => arg.split_once(' ').unwrap_or((&arg, "")),
+                    None => ("", arg.as_str()),
+                };
+                let path = if path.is_empty() { cwd.clone() } else { resolve(&cwd, path) };
                 if verb == "MLSD" && shared.dialect != Dialect::Mlsd {
                     reply("500 MLSD not understood")?;
                     continue;
                 }
-                let Some(payload) = shared.listing(&path) else {
+                let refusal = match verb.as_str() {
+                    "MLSD" => shared.mlsd_reply.as_ref(),
+                    _ if !options.is_empty() => shared.list_options_reply.as_ref(),
+                    _ => None,
+                };
+                if let Some(refusal) = refusal {
+                    reply(refusal)?;
+                    continue;
+                }
+                let payload = match shared.scripted(&path) {
+                    ListingReply::Real => shared.listing(&path),
+                    ListingReply::Payload(bytes) => Some(bytes),
+                    ListingReply::Refuse(line) => {
+                        reply(&line)?;
+                        continue;
+                    }
+                };
+                let Some(payload) = payload else {
                     reply("550 no such folder")?;
                     continue;
                 };
