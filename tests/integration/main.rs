@@ -15,6 +15,7 @@ mod golden_ftp;
 mod hostile;
 mod interop;
 mod interrupted;
+mod listing_fallbacks;
 mod json_docs;
 mod killed;
 mod lazy_meta;

@@ -285,17 +285,19 @@ impl Shared {
         self.readings.lock().unwrap().get(dir).copied().unwrap_or(0)
     }
 
-    /// The listing payload of a folder: its real content, then the injected lines.
-    fn listing(&self, dir: &str) -> Option<Vec<u8>> {
+    /// The listing payload of a folder: its real content, then the injected lines. `LIST`
+    /// (`unix`) lists in the Unix format whatever the dialect (servers with MLSD have LIST too).
+    fn listing(&self, dir: &str, unix: bool) -> Option<Vec<u8>> {
         let tree = self.tree.lock().unwrap();
         if !tree.dirs.contains(dir) {
             // vsftpd lists a missing folder like an empty one.
             return (self.dialect == Dialect::ListOnly).then(Vec::new);
         }
+        let dialect = if unix { Dialect::ListOnly } else { self.dialect };
         let mut out = Vec::new();
         for d in tree.dirs.iter().filter(|d| *d != "/" && split(d).0 == dir) {
             let name = split(d).1;
-            let line = match self.dialect {
+            let line = match dialect {
                 Dialect::Mlsd => format!("type=dir;modify={MODIFY}; {name}\r\n"),
                 Dialect::ListOnly => format!("drwxr-xr-x   2 ftp      ftp          4096 Jan 02  2023 {name}\r\n"),
             };
@@ -303,7 +305,7 @@ impl Shared {
         }
         for (path, (content, mtime)) in tree.files.iter().filter(|(p, _)| split(p).0 == dir) {
             let name = split(path).1;
-            let line = match self.dialect {
+            let line = match dialect {
                 Dialect::Mlsd => format!("type=file;size={};modify={}; {name}\r\n", content.len(), mdtm_text(*mtime)),
                 Dialect::ListOnly => {
                     let date = chrono::DateTime::from_timestamp(*mtime, 0).unwrap().format("%b %d  %Y");
@@ -405,7 +407,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 }
                 let payload = match shared.scripted(&path) {
-                    ListingReply::Real => shared.listing(&path),
+                    ListingReply::Real => shared.listing(&path, verb == "LIST"),
                     ListingReply::Payload(bytes) => Some(bytes),
                     ListingReply::Refuse(line) => {
                         reply(&line)?;
