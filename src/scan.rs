@@ -7,13 +7,13 @@
 
 use std::sync::{Condvar, Mutex};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 
 use crate::meta::META_FILE;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
 use crate::relpath::RelPath;
-use crate::target::{Listing, Target, read_to_vec, unreadable_of};
+use crate::target::{Listing, Target, Unreadable, read_to_vec, unreadable_of};
 
 /// Lists one folder of one side, with its metadata.
 pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
@@ -24,8 +24,14 @@ pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
 /// Turns a folder's listing into its [`SideDir`], reading the metadata file if `needed` says
 /// so for the listing.
 fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>, needed: impl FnOnce(&Listing) -> bool) -> Result<SideDir> {
-    let listing = listing
-        .ok_or_else(|| anyhow!("folder {:?} does not exist on {} (it may have been removed during the scan)", path.as_str(), target.info().display))?;
+    // Listed in its parent, yet not there: removed meanwhile, or a name the server lists but
+    // cannot enter (Twisted and non-ASCII names). Either way nothing in it can be trusted.
+    let listing = listing.ok_or_else(|| Unreadable {
+        folder: format!("{:?}", path.as_str()),
+        server: target.info().display.clone(),
+        why: "it is listed in its parent folder, but cannot be entered or listed itself (it may have been removed during the scan)".into(),
+        again: false,
+    })?;
     if !SideDir::lists_meta(&listing) {
         return Ok(SideDir::new(listing, None));
     }
@@ -78,7 +84,13 @@ fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext,
                 }
                 listing => {
                     let needed = |l: &Listing| !lazy || meta_can_matter(l, local_dir.as_ref(), &ctx.remote.id);
-                    Some(finish_side(remote, p, listing?, needed)?)
+                    match listing.and_then(|l| finish_side(remote, p, l, needed)) {
+                        Err(e) if skip && unreadable_of(&e).is_some() => {
+                            unreadable.get_or_insert_with(|| skipped_text("remote", &e));
+                            Some(SideDir::new(Listing::default(), None))
+                        }
+                        side => Some(side?),
+                    }
                 }
             },
         };

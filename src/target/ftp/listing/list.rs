@@ -312,6 +312,68 @@ mod tests {
         }
     }
 
+    /// (name, kind, size) of a line that must be an entry.
+    fn entry_of(line: &str) -> (String, Kind, u64) {
+        let l = expect_entry(list(line));
+        (l.entry.name, l.entry.kind, l.entry.size)
+    }
+
+    #[test]
+    fn lines_of_real_servers() {
+        let file = |name: &str, size| (name.to_string(), Kind::File, size);
+        let dir = |name: &str| (name.to_string(), Kind::Dir, 0);
+        let cases = [
+            // GNU inetutils ftpd (`ls -lA` of its own, owner and group padded by two).
+            ("drwxr-x---  2 lstuser  lstuser  4096 Dec  6 16:09 a b", dir("a b")),
+            ("-rw-r-----  1 lstuser  lstuser   253 Dec  6 16:09 .pyftpsync-meta.json", file(".pyftpsync-meta.json", 253)),
+            // A name starting with a blank and a dash: one blank after the date, then the name.
+            ("-rw-r--r--  1 lstuser  root     3 Dec  6 16:09  -lead", file(" -lead", 3)),
+            ("drwxr-xr-x  2 lstuser  root  4096 Dec  6 16:09 st*r [x]", dir("st*r [x]")),
+            ("-rw-r--r--  1 lstuser  root     2 Dec  6 16:09 f #%.txt", file("f #%.txt", 2)),
+            // Twisted (wide padding, day with a leading zero).
+            ("-rw-r--r--   1 root      root                    3 Dec 06 16:21 x.txt", file("x.txt", 3)),
+            ("drwxr-xr-x   2 root      root                 4096 Dec 06 16:21 -dash", dir("-dash")),
+            // aioftp (single blanks, `none` owner).
+            ("-rw-r--r-- 1 none none 2 Dec  6 16:21 .hidden", file(".hidden", 2)),
+            ("drwxr-xr-x 2 none none 4096 Dec  6 16:21 é ü", dir("é ü")),
+            // netkit ftpd / vsftpd / pyftpdlib.
+            ("-rw-r--r--    1 1001     1001     12345678901 Jan 02  2023 big.iso", file("big.iso", 12_345_678_901)),
+            ("-rw-r--r--   1 user     group          3 Jun 14 09:05 日本.txt", file("日本.txt", 3)),
+            // Numeric owners, no group, setuid/sticky bits, ACL and extended-attribute marks.
+            ("-rw-r--r-- 1 1001 170 Jan 02 14:05 f", file("f", 170)),
+            ("-rwsr-xr-x 1 0 0 170 Jan 02 14:05 suid", file("suid", 170)),
+            ("drwxrwxrwt 9 0 0 4096 Jan 02 14:05 tmp", dir("tmp")),
+            ("-rw-r--r--+ 1 u g 170 Jan 02 14:05 acl", file("acl", 170)),
+            ("-rw-r--r--@ 1 u staff 170 Jan 02 14:05 mac", file("mac", 170)),
+            ("-rw-r-----. 1 u g 170 Jan 02 14:05 selinux", file("selinux", 170)),
+            // A 200-character name.
+            (&*format!("-rw-r--r-- 1 u g 5 Jan 02  2023 {}", "n".repeat(200)), file(&"n".repeat(200), 5)),
+        ];
+        for (line, want) in cases {
+            assert_eq!(entry_of(line), want, "{line}");
+        }
+        // Device files (major, minor instead of a size) are refused by name.
+        for (line, name) in [("crw-rw-rw-   1 root     root       1,   3 Dec  6 16:09 null", "null"), ("brw-rw---- 1 0 6 8, 0 Jan 02 2023 sda", "sda")] {
+            assert_eq!(expect_bad(list(line)), Skipped { name: name.into(), reason: "special file (not a regular file or folder)".into() });
+        }
+    }
+
+    #[test]
+    fn dos_listings_of_iis_and_others() {
+        let cases = [
+            ("12-06-26  02:03PM       <DIR>          name", Kind::Dir, "name", 0),
+            ("12-06-26  02:03PM                 1234 a b.txt", Kind::File, "a b.txt", 1234),
+            ("12-06-2026  14:03       <DIR>          four digit year", Kind::Dir, "four digit year", 0),
+            ("12-06-2026  14:03                 1234  leading blanks are padding", Kind::File, "leading blanks are padding", 1234),
+            ("12/06/2026  14:03                 1234 slashes", Kind::File, "slashes", 1234),
+        ];
+        let dec_6_2026_1403 = 1_796_565_780.0;
+        for (line, kind, name, size) in cases {
+            let l = expect_entry(list(line));
+            assert_eq!((l.entry.kind, l.entry.name.as_str(), l.entry.size, l.entry.mtime), (kind, name, size, dec_6_2026_1403), "{line}");
+        }
+    }
+
     #[test]
     fn list_dates_without_a_year() {
         // 2023-01-01T10:00:00Z: `Jan 01 23:00` is 13 hours ahead (this year), `Jan 02 14:05`
