@@ -104,8 +104,11 @@ fn args<'a>(command: &'a [&'a str], local: &'a str, url: &'a str, plan_out: &'a 
     args
 }
 
+/// Files (and folders) with their content and time, by path.
+type LocalState = BTreeMap<String, (Vec<u8>, std::time::SystemTime)>;
+
 /// The local files below `a b` and the server's files below `/a b`.
-fn folder_state(local: &str, server: &FakeFtp) -> (BTreeMap<String, (Vec<u8>, std::time::SystemTime)>, BTreeMap<String, Vec<u8>>) {
+fn folder_state(local: &str, server: &FakeFtp) -> (LocalState, BTreeMap<String, Vec<u8>>) {
     let mut remote = server_files(server);
     remote.retain(|p, _| p.starts_with(&format!("{FOLDER}/")));
     (tree_state(&Path::new(local).join("a b")), remote)
