@@ -234,3 +234,43 @@ fn a_listing_that_differs_on_the_second_reading_is_drift() {
         }
     }
 }
+
+#[test]
+fn a_folder_copied_or_deleted_as_a_whole_is_left_alone_when_something_inside_is_unreadable() {
+    // `/new` was synchronised, then deleted locally; now `/new/sub` lists error text. Deleting
+    // `/new` as a whole (upload --delete, sync) would delete what `/new/sub` holds unseen;
+    // downloading it into an empty folder would copy part of it: neither happens.
+    let mut script = Script::new(Dialect::ListOnly);
+    script.files.insert("/new/g.txt".into(), b"g\n".to_vec());
+    script.files.insert("/new/sub/unseen.txt".into(), b"unseen\n".to_vec());
+    script.dirs.extend(["/new".to_string(), "/new/sub".to_string()]);
+    let server = FakeFtp::start(script);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    std::fs::create_dir(&local).unwrap();
+    let local = local.to_str().unwrap();
+    let out = run(&["download", local, &server.url(), "--resolve", "remote"]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_dir_all(Path::new(local).join("new")).unwrap();
+    server.set_listings("/new/sub", vec![ListingReply::Payload(b"ls: /new/sub: Permission denied\r\n".to_vec())]);
+    let server_before = server_files(&server);
+    // Downloading into an empty folder copies `/new` as a whole.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    for (command, local) in [(&["upload", "--delete", "--resolve", "skip"][..], local), (&["sync", "--resolve", "skip"], local), (&["download", "--delete", "--resolve", "skip"], empty)] {
+        let out = run(&args(command, local, &server.url(), ""));
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {said}");
+        assert!(said.contains("the folder /new/sub on ") && said.contains("Permission denied"), "{command:?}: {said}");
+        let url = server.url();
+        let mut with_skip = args(command, local, &url, "");
+        with_skip.push("--skip-unreadable");
+        let out = run(&with_skip);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {said}");
+        assert!(said.contains("Skipping the unreadable remote folder /new/sub on "), "{command:?}: {said}");
+        assert_eq!(server_files(&server), server_before, "{command:?}: the server changed");
+        assert!(!Path::new(local).join("new").exists(), "{command:?}: part of /new was copied");
+    }
+}
