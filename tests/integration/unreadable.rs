@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, ListingReply, MODIFY_SECS, Script};
-use crate::support::{ftpsync, tree_state};
+use crate::support::{assert_schema_valid, ftpsync, tree_state};
 
 const FOLDER: &str = "/a b";
 const X: &[u8] = b"x content\n";
@@ -150,6 +150,17 @@ fn unreadable_stops_every_command(dialect: Dialect) {
                 assert_eq!(server.file("/top-new.txt").as_deref(), Some(&b"beside the folder\n"[..]), "{what}: the rest was not synchronised");
             }
         }
+        // The plan shows the folder left alone, and says why.
+        server.set_listings(FOLDER, replies.clone());
+        let out = run(&["plan", "sync", &local, &server.url(), "-o", plan_out.to_str().unwrap(), "--skip-unreadable"]);
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out));
+        let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan_out).unwrap()).unwrap();
+        assert_schema_valid("plan", &plan);
+        assert_eq!(plan["options"]["skip_unreadable"], true);
+        let entries = plan["entries"].as_array().unwrap();
+        let folder = entries.iter().find(|e| e["path"] == "a b").expect("the folder is planned");
+        assert_eq!((&folder["action"], &folder["reason"]), (&serde_json::json!("skip"), &serde_json::json!("unreadable")), "{folder}");
+        assert!(entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("a b/")), "{case}: an entry inside the folder was planned");
     }
 }
 
