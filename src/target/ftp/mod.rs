@@ -8,12 +8,14 @@
 //! bounded retries for transient failures, and the remote lock ([`lock`]).
 
 pub mod encoding;
+pub mod learned;
 pub mod listing;
 pub mod lock;
 pub mod lock_gate;
 pub mod mtime;
 pub mod ops;
 pub mod session;
+mod setup;
 pub mod tls;
 mod upload;
 pub mod wire;
@@ -26,7 +28,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use self::lock::{LockFile, Verdict};
-use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
+use self::ops::{ByStat, Watched, exists, list_any, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
 use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_transient};
@@ -62,6 +64,8 @@ struct Shared {
     gate: lock_gate::Gate,
     /// The server's clock minus ours, learnt when the lock is confirmed.
     time_offset: Mutex<f64>,
+    /// The server's optional commands that work, and those it refused.
+    learned: Arc<learned::Learned>,
 }
 
 impl Drop for Shared {
@@ -108,7 +112,7 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0) });
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), learned: Default::default() });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         // Entered, not listed: the scan lists it (one listing per folder, and the first
@@ -129,7 +133,7 @@ impl FtpTarget {
 
     fn connect(&mut self) -> Result<&mut Session> {
         if self.session.is_none() {
-            self.session = Some(Session::open(&self.shared.settings)?);
+            self.session = Some(Session::open_learning(&self.shared.settings, &self.shared.learned)?);
         }
         Ok(self.session.as_mut().expect("just connected"))
     }
@@ -153,7 +157,7 @@ impl FtpTarget {
             }
             let mut session = match self.session.take() {
                 Some(s) => s,
-                None => match Session::open(&self.shared.settings) {
+                None => match Session::open_learning(&self.shared.settings, &self.shared.learned) {
                     Ok(s) => s,
                     Err(e) if is_transient(&e) => {
                         last = Some(e);
@@ -182,7 +186,7 @@ impl FtpTarget {
     /// Lists a folder; `None` if it does not exist.
     fn list_raw(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         let abs = self.abs(dir);
-        self.retry(|s| list(s, &abs, None))
+        self.retry(|s| list_any(s, &abs, None))
     }
 
     fn temp_name(&self, path: &RelPath) -> RelPath {
@@ -311,18 +315,20 @@ impl Target for FtpTarget {
         if self.session.as_ref().is_some_and(|s| s.features.mlst) && !path.is_root() {
             let abs = self.abs(path);
             let name = path.name().to_string();
-            let found = self.retry(|s| mlst(s, &abs))?;
-            return Ok(found.map(|mut e| {
-                e.name = name;
-                e
-            }));
+            // `None`: the server refused MLST after all; its folder's listing tells.
+            if let Some(found) = self.retry(|s| mlst(s, &abs))? {
+                return Ok(found.map(|mut e| {
+                    e.name = name;
+                    e
+                }));
+            }
         }
         let parent = path.parent();
         if parent.is_root() && self.root_missing {
             return Ok(None);
         }
         let (abs, name) = (self.abs(&parent), path.name().to_string());
-        let listing = self.retry(|s| list(s, &abs, Some(&name)))?;
+        let listing = self.retry(|s| list_any(s, &abs, Some(&name)))?;
         Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
     }
 
@@ -395,7 +401,7 @@ impl Target for FtpTarget {
             let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let session = match spare {
                 Some(s) => s,
-                None => Session::open(&shared.settings)?,
+                None => Session::open_learning(&shared.settings, &shared.learned)?,
             };
             Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
         })

@@ -6,9 +6,10 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::learned::{Capability, unsupported};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
-use super::session::{Session, broken, failed, refused};
+use super::session::{Session, broken, failed, refused, refused_as_unsupported};
 use super::wire::{Direction, Failure, Reply};
 use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::model::Clock;
@@ -114,8 +115,29 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Lis
         let cmds: Vec<String> = vague.iter().map(|n| mdtm_command(abs, n)).collect();
         let replies = s.batch(&cmds, "MDTM")?;
         pin_times(&mut listing, &vague, &replies)?;
+        note_mdtm_refusal(s, &replies);
     }
     Ok(Some(listing))
+}
+
+/// [`list`], falling back from `MLSD` to `LIST` (for good) where the server announced `MLSD`
+/// (or did not answer `FEAT`) but does not implement it.
+pub fn list_any(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Listing>> {
+    match list(s, abs, only) {
+        Err(e) if s.features.mlsd && refused_as_unsupported(&e) => {
+            s.refuse(Capability::Mlsd, &format!("{e:#}"));
+            list(s, abs, only)
+        }
+        other => other,
+    }
+}
+
+/// Remembers that the server does not implement `MDTM`, if it answered one of `replies` so:
+/// the times its listings show are used from then on.
+fn note_mdtm_refusal(s: &mut Session, replies: &[Reply]) {
+    if let Some(r) = replies.iter().find(|r| unsupported(r.code)) {
+        s.refuse(Capability::Mdtm, &r.text());
+    }
 }
 
 fn mdtm_command(dir: &str, name: &str) -> String {
@@ -134,7 +156,8 @@ fn vague_files(listing: &Listing, details: &std::collections::BTreeMap<String, l
 }
 
 /// Sets the exact times `MDTM` gave for `names`. A file whose time the server refuses or
-/// garbles cannot be compared: it is skipped, not the listing.
+/// garbles cannot be compared: it is skipped, not the listing. A server that does not
+/// implement `MDTM` at all (`500`, `502`) leaves the listing's time.
 fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Result<()> {
     let mut unknown = Vec::new();
     for (name, reply) in names.iter().zip(replies) {
@@ -148,6 +171,7 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
                 }
                 Err(reason) => format!("MDTM: {reason}"),
             },
+            None if unsupported(reply.code) => continue,
             None if reply.code == 213 => "MDTM: the server's answer is not a time".into(),
             None if reply.code >= 500 => format!("MDTM: the server answered {}", reply.text()),
             None => return Err(refused(reply, &format!("MDTM {name}"))),
@@ -188,14 +212,26 @@ pub fn stat_safe(abs: &str) -> bool {
 /// then the exact time of every file (`MDTM`), all in a second write — two round trips for
 /// all of them and no data connection, where `MLSD` costs three per folder. Only a reply
 /// that is a listing with the folder's own `.` entry counts; anything else is
-/// [`ByStat::Unsure`]. Each write ends with `NOOP`, whose answer must come last and be `200`:
-/// a reply out of place (a name with a line break in it, say) makes the connection unusable
-/// instead of misread.
+/// [`ByStat::Unsure`]. Each write ends with a fence (`NOOP`, or `PWD` where `NOOP` is not
+/// implemented), whose answer must come last and be its own: a reply out of place (a name with
+/// a line break in it, say) makes the connection unusable instead of misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
     let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
-    cmds.push("NOOP".into());
+    let (fence, _) = s.fence();
+    cmds.push(fence.into());
     let replies = s.batch(&cmds, doing)?;
+    if let Some(last) = replies.last().filter(|r| fence == "NOOP" && unsupported(r.code)) {
+        // No NOOP here (aioftp): the fence proved nothing. Refusals all round carry no
+        // listing to misread; otherwise the batch is tried again on a new connection, with
+        // PWD as its fence.
+        s.refuse(Capability::Noop, &last.text());
+        if replies.iter().all(|r| r.code >= 400) {
+            return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
+        }
+        s.give_up();
+        return Err(anyhow::Error::new(Transient(format!("{doing}: NOOP is not implemented; trying again with PWD"))));
+    }
     in_step(s, &replies, doing)?;
     let now = SystemClock.now();
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
@@ -218,7 +254,7 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
         }
     }
     if !cmds.is_empty() {
-        cmds.push("NOOP".into());
+        cmds.push(s.fence().0.into());
         let replies = s.batch(&cmds, "MDTM")?;
         in_step(s, &replies, "MDTM")?;
         let mut rest = &replies[..];
@@ -227,6 +263,7 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             pin_times(listing, vague, mine)?;
             rest = more;
         }
+        note_mdtm_refusal(s, &replies);
     }
     Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
 }
@@ -239,10 +276,12 @@ fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
     Some(reply.lines[1..reply.lines.len() - 1].iter().map(Vec::as_slice).collect())
 }
 
-/// The last reply of a batch ending in `NOOP` must be its `200`; otherwise the replies are
-/// out of step with the commands and the connection is given up.
+/// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
+/// for `PWD`); otherwise the replies are out of step with the commands and the connection is
+/// given up.
 fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
-    if replies.last().is_some_and(|r| r.code == 200) {
+    let (_, code) = s.fence();
+    if replies.last().is_some_and(|r| r.code == code) {
         return Ok(());
     }
     s.give_up();
@@ -281,10 +320,15 @@ pub fn parse_mlst(reply: &Reply, path: &str) -> Result<Option<Entry>> {
     })
 }
 
-/// One entry via `MLST`; `None` if it does not exist.
-pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Entry>> {
+/// One entry via `MLST`: `Some(None)` if it does not exist, `None` if the server does not
+/// implement `MLST` after all (remembered: lookups list the folder from then on).
+pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
     let reply = s.exec(&format!("MLST {path}"), &format!("MLST {path}"))?;
-    parse_mlst(&reply, path)
+    if unsupported(reply.code) {
+        s.refuse(Capability::Mlst, &reply.text());
+        return Ok(None);
+    }
+    parse_mlst(&reply, path).map(Some)
 }
 
 /// Renames `from` over `to` (`RNFR` and `RNTO` in one write), removing `to` first on servers

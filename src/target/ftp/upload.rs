@@ -7,10 +7,11 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::learned::{Capability, unsupported};
 use super::mtime::{self, Plan};
-use super::ops::{Watched, list, missing, parse_mlst, rename_over};
+use super::ops::{Watched, list_any, missing, parse_mlst, rename_over};
 use super::session::{Session, failed, refused};
-use super::wire::Direction;
+use super::wire::{Direction, Reply};
 use crate::model::Entry;
 use crate::target::{Guard, Transient, Written};
 
@@ -27,23 +28,51 @@ pub struct Upload<'a> {
     pub settle: &'a dyn Fn(&mut Session) -> Result<()>,
 }
 
-/// What the reply to the size check says was stored (`None`: the server cannot tell).
-fn stored_size(reply: Option<&super::wire::Reply>, via_size: bool, tmp: &str) -> Result<Option<u64>> {
+/// What the reply to the size check says was stored (`None`: the server cannot tell). A
+/// server that does not implement the command (`SIZE` or `MLST`, whatever `FEAT` said) is
+/// asked the next way: `MLST`, then the folder's listing.
+fn stored_size(s: &mut Session, reply: Option<&Reply>, via_size: bool, tmp: &str) -> Result<Option<u64>> {
     let Some(reply) = reply else { return Ok(None) };
+    if via_size && unsupported(reply.code) {
+        s.refuse(Capability::Size, &reply.text());
+        return size_without_size(s, tmp);
+    }
     if via_size {
         return Ok((reply.code == 213).then(|| reply.message().trim().parse().ok()).flatten());
+    }
+    if unsupported(reply.code) {
+        s.refuse(Capability::Mlst, &reply.text());
+        return Ok(in_listing(s, tmp)?.map(|e| e.size));
     }
     Ok(parse_mlst(reply, tmp)?.map(|e| e.size))
 }
 
-/// The entry at `dest` now, for the guard.
-fn current(s: &mut Session, reply: Option<&super::wire::Reply>, dest: &str) -> Result<Option<Entry>> {
-    if let Some(reply) = reply {
-        return parse_mlst(reply, dest);
+/// The size of `tmp` by `MLST` where the server has it, else from its folder's listing.
+fn size_without_size(s: &mut Session, tmp: &str) -> Result<Option<u64>> {
+    if s.features.mlst {
+        let reply = s.exec(&format!("MLST {tmp}"), &format!("MLST {tmp}"))?;
+        return stored_size(s, Some(&reply), false, tmp);
     }
-    let (parent, name) = dest.rsplit_once('/').unwrap_or(("", dest));
+    Ok(in_listing(s, tmp)?.map(|e| e.size))
+}
+
+/// The entry at `path` in its folder's listing.
+fn in_listing(s: &mut Session, path: &str) -> Result<Option<Entry>> {
+    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
     let parent = if parent.is_empty() { "/" } else { parent };
-    Ok(list(s, parent, Some(name))?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
+    Ok(list_any(s, parent, Some(name))?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
+}
+
+/// The entry at `dest` now, for the guard.
+fn current(s: &mut Session, reply: Option<&Reply>, dest: &str) -> Result<Option<Entry>> {
+    match reply {
+        Some(reply) if unsupported(reply.code) => {
+            s.refuse(Capability::Mlst, &reply.text());
+            in_listing(s, dest)
+        }
+        Some(reply) => parse_mlst(reply, dest),
+        None => in_listing(s, dest),
+    }
 }
 
 /// Sends `data` as `up.tmp`, checks it and renames it to `up.dest`. On error `up.tmp` may be
@@ -98,7 +127,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     let sent = copied.map_err(|e| anyhow::Error::new(e).context(format!("upload of {dest} interrupted")))?;
     let mut replies = replies.into_iter();
     if checks_size {
-        let stored = stored_size(replies.next().as_ref(), via_size, tmp)?;
+        let stored = stored_size(s, replies.next().as_ref(), via_size, tmp)?;
         if let Some(stored) = stored.filter(|&n| n != sent) {
             return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
         }
@@ -111,7 +140,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     (up.settle)(s)?;
     if let Some(guard) = up.guard {
         let reply = if guard_by_mlst { replies.next() } else { None };
-        if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250) {
+        if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250 && !unsupported(r.code)) {
             let reply = reply.expect("checked");
             return Err(refused(&reply, &format!("cannot look at {dest}")));
         }
