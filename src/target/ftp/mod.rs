@@ -253,7 +253,17 @@ impl FtpTarget {
     /// The server's clock, from the time it gave the lock file written at `written`.
     fn learn_time_offset(&mut self, written: f64) {
         let mdtm = format!("MDTM {}", self.lock_abs());
-        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
+        let read = |s: &mut Session| {
+            if !s.features.mdtm {
+                return Ok(None);
+            }
+            let reply = s.exec(&mdtm, "MDTM").ok();
+            if let Some(r) = reply.as_ref().filter(|r| learned::unsupported(r.code)) {
+                s.refuse(learned::Capability::Mdtm, &r.text());
+            }
+            Ok(reply.as_ref().and_then(mtime::parse_mdtm))
+        };
+        if let Ok(Some(t)) = self.retry(read) {
             *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
         }
     }
@@ -301,7 +311,9 @@ impl Target for FtpTarget {
             let found = self.retry(|s| list_by_stat(s, &paths))?;
             let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
             // A server that never listed this way is not asked again; one that did, always.
-            let _ = self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed);
+            if !found.iter().any(|f| matches!(f, ByStat::Again)) {
+                let _ = self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed);
+            }
             for (&i, f) in batch.iter().zip(found) {
                 if let ByStat::Listed(l) = f {
                     out[i] = Some(Some(l));

@@ -117,6 +117,10 @@ pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
         if m == Method::Mfmt && !s.features.mfmt {
             return false;
         }
+        // A server that does not know MDTM does not set times with it either.
+        if m == Method::MdtmSet && s.has_refused(Capability::Mdtm) {
+            return false;
+        }
         try_method(s, m, path, &ts) && reads_back(s, path, want)
     });
     let method = found.unwrap_or(Method::Unsupported);

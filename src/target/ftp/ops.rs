@@ -200,6 +200,9 @@ pub enum ByStat {
     /// Not a listing we trust (missing folder, refused, a server that lists otherwise): the
     /// caller lists this one with `MLSD`/`LIST`.
     Unsure,
+    /// Not judged (the batch's fence had to change): listed otherwise this time, and the
+    /// next batch tries again.
+    Again,
 }
 
 /// Whether `STAT` may be asked to list this path: servers parse its argument like a shell
@@ -223,14 +226,14 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     let replies = s.batch(&cmds, doing)?;
     if let Some(last) = replies.last().filter(|r| fence == "NOOP" && unsupported(r.code)) {
         // No NOOP here (aioftp): the fence proved nothing. Refusals all round carry no
-        // listing to misread; otherwise the batch is tried again on a new connection, with
-        // PWD as its fence.
+        // listing to misread; otherwise nothing of the batch is trusted, the connection is
+        // dropped, and the next batch has PWD as its fence.
         s.refuse(Capability::Noop, &last.text());
         if replies.iter().all(|r| r.code >= 400) {
             return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
         }
         s.give_up();
-        return Err(anyhow::Error::new(Transient(format!("{doing}: NOOP is not implemented; trying again with PWD"))));
+        return Ok(dirs.iter().map(|_| ByStat::Again).collect());
     }
     in_step(s, &replies, doing)?;
     let now = SystemClock.now();
@@ -244,7 +247,13 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
         let parsed = parse_listing(&body.join(&b"\n"[..]), Format::List, now);
         let mut listing = parsed.listing.clone();
         settle_listing(s, &parsed, &mut listing);
-        let vague = if s.features.mdtm { vague_files(&listing, &parsed.details, None) } else { Vec::new() };
+        let vague = vague_files(&listing, &parsed.details, None);
+        if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
+            // Times to the minute or day at best, and MLSD gives them to the second.
+            found.push(None);
+            continue;
+        }
+        let vague = if s.features.mdtm { vague } else { Vec::new() };
         found.push(Some((listing, vague)));
     }
     let mut cmds: Vec<String> = Vec::new();
@@ -264,6 +273,14 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             rest = more;
         }
         note_mdtm_refusal(s, &replies);
+        if !s.features.mdtm && s.features.mlsd {
+            // MDTM refused: listings whose times it was to pin are left to MLSD.
+            for f in found.iter_mut() {
+                if f.as_ref().is_some_and(|(_, vague)| !vague.is_empty()) {
+                    *f = None;
+                }
+            }
+        }
     }
     Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
 }

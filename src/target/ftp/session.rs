@@ -226,6 +226,11 @@ impl Session {
         self.learned.refused(cap)
     }
 
+    /// What the target's connections learnt (to ask while a transfer holds the session).
+    pub fn learned(&self) -> Arc<Learned> {
+        self.learned.clone()
+    }
+
     /// The command that ends a batch whose replies must be proven in step, and the reply
     /// code it must get: `NOOP` (200), or `PWD` (257) where `NOOP` is not implemented.
     pub fn fence(&self) -> (&'static str, u16) {

@@ -68,13 +68,16 @@ pub fn setup(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<(Feat
     }
     let mut replies = run(ctl, &cmds, &shown)?;
     if ctl.pipelining() && cmds.len() > 1 && !plausible(&cmds, &replies) {
-        ctl.set_pipelining(false);
-        replies = run(ctl, &cmds, &shown)?;
-        if plausible(&cmds, &replies) {
+        // Refused, or read out of order? The first command alone tells (it is the binary
+        // mode's, whose refusal would be tried once more anyway).
+        let alone = run(ctl, &cmds[..1], &shown)?;
+        if plausible(&cmds[..1], &alone) && !plausible(&cmds[..1], &replies[..1]) {
             learned.refuse(Capability::Pipelining, &format!("{shown} answered commands sent together out of order"));
+            ctl.set_pipelining(false);
+            let rest = run(ctl, &cmds[1..], &shown)?;
+            replies = alone.into_iter().chain(rest).collect();
         } else {
-            // Not out of order, just refused: the server takes commands in a row after all.
-            ctl.set_pipelining(true);
+            replies[0] = alone.into_iter().next().expect("one reply");
         }
     }
     let mut features = known.unwrap_or_default();
@@ -85,7 +88,7 @@ pub fn setup(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<(Feat
             "FEAT" if reply.code == 211 => features = features_of(reply),
             "FEAT" => {
                 learned.refuse(Capability::Feat, &format!("the server answered FEAT with {}", reply.text()));
-                features = probe(ctl, s)?;
+                features = probe(ctl, s, learned)?;
             }
             _ => {}
         }
@@ -127,15 +130,18 @@ fn binary_mode(ctl: &mut Control, learned: &Learned, tried: Binary, reply: &Repl
 /// The features of a server without `FEAT`, from what it answers to `MLST`, `SIZE` and `MDTM`
 /// of the root folder (one at a time: such a server may answer a batch out of order).
 /// Setting times needs no probe: each method is tried on the first upload.
-fn probe(ctl: &mut Control, s: &Settings) -> Result<Features> {
+fn probe(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<Features> {
     let root = if s.url.path.is_empty() { "/" } else { s.url.path.as_str() };
-    let mut known = |verb: &str| -> Result<bool> {
+    let mut known = |verb: &str, cap: Capability| -> Result<bool> {
         let reply = ctl.exec(&format!("{verb} {root}")).map_err(|e| broken(e, &format!("probing {verb}")))?;
+        if unsupported(reply.code) {
+            learned.refuse(cap, &format!("the server answered {verb} with {}", reply.text()));
+        }
         Ok(!unsupported(reply.code))
     };
-    let mlst = known("MLST")?;
-    let size = known("SIZE")?;
-    let mdtm = known("MDTM")?;
+    let mlst = known("MLST", Capability::Mlst)?;
+    let size = known("SIZE", Capability::Size)?;
+    let mdtm = known("MDTM", Capability::Mdtm)?;
     // MLST means MLSD too (RFC 3659).
     Ok(Features { mlsd: mlst, mlst, mfmt: true, mdtm, size, utf8: false })
 }

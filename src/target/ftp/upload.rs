@@ -99,6 +99,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     // The next transfer's data connection is announced behind the checks and opened while
     // the rename runs (uploads come in a row): one round trip less for it.
     let ahead = s.announces();
+    let learned = s.learned();
 
     let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
@@ -111,7 +112,8 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         return Err(net);
     }
     let mut then = if copied.is_ok() { then } else { Vec::new() };
-    let ahead = ahead && copied.is_ok();
+    // Not where this very transfer found EPSV refused (and fell back to PASV).
+    let ahead = ahead && copied.is_ok() && !learned.refused(Capability::Epsv);
     if ahead {
         then.push("EPSV".into());
     }
@@ -125,6 +127,13 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     }
     // Our side failed (the source), or the server ended the transfer.
     let sent = copied.map_err(|e| anyhow::Error::new(e).context(format!("upload of {dest} interrupted")))?;
+    // The guard's MLST comes last; a refusal of it is learnt first, so that the size check
+    // does not fall back to MLST too.
+    if guard_by_mlst
+        && let Some(r) = replies.last().filter(|r| unsupported(r.code))
+    {
+        s.refuse(Capability::Mlst, &r.text());
+    }
     let mut replies = replies.into_iter();
     if checks_size {
         let stored = stored_size(s, replies.next().as_ref(), via_size, tmp)?;
