@@ -351,3 +351,39 @@ fn several_connections_share_what_was_learnt() {
     });
     assert!(report.server_times_kept);
 }
+
+#[test]
+fn without_feat_size_and_mlst_uploads_are_checked_by_listing() {
+    // Nothing announced, SIZE and MLST unknown: the probes find that out at login, folders are
+    // listed with LIST, and each upload's size is read from its folder's listing.
+    let cmds = [("FEAT", 502), ("SIZE", 502), ("MLST", 502)];
+    let fake = RefusingFtp::start(Refusals::refusing(&cmds));
+    let report = round_trip(&fake, 1, &|run, log| {
+        for (cmd, _) in cmds {
+            not_repeated(log, cmd, false);
+        }
+        if run == "upload" {
+            let stored = log.iter().position(|l| l.is("STOR")).expect("an upload");
+            assert!(log[stored..].iter().any(|l| l.is("LIST") || l.is("STAT")), "the size is read from a listing: {log:?}");
+        }
+    });
+    assert!(report.upload_out.contains("uploaded sizes checked by listings"), "{}", report.upload_out);
+}
+
+#[test]
+fn a_short_upload_is_caught_by_every_size_check() {
+    // The server keeps one byte less of each upload: whichever way the size is read (SIZE,
+    // MLST, a listing), the file is never renamed into place and the run fails.
+    for cmds in [vec![], vec![("SIZE", 502)], vec![("FEAT", 502), ("SIZE", 502), ("MLST", 502)]] {
+        let fake = RefusingFtp::start(Refusals { short_stores: true, ..Refusals::refusing(&cmds) });
+        let dir = tempfile::tempdir().unwrap();
+        local_tree(dir.path());
+        let out = run(&["upload", dir.path().to_str().unwrap(), &fake.url()], 1);
+        assert_ne!(out.code, 0, "{cmds:?}: a short upload must fail:\n{}", out.out);
+        assert!(out.out.contains("bytes of"), "{cmds:?}: {}", out.out);
+        let files = fake.files();
+        for (path, _, _) in FILES {
+            assert!(!files.contains_key(&format!("/site/{path}")), "{cmds:?}: {path} renamed into place: {:?}", files.keys());
+        }
+    }
+}

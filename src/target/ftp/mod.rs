@@ -311,8 +311,14 @@ impl Target for FtpTarget {
             let found = self.retry(|s| list_by_stat(s, &paths))?;
             let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
             // A server that never listed this way is not asked again; one that did, always.
-            if !found.iter().any(|f| matches!(f, ByStat::Again)) {
-                let _ = self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed);
+            if !found.iter().any(|f| matches!(f, ByStat::Again))
+                && self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                if verdict == STAT_YES {
+                    learned::chose!("ftp: folders listed over the control connection (STAT -la), several per round trip");
+                } else {
+                    learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
+                }
             }
             for (&i, f) in batch.iter().zip(found) {
                 if let ByStat::Listed(l) = f {

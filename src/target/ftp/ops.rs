@@ -108,7 +108,7 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>) -> Result<Option<Lis
         return Ok(None);
     }
     let mut listing = parsed.listing.clone();
-    settle_listing(s, &parsed, &mut listing);
+    settle_listing(s, &parsed, &mut listing, only);
     if format == Format::List && s.features.mdtm {
         // LIST shows minutes at best: ask for the exact time of each file (one batch).
         let vague = vague_files(&listing, &parsed.details, only);
@@ -183,10 +183,11 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
     Ok(())
 }
 
-/// Keeps what a listing shows of ftpsync's own temporary files out, and remembers the raw
-/// bytes of names that were not UTF-8.
-fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing) {
-    listing.entries.retain(|e| !is_temp_name(&e.name));
+/// Keeps what a listing shows of ftpsync's own temporary files out (but the one `only` looks
+/// up: an upload's size is checked in its folder's listing where the server has neither
+/// `SIZE` nor `MLST`), and remembers the raw bytes of names that were not UTF-8.
+fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing, only: Option<&str>) {
+    listing.entries.retain(|e| !is_temp_name(&e.name) || only == Some(e.name.as_str()));
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);
@@ -246,7 +247,7 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
         };
         let parsed = parse_listing(&body.join(&b"\n"[..]), Format::List, now);
         let mut listing = parsed.listing.clone();
-        settle_listing(s, &parsed, &mut listing);
+        settle_listing(s, &parsed, &mut listing, None);
         let vague = vague_files(&listing, &parsed.details, None);
         if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
             // Times to the minute or day at best, and MLSD gives them to the second.

@@ -86,6 +86,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     } else if s.features.mlst {
         then.push(format!("MLST {tmp}"));
     }
+    // Neither SIZE nor MLST: the folder's listing shows the size (after the transfer).
     let checks_size = !then.is_empty();
     let time = up.mtime.map(|t| (t, mtime::plan(mtimes, tmp, t)));
     if let Some((_, Plan::Command(cmd))) = &time {
@@ -140,6 +141,8 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         if let Some(stored) = stored.filter(|&n| n != sent) {
             return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
         }
+    } else if let Some(stored) = in_listing(s, tmp)?.map(|e| e.size).filter(|&n| n != sent) {
+        return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
     }
     let mtime_set = match time {
         Some((_, Plan::Command(_))) => replies.next().is_some_and(|r| mtime::applied(&r)),

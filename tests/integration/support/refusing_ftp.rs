@@ -58,6 +58,8 @@ pub struct Refusals {
     /// Answers refused commands at once, before the replies to earlier commands of the same
     /// write (as aioftp does).
     pub out_of_order: bool,
+    /// Stores every upload one byte short (a server that loses data).
+    pub short_stores: bool,
 }
 
 impl Refusals {
@@ -432,6 +434,9 @@ fn transfer_command(verb: &str, arg: &str, shared: &Shared, passive: &mut Option
         None => {
             let mut content = Vec::new();
             data.read_to_end(&mut content)?;
+            if shared.refusals.short_stores {
+                content.pop();
+            }
             let mut tree = shared.tree.lock().unwrap();
             let file = tree.files.entry(arg.to_string()).or_insert_with(|| (Vec::new(), now()));
             if verb == "STOR" {
