@@ -202,6 +202,15 @@ fn without_noop_batches_end_with_pwd() {
     assert!(report.upload_out.contains("ending batches with PWD"), "{}", report.upload_out);
     // STAT and NOOP both refused, as aioftp does.
     refusing(&[("NOOP", 502), ("STAT", 502)]);
+    // Neither NOOP nor PWD can fence a batch: STAT is given up, MLSD lists.
+    let fake = RefusingFtp::start(Refusals::refusing(&[("NOOP", 502), ("PWD", 502)]));
+    round_trip(&fake, 1, &|run, log| {
+        not_repeated(log, "NOOP", false);
+        not_repeated(log, "PWD", false);
+        if run == "replan" {
+            assert!(log.iter().any(|l| l.is("MLSD")), "{log:?}");
+        }
+    });
 }
 
 #[test]

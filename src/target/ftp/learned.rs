@@ -61,7 +61,7 @@ impl Capability {
             Capability::Mlsd => "listing folders with LIST",
             Capability::Mlst => "looking up entries in their folder's listing",
             Capability::Size => "checking uploaded sizes with MLST or a listing",
-            Capability::Mdtm => "using the times LIST shows",
+            Capability::Mdtm => "using the times listings show",
             Capability::Epsv => "opening data connections with PASV",
             Capability::Noop => "ending batches with PWD",
             Capability::Utf8Opts => "logging in without OPTS UTF8 ON",

@@ -225,16 +225,20 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     let (fence, _) = s.fence();
     cmds.push(fence.into());
     let replies = s.batch(&cmds, doing)?;
-    if let Some(last) = replies.last().filter(|r| fence == "NOOP" && unsupported(r.code)) {
+    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
         // No NOOP here (aioftp): the fence proved nothing. Refusals all round carry no
         // listing to misread; otherwise nothing of the batch is trusted, the connection is
-        // dropped, and the next batch has PWD as its fence.
-        s.refuse(Capability::Noop, &last.text());
+        // dropped, and the next batch has PWD as its fence (without PWD either, STAT is
+        // not used again).
+        let noop = fence == "NOOP";
+        if noop {
+            s.refuse(Capability::Noop, &last.text());
+        }
         if replies.iter().all(|r| r.code >= 400) {
             return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
         }
         s.give_up();
-        return Ok(dirs.iter().map(|_| ByStat::Again).collect());
+        return Ok(dirs.iter().map(|_| if noop { ByStat::Again } else { ByStat::Unsure }).collect());
     }
     in_step(s, &replies, doing)?;
     let now = SystemClock.now();

@@ -166,3 +166,23 @@ pub fn report(f: &Features, ctl: &Control, learned: &Learned, data: &str) {
     };
     chose!("ftp: methods: listings by {listings}, lookups by {lookups}, uploaded sizes checked by {sizes}, times read by {times}, data connections by {data}, {pipelining}, binary mode by {binary}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(code: u16) -> Reply {
+        Reply { code, lines: vec![format!("{code} x").into_bytes()] }
+    }
+
+    #[test]
+    fn replies_out_of_order_are_implausible() {
+        let cmds: Vec<String> = ["TYPE I", OPTS_UTF8, "FEAT"].map(String::from).to_vec();
+        assert!(plausible(&cmds, &[reply(200), reply(200), reply(211)]));
+        assert!(plausible(&cmds, &[reply(200), reply(502), reply(502)]), "refusals in their place");
+        // aioftp: OPTS and FEAT refused at once, TYPE's 200 last.
+        assert!(!plausible(&cmds, &[reply(502), reply(502), reply(200)]));
+        assert!(!plausible(&cmds, &[reply(200), reply(211), reply(200)]), "FEAT answered 200");
+        assert!(!plausible(&cmds, &[reply(504), reply(200), reply(211)]), "TYPE refused: asked again alone");
+    }
+}
