@@ -166,6 +166,7 @@ impl FtpTarget {
                     Err(e) => return Err(e),
                 },
             };
+            session.refresh();
             let result = op(&mut session);
             let healthy = session.healthy();
             match result {
@@ -213,6 +214,7 @@ impl FtpTarget {
         let lock_abs = self.lock_abs();
         let shared = self.shared.clone();
         let s = self.connect()?;
+        s.refresh();
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
         let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle };
         let result = upload::store(s, &shared.mtime, &up, data);
@@ -418,7 +420,10 @@ impl Target for FtpTarget {
             // A connection another worker has finished with, or a new one.
             let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let session = match spare {
-                Some(s) => s,
+                Some(mut s) => {
+                    s.refresh();
+                    s
+                }
                 None => Session::open_learning(&shared.settings, &shared.learned)?,
             };
             Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)

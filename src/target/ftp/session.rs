@@ -221,6 +221,19 @@ impl Session {
         self.learned.refuse(cap, &format!("the server answered {verb} with {answer}"));
     }
 
+    /// Takes in what the target's other connections learnt since this one logged in (called
+    /// before each operation: a refusal costs the target one round trip, not one per
+    /// connection).
+    pub fn refresh(&mut self) {
+        self.features = self.learned.mask(self.features);
+        if self.mode == Mode::Extended && self.learned.refused(Capability::Epsv) {
+            self.mode = Mode::Passive;
+        }
+        if self.learned.refused(Capability::Pipelining) {
+            self.ctl.set_pipelining(false);
+        }
+    }
+
     /// Whether the server refused `cap` on a connection of this target.
     pub fn has_refused(&self, cap: Capability) -> bool {
         self.learned.refused(cap)
