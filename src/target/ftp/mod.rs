@@ -5,7 +5,9 @@
 //! [`FtpTarget`] is one logged-in connection: binary mode, `MLSD` (or `LIST` plus `MDTM` for
 //! servers without it), uploads under a temporary name that are checked (`SIZE`) and renamed
 //! into place, modification times set where the server allows ([`mtime`]), reconnects and
-//! bounded retries for transient failures, and the remote lock ([`lock`]).
+//! bounded retries for transient failures, and the remote lock ([`lock`]). Every optional
+//! command is judged by the server's answer, not by `FEAT`: one it does not implement falls
+//! back to the next method, for all the target's connections ([`learned`]).
 
 pub mod encoding;
 pub mod learned;
