@@ -24,8 +24,8 @@ use crate::settings::{Global, RunSettings, ScanSettings, TreeSettings};
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Exit> {
     let global = Global::from_cli(&cli)?;
-    if global.verbosity >= 6 {
-        crate::output::trace::install();
+    if global.verbosity >= 5 {
+        crate::output::trace::install(global.verbosity);
     }
     if cli.version {
         print_version(global.verbosity > crate::output::DEFAULT_VERBOSITY);

@@ -1,5 +1,6 @@
 //! `-vvv`: the FTP protocol trace on stderr, as pyftpsync prints it (`*cmd* 'USER joe'`,
-//! `*resp* '230 ...'`), with every password masked.
+//! `*resp* '230 ...'`), with every password masked. `-vv`: which FTP methods were chosen and
+//! which fallbacks taken (`ftp: ...` lines).
 
 use std::sync::Mutex;
 
@@ -26,7 +27,7 @@ struct Trace;
 
 impl log::Log for Trace {
     fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET
+        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET || meta.target() == crate::target::ftp::learned::METHODS_TARGET
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -34,7 +35,9 @@ impl log::Log for Trace {
             return;
         }
         let msg = record.args().to_string();
-        let line = if let Some(cmd) = msg.strip_prefix("CC OUT: ") {
+        let line = if record.target() == crate::target::ftp::learned::METHODS_TARGET {
+            mask(&msg)
+        } else if let Some(cmd) = msg.strip_prefix("CC OUT: ") {
             format!("*cmd* '{}'", mask(cmd))
         } else if let Some(resp) = msg.strip_prefix("CC IN: ") {
             format!("*resp* {}", mask(resp))
@@ -49,10 +52,11 @@ impl log::Log for Trace {
 
 static TRACE: Trace = Trace;
 
-/// Starts printing the protocol trace (once per process).
-pub fn install() {
+/// Starts printing the methods chosen (verbosity 5, `-vv`) and the protocol trace
+/// (verbosity 6, `-vvv`), once per process.
+pub fn install(verbosity: i32) {
     if log::set_logger(&TRACE).is_ok() {
-        log::set_max_level(log::LevelFilter::Trace);
+        log::set_max_level(if verbosity >= 6 { log::LevelFilter::Trace } else { log::LevelFilter::Debug });
     }
 }
 

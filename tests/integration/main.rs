@@ -5,6 +5,7 @@ mod ask;
 mod ci_workflow;
 mod cli_docs;
 mod delete_safety;
+mod fallbacks;
 mod fault_matrix;
 mod fixes;
 mod ftp_cli;

@@ -5,9 +5,12 @@
 //! [`FtpTarget`] is one logged-in connection: binary mode, `MLSD` (or `LIST` plus `MDTM` for
 //! servers without it), uploads under a temporary name that are checked (`SIZE`) and renamed
 //! into place, modification times set where the server allows ([`mtime`]), reconnects and
-//! bounded retries for transient failures, and the remote lock ([`lock`]).
+//! bounded retries for transient failures, and the remote lock ([`lock`]). Every optional
+//! command is judged by the server's answer, not by `FEAT`: one it does not implement falls
+//! back to the next method, for all the target's connections ([`learned`]).
 
 pub mod encoding;
+pub mod learned;
 pub mod list_method;
 pub mod listing;
 pub mod lock;
@@ -15,6 +18,7 @@ pub mod lock_gate;
 pub mod mtime;
 pub mod ops;
 pub mod session;
+mod setup;
 pub mod tls;
 mod upload;
 pub mod wire;
@@ -65,6 +69,8 @@ struct Shared {
     time_offset: Mutex<f64>,
     /// How folders are listed here (`MLSD`, `LIST -a`, `LIST`), as learnt so far.
     list_method: list_method::ListMethod,
+    /// The server's optional commands that work, and those it refused.
+    learned: Arc<learned::Learned>,
 }
 
 impl Drop for Shared {
@@ -112,7 +118,7 @@ impl FtpTarget {
             records_mtimes: true,
         };
         let list_method = list_method::ListMethod::new(url.display());
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method });
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method, learned: Default::default() });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         // Entered, not listed: the scan lists it (one listing per folder, and the first
@@ -133,7 +139,7 @@ impl FtpTarget {
 
     fn connect(&mut self) -> Result<&mut Session> {
         if self.session.is_none() {
-            self.session = Some(Session::open(&self.shared.settings)?);
+            self.session = Some(Session::open_learning(&self.shared.settings, &self.shared.learned)?);
         }
         Ok(self.session.as_mut().expect("just connected"))
     }
@@ -157,7 +163,7 @@ impl FtpTarget {
             }
             let mut session = match self.session.take() {
                 Some(s) => s,
-                None => match Session::open(&self.shared.settings) {
+                None => match Session::open_learning(&self.shared.settings, &self.shared.learned) {
                     Ok(s) => s,
                     Err(e) if is_transient(&e) => {
                         last = Some(e);
@@ -166,6 +172,7 @@ impl FtpTarget {
                     Err(e) => return Err(e),
                 },
             };
+            session.refresh();
             let result = op(&mut session);
             let healthy = session.healthy();
             match result {
@@ -213,6 +220,7 @@ impl FtpTarget {
         let lock_abs = self.lock_abs();
         let shared = self.shared.clone();
         let s = self.connect()?;
+        s.refresh();
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
         let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle, list_method: &shared.list_method };
         let result = upload::store(s, &shared.mtime, &up, data);
@@ -253,7 +261,17 @@ impl FtpTarget {
     /// The server's clock, from the time it gave the lock file written at `written`.
     fn learn_time_offset(&mut self, written: f64) {
         let mdtm = format!("MDTM {}", self.lock_abs());
-        if let Ok(Some(t)) = self.retry(|s| Ok(s.exec(&mdtm, "MDTM").ok().as_ref().and_then(mtime::parse_mdtm))) {
+        let read = |s: &mut Session| {
+            if !s.features.mdtm {
+                return Ok(None);
+            }
+            let reply = s.exec(&mdtm, "MDTM").ok();
+            if let Some(r) = reply.as_ref().filter(|r| learned::unsupported(r.code)) {
+                s.refuse(learned::Capability::Mdtm, &r.text());
+            }
+            Ok(reply.as_ref().and_then(mtime::parse_mdtm))
+        };
+        if let Ok(Some(t)) = self.retry(read) {
             *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t as f64 - written.floor();
         }
     }
@@ -301,7 +319,15 @@ impl Target for FtpTarget {
             let found = self.retry(|s| list_by_stat(s, &paths))?;
             let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
             // A server that never listed this way is not asked again; one that did, always.
-            let _ = self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed);
+            if !found.iter().any(|f| matches!(f, ByStat::Again))
+                && self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                if verdict == STAT_YES {
+                    learned::chose!("ftp: folders listed over the control connection (STAT -la), several per round trip");
+                } else {
+                    learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
+                }
+            }
             for (&i, f) in batch.iter().zip(found) {
                 if let ByStat::Listed(l) = f {
                     out[i] = Some(Some(l));
@@ -315,11 +341,13 @@ impl Target for FtpTarget {
         if self.session.as_ref().is_some_and(|s| s.features.mlst) && !path.is_root() {
             let abs = self.abs(path);
             let name = path.name().to_string();
-            let found = self.retry(|s| mlst(s, &abs))?;
-            return Ok(found.map(|mut e| {
-                e.name = name;
-                e
-            }));
+            // `None`: the server refused MLST after all; its folder's listing tells.
+            if let Some(found) = self.retry(|s| mlst(s, &abs))? {
+                return Ok(found.map(|mut e| {
+                    e.name = name;
+                    e
+                }));
+            }
         }
         let parent = path.parent();
         if parent.is_root() && self.root_missing {
@@ -399,8 +427,11 @@ impl Target for FtpTarget {
             // A connection another worker has finished with, or a new one.
             let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let session = match spare {
-                Some(s) => s,
-                None => Session::open(&shared.settings)?,
+                Some(mut s) => {
+                    s.refresh();
+                    s
+                }
+                None => Session::open_learning(&shared.settings, &shared.learned)?,
             };
             Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
         })

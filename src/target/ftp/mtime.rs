@@ -2,10 +2,13 @@
 //! `MFMT` (pure-ftpd, proftpd, pyftpdlib), `SITE UTIME` in its two forms (proftpd, pure-ftpd,
 //! the embedded server), or `MDTM` with a time (vsftpd). The working command is found once per
 //! target, by trying them in turn and reading the time back; after that the command is known
-//! in advance and travels in the same write as the upload's other follow-up commands.
+//! in advance and travels in the same write as the upload's other follow-up commands. A
+//! command the server refuses is simply not the one; when none works the real times live in
+//! the `mtimes` metadata only (as with pyftpsync). `-vv` says which was chosen.
 
 use std::sync::{Arc, Mutex};
 
+use super::learned::{Capability, chose, unsupported};
 use super::session::Session;
 use super::wire::Reply;
 
@@ -79,9 +82,30 @@ pub fn parse_mdtm(reply: &Reply) -> Option<i64> {
     chrono::NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M%S").ok().map(|t| t.and_utc().timestamp())
 }
 
-/// Reads the modification time back (seconds), if the server can tell.
-fn read_back(s: &mut Session, path: &str) -> Option<i64> {
-    s.exec(&format!("MDTM {path}"), "MDTM").ok().as_ref().and_then(parse_mdtm)
+/// Whether the time of `path` reads back as `want`. A server without `MDTM` (whatever `FEAT`
+/// said) cannot tell: the command's own reply is believed.
+fn reads_back(s: &mut Session, path: &str, want: i64) -> bool {
+    if !s.features.mdtm {
+        return true;
+    }
+    match s.exec(&format!("MDTM {path}"), "MDTM") {
+        Ok(r) if unsupported(r.code) => {
+            s.refuse(Capability::Mdtm, &r.text());
+            true
+        }
+        Ok(r) => parse_mdtm(&r) == Some(want),
+        Err(_) => false,
+    }
+}
+
+fn name(m: Method) -> &'static str {
+    match m {
+        Method::Mfmt => "MFMT",
+        Method::SiteUtimeLong => "SITE UTIME (path first)",
+        Method::SiteUtimeShort => "SITE UTIME (time first)",
+        Method::MdtmSet => "MDTM with a time",
+        Method::Unsupported => "none",
+    }
 }
 
 /// Finds the method that works by trying each on `path` (absolute), remembers it for all
@@ -93,9 +117,21 @@ pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
         if m == Method::Mfmt && !s.features.mfmt {
             return false;
         }
-        try_method(s, m, path, &ts) && (!s.features.mdtm || read_back(s, path) == Some(want))
+        // A server that does not know MDTM does not set times with it either.
+        if m == Method::MdtmSet && s.has_refused(Capability::Mdtm) {
+            return false;
+        }
+        try_method(s, m, path, &ts) && reads_back(s, path, want)
     });
-    *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.unwrap_or(Method::Unsupported));
+    let method = found.unwrap_or(Method::Unsupported);
+    let mut known = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if known.is_none() {
+        match method {
+            Method::Unsupported => chose!("ftp: no command sets modification times here (tried MFMT, SITE UTIME, MDTM with a time): the times are kept in the metadata"),
+            m => chose!("ftp: modification times set with {}", name(m)),
+        }
+    }
+    *known = Some(method);
     found.is_some()
 }
 

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
@@ -142,13 +143,14 @@ pub fn list(s: &mut Session, abs: &str, only: Option<&str>, method: &ListMethod)
     let format = if cmd == Command::Mlsd { Format::Mlsd } else { Format::List };
     let parsed = parse_listing(&data, format, SystemClock.now()).map_err(|why| unreadable(method, abs, why, false))?;
     let mut listing = parsed.listing.clone();
-    settle_listing(s, &parsed, &mut listing);
+    settle_listing(s, &parsed, &mut listing, only);
     if format == Format::List && s.features.mdtm {
         // LIST shows minutes at best: ask for the exact time of each file (one batch).
         let vague = vague_files(&listing, &parsed.details, only);
         let cmds: Vec<String> = vague.iter().map(|n| mdtm_command(abs, n)).collect();
         let replies = s.batch(&cmds, "MDTM")?;
         pin_times(&mut listing, &vague, &replies)?;
+        note_mdtm_refusal(s, &replies);
     }
     Ok(Some(listing))
 }
@@ -175,6 +177,14 @@ fn enter(s: &mut Session, abs: &str, doing: &str) -> Result<bool> {
     }
 }
 
+/// Remembers that the server does not implement `MDTM`, if it answered one of `replies` so:
+/// the times its listings show are used from then on.
+fn note_mdtm_refusal(s: &mut Session, replies: &[Reply]) {
+    if let Some(r) = replies.iter().find(|r| unsupported(r.code)) {
+        s.refuse(Capability::Mdtm, &r.text());
+    }
+}
+
 fn mdtm_command(dir: &str, name: &str) -> String {
     format!("MDTM {}/{name}", dir.trim_end_matches('/'))
 }
@@ -191,7 +201,8 @@ fn vague_files(listing: &Listing, details: &std::collections::BTreeMap<String, l
 }
 
 /// Sets the exact times `MDTM` gave for `names`. A file whose time the server refuses or
-/// garbles cannot be compared: it is skipped, not the listing.
+/// garbles cannot be compared: it is skipped, not the listing. A server that does not
+/// implement `MDTM` at all (`500`, `502`) leaves the listing's time.
 fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Result<()> {
     let mut unknown = Vec::new();
     for (name, reply) in names.iter().zip(replies) {
@@ -205,6 +216,7 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
                 }
                 Err(reason) => format!("MDTM: {reason}"),
             },
+            None if unsupported(reply.code) => continue,
             None if reply.code == 213 => "MDTM: the server's answer is not a time".into(),
             None if reply.code >= 500 => format!("MDTM: the server answered {}", reply.text()),
             None => return Err(refused(reply, &format!("MDTM {name}"))),
@@ -216,10 +228,11 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
     Ok(())
 }
 
-/// Keeps what a listing shows of ftpsync's own temporary files out, and remembers the raw
-/// bytes of names that were not UTF-8.
-fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing) {
-    listing.entries.retain(|e| !is_temp_name(&e.name));
+/// Keeps what a listing shows of ftpsync's own temporary files out (but the one `only` looks
+/// up: an upload's size is checked in its folder's listing where the server has neither
+/// `SIZE` nor `MLST`), and remembers the raw bytes of names that were not UTF-8.
+fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing, only: Option<&str>) {
+    listing.entries.retain(|e| !is_temp_name(&e.name) || only == Some(e.name.as_str()));
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);
@@ -233,6 +246,9 @@ pub enum ByStat {
     /// Not a listing we trust (missing folder, refused, a server that lists otherwise): the
     /// caller lists this one with `MLSD`/`LIST`.
     Unsure,
+    /// Not judged (the batch's fence had to change): listed otherwise this time, and the
+    /// next batch tries again.
+    Again,
 }
 
 /// Whether `STAT` may be asked to list this path: servers parse its argument like a shell
@@ -245,14 +261,30 @@ pub fn stat_safe(abs: &str) -> bool {
 /// then the exact time of every file (`MDTM`), all in a second write — two round trips for
 /// all of them and no data connection, where `MLSD` costs three per folder. Only a reply
 /// that is a listing with the folder's own `.` entry counts; anything else is
-/// [`ByStat::Unsure`]. Each write ends with `NOOP`, whose answer must come last and be `200`:
-/// a reply out of place (a name with a line break in it, say) makes the connection unusable
-/// instead of misread.
+/// [`ByStat::Unsure`]. Each write ends with a fence (`NOOP`, or `PWD` where `NOOP` is not
+/// implemented), whose answer must come last and be its own: a reply out of place (a name with
+/// a line break in it, say) makes the connection unusable instead of misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
     let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
-    cmds.push("NOOP".into());
+    let (fence, _) = s.fence();
+    cmds.push(fence.into());
     let replies = s.batch(&cmds, doing)?;
+    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
+        // No NOOP here (aioftp): the fence proved nothing. Refusals all round carry no
+        // listing to misread; otherwise nothing of the batch is trusted, the connection is
+        // dropped, and the next batch has PWD as its fence (without PWD either, STAT is
+        // not used again).
+        let noop = fence == "NOOP";
+        if noop {
+            s.refuse(Capability::Noop, &last.text());
+        }
+        if replies.iter().all(|r| r.code >= 400) {
+            return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
+        }
+        s.give_up();
+        return Ok(dirs.iter().map(|_| if noop { ByStat::Again } else { ByStat::Unsure }).collect());
+    }
     in_step(s, &replies, doing)?;
     let now = SystemClock.now();
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
@@ -270,8 +302,14 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             continue;
         };
         let mut listing = parsed.listing.clone();
-        settle_listing(s, &parsed, &mut listing);
-        let vague = if s.features.mdtm { vague_files(&listing, &parsed.details, None) } else { Vec::new() };
+        settle_listing(s, &parsed, &mut listing, None);
+        let vague = vague_files(&listing, &parsed.details, None);
+        if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
+            // Times to the minute or day at best, and MLSD gives them to the second.
+            found.push(None);
+            continue;
+        }
+        let vague = if s.features.mdtm { vague } else { Vec::new() };
         found.push(Some((listing, vague)));
     }
     let mut cmds: Vec<String> = Vec::new();
@@ -281,7 +319,7 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
         }
     }
     if !cmds.is_empty() {
-        cmds.push("NOOP".into());
+        cmds.push(s.fence().0.into());
         let replies = s.batch(&cmds, "MDTM")?;
         in_step(s, &replies, "MDTM")?;
         let mut rest = &replies[..];
@@ -289,6 +327,15 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             let (mine, more) = rest.split_at(vague.len());
             pin_times(listing, vague, mine)?;
             rest = more;
+        }
+        note_mdtm_refusal(s, &replies);
+        if !s.features.mdtm && s.features.mlsd {
+            // MDTM refused: listings whose times it was to pin are left to MLSD.
+            for f in found.iter_mut() {
+                if f.as_ref().is_some_and(|(_, vague)| !vague.is_empty()) {
+                    *f = None;
+                }
+            }
         }
     }
     Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
@@ -302,10 +349,12 @@ fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
     Some(reply.lines[1..reply.lines.len() - 1].iter().map(Vec::as_slice).collect())
 }
 
-/// The last reply of a batch ending in `NOOP` must be its `200`; otherwise the replies are
-/// out of step with the commands and the connection is given up.
+/// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
+/// for `PWD`); otherwise the replies are out of step with the commands and the connection is
+/// given up.
 fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
-    if replies.last().is_some_and(|r| r.code == 200) {
+    let (_, code) = s.fence();
+    if replies.last().is_some_and(|r| r.code == code) {
         return Ok(());
     }
     s.give_up();
@@ -344,10 +393,15 @@ pub fn parse_mlst(reply: &Reply, path: &str) -> Result<Option<Entry>> {
     })
 }
 
-/// One entry via `MLST`; `None` if it does not exist.
-pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Entry>> {
+/// One entry via `MLST`: `Some(None)` if it does not exist, `None` if the server does not
+/// implement `MLST` after all (remembered: lookups list the folder from then on).
+pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
     let reply = s.exec(&format!("MLST {path}"), &format!("MLST {path}"))?;
-    parse_mlst(&reply, path)
+    if unsupported(reply.code) {
+        s.refuse(Capability::Mlst, &reply.text());
+        return Ok(None);
+    }
+    parse_mlst(&reply, path).map(Some)
 }
 
 /// Renames `from` over `to` (`RNFR` and `RNTO` in one write), removing `to` first on servers

@@ -3,16 +3,24 @@
 //!
 //! Login is one pipelined batch (`USER`, `PASS`, `TYPE I`, `OPTS UTF8 ON`, `FEAT`), after
 //! `AUTH TLS` and with `PBSZ`/`PROT P` for FTPS: a connection is ready two or three round trips
-//! after the TCP handshake (four more for TLS).
+//! after the TCP handshake (four more for TLS). Nothing optional is assumed ([`learned`]):
+//! replies out of order turn pipelining off, a refused `TYPE I` falls back to `TYPE L 8`, a
+//! server that hangs up after `OPTS UTF8 ON` is logged in again without it, and without `FEAT`
+//! the features are probed.
+//!
+//! [`learned`]: super::learned
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
 use super::encoding::WireNames;
+use super::learned::{Capability, Learned, unsupported};
+use super::setup::{self, DroppedAfterOpts};
 use super::tls::Trust;
 use super::wire::data::passive_addr;
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
@@ -54,6 +62,8 @@ pub struct Session {
     /// for the next transfer, and its connection being opened meanwhile (servers take it
     /// into their backlog until the transfer command comes).
     announced: Option<(Reply, Option<JoinHandle<std::io::Result<std::net::TcpStream>>>)>,
+    /// What the target's connections learnt about the server's optional commands.
+    learned: Arc<Learned>,
 }
 
 /// Reply codes that may go away when tried again: service not available (too many
@@ -62,10 +72,23 @@ fn transient_code(code: u16) -> bool {
     matches!(code, 421 | 425 | 426 | 450 | 451)
 }
 
+/// A command the server refused for good; its code tells whether another method may work.
+#[derive(Debug, thiserror::Error)]
+#[error("{text}")]
+pub struct Refusal {
+    pub code: u16,
+    text: String,
+}
+
 /// The error of a refused command, marked [`Transient`] when trying again may help.
 pub fn refused(reply: &Reply, doing: &str) -> anyhow::Error {
     let text = format!("{doing}: the server answered {}", reply.text());
-    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
+    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow::Error::new(Refusal { code: reply.code, text }) }
+}
+
+/// True when `e` is the refusal of a command the server does not implement ([`unsupported`]).
+pub fn refused_as_unsupported(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Refusal>().is_some_and(|r| unsupported(r.code))
 }
 
 /// The error of a connection that failed (always worth another attempt, on a new connection).
@@ -96,8 +119,24 @@ fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
 }
 
 impl Session {
-    /// Connects, secures and logs in. A wrong password is an error that is not transient.
+    /// Connects, secures and logs in, learning nothing beyond this connection.
     pub fn open(s: &Settings) -> Result<Session> {
+        Session::open_learning(s, &Arc::new(Learned::default()))
+    }
+
+    /// Connects, secures and logs in, with what `learned` knows of the server (and teaching
+    /// it). A wrong password is an error that is not transient.
+    pub fn open_learning(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
+        match Session::login(s, learned) {
+            Err(e) if e.downcast_ref::<DroppedAfterOpts>().is_some() => {
+                learned.refuse(Capability::Utf8Opts, &e.to_string());
+                Session::login(s, learned)
+            }
+            other => other,
+        }
+    }
+
+    fn login(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
         let addr = resolve(&s.url)?;
         let shown = s.url.display();
         let tls = match (&s.trust, s.url.tls) {
@@ -117,7 +156,7 @@ impl Session {
         }
         // libunftp answers commands out of order (it runs them as concurrent tasks).
         let greeted = greeting.text().to_ascii_lowercase();
-        ctl.set_pipelining(!(greeted.contains("libunftp") || greeted.contains("unftp")));
+        ctl.set_pipelining(!(greeted.contains("libunftp") || greeted.contains("unftp") || learned.refused(Capability::Pipelining)));
         if s.url.tls == Tls::Explicit {
             let (config, host) = tls.clone().ok_or_else(|| anyhow!("explicit TLS needs a TLS configuration"))?;
             let auth = ctl.exec("AUTH TLS").map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
@@ -147,15 +186,68 @@ impl Session {
                 _ => {}
             }
         }
-        let setup = ["TYPE I".to_string(), "OPTS UTF8 ON".into(), "FEAT".into()];
-        let replies = ctl.batch(&setup).map_err(|e| broken(e, &format!("login to {shown} failed")))?;
-        if replies[0].code >= 400 {
-            return Err(refused(&replies[0], "cannot switch to binary mode"));
-        }
-        let features = replies.last().map(features_of).unwrap_or_default();
+        let (features, first) = setup::setup(&mut ctl, s, learned)?;
         let data = DataSettings { tls, timeout: s.timeout };
-        let mode = if s.active { Mode::Active } else { Mode::Extended };
-        Ok(Session { ctl, features, data, mode, announced: None })
+        let mode = if s.active {
+            Mode::Active
+        } else if learned.refused(Capability::Epsv) {
+            Mode::Passive
+        } else {
+            Mode::Extended
+        };
+        if first {
+            let shown = match mode {
+                Mode::Active => "EPRT/PORT (active)",
+                Mode::Passive => "PASV",
+                Mode::Extended => "EPSV (PASV where refused)",
+            };
+            setup::report(&features, &ctl, learned, shown);
+        }
+        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone() })
+    }
+
+    /// Remembers that the server refused `cap` (answering `answer`), on this connection and on
+    /// every later one of the target, and switches to the fallback.
+    pub fn refuse(&mut self, cap: Capability, answer: &str) {
+        match cap {
+            Capability::Mlsd => self.features.mlsd = false,
+            Capability::Mlst => self.features.mlst = false,
+            Capability::Size => self.features.size = false,
+            Capability::Mdtm => self.features.mdtm = false,
+            Capability::Epsv if self.mode == Mode::Extended => self.mode = Mode::Passive,
+            _ => {}
+        }
+        let verb = format!("{cap:?}").to_ascii_uppercase();
+        self.learned.refuse(cap, &format!("the server answered {verb} with {answer}"));
+    }
+
+    /// Takes in what the target's other connections learnt since this one logged in (called
+    /// before each operation: a refusal costs the target one round trip, not one per
+    /// connection).
+    pub fn refresh(&mut self) {
+        self.features = self.learned.mask(self.features);
+        if self.mode == Mode::Extended && self.learned.refused(Capability::Epsv) {
+            self.mode = Mode::Passive;
+        }
+        if self.learned.refused(Capability::Pipelining) {
+            self.ctl.set_pipelining(false);
+        }
+    }
+
+    /// Whether the server refused `cap` on a connection of this target.
+    pub fn has_refused(&self, cap: Capability) -> bool {
+        self.learned.refused(cap)
+    }
+
+    /// What the target's connections learnt (to ask while a transfer holds the session).
+    pub fn learned(&self) -> Arc<Learned> {
+        self.learned.clone()
+    }
+
+    /// The command that ends a batch whose replies must be proven in step, and the reply
+    /// code it must get: `NOOP` (200), or `PWD` (257) where `NOOP` is not implemented.
+    pub fn fence(&self) -> (&'static str, u16) {
+        if self.learned.refused(Capability::Noop) { ("PWD", 257) } else { ("NOOP", 200) }
     }
 
     /// True when no reply is outstanding: the connection is in step and can be used again.
@@ -202,7 +294,7 @@ impl Session {
         }
         let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
-                self.mode = Mode::Passive;
+                self.refuse(Capability::Epsv, &r.text());
                 Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)?
             }
             other => other?,
@@ -234,6 +326,11 @@ impl Session {
 
     /// Keeps the reply to an `EPSV` sent ahead, when it announced a port.
     pub fn announced(&mut self, reply: Reply) {
+        if unsupported(reply.code) || reply.code == 501 {
+            // No EPSV here: the next transfer announces with PASV, and so do later ones.
+            self.refuse(Capability::Epsv, &reply.text());
+            return;
+        }
         if reply.code != 229 {
             return;
         }
@@ -271,7 +368,7 @@ impl Session {
 }
 
 /// The features announced in a `FEAT` reply.
-fn features_of(reply: &Reply) -> Features {
+pub(super) fn features_of(reply: &Reply) -> Features {
     if reply.code != 211 {
         return Features::default();
     }

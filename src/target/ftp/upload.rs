@@ -7,10 +7,12 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::learned::{Capability, unsupported};
 use super::mtime::{self, Plan};
+use super::list_method::ListMethod;
 use super::ops::{Watched, list, missing, parse_mlst, rename_over};
 use super::session::{Session, failed, refused};
-use super::wire::Direction;
+use super::wire::{Direction, Reply};
 use crate::model::Entry;
 use crate::target::{Guard, Transient, Written};
 
@@ -26,26 +28,54 @@ pub struct Upload<'a> {
     /// last look, see `lock_gate`).
     pub settle: &'a dyn Fn(&mut Session) -> Result<()>,
     /// How the server's folders are listed (for the guard, where there is no `MLST`).
-    pub list_method: &'a super::list_method::ListMethod,
+    pub list_method: &'a ListMethod,
 }
 
-/// What the reply to the size check says was stored (`None`: the server cannot tell).
-fn stored_size(reply: Option<&super::wire::Reply>, via_size: bool, tmp: &str) -> Result<Option<u64>> {
+/// What the reply to the size check says was stored (`None`: the server cannot tell). A
+/// server that does not implement the command (`SIZE` or `MLST`, whatever `FEAT` said) is
+/// asked the next way: `MLST`, then the folder's listing.
+fn stored_size(s: &mut Session, reply: Option<&Reply>, via_size: bool, tmp: &str, method: &ListMethod) -> Result<Option<u64>> {
     let Some(reply) = reply else { return Ok(None) };
+    if via_size && unsupported(reply.code) {
+        s.refuse(Capability::Size, &reply.text());
+        return size_without_size(s, tmp, method);
+    }
     if via_size {
         return Ok((reply.code == 213).then(|| reply.message().trim().parse().ok()).flatten());
+    }
+    if unsupported(reply.code) {
+        s.refuse(Capability::Mlst, &reply.text());
+        return Ok(in_listing(s, tmp, method)?.map(|e| e.size));
     }
     Ok(parse_mlst(reply, tmp)?.map(|e| e.size))
 }
 
-/// The entry at `dest` now, for the guard.
-fn current(s: &mut Session, reply: Option<&super::wire::Reply>, dest: &str, method: &super::list_method::ListMethod) -> Result<Option<Entry>> {
-    if let Some(reply) = reply {
-        return parse_mlst(reply, dest);
+/// The size of `tmp` by `MLST` where the server has it, else from its folder's listing.
+fn size_without_size(s: &mut Session, tmp: &str, method: &ListMethod) -> Result<Option<u64>> {
+    if s.features.mlst {
+        let reply = s.exec(&format!("MLST {tmp}"), &format!("MLST {tmp}"))?;
+        return stored_size(s, Some(&reply), false, tmp, method);
     }
-    let (parent, name) = dest.rsplit_once('/').unwrap_or(("", dest));
+    Ok(in_listing(s, tmp, method)?.map(|e| e.size))
+}
+
+/// The entry at `path` in its folder's listing.
+fn in_listing(s: &mut Session, path: &str, method: &ListMethod) -> Result<Option<Entry>> {
+    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
     let parent = if parent.is_empty() { "/" } else { parent };
     Ok(list(s, parent, Some(name), method)?.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))
+}
+
+/// The entry at `dest` now, for the guard.
+fn current(s: &mut Session, reply: Option<&Reply>, dest: &str, method: &ListMethod) -> Result<Option<Entry>> {
+    match reply {
+        Some(reply) if unsupported(reply.code) => {
+            s.refuse(Capability::Mlst, &reply.text());
+            in_listing(s, dest, method)
+        }
+        Some(reply) => parse_mlst(reply, dest),
+        None => in_listing(s, dest, method),
+    }
 }
 
 /// Sends `data` as `up.tmp`, checks it and renames it to `up.dest`. On error `up.tmp` may be
@@ -59,6 +89,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     } else if s.features.mlst {
         then.push(format!("MLST {tmp}"));
     }
+    // Neither SIZE nor MLST: the folder's listing shows the size (after the transfer).
     let checks_size = !then.is_empty();
     let time = up.mtime.map(|t| (t, mtime::plan(mtimes, tmp, t)));
     if let Some((_, Plan::Command(cmd))) = &time {
@@ -72,6 +103,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     // The next transfer's data connection is announced behind the checks and opened while
     // the rename runs (uploads come in a row): one round trip less for it.
     let ahead = s.announces();
+    let learned = s.learned();
 
     let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
@@ -84,7 +116,8 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         return Err(net);
     }
     let mut then = if copied.is_ok() { then } else { Vec::new() };
-    let ahead = ahead && copied.is_ok();
+    // Not where this very transfer found EPSV refused (and fell back to PASV).
+    let ahead = ahead && copied.is_ok() && !learned.refused(Capability::Epsv);
     if ahead {
         then.push("EPSV".into());
     }
@@ -98,12 +131,21 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     }
     // Our side failed (the source), or the server ended the transfer.
     let sent = copied.map_err(|e| anyhow::Error::new(e).context(format!("upload of {dest} interrupted")))?;
+    // The guard's MLST comes last; a refusal of it is learnt first, so that the size check
+    // does not fall back to MLST too.
+    if guard_by_mlst
+        && let Some(r) = replies.last().filter(|r| unsupported(r.code))
+    {
+        s.refuse(Capability::Mlst, &r.text());
+    }
     let mut replies = replies.into_iter();
     if checks_size {
-        let stored = stored_size(replies.next().as_ref(), via_size, tmp)?;
+        let stored = stored_size(s, replies.next().as_ref(), via_size, tmp, up.list_method)?;
         if let Some(stored) = stored.filter(|&n| n != sent) {
             return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
         }
+    } else if let Some(stored) = in_listing(s, tmp, up.list_method)?.map(|e| e.size).filter(|&n| n != sent) {
+        return Err(anyhow::Error::new(Transient(format!("{dest}: the server stored {stored} bytes of {sent}"))));
     }
     let mtime_set = match time {
         Some((_, Plan::Command(_))) => replies.next().is_some_and(|r| mtime::applied(&r)),
@@ -113,7 +155,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     (up.settle)(s)?;
     if let Some(guard) = up.guard {
         let reply = if guard_by_mlst { replies.next() } else { None };
-        if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250) {
+        if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250 && !unsupported(r.code)) {
             let reply = reply.expect("checked");
             return Err(refused(&reply, &format!("cannot look at {dest}")));
         }

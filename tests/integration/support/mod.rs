@@ -6,6 +6,7 @@ pub mod fixture;
 pub mod ftp;
 #[cfg(unix)]
 pub mod pty;
+pub mod refusing_ftp;
 pub mod scenarios;
 pub mod truth;
 pub mod world;
