@@ -12,6 +12,7 @@
 pub mod check;
 pub mod exec;
 pub mod layout;
+pub mod leftovers;
 pub mod metastore;
 mod run;
 pub mod workers;
@@ -186,6 +187,8 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     if !drift.is_empty() {
         return Err(ApplyError::Drift(drift));
     }
+    // Before our own uploads start: a dead run's temporary name may be one of ours too.
+    notes.extend(leftovers::remove(plan, &layout, &mut workers[0])?);
     let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
     for ((side, folder), sd) in &fresh.dirs {

@@ -29,7 +29,7 @@ use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
-use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_transient};
+use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient};
 use crate::meta::LOCK_FILE;
 use crate::model::{Clock, Entry, SystemClock};
 use crate::relpath::RelPath;
@@ -386,6 +386,26 @@ impl Target for FtpTarget {
         self.settle_lock()?;
         let abs = self.abs(path);
         self.simple(&format!("RMD {abs}"), &format!("cannot delete folder {abs}"))
+    }
+
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        if !is_temp_name(path.name()) {
+            bail!("{path} is not a temporary file");
+        }
+        // Every ftpsync run applying on this remote holds its lock: while it is ours (settled),
+        // a temporary file here belongs to no running one. Without the lock nothing is known.
+        if self.lock.is_none() {
+            return Ok(false);
+        }
+        self.settle_lock()?;
+        let abs = self.abs(path);
+        let reply = self.retry(|s| s.exec(&format!("DELE {abs}"), &format!("cannot delete {abs}")))?;
+        match reply.code {
+            c if (200..300).contains(&c) => Ok(true),
+            // Gone already (its run finished after all, or another run cleaned up).
+            c if ops::missing(c) => Ok(false),
+            _ => Err(refused(&reply, &format!("cannot delete {abs}"))),
+        }
     }
 
     fn opener(&self) -> super::Opener {

@@ -159,10 +159,14 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
     Ok(())
 }
 
-/// Keeps what a listing shows of ftpsync's own temporary files out, and remembers the raw
-/// bytes of names that were not UTF-8.
+/// Keeps what a listing shows of ftpsync's own temporary files out of its content (apply
+/// removes those of a run that is gone: [`Listing::temporary`]), and remembers the raw bytes
+/// of names that were not UTF-8.
 fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing) {
-    listing.entries.retain(|e| !is_temp_name(&e.name));
+    let (temporary, content) = std::mem::take(&mut listing.entries).into_iter().partition(|e| is_temp_name(&e.name));
+    listing.entries = content;
+    listing.temporary = temporary;
+    listing.temporary.retain(|e| e.kind == Kind::File);
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);
@@ -287,9 +291,12 @@ pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Entry>> {
     parse_mlst(&reply, path)
 }
 
-/// Renames `from` over `to` (`RNFR` and `RNTO` in one write), removing `to` first on servers
-/// that refuse to overwrite.
-pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
+/// Renames `from` over `to` (`RNFR` and `RNTO` in one write). Servers that refuse to rename
+/// onto an existing name (IIS) get `to` removed first and the rename again, but only when
+/// `may_replace` says the caller knows an existing file there may go: a refused rename onto a
+/// name the plan recorded as absent means that another file took the name since (on a server
+/// that ignores case, perhaps one whose name differs only in case), and that file is kept.
+pub fn rename_over(s: &mut Session, from: &str, to: &str, may_replace: bool) -> Result<()> {
     let doing = format!("cannot rename {from} to {to}");
     let pair = [format!("RNFR {from}"), format!("RNTO {to}")];
     // The next transfer's data connection is announced in the same write (uploads come in a
@@ -305,6 +312,10 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
     }
     match replies[1].code {
         c if (200..300).contains(&c) => Ok(()),
+        450 | 550 | 553 if !may_replace => Err(refused(
+            &replies[1],
+            &format!("{doing} (it was absent when checked: another file took the name since, or one whose name differs only in case on a server that ignores case; it was left alone)"),
+        )),
         450 | 550 | 553 => {
             s.ok(&format!("DELE {to}"), &format!("cannot replace {to}"))?;
             let replies = s.batch(&pair, &doing)?;

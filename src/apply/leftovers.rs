@@ -1,0 +1,67 @@
+//! Temporary files of interrupted runs: a run killed mid-transfer (`kill -9`, a power cut)
+//! leaves its `.ftpsync-tmp-*` files behind. The scan records them per folder (the plan's
+//! `temporary` names), and apply removes those of runs that are gone before it changes
+//! anything else — on the remote once its lock is ours (no other run applies there then), on
+//! a local folder when the process named in the file no longer runs (see
+//! `Target::remove_stale_temporary`). A plan only records them: planning changes nothing.
+
+use anyhow::Result;
+
+use super::workers::Worker;
+use crate::plan::model::Plan;
+use crate::planner::snapshot::Side;
+use crate::relpath::RelPath;
+use crate::target::is_lock_lost;
+
+use super::layout::Layout;
+
+/// How many temporary files the plan recorded, on both sides.
+pub fn recorded(plan: &Plan) -> usize {
+    plan.folders.iter().flat_map(|f| [&f.local, &f.remote]).flatten().map(|s| s.temporary.len()).sum()
+}
+
+/// The recorded temporary files of one side, as paths on that side.
+fn paths(plan: &Plan, layout: &Layout<'_>, side: Side) -> Vec<RelPath> {
+    let mut out = Vec::new();
+    for f in &plan.folders {
+        let Some(fs) = (match side {
+            Side::Local => &f.local,
+            Side::Remote => &f.remote,
+        }) else {
+            continue;
+        };
+        let folder = layout.folder_path(&f.path, side);
+        out.extend(fs.temporary.iter().map(|name| folder.join_unchecked(name)));
+    }
+    out
+}
+
+/// Removes the recorded temporary files of runs that are gone, on both sides, with the
+/// connections of `w` (whose remote holds the lock); returns remarks for the user. A file that
+/// cannot be removed is named and left: it is no content, and the run goes on.
+pub fn remove(plan: &Plan, layout: &Layout<'_>, w: &mut Worker<'_>) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let (local, remote) = (paths(plan, layout, Side::Local), paths(plan, layout, Side::Remote));
+    if local.is_empty() && remote.is_empty() {
+        return Ok(notes);
+    }
+    // Our lock's last look comes first: a run that lost the lock removes nothing.
+    w.remote.settle_lock()?;
+    for (side, list) in [(Side::Local, local), (Side::Remote, remote)] {
+        let target = w.side(side);
+        let mut removed = 0;
+        for path in &list {
+            match target.remove_stale_temporary(path) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) if is_lock_lost(&e) => return Err(e),
+                Err(e) => notes.push(format!("Could not remove the temporary file {path} of an interrupted run: {e:#}")),
+            }
+        }
+        if removed > 0 {
+            let where_ = if side == Side::Local { "local" } else { "remote" };
+            notes.push(format!("Removed {removed} temporary file(s) of an interrupted run ({where_})."));
+        }
+    }
+    Ok(notes)
+}
