@@ -126,6 +126,10 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
         printer.out(2, &table);
         printer.out(1, &done);
     }
+    let leftovers = crate::apply::leftovers::recorded(&plan);
+    if leftovers > 0 {
+        printer.note(1, &format!("Found {leftovers} temporary file(s) of an interrupted (or running) run: apply removes those whose run is gone."));
+    }
     Ok(if out.detailed_exitcode && plan.summary.changes > 0 { Exit::Changes } else { Exit::Success })
 }
 

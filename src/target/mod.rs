@@ -179,6 +179,13 @@ pub trait Target: Send {
         Ok(())
     }
 
+    /// Whether the target holds one entry for names that differ only in case (a Windows/IIS
+    /// server). FTP asks the server (after [`Target::lock`]: it looks up the lock file under
+    /// another spelling); other targets say no.
+    fn folds_case(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Releases the lock taken by [`Target::lock`].
     fn unlock(&mut self) -> Result<()> {
         Ok(())

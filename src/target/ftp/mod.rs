@@ -499,6 +499,15 @@ impl Target for FtpTarget {
         Ok(())
     }
 
+    fn folds_case(&mut self) -> Result<bool> {
+        if self.lock.is_none() {
+            bail!("internal error: the server's case rules are asked under the lock");
+        }
+        // The lock file is known to exist now, under exactly this name.
+        let (abs, swapped) = (self.lock_abs(), self.abs(&RelPath::root().join_unchecked(&swap_case(LOCK_FILE))));
+        self.retry(|s| ops::folds_case(s, &abs, &swapped))
+    }
+
     fn time_offset(&self) -> f64 {
         *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -516,6 +525,11 @@ impl Target for FtpTarget {
         }
         unlocked
     }
+}
+
+/// `name` with upper and lower case swapped (ASCII).
+fn swap_case(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
 }
 
 impl Drop for FtpTarget {

@@ -328,6 +328,30 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str, may_replace: bool) -> 
     }
 }
 
+/// Whether the server finds the existing file `abs` also as `swapped` (the same path, its name
+/// spelt in another case): asked with `SIZE`, else `MDTM`, else by reading both. A way counts
+/// only if it finds `abs` itself (a server may refuse `SIZE`, or answer it oddly).
+pub fn folds_case(s: &mut Session, abs: &str, swapped: &str) -> Result<bool> {
+    let doing = "asking whether the server ignores case";
+    for (offered, verb) in [(s.features.size, "SIZE"), (s.features.mdtm, "MDTM")] {
+        if !offered {
+            continue;
+        }
+        let replies = s.batch(&[format!("{verb} {abs}"), format!("{verb} {swapped}")], doing)?;
+        if replies[0].code == 213 {
+            return match replies[1].code {
+                213 => Ok(true),
+                c if missing(c) => Ok(false),
+                _ => Err(refused(&replies[1], doing)),
+            };
+        }
+    }
+    if read_small(s, abs)?.is_none() {
+        anyhow::bail!("{doing}: {abs} cannot be read");
+    }
+    Ok(read_small(s, swapped)?.is_some())
+}
+
 /// Appends bytes to a file (creating it).
 pub fn append(s: &mut Session, abs: &str, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
