@@ -1,12 +1,15 @@
 //! Temporary files of interrupted runs: a run killed mid-transfer (`kill -9`, a power cut)
 //! leaves its `.ftpsync-tmp-*` files behind. The scan records them per folder (the plan's
-//! `temporary` names), and apply removes those of runs that are gone before it changes
-//! anything else — on the remote once its lock is ours (no other run applies there then), on
+//! `temporary` names), apply's check finds those in the folders it lists again, and apply
+//! removes those of runs that are gone before it changes anything else — on the remote once its lock is ours (no other run applies there then), on
 //! a local folder when the process named in the file no longer runs (see
 //! `Target::remove_stale_temporary`). A plan only records them: planning changes nothing.
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 
+use super::check::{Fresh, SideKey};
 use super::workers::Worker;
 use crate::plan::model::Plan;
 use crate::planner::snapshot::Side;
@@ -20,9 +23,16 @@ pub fn recorded(plan: &Plan) -> usize {
     plan.folders.iter().flat_map(|f| [&f.local, &f.remote]).flatten().map(|s| s.temporary.len()).sum()
 }
 
-/// The recorded temporary files of one side, as paths on that side.
-fn paths(plan: &Plan, layout: &Layout<'_>, side: Side) -> Vec<RelPath> {
-    let mut out = Vec::new();
+/// The temporary files of one side that the plan recorded or the check found, as paths on
+/// that side.
+fn paths(plan: &Plan, layout: &Layout<'_>, fresh: &Fresh, side: Side) -> BTreeSet<RelPath> {
+    let mut out = BTreeSet::new();
+    for ((s, folder), sd) in &fresh.dirs {
+        if *s == SideKey::from(side) {
+            let folder = layout.folder_path(folder, side);
+            out.extend(sd.temporary.iter().map(|name| folder.join_unchecked(name)));
+        }
+    }
     for f in &plan.folders {
         let Some(fs) = (match side {
             Side::Local => &f.local,
@@ -39,9 +49,9 @@ fn paths(plan: &Plan, layout: &Layout<'_>, side: Side) -> Vec<RelPath> {
 /// Removes the recorded temporary files of runs that are gone, on both sides, with the
 /// connections of `w` (whose remote holds the lock); returns remarks for the user. A file that
 /// cannot be removed is named and left: it is no content, and the run goes on.
-pub fn remove(plan: &Plan, layout: &Layout<'_>, w: &mut Worker<'_>) -> Result<Vec<String>> {
+pub fn remove(plan: &Plan, layout: &Layout<'_>, fresh: &Fresh, w: &mut Worker<'_>) -> Result<Vec<String>> {
     let mut notes = Vec::new();
-    let (local, remote) = (paths(plan, layout, Side::Local), paths(plan, layout, Side::Remote));
+    let (local, remote) = (paths(plan, layout, fresh, Side::Local), paths(plan, layout, fresh, Side::Remote));
     if local.is_empty() && remote.is_empty() {
         return Ok(notes);
     }

@@ -200,7 +200,7 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     }
     refuse_case_collisions(plan, &actions, &mut *workers[0].remote)?;
     // Before our own uploads start: a dead run's temporary name may be one of ours too.
-    notes.extend(leftovers::remove(plan, &layout, &mut workers[0])?);
+    notes.extend(leftovers::remove(plan, &layout, &fresh, &mut workers[0])?);
     let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
     for ((side, folder), sd) in &fresh.dirs {

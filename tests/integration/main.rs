@@ -2,6 +2,7 @@
 
 #[cfg(unix)]
 mod ask;
+mod case_insensitive;
 mod ci_workflow;
 mod cli_docs;
 mod delete_safety;
