@@ -14,11 +14,14 @@ use crate::plan::model::{Action, Plan};
 use crate::planner::snapshot::Side;
 use crate::relpath::RelPath;
 
+/// The entries one remote folder would hold under one folded name: (path, remote name,
+/// written by apply).
+type Spellings<'a> = Vec<(&'a RelPath, &'a str, bool)>;
+
 /// Pairs of paths that the remote side would hold in one folder after apply, whose names
 /// differ only in case, where at least one of the two is written by apply.
 pub fn collisions(plan: &Plan, actions: &[Action]) -> Vec<(RelPath, RelPath)> {
-    // (folder, folded name) → (path, remote name, written by apply)
-    let mut groups: BTreeMap<(RelPath, String), Vec<(&RelPath, &str, bool)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(RelPath, String), Spellings<'_>> = BTreeMap::new();
     for (e, a) in plan.entries.iter().zip(actions) {
         let written = *a == Action::Upload;
         let kept = e.remote.is_some() && *a != Action::DeleteRemote;

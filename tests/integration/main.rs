@@ -18,6 +18,7 @@ mod interop;
 mod interrupted;
 mod json_docs;
 mod killed;
+mod leftovers;
 mod lazy_meta;
 mod local_safety;
 mod markdown;
