@@ -1,7 +1,7 @@
 //! Temporary files of interrupted runs: a run killed mid-transfer (`kill -9`, a power cut)
 //! leaves its `.ftpsync-tmp-*` files behind. The scan records them per folder (the plan's
-//! `temporary` names), apply's check finds those in the folders it lists again, and apply
-//! removes those of runs that are gone before it changes anything else — on the remote once its lock is ours (no other run applies there then), on
+//! `temporary` names), apply's check finds local ones in the folders it lists again, and
+//! apply removes those of runs that are gone before it changes anything else — on the remote once its lock is ours (no other run applies there then), on
 //! a local folder when the process named in the file no longer runs (see
 //! `Target::remove_stale_temporary`). A plan only records them: planning changes nothing.
 
@@ -27,8 +27,10 @@ pub fn recorded(plan: &Plan) -> usize {
 /// that side.
 fn paths(plan: &Plan, layout: &Layout<'_>, fresh: &Fresh, side: Side) -> BTreeSet<RelPath> {
     let mut out = BTreeSet::new();
+    // The check's listings of the local side too; on the remote, a folder may belong to a
+    // nested root of another run (the planner leaves those out, knowing the locks it listed).
     for ((s, folder), sd) in &fresh.dirs {
-        if *s == SideKey::from(side) {
+        if *s == SideKey::from(side) && side == Side::Local {
             let folder = layout.folder_path(folder, side);
             out.extend(sd.temporary.iter().map(|name| folder.join_unchecked(name)));
         }

@@ -72,6 +72,13 @@ fn the_next_apply_removes_temporary_files_of_runs_that_are_gone_and_keeps_the_ot
     assert!(!names(&local).contains(&dead) && names(&local).contains(&running) && names(&local).contains(&".ftpsync-tmp-Qw12Er".to_string()), "{:?}", names(&local));
     assert!(!names(&remote.join("sub")).contains(&dead));
     assert!(names(&remote.join("other-root")).contains(&dead), "another run's root is left alone");
+
+    // Also when apply changes that folder (and lists it again).
+    fs::write(local.join("other-root/c.txt"), "c").unwrap();
+    let out = ftpsync(&["sync", s(&local), s(&remote), "--no-prompt"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read_to_string(remote.join("other-root/c.txt")).unwrap(), "c");
+    assert!(names(&remote.join("other-root")).contains(&dead), "another run's root is left alone");
 }
 
 #[test]
