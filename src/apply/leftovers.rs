@@ -1,22 +1,22 @@
 //! Temporary files of interrupted runs: a run killed mid-transfer (`kill -9`, a power cut)
 //! leaves its `.ftpsync-tmp-*` files behind. The scan records them per folder (the plan's
-//! `temporary` names), apply's check finds local ones in the folders it lists again, and
-//! apply removes those of runs that are gone before it changes anything else — on the remote once its lock is ours (no other run applies there then), on
-//! a local folder when the process named in the file no longer runs (see
-//! `Target::remove_stale_temporary`). A plan only records them: planning changes nothing.
+//! `temporary` names), apply's check finds local ones in the folders it lists again, and apply
+//! removes those of runs that are gone before it changes anything else: on the remote once its
+//! lock is ours (no other run applies there then), in a local folder when the process named in
+//! the file no longer runs (see `Target::remove_stale_temporary`). A plan only records them:
+//! planning changes nothing.
 
 use std::collections::BTreeSet;
 
 use anyhow::Result;
 
 use super::check::{Fresh, SideKey};
+use super::layout::Layout;
 use super::workers::Worker;
 use crate::plan::model::Plan;
 use crate::planner::snapshot::Side;
 use crate::relpath::RelPath;
 use crate::target::is_lock_lost;
-
-use super::layout::Layout;
 
 /// How many temporary files the plan recorded, on both sides.
 pub fn recorded(plan: &Plan) -> usize {
