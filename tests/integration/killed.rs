@@ -119,7 +119,7 @@ fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), r
     if !(l3.temp_files.is_empty() && s3.temp_files.is_empty()) {
         return Err(format!("temporary files of the killed run are left: local {:?}, served {:?}", l3.temp_files, s3.temp_files));
     }
-    Ok(format!("{same_plan}; {temp} temporary file(s) left{}", if finished { "; it had finished already" } else { "" }))
+    Ok(format!("{same_plan}; {temp} temporary file(s) left by the kill, none after the next apply{}", if finished { "; it had finished already" } else { "" }))
 }
 
 #[test]
