@@ -148,6 +148,10 @@ impl Target for LocalTarget {
                 continue;
             };
             let temporary = is_temp_name(name);
+            if temporary && check_name(name).is_err() {
+                // Not one of ours (ours are plain names), and a plan could not name it.
+                continue;
+            }
             if !temporary && let Err(e) = check_name(name) {
                 listing.skipped.push(Skipped { name: name.escape_debug().to_string(), reason: format!("invalid name: {e}") });
                 continue;
