@@ -9,9 +9,11 @@
 //!
 //! Independent actions run at the same time on several connections (`workers`).
 
+pub mod case;
 pub mod check;
 pub mod exec;
 pub mod layout;
+pub mod leftovers;
 pub mod metastore;
 mod run;
 pub mod workers;
@@ -174,6 +176,16 @@ fn check_while_locking(
     checked
 }
 
+/// Stops before any change when the plan writes names differing only in case into one remote
+/// folder and the server folds case ([`case`]); asks the server only for such a plan.
+fn refuse_case_collisions(plan: &Plan, actions: &[Action], remote: &mut dyn Target) -> Result<()> {
+    let pairs = case::collisions(plan, actions);
+    if pairs.is_empty() || !remote.folds_case()? {
+        return Ok(());
+    }
+    anyhow::bail!("{}", case::refusal(&remote.info().display, &pairs))
+}
+
 fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings, notes: &mut Vec<String>) -> Result<Applied, ApplyError> {
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
@@ -186,6 +198,9 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     if !drift.is_empty() {
         return Err(ApplyError::Drift(drift));
     }
+    refuse_case_collisions(plan, &actions, &mut *workers[0].remote)?;
+    // Before our own uploads start: a dead run's temporary name may be one of ours too.
+    notes.extend(leftovers::remove(plan, &layout, &fresh, &mut workers[0])?);
     let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
     for ((side, folder), sd) in &fresh.dirs {

@@ -83,8 +83,9 @@ impl Finish {
         let p = self.lines_printer();
         run::header(&p, plan);
         let mut report = Report::new(plan, digest, iso_utc(started));
-        if plan.summary.changes == 0 {
-            // Nothing to change: no lock to take, nothing to check.
+        if plan.summary.changes == 0 && crate::apply::leftovers::recorded(plan) == 0 {
+            // Nothing to change: no lock to take, nothing to check. (Temporary files of an
+            // interrupted run are removed under the lock.)
             return self.applied(plan, &Applied::nothing_to_do(plan), report, started, &p);
         }
         let s = &plan.summary;

@@ -126,6 +126,17 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
         printer.out(2, &table);
         printer.out(1, &done);
     }
+    let collisions = crate::apply::case::collisions(&plan, &crate::plan::effective_actions(&plan.entries));
+    if let Some((a, b)) = collisions.first() {
+        let more = if collisions.len() > 1 { format!(" (and {} more pair(s))", collisions.len() - 1) } else { String::new() };
+        printer.warn(&format!(
+            "{a:?} and {b:?}{more} differ only in case: a server that ignores case (Windows/IIS) cannot store both; apply asks the server and stops before any change if it does"
+        ));
+    }
+    let leftovers = crate::apply::leftovers::recorded(&plan);
+    if leftovers > 0 {
+        printer.note(1, &format!("Found {leftovers} temporary file(s) of an interrupted (or running) run: apply removes those whose run is gone."));
+    }
     Ok(if out.detailed_exitcode && plan.summary.changes > 0 { Exit::Changes } else { Exit::Success })
 }
 

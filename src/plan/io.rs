@@ -16,6 +16,7 @@ use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
 use super::Loaded;
 use crate::digest::Hasher;
 use crate::relpath::check_name;
+use crate::target::is_temp_name;
 
 /// Why a plan file was refused (apply exits 4).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,6 +175,15 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         }
         if e.local.is_none() && e.remote.is_none() && e.action != Action::Forget {
             return Err(PlanError::new(format!("invalid plan: {p:?} exists on neither side")));
+        }
+    }
+    // Apply removes these: only ftpsync's own temporary names, in the folder itself.
+    for f in &plan.folders {
+        for name in [&f.local, &f.remote].into_iter().flatten().flat_map(|s| &s.temporary) {
+            let bad = check_name(name).err().map(|e| e.to_string()).or_else(|| (!is_temp_name(name)).then(|| "not a temporary name".to_string()));
+            if let Some(err) = bad {
+                return Err(PlanError::new(format!("invalid plan: folder {:?} lists a bad temporary file {name:?}: {err}", f.path.as_str())));
+            }
         }
     }
     Ok(())

@@ -99,6 +99,10 @@ pub struct FolderSide {
     /// Entries that are not synchronised (symlinks, special files, bad names) and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedName>,
+    /// Names of ftpsync's temporary files found here: apply removes those of a run that is
+    /// gone (see `Target::remove_stale_temporary`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temporary: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

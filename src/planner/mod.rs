@@ -206,6 +206,7 @@ impl Built {
                 },
                 meta_sha256: sd.meta.sha256().map(str::to_string),
                 skipped: sd.skipped.iter().map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() }).collect(),
+                temporary: sd.temporary.clone(),
             })
         };
         for (label, sd) in [("local", &scan.local), ("remote", &scan.remote)] {
@@ -252,7 +253,20 @@ pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
     walk(ctx, snapshot, &RelPath::root(), &mut built)?;
     built.entries.sort_by(|a, b| a.path.cmp(&b.path));
     built.folders.sort_by(|a, b| a.path.cmp(&b.path));
+    keep_nested_roots_temporaries(snapshot, &mut built.folders);
     Ok(built)
+}
+
+/// A remote folder below the root with a lock file of its own is the root of another run
+/// (ftpsync may be pointed at a folder inside ours): the temporary files in it belong to that
+/// run, whose lock we do not hold, and are left alone.
+fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [crate::plan::model::Folder]) {
+    let roots: Vec<&RelPath> = snapshot.dirs.iter().filter(|(p, s)| !p.is_root() && s.remote.as_ref().is_some_and(|r| r.lock.is_some())).map(|(p, _)| p).collect();
+    for f in folders.iter_mut().filter(|f| roots.iter().any(|r| f.path.starts_with(r))) {
+        if let Some(remote) = &mut f.remote {
+            remote.temporary.clear();
+        }
+    }
 }
 
 fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Built) -> Result<()> {

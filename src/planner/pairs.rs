@@ -170,6 +170,7 @@ mod tests {
             skipped: vec![],
             meta: MetaFile::Valid { meta, sha256: String::new() },
             lock: None,
+            temporary: Vec::new(),
         };
         let (entries, stale) = effective_entries(&side);
         assert_eq!(entries[1].entry.mtime, 500.0);

@@ -117,6 +117,8 @@ pub struct SideDir {
     pub meta: MetaFile,
     /// The lock file, if listed here.
     pub lock: Option<Entry>,
+    /// Names of ftpsync's temporary files here (of an interrupted run, or of a running one).
+    pub temporary: Vec<String>,
 }
 
 impl SideDir {
@@ -134,7 +136,9 @@ impl SideDir {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         let meta = meta_bytes.map_or(MetaFile::Absent, MetaFile::from_bytes);
-        SideDir { entries, skipped: listing.skipped, meta, lock }
+        let mut temporary: Vec<String> = listing.temporary.into_iter().map(|e| e.name).collect();
+        temporary.sort();
+        SideDir { entries, skipped: listing.skipped, meta, lock, temporary }
     }
 
     /// True when the raw listing had a metadata file.
@@ -206,11 +210,11 @@ mod tests {
         for (name, m, s) in records {
             meta.set_sync("peer", name, Some(*m), Some(*s), 2000.0, &WriteStyle { verbose: false, version: "t".into() });
         }
-        SideDir { entries: Vec::new(), skipped: Vec::new(), meta: MetaFile::Valid { meta, sha256: String::new() }, lock: None }
+        SideDir { entries: Vec::new(), skipped: Vec::new(), meta: MetaFile::Valid { meta, sha256: String::new() }, lock: None, temporary: Vec::new() }
     }
 
     fn listing(entries: Vec<Entry>) -> Listing {
-        Listing { entries, skipped: Vec::new() }
+        Listing { entries, skipped: Vec::new(), temporary: Vec::new() }
     }
 
     #[test]

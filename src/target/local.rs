@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name};
+use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, process_gone, temp_name_pid};
 use crate::model::{Entry, Kind, Skipped};
 use crate::relpath::{RelPath, check_name};
 
@@ -79,6 +79,25 @@ fn secs(sec: i64, nsec: i64) -> f64 {
     sec as f64 + nsec as f64 * 1e-9
 }
 
+/// A temporary file without a process id in its name (an older version's) is left to a run
+/// that died once nothing has written to it for this long.
+const UNNAMED_TEMP_STALE_AFTER: f64 = 3600.0;
+
+/// Whether the run that wrote a local temporary file is gone. A local folder has no lock, so
+/// the writer's process id in the name decides: a running ftpsync keeps its temporary files
+/// open until it renames them, and a process that no longer exists never will. (A writer on
+/// another host sharing the folder is not seen here; removing its file makes its rename fail,
+/// it loses nothing.) Without a process id, a file unchanged for an hour is stale.
+fn writer_gone(name: &str, meta: &fs::Metadata) -> bool {
+    match temp_name_pid(name) {
+        Some(pid) => pid != std::process::id() && process_gone(pid),
+        None => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            now - secs(meta.ctime(), meta.ctime_nsec()) > UNNAMED_TEMP_STALE_AFTER
+        }
+    }
+}
+
 /// Turns one directory entry into an [`Entry`], or says why it is skipped.
 fn entry_of(name: &str, meta: &fs::Metadata) -> std::result::Result<Entry, String> {
     let ft = meta.file_type();
@@ -128,10 +147,12 @@ impl Target for LocalTarget {
                 });
                 continue;
             };
-            if is_temp_name(name) {
+            let temporary = is_temp_name(name);
+            if temporary && check_name(name).is_err() {
+                // Not one of ours (ours are plain names), and a plan could not name it.
                 continue;
             }
-            if let Err(e) = check_name(name) {
+            if !temporary && let Err(e) = check_name(name) {
                 listing.skipped.push(Skipped { name: name.escape_debug().to_string(), reason: format!("invalid name: {e}") });
                 continue;
             }
@@ -142,7 +163,10 @@ impl Target for LocalTarget {
                 Err(e) => return Err(e).with_context(|| format!("cannot stat {}", item.path().display())),
             };
             match entry_of(name, &meta) {
+                Ok(entry) if temporary => listing.temporary.extend(Some(entry).filter(|e| e.kind == Kind::File)),
                 Ok(entry) => listing.entries.push(entry),
+                // A link or special file with a temporary name is none of ours.
+                Err(_) if temporary => {}
                 Err(reason) => listing.skipped.push(Skipped { name: name.to_string(), reason }),
             }
         }
@@ -176,8 +200,10 @@ impl Target for LocalTarget {
         }
         // New files get the usual 0666 & ~umask; a replaced file keeps its permissions.
         let existing_mode = abs.symlink_metadata().ok().filter(|m| m.is_file()).map(|m| m.permissions());
+        // The process id in the name tells a later run whether the writer is gone.
+        let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
         let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(&prefix)
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
@@ -207,6 +233,27 @@ impl Target for LocalTarget {
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
         let abs = self.abs_no_links(path)?;
         fs::remove_dir(&abs).with_context(|| format!("cannot delete folder {}", abs.display()))
+    }
+
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        let name = path.name();
+        if !is_temp_name(name) {
+            bail!("{path} is not a temporary file");
+        }
+        let abs = self.abs_no_links(path)?;
+        let meta = match abs.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", abs.display())),
+        };
+        if !meta.file_type().is_file() || !writer_gone(name, &meta) {
+            return Ok(false);
+        }
+        match fs::remove_file(&abs) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("cannot delete {}", abs.display())),
+        }
     }
 
     fn opener(&self) -> super::Opener {

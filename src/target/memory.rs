@@ -165,7 +165,7 @@ impl Target for MemoryTarget {
             .filter(|(p, _)| !p.is_root() && p.parent() == *dir)
             .map(|(p, n)| entry_of(p.name(), n))
             .collect();
-        Ok(Some(Listing { entries, skipped: Vec::new() }))
+        Ok(Some(Listing { entries, skipped: Vec::new(), temporary: Vec::new() }))
     }
 
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {

@@ -54,6 +54,9 @@ pub struct Listing {
     pub entries: Vec<Entry>,
     /// Entries that cannot be synchronised (symlinks, special files, invalid names).
     pub skipped: Vec<Skipped>,
+    /// Files with ftpsync's temporary names ([`TEMP_PREFIX`]), which are no content: left by a
+    /// run that was interrupted, or being written by one that is running.
+    pub temporary: Vec<Entry>,
 }
 
 /// Result of writing one file.
@@ -120,6 +123,14 @@ pub trait Target: Send {
     /// Removes an empty folder.
     fn remove_dir(&mut self, path: &RelPath) -> Result<()>;
 
+    /// Removes a file with a temporary name ([`is_temp_name`]) if it provably belongs to a run
+    /// that is gone; `Ok(false)` when it is left (it may be a running one's) or was gone
+    /// already. FTP: only while this connection holds the lock (no other run applies on the
+    /// remote then); a local folder: when the process named in it no longer runs.
+    fn remove_stale_temporary(&mut self, _path: &RelPath) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Looks up one entry; `Ok(None)` if it does not exist.
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
         if path.is_root() {
@@ -166,6 +177,13 @@ pub trait Target: Send {
     /// [`LockLost`] when another run's lock replaced ours.
     fn settle_lock(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// Whether the target holds one entry for names that differ only in case (a Windows/IIS
+    /// server). FTP asks the server (after [`Target::lock`]: it looks up the lock file under
+    /// another spelling); other targets say no.
+    fn folds_case(&mut self) -> Result<bool> {
+        Ok(false)
     }
 
     /// Releases the lock taken by [`Target::lock`].
@@ -257,12 +275,25 @@ pub fn with_write_attempts<T>(attempts: u32, mut write: impl FnMut() -> Result<T
     }
 }
 
-/// Prefix of the temporary names files are written under before being renamed into place.
-/// Entries with this prefix are never listed as content.
+/// Prefix of the temporary names files are written under before being renamed into place:
+/// `.ftpsync-tmp-<pid>-<suffix>`. Entries with this prefix are never listed as content.
 pub const TEMP_PREFIX: &str = ".ftpsync-tmp-";
 
 /// True for names that a listing must not report as content: temporary files of an
 /// interrupted write.
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX)
+}
+
+/// The process id in a temporary name (`.ftpsync-tmp-<pid>-<suffix>`); `None` for a name
+/// without one (written by an older version).
+pub fn temp_name_pid(name: &str) -> Option<u32> {
+    let (pid, _) = name.strip_prefix(TEMP_PREFIX)?.split_once('-')?;
+    pid.parse().ok()
+}
+
+/// Whether the process `pid` of this host is known to be gone (Linux `/proc`; where there is
+/// none, nothing is known and every process counts as running).
+pub fn process_gone(pid: u32) -> bool {
+    std::path::Path::new("/proc/self").exists() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -10,10 +10,13 @@
 //!   was done, so its preconditions no longer hold), or, if the kill came before any change,
 //!   does the whole job;
 //! - planning again and applying (the supported way to finish) leaves both trees equal to those
-//!   of a run that was never killed.
+//!   of a run that was never killed, and no temporary file of the killed run on either side
+//!   (issue 12, acceptance 5; also shown deterministically by
+//!   `the_next_apply_removes_the_temporary_files_of_a_killed_run`).
 
 use std::time::{Duration, Instant};
 
+use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::scenarios::{self, Mode};
 use crate::support::truth::{Node, Tree, check_claims, compare, snapshot, without_redundant_mtimes};
 use crate::support::world::{World, bounded_output, text};
@@ -113,7 +116,10 @@ fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), r
     let (l3, s3) = snapshots(w)?;
     check_claims(before.0, before.1, &l3, &s3, &w.versions)?;
     converged(&l3, &s3, reference)?;
-    Ok(format!("{same_plan}; {temp} temporary file(s) left{}", if finished { "; it had finished already" } else { "" }))
+    if !(l3.temp_files.is_empty() && s3.temp_files.is_empty()) {
+        return Err(format!("temporary files of the killed run are left: local {:?}, served {:?}", l3.temp_files, s3.temp_files));
+    }
+    Ok(format!("{same_plan}; {temp} temporary file(s) left by the kill, none after the next apply{}", if finished { "; it had finished already" } else { "" }))
 }
 
 #[test]
@@ -129,4 +135,50 @@ fn kill_9_at_random_moments_leaves_true_recoverable_states() {
     }
     assert!(runs >= 20);
     assert!(failures.is_empty(), "{} of {runs} killed runs failed (FTPSYNC_KILL_SEED={seed}):\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// The size of the largest temporary file directly in `dir`.
+fn largest_temporary(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| ftpsync::target::is_temp_name(&e.file_name().to_string_lossy()))
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Issue 12, acceptance 5: a run killed while the big file's temporary file is half written
+/// (the transfer stalled by the proxy) leaves it behind; the next run (plan again, apply)
+/// removes it, says so, and none is left on either side.
+#[test]
+fn the_next_apply_removes_the_temporary_files_of_a_killed_run() {
+    for mode in [Mode::Upload, Mode::Download] {
+        let mut w = World::new();
+        scenarios::big(&mut w, mode);
+        let plan = w.plan(mode.args());
+        w.proxy.arm(Some(Fault { channel: Channel::Data, at: 10 << 20, action: Action::Stall }));
+        let apply = World::apply_args(&plan, 20, 3);
+        let mut child = w.command(&args(&apply)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let written_to = if mode == Mode::Upload { w.served.clone() } else { w.local.clone() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while largest_temporary(&written_to) < 1 << 20 {
+            assert!(Instant::now() < deadline, "{mode:?}: no half-written temporary file within a minute");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let (local, served) = snapshots(&w).unwrap();
+        let left = local.temp_files.len() + served.temp_files.len();
+        assert!(left > 0, "{mode:?}: the killed run left no temporary file");
+
+        let plan = w.plan(mode.args());
+        let out = w.run(&args(&World::apply_args(&plan, 20, 3)));
+        let said = text(&out);
+        assert!(out.status.success(), "{mode:?}: {said}");
+        let side = if mode == Mode::Upload { "remote" } else { "local" };
+        assert!(said.contains(&format!("Removed {left} temporary file(s) of an interrupted run ({side})")), "{mode:?}: {said}");
+        let (local, served) = snapshots(&w).unwrap();
+        assert!(local.temp_files.is_empty() && served.temp_files.is_empty(), "{mode:?}: left {:?} {:?}", local.temp_files, served.temp_files);
+    }
 }

@@ -2,6 +2,7 @@
 
 #[cfg(unix)]
 mod ask;
+mod case_insensitive;
 mod ci_workflow;
 mod cli_docs;
 mod delete_safety;
@@ -19,6 +20,7 @@ mod interrupted;
 mod listing_fallbacks;
 mod json_docs;
 mod killed;
+mod leftovers;
 mod lazy_meta;
 mod local_safety;
 mod markdown;

@@ -104,6 +104,10 @@ impl Target for Watched {
         self.inner.remove_dir(path)
     }
 
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        self.inner.remove_stale_temporary(path)
+    }
+
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
         self.inner.stat(path)
     }
@@ -123,6 +127,10 @@ impl Target for Watched {
 
     fn settle_lock(&mut self) -> Result<()> {
         self.inner.settle_lock()
+    }
+
+    fn folds_case(&mut self) -> Result<bool> {
+        self.inner.folds_case()
     }
 
     fn unlock(&mut self) -> Result<()> {

@@ -34,7 +34,7 @@ use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
-use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_transient};
+use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient};
 use crate::meta::LOCK_FILE;
 use crate::model::{Clock, Entry, SystemClock};
 use crate::relpath::RelPath;
@@ -421,6 +421,26 @@ impl Target for FtpTarget {
         self.simple(&format!("RMD {abs}"), &format!("cannot delete folder {abs}"))
     }
 
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        if !is_temp_name(path.name()) {
+            bail!("{path} is not a temporary file");
+        }
+        // Every ftpsync run applying on this remote holds its lock: while it is ours (settled),
+        // a temporary file here belongs to no running one. Without the lock nothing is known.
+        if self.lock.is_none() {
+            return Ok(false);
+        }
+        self.settle_lock()?;
+        let abs = self.abs(path);
+        let reply = self.retry(|s| s.exec(&format!("DELE {abs}"), &format!("cannot delete {abs}")))?;
+        match reply.code {
+            c if (200..300).contains(&c) => Ok(true),
+            // Gone already (its run finished after all, or another run cleaned up).
+            c if ops::missing(c) => Ok(false),
+            _ => Err(refused(&reply, &format!("cannot delete {abs}"))),
+        }
+    }
+
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
@@ -515,6 +535,15 @@ impl Target for FtpTarget {
         Ok(())
     }
 
+    fn folds_case(&mut self) -> Result<bool> {
+        if self.lock.is_none() {
+            bail!("internal error: the server's case rules are asked under the lock");
+        }
+        // The lock file is known to exist now, under exactly this name.
+        let (abs, swapped) = (self.lock_abs(), self.abs(&RelPath::root().join_unchecked(&swap_case(LOCK_FILE))));
+        self.retry(|s| ops::folds_case(s, &abs, &swapped))
+    }
+
     fn time_offset(&self) -> f64 {
         *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -532,6 +561,11 @@ impl Target for FtpTarget {
         }
         unlocked
     }
+}
+
+/// `name` with upper and lower case swapped (ASCII).
+fn swap_case(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
 }
 
 impl Drop for FtpTarget {

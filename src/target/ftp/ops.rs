@@ -228,11 +228,16 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
     Ok(())
 }
 
-/// Keeps what a listing shows of ftpsync's own temporary files out (but the one `only` looks
-/// up: an upload's size is checked in its folder's listing where the server has neither
-/// `SIZE` nor `MLST`), and remembers the raw bytes of names that were not UTF-8.
+/// Keeps what a listing shows of ftpsync's own temporary files out of its content (apply
+/// removes those of a run that is gone: [`Listing::temporary`]) — but the one `only` looks up:
+/// an upload's size is checked in its folder's listing where the server has neither `SIZE`
+/// nor `MLST` — and remembers the raw bytes of names that were not UTF-8.
 fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing, only: Option<&str>) {
-    listing.entries.retain(|e| !is_temp_name(&e.name) || only == Some(e.name.as_str()));
+    let (temporary, content) =
+        std::mem::take(&mut listing.entries).into_iter().partition(|e| is_temp_name(&e.name) && only != Some(e.name.as_str()));
+    listing.entries = content;
+    listing.temporary = temporary;
+    listing.temporary.retain(|e| e.kind == Kind::File);
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);
@@ -404,9 +409,12 @@ pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
     parse_mlst(&reply, path).map(Some)
 }
 
-/// Renames `from` over `to` (`RNFR` and `RNTO` in one write), removing `to` first on servers
-/// that refuse to overwrite.
-pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
+/// Renames `from` over `to` (`RNFR` and `RNTO` in one write). Servers that refuse to rename
+/// onto an existing name (IIS) get `to` removed first and the rename again, but only when
+/// `may_replace` says the caller knows an existing file there may go: a refused rename onto a
+/// name the plan recorded as absent means that another file took the name since (on a server
+/// that ignores case, perhaps one whose name differs only in case), and that file is kept.
+pub fn rename_over(s: &mut Session, from: &str, to: &str, may_replace: bool) -> Result<()> {
     let doing = format!("cannot rename {from} to {to}");
     let pair = [format!("RNFR {from}"), format!("RNTO {to}")];
     // The next transfer's data connection is announced in the same write (uploads come in a
@@ -422,6 +430,10 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
     }
     match replies[1].code {
         c if (200..300).contains(&c) => Ok(()),
+        450 | 550 | 553 if !may_replace => Err(refused(
+            &replies[1],
+            &format!("{doing} (it was absent when checked: another file took the name since, or one whose name differs only in case on a server that ignores case; it was left alone)"),
+        )),
         450 | 550 | 553 => {
             s.ok(&format!("DELE {to}"), &format!("cannot replace {to}"))?;
             let replies = s.batch(&pair, &doing)?;
@@ -432,6 +444,30 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str) -> Result<()> {
         }
         _ => Err(refused(&replies[1], &doing)),
     }
+}
+
+/// Whether the server finds the existing file `abs` also as `swapped` (the same path, its name
+/// spelt in another case): asked with `SIZE`, else `MDTM`, else by reading both. A way counts
+/// only if it finds `abs` itself (a server may refuse `SIZE`, or answer it oddly).
+pub fn folds_case(s: &mut Session, abs: &str, swapped: &str) -> Result<bool> {
+    let doing = "asking whether the server ignores case";
+    for (offered, verb) in [(s.features.size, "SIZE"), (s.features.mdtm, "MDTM")] {
+        if !offered {
+            continue;
+        }
+        let replies = s.batch(&[format!("{verb} {abs}"), format!("{verb} {swapped}")], doing)?;
+        if replies[0].code == 213 {
+            return match replies[1].code {
+                213 => Ok(true),
+                c if missing(c) => Ok(false),
+                _ => Err(refused(&replies[1], doing)),
+            };
+        }
+    }
+    if read_small(s, abs)?.is_none() {
+        anyhow::bail!("{doing}: {abs} cannot be read");
+    }
+    Ok(read_small(s, swapped)?.is_some())
 }
 
 /// Appends bytes to a file (creating it).

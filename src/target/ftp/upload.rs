@@ -153,6 +153,9 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         _ => false,
     };
     (up.settle)(s)?;
+    // Without a guard the caller replaces whatever is there (metadata, the lock); with one,
+    // only a file the guard saw and accepted may be removed to make way.
+    let mut may_replace = up.guard.is_none();
     if let Some(guard) = up.guard {
         let reply = if guard_by_mlst { replies.next() } else { None };
         if reply.as_ref().is_some_and(|r| !missing(r.code) && r.code != 250 && !unsupported(r.code)) {
@@ -161,7 +164,8 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         }
         let found = current(s, reply.as_ref(), dest, up.list_method)?;
         guard(found.as_ref())?;
+        may_replace = found.is_some();
     }
-    rename_over(s, tmp, dest)?;
+    rename_over(s, tmp, dest, may_replace)?;
     Ok(Written { bytes: sent, mtime_set })
 }

@@ -4,6 +4,7 @@ pub mod cut_proxy;
 pub mod fake_ftp;
 pub mod fixture;
 pub mod ftp;
+pub mod iis_ftp;
 #[cfg(unix)]
 pub mod pty;
 pub mod refusing_ftp;
