@@ -1,6 +1,12 @@
 //! The metadata files apply updates, held in memory per side and folder and written back as
 //! soon as the last action touching a folder is done — so an interrupted apply leaves
 //! metadata that claims only what really happened.
+//!
+//! The records of the last sync (`peer_sync`) live in the local folders, as in pyftpsync. A
+//! remote that keeps its own modification times (another local folder) also gets a copy of
+//! them, under the local target's id: when the user deletes a local folder, its records go
+//! with it, and only that copy can still prove the remote files unchanged (a server that
+//! cannot set times has its `mtimes` records for that).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +30,8 @@ pub struct MetaDoc {
     pub pending: usize,
     /// The folder is being deleted: never write into it again.
     pub gone: bool,
+    /// A remote document whose copy of the local records was brought up to date in this run.
+    pub copied: bool,
 }
 
 impl MetaDoc {
@@ -46,11 +54,20 @@ pub struct MetaStore {
     pub style: WriteStyle,
     /// Messages to show (removed files).
     pub messages: Vec<String>,
+    /// The local target's id, when the remote keeps a copy of the local records.
+    copy_on_remote: Option<String>,
 }
 
 impl MetaStore {
     pub fn new(style: WriteStyle) -> Self {
-        MetaStore { docs: BTreeMap::new(), style, messages: Vec::new() }
+        MetaStore { docs: BTreeMap::new(), style, messages: Vec::new(), copy_on_remote: None }
+    }
+
+    /// Keeps a copy of every changed local record in the remote folder's metadata, under
+    /// `local_id` (see the module doc).
+    pub fn with_copy_on_remote(mut self, local_id: &str) -> Self {
+        self.copy_on_remote = Some(local_id.to_string());
+        self
     }
 
     /// Registers the metadata found by the check of a folder.
@@ -70,12 +87,48 @@ impl MetaStore {
         let doc = self.doc(SideKey::Local, folder);
         doc.meta.set_sync(peer, name, m, s, now, &style);
         doc.dirty = true;
+        self.copy_to_remote(folder, peer, name);
     }
 
     /// Forgets an entry of a local folder's `peer_sync`.
     pub fn remove_sync(&mut self, folder: &RelPath, peer: &str, name: &str) {
         let doc = self.doc(SideKey::Local, folder);
         doc.dirty |= doc.meta.remove_sync(peer, name);
+        self.copy_to_remote(folder, peer, name);
+    }
+
+    /// Brings the remote copy of a local folder's records up to date after `name` changed:
+    /// the first time in a run the whole set (it may be missing or stale: written by an older
+    /// version, or left by pyftpsync, which does not keep it), then record by record.
+    fn copy_to_remote(&mut self, folder: &RelPath, peer: &str, name: &str) {
+        let Some(local_id) = self.copy_on_remote.clone() else { return };
+        let local = self.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer_sync.get(peer));
+        let copied = self.docs.get(&(SideKey::Remote, folder.clone())).is_some_and(|d| d.copied);
+        let whole = if copied { None } else { Some(local.cloned()) };
+        let one = local.map(|p| (p.records.get(name).cloned(), p.last_sync));
+        let doc = self.doc(SideKey::Remote, folder);
+        doc.copied = true;
+        let before = doc.meta.peer_sync.get(&local_id).cloned();
+        match (whole, one) {
+            (Some(Some(all)), _) => {
+                doc.meta.peer_sync.insert(local_id.clone(), all);
+            }
+            (Some(None), _) | (None, None) => {
+                doc.meta.peer_sync.remove(&local_id);
+            }
+            (None, Some((record, last_sync))) => {
+                let copy = doc.meta.peer_sync.entry(local_id.clone()).or_default();
+                match record {
+                    Some(r) => copy.records.insert(name.to_string(), r),
+                    None => copy.records.remove(name),
+                };
+                copy.last_sync = last_sync;
+                if copy.records.is_empty() && copy.extra.is_empty() {
+                    doc.meta.peer_sync.remove(&local_id);
+                }
+            }
+        }
+        doc.dirty |= doc.meta.peer_sync.get(&local_id) != before.as_ref();
     }
 
     /// Records the real modification time of a file stored on a side that keeps `mtimes`.

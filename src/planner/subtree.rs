@@ -1,11 +1,11 @@
 //! Folders copied or deleted as a whole.
 //!
 //! Deleting a folder because the other side deleted it must never lose an edit made inside it
-//! since the last sync (pyftpsync loses it: its bug §11.1). [`changed_inside`] looks for such
-//! edits; [`expand`] lists every entry of such a folder as an entry of the plan, so apply
-//! copies or deletes exactly what was reviewed.
+//! since the last sync (pyftpsync loses it: its bug §11.1). [`changed_inside`] looks for
+//! entries it cannot prove unchanged; [`expand`] lists every entry of such a folder as an entry
+//! of the plan, so apply copies or deletes exactly what was reviewed.
 
-use super::classify::{Class, EPS, classify_entry, peer_present};
+use super::classify::{Class, classify_entry, peer_present};
 use super::pairs::effective_entries;
 use super::snapshot::{Side, Snapshot};
 use super::Built;
@@ -14,9 +14,24 @@ use crate::model::Kind;
 use crate::plan::model::{Action, Classification, PlanEntry, Reason};
 use crate::relpath::RelPath;
 
-/// Returns a description of the first entry below `dir` on `side` that changed since `since`
-/// (the time the folder was last synchronised), or that cannot be synchronised at all.
-pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, since: f64, remote_id: &str) -> Option<String> {
+/// The two target ids: the key of each side's records of the other.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerIds<'a> {
+    pub local: &'a str,
+    pub remote: &'a str,
+}
+
+/// Returns a description of the first entry below `dir` on `side` that is not proven unchanged
+/// since the last sync (or that cannot be synchronised at all), or `None` when every entry is.
+///
+/// Only a record proves a file unchanged; times alone cannot (an edit may keep or restore
+/// them, and happen within the clock tolerance of the sync). The records are, on the local
+/// side, its folders' `peer_sync` of the remote; on the remote side, the copy of those records
+/// apply keeps there (`peer_sync` of the local id, see `apply::metastore`), or a fitting
+/// `mtimes` record (the file is still the one uploaded). The records of the side whose folder
+/// is gone went with it: that is why the surviving side's own records are needed.
+pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, ids: PeerIds<'_>) -> Option<String> {
+    let label = if side == Side::Local { "local" } else { "remote" };
     for (path, scan) in snapshot.dirs.range(dir.clone()..) {
         if !path.starts_with(dir) {
             break;
@@ -25,31 +40,28 @@ pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, since: f64
         if let Some(s) = sd.skipped.first() {
             return Some(format!("{} cannot be synchronised ({})", path.join_unchecked(&s.name), s.reason));
         }
-        let peer = match side {
-            Side::Local => sd.meta.valid().and_then(|m| m.peer(remote_id)),
-            Side::Remote => None,
-        };
-        let has_peer = peer_present(peer);
+        let other_id = if side == Side::Local { ids.remote } else { ids.local };
+        let peer = sd.meta.valid().and_then(|m| m.peer(other_id)).filter(|p| peer_present(Some(p)));
         // `mtimes` records that no longer fit their file: changed by someone else since upload.
         let (entries, unfit) = effective_entries(sd);
         for e in &entries {
-            let changed = if has_peer {
-                match peer.and_then(|p| p.records.get(&e.entry.name)) {
-                    None => true,
-                    Some(r) => classify_entry(Some(&e.entry), Some(r), true) == Class::Modified,
-                }
-            } else if unfit.contains(&e.entry.name) {
-                true
-            } else {
-                // No records: anything written after the folder was synchronised is an edit.
-                // A valid `mtimes` record proves the file is still the one uploaded.
-                e.entry.kind == Kind::File
-                    && e.listed_mtime.is_none()
-                    && e.entry.changed.unwrap_or(e.entry.mtime) > since + EPS
+            let name = &e.entry.name;
+            let at = path.join_unchecked(name);
+            let what = if e.entry.kind == Kind::Dir { "folder" } else { "file" };
+            let verdict = match peer.and_then(|p| p.records.get(name)) {
+                Some(_) if e.entry.kind == Kind::Dir => None,
+                Some(r) if classify_entry(Some(&e.entry), Some(r), true) == Class::Unmodified => None,
+                Some(_) => Some(format!("{what} {at} changed since the last sync")),
+                // Its content is checked folder by folder.
+                None if e.entry.kind == Kind::Dir && peer.is_none() => None,
+                None if unfit.contains(name) => Some(format!("{what} {at} changed since the last sync")),
+                // A fitting `mtimes` record: still the file that was uploaded.
+                None if e.listed_mtime.is_some() => None,
+                None if peer.is_some() => Some(format!("{what} {at} is new since the last sync")),
+                None => Some(format!("nothing proves {label} {what} {at} unchanged since the last sync (its record went with the deleted folder)")),
             };
-            if changed {
-                let what = if e.entry.kind == Kind::Dir { "folder" } else { "file" };
-                return Some(format!("{what} {} changed", path.join_unchecked(&e.entry.name)));
+            if verdict.is_some() {
+                return verdict;
             }
         }
     }
