@@ -7,6 +7,7 @@ mod cli_docs;
 mod delete_safety;
 mod fault_matrix;
 mod fixes;
+mod folder_deleted;
 mod ftp_cli;
 mod ftp_quirks;
 mod fuzzed;
