@@ -3,6 +3,7 @@
 #[cfg(unix)]
 mod ask;
 mod ci_workflow;
+mod created_on_both_sides;
 mod cli_docs;
 mod delete_safety;
 mod fault_matrix;
