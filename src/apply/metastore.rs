@@ -105,7 +105,7 @@ impl MetaStore {
         let local = self.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer_sync.get(peer));
         let copied = self.docs.get(&(SideKey::Remote, folder.clone())).is_some_and(|d| d.copied);
         let whole = if copied { None } else { Some(local.cloned()) };
-        let one = local.map(|p| (p.records.get(name).cloned(), p.last_sync));
+        let one = local.map(|p| (p.records.get(name).cloned(), p.last_sync, p.extra.clone()));
         let doc = self.doc(SideKey::Remote, folder);
         doc.copied = true;
         let before = doc.meta.peer_sync.get(&local_id).cloned();
@@ -116,16 +116,13 @@ impl MetaStore {
             (Some(None), _) | (None, None) => {
                 doc.meta.peer_sync.remove(&local_id);
             }
-            (None, Some((record, last_sync))) => {
+            (None, Some((record, last_sync, extra))) => {
                 let copy = doc.meta.peer_sync.entry(local_id.clone()).or_default();
                 match record {
                     Some(r) => copy.records.insert(name.to_string(), r),
                     None => copy.records.remove(name),
                 };
-                copy.last_sync = last_sync;
-                if copy.records.is_empty() && copy.extra.is_empty() {
-                    doc.meta.peer_sync.remove(&local_id);
-                }
+                (copy.last_sync, copy.extra) = (last_sync, extra);
             }
         }
         doc.dirty |= doc.meta.peer_sync.get(&local_id) != before.as_ref();
@@ -242,5 +239,60 @@ impl MetaWrite {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::PeerSync;
+
+    fn store() -> MetaStore {
+        MetaStore::new(WriteStyle { verbose: false, version: "t".into() }).with_copy_on_remote("/l")
+    }
+
+    fn copy<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
+        store.docs.get(&(SideKey::Remote, folder.clone())).and_then(|d| d.meta.peer("/l"))
+    }
+
+    fn local<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
+        store.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer("/r"))
+    }
+
+    #[test]
+    fn the_remote_copy_follows_the_local_records() {
+        let root = RelPath::root();
+        let mut s = store();
+        // Found: local records of two files; on the remote a stale copy from another run.
+        let mut found_local = DirMeta::default();
+        found_local.set_sync("/r", "kept.txt", Some(1.0), Some(1), 10.0, &s.style);
+        found_local.set_sync("/r", "gone.txt", Some(2.0), Some(2), 10.0, &s.style);
+        s.docs.insert((SideKey::Local, root.clone()), MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() });
+        let mut stale = DirMeta::default();
+        stale.set_sync("/l", "old.txt", Some(3.0), Some(3), 5.0, &s.style);
+        stale.set_mtime("up.txt", 4.0, 4, 6.0, &s.style);
+        s.docs.insert((SideKey::Remote, root.clone()), MetaDoc { meta: stale, was_read: true, ..MetaDoc::default() });
+
+        s.set_sync(&root, "/r", "new.txt", Some(5.0), Some(5), 20.0);
+        assert_eq!(copy(&s, &root), local(&s, &root), "the first change copies the whole set");
+        s.remove_sync(&root, "/r", "gone.txt");
+        s.set_sync(&root, "/r", "kept.txt", Some(6.0), Some(6), 30.0);
+        assert_eq!(copy(&s, &root), local(&s, &root), "then record by record");
+        let remote = &s.docs[&(SideKey::Remote, root.clone())];
+        assert!(remote.dirty && remote.meta.mtimes.contains_key("up.txt"), "other records of the remote stay");
+
+        // The last record gone: the copy keeps what the local records keep (the time).
+        let sub = RelPath::parse("sub").unwrap();
+        s.set_sync(&sub, "/r", "x", Some(1.0), Some(1), 40.0);
+        s.remove_sync(&sub, "/r", "x");
+        assert_eq!(copy(&s, &sub), local(&s, &sub));
+        assert!(copy(&s, &sub).is_some_and(|p| p.records.is_empty()));
+    }
+
+    #[test]
+    fn without_a_copy_the_remote_is_untouched() {
+        let mut s = MetaStore::new(WriteStyle { verbose: false, version: "t".into() });
+        s.set_sync(&RelPath::root(), "/r", "a", Some(1.0), Some(1), 10.0);
+        assert!(!s.docs.contains_key(&(SideKey::Remote, RelPath::root())));
     }
 }

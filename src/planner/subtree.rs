@@ -31,7 +31,10 @@ pub struct PeerIds<'a> {
 /// `mtimes` record (the file is still the one uploaded). The records of the side whose folder
 /// is gone went with it: that is why the surviving side's own records are needed.
 pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, ids: PeerIds<'_>) -> Option<String> {
-    let label = if side == Side::Local { "local" } else { "remote" };
+    let (label, why) = match side {
+        Side::Local => ("local", "no record of it"),
+        Side::Remote => ("remote", "its record was in the deleted local folder"),
+    };
     for (path, scan) in snapshot.dirs.range(dir.clone()..) {
         if !path.starts_with(dir) {
             break;
@@ -58,7 +61,7 @@ pub fn changed_inside(snapshot: &Snapshot, dir: &RelPath, side: Side, ids: PeerI
                 // A fitting `mtimes` record: still the file that was uploaded.
                 None if e.listed_mtime.is_some() => None,
                 None if peer.is_some() => Some(format!("{what} {at} is new since the last sync")),
-                None => Some(format!("nothing proves {label} {what} {at} unchanged since the last sync (its record went with the deleted folder)")),
+                None => Some(format!("nothing proves {label} {what} {at} unchanged since the last sync ({why})")),
             };
             if verdict.is_some() {
                 return verdict;
@@ -138,5 +141,63 @@ pub fn expand(
             e.action = if matches!(action, Action::Upload) { Action::Forget } else { Action::Skip };
             built.entries.push(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{DirMeta, WriteStyle};
+    use crate::model::Entry;
+    use crate::planner::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, SideDir};
+
+    const IDS: PeerIds<'static> = PeerIds { local: "/l", remote: "/r" };
+
+    fn style() -> WriteStyle {
+        WriteStyle { verbose: false, version: "t".into() }
+    }
+
+    /// A snapshot of the remote folder `d` (the local one is gone) holding `entries`.
+    fn remote_only(entries: Vec<Entry>, meta: Option<DirMeta>) -> Snapshot {
+        let path = RelPath::parse("d").unwrap();
+        let request = ScanRequest { path: path.clone(), purpose: Purpose::Delete(Side::Remote), local_path: None, remote_path: Some(path.clone()), implied_peer: false };
+        let meta = meta.map_or(MetaFile::Absent, |meta| MetaFile::Valid { meta, sha256: String::new() });
+        let remote = SideDir { entries, skipped: Vec::new(), meta, lock: None };
+        let mut snapshot = Snapshot::default();
+        snapshot.dirs.insert(path, DirScan { request, local: None, remote: Some(remote) });
+        snapshot
+    }
+
+    fn check(snapshot: &Snapshot) -> Option<String> {
+        changed_inside(snapshot, &RelPath::parse("d").unwrap(), Side::Remote, IDS)
+    }
+
+    #[test]
+    fn only_records_prove_remote_files_unchanged() {
+        let file = Entry::file("a.txt", 6, 1000.0);
+        // No record anywhere: not proven, whatever the times say.
+        let found = check(&remote_only(vec![file.clone()], None)).expect("unproven");
+        assert!(found.contains("nothing proves remote file d/a.txt unchanged"), "{found}");
+        // The copy of the local records proves it, while the file fits its record.
+        let mut copy = DirMeta::default();
+        copy.set_sync("/l", "a.txt", Some(1000.0), Some(6), 2000.0, &style());
+        assert_eq!(check(&remote_only(vec![file.clone()], Some(copy.clone()))), None);
+        let edited = Entry::file("a.txt", 16, 1000.0);
+        let found = check(&remote_only(vec![edited.clone()], Some(copy.clone()))).expect("changed");
+        assert!(found.contains("file d/a.txt changed"), "{found}");
+        // A file the records do not know is new.
+        let found = check(&remote_only(vec![file.clone(), Entry::file("b.txt", 1, 5.0)], Some(copy.clone()))).expect("new");
+        assert!(found.contains("d/b.txt is new"), "{found}");
+        // Records of another local folder prove nothing.
+        let mut other = DirMeta::default();
+        other.set_sync("/elsewhere", "a.txt", Some(1000.0), Some(6), 2000.0, &style());
+        assert!(check(&remote_only(vec![file.clone()], Some(other))).is_some());
+        // A fitting `mtimes` record (a server): the file is still the one uploaded.
+        let mut uploaded = DirMeta::default();
+        uploaded.set_mtime("a.txt", 900.0, 6, 999.0, &style());
+        assert_eq!(check(&remote_only(vec![file.clone()], Some(uploaded.clone()))), None);
+        assert!(check(&remote_only(vec![edited], Some(uploaded))).is_some());
+        // A folder without records is not itself an edit: its content is checked on its own.
+        assert_eq!(check(&remote_only(vec![Entry::dir("sub", 5.0)], None)), None);
     }
 }
