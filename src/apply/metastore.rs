@@ -1,6 +1,12 @@
 //! The metadata files apply updates, held in memory per side and folder and written back as
 //! soon as the last action touching a folder is done — so an interrupted apply leaves
 //! metadata that claims only what really happened.
+//!
+//! The records of the last sync (`peer_sync`) live in the local folders, as in pyftpsync. A
+//! remote that keeps its own modification times (another local folder) also gets a copy of
+//! them, under the local target's id: when the user deletes a local folder, its records go
+//! with it, and only that copy can still prove the remote files unchanged (a server that
+//! cannot set times has its `mtimes` records for that).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +30,8 @@ pub struct MetaDoc {
     pub pending: usize,
     /// The folder is being deleted: never write into it again.
     pub gone: bool,
+    /// A remote document whose copy of the local records was brought up to date in this run.
+    pub copied: bool,
 }
 
 impl MetaDoc {
@@ -46,11 +54,20 @@ pub struct MetaStore {
     pub style: WriteStyle,
     /// Messages to show (removed files).
     pub messages: Vec<String>,
+    /// The local target's id, when the remote keeps a copy of the local records.
+    copy_on_remote: Option<String>,
 }
 
 impl MetaStore {
     pub fn new(style: WriteStyle) -> Self {
-        MetaStore { docs: BTreeMap::new(), style, messages: Vec::new() }
+        MetaStore { docs: BTreeMap::new(), style, messages: Vec::new(), copy_on_remote: None }
+    }
+
+    /// Keeps a copy of every changed local record in the remote folder's metadata, under
+    /// `local_id` (see the module doc).
+    pub fn with_copy_on_remote(mut self, local_id: &str) -> Self {
+        self.copy_on_remote = Some(local_id.to_string());
+        self
     }
 
     /// Registers the metadata found by the check of a folder.
@@ -70,12 +87,45 @@ impl MetaStore {
         let doc = self.doc(SideKey::Local, folder);
         doc.meta.set_sync(peer, name, m, s, now, &style);
         doc.dirty = true;
+        self.copy_to_remote(folder, peer, name);
     }
 
     /// Forgets an entry of a local folder's `peer_sync`.
     pub fn remove_sync(&mut self, folder: &RelPath, peer: &str, name: &str) {
         let doc = self.doc(SideKey::Local, folder);
         doc.dirty |= doc.meta.remove_sync(peer, name);
+        self.copy_to_remote(folder, peer, name);
+    }
+
+    /// Brings the remote copy of a local folder's records up to date after `name` changed:
+    /// the first time in a run the whole set (it may be missing or stale: written by an older
+    /// version, or left by pyftpsync, which does not keep it), then record by record.
+    fn copy_to_remote(&mut self, folder: &RelPath, peer: &str, name: &str) {
+        let Some(local_id) = self.copy_on_remote.clone() else { return };
+        let local = self.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer_sync.get(peer));
+        let copied = self.docs.get(&(SideKey::Remote, folder.clone())).is_some_and(|d| d.copied);
+        let whole = if copied { None } else { Some(local.cloned()) };
+        let one = local.map(|p| (p.records.get(name).cloned(), p.last_sync, p.extra.clone()));
+        let doc = self.doc(SideKey::Remote, folder);
+        doc.copied = true;
+        let before = doc.meta.peer_sync.get(&local_id).cloned();
+        match (whole, one) {
+            (Some(Some(all)), _) => {
+                doc.meta.peer_sync.insert(local_id.clone(), all);
+            }
+            (Some(None), _) | (None, None) => {
+                doc.meta.peer_sync.remove(&local_id);
+            }
+            (None, Some((record, last_sync, extra))) => {
+                let copy = doc.meta.peer_sync.entry(local_id.clone()).or_default();
+                match record {
+                    Some(r) => copy.records.insert(name.to_string(), r),
+                    None => copy.records.remove(name),
+                };
+                (copy.last_sync, copy.extra) = (last_sync, extra);
+            }
+        }
+        doc.dirty |= doc.meta.peer_sync.get(&local_id) != before.as_ref();
     }
 
     /// Records the real modification time of a file stored on a side that keeps `mtimes`.
@@ -189,5 +239,60 @@ impl MetaWrite {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::PeerSync;
+
+    fn store() -> MetaStore {
+        MetaStore::new(WriteStyle { verbose: false, version: "t".into() }).with_copy_on_remote("/l")
+    }
+
+    fn copy<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
+        store.docs.get(&(SideKey::Remote, folder.clone())).and_then(|d| d.meta.peer("/l"))
+    }
+
+    fn local<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
+        store.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer("/r"))
+    }
+
+    #[test]
+    fn the_remote_copy_follows_the_local_records() {
+        let root = RelPath::root();
+        let mut s = store();
+        // Found: local records of two files; on the remote a stale copy from another run.
+        let mut found_local = DirMeta::default();
+        found_local.set_sync("/r", "kept.txt", Some(1.0), Some(1), 10.0, &s.style);
+        found_local.set_sync("/r", "gone.txt", Some(2.0), Some(2), 10.0, &s.style);
+        s.docs.insert((SideKey::Local, root.clone()), MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() });
+        let mut stale = DirMeta::default();
+        stale.set_sync("/l", "old.txt", Some(3.0), Some(3), 5.0, &s.style);
+        stale.set_mtime("up.txt", 4.0, 4, 6.0, &s.style);
+        s.docs.insert((SideKey::Remote, root.clone()), MetaDoc { meta: stale, was_read: true, ..MetaDoc::default() });
+
+        s.set_sync(&root, "/r", "new.txt", Some(5.0), Some(5), 20.0);
+        assert_eq!(copy(&s, &root), local(&s, &root), "the first change copies the whole set");
+        s.remove_sync(&root, "/r", "gone.txt");
+        s.set_sync(&root, "/r", "kept.txt", Some(6.0), Some(6), 30.0);
+        assert_eq!(copy(&s, &root), local(&s, &root), "then record by record");
+        let remote = &s.docs[&(SideKey::Remote, root.clone())];
+        assert!(remote.dirty && remote.meta.mtimes.contains_key("up.txt"), "other records of the remote stay");
+
+        // The last record gone: the copy keeps what the local records keep (the time).
+        let sub = RelPath::parse("sub").unwrap();
+        s.set_sync(&sub, "/r", "x", Some(1.0), Some(1), 40.0);
+        s.remove_sync(&sub, "/r", "x");
+        assert_eq!(copy(&s, &sub), local(&s, &sub));
+        assert!(copy(&s, &sub).is_some_and(|p| p.records.is_empty()));
+    }
+
+    #[test]
+    fn without_a_copy_the_remote_is_untouched() {
+        let mut s = MetaStore::new(WriteStyle { verbose: false, version: "t".into() });
+        s.set_sync(&RelPath::root(), "/r", "a", Some(1.0), Some(1), 10.0);
+        assert!(!s.docs.contains_key(&(SideKey::Remote, RelPath::root())));
     }
 }

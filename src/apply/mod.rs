@@ -118,6 +118,10 @@ pub(crate) fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, re
         Action::DeleteLocal | Action::DeleteRemote if top => out.push((SideKey::Local, folder.clone())),
         _ => {}
     }
+    // The remote copy of the local records changes with them.
+    if copies_records_to_remote(remote_mtimes) && !out.is_empty() {
+        out.push((SideKey::Remote, folder.clone()));
+    }
     let file = e.kind == Kind::File;
     match action {
         Action::Upload if file && remote_mtimes => out.push((SideKey::Remote, folder)),
@@ -125,8 +129,15 @@ pub(crate) fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, re
         Action::Download if file && local_mtimes => out.push((SideKey::Local, folder)),
         _ => {}
     }
+    out.sort();
     out.dedup();
     out
+}
+
+/// Whether the remote keeps a copy of the local records (see [`metastore`]): a remote that
+/// sets its own modification times, where no `mtimes` records could prove a file unchanged.
+pub(crate) fn copies_records_to_remote(remote_mtimes: bool) -> bool {
+    !remote_mtimes
 }
 
 /// Applies a plan to two open targets, holding their locks while it does.
@@ -203,6 +214,9 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     notes.extend(leftovers::remove(plan, &layout, &fresh, &mut workers[0])?);
     let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
+    if copies_records_to_remote(remote_mtimes) {
+        store = store.with_copy_on_remote(&plan.local.id);
+    }
     for ((side, folder), sd) in &fresh.dirs {
         store.load(*side, folder.clone(), sd);
         let records_mtimes = if *side == SideKey::Local { local_mtimes } else { remote_mtimes };

@@ -281,7 +281,7 @@ fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Buil
     for (pair, d, record) in v.pairs {
         let child = path.join_unchecked(&pair.name);
         let kind = pair.any().kind;
-        let mut d = guard_folder_deletion(ctx, snapshot, &child, kind, d, record);
+        let mut d = guard_folder_deletion(ctx, snapshot, &child, kind, d);
         if kind == Kind::Dir && built.unreadable.iter().any(|u| u.starts_with(&child)) {
             // An unreadable folder at or below: the folder is neither copied, deleted, nor
             // entered, whatever its pair says.
@@ -356,15 +356,15 @@ fn count_visited(scan: &DirScan, counts: &mut ScanCounts) {
 }
 
 /// A folder deleted on one side because the other side deleted it becomes a conflict when
-/// something inside it changed since the last sync.
-fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath, kind: Kind, d: Decision, record: Option<&Record>) -> Decision {
+/// something inside it changed since the last sync, or cannot be proven unchanged.
+fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath, kind: Kind, d: Decision) -> Decision {
     let side = match (kind, d.action, d.reason) {
         (Kind::Dir, Action::DeleteLocal, Reason::DeletedRemote) => Side::Local,
         (Kind::Dir, Action::DeleteRemote, Reason::DeletedLocal) => Side::Remote,
         _ => return d,
     };
-    let since = record.map_or(0.0, |r| r.u);
-    let Some(what) = subtree::changed_inside(snapshot, child, side, since, &ctx.remote.id) else {
+    let ids = subtree::PeerIds { local: &ctx.local.id, remote: &ctx.remote.id };
+    let Some(what) = subtree::changed_inside(snapshot, child, side, ids) else {
         return d;
     };
     let (resolution, extra) = match ctx.options.resolve {
@@ -375,7 +375,7 @@ fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath
         Resolve::New | Resolve::Old => (Some(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped")),
     };
     let deleted_on = if side == Side::Local { "remote" } else { "local" };
-    let note = format!("deleted on the {deleted_on} side, but {what} since the last sync{}", extra.map(|e| format!("; {e}")).unwrap_or_default());
+    let note = format!("deleted on the {deleted_on} side, but {what}{}", extra.map(|e| format!("; {e}")).unwrap_or_default());
     Decision {
         operation: Some(PairOp::Conflict),
         action: Action::Conflict,

@@ -7,7 +7,7 @@
 //! are kept in `golden/plans/` (times and paths normalised). `UPDATE_GOLDEN=1` rewrites both
 //! files; new differences are then marked "UNEXPLAINED" and still fail until a reason is given.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ftpsync::apply::apply;
@@ -76,20 +76,27 @@ pub(crate) fn load_scenarios() -> Vec<Scenario> {
     out
 }
 
-/// Replaces time-dependent values the way record.py does.
-fn normalise_meta(value: &Value, remote_id: &str) -> Value {
+/// Replaces time-dependent values the way record.py does, and the target ids (ftpsync keeps a
+/// copy of the local records in a local-folder remote, under the local id).
+fn normalise_meta(value: &Value, remote_id: &str, local_id: &str) -> Value {
     const TIME_KEYS: [&str; 6] = ["_time", "_time_str", "u", ":last_sync", "mtime_str", "uploaded_str"];
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let key = if k == remote_id { "<REMOTE>".to_string() } else { k.clone() };
+                    let key = if k == remote_id {
+                        "<REMOTE>".to_string()
+                    } else if k == local_id {
+                        "<LOCAL>".to_string()
+                    } else {
+                        k.clone()
+                    };
                     let val = if TIME_KEYS.contains(&k.as_str()) {
                         json!("<T>")
                     } else if k == "_version" {
                         json!("<VERSION>")
                     } else {
-                        normalise_meta(v, remote_id)
+                        normalise_meta(v, remote_id, local_id)
                     };
                     (key, val)
                 })
@@ -99,7 +106,30 @@ fn normalise_meta(value: &Value, remote_id: &str) -> Value {
     }
 }
 
-fn read_metas(root: &Path, remote_id: &str) -> Map<String, Value> {
+/// The metadata files of both sides. ftpsync's copy of the local records in a local-folder
+/// remote (pyftpsync keeps none there) is checked here instead of compared cell by cell: it
+/// must equal the local folder's records wherever that folder still has them, and it is then
+/// left out of the comparison with pyftpsync (with the file, when nothing else is in it).
+fn read_metas(root: &Path, remote_id: &str, local_id: &str) -> Map<String, Value> {
+    let mut metas = read_meta_files(root, remote_id, local_id);
+    let folders: BTreeSet<String> = metas.keys().filter_map(|k| k.split_once('/').map(|(_, folder)| folder.to_string())).collect();
+    for folder in folders {
+        let (local_key, remote_key) = (format!("local/{folder}"), format!("remote/{folder}"));
+        let copy = metas.get_mut(&remote_key).and_then(|m| m["peer_sync"].as_object_mut()).and_then(|p| p.remove("<LOCAL>"));
+        let records = metas.get(&local_key).and_then(|m| m["peer_sync"].get("<REMOTE>")).cloned();
+        // Where the local folder is gone (a skipped folder conflict) the copy is all that is left.
+        let remote_folder = root.join(&remote_key).parent().unwrap().to_path_buf();
+        if metas.contains_key(&local_key) && remote_folder.is_dir() {
+            assert_eq!(copy, records, "{}: the remote copy of the local records differs from {local_key}", root.display());
+        }
+        if metas.get(&remote_key).is_some_and(|m| m["mtimes"] == json!({}) && m["peer_sync"] == json!({})) {
+            metas.remove(&remote_key);
+        }
+    }
+    metas
+}
+
+fn read_meta_files(root: &Path, remote_id: &str, local_id: &str) -> Map<String, Value> {
     let mut out = Map::new();
     for side in ["local", "remote"] {
         let mut stack = vec![root.join(side)];
@@ -111,7 +141,7 @@ fn read_metas(root: &Path, remote_id: &str) -> Map<String, Value> {
                 } else if e.file_name() == ".pyftpsync-meta.json" {
                     let data: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
                     let key = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                    out.insert(key, normalise_meta(&data, remote_id));
+                    out.insert(key, normalise_meta(&data, remote_id, local_id));
                 }
             }
         }
@@ -160,12 +190,13 @@ pub(crate) fn observe_with(root: &Path, s: &Scenario, l: &mut dyn Target, r: &mu
         .collect();
     lines.sort();
     let remote_id = std::fs::canonicalize(&remote).unwrap().to_string_lossy().into_owned();
+    let local_id = std::fs::canonicalize(&local).unwrap().to_string_lossy().into_owned();
     let observed = json!({
         "tree": {"local": fixture::read_tree(&local), "remote": fixture::read_tree(&remote)},
         "stats": serde_json::to_value(&counters).unwrap(),
         "lines": lines,
         "summary": summary_line(&counters, s.dry_run),
-        "meta": read_metas(root, &remote_id),
+        "meta": read_metas(root, &remote_id, &local_id),
     });
     (observed, plan)
 }

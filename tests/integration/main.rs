@@ -4,11 +4,13 @@
 mod ask;
 mod case_insensitive;
 mod ci_workflow;
+mod created_on_both_sides;
 mod cli_docs;
 mod delete_safety;
 mod fallbacks;
 mod fault_matrix;
 mod fixes;
+mod folder_deleted;
 mod ftp_cli;
 mod ftp_quirks;
 mod fuzzed;

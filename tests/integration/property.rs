@@ -1,20 +1,30 @@
-//! Property test on the in-memory target: random trees, random edits on both sides, then
-//! `sync` with each `--resolve` option. Afterwards a second plan has nothing left to do (skipped
-//! conflicts aside) and the result is exactly what an oracle of the sync rules says: every edit
-//! since the last sync propagated, and where both sides changed, both versions kept (`skip`,
-//! `ask`) or the chosen side's version everywhere (`local`, `remote`, `new`, `old`).
+//! Property test on every pairing of targets: a local folder against another local folder,
+//! against the in-memory target (setting modification times like a folder, or stamping them
+//! like an FTP server) and against the built-in FTP server. Random trees, random edits on both
+//! sides, then `sync` with each `--resolve` option. Afterwards a second plan has nothing left to
+//! do (skipped conflicts aside) and the result is exactly what an oracle of the sync rules says:
+//! every edit since the last sync propagated, and where both sides changed, both versions kept
+//! (`skip`, `ask`) or the chosen side's version everywhere (`local`, `remote`, `new`, `old`).
+//! In particular no edit is lost in a folder the other side deleted, whichever side keeps the
+//! records that prove the rest unchanged.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ftpsync::apply::{ApplySettings, apply};
 use ftpsync::engine::make_plan;
-use ftpsync::meta::WriteStyle;
+use ftpsync::meta::{WriteStyle, is_reserved_name};
 use ftpsync::model::{Clock, StepClock};
 use ftpsync::options::{Mode, PlanOptions, Resolve};
 use ftpsync::planner::classify::EPS;
+use ftpsync::server::ServerHandle;
+use ftpsync::target::local::LocalTarget;
 use ftpsync::target::memory::{MemoryFs, MemoryOptions, Node};
+use ftpsync::target::{Target, is_temp_name};
 use proptest::prelude::*;
+
+use crate::support::ftp;
 
 const ROOT_FILES: [&str; 3] = ["f0", "f1", "f2"];
 const DIRS: [&str; 2] = ["d0", "d1"];
@@ -64,51 +74,181 @@ fn resolve() -> impl Strategy<Value = Resolve> {
 /// Files of a tree: path → (content, mtime).
 type Files = BTreeMap<String, (String, f64)>;
 
-fn files(fs: &MemoryFs) -> Files {
-    fs.snapshot()
-        .into_iter()
-        .filter_map(|(p, n)| match n {
-            Node::File { data, mtime, .. } if p.name() != ".pyftpsync-meta.json" => {
-                Some((p.to_string(), (String::from_utf8(data).unwrap(), mtime)))
-            }
-            _ => None,
-        })
-        .collect()
+/// One side's tree, as a user edits it.
+enum Store {
+    Memory(MemoryFs),
+    /// A folder on disk (also the folder the FTP server publishes).
+    Dir(PathBuf),
 }
 
-fn apply_side(fs: &MemoryFs, edits: &SideEdits, now: f64) {
+/// Files and folders of a folder on disk, by relative path (metadata, lock and temporary
+/// files left out).
+fn walk_dir(root: &Path, dir: &Path, files: &mut Files, dirs: &mut BTreeSet<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if is_reserved_name(&name) || is_temp_name(&name) {
+            continue;
+        }
+        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            dirs.insert(rel);
+            walk_dir(root, &e.path(), files, dirs);
+        } else {
+            let mtime = filetime::FileTime::from_last_modification_time(&e.metadata().unwrap());
+            let secs = mtime.unix_seconds() as f64 + f64::from(mtime.nanoseconds()) * 1e-9;
+            files.insert(rel, (std::fs::read_to_string(e.path()).unwrap(), secs));
+        }
+    }
+}
+
+impl Store {
+    fn put_file(&self, path: &str, data: &str, mtime: f64) {
+        match self {
+            Store::Memory(fs) => fs.put_file(path, data.as_bytes(), mtime),
+            Store::Dir(root) => {
+                let file = root.join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(&file, data).unwrap();
+                let t = filetime::FileTime::from_unix_time(mtime as i64, 0);
+                filetime::set_file_mtime(&file, t).unwrap();
+            }
+        }
+    }
+
+    fn remove(&self, path: &str) {
+        match self {
+            Store::Memory(fs) => fs.remove(path),
+            Store::Dir(root) => {
+                let p = root.join(path);
+                if p.is_dir() {
+                    std::fs::remove_dir_all(p).unwrap();
+                } else if p.exists() {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        match self {
+            Store::Memory(fs) => fs.read(path).is_some(),
+            Store::Dir(root) => root.join(path).is_file(),
+        }
+    }
+
+    fn files(&self) -> Files {
+        match self {
+            Store::Memory(fs) => fs
+                .snapshot()
+                .into_iter()
+                .filter_map(|(p, n)| match n {
+                    Node::File { data, mtime, .. } if !is_reserved_name(p.name()) => Some((p.to_string(), (String::from_utf8(data).unwrap(), mtime))),
+                    _ => None,
+                })
+                .collect(),
+            Store::Dir(root) => {
+                let (mut files, mut dirs) = (Files::new(), BTreeSet::new());
+                walk_dir(root, root, &mut files, &mut dirs);
+                files
+            }
+        }
+    }
+
+    fn dirs(&self) -> BTreeSet<String> {
+        match self {
+            Store::Memory(fs) => fs.snapshot().into_iter().filter(|(_, n)| matches!(n, Node::Dir { .. })).map(|(p, _)| p.to_string()).collect(),
+            Store::Dir(root) => {
+                let (mut files, mut dirs) = (Files::new(), BTreeSet::new());
+                walk_dir(root, root, &mut files, &mut dirs);
+                dirs
+            }
+        }
+    }
+}
+
+/// The remote side of a pairing.
+#[derive(Clone, Copy, Debug)]
+enum RemoteKind {
+    /// Another local folder.
+    Folder,
+    /// The in-memory target; `ftp_like`: it stamps stored files with the clock and keeps the
+    /// real times in `mtimes`, as pyftpsync uses an FTP server.
+    Memory { ftp_like: bool },
+    /// The built-in FTP server, publishing a folder.
+    Ftp,
+}
+
+/// A local folder and a remote of one kind, with a clock for the plans and records.
+struct World {
+    _dir: tempfile::TempDir,
+    local: Store,
+    remote: Store,
+    kind: RemoteKind,
+    server: Option<ServerHandle>,
+    clock: Arc<StepClock>,
+}
+
+impl World {
+    fn new(kind: RemoteKind) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, served) = (dir.path().join("local"), dir.path().join("remote"));
+        std::fs::create_dir_all(&local).unwrap();
+        std::fs::create_dir_all(&served).unwrap();
+        // Whole seconds of the real time: a server stamps and reports real times.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as f64;
+        let clock = Arc::new(StepClock::new(now));
+        let (remote, server) = match kind {
+            RemoteKind::Folder => (Store::Dir(served), None),
+            RemoteKind::Memory { ftp_like } => (Store::Memory(MemoryFs::new(clock.clone(), MemoryOptions { sets_mtime: !ftp_like })), None),
+            RemoteKind::Ftp => {
+                let server = ftp::serve(&served);
+                (Store::Dir(served), Some(server))
+            }
+        };
+        World { _dir: dir, local: Store::Dir(local), remote, kind, server, clock }
+    }
+
+    fn remote_target(&self) -> Box<dyn Target> {
+        match (&self.remote, self.kind) {
+            (Store::Memory(fs), RemoteKind::Memory { ftp_like }) => Box::new(fs.target("remote", ftp_like)),
+            (_, RemoteKind::Ftp) => Box::new(ftp::target(self.server.as_ref().unwrap())),
+            (Store::Dir(root), _) => Box::new(LocalTarget::open(root).unwrap()),
+            (Store::Memory(_), _) => unreachable!("a memory store is only used by a memory remote"),
+        }
+    }
+
+    fn sync(&self, resolve: Resolve) -> ftpsync::plan::model::Plan {
+        let Store::Dir(local) = &self.local else { unreachable!("the local side is a folder") };
+        let mut l = LocalTarget::open(local).unwrap();
+        let mut r = self.remote_target();
+        let mut options = PlanOptions::new(Mode::Sync);
+        options.resolve = resolve;
+        let plan = make_plan(&mut l, r.as_mut(), options, self.clock.now()).unwrap().plan;
+        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
+        let applied = apply(&plan, &mut l, r.as_mut(), &settings).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
+        assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
+        plan
+    }
+}
+
+fn apply_side(store: &Store, edits: &SideEdits, now: f64) {
     for (d, del) in DIRS.iter().zip(&edits.delete_dirs) {
         if *del {
-            fs.remove(d);
+            store.remove(d);
         }
     }
     for (path, edit) in universe().iter().zip(&edits.files) {
         match edit {
             FileEdit::Keep => {}
-            FileEdit::Write { content, delay } => fs.put_file(path, content.as_bytes(), now + f64::from(*delay)),
+            FileEdit::Write { content, delay } => store.put_file(path, content, now + f64::from(*delay)),
             FileEdit::Delete => {
-                if fs.read(path).is_some() {
-                    fs.remove(path);
+                if store.exists(path) {
+                    store.remove(path);
                 }
             }
         }
     }
-}
-
-fn sync(local: &MemoryFs, remote: &MemoryFs, ftp_like: bool, resolve: Resolve, clock: &Arc<StepClock>) -> ftpsync::plan::model::Plan {
-    let mut l = local.target("local", false);
-    let mut r = remote.target("remote", ftp_like);
-    let mut options = PlanOptions::new(Mode::Sync);
-    options.resolve = resolve;
-    let plan = make_plan(&mut l, &mut r, options, clock.now()).unwrap().plan;
-    let settings = ApplySettings { clock: clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
-    let applied = apply(&plan, &mut l, &mut r, &settings).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
-    assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
-    plan
-}
-
-fn dirs(fs: &MemoryFs) -> BTreeSet<String> {
-    fs.snapshot().into_iter().filter(|(_, n)| matches!(n, Node::Dir { .. })).map(|(p, _)| p.to_string()).collect()
 }
 
 /// Two versions of a file that are both new to the sync: equal, copied, or a conflict.
@@ -257,48 +397,86 @@ fn contents(f: &Files) -> BTreeMap<String, String> {
     f.iter().map(|(p, (c, _))| (p.clone(), c.clone())).collect()
 }
 
+/// One case: a first sync from the local side, edits on both sides, a sync with `resolve`
+/// checked against the oracle, and a last plan that must have nothing left to do.
+fn one_case(kind: RemoteKind, initial: &[Option<u32>], local_edits: &SideEdits, remote_edits: &SideEdits, resolve: Resolve) -> Result<(), TestCaseError> {
+    let w = World::new(kind);
+    for (path, v) in universe().iter().zip(initial) {
+        if let Some(n) = v {
+            w.local.put_file(path, &format!("base{n}"), 1_600_000_000.0);
+        }
+    }
+    w.sync(Resolve::Skip);
+    let base = w.local.files();
+    prop_assert_eq!(contents(&base), contents(&w.remote.files()));
+    w.clock.advance(10.0);
+    let now = w.clock.now().floor();
+    apply_side(&w.local, local_edits, now);
+    apply_side(&w.remote, remote_edits, now);
+    let (l, r) = (w.local.files(), w.remote.files());
+    let (l_dirs, r_dirs) = (w.local.dirs(), w.remote.dirs());
+    w.clock.advance(100.0);
+    w.sync(resolve);
+    let recreated: Vec<(&str, bool)> = DIRS
+        .iter()
+        .enumerate()
+        // The records live in the local folder's metadata: only a local re-creation loses them.
+        .map(|(i, d)| (*d, local_edits.delete_dirs[i] && l_dirs.contains(*d)))
+        .collect();
+    let (want_l, want_r) = oracle(&base, (&l, &l_dirs), (&r, &r_dirs), &recreated, resolve);
+    prop_assert_eq!(contents(&w.local.files()), want_l, "local side");
+    prop_assert_eq!(contents(&w.remote.files()), want_r, "remote side");
+    w.clock.advance(10.0);
+    let again = w.sync(resolve);
+    let left: Vec<_> = again.entries.iter().filter(|e| e.is_change()).map(|e| (e.path.to_string(), e.action, e.reason)).collect();
+    prop_assert!(left.is_empty(), "second plan still has work: {:?}", left);
+    Ok(())
+}
+
+fn initial() -> impl Strategy<Value = Vec<Option<u32>>> {
+    proptest::collection::vec(proptest::option::weighted(0.7, 0u32..1000), universe().len())
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
 
     #[test]
-    fn sync_converges_and_loses_no_edit(
-        initial in proptest::collection::vec(proptest::option::weighted(0.7, 0u32..1000), universe().len()),
+    fn local_and_memory_converge_and_lose_no_edit(
+        initial in initial(),
         local_edits in side_edits("L"),
         remote_edits in side_edits("R"),
         resolve in resolve(),
         ftp_like in any::<bool>(),
     ) {
-        let clock = Arc::new(StepClock::new(1_700_000_000.0));
-        let local = MemoryFs::new(clock.clone(), MemoryOptions::default());
-        let remote = MemoryFs::new(clock.clone(), MemoryOptions { sets_mtime: !ftp_like });
-        for (path, v) in universe().iter().zip(&initial) {
-            if let Some(n) = v {
-                local.put_file(path, format!("base{n}").as_bytes(), 1_600_000_000.0);
-            }
-        }
-        sync(&local, &remote, ftp_like, Resolve::Skip, &clock);
-        let base = files(&local);
-        prop_assert_eq!(contents(&base), contents(&files(&remote)));
-        clock.advance(10.0);
-        let now = clock.now();
-        apply_side(&local, &local_edits, now);
-        apply_side(&remote, &remote_edits, now);
-        let (l, r) = (files(&local), files(&remote));
-        let (l_dirs, r_dirs) = (dirs(&local), dirs(&remote));
-        clock.advance(100.0);
-        sync(&local, &remote, ftp_like, resolve, &clock);
-        let recreated: Vec<(&str, bool)> = DIRS
-            .iter()
-            .enumerate()
-            // The records live in the local folder's metadata: only a local re-creation loses them.
-            .map(|(i, d)| (*d, local_edits.delete_dirs[i] && l_dirs.contains(*d)))
-            .collect();
-        let (want_l, want_r) = oracle(&base, (&l, &l_dirs), (&r, &r_dirs), &recreated, resolve);
-        prop_assert_eq!(contents(&files(&local)), want_l, "local side");
-        prop_assert_eq!(contents(&files(&remote)), want_r, "remote side");
-        clock.advance(10.0);
-        let again = sync(&local, &remote, ftp_like, resolve, &clock);
-        let left: Vec<_> = again.entries.iter().filter(|e| e.is_change()).map(|e| (e.path.to_string(), e.action, e.reason)).collect();
-        prop_assert!(left.is_empty(), "second plan still has work: {:?}", left);
+        one_case(RemoteKind::Memory { ftp_like }, &initial, &local_edits, &remote_edits, resolve)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn local_and_local_converge_and_lose_no_edit(
+        initial in initial(),
+        local_edits in side_edits("L"),
+        remote_edits in side_edits("R"),
+        resolve in resolve(),
+    ) {
+        one_case(RemoteKind::Folder, &initial, &local_edits, &remote_edits, resolve)?;
+    }
+}
+
+proptest! {
+    // Each case starts a server and logs in a few times: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn local_and_ftp_converge_and_lose_no_edit(
+        initial in initial(),
+        local_edits in side_edits("L"),
+        remote_edits in side_edits("R"),
+        resolve in resolve(),
+    ) {
+        one_case(RemoteKind::Ftp, &initial, &local_edits, &remote_edits, resolve)?;
     }
 }
