@@ -162,9 +162,9 @@ mod tests {
         let path = RelPath::parse("d").unwrap();
         let request = ScanRequest { path: path.clone(), purpose: Purpose::Delete(Side::Remote), local_path: None, remote_path: Some(path.clone()), implied_peer: false };
         let meta = meta.map_or(MetaFile::Absent, |meta| MetaFile::Valid { meta, sha256: String::new() });
-        let remote = SideDir { entries, skipped: Vec::new(), meta, lock: None };
+        let remote = SideDir { entries, skipped: Vec::new(), meta, lock: None, temporary: Vec::new() };
         let mut snapshot = Snapshot::default();
-        snapshot.dirs.insert(path, DirScan { request, local: None, remote: Some(remote) });
+        snapshot.dirs.insert(path, DirScan { request, local: None, remote: Some(remote), unreadable: None });
         snapshot
     }
 
