@@ -246,6 +246,8 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
     let mut input = BufReader::new(socket);
     out.write_all(b"220 refusing fake FTP server ready\r\n")?;
     let mut passive: Option<TcpListener> = None;
+    // The folder CWD entered: listings without a path list it.
+    let mut cwd = String::from("/");
     let mut rename_from: Option<String> = None;
     // Replies held back behind a refusal (out-of-order mode).
     let mut held: Vec<String> = Vec::new();
@@ -296,7 +298,11 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             "SYST" => reply("215 UNIX Type: L8".into()),
             "FEAT" => reply("211-Features:\r\n MLST type*;size*;modify*;\r\n MLSD\r\n SIZE\r\n MDTM\r\n MFMT\r\n UTF8\r\n EPSV\r\n211 End".into()),
             "PWD" => reply("257 \"/\" is the current folder".into()),
-            "CWD" => reply(if tree.dirs.contains(&normalise(&arg)) { "250 ok" } else { "550 no such folder" }.into()),
+            "CWD" if tree.dirs.contains(&normalise(&arg)) => {
+                cwd = normalise(&arg);
+                reply("250 ok".into())
+            }
+            "CWD" => reply("550 no such folder".into()),
             "STAT" => {
                 let path = normalise(arg.strip_prefix("-la").map(str::trim_start).unwrap_or(&arg));
                 if tree.dirs.contains(&path) {
@@ -318,7 +324,7 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             "MLSD" | "LIST" | "RETR" | "STOR" | "APPE" => {
                 drop(tree);
                 log(150);
-                transfer_command(&verb, &arg, shared, &mut passive, &mut out)?;
+                transfer_command(&verb, &arg, &cwd, shared, &mut passive, &mut out)?;
                 continue;
             }
             "SIZE" => match tree.files.get(&arg) {
@@ -404,14 +410,15 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
 }
 
 /// A command with a data connection: listings, downloads, uploads.
-fn transfer_command(verb: &str, arg: &str, shared: &Shared, passive: &mut Option<TcpListener>, out: &mut TcpStream) -> std::io::Result<()> {
+fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, passive: &mut Option<TcpListener>, out: &mut TcpStream) -> std::io::Result<()> {
     let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
     let Some(listener) = passive.take() else { return reply("425 use EPSV or PASV first") };
     let payload = {
         let tree = shared.tree.lock().unwrap();
         match verb {
             "MLSD" | "LIST" => {
-                let path = normalise(arg.strip_prefix("-a").map(str::trim_start).unwrap_or(arg));
+                let path = arg.strip_prefix("-a").map(str::trim_start).unwrap_or(arg);
+                let path = if path.is_empty() { cwd.to_string() } else { normalise(path) };
                 if !tree.dirs.contains(&path) {
                     return reply("550 no such folder");
                 }
