@@ -87,6 +87,50 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeasuringReader<R> {
     }
 }
 
+/// [ftpsync patch] The data stream of an upload over TLS. When the client's data ends (its
+/// `close_notify`), this sends the server's `close_notify` before it reports the end, so the
+/// TLS session closes cleanly. Without it, a client that waits for the server's `close_notify`
+/// (Python's ftplib: `storbinary` calls `unwrap()`) got a bare TCP close and failed with
+/// `SSLEOFError` although the file was stored.
+struct CloseNotifyOnEof<S> {
+    stream: S,
+    state: EofState,
+}
+
+#[derive(PartialEq, Eq)]
+enum EofState {
+    Reading,
+    ShuttingDown,
+    Done,
+}
+
+impl<S> CloseNotifyOnEof<S> {
+    fn new(stream: S) -> Self {
+        Self { stream, state: EofState::Reading }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CloseNotifyOnEof<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.state == EofState::Reading {
+            let before = buf.filled().len();
+            match Pin::new(&mut this.stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => this.state = EofState::ShuttingDown,
+                other => return other,
+            }
+        }
+        if this.state == EofState::ShuttingDown {
+            // Errors do not matter here: all the data has arrived; the client may be gone already.
+            if Pin::new(&mut this.stream).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.state = EofState::Done;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<W> MeasuringWriter<W> {
     fn new(writer: W, command: &'static str) -> MeasuringWriter<W> {
         Self { writer, command }
@@ -586,7 +630,7 @@ where
                 let io = async move {
                     let acceptor: TlsAcceptor = tls_config.into();
                     let tls_stream = acceptor.accept(socket).await.unwrap();
-                    MeasuringReader::new(tls_stream, command)
+                    MeasuringReader::new(CloseNotifyOnEof::new(tls_stream), command) // [ftpsync patch]
                 }
                 .await;
                 Box::new(io) as Box<dyn AsyncRead + Send + Unpin + Sync>
