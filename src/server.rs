@@ -17,6 +17,11 @@
 //!   connects only back to the control connection's peer (no FTP bounce);
 //! - a single user/password, or anonymous only ([`auth`]).
 //!
+//! Fixed in the vendored libunftp (`vendor/libunftp/PATCHED.md`): a command line that does not
+//! parse gets its 501 and the session goes on (pyftpsync sends `OPTS UTF-8` after login; the
+//! session used to be dropped), and an upload over TLS ends with the server's `close_notify`
+//! (Python's ftplib waits for it).
+//!
 //! libunftp serves MLSD/MLST (facts type, size, modify), SIZE, MDTM, RNFR/RNTO, DELE, RMD,
 //! MKD, REST, binary and ASCII transfers, `OPTS UTF8 ON`, and explicit FTPS (`AUTH TLS`,
 //! optional). Over IPv6 only EPSV works: PASV makes libunftp close the control connection. Paths
