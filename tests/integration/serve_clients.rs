@@ -471,17 +471,43 @@ fn serve_keeps_the_session_after_a_bad_parameter_lists_mfmt_and_refuses_ftp_boun
 
     // Back to the client itself: works, for PORT and EPRT.
     for extended in [false, true] {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = listener.local_addr().unwrap().port();
-        let line = if extended { format!("EPRT |1|127.0.0.1|{p}|") } else { format!("PORT 127,0,0,1,{},{}", p >> 8, p & 255) };
-        assert!(c.cmd(&line).starts_with("200"), "{line}");
-        let (mut data, _) = listener.accept().unwrap();
-        data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        assert!(c.cmd("RETR f.txt").starts_with("150"));
-        let mut body = String::new();
-        data.read_to_string(&mut body).unwrap();
-        assert_eq!(body, "abc");
-        assert!(c.reply().starts_with("226"));
+        assert_eq!(active_retr(&mut c, extended, "f.txt"), "abc");
     }
     assert!(c.cmd("QUIT").starts_with("221"));
+}
+
+/// `RETR path` in active mode (`PORT` or `EPRT` to 127.0.0.1) on a logged-in connection.
+fn active_retr(c: &mut Control, extended: bool, path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = listener.local_addr().unwrap().port();
+    let line = if extended { format!("EPRT |1|127.0.0.1|{p}|") } else { format!("PORT 127,0,0,1,{},{}", p >> 8, p & 255) };
+    let reply = c.cmd(&line);
+    assert!(reply.starts_with("200"), "{line}: {reply}");
+    let (mut data, _) = listener.accept().unwrap();
+    data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert!(c.cmd(&format!("RETR {path}")).starts_with("150"));
+    let mut body = String::new();
+    data.read_to_string(&mut body).unwrap();
+    let done = c.reply();
+    assert!(done.starts_with("226"), "{done}");
+    body
+}
+
+/// On an IPv6 socket an IPv4 client's address is IPv4-mapped (`::ffff:127.0.0.1`), as with
+/// `--bind ::`; the data connection the server opens to it is plain IPv4 and must be accepted
+/// as the same client. (`::ffff:127.0.0.1` keeps the test on the loopback.)
+#[test]
+fn active_mode_works_for_ipv4_clients_of_an_ipv6_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), "mapped").unwrap();
+    let server = Serve::start_with(dir.path(), &["--bind", "::ffff:127.0.0.1"]);
+    let mut c = Control::connect(SocketAddr::from(([127, 0, 0, 1], server.port())));
+    assert!(c.reply().starts_with("220"));
+    assert!(c.cmd("USER anonymous").starts_with("331"));
+    assert!(c.cmd("PASS x").starts_with("230"));
+    for extended in [false, true] {
+        assert_eq!(active_retr(&mut c, extended, "f.txt"), "mapped");
+    }
+    // Still no third host.
+    assert!(c.cmd("EPRT |1|127.0.0.2|40000|").starts_with("501"));
 }

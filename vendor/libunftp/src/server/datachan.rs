@@ -675,7 +675,10 @@ where
         match socket.peer_addr() {
             Ok(datachan_addr) => {
                 let controlchan_ip = session.source.ip();
-                if controlchan_ip != datachan_addr.ip() {
+                // [ftpsync patch] compare IPv4-mapped IPv6 addresses as IPv4: on a dual-stack
+                // (`::`) listener an IPv4 client's control peer is `::ffff:a.b.c.d`, while the
+                // data connection the server opens to it in active mode is plain IPv4.
+                if controlchan_ip.to_canonical() != datachan_addr.ip().to_canonical() {
                     if let Err(err) = socket.shutdown().await {
                         slog::error!(
                             logger,
