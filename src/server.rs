@@ -24,10 +24,10 @@
 //!
 //! libunftp serves MLSD/MLST (facts type, size, modify), SIZE, MDTM, RNFR/RNTO, DELE, RMD,
 //! MKD, REST, binary and ASCII transfers, `OPTS UTF8 ON`, and explicit FTPS (`AUTH TLS`,
-//! optional). Over IPv6 only EPSV works: PASV makes libunftp close the control connection. Paths
-//! are confined to the root by the storage back-end (cap-std: `..`, absolute symlinks and
-//! symlinks leading out are refused with 550) and by [`utime::resolve`]; MLSD still lists
-//! symlinks, as `type=file` with the size of the link itself.
+//! optional). Over IPv6 only EPSV works (PASV gets 502; IPv4 clients of a `::` listener can use
+//! either). Paths are confined to the root by the storage back-end (cap-std: `..`, absolute
+//! symlinks and symlinks leading out are refused with 550) and by [`utime::resolve`]; MLSD
+//! still lists symlinks, as `type=file` with the size of the link itself.
 
 mod auth;
 mod passive;

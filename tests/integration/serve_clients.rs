@@ -495,9 +495,10 @@ fn active_retr(c: &mut Control, extended: bool, path: &str) -> String {
 
 /// On an IPv6 socket an IPv4 client's address is IPv4-mapped (`::ffff:127.0.0.1`), as with
 /// `--bind ::`; the data connection the server opens to it is plain IPv4 and must be accepted
-/// as the same client. (`::ffff:127.0.0.1` keeps the test on the loopback.)
+/// as the same client, and PASV must name the IPv4 address. (`::ffff:127.0.0.1` keeps the
+/// test on the loopback.)
 #[test]
-fn active_mode_works_for_ipv4_clients_of_an_ipv6_listener() {
+fn active_and_pasv_work_for_ipv4_clients_of_an_ipv6_listener() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.txt"), "mapped").unwrap();
     let server = Serve::start_with(dir.path(), &["--bind", "::ffff:127.0.0.1"]);
@@ -508,6 +509,17 @@ fn active_mode_works_for_ipv4_clients_of_an_ipv6_listener() {
     for extended in [false, true] {
         assert_eq!(active_retr(&mut c, extended, "f.txt"), "mapped");
     }
+    // PASV names the IPv4 address (it used to close the control connection).
+    let reply = c.cmd("PASV");
+    let numbers: Vec<u16> = reply.split(['(', ')']).nth(1).unwrap_or_default().split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    let [127, 0, 0, 1, p1, p2] = numbers[..] else { panic!("PASV: {reply}") };
+    let mut data = TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], p1 * 256 + p2)), IO_TIMEOUT).unwrap();
+    data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert!(c.cmd("RETR f.txt").starts_with("150"));
+    let mut body = String::new();
+    data.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "mapped");
+    assert!(c.reply().starts_with("226"));
     // Still no third host.
     assert!(c.cmd("EPRT |1|127.0.0.2|40000|").starts_with("501"));
 }
