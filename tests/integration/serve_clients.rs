@@ -435,6 +435,46 @@ print("ftps ok")
     }
 }
 
+/// A data connection whose TLS handshake fails (here: plain text instead of a ClientHello)
+/// gets `426` on the control connection, touches no file, and the session goes on. (The
+/// server used to panic in the data task: no reply ever came, and the session never timed out.)
+#[test]
+fn a_failed_data_tls_handshake_gets_426_and_changes_nothing() {
+    let Some(python) = client("python3") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("keep.txt"), "keep").unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, key.cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.signing_key.serialize_pem()).unwrap();
+    let server = Serve::start_with(&root, &["--tls-cert", s(&cert_pem), "--tls-key", s(&key_pem)]);
+    let script = r#"
+import ftplib, socket, ssl, sys
+port, cafile = int(sys.argv[1]), sys.argv[2]
+ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=cafile), timeout=10)
+ftp.connect("127.0.0.1", port)
+ftp.login()
+ftp.prot_p()
+for cmd in ("STOR keep.txt", "APPE keep.txt", "RETR keep.txt", "LIST", "MLSD"):
+    host, data_port = ftp.makepasv()
+    data = socket.create_connection((host, data_port), timeout=10)
+    ftp.putcmd(cmd)
+    first = ftp.getline()
+    assert first.startswith("150"), (cmd, first)
+    data.sendall(b"this is not a TLS ClientHello\r\n" * 4)
+    second = ftp.getline()
+    assert second.startswith("426"), (cmd, second)
+    data.close()
+assert ftp.sendcmd("NOOP").startswith("200")
+print("handshake failures ok")
+"#;
+    let out = run(Command::new(&python).args(["-c", script, &server.port().to_string(), s(&cert_pem)]));
+    assert!(out.contains("handshake failures ok"), "{out}");
+    assert_eq!(std::fs::read_to_string(root.join("keep.txt")).unwrap(), "keep");
+}
+
 /// The protocol details the clients above rely on, with a raw socket (no client needed).
 #[test]
 fn serve_keeps_the_session_after_a_bad_parameter_lists_mfmt_and_refuses_ftp_bounce() {

@@ -1212,6 +1212,18 @@ mod tests {
         ServerBuilder::new(Box::new(|| Filesystem::new(std::env::temp_dir()).unwrap()))
     }
 
+    // [ftpsync patch]
+    #[test]
+    fn command_adds_unknown_commands_only() {
+        assert!(builder().command("MFMT", NoopHandler).command("xcrc", NoopHandler).build().is_ok());
+        for built_in in ["RETR", "site", "NOOP", "PORT", "EPRT", "OPTS", "FEAT"] {
+            let result = builder().command(built_in, NoopHandler).build();
+            assert!(result.is_err(), "{built_in} should be refused");
+        }
+        assert!(builder().command("MFMT", NoopHandler).command("mfmt", NoopHandler).build().is_err());
+        assert!(builder().command("TWO WORDS", NoopHandler).build().is_err());
+    }
+
     #[test]
     fn site_command_registers_distinct_names() {
         let result = builder().site_command("ECHO", NoopHandler).site_command("PING", NoopHandler).build();
