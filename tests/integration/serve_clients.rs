@@ -82,8 +82,9 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Ctrl-C, as a user stops it; where `kill` is missing, straight to the hard kill.
+        let interrupted = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(if interrupted { 5 } else { 0 });
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
