@@ -481,6 +481,8 @@ print("handshake failures ok")
 fn serve_keeps_the_session_after_a_bad_parameter_lists_mfmt_and_refuses_ftp_bounce() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.txt"), "abc").unwrap();
+    std::fs::create_dir(dir.path().join("sub dir")).unwrap();
+    std::fs::write(dir.path().join("sub dir/g.txt"), "g").unwrap();
     let server = Serve::start(dir.path());
     let mut c = Control::connect(server.addr);
     assert!(c.reply().starts_with("220"));
@@ -496,6 +498,12 @@ fn serve_keeps_the_session_after_a_bad_parameter_lists_mfmt_and_refuses_ftp_boun
     assert!(c.cmd("MFMT 20200102030405 f.txt").starts_with("213 Modify=20200102030405; f.txt"));
     assert!(c.cmd("MFMT 2020 f.txt").starts_with("501"));
     assert!(c.cmd("MFMT 20200102030405 missing.txt").starts_with("550"));
+    // lftp without MFMT: SITE UTIME with a path relative to the working directory.
+    assert!(c.cmd("CWD sub dir").starts_with("250"));
+    assert!(c.cmd("SITE UTIME 20200102030405 g.txt").starts_with("200"));
+    let g_time = FileTime::from_last_modification_time(&std::fs::metadata(dir.path().join("sub dir/g.txt")).unwrap());
+    assert_eq!(g_time.unix_seconds(), BASE_TIME, "SITE UTIME relative to the working directory");
+    assert!(c.cmd("CWD /").starts_with("250"));
 
     // A "third host": 127.0.0.2 is another address on the loopback; nothing may connect to it.
     let third = TcpListener::bind("127.0.0.2:0").unwrap();
