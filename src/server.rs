@@ -12,15 +12,22 @@
 //!   `service` consumes its `Server`, so one is built per connection (cheap; with TLS the PEM
 //!   files are read again each time).
 //! - passive ports that do not collide between servers ([`passive`]);
-//! - `SITE UTIME` to set modification times ([`utime`]);
+//! - `MFMT` and `SITE UTIME` to set modification times ([`utime`]);
+//! - active mode (`PORT`, `EPRT`), which libunftp refuses by default; the vendored copy
+//!   connects only back to the control connection's peer (no FTP bounce);
 //! - a single user/password, or anonymous only ([`auth`]).
 //!
+//! Fixed in the vendored libunftp (`vendor/libunftp/PATCHED.md`): a command line that does not
+//! parse gets its 501 and the session goes on (pyftpsync sends `OPTS UTF-8` after login; the
+//! session used to be dropped), and an upload over TLS ends with the server's `close_notify`
+//! (Python's ftplib waits for it).
+//!
 //! libunftp serves MLSD/MLST (facts type, size, modify), SIZE, MDTM, RNFR/RNTO, DELE, RMD,
-//! MKD, REST, binary and ASCII transfers, and explicit FTPS (`AUTH TLS`, optional). It has no
-//! MFMT. Over IPv6 only EPSV works: PASV makes libunftp close the control connection. Paths
-//! are confined to the root by the storage back-end (cap-std: `..`, absolute symlinks and
-//! symlinks leading out are refused with 550) and by [`utime::resolve`]; MLSD still lists
-//! symlinks, as `type=file` with the size of the link itself.
+//! MKD, REST, binary and ASCII transfers, `OPTS UTF8 ON`, and explicit FTPS (`AUTH TLS`,
+//! optional). Over IPv6 only EPSV works (PASV gets 502; IPv4 clients of a `::` listener can use
+//! either). Paths are confined to the root by the storage back-end (cap-std: `..`, absolute
+//! symlinks and symlinks leading out are refused with 550) and by [`utime::resolve`]; MLSD
+//! still lists symlinks, as `type=file` with the size of the link itself.
 
 mod auth;
 mod passive;
@@ -34,6 +41,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use libunftp::options::ActivePassiveMode;
 use libunftp::{Server, ServerBuilder};
 use tokio::sync::oneshot;
 use unftp_core::auth::DefaultUser;
@@ -132,7 +140,11 @@ impl Shared {
             .greeting("ftpsync server (libunftp) ready")
             .passive_ports(self.ports.range())
             .binder(passive::Binder(self.ports.clone()))
-            .site_command("UTIME", utime::Utime::new(self.root.clone()));
+            // PORT/EPRT, confined to the control connection's peer (vendor/libunftp/PATCHED.md).
+            .active_passive_mode(ActivePassiveMode::ActiveAndPassive)
+            .site_command("UTIME", utime::Utime::new(self.root.clone(), utime::Form::SiteUtime))
+            // libunftp does not know MFMT; `command` (a vendored addition) adds it and lists it in FEAT.
+            .command("MFMT", utime::Utime::new(self.root.clone(), utime::Form::Mfmt));
         if let Some((cert, key)) = &self.tls {
             builder = builder.ftps(cert.clone(), key.clone());
         }

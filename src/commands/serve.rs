@@ -39,7 +39,7 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
     let user = args.user.as_deref().unwrap_or("anonymous");
     let url = server.url(args.user.as_deref());
     printer.out(1, &format!("Serving {} at {url} (user {user}); press Ctrl-C to stop.", root.display()));
-    if !args.bind.is_loopback() {
+    if !args.bind.to_canonical().is_loopback() {
         match (&args.user, &args.tls_cert) {
             (None, _) => printer.warn("anyone who can reach this address may log in anonymously and change the folder; add --user/--password"),
             (Some(_), None) => printer.warn("the password travels unencrypted; add --tls-cert/--tls-key for FTPS"),

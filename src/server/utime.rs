@@ -1,10 +1,12 @@
-//! `SITE UTIME`: set a file's modification time, in both forms servers use:
-//! `SITE UTIME YYYYMMDDHHMMSS path` and `SITE UTIME path atime mtime ctime UTC` (times in UTC).
+//! Setting a file's modification time, in the forms clients send:
+//! - `MFMT YYYYMMDDHHMMSS path` (draft-somers-ftp-mfxx; FileZilla, lftp and ftpsync use it when
+//!   FEAT lists it), answered `213 Modify=YYYYMMDDHHMMSS; path`;
+//! - `SITE UTIME YYYYMMDDHHMMSS path` and `SITE UTIME path atime mtime ctime UTC` (times in UTC).
 //!
-//! libunftp has no MFMT and its storage trait cannot set times, so this handler works on the
-//! real folder. It gets no session working directory, so paths are taken from the server
-//! root (`/a/b` and `a/b` are the same file); clients should send absolute paths. A path with
-//! `..`, or one that leads out of the root through a symbolic link, is refused.
+//! libunftp's storage trait cannot set times, so these handlers work on the real folder. A
+//! relative path is taken from the session's working directory (`SiteCommandContext::cwd`, a
+//! vendored-libunftp addition), an absolute one from the server root. A path with `..`, or one
+//! that leads out of the root through a symbolic link, is refused.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -15,15 +17,25 @@ use libunftp::options::{Reply, ReplyCode, SiteCommandContext, SiteCommandHandler
 use unftp_core::auth::UserDetail;
 use unftp_core::storage::{Metadata, StorageBackend};
 
-/// The `SITE UTIME` handler; holds the canonical server root.
+/// Which command a [`Utime`] handler serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `SITE UTIME`, both argument forms.
+    SiteUtime,
+    /// `MFMT time path`.
+    Mfmt,
+}
+
+/// The `SITE UTIME` or `MFMT` handler; holds the canonical server root.
 #[derive(Debug)]
 pub struct Utime {
     root: PathBuf,
+    form: Form,
 }
 
 impl Utime {
-    pub fn new(canonical_root: PathBuf) -> Self {
-        Utime { root: canonical_root }
+    pub fn new(canonical_root: PathBuf, form: Form) -> Self {
+        Utime { root: canonical_root, form }
     }
 }
 
@@ -35,18 +47,43 @@ where
     U: UserDetail + 'static,
 {
     async fn handle(&self, ctx: &SiteCommandContext<S, U>) -> Reply {
-        let Some((path, atime, mtime)) = parse_args(&ctx.arguments) else {
-            return Reply::new(ReplyCode::ParameterSyntaxError, "Usage: SITE UTIME YYYYMMDDHHMMSS path | SITE UTIME path atime mtime ctime UTC");
+        let parsed = match self.form {
+            Form::SiteUtime => parse_args(&ctx.arguments),
+            Form::Mfmt => parse_mfmt(&ctx.arguments),
         };
-        let root = self.root.clone();
-        let path = path.to_string();
-        let done = tokio::task::spawn_blocking(move || set_times(&root, &path, atime, mtime)).await;
-        match done {
-            Ok(Ok(())) => Reply::new(ReplyCode::CommandOkay, "SITE UTIME command successful"),
-            Ok(Err(e)) => Reply::new_with_string(ReplyCode::FileError, format!("SITE UTIME failed: {e}")),
-            Err(_) => Reply::new(ReplyCode::LocalError, "SITE UTIME failed"),
+        let Some((path, atime, mtime)) = parsed else {
+            let usage = match self.form {
+                Form::SiteUtime => "Usage: SITE UTIME YYYYMMDDHHMMSS path | SITE UTIME path atime mtime ctime UTC",
+                Form::Mfmt => "Usage: MFMT YYYYMMDDHHMMSS path",
+            };
+            return Reply::new(ReplyCode::ParameterSyntaxError, usage);
+        };
+        let (root, cwd, path_text) = (self.root.clone(), ctx.cwd.clone(), path.to_string());
+        let done = tokio::task::spawn_blocking(move || set_times(&root, &cwd, &path_text, atime, mtime)).await;
+        let name = match self.form {
+            Form::SiteUtime => "SITE UTIME",
+            Form::Mfmt => "MFMT",
+        };
+        match (done, self.form) {
+            (Ok(Ok(())), Form::SiteUtime) => Reply::new(ReplyCode::CommandOkay, "SITE UTIME command successful"),
+            // The reply the draft prescribes: the time now set, then the path as given.
+            (Ok(Ok(())), Form::Mfmt) => Reply::new_with_string(ReplyCode::FileStatus, format!("Modify={}; {path}", format_time(mtime))),
+            (Ok(Err(e)), _) => Reply::new_with_string(ReplyCode::FileError, format!("{name} failed: {e}")),
+            (Err(_), _) => Reply::new_with_string(ReplyCode::LocalError, format!("{name} failed")),
         }
     }
+}
+
+/// `MFMT` arguments: `time path` (the path may contain spaces).
+fn parse_mfmt(args: &str) -> Option<(&str, FileTime, FileTime)> {
+    let (time, path) = args.split_once(' ')?;
+    let t = parse_time(time)?;
+    (!path.is_empty()).then_some((path, t, t))
+}
+
+/// `YYYYMMDDHHMMSS` (UTC), whole seconds as the MFMT reply shows them.
+fn format_time(t: FileTime) -> String {
+    chrono::DateTime::from_timestamp(t.unix_seconds(), 0).map(|d| d.format("%Y%m%d%H%M%S").to_string()).unwrap_or_default()
 }
 
 /// `(path, atime, mtime)` of either form; `None` on a syntax error.
@@ -76,16 +113,17 @@ fn parse_time(text: &str) -> Option<FileTime> {
     Some(FileTime::from_unix_time(secs, digits.parse().ok()?))
 }
 
-fn set_times(root: &Path, path: &str, atime: FileTime, mtime: FileTime) -> io::Result<()> {
-    let target = resolve(root, path)?;
+fn set_times(root: &Path, cwd: &Path, path: &str, atime: FileTime, mtime: FileTime) -> io::Result<()> {
+    let target = resolve(root, &cwd.join(path))?;
     filetime::set_file_times(target, atime, mtime)
 }
 
-/// The real path of FTP path `path` under `root` (canonical); refuses anything outside it.
-pub fn resolve(root: &Path, path: &str) -> io::Result<PathBuf> {
+/// The real path of FTP path `path` (absolute, or relative to `/`) under `root` (canonical);
+/// refuses anything outside it.
+pub fn resolve(root: &Path, path: &Path) -> io::Result<PathBuf> {
     let denied = || io::Error::new(io::ErrorKind::PermissionDenied, "path outside the server root");
     let mut joined = root.to_path_buf();
-    for part in Path::new(path).components() {
+    for part in path.components() {
         match part {
             Component::Normal(name) => joined.push(name),
             Component::RootDir | Component::CurDir => {}
@@ -111,6 +149,25 @@ mod tests {
         assert_eq!(parse_args("20200102030405"), None);
         assert_eq!(parse_args("2020010203040 a"), None);
         assert_eq!(parse_args("20201302030405 a"), None);
+        assert_eq!(parse_mfmt("20200102030405 a b.txt"), Some(("a b.txt", t, t)));
+        assert_eq!(parse_mfmt("20200102030405"), None);
+        assert_eq!(parse_mfmt("/x 20200102030405"), None);
+        assert_eq!(format_time(t), "20200102030405");
+    }
+
+    #[test]
+    fn relative_paths_start_at_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/in.txt"), "x").unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let t = FileTime::from_unix_time(1_577_934_245, 0);
+        set_times(&root, Path::new("/sub"), "in.txt", t, t).unwrap();
+        assert_eq!(FileTime::from_last_modification_time(&std::fs::metadata(root.join("sub/in.txt")).unwrap()), t);
+        let u = FileTime::from_unix_time(1_000_000_000, 0);
+        set_times(&root, Path::new("/elsewhere"), "/sub/in.txt", u, u).unwrap();
+        assert_eq!(FileTime::from_last_modification_time(&std::fs::metadata(root.join("sub/in.txt")).unwrap()), u);
+        assert!(set_times(&root, Path::new("/sub"), "../../x", t, t).is_err());
     }
 
     #[test]
@@ -121,16 +178,16 @@ mod tests {
         std::fs::write(dir.path().join("outside.txt"), "x").unwrap();
         std::fs::write(root.join("sub/in.txt"), "x").unwrap();
         let root = root.canonicalize().unwrap();
-        assert_eq!(resolve(&root, "/sub/in.txt").unwrap(), root.join("sub/in.txt"));
-        assert_eq!(resolve(&root, "sub/./in.txt").unwrap(), root.join("sub/in.txt"));
-        assert_eq!(resolve(&root, "//").unwrap(), root);
+        assert_eq!(resolve(&root, Path::new("/sub/in.txt")).unwrap(), root.join("sub/in.txt"));
+        assert_eq!(resolve(&root, Path::new("sub/./in.txt")).unwrap(), root.join("sub/in.txt"));
+        assert_eq!(resolve(&root, Path::new("//")).unwrap(), root);
         for bad in ["../outside.txt", "/../outside.txt", "sub/../../outside.txt", "sub/.."] {
-            assert_eq!(resolve(&root, bad).unwrap_err().kind(), io::ErrorKind::PermissionDenied, "{bad}");
+            assert_eq!(resolve(&root, Path::new(bad)).unwrap_err().kind(), io::ErrorKind::PermissionDenied, "{bad}");
         }
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("link")).unwrap();
-            assert_eq!(resolve(&root, "link").unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+            assert_eq!(resolve(&root, Path::new("link")).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
         }
     }
 }

@@ -33,6 +33,7 @@ mod round_trips;
 mod run_tasks;
 mod scan_tree;
 mod server;
+mod serve_clients;
 mod servers;
 mod support;
 mod unreadable;

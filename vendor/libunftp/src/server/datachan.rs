@@ -87,6 +87,50 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeasuringReader<R> {
     }
 }
 
+/// [ftpsync patch] The data stream of an upload over TLS. When the client's data ends (its
+/// `close_notify`), this sends the server's `close_notify` before it reports the end, so the
+/// TLS session closes cleanly. Without it, a client that waits for the server's `close_notify`
+/// (Python's ftplib: `storbinary` calls `unwrap()`) got a bare TCP close and failed with
+/// `SSLEOFError` although the file was stored.
+struct CloseNotifyOnEof<S> {
+    stream: S,
+    state: EofState,
+}
+
+#[derive(PartialEq, Eq)]
+enum EofState {
+    Reading,
+    ShuttingDown,
+    Done,
+}
+
+impl<S> CloseNotifyOnEof<S> {
+    fn new(stream: S) -> Self {
+        Self { stream, state: EofState::Reading }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CloseNotifyOnEof<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.state == EofState::Reading {
+            let before = buf.filled().len();
+            match Pin::new(&mut this.stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => this.state = EofState::ShuttingDown,
+                other => return other,
+            }
+        }
+        if this.state == EofState::ShuttingDown {
+            // Errors do not matter here: all the data has arrived; the client may be gone already.
+            if Pin::new(&mut this.stream).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.state = EofState::Done;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<W> MeasuringWriter<W> {
     fn new(writer: W, command: &'static str) -> MeasuringWriter<W> {
         Self { writer, command }
@@ -168,7 +212,11 @@ where
     async fn exec_retr(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx: Sender<ControlChanMsg> = self.control_msg_tx.clone();
-        let mut output = Self::writer(self.socket, self.ftps_mode, "retr").await;
+        // [ftpsync patch] a failed TLS handshake is reported, not a panic (see `writer`).
+        let mut output = match Self::writer(self.socket, self.ftps_mode, "retr").await {
+            Ok(output) => output,
+            Err(err) => return data_tls_failed(&self.logger, &tx, "RETR", err).await,
+        };
 
         let start_time = Instant::now();
         let result = self
@@ -264,12 +312,18 @@ where
         let path = self.cwd.join(path);
         let tx = self.control_msg_tx.clone();
 
+        // [ftpsync patch] a failed TLS handshake is reported before the file is touched (put
+        // would create or truncate it), not a panic (see `reader`).
+        let input = match Self::reader(self.socket, self.ftps_mode, "stor").await {
+            Ok(input) => input,
+            Err(err) => return data_tls_failed(&self.logger, &tx, "STOR", err).await,
+        };
         let start_time = Instant::now();
         let put_result = self
             .storage
             .put(
                 (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "stor").await,
+                input,
                 path.clone(),
                 start_pos,
             )
@@ -329,12 +383,18 @@ where
             Err(_) => 0,
         };
 
+        // [ftpsync patch] a failed TLS handshake is reported before the file is touched (put
+        // would create or truncate it), not a panic (see `reader`).
+        let input = match Self::reader(self.socket, self.ftps_mode, "appe").await {
+            Ok(input) => input,
+            Err(err) => return data_tls_failed(&self.logger, &tx, "APPE", err).await,
+        };
         let start_time = Instant::now();
         let put_result = self
             .storage
             .put(
                 (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "appe").await,
+                input,
                 path.clone(),
                 start_pos,
             )
@@ -381,7 +441,11 @@ where
     async fn exec_list_variant(self, path: Option<String>, command: ListCommand) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
-        let mut output = Self::writer(self.socket, self.ftps_mode.clone(), command.as_lower_str()).await;
+        // [ftpsync patch] a failed TLS handshake is reported, not a panic (see `writer`).
+        let mut output = match Self::writer(self.socket, self.ftps_mode.clone(), command.as_lower_str()).await {
+            Ok(output) => output,
+            Err(err) => return data_tls_failed(&self.logger, &tx, command.as_str(), err).await,
+        };
 
         let start_time = Instant::now();
 
@@ -469,7 +533,11 @@ where
     async fn exec_mlsd(self, path: Option<String>) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
-        let mut output = Self::writer(self.socket, self.ftps_mode.clone(), "mlsd").await;
+        // [ftpsync patch] a failed TLS handshake is reported, not a panic (see `writer`).
+        let mut output = match Self::writer(self.socket, self.ftps_mode.clone(), "mlsd").await {
+            Ok(output) => output,
+            Err(err) => return data_tls_failed(&self.logger, &tx, "MLSD", err).await,
+        };
 
         let start_time = Instant::now();
 
@@ -560,36 +628,30 @@ where
         }
     }
 
+    // [ftpsync patch] `writer` and `reader` return the TLS handshake's error (or its timeout)
+    // instead of panicking: the panic ended the data task without a reply, so the client waited
+    // for one forever, and the session stayed "data busy", exempt from the idle timeout.
     #[tracing_attributes::instrument]
-    async fn writer(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> Box<dyn AsyncWrite + Send + Unpin + Sync> {
+    async fn writer(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> std::io::Result<Box<dyn AsyncWrite + Send + Unpin + Sync>> {
         match ftps_mode {
-            FtpsConfig::Off => Box::new(MeasuringWriter::new(socket, command)) as Box<dyn AsyncWrite + Send + Unpin + Sync>,
+            FtpsConfig::Off => Ok(Box::new(MeasuringWriter::new(socket, command)) as Box<dyn AsyncWrite + Send + Unpin + Sync>),
             FtpsConfig::Building { .. } => panic!("Illegal state"),
             FtpsConfig::On { tls_config } => {
-                let io = async move {
-                    let acceptor: TlsAcceptor = tls_config.into();
-                    let tls_stream = acceptor.accept(socket).await.unwrap();
-                    MeasuringWriter::new(tls_stream, command)
-                }
-                .await;
-                Box::new(io) as Box<dyn AsyncWrite + Send + Unpin + Sync>
+                let tls_stream = accept_tls(tls_config.into(), socket).await?;
+                Ok(Box::new(MeasuringWriter::new(tls_stream, command)) as Box<dyn AsyncWrite + Send + Unpin + Sync>)
             }
         }
     }
 
     #[tracing_attributes::instrument]
-    async fn reader(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> Box<dyn AsyncRead + Send + Unpin + Sync> {
+    async fn reader(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin + Sync>> {
         match ftps_mode {
-            FtpsConfig::Off => Box::new(MeasuringReader::new(socket, command)) as Box<dyn AsyncRead + Send + Unpin + Sync>,
+            FtpsConfig::Off => Ok(Box::new(MeasuringReader::new(socket, command)) as Box<dyn AsyncRead + Send + Unpin + Sync>),
             FtpsConfig::Building { .. } => panic!("Illegal state"),
             FtpsConfig::On { tls_config } => {
-                let io = async move {
-                    let acceptor: TlsAcceptor = tls_config.into();
-                    let tls_stream = acceptor.accept(socket).await.unwrap();
-                    MeasuringReader::new(tls_stream, command)
-                }
-                .await;
-                Box::new(io) as Box<dyn AsyncRead + Send + Unpin + Sync>
+                let tls_stream = accept_tls(tls_config.into(), socket).await?;
+                // [ftpsync patch] CloseNotifyOnEof: see there.
+                Ok(Box::new(MeasuringReader::new(CloseNotifyOnEof::new(tls_stream), command)) as Box<dyn AsyncRead + Send + Unpin + Sync>)
             }
         }
     }
@@ -605,6 +667,26 @@ where
             }
             None => self.cwd.clone(),
         }
+    }
+}
+
+/// [ftpsync patch] How long the server waits for a client's TLS handshake on a data connection.
+const DATA_TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [ftpsync patch] The server side of a data connection's TLS handshake, bounded in time.
+async fn accept_tls(acceptor: TlsAcceptor, socket: TcpStream) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(DATA_TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(accepted) => accepted,
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake on the data connection in time")),
+    }
+}
+
+/// [ftpsync patch] Tells the control channel that a transfer could not start because the data
+/// connection's TLS handshake failed: the client gets `426`, and the session goes on.
+async fn data_tls_failed(logger: &slog::Logger, tx: &Sender<ControlChanMsg>, command: &str, err: std::io::Error) {
+    slog::warn!(logger, "{}: TLS handshake on the data connection failed: {}", command, err);
+    if let Err(err) = tx.send(ControlChanMsg::ConnectionReset).await {
+        slog::error!(logger, "Could not notify control channel of the failed TLS handshake: {:?}", err);
     }
 }
 
@@ -631,7 +713,10 @@ where
         match socket.peer_addr() {
             Ok(datachan_addr) => {
                 let controlchan_ip = session.source.ip();
-                if controlchan_ip != datachan_addr.ip() {
+                // [ftpsync patch] compare IPv4-mapped IPv6 addresses as IPv4: on a dual-stack
+                // (`::`) listener an IPv4 client's control peer is `::ffff:a.b.c.d`, while the
+                // data connection the server opens to it in active mode is plain IPv4.
+                if controlchan_ip.to_canonical() != datachan_addr.ip().to_canonical() {
                     if let Err(err) = socket.shutdown().await {
                         slog::error!(
                             logger,

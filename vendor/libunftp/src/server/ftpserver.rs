@@ -75,6 +75,7 @@ where
     logger: slog::Logger,
     site_md5: SiteMd5,
     site_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>,
+    command_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>, // [ftpsync patch]
     shutdown: Pin<Box<dyn Future<Output = options::Shutdown> + Send + Sync>>,
     failed_logins_policy: Option<FailedLoginsPolicy>,
     active_passive_mode: ActivePassiveMode,
@@ -109,6 +110,7 @@ where
     logger: slog::Logger,
     site_md5: SiteMd5,
     site_handlers: HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>,
+    command_handlers: HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>, // [ftpsync patch]
     configuration_error: Option<String>,
     shutdown: Pin<Box<dyn Future<Output = options::Shutdown> + Send + Sync>>,
     failed_logins_policy: Option<FailedLoginsPolicy>,
@@ -160,6 +162,7 @@ where
             ftps_trust_store: options::DEFAULT_FTPS_TRUST_STORE.into(),
             site_md5: SiteMd5::default(),
             site_handlers: HashMap::new(),
+            command_handlers: HashMap::new(), // [ftpsync patch]
             configuration_error: None,
             shutdown: Box::pin(futures_util::future::pending()),
             failed_logins_policy: None,
@@ -209,8 +212,8 @@ where
         P: UserDetailProvider<User = U> + Send + Sync + 'static,
         Storage: StorageBackend<U>,
     {
-        let configuration_error = if !self.site_handlers.is_empty() && self.configuration_error.is_none() {
-            Some("user_detail_provider() must be called before any site_command() registrations".to_string())
+        let configuration_error = if (!self.site_handlers.is_empty() || !self.command_handlers.is_empty()) && self.configuration_error.is_none() { // [ftpsync patch]
+            Some("user_detail_provider() must be called before any site_command() or command() registrations".to_string())
         } else {
             self.configuration_error
         };
@@ -235,6 +238,7 @@ where
             logger: self.logger,
             site_md5: self.site_md5,
             site_handlers: HashMap::new(),
+            command_handlers: HashMap::new(), // [ftpsync patch]
             configuration_error,
             shutdown: self.shutdown,
             failed_logins_policy: self.failed_logins_policy,
@@ -293,6 +297,7 @@ where
             ftps_trust_store: options::DEFAULT_FTPS_TRUST_STORE.into(),
             site_md5: SiteMd5::default(),
             site_handlers: HashMap::new(),
+            command_handlers: HashMap::new(), // [ftpsync patch]
             configuration_error: None,
             shutdown: Box::pin(futures_util::future::pending()),
             failed_logins_policy: None,
@@ -376,6 +381,7 @@ where
             logger: self.logger,
             site_md5: self.site_md5,
             site_handlers: Arc::new(self.site_handlers),
+            command_handlers: Arc::new(self.command_handlers), // [ftpsync patch]
             shutdown: self.shutdown,
             failed_logins_policy: self.failed_logins_policy,
             active_passive_mode: self.active_passive_mode,
@@ -842,6 +848,33 @@ where
         self
     }
 
+    /// [ftpsync patch] Register a handler for a top-level command the server does not know
+    /// itself, such as `MFMT`; it is listed in the `FEAT` reply.
+    ///
+    /// Clients send `<NAME> [arguments]` and, once they have logged in, the server calls
+    /// `handler.handle()` with a [`SiteCommandContext`](options::SiteCommandContext) whose
+    /// `command` is the name (uppercase), `arguments` the rest of the line and `cwd` the
+    /// session's working directory. Names follow the rules of [`site_command`](Self::site_command);
+    /// commands the server handles itself (`RETR`, `SITE`, ...) cannot be registered.
+    pub fn command<N, H>(mut self, name: N, handler: H) -> Self
+    where
+        N: Into<String>,
+        H: SiteCommandHandler<Storage, User> + 'static,
+    {
+        let key = name.into().to_ascii_uppercase();
+        let valid = !key.is_empty() && key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        if !valid {
+            self.configuration_error.get_or_insert_with(|| format!("Invalid command name: {key:?}"));
+        } else if controlchan::is_built_in_command(&key) {
+            self.configuration_error.get_or_insert_with(|| format!("Cannot replace built-in command {key}"));
+        } else if self.command_handlers.contains_key(&key) {
+            self.configuration_error.get_or_insert_with(|| format!("Cannot register command {key} more than once"));
+        } else {
+            self.command_handlers.insert(key, Arc::new(handler));
+        }
+        self
+    }
+
     /// Assign a connection helper to the server.
     ///
     /// Rather than listening for and servicing connections in the same binary, this option allows
@@ -1070,6 +1103,7 @@ where
             ftps_required_data_chan: server.ftps_required_data_chan,
             site_md5: server.site_md5,
             site_handlers: server.site_handlers.clone(),
+            command_handlers: server.command_handlers.clone(), // [ftpsync patch]
             data_listener: server.data_listener.clone(),
             presence_listener: server.presence_listener.clone(),
             active_passive_mode: server.active_passive_mode,
@@ -1176,6 +1210,18 @@ mod tests {
 
     fn builder() -> ServerBuilder<Filesystem, DefaultUser> {
         ServerBuilder::new(Box::new(|| Filesystem::new(std::env::temp_dir()).unwrap()))
+    }
+
+    // [ftpsync patch]
+    #[test]
+    fn command_adds_unknown_commands_only() {
+        assert!(builder().command("MFMT", NoopHandler).command("xcrc", NoopHandler).build().is_ok());
+        for built_in in ["RETR", "site", "NOOP", "PORT", "EPRT", "OPTS", "FEAT"] {
+            let result = builder().command(built_in, NoopHandler).build();
+            assert!(result.is_err(), "{built_in} should be refused");
+        }
+        assert!(builder().command("MFMT", NoopHandler).command("mfmt", NoopHandler).build().is_err());
+        assert!(builder().command("TWO WORDS", NoopHandler).build().is_err());
     }
 
     #[test]

@@ -20,18 +20,23 @@ impl FtpCodec {
     }
 }
 
+// [ftpsync patch] A line that does not parse is an *item* (`Ok(Some(Err(_)))`), not a decoder
+// error: tokio-util's `Framed` ends the stream after the first decoder error, and the control
+// loop took that end for a closed connection, so any malformed or unknown-parameter command
+// (`OPTS UTF-8`, `OPTS MLST ...`) got a 501 reply and the session was dropped. The control loop
+// replies to the item as before and reads on. Only I/O errors end the stream now.
 impl Decoder for FtpCodec {
-    type Item = Command;
+    type Item = Result<Command, ControlChanError>;
     type Error = ControlChanError;
 
     // Here we decode the incoming bytes into a meaningful command. We'll split on newlines, and
     // parse the resulting line using `Command::parse()`. This method will be called by tokio.
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, Self::Error> {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
         if let Some(newline_offset) = buf[self.next_index..].iter().position(|b| *b == b'\n') {
             let newline_index = newline_offset + self.next_index;
             let line = buf.split_to(newline_index + 1);
             self.next_index = 0;
-            Ok(Some(line_parser::parse(line)?))
+            Ok(Some(line_parser::parse(line).map_err(ControlChanError::from)))
         } else {
             self.next_index = buf.len();
             Ok(None)
@@ -92,5 +97,15 @@ mod tests {
         codec.encode(reply, &mut buf).unwrap();
 
         assert_eq!(buf, "214-Usage: foo\r\n\r\n214 Options:\r\n".as_bytes());
+    }
+
+    // [ftpsync patch] a bad line is an item, and the line after it is still decoded.
+    #[test]
+    fn a_bad_line_does_not_end_the_command_stream() {
+        let mut codec = FtpCodec::new();
+        let mut buf = BytesMut::from("OPTS UTF-8\r\nNOOP\r\n");
+        assert!(matches!(codec.decode(&mut buf), Ok(Some(Err(_)))));
+        assert!(matches!(codec.decode(&mut buf), Ok(Some(Ok(Command::Noop)))));
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
     }
 }

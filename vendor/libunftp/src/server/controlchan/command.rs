@@ -44,6 +44,11 @@ pub enum Command {
         /// The address to use to make an active connection to the client
         addr: String,
     },
+    /// [ftpsync patch] RFC 2428 Extended Port: `EPRT |af|address|port|`.
+    Eprt {
+        /// The address to use to make an active connection to the client, as sent
+        addr: String,
+    },
     Retr {
         /// The path to the file the client would like to retrieve.
         path: String,

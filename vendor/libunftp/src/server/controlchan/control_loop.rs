@@ -68,6 +68,7 @@ where
     pub ftps_required_data_chan: FtpsRequired,
     pub site_md5: SiteMd5,
     pub site_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>,
+    pub command_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>, // [ftpsync patch]
     pub data_listener: Arc<dyn DataListener>,
     pub presence_listener: Arc<dyn PresenceListener>,
     pub active_passive_mode: ActivePassiveMode,
@@ -102,6 +103,7 @@ where
         logger,
         site_md5: sitemd5,
         site_handlers,
+        command_handlers, // [ftpsync patch]
         data_listener,
         presence_listener,
         active_passive_mode,
@@ -142,6 +144,7 @@ where
         tx_proxy_loop: switchboard_msg_tx.clone(),
         sitemd5,
         site_handlers,
+        command_handlers, // [ftpsync patch]
     };
 
     let event_chain = EventDispatcherMiddleware::new(data_listener, presence_listener, event_chain);
@@ -202,7 +205,8 @@ where
                 tokio::select! {
                     cmd = command_source.next() => {
                         match cmd {
-                            Some(cmd_result) => incoming = Some(cmd_result.map(Event::Command)),
+                            // [ftpsync patch] the codec yields parse errors as items (see codecs.rs).
+                            Some(cmd_result) => incoming = Some(cmd_result.and_then(|parsed| parsed).map(Event::Command)),
                             None => {
                                 slog::info!(logger, "Control connection was closed.");
                                 incoming = Some(Ok(Event::InternalMsg(ControlChanMsg::ExitControlLoop)))
@@ -368,6 +372,7 @@ where
     tx_proxy_loop: Option<SwitchboardSender<Storage, User>>,
     sitemd5: SiteMd5,
     site_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>,
+    command_handlers: Arc<HashMap<String, Arc<dyn SiteCommandHandler<Storage, User>>>>, // [ftpsync patch]
 }
 
 impl<Storage, User> PrimaryEventHandler<Storage, User>
@@ -460,6 +465,7 @@ where
             logger: self.logger.clone(),
             sitemd5: self.sitemd5,
             site_handlers: self.site_handlers.clone(),
+            command_handlers: self.command_handlers.clone(), // [ftpsync patch]
         };
 
         let handler: Box<dyn CommandHandler<Storage, User>> = match cmd {
@@ -476,6 +482,7 @@ where
             Command::Pasv => Box::new(commands::Pasv::new()),
             Command::Epsv => Box::new(commands::Epsv::new()),
             Command::Port { addr } => Box::new(commands::Port::new(addr)),
+            Command::Eprt { addr } => Box::new(commands::Port::extended(addr)), // [ftpsync patch]
             Command::Retr { .. } => Box::new(commands::Retr),
             Command::Stor { .. } => Box::new(commands::Stor),
             Command::List { .. } => Box::new(commands::List),
@@ -506,6 +513,10 @@ where
             Command::Mlsd { .. } => Box::new(commands::Mlsd),
             Command::Appe { .. } => Box::new(commands::Appe),
             Command::Site { command, arguments } => Box::new(commands::Site::new(command, arguments)),
+            // [ftpsync patch] commands added with ServerBuilder::command (after login: AuthMiddleware).
+            Command::Other { command_name, arguments } if self.command_handlers.contains_key(&command_name) => {
+                Box::new(commands::Site::top_level(command_name, arguments))
+            }
             Command::Other { .. } => return Ok(Reply::new(ReplyCode::CommandSyntaxError, "Command not implemented")),
         };
 

@@ -25,3 +25,10 @@ pub(crate) use error::{ControlChanError, ControlChanErrorKind};
 pub(crate) use event::Event;
 pub(crate) use middleware::ControlChanMiddleware;
 pub(crate) use reply::{Reply, ReplyCode};
+
+/// [ftpsync patch] Whether the server itself handles the top-level command `name` (in any way:
+/// a command it knows never reaches [`ServerBuilder::command`](crate::ServerBuilder::command)
+/// handlers, so those cannot replace it).
+pub(crate) fn is_built_in_command(name: &str) -> bool {
+    !matches!(line_parser::parse(format!("{name} x\r\n")), Ok(Command::Other { .. }))
+}

@@ -162,6 +162,8 @@ pub enum ReplyCode {
     BadCommandSequence = 503,
     /// 504 Command not implemented for that parameter.
     CommandNotImplementedForParameter = 504,
+    /// 522 Network protocol not supported (RFC 2428, `EPRT`). [ftpsync patch]
+    NetworkProtocolNotSupported = 522,
     /// 530 Not logged in.
     NotLoggedIn = 530,
     /// 532 Need account for storing files.

@@ -197,6 +197,9 @@ where
     pub user: Arc<Option<User>>,
     /// The logger associated with the session.
     pub logger: slog::Logger,
+    /// [ftpsync patch] The session's working directory (as `CWD` left it, `/` at first), against
+    /// which relative paths in the arguments are meant.
+    pub cwd: std::path::PathBuf,
 }
 
 impl<Storage, User> std::fmt::Debug for SiteCommandContext<Storage, User>

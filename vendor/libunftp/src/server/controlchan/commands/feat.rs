@@ -42,6 +42,10 @@ where
             feat_text.push(" SITE MD5");
         }
 
+        // [ftpsync patch] commands added with ServerBuilder::command, e.g. MFMT.
+        let added: Vec<String> = args.command_handlers.keys().map(|name| format!(" {name}")).collect();
+        feat_text.extend(added.iter().map(String::as_str));
+
         // Show them in alphabetical order.
         feat_text.sort_unstable();
         feat_text.insert(0, "Extensions supported:");

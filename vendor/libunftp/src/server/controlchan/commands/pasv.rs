@@ -9,7 +9,6 @@
 use crate::{
     auth::UserDetail,
     server::{
-        ControlChanErrorKind,
         chancomms::SwitchboardSender,
         controlchan::{
             Reply, ReplyCode,
@@ -41,12 +40,15 @@ where
     Storage: StorageBackend<User> + 'static,
 {
     async fn build_reply(&self, args: &CommandContext<Storage, User>, port: u16) -> Result<Reply, ControlChanError> {
+        // [ftpsync patch] An IPv4 client of a dual-stack (`::`) listener has an IPv4-mapped
+        // local address: PASV can name it. A real IPv6 connection gets 502 (use EPSV) instead of
+        // an internal error that closed the control connection.
         let conn_addr = match args.local_addr {
             std::net::SocketAddr::V4(addr) => *addr.ip(),
-            std::net::SocketAddr::V6(_) => {
-                slog::error!(args.logger, "local address is ipv6! we only listen on ipv4, so this shouldn't happen");
-                return Err(ControlChanErrorKind::InternalServerError.into());
-            }
+            std::net::SocketAddr::V6(addr) => match addr.ip().to_ipv4_mapped() {
+                Some(ip) => ip,
+                None => return Ok(Reply::new(ReplyCode::CommandNotImplemented, "PASV is for IPv4; use EPSV")),
+            },
         };
         Ok(make_pasv_reply(&args.logger, args.passive_host.clone(), &conn_addr, port).await)
     }

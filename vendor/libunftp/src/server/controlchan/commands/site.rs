@@ -14,11 +14,18 @@ use async_trait::async_trait;
 pub struct Site {
     command: String,
     arguments: String,
+    /// [ftpsync patch] a top-level command added with `ServerBuilder::command`, not `SITE <NAME>`.
+    top_level: bool,
 }
 
 impl Site {
     pub fn new(command: String, arguments: String) -> Self {
-        Site { command, arguments }
+        Site { command, arguments, top_level: false }
+    }
+
+    /// [ftpsync patch] The handler of a top-level command added with `ServerBuilder::command`.
+    pub fn top_level(command: String, arguments: String) -> Self {
+        Site { command, arguments, top_level: true }
     }
 
     /// Narrow a Command context into a SiteCommandContext
@@ -28,9 +35,9 @@ impl Site {
         Storage: StorageBackend<User> + 'static,
         Storage::Metadata: Metadata,
     {
-        let (username, storage, user) = {
+        let (username, storage, user, cwd) = {
             let session = context.session.lock().await;
-            (session.username.clone(), session.storage.clone(), session.user.clone())
+            (session.username.clone(), session.storage.clone(), session.user.clone(), session.cwd.clone())
         };
         SiteCommandContext {
             command: self.command.clone(),
@@ -39,6 +46,7 @@ impl Site {
             storage,
             user,
             logger: context.logger.clone(),
+            cwd, // [ftpsync patch]
         }
     }
 }
@@ -52,7 +60,8 @@ where
 {
     #[tracing_attributes::instrument]
     async fn handle(&self, context: CommandContext<Storage, User>) -> Result<Reply, ControlChanError> {
-        let Some(handler) = context.site_handlers.get(&self.command) else {
+        let handlers = if self.top_level { &context.command_handlers } else { &context.site_handlers }; // [ftpsync patch]
+        let Some(handler) = handlers.get(&self.command) else {
             return Ok(Reply::new(ReplyCode::CommandNotImplemented, "Unknown SITE command"));
         };
         let site_context = self.narrow(&context).await;

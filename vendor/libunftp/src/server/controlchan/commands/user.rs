@@ -258,6 +258,7 @@ mod tests {
                 logger: slog::Logger::root(slog::Discard {}, o!()),
                 sitemd5: Default::default(),
                 site_handlers: Default::default(),
+                command_handlers: Default::default(), // [ftpsync patch]
             }
         }
     }

@@ -201,6 +201,21 @@ fn parse_port() {
     );
 }
 
+// [ftpsync patch]
+#[test]
+fn parse_eprt() {
+    let input = "EPRT\r\n";
+    assert_eq!(parse(input), Err(ParseError::from(ParseErrorKind::InvalidCommand)));
+
+    let input = "EPRT |1|127.0.0.1|30000|\r\n";
+    assert_eq!(
+        parse(input).unwrap(),
+        Command::Eprt {
+            addr: "|1|127.0.0.1|30000|".to_string()
+        }
+    );
+}
+
 #[test]
 fn parse_list() {
     struct Test {
