@@ -23,7 +23,9 @@ in plain FTP and, where the server offers it, explicit FTPS (`AUTH TLS`, the ser
 certificate verified against a test CA). The fixture has more than 300 files in nested
 folders: names with spaces, `#`, `%` (also `%41`), `'`, `(`, non-ASCII letters, `日本`, emoji,
 glob characters, a leading dash (`-la`), 200 characters; dotfiles, empty folders, empty,
-binary and CR/LF files, one of 1.5 MB.
+binary and CR/LF files, one of 1.5 MB. FTPS rows exist where the server offers `AUTH TLS`:
+GNU inetutils ftpd, Twisted and aioftp do not, and netkit's TLS (`ftpd-ssl`) fails its
+handshake, with curl too (`sslv3 alert handshake failure`).
 
 - **Names**: a second client (suppaftp) stores one name of each kind and lists it back; a kind
   the server cannot store is left out of that server's fixture (the note gives the proof).

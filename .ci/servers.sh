@@ -5,7 +5,7 @@
 #   optional) on that one port, with a certificate signed by a test CA made for this run;
 # - GNU inetutils ftpd and netkit ftpd (Debian `inetutils-ftpd`, `ftpd-ssl`), inetd-style
 #   behind `socat TCP-LISTEN:PORT,bind=127.0.0.1,fork EXEC:...`: plain FTP only (inetutils has
-#   no TLS; netkit's fails its handshake with every client, curl included: "no shared cipher").
+#   no TLS; netkit's fails its handshake, with curl too: "sslv3 alert handshake failure").
 #   They log in real system users and see the whole file system: their URLs' paths are
 #   absolute paths of the served folders;
 # - Twisted's FTP server and aioftp (.ci/twistedftpd.py, .ci/aioftpd.py): plain FTP only
