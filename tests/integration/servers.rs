@@ -770,7 +770,7 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
             let first = base_ref.iter().find(|(p, (c, _))| !p.ends_with('/') && c.len() > 1000).unwrap();
             active.read_file(&RelPath::parse(first.0).unwrap(), &mut |r| Ok(r.read_to_end(&mut copy).map(drop)?)).map_err(|e| format!("download: {e:#}"))?;
             active.close().map_err(|e| format!("close: {e:#}"))?;
-            if &copy != &first.1.0 {
+            if copy != first.1.0 {
                 return Err(format!("{}: other bytes in active mode", first.0));
             }
             Ok("scan and download in active mode".into())
