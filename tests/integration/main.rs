@@ -20,6 +20,7 @@ mod killed;
 mod lazy_meta;
 mod local_safety;
 mod markdown;
+mod no_appe;
 mod plan_apply;
 mod progress;
 mod property;

@@ -60,6 +60,8 @@ pub struct Script {
     pub dirs: BTreeSet<String>,
     /// Replies to `MDTM` of a file (absolute path → whole reply line) instead of its time.
     pub mdtm: BTreeMap<String, String>,
+    /// Commands answered `502 Command not implemented` (as Twisted answers `APPE`).
+    pub unsupported: BTreeSet<&'static str>,
 }
 
 impl Script {
@@ -72,6 +74,7 @@ impl Script {
             times: BTreeMap::new(),
             dirs: BTreeSet::new(),
             mdtm: BTreeMap::new(),
+            unsupported: BTreeSet::new(),
         }
     }
 }
@@ -87,6 +90,7 @@ struct Shared {
     stall: Stall,
     injected: BTreeMap<String, Vec<u8>>,
     mdtm: BTreeMap<String, String>,
+    unsupported: BTreeSet<&'static str>,
     tree: Mutex<Tree>,
     log: Mutex<Vec<String>>,
     stop: AtomicBool,
@@ -113,6 +117,7 @@ impl FakeFtp {
             stall: script.stall,
             injected: script.injected,
             mdtm: script.mdtm,
+            unsupported: script.unsupported,
             tree: Mutex::new(Tree { files, dirs }),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -282,6 +287,10 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             None => (text.to_ascii_uppercase(), String::new()),
         };
         shared.log.lock().unwrap().push(if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") });
+        if shared.unsupported.contains(verb.as_str()) {
+            reply(&format!("502 Command '{verb}' not implemented"))?;
+            continue;
+        }
         match verb.as_str() {
             "USER" => reply("331 password please")?,
             "PASS" if shared.stall == Stall::Login => {
