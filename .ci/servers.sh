@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Real FTP servers on loopback for the interoperability tests (tests/integration/servers.rs):
-# proftpd, vsftpd, pure-ftpd and pyftpdlib, each on its own free port and passive range on
-# 127.0.0.1, each serving plain FTP and explicit FTPS (AUTH TLS, optional) on that one port,
-# with a certificate signed by a test CA made for this run.
+# Real FTP servers on loopback for the interoperability tests (tests/integration/servers.rs),
+# each on its own free port and passive range on 127.0.0.1:
+# - proftpd, vsftpd, pure-ftpd and pyftpdlib, each serving plain FTP and explicit FTPS (AUTH TLS,
+#   optional) on that one port, with a certificate signed by a test CA made for this run;
+# - GNU inetutils ftpd and netkit ftpd (Debian `inetutils-ftpd`, `ftpd-ssl`), inetd-style
+#   behind `socat TCP-LISTEN:PORT,bind=127.0.0.1,fork EXEC:...`: plain FTP only (inetutils has
+#   no TLS; netkit's fails its handshake, with curl too: "sslv3 alert handshake failure").
+#   They log in real system users and see the whole file system: their URLs' paths are
+#   absolute paths of the served folders;
+# - Twisted's FTP server and aioftp (.ci/twistedftpd.py, .ci/aioftpd.py): plain FTP only
+#   (neither offers AUTH TLS).
+# Each server is started as the leader of its own process group (socat's per-connection
+# children and the ftpds they run are in it): stop a server with `kill -- -PID`.
 #
 #   bash .ci/servers.sh CACHE_DIR ENV_FILE
 #   bash .ci/servers.sh CACHE_DIR --install-only     (install, start nothing: bench/ftp_bench.py)
@@ -17,15 +26,25 @@
 #   FTPSYNC_TEST_SERVER_ROOTS     NAME=DIR;...  the folder on disk that is "/" for that login
 #   FTPSYNC_TEST_SERVER_VERSIONS  NAME=VERSION;...
 #   FTPSYNC_TEST_CA               PEM file of the test CA (the servers' certificates chain to it)
-#   FTPSYNC_SERVER_PIDS           the server processes (space-separated), for the caller to stop
+#   FTPSYNC_SERVER_PIDS           the server processes (space-separated), each the leader of its
+#                                 own process group, for the caller to stop (kill -- -PID)
 #   FTPSYNC_SERVER_RUNTIME        the runtime folder, for the caller to remove
+#   FTPSYNC_SERVER_REMOVE         files installed outside the runtime folder for the run (may be
+#                                 empty: see netkit's PAM below), for the caller to remove
 # URLs carry user and password (hex, so no escaping is needed); ";" never occurs in them.
 #
-# Needs root (apt, system user, servers that chroot). Installs idempotently: apt packages
-# proftpd-basic + proftpd-mod-crypto; vsftpd and pure-ftpd via `apt-get download` +
-# `dpkg-deb -x` (Debian's FTP servers conflict with each other); pyftpdlib + pyOpenSSL in a
-# venv of the system Python. Creates the system user ftpsync-ci (no home, no shell) that every
-# login maps to. On failure it stops what it started and prints the server's log.
+# Needs root (apt, system users, servers that chroot). Installs idempotently: apt packages
+# proftpd-basic + proftpd-mod-crypto, socat; vsftpd, pure-ftpd, inetutils-ftpd and ftpd-ssl via
+# `apt-get download` + `dpkg-deb -x` (Debian's FTP servers conflict with each other, and the
+# last two pull in an inetd listening on port 21 on every interface); pyftpdlib + pyOpenSSL,
+# Twisted, aioftp, each in a venv of the system Python. Creates the system user ftpsync-ci (no
+# home, no shell) that logins map to, and ftpsync-ci-unix (no home, shell /bin/sh, same random
+# password) for inetutils and netkit, which refuse users whose shell is not in /etc/shells.
+# netkit authenticates through the PAM service "ftp" (compiled in) and needs its pam_ftp line:
+# it runs in a private mount namespace that sees a copy of /etc/pam.d with the package's
+# pam.d/ftp, so nothing of the host is changed; where mount namespaces are not allowed, the
+# file is installed as /etc/pam.d/ftp for the run (only when no such file exists) and listed
+# in FTPSYNC_SERVER_REMOVE. On failure it stops what it started and prints the server's log.
 set -euo pipefail
 
 [[ $# -eq 2 ]] || { echo "usage: $0 CACHE_DIR ENV_FILE" >&2; exit 2; }
@@ -33,6 +52,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=$(mkdir -p "$1" && cd "$1" && pwd)
 env_file=$2
 user=ftpsync-ci
+unix_user=ftpsync-ci-unix
 
 log() { printf '%s\n' "-- servers: $*" >&2; }
 die() { printf '%s\n' "-- servers: ERROR: $*" >&2; exit 1; }
@@ -68,8 +88,36 @@ apt_install() { # installs the packages that are missing
   [[ -z $made_policy ]] || rm -f "$policy"
 }
 
+# Downloads and unpacks a Debian package into CACHE_DIR/pkgs-NAME unless FILE is there already.
+unpack_deb() { # PACKAGE NAME FILE
+  local debs=$cache/debs-$2 pkgs=$cache/pkgs-$2
+  if [[ ! -x $pkgs/$3 ]]; then
+    log "apt-get download $1"
+    rm -rf "$debs" "$pkgs" && mkdir -p "$debs" "$pkgs"
+    if ! (cd "$debs" && apt-get download "$1" >&2 2>/dev/null); then
+      apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 && apt_updated=1
+      (cd "$debs" && apt-get download "$1" >&2)
+    fi
+    dpkg-deb -x "$debs"/*.deb "$pkgs"
+  fi
+  ensure_libs_of "$debs"/*.deb
+}
+
+# A venv of the system Python with PACKAGES, unless MODULES import there already.
+python_venv() { # DIR MODULES PACKAGES...
+  local venv=$1 modules=$2
+  shift 2
+  if ! "$venv/bin/python" -c "import $modules" 2>/dev/null; then
+    log "pip install $* into $venv"
+    rm -rf "$venv"
+    # The system Python: its standard library stays readable after the server drops root.
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
+  fi
+}
+
 install_all() {
-  apt_install proftpd-basic proftpd-mod-crypto openssl curl python3-venv util-linux
+  apt_install proftpd-basic proftpd-mod-crypto openssl curl python3-venv util-linux socat
   local debs=$cache/debs pkgs=$cache/pkgs
   if [[ ! -x $pkgs/usr/sbin/vsftpd || ! -x $pkgs/usr/sbin/pure-ftpd || ! -x $pkgs/usr/bin/pure-pw ]]; then
     log "apt-get download vsftpd pure-ftpd"
@@ -81,14 +129,11 @@ install_all() {
     for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$pkgs"; done
   fi
   for d in "$debs"/*.deb; do ensure_libs_of "$d"; done
-  local venv=$cache/pyftpdlib-venv
-  if ! "$venv/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null; then
-    log "pip install pyftpdlib pyopenssl into $venv"
-    rm -rf "$venv"
-    # The system Python: its standard library stays readable after the server drops root.
-    /usr/bin/python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check pyftpdlib pyopenssl >&2
-  fi
+  unpack_deb inetutils-ftpd inetutils usr/sbin/ftpd
+  unpack_deb ftpd-ssl netkit usr/sbin/in.ftpd
+  python_venv "$cache/pyftpdlib-venv" 'pyftpdlib, OpenSSL' pyftpdlib pyopenssl
+  python_venv "$cache/twisted-venv" 'twisted.protocols.ftp' twisted
+  python_venv "$cache/aioftp-venv" 'aioftp' aioftp
   # The account every login maps to (no shell; its home is "/" because vsftpd enters the home
   # before local_root). Its password is kept in CACHE_DIR so that runs sharing the cache agree
   # on it (vsftpd checks it through PAM).
@@ -101,6 +146,12 @@ install_all() {
     (umask 077 && openssl rand -hex 16 >"$cache/password")
   fi
   echo "$user:$(cat "$cache/password")" | chpasswd
+  # inetutils and netkit only let in users with a shell listed in /etc/shells.
+  if ! id -u "$unix_user" >/dev/null 2>&1; then
+    log "creating the system user $unix_user"
+    useradd --system --user-group --no-create-home --home-dir / --shell /bin/sh "$unix_user"
+  fi
+  echo "$unix_user:$(cat "$cache/password")" | chpasswd
 }
 
 exec 9>"$cache/install.lock"
@@ -120,6 +171,10 @@ versions=(
   "vsftpd=$(dpkg-deb -f "$cache"/debs/vsftpd_*.deb Version)"
   "pure-ftpd=$(dpkg-deb -f "$cache"/debs/pure-ftpd_*.deb Version)"
   "pyftpdlib=$("$venv/bin/python" -c 'import pyftpdlib, OpenSSL; print(pyftpdlib.__ver__ + " (pyOpenSSL " + OpenSSL.__version__ + ")")')"
+  "inetutils-ftpd=$(dpkg-deb -f "$cache"/debs-inetutils/*.deb Version)"
+  "netkit-ftpd=$(dpkg-deb -f "$cache"/debs-netkit/*.deb Version) (Debian ftpd-ssl)"
+  "twisted=$("$cache/twisted-venv/bin/python" -c 'import twisted; print(twisted.__version__)')"
+  "aioftp=$("$cache/aioftp-venv/bin/python" -c 'import aioftp; print(aioftp.__version__)')"
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -130,12 +185,13 @@ chmod 755 "$rt"
 mkdir -p "$rt/tls" "$rt/srv" "$rt/log"
 chmod 700 "$rt/tls"
 pids=()
+remove=()
 started_ok=
 on_exit() {
   [[ -n $started_ok ]] && return
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
   sleep 0.2
-  rm -rf "$rt"
+  rm -rf "$rt" "${remove[@]}"
 }
 trap on_exit EXIT
 
@@ -156,7 +212,7 @@ cp "$rt/tls/ca.pem" "$rt/ca.pem" && chmod 644 "$rt/ca.pem"
 cert=$rt/tls/cert.pem
 key=$rt/tls/key.pem
 
-# Four disjoint passive ranges of 100 ports below the kernel's ephemeral range (so the
+# Eight disjoint passive ranges of 100 ports below the kernel's ephemeral range (so the
 # clients' own ports never take them), at a random place (so concurrent runs rarely meet;
 # when they do, the servers just pick another port of their range). Control ports come from
 # the kernel (bind to port 0), and a server that loses its port to a race is started again.
@@ -164,8 +220,8 @@ read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
 ranges=($(/usr/bin/python3 - "$eph_lo" <<'EOF'
 import random, sys
 hi = int(sys.argv[1]) - 1
-base = random.randrange(20000, max(20001, hi - 400))
-for i in range(4):
+base = random.randrange(20000, max(20001, hi - 800))
+for i in range(8):
     print(f"{base + 100 * i}:{base + 100 * i + 99}")
 EOF
 ))
@@ -186,34 +242,49 @@ wait_ready() { # NAME PID PORT
   return 1
 }
 
-# Logs in and lists, plain and with TLS verified against the CA (curl reuses TLS sessions).
-smoke() { # PORT
-  curl -sS --max-time 20 --user "$user:$password" "ftp://127.0.0.1:$1/" >/dev/null &&
-    curl -sS --max-time 20 --ssl-reqd --cacert "$rt/ca.pem" --user "$user:$password" "ftp://localhost:$1/" >/dev/null
+# Logs in and lists the served folder (PATH: "/" or its absolute path), plain and, when the
+# server offers it, with TLS verified against the CA (curl reuses TLS sessions).
+smoke() { # PORT LOGIN PATH TLS(yes|no)
+  curl -sS --max-time 20 --user "$2:$password" "ftp://127.0.0.1:$1$3" >/dev/null || return 1
+  [[ $4 == no ]] ||
+    curl -sS --max-time 20 --ssl-reqd --cacert "$rt/ca.pem" --user "$2:$password" "ftp://localhost:$1$3" >/dev/null
 }
 
 servers=() roots=()
-# Starts one server: start_NAME PORT PASSIVE_LO PASSIVE_HI, run in the background by us.
-launch() { # NAME RANGE
-  local name=$1 lo=${2%:*} hi=${2#*:} port pid attempt t0=$SECONDS
+# Starts one server: start_NAME PORT PASSIVE_LO PASSIVE_HI, run in the background by us, in a
+# process group of its own (see start_in_group).
+launch() { # NAME RANGE [--plain-only] [--unix-login]
+  local name=$1 lo=${2%:*} hi=${2#*:} port pid attempt t0=$SECONDS tls=yes login=$user path=/ owner
+  shift 2
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --plain-only) tls=no ;;
+      # A real system user who sees the whole file system: the URL holds the folder's path.
+      --unix-login) login=$unix_user path=$rt/srv/$name/ ;;
+    esac
+    shift
+  done
+  owner=$(id -u "$login"):$(id -g "$login")
   mkdir -p "$rt/srv/$name" "$rt/$name"
-  chown "$uid:$gid" "$rt/srv/$name"
+  chown "$owner" "$rt/srv/$name"
   for attempt in 1 2 3; do
     port=$(free_port)
     "start_$name" "$port" "$lo" "$hi" </dev/null >>"$rt/log/$name.out" 2>&1 &
     pid=$!
     if wait_ready "$name" "$pid" "$port"; then
       pids+=("$pid")
-      if ! smoke "$port" 2>>"$rt/log/$name.out"; then
+      [[ $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]] || die "$name (pid $pid) does not lead its own process group"
+      if ! smoke "$port" "$login" "$path" "$tls" 2>>"$rt/log/$name.out"; then
         tail -n 40 "$rt/log/$name".* >&2 || true
         die "$name answers on port $port but login/listing failed (plain or TLS); logs above"
       fi
-      servers+=("$name=ftp://$user:$password@127.0.0.1:$port/" "$name=ftps://$user:$password@localhost:$port/")
+      servers+=("$name=ftp://$login:$password@127.0.0.1:$port$path")
+      [[ $tls == no ]] || servers+=("$name=ftps://$login:$password@localhost:$port$path")
       roots+=("$name=$rt/srv/$name")
       log "$name: pid $pid, port $port, passive $lo-$hi ($((SECONDS - t0)) s)"
       return 0
     fi
-    kill "$pid" 2>/dev/null || true
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     log "$name did not come up on port $port (attempt $attempt)"
   done
@@ -222,7 +293,9 @@ launch() { # NAME RANGE
 }
 
 # ---------------------------------------------------------------------------------------------
-# The servers
+# The servers: start_NAME runs in a background subshell of this (non-interactive) script, which
+# is no process group leader, so `exec setsid` makes the server's own process the leader of a
+# new group (setsid(1) forks only when called by a group leader; launch checks the outcome).
 
 start_proftpd() { # PORT LO HI
   local dir=$rt/proftpd
@@ -266,7 +339,7 @@ LoadModule            mod_tls.c
   TLSVerifyClient          off
 </IfModule>
 EOF
-  exec proftpd -n -q -c "$dir/proftpd.conf"
+  exec setsid proftpd -n -q -c "$dir/proftpd.conf"
 }
 
 start_vsftpd() { # PORT LO HI
@@ -311,7 +384,7 @@ require_ssl_reuse=YES
 ssl_ciphers=HIGH
 ssl_request_cert=NO
 EOF
-  exec "$pkgs/usr/sbin/vsftpd" "$dir/vsftpd.conf"
+  exec setsid "$pkgs/usr/sbin/vsftpd" "$dir/vsftpd.conf"
 }
 
 start_pure-ftpd() { # PORT LO HI
@@ -321,20 +394,74 @@ start_pure-ftpd() { # PORT LO HI
   (umask 077 && echo "$user:$(openssl passwd -6 "$password"):$uid:$gid::$rt/srv/pure-ftpd/./::::::::::::" >"$dir/pureftpd.passwd")
   "$pw" mkdb "$dir/pureftpd.pdb" -f "$dir/pureftpd.passwd"
   # -A chroot, -E no anonymous, -H no DNS, -Y 1 optional TLS, -u 1 allow system uids, -f none no syslog
-  exec "$pkgs/usr/sbin/pure-ftpd" -S "127.0.0.1,$1" -l "puredb:$dir/pureftpd.pdb" -A -E -H -u 1 \
+  exec setsid "$pkgs/usr/sbin/pure-ftpd" -S "127.0.0.1,$1" -l "puredb:$dir/pureftpd.pdb" -A -E -H -u 1 \
     -p "$2:$3" -P 127.0.0.1 -Y 1 -2 "$cert,$key" -O "clf:$rt/log/pure-ftpd.xfer" -f none
 }
 
 start_pyftpdlib() { # PORT LO HI
-  PYFTPD_PASSWORD=$password exec "$venv/bin/python" "$here/pyftpd.py" --port "$1" --passive "$2-$3" \
+  PYFTPD_PASSWORD=$password exec setsid "$venv/bin/python" "$here/pyftpd.py" --port "$1" --passive "$2-$3" \
     --user "$user" --root "$rt/srv/pyftpdlib" --cert "$cert" --key "$key" --run-as "$user"
 }
 
-i=0
-for name in proftpd vsftpd pure-ftpd pyftpdlib; do
-  launch "$name" "${ranges[$i]}"
-  i=$((i + 1))
-done
+start_inetutils-ftpd() { # PORT LO HI (no passive range option: the kernel picks the ports)
+  # `-a default`: passwords from /etc/shadow, no PAM. socat hands each accepted connection to
+  # a new ftpd as stdin/stdout (`nofork`), as inetd does, but with TCP_NODELAY (`nodelay`),
+  # which inetd does not set: these ftpds write a reply in pieces, and without it every
+  # exchange waits for the client's delayed ACK (an upload of the test's 333 files takes
+  # 18 s instead of 3 s). That is the servers' behaviour behind a real inetd; here it would
+  # only slow CI down.
+  exec setsid socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,backlog=64,nodelay,fork" \
+    "EXEC:$cache/pkgs-inetutils/usr/sbin/ftpd -a default -t 300 -u 022,nofork"
+}
+
+# netkit's PAM service "ftp" as the package configures it, in a copy of /etc/pam.d that only
+# netkit's private mount namespace sees; without mount namespaces, installed for the run.
+netkit_pam() {
+  local ours=$cache/pkgs-netkit/etc/pam.d/ftp
+  mkdir -p "$rt/netkit/pam.d"
+  cp -a /etc/pam.d/. "$rt/netkit/pam.d/" && cp "$ours" "$rt/netkit/pam.d/ftp"
+  if unshare --mount --propagation private true 2>/dev/null; then
+    netkit_ns=yes
+  elif [[ ! -e /etc/pam.d/ftp ]]; then
+    log "no mount namespaces here: installing /etc/pam.d/ftp for this run"
+    cp "$ours" /etc/pam.d/ftp && remove+=(/etc/pam.d/ftp)
+  elif ! cmp -s "$ours" /etc/pam.d/ftp; then
+    log "no mount namespaces here and /etc/pam.d/ftp is another one: netkit uses it as it is"
+  fi
+}
+netkit_ns=no
+
+start_netkit-ftpd() { # PORT LO HI (no passive range option: the kernel picks the ports)
+  local ftpd=$cache/pkgs-netkit/usr/sbin/in.ftpd
+  # TCP_NODELAY as for inetutils (start_inetutils-ftpd).
+  local listen="TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,backlog=64,nodelay,fork" run="EXEC:$ftpd -t 300 -u 022,nofork"
+  if [[ $netkit_ns == yes ]]; then
+    # unshare and sh exec in place: the pid stays the one launch knows.
+    exec unshare --mount --propagation private sh -c \
+      'mount --bind "$0" /etc/pam.d && exec setsid socat "$1" "$2"' "$rt/netkit/pam.d" "$listen" "$run"
+  fi
+  exec setsid socat "$listen" "$run"
+}
+
+start_twisted() { # PORT LO HI
+  FTPD_PASSWORD=$password exec setsid "$cache/twisted-venv/bin/python" "$here/twistedftpd.py" --port "$1" \
+    --passive "$2-$3" --user "$user" --root "$rt/srv/twisted" --run-as "$user"
+}
+
+start_aioftp() { # PORT LO HI
+  FTPD_PASSWORD=$password exec setsid "$cache/aioftp-venv/bin/python" "$here/aioftpd.py" --port "$1" \
+    --passive "$2-$3" --user "$user" --root "$rt/srv/aioftp" --run-as "$user"
+}
+
+netkit_pam
+launch proftpd "${ranges[0]}"
+launch vsftpd "${ranges[1]}"
+launch pure-ftpd "${ranges[2]}"
+launch pyftpdlib "${ranges[3]}"
+launch inetutils-ftpd "${ranges[4]}" --plain-only --unix-login
+launch netkit-ftpd "${ranges[5]}" --plain-only --unix-login
+launch twisted "${ranges[6]}" --plain-only
+launch aioftp "${ranges[7]}" --plain-only
 
 join() { local IFS=';'; echo "$*"; }
 tmp_env=$env_file.tmp
@@ -346,6 +473,7 @@ tmp_env=$env_file.tmp
   echo "export FTPSYNC_TEST_CA='$rt/ca.pem'"
   echo "FTPSYNC_SERVER_PIDS='${pids[*]}'"
   echo "FTPSYNC_SERVER_RUNTIME='$rt'"
+  echo "FTPSYNC_SERVER_REMOVE='${remove[*]}'"
 } >"$tmp_env"
 mv "$tmp_env" "$env_file"
 started_ok=1

@@ -26,6 +26,7 @@ mod leftovers;
 mod lazy_meta;
 mod local_safety;
 mod markdown;
+mod no_appe;
 mod plan_apply;
 mod progress;
 mod property;

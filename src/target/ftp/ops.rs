@@ -470,17 +470,41 @@ pub fn folds_case(s: &mut Session, abs: &str, swapped: &str) -> Result<bool> {
     Ok(read_small(s, swapped)?.is_some())
 }
 
-/// Appends bytes to a file (creating it).
+/// Appends bytes to a file (creating it). A server without `APPE` (Twisted answers `502`)
+/// gets them with `STOR`, and only when the file does not exist: what is there (another
+/// run's lock) is never overwritten. The lock is judged by reading it back, first line first,
+/// and read a second time before the first visible change (`lock_gate`, which already covers
+/// servers that append by rewriting the file), so a lock not appended to loses nothing.
 pub fn append(s: &mut Session, abs: &str, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let doing = format!("cannot write {abs}");
-    let mut t = s.transfer(&format!("APPE {abs}"), Direction::Upload).map_err(|f| failed(f, &doing))?;
-    let written = t.write_all(bytes);
-    let (last, _) = t.finish(&[], true).map_err(|f| failed(f, &doing))?;
-    if !last.is_ok() {
-        return Err(refused(&last, &doing));
+    match send(s, &format!("APPE {abs}"), bytes, &doing)? {
+        Ok(()) => Ok(()),
+        Err(r) if matches!(r.code, 500 | 502 | 504) => {
+            if read_small(s, abs)?.is_some() {
+                return Ok(());
+            }
+            send(s, &format!("STOR {abs}"), bytes, &doing)?.map_err(|r| refused(&r, &doing))
+        }
+        Err(r) => Err(refused(&r, &doing)),
     }
-    written.map_err(|e| broken(e, &doing))
+}
+
+/// Uploads `bytes` with `cmd` (`STOR`, `APPE`); `Ok(Err(reply))`: the server refused it.
+/// Uploads do not wait for the `150`: a refusal often comes only once the bytes are sent.
+fn send(s: &mut Session, cmd: &str, bytes: &[u8], doing: &str) -> Result<Result<(), Reply>> {
+    use std::io::Write;
+    let mut t = match s.transfer(cmd, Direction::Upload) {
+        Ok(t) => t,
+        Err(Failure::Refused(r)) => return Ok(Err(r)),
+        Err(f) => return Err(failed(f, doing)),
+    };
+    let written = t.write_all(bytes);
+    let (last, _) = t.finish(&[], true).map_err(|f| failed(f, doing))?;
+    if !last.is_ok() {
+        return Ok(Err(last));
+    }
+    written.map_err(|e| broken(e, doing))?;
+    Ok(Ok(()))
 }
 
 /// Reads a small file, `None` if it does not exist.

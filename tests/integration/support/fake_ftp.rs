@@ -80,6 +80,8 @@ pub struct Script {
     pub mlsd_reply: Option<String>,
     /// The reply to a `LIST` with options (`LIST -a ...`), as Twisted gives for `LIST -a PATH`.
     pub list_options_reply: Option<String>,
+    /// Commands answered `502 Command not implemented` (as Twisted answers `APPE`).
+    pub unsupported: BTreeSet<&'static str>,
 }
 
 impl Script {
@@ -95,6 +97,7 @@ impl Script {
             listings: BTreeMap::new(),
             mlsd_reply: None,
             list_options_reply: None,
+            unsupported: BTreeSet::new(),
         }
     }
 }
@@ -115,6 +118,7 @@ struct Shared {
     readings: Mutex<BTreeMap<String, usize>>,
     mlsd_reply: Option<String>,
     list_options_reply: Option<String>,
+    unsupported: BTreeSet<&'static str>,
     tree: Mutex<Tree>,
     log: Mutex<Vec<String>>,
     stop: AtomicBool,
@@ -145,6 +149,7 @@ impl FakeFtp {
             readings: Mutex::new(BTreeMap::new()),
             mlsd_reply: script.mlsd_reply,
             list_options_reply: script.list_options_reply,
+            unsupported: script.unsupported,
             tree: Mutex::new(Tree { files, dirs }),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -354,6 +359,10 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             None => (text.to_ascii_uppercase(), String::new()),
         };
         shared.log.lock().unwrap().push(if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") });
+        if shared.unsupported.contains(verb.as_str()) {
+            reply(&format!("502 Command '{verb}' not implemented"))?;
+            continue;
+        }
         match verb.as_str() {
             "USER" => reply("331 password please")?,
             "PASS" if shared.stall == Stall::Login => {

@@ -1,0 +1,70 @@
+"""Twisted's FTP server (twisted.protocols.ftp) for the interoperability tests: one user, plain
+FTP only (Twisted's server has no AUTH TLS), on 127.0.0.1 with a passive range; started as
+root, it binds and then runs as an unprivileged user (its files are that user's). Serves until
+killed.
+
+Twisted binds its passive data ports on every interface ("" or "::"); the protocol below binds
+them to 127.0.0.1, so nothing of a test run listens beyond loopback. Nothing else is changed:
+the server's quirks (no MLSD, no STAT listing, no MFMT, `LIST -a PATH` answered with 550) are
+what the tests are for.
+
+Started by .ci/servers.sh with the interpreter of a venv of the system Python.
+"""
+
+import argparse
+import os
+import pwd
+import sys
+
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
+from twisted.cred.portal import Portal
+from twisted.internet import reactor
+from twisted.protocols.ftp import FTP, BaseFTPRealm, FTPFactory
+from twisted.python import filepath, log
+
+
+class LoopbackFTP(FTP):
+    def getDTPPort(self, factory, interface=""):
+        return FTP.getDTPPort(self, factory, interface="127.0.0.1")
+
+
+class OneFolderRealm(BaseFTPRealm):
+    def __init__(self, root):
+        BaseFTPRealm.__init__(self, root)
+        self.root = filepath.FilePath(root)
+
+    def getHomeDirectory(self, avatarId):
+        return self.root
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--passive", required=True, help="LO-HI")
+    p.add_argument("--user", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--run-as", required=True)
+    a = p.parse_args()
+
+    log.startLogging(sys.stdout)
+    checker = InMemoryUsernamePasswordDatabaseDontUse()
+    # The password comes from the environment, not the command line (which anybody can read).
+    checker.addUser(a.user, os.environ.pop("FTPD_PASSWORD"))  # str: what Twisted decodes
+    factory = FTPFactory(Portal(OneFolderRealm(a.root), [checker]))
+    factory.protocol = LoopbackFTP
+    factory.allowAnonymous = False
+    lo, hi = (int(x) for x in a.passive.split("-"))
+    factory.passivePortRange = range(lo, hi + 1)
+    reactor.listenTCP(a.port, factory, interface=a.host)
+
+    who = pwd.getpwnam(a.run_as)
+    os.setgroups([])
+    os.setgid(who.pw_gid)
+    os.setuid(who.pw_uid)
+    os.umask(0o022)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()
