@@ -701,6 +701,7 @@ fn known_problem(server: &str, operation: &str) -> Option<&'static str> {
             "pyftpdlib 2.2 stalls here for its 30 s timeout on some active-mode data connections when several sessions \
              are open (Python's ftplib client too): the connection is established but its event loop never reports it",
         ),
+        ("aioftp", "active") => Some("aioftp 0.28 has no active mode: it answers PORT and EPRT with 502 (passive mode only)"),
         _ => None,
     }
 }

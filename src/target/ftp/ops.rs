@@ -14,7 +14,7 @@ use super::session::{Session, broken, failed, refused};
 use super::wire::{Direction, Failure, Reply};
 use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::model::Clock;
-use crate::target::{Listing, Transient, Unreadable, is_temp_name};
+use crate::target::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).
 pub fn missing(code: u16) -> bool {
@@ -100,6 +100,25 @@ pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Res
 /// A listing that is not wholly understood, cut short, or refused although the folder can be
 /// entered is an [`Unreadable`] error, never an empty or partial listing.
 pub fn list(s: &mut Session, abs: &str, only: Option<&str>, method: &ListMethod) -> Result<Option<Listing>> {
+    // A listing not understood is read again before the folder is judged unreadable: servers
+    // that run `ls` print error text when an entry vanishes between reading the folder and
+    // looking at the entry (`ls: cannot access '.ftpsync-tmp-…'`: one of our own uploads was
+    // just renamed into place by another connection). A later reading that is wholly
+    // understood is as trustworthy as any; one that is not, is what the folder looks like.
+    let mut reading = 1;
+    loop {
+        match list_once(s, abs, only, method) {
+            Err(e) if reading < READINGS && unreadable_of(&e).is_some_and(|u| !u.again) => reading += 1,
+            other => return other,
+        }
+    }
+}
+
+/// How many times a listing that is not understood is read before its folder is unreadable.
+const READINGS: u32 = 3;
+
+/// One reading of [`list`].
+fn list_once(s: &mut Session, abs: &str, only: Option<&str>, method: &ListMethod) -> Result<Option<Listing>> {
     let doing = format!("listing {abs}");
     let mut cmd = method.first(s.features.mlsd);
     let mut entered = false;
