@@ -5,6 +5,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::learned::chose;
+
 /// The commands a folder can be listed with, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -58,11 +60,15 @@ impl ListMethod {
         let unknown = matches!(code, 500 | 501 | 502 | 504);
         match cmd {
             Command::Mlsd if unknown && code != 501 => {
-                self.mlsd_refused.store(true, Ordering::Relaxed);
+                if !self.mlsd_refused.swap(true, Ordering::Relaxed) {
+                    chose!("ftp: MLSD was answered {code}: folders listed with LIST from now on");
+                }
                 Some(self.first(false))
             }
             Command::ListAll if unknown => {
-                self.options_refused.store(true, Ordering::Relaxed);
+                if !self.options_refused.swap(true, Ordering::Relaxed) {
+                    chose!("ftp: LIST -a was answered {code}: folders listed with plain LIST from now on");
+                }
                 Some(Command::List)
             }
             Command::ListAll if code == 550 => Some(Command::List),
@@ -72,8 +78,8 @@ impl ListMethod {
 
     /// Plain `LIST` worked where `LIST -a` was refused: it is used from now on.
     pub fn list_worked_after(&self, refused: Command) {
-        if refused == Command::ListAll {
-            self.options_refused.store(true, Ordering::Relaxed);
+        if refused == Command::ListAll && !self.options_refused.swap(true, Ordering::Relaxed) {
+            chose!("ftp: LIST -a was refused where plain LIST works: folders listed with plain LIST from now on");
         }
     }
 }
