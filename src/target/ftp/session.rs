@@ -3,7 +3,9 @@
 //!
 //! Login is one pipelined batch (`USER`, `PASS`, `TYPE I`, `OPTS UTF8 ON`, `FEAT`), after
 //! `AUTH TLS` and with `PBSZ`/`PROT P` for FTPS: a connection is ready two or three round trips
-//! after the TCP handshake (four more for TLS).
+//! after the TCP handshake (four more for TLS). A server that reads a TLS handshake sent right
+//! after its `234` as a command gets a new connection with a pause there (and so do its later
+//! connections).
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -95,9 +97,36 @@ fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{} has no address", url.host))
 }
 
+/// Servers (by address) that read a TLS handshake sent right after their `234` as a command:
+/// npm's ftp-srv switches to TLS only once its reply is written, and answers a quick client's
+/// handshake in plain text. Their connections leave them [`AUTH_SETTLE`] first.
+static SLOW_AUTH: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
+const AUTH_SETTLE: Duration = Duration::from_millis(50);
+
+/// The server answered our TLS handshake in plain text right after `AUTH TLS`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PlainAfterAuth(String);
+
+fn slow_auth(addr: SocketAddr) -> bool {
+    SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).contains(&addr)
+}
+
 impl Session {
     /// Connects, secures and logs in. A wrong password is an error that is not transient.
     pub fn open(s: &Settings) -> Result<Session> {
+        match Session::open_once(s) {
+            Err(e) if e.downcast_ref::<PlainAfterAuth>().is_some() => {
+                let addr = resolve(&s.url)?;
+                SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).push(addr);
+                log::debug!(target: super::wire::control::TRACE_TARGET, "{e}: connecting again, with a pause after AUTH TLS");
+                Session::open_once(s)
+            }
+            other => other,
+        }
+    }
+
+    fn open_once(s: &Settings) -> Result<Session> {
         let addr = resolve(&s.url)?;
         let shown = s.url.display();
         let tls = match (&s.trust, s.url.tls) {
@@ -124,7 +153,14 @@ impl Session {
             if auth.code != 234 {
                 return Err(refused(&auth, &format!("{shown} does not offer TLS (AUTH TLS)")));
             }
-            ctl = ctl.secure(config, &host).map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
+            let slow = slow_auth(addr);
+            if slow {
+                std::thread::sleep(AUTH_SETTLE);
+            }
+            ctl = ctl.secure(config, &host).map_err(|e| match e.kind() {
+                ErrorKind::InvalidData if !slow => anyhow::Error::new(PlainAfterAuth(format!("TLS with {shown} failed: {e}"))),
+                _ => broken(e, &format!("TLS with {shown} failed")),
+            })?;
         }
         let mut login = Vec::new();
         if tls.is_some() {

@@ -6,10 +6,12 @@
 //! upload over plain passive FTP does not: its first 64 KiB go out at once, so a small file
 //! costs no extra round trip, and only a larger one waits for the `150` before sending more.
 //! TLS data connections resume the control connection's session (same client
-//! configuration). Replies are returned, not judged: the session decides what they mean.
+//! configuration); their handshake starts as soon as they are open, without waiting for the
+//! `150` (some servers send it only once the handshake is done). Replies are returned, not judged: the session decides what they mean.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,7 +96,7 @@ fn port_command(addr: SocketAddr) -> String {
     }
 }
 
-fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream> {
+fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<TcpStream> {
     listener.set_nonblocking(true)?;
     let deadline = Instant::now() + timeout;
     loop {
@@ -102,7 +104,7 @@ fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream
             Ok((tcp, _)) => {
                 tcp.set_nonblocking(false)?;
                 stream::configure(&tcp, timeout)?;
-                return Ok(Stream::Plain(tcp));
+                return Ok(tcp);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -110,6 +112,49 @@ fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A data connection on its way to being usable.
+enum Opening {
+    Plain(Stream),
+    Securing(Securing),
+}
+
+impl Opening {
+    fn finish(self) -> io::Result<Stream> {
+        match self {
+            Opening::Plain(stream) => Ok(stream),
+            Opening::Securing(securing) => securing.finish(),
+        }
+    }
+
+    /// Gives the connection up (the transfer was refused or the control connection failed).
+    fn abandon(self) {
+        if let Opening::Securing(securing) = self {
+            let _ = securing.socket.shutdown(std::net::Shutdown::Both);
+            let _ = securing.finish();
+        }
+    }
+}
+
+/// A data connection's TLS handshake, running on a thread of its own while the control
+/// connection waits for the server's reply (bounded by the socket's timeout).
+struct Securing {
+    /// The same socket, to end a handshake the server will never answer.
+    socket: TcpStream,
+    handshake: JoinHandle<io::Result<Stream>>,
+}
+
+impl Securing {
+    fn start(tcp: TcpStream, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
+        let socket = tcp.try_clone()?;
+        let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || Stream::Plain(tcp).secure(config, &host))?;
+        Ok(Securing { socket, handshake })
+    }
+
+    fn finish(self) -> io::Result<Stream> {
+        self.handshake.join().unwrap_or_else(|_| Err(io::Error::other("the data connection's TLS handshake failed unexpectedly")))
     }
 }
 
@@ -213,9 +258,9 @@ impl<'c> Transfer<'c> {
             return Err(Failure::Announce(announced));
         }
         let mut started = false;
-        let mut data = match (addr, &listener) {
+        let tcp = match (addr, &listener) {
             (Some(addr), _) => match early.unwrap_or_else(|| stream::connect(addr, timeout)) {
-                Ok(tcp) => Stream::Plain(tcp),
+                Ok(tcp) => tcp,
                 Err(e) => {
                     // A server that refused the command may have closed its port already:
                     // its reply says why.
@@ -234,19 +279,34 @@ impl<'c> Transfer<'c> {
             }
             (None, None) => unreachable!("a passive mode without an address was refused above"),
         };
+        // The TLS handshake starts at once, while the reply is awaited: some servers (npm's
+        // ftp-srv) send the `150` only once the handshake is done, others only start it after
+        // their `150` (the client's first message waits in the socket meanwhile).
+        let opening = match &settings.tls {
+            Some((config, host)) => Opening::Securing(Securing::start(tcp, config.clone(), host.clone())?),
+            None => Opening::Plain(Stream::Plain(tcp)),
+        };
         let mut last = None;
         if !started && (dir == Direction::Download || settings.tls.is_some()) {
-            let reply = ctl.reply()?;
+            let reply = match ctl.reply() {
+                Ok(reply) => reply,
+                Err(e) => {
+                    opening.abandon();
+                    return Err(Failure::Io(e));
+                }
+            };
             match reply {
                 r if r.is_preliminary() => started = true,
                 // Some servers skip the 150 of an empty transfer they completed at once.
                 r if r.is_ok() && dir == Direction::Download && settings.tls.is_none() => last = Some(r),
-                r => return Err(Failure::Refused(r)),
+                r => {
+                    // Refused: the server will not answer the handshake either.
+                    opening.abandon();
+                    return Err(Failure::Refused(r));
+                }
             }
         }
-        if let Some((config, host)) = &settings.tls {
-            data = data.secure(config.clone(), host)?;
-        }
+        let data = opening.finish()?;
         Ok(Opened { data, started, last })
     }
 
