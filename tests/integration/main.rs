@@ -29,4 +29,5 @@ mod scan_tree;
 mod server;
 mod servers;
 mod support;
+mod tls_data_first;
 mod workers_order;
