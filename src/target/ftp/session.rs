@@ -55,7 +55,50 @@ pub struct Session {
     /// A passive data connection announced ahead (`EPSV` sent behind the previous commands),
     /// for the next transfer, and its connection being opened meanwhile (servers take it
     /// into their backlog until the transfer command comes).
-    announced: Option<(Reply, Option<JoinHandle<std::io::Result<std::net::TcpStream>>>)>,
+    announced: Option<Announced>,
+}
+
+/// How long a data connection announced ahead stays worth using. It saves a round trip when
+/// transfers follow each other; one left waiting longer (its worker waited for another, its
+/// session sat in the pool) may have been given up by the server (pyftpdlib drops a passive
+/// port after 30 s and says so in an unsolicited `421`), or silently by a proxy or NAT
+/// between us, and would cost a whole timeout. It is dropped, and the transfer announces its
+/// own connection.
+const ANNOUNCED_FRESH: Duration = Duration::from_secs(1);
+
+/// The reply to an `EPSV` sent ahead, and its connection being opened meanwhile.
+struct Announced {
+    reply: Reply,
+    at: std::time::Instant,
+    opening: Option<JoinHandle<std::io::Result<std::net::TcpStream>>>,
+}
+
+impl Announced {
+    /// The announcement and its connection, while fresh and open; `None` when it is stale
+    /// or the other end closed the connection already.
+    fn usable(self) -> Option<(Reply, Option<std::io::Result<std::net::TcpStream>>)> {
+        let fresh = self.at.elapsed() < ANNOUNCED_FRESH;
+        let early = self.opening.and_then(|h| h.join().ok());
+        let open = match &early {
+            Some(Ok(tcp)) => still_open(tcp),
+            _ => true,
+        };
+        (fresh && open).then_some((self.reply, early))
+    }
+}
+
+/// Whether the other end of an idle connection has not closed or reset it (a look without
+/// waiting at what it sent).
+fn still_open(tcp: &std::net::TcpStream) -> bool {
+    if tcp.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = match tcp.peek(&mut [0u8; 1]) {
+        Err(e) => e.kind() == ErrorKind::WouldBlock,
+        // A server says nothing on a data connection before the transfer command.
+        Ok(_) => false,
+    };
+    tcp.set_nonblocking(false).is_ok() && open
 }
 
 /// Reply codes that may go away when tried again: service not available (too many
@@ -227,14 +270,22 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
-        if let Some((announced, opening)) = self.announced.take() {
-            let early = opening.and_then(|h| h.join().ok());
+        // A stale announcement is replaced by the transfer's own (a new `EPSV` makes the
+        // server give the old port up).
+        let announced = self.announced.take();
+        let had_announced = announced.is_some();
+        if let Some((announced, early)) = announced.and_then(Announced::usable) {
             match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
                 // The server gave the announced port up after all: announce another.
                 Err(Failure::Refused(r)) if r.code == 425 => {}
                 Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
                 other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
             }
+        } else if had_announced && self.ctl.unsolicited() {
+            // The server spoke about the stale port on its own (or left): this connection no
+            // longer knows which reply answers what.
+            self.ctl.give_up();
+            return Err(Failure::Io(std::io::Error::new(ErrorKind::ConnectionAborted, "the server sent a reply nobody asked for")));
         }
         let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
@@ -277,7 +328,7 @@ impl Session {
         let addr = peer.and_then(|ip| passive_addr(&reply, true, ip));
         let timeout = self.data.timeout;
         let opening = addr.and_then(|addr| std::thread::Builder::new().spawn(move || stream::connect(addr, timeout)).ok());
-        self.announced = Some((reply, opening));
+        self.announced = Some(Announced { reply, at: std::time::Instant::now(), opening });
     }
 
     /// True when a transfer's follow-up commands may be sent before its final reply. Never:
