@@ -13,6 +13,9 @@
 //!   (a stall: nothing more passes either way, ends are still passed on), or that one chunk is
 //!   held back for a while (a slow answer). See `cut_proxy/fault.rs`.
 //!
+//! [`CutProxy::forget_idle_data`] makes it behave like a NAT or firewall that forgets idle
+//! connections: a data connection that carried nothing for a while goes silent for good.
+//!
 //! Every socket has a timeout; threads end when their connections do.
 
 use std::io::{BufRead, BufReader, Read, Write};
