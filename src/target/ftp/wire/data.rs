@@ -172,6 +172,10 @@ pub struct Transfer<'c> {
     /// A TLS data connection the server closed without `close_notify` ends there (many
     /// servers do that); the final reply tells whether the transfer was complete.
     lenient_eof: bool,
+    /// The socket's timeout: a write that sends only part of its bytes in that long means
+    /// the server stopped reading (the socket's own timeout fails a write only when not a
+    /// byte went out, so a nearly stopped upload could last a timeout per write).
+    write_limit: Option<Duration>,
 }
 
 /// An open data connection, before it is tied to its control connection as a [`Transfer`].
@@ -184,7 +188,8 @@ pub struct Opened {
 impl<'c> Transfer<'c> {
     pub fn new(ctl: &'c mut Control, opened: Opened) -> Transfer<'c> {
         let lenient_eof = opened.data.is_tls();
-        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof }
+        let write_limit = opened.data.tcp().write_timeout().ok().flatten();
+        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof, write_limit }
     }
 
     /// Announces a data connection, sends `cmd` and opens the connection.
@@ -368,8 +373,12 @@ impl Write for Transfer<'_> {
             // Refused (or ended) before we were done: `finish` reports the reply.
             return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("the server answered {}", r.text())));
         }
+        let started = Instant::now();
         let n = self.data.write(buf)?;
         self.written += n as u64;
+        if n < buf.len() && self.write_limit.is_some_and(|limit| started.elapsed() >= limit) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading the data"));
+        }
         Ok(n)
     }
 
