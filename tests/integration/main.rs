@@ -28,6 +28,7 @@ mod run_tasks;
 mod scan_tree;
 mod server;
 mod servers;
+mod stall_steps;
 mod stalls;
 mod support;
 mod tls_data_first;
