@@ -351,7 +351,13 @@ impl Session {
             s.ctl.send("QUIT");
             let _ = s.ctl.flush();
         }
+        // One timeout for all the goodbyes together, not one per silent server.
+        let deadline = sessions.first().map(|s| std::time::Instant::now() + s.data.timeout);
         for mut s in sessions {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())).unwrap_or_default();
+            if left.is_zero() || s.ctl.stream().tcp().set_read_timeout(Some(left)).is_err() {
+                continue;
+            }
             let _ = s.ctl.final_reply();
         }
     }

@@ -7,7 +7,8 @@
 //! costs no extra round trip, and only a larger one waits for the `150` before sending more.
 //! TLS data connections resume the control connection's session (same client
 //! configuration); their handshake starts as soon as they are open, without waiting for the
-//! `150` (some servers send it only once the handshake is done). Replies are returned, not judged: the session decides what they mean.
+//! `150` (some servers send it only once the handshake is done). Replies are returned, not
+//! judged: the session decides what they mean.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
