@@ -12,6 +12,7 @@
 //!   after 30 s with an unsolicited `421`): used afterwards, each cost another timeout, once per
 //!   file written after the wait, and the run took several timeouts (226-293 s with the default
 //!   30 s). The proxy here forgets idle data connections after 1.5 s, as a NAT would.
+//!
 //! Now an announcement is used only while fresh and open, so the run must succeed (the cut file
 //! is sent again) within `--timeout` × (retries + 2).
 
