@@ -176,13 +176,23 @@ fn a_data_tls_handshake_never_answered_times_out() {
 }
 
 /// Point 4 with a fake server: `150` only after the data connection's TLS handshake (the real
-/// server, npm's ftp-srv, is in `tls_data_first.rs`).
+/// server, npm's ftp-srv, is in `tls_data_first.rs`), passive and active.
 #[test]
 fn a_server_that_secures_the_data_connection_before_its_150() {
+    secured_before_150(false);
+}
+
+#[test]
+fn a_server_that_secures_the_active_data_connection_before_its_150() {
+    secured_before_150(true);
+}
+
+fn secured_before_150(active: bool) {
     let server = FakeFtps::start(DataTls::HandshakeFirst);
     let timeout = fake_ftps::HANDSHAKE_WAIT * 2;
     let (listed, took) = bounded(DEADLINE, {
-        let settings = tls(ftp::settings_at(&server.url(), timeout));
+        let mut settings = tls(ftp::settings_at(&server.url(), timeout));
+        settings.active = active;
         move || {
             let started = Instant::now();
             let mut target = FtpTarget::open(settings, options()).unwrap();

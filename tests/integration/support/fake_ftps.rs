@@ -1,5 +1,6 @@
 //! A small explicit-FTPS server (rustls, a fresh rcgen certificate) for the TLS steps of a
-//! session, serving one folder `/` with one file (`MLSD`, `RETR`). Its data connections either
+//! session, serving one folder `/` with one file (`MLSD`, `RETR`; passive `EPSV` or active
+//! `PORT`). Its data connections either
 //! never answer the client's TLS handshake ([`DataTls::Silent`]: a stall), or, like npm's
 //! ftp-srv, are accepted and secured first, and only then is the transfer's `150` sent
 //! ([`DataTls::HandshakeFirst`]; a client that waits for the `150` before its handshake gets
@@ -130,10 +131,31 @@ fn accept_within(listener: &TcpListener, wait: Duration) -> std::io::Result<TcpS
     }
 }
 
-/// Accepts a data connection and runs the server side of its TLS handshake, within `wait`.
-fn secured_data(listener: &TcpListener, config: Arc<ServerConfig>, wait: Duration) -> std::io::Result<StreamOwned<ServerConnection, TcpStream>> {
+/// Where a data connection comes from: the client connects (passive), or we connect to it
+/// (active mode, `PORT`).
+enum DataFrom {
+    Passive(TcpListener),
+    Active(SocketAddr),
+}
+
+/// The address of a `PORT h1,h2,h3,h4,p1,p2` argument.
+fn port_addr(arg: &str) -> Option<SocketAddr> {
+    let n: Vec<u8> = arg.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
+    (n.len() == 6).then(|| SocketAddr::from(([n[0], n[1], n[2], n[3]], u16::from(n[4]) << 8 | u16::from(n[5]))))
+}
+
+/// Opens the data connection (accepting it, or connecting in active mode) and runs the server
+/// side of its TLS handshake, within `wait`.
+fn secured_data(from: &DataFrom, config: Arc<ServerConfig>, wait: Duration) -> std::io::Result<StreamOwned<ServerConnection, TcpStream>> {
     let deadline = Instant::now() + wait;
-    let mut tcp = accept_within(listener, wait)?;
+    let mut tcp = match from {
+        DataFrom::Passive(listener) => accept_within(listener, wait)?,
+        DataFrom::Active(addr) => {
+            let tcp = TcpStream::connect_timeout(addr, wait)?;
+            timeouts(&tcp)?;
+            tcp
+        }
+    };
     let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
     tcp.set_read_timeout(Some(left))?;
     let mut conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
@@ -162,7 +184,7 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
         socket.write_all(b"530 AUTH TLS first\r\n")?;
     }
     let mut control = BufReader::new(StreamOwned::new(ServerConnection::new(config.clone()).map_err(std::io::Error::other)?, socket));
-    let mut passive: Option<TcpListener> = None;
+    let mut passive: Option<DataFrom> = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -188,9 +210,16 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
             "EPSV" => {
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let port = listener.local_addr()?.port();
-                passive = Some(listener);
+                passive = Some(DataFrom::Passive(listener));
                 reply(&format!("229 Entering Extended Passive Mode (|||{port}|)"))?
             }
+            "PORT" => match port_addr(&arg) {
+                Some(addr) => {
+                    passive = Some(DataFrom::Active(addr));
+                    reply("200 PORT ok")?
+                }
+                None => reply("501 bad PORT")?,
+            },
             "MLSD" | "RETR" => {
                 let payload = match (verb.as_str(), arg.as_str()) {
                     ("MLSD", "/") => format!("type=file;size={};modify=20230102030405; a.txt\r\n", CONTENT.len()).into_bytes(),
@@ -200,18 +229,21 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
                         continue;
                     }
                 };
-                let Some(listener) = passive.take() else {
+                let Some(from) = passive.take() else {
                     reply("425 use EPSV first")?;
                     continue;
                 };
                 match mode {
                     DataTls::Silent => {
                         reply("150 here it comes")?;
-                        let _data = accept_within(&listener, IO_TIMEOUT)?;
+                        let _data = match &from {
+                            DataFrom::Passive(listener) => accept_within(listener, IO_TIMEOUT)?,
+                            DataFrom::Active(addr) => TcpStream::connect_timeout(addr, IO_TIMEOUT)?,
+                        };
                         hold(&mut control);
                         return Ok(());
                     }
-                    DataTls::HandshakeFirst => match secured_data(&listener, config.clone(), HANDSHAKE_WAIT) {
+                    DataTls::HandshakeFirst => match secured_data(&from, config.clone(), HANDSHAKE_WAIT) {
                         Ok(mut data) => {
                             reply("150 here it comes")?;
                             data.write_all(&payload)?;

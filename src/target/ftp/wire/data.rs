@@ -13,7 +13,8 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
@@ -97,10 +98,14 @@ fn port_command(addr: SocketAddr) -> String {
     }
 }
 
-fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<TcpStream> {
+/// Waits (bounded) for the server's data connection in active mode, unless `cancel` is set.
+fn accept_within(listener: &TcpListener, timeout: Duration, cancel: &AtomicBool) -> io::Result<TcpStream> {
     listener.set_nonblocking(true)?;
     let deadline = Instant::now() + timeout;
     loop {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "the data connection was given up"));
+        }
         match listener.accept() {
             Ok((tcp, _)) => {
                 tcp.set_nonblocking(false)?;
@@ -133,25 +138,50 @@ impl Opening {
     /// Gives the connection up (the transfer was refused or the control connection failed).
     fn abandon(self) {
         if let Opening::Securing(securing) = self {
-            let _ = securing.socket.shutdown(std::net::Shutdown::Both);
+            securing.cancel.store(true, Ordering::SeqCst);
+            if let Some(socket) = securing.socket.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
             let _ = securing.finish();
         }
     }
 }
 
 /// A data connection's TLS handshake, running on a thread of its own while the control
-/// connection waits for the server's reply (bounded by the socket's timeout).
+/// connection waits for the server's reply (bounded by the socket's timeout); in active mode
+/// the thread first accepts the server's connection.
 struct Securing {
-    /// The same socket, to end a handshake the server will never answer.
-    socket: TcpStream,
+    /// Set to end it: an accept still waiting gives up.
+    cancel: Arc<AtomicBool>,
+    /// The same socket, once there, to end a handshake the server will never answer.
+    socket: Arc<Mutex<Option<TcpStream>>>,
     handshake: JoinHandle<io::Result<Stream>>,
 }
 
 impl Securing {
+    /// Secures a connection made to the server (passive modes).
     fn start(tcp: TcpStream, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
-        let socket = tcp.try_clone()?;
+        let socket = Arc::new(Mutex::new(Some(tcp.try_clone()?)));
+        let cancel = Arc::new(AtomicBool::new(false));
         let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || Stream::Plain(tcp).secure(config, &host))?;
-        Ok(Securing { socket, handshake })
+        Ok(Securing { cancel, socket, handshake })
+    }
+
+    /// Accepts the server's connection and secures it (active mode): a server may connect
+    /// before its `150` and wait for the handshake before sending it.
+    fn accept(listener: TcpListener, timeout: Duration, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
+        let (cancel, socket) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(None)));
+        let (cancelled, accepted) = (cancel.clone(), socket.clone());
+        let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || {
+            let tcp = accept_within(&listener, timeout, &cancelled)?;
+            *accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some(tcp.try_clone()?);
+            // Given up while the socket was being stored: `abandon` may not have seen it.
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "the data connection was given up"));
+            }
+            Stream::Plain(tcp).secure(config, &host)
+        })?;
+        Ok(Securing { cancel, socket, handshake })
     }
 
     fn finish(self) -> io::Result<Stream> {
@@ -264,9 +294,10 @@ impl<'c> Transfer<'c> {
             return Err(Failure::Announce(announced));
         }
         let mut started = false;
-        let tcp = match (addr, &listener) {
+        // A connection (`Ok`), or in active mode with TLS, its accepting already under way.
+        let tcp: Result<TcpStream, Securing> = match (addr, listener) {
             (Some(addr), _) => match early.unwrap_or_else(|| stream::connect(addr, timeout)) {
-                Ok(tcp) => tcp,
+                Ok(tcp) => Ok(tcp),
                 Err(e) => {
                     // A server that refused the command may have closed its port already:
                     // its reply says why.
@@ -274,6 +305,11 @@ impl<'c> Transfer<'c> {
                     return Err(if reply.is_preliminary() { Failure::Io(e) } else { Failure::Refused(reply) });
                 }
             },
+            (None, Some(listener)) if settings.tls.is_some() => {
+                // Accepted and secured while the reply is awaited (see below).
+                let (config, host) = settings.tls.clone().expect("checked");
+                Err(Securing::accept(listener, timeout, config, host)?)
+            }
             (None, Some(listener)) => {
                 // The server connects once it accepts the command: learn which first.
                 let reply = ctl.reply()?;
@@ -281,16 +317,17 @@ impl<'c> Transfer<'c> {
                     return Err(Failure::Refused(reply));
                 }
                 started = true;
-                accept_within(listener, timeout)?
+                Ok(accept_within(&listener, timeout, &AtomicBool::new(false))?)
             }
             (None, None) => unreachable!("a passive mode without an address was refused above"),
         };
         // The TLS handshake starts at once, while the reply is awaited: some servers (npm's
         // ftp-srv) send the `150` only once the handshake is done, others only start it after
         // their `150` (the client's first message waits in the socket meanwhile).
-        let opening = match &settings.tls {
-            Some((config, host)) => Opening::Securing(Securing::start(tcp, config.clone(), host.clone())?),
-            None => Opening::Plain(Stream::Plain(tcp)),
+        let opening = match (tcp, &settings.tls) {
+            (Ok(tcp), Some((config, host))) => Opening::Securing(Securing::start(tcp, config.clone(), host.clone())?),
+            (Ok(tcp), None) => Opening::Plain(Stream::Plain(tcp)),
+            (Err(accepting), _) => Opening::Securing(accepting),
         };
         let mut last = None;
         if !started && (dir == Direction::Download || settings.tls.is_some()) {
