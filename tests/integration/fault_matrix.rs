@@ -140,10 +140,18 @@ fn one_fault(w: &World, mode: Mode, fault: Fault, retries: u32, before: (&Tree, 
     let plan = w.plan(mode.args());
     let fired = w.proxy.faults_fired();
     w.proxy.arm(Some(fault));
+    let started = Instant::now();
     let out = w.run(&str_args(&World::apply_args(&plan, FAULT_TIMEOUT, retries)));
+    let took = started.elapsed();
     w.proxy.arm(None);
     if w.proxy.faults_fired() == fired {
         return Err("the fault never fired".into());
+    }
+    // One fault costs at most one timeout on each connection it touches, never one per file
+    // (issue 12): the whole faulty apply ends within timeout × (retries + 2).
+    let bound = Duration::from_secs(FAULT_TIMEOUT * (u64::from(retries) + 2));
+    if took >= bound {
+        return Err(format!("the faulty run took {took:.1?}, more than timeout × (retries + 2) = {bound:?}; its end:\n{}", tail(&text(&out), 3000)));
     }
     let code = out.status.code();
     let slow_only = matches!(fault.action, Action::Delay(_));
@@ -166,6 +174,15 @@ fn one_fault(w: &World, mode: Mode, fault: Fault, retries: u32, before: (&Tree, 
     // carrying its real time on the server does not need (README, "Faults and interruptions").
     compare("served", &without_redundant_mtimes(&served), &without_redundant_mtimes(reference.1))?;
     Ok((code == Some(0), temp))
+}
+
+/// The last `n` bytes of a run's output (or all of it), cut at a character boundary.
+fn tail(text: &str, n: usize) -> &str {
+    let mut at = text.len().saturating_sub(n);
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    &text[at..]
 }
 
 /// The Markdown table of the matrix.

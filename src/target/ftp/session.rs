@@ -6,7 +6,8 @@
 //! after the TCP handshake (four more for TLS). Nothing optional is assumed ([`learned`]):
 //! replies out of order turn pipelining off, a refused `TYPE I` falls back to `TYPE L 8`, a
 //! server that hangs up after `OPTS UTF8 ON` is logged in again without it, and without `FEAT`
-//! the features are probed.
+//! the features are probed. A server that reads a TLS handshake sent right after its `234`
+//! as a command gets a new connection with a pause there (and so do its later connections).
 //!
 //! [`learned`]: super::learned
 
@@ -61,9 +62,52 @@ pub struct Session {
     /// A passive data connection announced ahead (`EPSV` sent behind the previous commands),
     /// for the next transfer, and its connection being opened meanwhile (servers take it
     /// into their backlog until the transfer command comes).
-    announced: Option<(Reply, Option<JoinHandle<std::io::Result<std::net::TcpStream>>>)>,
+    announced: Option<Announced>,
     /// What the target's connections learnt about the server's optional commands.
     learned: Arc<Learned>,
+}
+
+/// How long a data connection announced ahead stays worth using. It saves a round trip when
+/// transfers follow each other; one left waiting longer (its worker waited for another, its
+/// session sat in the pool) may have been given up by the server (pyftpdlib drops a passive
+/// port after 30 s and says so in an unsolicited `421`), or silently by a proxy or NAT
+/// between us, and would cost a whole timeout. It is dropped, and the transfer announces its
+/// own connection.
+const ANNOUNCED_FRESH: Duration = Duration::from_secs(1);
+
+/// The reply to an `EPSV` sent ahead, and its connection being opened meanwhile.
+struct Announced {
+    reply: Reply,
+    at: std::time::Instant,
+    opening: Option<JoinHandle<std::io::Result<std::net::TcpStream>>>,
+}
+
+impl Announced {
+    /// The announcement and its connection, while fresh and open; `None` when it is stale
+    /// or the other end closed the connection already.
+    fn usable(self) -> Option<(Reply, Option<std::io::Result<std::net::TcpStream>>)> {
+        let fresh = self.at.elapsed() < ANNOUNCED_FRESH;
+        let early = self.opening.and_then(|h| h.join().ok());
+        let open = match &early {
+            Some(Ok(tcp)) => still_open(tcp),
+            _ => true,
+        };
+        (fresh && open).then_some((self.reply, early))
+    }
+}
+
+/// Whether the other end of an idle connection has not closed or reset it (a look without
+/// waiting at what it sent).
+fn still_open(tcp: &std::net::TcpStream) -> bool {
+    if tcp.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = match tcp.peek(&mut [0u8; 1]) {
+        Err(e) => e.kind() == ErrorKind::WouldBlock,
+        // A server says nothing on a data connection before the transfer command.
+        Ok(_) => false,
+    };
+    tcp.set_nonblocking(false).is_ok() && open
 }
 
 /// Reply codes that may go away when tried again: service not available (too many
@@ -118,6 +162,21 @@ fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{} has no address", url.host))
 }
 
+/// Servers (by address) that read a TLS handshake sent right after their `234` as a command:
+/// npm's ftp-srv switches to TLS only once its reply is written, and answers a quick client's
+/// handshake in plain text. Their connections leave them [`AUTH_SETTLE`] first.
+static SLOW_AUTH: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
+const AUTH_SETTLE: Duration = Duration::from_millis(50);
+
+/// The server answered our TLS handshake in plain text right after `AUTH TLS`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PlainAfterAuth(String);
+
+fn slow_auth(addr: SocketAddr) -> bool {
+    SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).contains(&addr)
+}
+
 impl Session {
     /// Connects, secures and logs in, learning nothing beyond this connection.
     pub fn open(s: &Settings) -> Result<Session> {
@@ -127,9 +186,23 @@ impl Session {
     /// Connects, secures and logs in, with what `learned` knows of the server (and teaching
     /// it). A wrong password is an error that is not transient.
     pub fn open_learning(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
-        match Session::login(s, learned) {
+        match Session::login_settled(s, learned) {
             Err(e) if e.downcast_ref::<DroppedAfterOpts>().is_some() => {
                 learned.refuse(Capability::Utf8Opts, &e.to_string());
+                Session::login_settled(s, learned)
+            }
+            other => other,
+        }
+    }
+
+    /// [`Session::login`], connecting once more with a pause after `AUTH TLS` where the server
+    /// answered our TLS handshake in plain text ([`SLOW_AUTH`]).
+    fn login_settled(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
+        match Session::login(s, learned) {
+            Err(e) if e.downcast_ref::<PlainAfterAuth>().is_some() => {
+                let addr = resolve(&s.url)?;
+                SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).push(addr);
+                log::debug!(target: super::wire::control::TRACE_TARGET, "{e}: connecting again, with a pause after AUTH TLS");
                 Session::login(s, learned)
             }
             other => other,
@@ -163,7 +236,14 @@ impl Session {
             if auth.code != 234 {
                 return Err(refused(&auth, &format!("{shown} does not offer TLS (AUTH TLS)")));
             }
-            ctl = ctl.secure(config, &host).map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
+            let slow = slow_auth(addr);
+            if slow {
+                std::thread::sleep(AUTH_SETTLE);
+            }
+            ctl = ctl.secure(config, &host).map_err(|e| match e.kind() {
+                ErrorKind::InvalidData if !slow => anyhow::Error::new(PlainAfterAuth(format!("TLS with {shown} failed: {e}"))),
+                _ => broken(e, &format!("TLS with {shown} failed")),
+            })?;
         }
         let mut login = Vec::new();
         if tls.is_some() {
@@ -283,14 +363,22 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
-        if let Some((announced, opening)) = self.announced.take() {
-            let early = opening.and_then(|h| h.join().ok());
+        // A stale announcement is replaced by the transfer's own (a new `EPSV` makes the
+        // server give the old port up).
+        let announced = self.announced.take();
+        let had_announced = announced.is_some();
+        if let Some((announced, early)) = announced.and_then(Announced::usable) {
             match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
                 // The server gave the announced port up after all: announce another.
                 Err(Failure::Refused(r)) if r.code == 425 => {}
                 Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
                 other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
             }
+        } else if had_announced && self.ctl.unsolicited() {
+            // The server spoke about the stale port on its own (or left): this connection no
+            // longer knows which reply answers what.
+            self.ctl.give_up();
+            return Err(Failure::Io(std::io::Error::new(ErrorKind::ConnectionAborted, "the server sent a reply nobody asked for")));
         }
         let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
@@ -338,7 +426,7 @@ impl Session {
         let addr = peer.and_then(|ip| passive_addr(&reply, true, ip));
         let timeout = self.data.timeout;
         let opening = addr.and_then(|addr| std::thread::Builder::new().spawn(move || stream::connect(addr, timeout)).ok());
-        self.announced = Some((reply, opening));
+        self.announced = Some(Announced { reply, at: std::time::Instant::now(), opening });
     }
 
     /// True when a transfer's follow-up commands may be sent before its final reply. Never:
@@ -361,7 +449,13 @@ impl Session {
             s.ctl.send("QUIT");
             let _ = s.ctl.flush();
         }
+        // One timeout for all the goodbyes together, not one per silent server.
+        let deadline = sessions.first().map(|s| std::time::Instant::now() + s.data.timeout);
         for mut s in sessions {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())).unwrap_or_default();
+            if left.is_zero() || s.ctl.stream().tcp().set_read_timeout(Some(left)).is_err() {
+                continue;
+            }
             let _ = s.ctl.final_reply();
         }
     }

@@ -13,6 +13,9 @@
 //!   (a stall: nothing more passes either way, ends are still passed on), or that one chunk is
 //!   held back for a while (a slow answer). See `cut_proxy/fault.rs`.
 //!
+//! [`CutProxy::forget_idle_data`] makes it behave like a NAT or firewall that forgets idle
+//! connections: a data connection that carried nothing for a while goes silent for good.
+//!
 //! Every socket has a timeout; threads end when their connections do.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -50,6 +53,8 @@ struct Shared {
     /// The fault of [`CutProxy::arm`].
     armed: Armed,
     stop: AtomicBool,
+    /// See [`CutProxy::forget_idle_data`].
+    forget_idle: Mutex<Option<Duration>>,
 }
 
 impl Shared {
@@ -80,6 +85,7 @@ impl CutProxy {
             what: Mutex::new(Cut::Data),
             armed: Armed::default(),
             stop: AtomicBool::new(false),
+            forget_idle: Mutex::new(None),
         });
         let accepting = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -128,6 +134,13 @@ impl CutProxy {
         self.shared.armed.counts()
     }
 
+    /// From now on a data connection that carries nothing for `idle` is forgotten, as by a
+    /// NAT or firewall between client and server: from then on nothing passes either way,
+    /// not even its end (a connection opened ahead and left waiting dies like this).
+    pub fn forget_idle_data(&self, idle: Duration) {
+        *self.shared.forget_idle.lock().unwrap() = Some(idle);
+    }
+
     /// How many armed faults fired so far.
     pub fn faults_fired(&self) -> usize {
         self.shared.armed.fired()
@@ -155,11 +168,13 @@ struct Pair {
     cut: AtomicBool,
     /// Silent: data is dropped both ways (ends still pass).
     stalled: AtomicBool,
+    /// Forgotten: data and ends are dropped both ways.
+    forgotten: AtomicBool,
 }
 
 impl Pair {
     fn new(client: TcpStream, server: TcpStream) -> Arc<Pair> {
-        Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false), stalled: AtomicBool::new(false) })
+        Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false), stalled: AtomicBool::new(false), forgotten: AtomicBool::new(false) })
     }
 
     /// Handles of (client, server) for a pump.
@@ -191,7 +206,16 @@ impl Pair {
     }
 
     fn is_stalled(&self) -> bool {
-        self.stalled.load(Ordering::SeqCst)
+        self.stalled.load(Ordering::SeqCst) || self.forgotten.load(Ordering::SeqCst)
+    }
+
+    fn forget(&self) {
+        self.forgotten.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether an end may still be passed on.
+    fn passes_ends(&self) -> bool {
+        !self.is_cut() && !self.forgotten.load(Ordering::SeqCst)
     }
 }
 
@@ -241,7 +265,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, pair: &Pair, mut gate: impl FnMu
             break;
         }
     }
-    if !pair.is_cut() {
+    if pair.passes_ends() {
         let _ = to.shutdown(Shutdown::Write);
     }
 }
@@ -320,9 +344,24 @@ fn data(listener: TcpListener, upstream: SocketAddr, shared: &Arc<Shared>, contr
     let pair = Pair::new(client, server);
     // Bytes passed in both directions together (only one carries a transfer).
     let total = Arc::new(AtomicU64::new(0));
+    let last_chunk = Arc::new(Mutex::new(Instant::now()));
+    let forget_idle = *shared.forget_idle.lock().unwrap();
+    if let Some(idle) = forget_idle {
+        let (pair, last_chunk) = (pair.clone(), last_chunk.clone());
+        std::thread::spawn(move || {
+            while pair.clones().is_some() && !pair.is_cut() {
+                if last_chunk.lock().unwrap().elapsed() >= idle {
+                    pair.forget();
+                    return;
+                }
+                std::thread::sleep(idle / 8);
+            }
+        });
+    }
     let gate = || {
-        let (shared, control, pair, total) = (shared.clone(), control.clone(), pair.clone(), total.clone());
+        let (shared, control, pair, total, last_chunk) = (shared.clone(), control.clone(), pair.clone(), total.clone(), last_chunk.clone());
         move |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| -> bool {
+            *last_chunk.lock().unwrap() = Instant::now();
             if let Some(go_on) = through_fault(&shared, Channel::Data, chunk, write, &pair, &control) {
                 return go_on;
             }

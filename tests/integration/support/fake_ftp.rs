@@ -45,6 +45,21 @@ pub enum Stall {
     ListingData,
     /// Sends the first half of a downloaded file (not of the lock file), then nothing.
     RetrData,
+    /// Never answers this command (a verb such as `RNTO`), nor anything after it.
+    Command(&'static str),
+    /// `EPSV`/`PASV` name a port whose accept queue is full: the client's connect never
+    /// completes.
+    DataConnect,
+    /// Active mode: `PORT`/`EPRT` are accepted and a transfer answered `150`, but the server
+    /// never connects.
+    DataAccept,
+    /// A file transfer (`RETR`/`STOR`, not of the lock or metadata file) is answered `150`
+    /// and its data connection accepted, then nothing: no data, no end, no reply.
+    AfterStart,
+    /// An upload (not of the lock or metadata file) is read for 64 KiB, then no more.
+    UploadData,
+    /// `AUTH TLS` is answered `234`, then nothing (the client's TLS handshake waits).
+    AuthTls,
 }
 
 /// What one reading of a folder's listing gets ([`Script::listings`]).
@@ -347,6 +362,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut passive: Option<TcpListener> = None;
     let mut rename_from: Option<String> = None;
     let mut cwd = "/".to_string();
+    let mut held = Held::default();
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -359,6 +375,14 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             None => (text.to_ascii_uppercase(), String::new()),
         };
         shared.log.lock().unwrap().push(if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") });
+        match stalled_step(shared.stall, &verb, &arg, &mut reply, &mut passive, &mut held)? {
+            Step::Serve => {}
+            Step::Answered => continue,
+            Step::Hold => {
+                hold(input.get_ref());
+                return Ok(());
+            }
+        }
         if shared.unsupported.contains(verb.as_str()) {
             reply(&format!("502 Command '{verb}' not implemented"))?;
             continue;
@@ -533,5 +557,97 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             _ => reply("502 not implemented")?,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The later stalls (`Stall::Command` and after): each stops the session at one step.
+
+/// What [`stalled_step`] did with a command.
+enum Step {
+    /// Nothing: the command is served as usual.
+    Serve,
+    /// Answered here; the next command follows.
+    Answered,
+    /// The session stops answering.
+    Hold,
+}
+
+/// Sockets a stalled step keeps open (a full accept queue, the client's active-mode address).
+#[derive(Default)]
+struct Held {
+    sockets: Vec<socket2::Socket>,
+    streams: Vec<TcpStream>,
+    active: bool,
+}
+
+/// A file whose transfer the stalls spare (the lock and the metadata).
+fn spared(path: &str) -> bool {
+    path.ends_with("-lock.json") || path.ends_with("-meta.json")
+}
+
+/// A listener whose accept queue is full: connecting to it never completes (the kernel drops
+/// further handshakes).
+fn full_listener(held: &mut Held) -> std::io::Result<u16> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(0)?;
+    let addr = socket.local_addr()?.as_socket().expect("an IPv4 address");
+    // One connection fills a queue of length 0; a second waits in SYN-SENT, never accepted.
+    let filler = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    let spare = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    spare.set_nonblocking(true)?;
+    let _ = spare.connect(&addr.into());
+    held.streams.push(filler);
+    held.sockets.push(spare);
+    held.sockets.push(socket);
+    Ok(addr.port())
+}
+
+fn stalled_step(stall: Stall, verb: &str, arg: &str, reply: &mut dyn FnMut(&str) -> std::io::Result<()>, passive: &mut Option<TcpListener>, held: &mut Held) -> std::io::Result<Step> {
+    let file_transfer = matches!(verb, "RETR" | "STOR") && !spared(arg);
+    match stall {
+        Stall::Command(stalled) if stalled == verb => Ok(Step::Hold),
+        Stall::DataConnect if matches!(verb, "EPSV" | "PASV") => {
+            let port = full_listener(held)?;
+            if verb == "EPSV" {
+                reply(&format!("229 Entering Extended Passive Mode (|||{port}|)"))?;
+            } else {
+                reply(&format!("227 Entering Passive Mode (127,0,0,1,{},{})", port >> 8, port & 0xff))?;
+            }
+            Ok(Step::Answered)
+        }
+        Stall::DataConnect if matches!(verb, "MLSD" | "LIST" | "RETR" | "STOR" | "APPE") => {
+            reply("150 waiting for your connection")?;
+            Ok(Step::Hold)
+        }
+        Stall::DataAccept if matches!(verb, "PORT" | "EPRT") => {
+            held.active = true;
+            reply("200 ok, I will connect (I will not)")?;
+            Ok(Step::Answered)
+        }
+        Stall::DataAccept if held.active && matches!(verb, "MLSD" | "LIST" | "RETR" | "STOR" | "APPE") => {
+            reply("150 connecting to you")?;
+            Ok(Step::Hold)
+        }
+        Stall::AfterStart | Stall::UploadData if file_transfer && (stall == Stall::AfterStart || verb == "STOR") => {
+            let Some(listener) = passive.take() else { return Ok(Step::Serve) };
+            // A small receive buffer: an upload not read soon blocks its sender.
+            socket2::SockRef::from(&listener).set_recv_buffer_size(64 * 1024)?;
+            reply("150 here it comes")?;
+            let mut data = accept_data(&listener)?;
+            if stall == Stall::UploadData {
+                let mut first = vec![0u8; 64 * 1024];
+                data.read_exact(&mut first)?;
+            }
+            held.streams.push(data);
+            Ok(Step::Hold)
+        }
+        Stall::AuthTls if verb == "AUTH" => {
+            reply("234 go ahead")?;
+            Ok(Step::Hold)
+        }
+        _ => Ok(Step::Serve),
     }
 }

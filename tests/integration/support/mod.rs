@@ -2,6 +2,7 @@
 
 pub mod cut_proxy;
 pub mod fake_ftp;
+pub mod fake_ftps;
 pub mod fixture;
 pub mod ftp;
 pub mod iis_ftp;

@@ -61,6 +61,25 @@ impl Control {
         self.in_flight = self.in_flight.max(1);
     }
 
+    /// Whether the server said something nobody asked for (nothing in flight, yet bytes are
+    /// waiting): pyftpdlib, for one, announces with an unsolicited `421` that it gave up a
+    /// passive port. Replies would no longer match commands. Looks without waiting.
+    pub fn unsolicited(&self) -> bool {
+        if self.in_flight > 0 || !self.out.is_empty() {
+            return false;
+        }
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let tcp = self.stream().tcp();
+        if tcp.set_nonblocking(true).is_err() {
+            return true;
+        }
+        // An end (0 bytes) is news too: the server closed the connection.
+        let waiting = !matches!(tcp.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        tcp.set_nonblocking(false).is_err() || waiting
+    }
+
     /// Queues a command; it is written with the next [`Control::flush`] or reply read.
     pub fn send(&mut self, cmd: &str) {
         log::trace!(target: TRACE_TARGET, "CC OUT: {cmd}");

@@ -6,11 +6,15 @@
 //! upload over plain passive FTP does not: its first 64 KiB go out at once, so a small file
 //! costs no extra round trip, and only a larger one waits for the `150` before sending more.
 //! TLS data connections resume the control connection's session (same client
-//! configuration). Replies are returned, not judged: the session decides what they mean.
+//! configuration); their handshake starts as soon as they are open, without waiting for the
+//! `150` (some servers send it only once the handshake is done). Replies are returned, not
+//! judged: the session decides what they mean.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
@@ -94,15 +98,19 @@ fn port_command(addr: SocketAddr) -> String {
     }
 }
 
-fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream> {
+/// Waits (bounded) for the server's data connection in active mode, unless `cancel` is set.
+fn accept_within(listener: &TcpListener, timeout: Duration, cancel: &AtomicBool) -> io::Result<TcpStream> {
     listener.set_nonblocking(true)?;
     let deadline = Instant::now() + timeout;
     loop {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "the data connection was given up"));
+        }
         match listener.accept() {
             Ok((tcp, _)) => {
                 tcp.set_nonblocking(false)?;
                 stream::configure(&tcp, timeout)?;
-                return Ok(Stream::Plain(tcp));
+                return Ok(tcp);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -110,6 +118,74 @@ fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Stream
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A data connection on its way to being usable.
+enum Opening {
+    Plain(Stream),
+    Securing(Securing),
+}
+
+impl Opening {
+    fn finish(self) -> io::Result<Stream> {
+        match self {
+            Opening::Plain(stream) => Ok(stream),
+            Opening::Securing(securing) => securing.finish(),
+        }
+    }
+
+    /// Gives the connection up (the transfer was refused or the control connection failed).
+    fn abandon(self) {
+        if let Opening::Securing(securing) = self {
+            securing.cancel.store(true, Ordering::SeqCst);
+            if let Some(socket) = securing.socket.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
+            let _ = securing.finish();
+        }
+    }
+}
+
+/// A data connection's TLS handshake, running on a thread of its own while the control
+/// connection waits for the server's reply (bounded by the socket's timeout); in active mode
+/// the thread first accepts the server's connection.
+struct Securing {
+    /// Set to end it: an accept still waiting gives up.
+    cancel: Arc<AtomicBool>,
+    /// The same socket, once there, to end a handshake the server will never answer.
+    socket: Arc<Mutex<Option<TcpStream>>>,
+    handshake: JoinHandle<io::Result<Stream>>,
+}
+
+impl Securing {
+    /// Secures a connection made to the server (passive modes).
+    fn start(tcp: TcpStream, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
+        let socket = Arc::new(Mutex::new(Some(tcp.try_clone()?)));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || Stream::Plain(tcp).secure(config, &host))?;
+        Ok(Securing { cancel, socket, handshake })
+    }
+
+    /// Accepts the server's connection and secures it (active mode): a server may connect
+    /// before its `150` and wait for the handshake before sending it.
+    fn accept(listener: TcpListener, timeout: Duration, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
+        let (cancel, socket) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(None)));
+        let (cancelled, accepted) = (cancel.clone(), socket.clone());
+        let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || {
+            let tcp = accept_within(&listener, timeout, &cancelled)?;
+            *accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some(tcp.try_clone()?);
+            // Given up while the socket was being stored: `abandon` may not have seen it.
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "the data connection was given up"));
+            }
+            Stream::Plain(tcp).secure(config, &host)
+        })?;
+        Ok(Securing { cancel, socket, handshake })
+    }
+
+    fn finish(self) -> io::Result<Stream> {
+        self.handshake.join().unwrap_or_else(|_| Err(io::Error::other("the data connection's TLS handshake failed unexpectedly")))
     }
 }
 
@@ -127,6 +203,10 @@ pub struct Transfer<'c> {
     /// A TLS data connection the server closed without `close_notify` ends there (many
     /// servers do that); the final reply tells whether the transfer was complete.
     lenient_eof: bool,
+    /// The socket's timeout: a write that sends only part of its bytes in that long means
+    /// the server stopped reading (the socket's own timeout fails a write only when not a
+    /// byte went out, so a nearly stopped upload could last a timeout per write).
+    write_limit: Option<Duration>,
 }
 
 /// An open data connection, before it is tied to its control connection as a [`Transfer`].
@@ -139,7 +219,8 @@ pub struct Opened {
 impl<'c> Transfer<'c> {
     pub fn new(ctl: &'c mut Control, opened: Opened) -> Transfer<'c> {
         let lenient_eof = opened.data.is_tls();
-        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof }
+        let write_limit = opened.data.tcp().write_timeout().ok().flatten();
+        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof, write_limit }
     }
 
     /// Announces a data connection, sends `cmd` and opens the connection.
@@ -213,9 +294,10 @@ impl<'c> Transfer<'c> {
             return Err(Failure::Announce(announced));
         }
         let mut started = false;
-        let mut data = match (addr, &listener) {
+        // A connection (`Ok`), or in active mode with TLS, its accepting already under way.
+        let tcp: Result<TcpStream, Securing> = match (addr, listener) {
             (Some(addr), _) => match early.unwrap_or_else(|| stream::connect(addr, timeout)) {
-                Ok(tcp) => Stream::Plain(tcp),
+                Ok(tcp) => Ok(tcp),
                 Err(e) => {
                     // A server that refused the command may have closed its port already:
                     // its reply says why.
@@ -223,6 +305,11 @@ impl<'c> Transfer<'c> {
                     return Err(if reply.is_preliminary() { Failure::Io(e) } else { Failure::Refused(reply) });
                 }
             },
+            (None, Some(listener)) if settings.tls.is_some() => {
+                // Accepted and secured while the reply is awaited (see below).
+                let (config, host) = settings.tls.clone().expect("checked");
+                Err(Securing::accept(listener, timeout, config, host)?)
+            }
             (None, Some(listener)) => {
                 // The server connects once it accepts the command: learn which first.
                 let reply = ctl.reply()?;
@@ -230,23 +317,39 @@ impl<'c> Transfer<'c> {
                     return Err(Failure::Refused(reply));
                 }
                 started = true;
-                accept_within(listener, timeout)?
+                Ok(accept_within(&listener, timeout, &AtomicBool::new(false))?)
             }
             (None, None) => unreachable!("a passive mode without an address was refused above"),
         };
+        // The TLS handshake starts at once, while the reply is awaited: some servers (npm's
+        // ftp-srv) send the `150` only once the handshake is done, others only start it after
+        // their `150` (the client's first message waits in the socket meanwhile).
+        let opening = match (tcp, &settings.tls) {
+            (Ok(tcp), Some((config, host))) => Opening::Securing(Securing::start(tcp, config.clone(), host.clone())?),
+            (Ok(tcp), None) => Opening::Plain(Stream::Plain(tcp)),
+            (Err(accepting), _) => Opening::Securing(accepting),
+        };
         let mut last = None;
         if !started && (dir == Direction::Download || settings.tls.is_some()) {
-            let reply = ctl.reply()?;
+            let reply = match ctl.reply() {
+                Ok(reply) => reply,
+                Err(e) => {
+                    opening.abandon();
+                    return Err(Failure::Io(e));
+                }
+            };
             match reply {
                 r if r.is_preliminary() => started = true,
                 // Some servers skip the 150 of an empty transfer they completed at once.
                 r if r.is_ok() && dir == Direction::Download && settings.tls.is_none() => last = Some(r),
-                r => return Err(Failure::Refused(r)),
+                r => {
+                    // Refused: the server will not answer the handshake either.
+                    opening.abandon();
+                    return Err(Failure::Refused(r));
+                }
             }
         }
-        if let Some((config, host)) = &settings.tls {
-            data = data.secure(config.clone(), host)?;
-        }
+        let data = opening.finish()?;
         Ok(Opened { data, started, last })
     }
 
@@ -308,8 +411,12 @@ impl Write for Transfer<'_> {
             // Refused (or ended) before we were done: `finish` reports the reply.
             return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("the server answered {}", r.text())));
         }
+        let started = Instant::now();
         let n = self.data.write(buf)?;
         self.written += n as u64;
+        if n < buf.len() && self.write_limit.is_some_and(|limit| started.elapsed() >= limit) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading the data"));
+        }
         Ok(n)
     }
 

@@ -1,11 +1,11 @@
 //! The two kinds of connection FTP runs over: plain TCP, or TLS on top of it. Every socket
 //! gets read and write timeouts and `TCP_NODELAY` (commands are small and must not wait for
-//! Nagle's algorithm).
+//! Nagle's algorithm); a TLS handshake as a whole is bounded by the same timeout.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -49,9 +49,23 @@ impl Stream {
         let Stream::Plain(mut tcp) = self else { return Ok(self) };
         let name = ServerName::try_from(host.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
         let mut conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        // The socket's timeout bounds the whole handshake, not each of its reads: a server
+        // that dribbles its answer cannot hold the connection longer.
+        let (read_limit, write_limit) = (tcp.read_timeout()?, tcp.write_timeout()?);
+        let deadline = read_limit.map(|t| Instant::now() + t);
         while conn.is_handshaking() {
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake did not finish in time"));
+                }
+                tcp.set_read_timeout(Some(left))?;
+                tcp.set_write_timeout(Some(left.min(write_limit.unwrap_or(left))))?;
+            }
             conn.complete_io(&mut tcp)?;
         }
+        tcp.set_read_timeout(read_limit)?;
+        tcp.set_write_timeout(write_limit)?;
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, tcp))))
     }
 
