@@ -30,6 +30,8 @@ mod fault;
 pub use fault::{Action, Channel, Fault};
 use fault::{Armed, Verdict};
 
+use super::sockets;
+
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which connection a cut resets.
@@ -156,12 +158,6 @@ impl Drop for CutProxy {
     }
 }
 
-fn timeouts(s: &TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)
-}
-
 /// The two sockets of one relayed connection (the proxy's ends), and whether it was cut.
 struct Pair {
     sockets: Mutex<Option<(TcpStream, TcpStream)>>,
@@ -273,7 +269,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, pair: &Pair, mut gate: impl FnMu
 /// Relays one control connection, rewriting EPSV replies to data relays of its own.
 fn control(client: TcpStream, shared: Arc<Shared>) {
     let Ok(server) = TcpStream::connect_timeout(&shared.upstream, IO_TIMEOUT) else { return };
-    if timeouts(&client).and(timeouts(&server)).is_err() {
+    if sockets::timeouts(&client, IO_TIMEOUT).and(sockets::timeouts(&server, IO_TIMEOUT)).is_err() {
         return;
     }
     let pair = Pair::new(client, server);
@@ -338,7 +334,7 @@ fn epsv_port(line: &[u8]) -> Option<u16> {
 fn data(listener: TcpListener, upstream: SocketAddr, shared: &Arc<Shared>, control: &Arc<Pair>) {
     let Some(client) = accept(&listener) else { return };
     let Ok(server) = TcpStream::connect_timeout(&upstream, IO_TIMEOUT) else { return };
-    if timeouts(&client).and(timeouts(&server)).is_err() {
+    if sockets::timeouts(&client, IO_TIMEOUT).and(sockets::timeouts(&server, IO_TIMEOUT)).is_err() {
         return;
     }
     let pair = Pair::new(client, server);

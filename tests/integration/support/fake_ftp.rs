@@ -15,7 +15,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::sockets;
 
 /// How long a socket of the fake server waits for its peer.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -237,30 +239,6 @@ impl Drop for FakeFtp {
     }
 }
 
-fn timeouts(s: &TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))
-}
-
-/// Waits (bounded) for the client to open the data connection.
-fn accept_data(listener: &TcpListener) -> std::io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false)?;
-                timeouts(&s)?;
-                return Ok(s);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2))
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn mdtm_text(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).unwrap().format("%Y%m%d%H%M%S").to_string()
 }
@@ -350,7 +328,7 @@ fn hold(control: &TcpStream) {
 
 /// One control connection.
 fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    timeouts(&socket)?;
+    sockets::timeouts(&socket, IO_TIMEOUT)?;
     let mut out = socket.try_clone()?;
     let mut input = BufReader::new(socket);
     if shared.stall == Stall::Greeting {
@@ -456,7 +434,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("150 here comes the listing")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 if shared.stall == Stall::ListingData {
                     hold(input.get_ref());
                     return Ok(());
@@ -472,7 +450,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("150 sending")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 if shared.stall == Stall::RetrData && !arg.ends_with("-lock.json") {
                     data.write_all(&content[..content.len() / 2])?;
                     hold(input.get_ref());
@@ -488,7 +466,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("150 ready")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 let mut content = Vec::new();
                 data.read_to_end(&mut content)?;
                 let mut tree = shared.tree.lock().unwrap();
@@ -636,7 +614,7 @@ fn stalled_step(stall: Stall, verb: &str, arg: &str, reply: &mut dyn FnMut(&str)
             // A small receive buffer: an upload not read soon blocks its sender.
             socket2::SockRef::from(&listener).set_recv_buffer_size(64 * 1024)?;
             reply("150 here it comes")?;
-            let mut data = accept_data(&listener)?;
+            let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
             if stall == Stall::UploadData {
                 let mut first = vec![0u8; 64 * 1024];
                 data.read_exact(&mut first)?;

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use super::sockets;
+
 /// How long a socket of the server waits for its peer.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a [`DataTls::HandshakeFirst`] server waits for a secured data connection.
@@ -95,11 +97,6 @@ impl Drop for FakeFtps {
     }
 }
 
-fn timeouts(s: &TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))
-}
-
 /// Reads one line from a plain connection byte by byte (nothing beyond it is consumed: the
 /// client's TLS handshake follows `AUTH TLS`).
 fn plain_line(socket: &mut TcpStream) -> std::io::Result<String> {
@@ -122,7 +119,7 @@ fn accept_within(listener: &TcpListener, wait: Duration) -> std::io::Result<TcpS
         match listener.accept() {
             Ok((s, _)) => {
                 s.set_nonblocking(false)?;
-                timeouts(&s)?;
+                sockets::timeouts(&s, IO_TIMEOUT)?;
                 return Ok(s);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
@@ -152,7 +149,7 @@ fn secured_data(from: &DataFrom, config: Arc<ServerConfig>, wait: Duration) -> s
         DataFrom::Passive(listener) => accept_within(listener, wait)?,
         DataFrom::Active(addr) => {
             let tcp = TcpStream::connect_timeout(addr, wait)?;
-            timeouts(&tcp)?;
+            sockets::timeouts(&tcp, IO_TIMEOUT)?;
             tcp
         }
     };
@@ -162,7 +159,7 @@ fn secured_data(from: &DataFrom, config: Arc<ServerConfig>, wait: Duration) -> s
     while conn.is_handshaking() {
         conn.complete_io(&mut tcp)?;
     }
-    timeouts(&tcp)?;
+    sockets::timeouts(&tcp, IO_TIMEOUT)?;
     Ok(StreamOwned::new(conn, tcp))
 }
 
@@ -173,7 +170,7 @@ fn hold(stream: &mut impl Read) {
 }
 
 fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    timeouts(&socket)?;
+    sockets::timeouts(&socket, IO_TIMEOUT)?;
     socket.write_all(b"220 fake FTPS server ready\r\n")?;
     loop {
         let line = plain_line(&mut socket)?;

@@ -14,7 +14,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::sockets;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const EXISTS: &str = "550 Cannot create a file when that file already exists.";
@@ -147,28 +149,6 @@ impl Drop for IisFtp {
     }
 }
 
-fn timeouts(s: &TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))
-}
-
-/// Waits (bounded) for the client to open the data connection.
-fn accept_data(listener: &TcpListener) -> std::io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false)?;
-                timeouts(&s)?;
-                return Ok(s);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// A DOS listing line, as IIS sends them: `MM-DD-YY  hh:mmAM  <DIR>|size name`.
 fn dos_line(node: &Node) -> String {
     let (when, size) = match node {
@@ -200,7 +180,7 @@ fn absolute(cwd: &str, arg: &str) -> String {
 
 /// One control connection.
 fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    timeouts(&socket)?;
+    sockets::timeouts(&socket, IO_TIMEOUT)?;
     let mut out = socket.try_clone()?;
     let mut input = BufReader::new(socket);
     let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
@@ -269,7 +249,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("125 Data connection already open; Transfer starting.")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 data.write_all(&payload)?;
                 drop(data);
                 reply("226 Transfer complete.")?
@@ -284,7 +264,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("125 Data connection already open; Transfer starting.")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 data.write_all(&content)?;
                 drop(data);
                 reply("226 Transfer complete.")?
@@ -301,7 +281,7 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 };
                 reply("125 Data connection already open; Transfer starting.")?;
-                let mut data = accept_data(&listener)?;
+                let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
                 let mut content = Vec::new();
                 data.read_to_end(&mut content)?;
                 let mut tree = shared.tree.lock().unwrap();

@@ -16,7 +16,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::sockets;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -159,27 +161,6 @@ impl Drop for RefusingFtp {
     }
 }
 
-fn timeouts(s: &TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))
-}
-
-fn accept_data(listener: &TcpListener) -> std::io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false)?;
-                timeouts(&s)?;
-                return Ok(s);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn stamp(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).unwrap().format("%Y%m%d%H%M%S").to_string()
 }
@@ -241,7 +222,7 @@ impl Tree {
 
 /// One control connection.
 fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()> {
-    timeouts(&socket)?;
+    sockets::timeouts(&socket, IO_TIMEOUT)?;
     let mut out = socket.try_clone()?;
     let mut input = BufReader::new(socket);
     out.write_all(b"220 refusing fake FTP server ready\r\n")?;
@@ -432,7 +413,7 @@ fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, passive: 
         }
     };
     reply("150 opening data connection")?;
-    let mut data = accept_data(&listener)?;
+    let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
     match payload {
         Some(bytes) => {
             data.write_all(&bytes)?;
