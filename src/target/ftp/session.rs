@@ -64,6 +64,9 @@ pub struct Session {
     announced: Option<(Reply, Option<JoinHandle<std::io::Result<std::net::TcpStream>>>)>,
     /// What the target's connections learnt about the server's optional commands.
     learned: Arc<Learned>,
+    /// The last transfer's command went out in the same write as its announcement
+    /// ([`Session::aborted_ahead`]).
+    sent_ahead: bool,
 }
 
 /// Reply codes that may go away when tried again: service not available (too many
@@ -203,7 +206,7 @@ impl Session {
             };
             setup::report(&features, &ctl, learned, shown);
         }
-        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone() })
+        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone(), sent_ahead: false })
     }
 
     /// Remembers that the server refused `cap` (answering `answer`), on this connection and on
@@ -283,6 +286,7 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
+        self.sent_ahead = false;
         if let Some((announced, opening)) = self.announced.take() {
             let early = opening.and_then(|h| h.join().ok());
             match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
@@ -292,14 +296,40 @@ impl Session {
                 other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
             }
         }
-        let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
+        let opened = match self.open_data(cmd, dir) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
                 self.refuse(Capability::Epsv, &r.text());
-                Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)?
+                self.open_data(cmd, dir)?
             }
+            Err(Failure::Refused(r)) if self.aborted_ahead(&r) => self.open_data(cmd, dir)?,
             other => other?,
         };
         Ok(Transfer::new(&mut self.ctl, opened))
+    }
+
+    /// Announces a data connection and sends `cmd`: in one write where the server takes
+    /// that, else one step at a time ([`Capability::TransferAhead`]).
+    fn open_data(&mut self, cmd: &str, dir: Direction) -> Result<super::wire::data::Opened, Failure> {
+        self.sent_ahead = self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead);
+        if self.sent_ahead {
+            Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)
+        } else {
+            Transfer::open_unpipelined(&mut self.ctl, cmd, dir, self.mode, &self.data)
+        }
+    }
+
+    /// Judges the final reply of the last transfer: a `426` ending one whose command went out
+    /// in the same write as its announcement means, on some servers (Twisted), that they
+    /// took the command while still setting the data connection up. That is remembered (the
+    /// target's transfers go one step at a time from then on) and true returned: the transfer
+    /// is worth one more attempt at once. Anything else returns false.
+    pub fn aborted_ahead(&mut self, last: &Reply) -> bool {
+        if last.code != 426 || !std::mem::take(&mut self.sent_ahead) {
+            return false;
+        }
+        let why = format!("the server answered a transfer sent together with its data connection's announcement with {}", last.text());
+        self.learned.refuse(Capability::TransferAhead, &why);
+        true
     }
 
     /// Adds `EPSV` behind `cmds` (a batch about to be sent) where the server takes commands in
