@@ -4,7 +4,7 @@
 //! for the fallback tests. `FEAT` announces every feature whatever is refused (a server whose
 //! FEAT lies). It can also hang up after a chosen command, and answer like aioftp: a command
 //! it refuses at once, before the replies to the commands that came before it in the same
-//! write.
+//! write; and abort an upload whose command came with its `EPSV`/`PASV`, like Twisted.
 //!
 //! Every command is logged with its connection's number and a global sequence number, so a
 //! test can tell whether a refused command was sent again after its refusal. Sockets have
@@ -60,6 +60,10 @@ pub struct Refusals {
     pub out_of_order: bool,
     /// Stores every upload one byte short (a server that loses data).
     pub short_stores: bool,
+    /// Aborts an upload (`STOR`, `APPE`) whose command came in the same write as its `EPSV`
+    /// or `PASV`, as Twisted does: the file is created empty, the data read and dropped, and
+    /// the answer is `426`.
+    pub aborts_uploads_sent_ahead: bool,
 }
 
 impl Refusals {
@@ -246,6 +250,8 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
     let mut input = BufReader::new(socket);
     out.write_all(b"220 refusing fake FTP server ready\r\n")?;
     let mut passive: Option<TcpListener> = None;
+    // The last EPSV/PASV came with more commands in the same write.
+    let mut announced_with_more = false;
     // The folder CWD entered: listings without a path list it.
     let mut cwd = String::from("/");
     let mut rename_from: Option<String> = None;
@@ -315,11 +321,25 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let port = listener.local_addr()?.port();
                 passive = Some(listener);
+                announced_with_more = !input.buffer().is_empty();
                 reply(if verb == "EPSV" {
                     format!("229 Entering Extended Passive Mode (|||{port}|)")
                 } else {
                     format!("227 Entering Passive Mode (127,0,0,1,{},{})", port >> 8, port & 0xff)
                 });
+            }
+            "STOR" | "APPE" if shared.refusals.aborts_uploads_sent_ahead && announced_with_more && passive.is_some() => {
+                // Opened for writing before the transfer fails: STOR leaves the file empty.
+                let file = tree.files.entry(arg.clone()).or_insert_with(|| (Vec::new(), now()));
+                if verb == "STOR" {
+                    file.0.clear();
+                }
+                drop(tree);
+                log(426);
+                let mut data = accept_data(&passive.take().expect("checked"))?;
+                let _ = data.read_to_end(&mut Vec::new());
+                out.write_all(b"426 Transfer aborted.  Data connection closed.\r\n")?;
+                continue;
             }
             "MLSD" | "LIST" | "RETR" | "STOR" | "APPE" => {
                 drop(tree);
