@@ -286,7 +286,6 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
-        self.sent_ahead = false;
         if let Some((announced, opening)) = self.announced.take() {
             let early = opening.and_then(|h| h.join().ok());
             match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
@@ -356,6 +355,8 @@ impl Session {
 
     /// Keeps the reply to an `EPSV` sent ahead, when it announced a port.
     pub fn announced(&mut self, reply: Reply) {
+        // The transfer that uses it sends its command on its own, once this is answered.
+        self.sent_ahead = false;
         if unsupported(reply.code) || reply.code == 501 {
             // No EPSV here: the next transfer announces with PASV, and so do later ones.
             self.refuse(Capability::Epsv, &reply.text());
