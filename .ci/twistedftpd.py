@@ -5,8 +5,9 @@ killed.
 
 Twisted binds its passive data ports on every interface ("" or "::"); the protocol below binds
 them to 127.0.0.1, so nothing of a test run listens beyond loopback. Nothing else is changed:
-the server's quirks (no MLSD, no STAT listing, no MFMT, `LIST -a PATH` answered with 550) are
-what the tests are for.
+the server's quirks (no MLSD, no STAT listing, no MFMT, no APPE, `LIST -a PATH` answered with
+550, a STOR that arrives in the same write as its EPSV/PASV/PORT aborted with 426 and the file
+left empty) are what the tests are for.
 
 Started by .ci/servers.sh with the interpreter of a venv of the system Python.
 """

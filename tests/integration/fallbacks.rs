@@ -400,3 +400,48 @@ fn a_short_upload_is_caught_by_every_size_check() {
         }
     }
 }
+
+#[test]
+fn an_upload_sent_with_its_announcement_and_aborted_like_twisted() {
+    // Twisted: no APPE (the lock is written with STOR), and a STOR that came in the same write
+    // as its EPSV is aborted with 426, leaving the file empty. That first STOR (the lock's) is
+    // sent again one step at a time, and so is every later transfer of the run: one 426 per
+    // run at most, and the lock is ours, not taken for another run's.
+    let fake = RefusingFtp::start(Refusals { aborts_uploads_sent_ahead: true, ..Refusals::refusing(&[("APPE", 502)]) });
+    let report = round_trip(&fake, 1, &|run, log| {
+        let aborted: Vec<&Logged> = log.iter().filter(|l| l.code == 426).collect();
+        assert!(aborted.len() <= 1, "{run}: more than one upload aborted: {aborted:?}");
+        if let Some(first) = aborted.first() {
+            assert_eq!(first.text, "STOR /site/.pyftpsync-lock.json", "{run}: {log:?}");
+            let again = log.iter().find(|l| l.seq > first.seq && l.is("STOR"));
+            assert!(again.is_some_and(|l| l.text == first.text && l.code == 150), "{run}: the lock is stored again: {log:?}");
+        }
+        if run == "upload" {
+            assert_eq!(aborted.len(), 1, "the fake server's quirk was not met (no STOR with its EPSV): {log:?}");
+        }
+    });
+    assert!(report.upload_out.contains("sending each transfer's command once its data connection is open"), "{}", report.upload_out);
+    assert!(!fake.files().contains_key("/site/.pyftpsync-lock.json"), "the lock is removed at the end");
+}
+
+#[test]
+fn an_upload_sent_with_its_port_and_aborted_like_twisted_in_active_mode() {
+    // The same in active mode: Twisted aborts a STOR that came with its PORT. The lock is
+    // stored again after the PORT is answered, and so is every later transfer.
+    let fake = RefusingFtp::start(Refusals { aborts_uploads_sent_ahead: true, ..Refusals::refusing(&[("APPE", 502)]) });
+    let dir = tempfile::tempdir().unwrap();
+    local_tree(dir.path());
+    let up = run(&["upload", dir.path().to_str().unwrap(), &fake.url(), "--ftp-active"], 1);
+    assert_eq!(up.code, 0, "upload failed:\n{}", up.out);
+    assert_eq!(stat(&up.out, "upload_files_written"), FILES.len() as i64, "{}", up.out);
+    let log = fake.log();
+    assert!(log.iter().any(|l| l.is("PORT") || l.is("EPRT")) && !log.iter().any(|l| l.is("EPSV") || l.is("PASV")), "active mode: {log:?}");
+    let aborted: Vec<&Logged> = log.iter().filter(|l| l.code == 426).collect();
+    assert_eq!(aborted.len(), 1, "one upload aborted, then none: {log:?}");
+    assert_eq!(aborted[0].text, "STOR /site/.pyftpsync-lock.json");
+    let files = fake.files();
+    for (path, content, _) in FILES {
+        assert_eq!(files.get(&format!("/site/{path}")).map(|f| &f.0[..]), Some(*content), "{path}");
+    }
+    assert!(!files.contains_key("/site/.pyftpsync-lock.json"), "the lock is removed at the end");
+}

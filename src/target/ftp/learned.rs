@@ -47,6 +47,10 @@ pub enum Capability {
     Utf8Opts,
     /// Several commands in one write → one command at a time (replies came out of order).
     Pipelining,
+    /// A transfer's command in the same write as its `EPSV`/`PASV`/`PORT` → sent only once the
+    /// announcement is answered and the data connection open (Twisted fails an upload that
+    /// came with its announcement: `426`).
+    TransferAhead,
 }
 
 impl Capability {
@@ -66,6 +70,7 @@ impl Capability {
             Capability::Noop => "ending batches with PWD",
             Capability::Utf8Opts => "logging in without OPTS UTF8 ON",
             Capability::Pipelining => "sending one command at a time",
+            Capability::TransferAhead => "sending each transfer's command once its data connection is open",
         }
     }
 }

@@ -510,6 +510,8 @@ pub fn append(s: &mut Session, abs: &str, bytes: &[u8]) -> Result<()> {
 
 /// Uploads `bytes` with `cmd` (`STOR`, `APPE`); `Ok(Err(reply))`: the server refused it.
 /// Uploads do not wait for the `150`: a refusal often comes only once the bytes are sent.
+/// One aborted because its command came with its announcement is sent again at once, one
+/// step at a time ([`Session::aborted_ahead`]).
 fn send(s: &mut Session, cmd: &str, bytes: &[u8], doing: &str) -> Result<Result<(), Reply>> {
     use std::io::Write;
     let mut t = match s.transfer(cmd, Direction::Upload) {
@@ -520,6 +522,9 @@ fn send(s: &mut Session, cmd: &str, bytes: &[u8], doing: &str) -> Result<Result<
     let written = t.write_all(bytes);
     let (last, _) = t.finish(&[], true).map_err(|f| failed(f, doing))?;
     if !last.is_ok() {
+        if s.aborted_ahead(&last) {
+            return send(s, cmd, bytes, doing);
+        }
         return Ok(Err(last));
     }
     written.map_err(|e| broken(e, doing))?;

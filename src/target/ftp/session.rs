@@ -65,6 +65,9 @@ pub struct Session {
     announced: Option<Announced>,
     /// What the target's connections learnt about the server's optional commands.
     learned: Arc<Learned>,
+    /// The last transfer's command went out in the same write as its announcement
+    /// ([`Session::aborted_ahead`]).
+    sent_ahead: bool,
 }
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
@@ -283,7 +286,7 @@ impl Session {
             };
             setup::report(&features, &ctl, learned, shown);
         }
-        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone() })
+        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone(), sent_ahead: false })
     }
 
     /// Remembers that the server refused `cap` (answering `answer`), on this connection and on
@@ -380,14 +383,40 @@ impl Session {
             self.ctl.give_up();
             return Err(Failure::Io(std::io::Error::new(ErrorKind::ConnectionAborted, "the server sent a reply nobody asked for")));
         }
-        let opened = match Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data) {
+        let opened = match self.open_data(cmd, dir) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
                 self.refuse(Capability::Epsv, &r.text());
-                Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)?
+                self.open_data(cmd, dir)?
             }
+            Err(Failure::Refused(r)) if self.aborted_ahead(&r) => self.open_data(cmd, dir)?,
             other => other?,
         };
         Ok(Transfer::new(&mut self.ctl, opened))
+    }
+
+    /// Announces a data connection and sends `cmd`: in one write where the server takes
+    /// that, else one step at a time ([`Capability::TransferAhead`]).
+    fn open_data(&mut self, cmd: &str, dir: Direction) -> Result<super::wire::data::Opened, Failure> {
+        self.sent_ahead = self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead);
+        if self.sent_ahead {
+            Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)
+        } else {
+            Transfer::open_unpipelined(&mut self.ctl, cmd, dir, self.mode, &self.data)
+        }
+    }
+
+    /// Judges the final reply of the last transfer: a `426` ending one whose command went out
+    /// in the same write as its announcement means, on some servers (Twisted), that they
+    /// took the command while still setting the data connection up. That is remembered (the
+    /// target's transfers go one step at a time from then on) and true returned: the transfer
+    /// is worth one more attempt at once. Anything else returns false.
+    pub fn aborted_ahead(&mut self, last: &Reply) -> bool {
+        if last.code != 426 || !std::mem::take(&mut self.sent_ahead) {
+            return false;
+        }
+        let why = format!("the server answered a transfer sent together with its data connection's announcement with {}", last.text());
+        self.learned.refuse(Capability::TransferAhead, &why);
+        true
     }
 
     /// Adds `EPSV` behind `cmds` (a batch about to be sent) where the server takes commands in
@@ -414,6 +443,8 @@ impl Session {
 
     /// Keeps the reply to an `EPSV` sent ahead, when it announced a port.
     pub fn announced(&mut self, reply: Reply) {
+        // The transfer that uses it sends its command on its own, once this is answered.
+        self.sent_ahead = false;
         if unsupported(reply.code) || reply.code == 501 {
             // No EPSV here: the next transfer announces with PASV, and so do later ones.
             self.refuse(Capability::Epsv, &reply.text());

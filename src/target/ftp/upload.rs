@@ -127,6 +127,9 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         s.announced(epsv);
     }
     if !last.is_ok() {
+        // Aborted because the command came with its announcement (Twisted): learnt here,
+        // and the caller's next attempt, which reads the source again, goes one step at a time.
+        s.aborted_ahead(&last);
         return Err(refused(&last, &format!("upload of {dest} failed")));
     }
     // Our side failed (the source), or the server ended the transfer.

@@ -4,7 +4,8 @@
 //! for the fallback tests. `FEAT` announces every feature whatever is refused (a server whose
 //! FEAT lies). It can also hang up after a chosen command, and answer like aioftp: a command
 //! it refuses at once, before the replies to the commands that came before it in the same
-//! write.
+//! write; and abort an upload whose command came with its `EPSV`/`PASV`/`PORT`, like Twisted.
+//! Active mode (`PORT`, `EPRT`) works too: it connects to the client when the transfer starts.
 //!
 //! Every command is logged with its connection's number and a global sequence number, so a
 //! test can tell whether a refused command was sent again after its refusal. Sockets have
@@ -62,6 +63,10 @@ pub struct Refusals {
     pub out_of_order: bool,
     /// Stores every upload one byte short (a server that loses data).
     pub short_stores: bool,
+    /// Aborts an upload (`STOR`, `APPE`) whose command came in the same write as its `EPSV`
+    /// or `PASV`, as Twisted does: the file is created empty, the data read and dropped, and
+    /// the answer is `426`.
+    pub aborts_uploads_sent_ahead: bool,
 }
 
 impl Refusals {
@@ -227,6 +232,10 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
     let mut input = BufReader::new(socket);
     out.write_all(b"220 refusing fake FTP server ready\r\n")?;
     let mut passive: Option<TcpListener> = None;
+    // Where to connect for the next transfer in active mode (`PORT`, `EPRT`).
+    let mut active: Option<SocketAddr> = None;
+    // The last EPSV/PASV came with more commands in the same write.
+    let mut announced_with_more = false;
     // The folder CWD entered: listings without a path list it.
     let mut cwd = String::from("/");
     let mut rename_from: Option<String> = None;
@@ -296,16 +305,42 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let port = listener.local_addr()?.port();
                 passive = Some(listener);
+                active = None;
+                announced_with_more = !input.buffer().is_empty();
                 reply(if verb == "EPSV" {
                     format!("229 Entering Extended Passive Mode (|||{port}|)")
                 } else {
                     format!("227 Entering Passive Mode (127,0,0,1,{},{})", port >> 8, port & 0xff)
                 });
             }
+            "PORT" | "EPRT" => match client_addr(&verb, &arg) {
+                Some(addr) => {
+                    (passive, active) = (None, Some(addr));
+                    announced_with_more = !input.buffer().is_empty();
+                    reply("200 ok, will connect".into());
+                }
+                None => reply("501 bad address".into()),
+            },
+            "STOR" | "APPE" if shared.refusals.aborts_uploads_sent_ahead && announced_with_more && (passive.is_some() || active.is_some()) => {
+                // Opened for writing before the transfer fails: STOR leaves the file empty.
+                let file = tree.files.entry(arg.clone()).or_insert_with(|| (Vec::new(), now()));
+                if verb == "STOR" {
+                    file.0.clear();
+                }
+                drop(tree);
+                log(426);
+                // Answered at once (a client in active mode waits for it before it accepts),
+                // then whatever was sent is read and dropped.
+                out.write_all(b"426 Transfer aborted.  Data connection closed.\r\n")?;
+                if let Some(Ok(mut data)) = open_data(&mut passive, &mut active) {
+                    let _ = data.read_to_end(&mut Vec::new());
+                }
+                continue;
+            }
             "MLSD" | "LIST" | "RETR" | "STOR" | "APPE" => {
                 drop(tree);
                 log(150);
-                transfer_command(&verb, &arg, &cwd, shared, &mut passive, &mut out)?;
+                transfer_command(&verb, &arg, &cwd, shared, (&mut passive, &mut active), &mut out)?;
                 continue;
             }
             "SIZE" => match tree.files.get(&arg) {
@@ -391,9 +426,34 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
 }
 
 /// A command with a data connection: listings, downloads, uploads.
-fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, passive: &mut Option<TcpListener>, out: &mut TcpStream) -> std::io::Result<()> {
+type DataPorts<'a> = (&'a mut Option<TcpListener>, &'a mut Option<SocketAddr>);
+
+/// The data connection of a transfer: accepted on the passive port, or made to the client's
+/// (active mode); `None` when none was announced.
+fn open_data(passive: &mut Option<TcpListener>, active: &mut Option<SocketAddr>) -> Option<std::io::Result<TcpStream>> {
+    match (passive.take(), active.take()) {
+        (Some(listener), _) => Some(sockets::accept_data(&listener, IO_TIMEOUT)),
+        (None, Some(addr)) => Some(TcpStream::connect_timeout(&addr, IO_TIMEOUT).and_then(|s| sockets::timeouts(&s, IO_TIMEOUT).map(|()| s))),
+        (None, None) => None,
+    }
+}
+
+/// The client's address of a `PORT h1,h2,h3,h4,p1,p2` or `EPRT |1|h|port|`.
+fn client_addr(verb: &str, arg: &str) -> Option<SocketAddr> {
+    if verb == "PORT" {
+        let n: Vec<u8> = arg.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
+        let [a, b, c, d, hi, lo] = n[..] else { return None };
+        return Some(SocketAddr::from(([a, b, c, d], u16::from(hi) << 8 | u16::from(lo))));
+    }
+    let parts: Vec<&str> = arg.split('|').collect();
+    format!("{}:{}", parts.get(2)?, parts.get(3)?).parse().ok()
+}
+
+fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, (passive, active): DataPorts<'_>, out: &mut TcpStream) -> std::io::Result<()> {
     let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
-    let Some(listener) = passive.take() else { return reply("425 use EPSV or PASV first") };
+    if passive.is_none() && active.is_none() {
+        return reply("425 use EPSV, PASV or PORT first");
+    }
     let payload = {
         let tree = shared.tree.lock().unwrap();
         match verb {
@@ -413,7 +473,7 @@ fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, passive: 
         }
     };
     reply("150 opening data connection")?;
-    let mut data = sockets::accept_data(&listener, IO_TIMEOUT)?;
+    let mut data = open_data(passive, active).expect("checked")?;
     match payload {
         Some(bytes) => {
             data.write_all(&bytes)?;

@@ -272,6 +272,46 @@ impl<'c> Transfer<'c> {
         Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
     }
 
+    /// [`Transfer::open`] one step at a time: announces the data connection, waits for the
+    /// answer, opens the connection (passive modes), and only then sends `cmd`. For servers
+    /// that fail a transfer whose command came in the same write as its announcement
+    /// (Twisted answers such an upload `426`: the command is taken while the data connection
+    /// is still being set up).
+    pub fn open_unpipelined(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
+        let listener = match mode {
+            Mode::Extended => {
+                ctl.send("EPSV");
+                None
+            }
+            Mode::Passive => {
+                ctl.send("PASV");
+                None
+            }
+            Mode::Active => {
+                let local = ctl.stream().tcp().local_addr()?;
+                let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
+                ctl.send(&port_command(listener.local_addr()?));
+                Some(listener)
+            }
+        };
+        ctl.flush()?;
+        let announced = ctl.reply()?;
+        if !announced.is_ok() {
+            return Err(Failure::Announce(announced));
+        }
+        let early = match mode {
+            Mode::Active => None,
+            _ => {
+                let peer = ctl.stream().tcp().peer_addr()?.ip();
+                let Some(addr) = passive_addr(&announced, mode == Mode::Extended, peer) else { return Err(Failure::Announce(announced)) };
+                Some(Ok(stream::connect(addr, settings.timeout)?))
+            }
+        };
+        ctl.send(cmd);
+        ctl.flush()?;
+        Self::connect(ctl, announced, dir, mode, listener, early, settings)
+    }
+
     /// Opens the data connection announced by `announced`; the transfer command is sent.
     fn connect(
         ctl: &mut Control,
