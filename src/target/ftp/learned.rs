@@ -33,6 +33,8 @@ pub enum Capability {
     Feat,
     /// `MLSD` → `LIST`.
     Mlsd,
+    /// `LIST -a` (options) → plain `LIST`.
+    ListOptions,
     /// `MLST` → a listing of the parent folder.
     Mlst,
     /// `SIZE` → `MLST`, or a listing of the folder.
@@ -63,6 +65,7 @@ impl Capability {
         match self {
             Capability::Feat => "probing MLST, SIZE and MDTM instead",
             Capability::Mlsd => "listing folders with LIST",
+            Capability::ListOptions => "listing folders with plain LIST",
             Capability::Mlst => "looking up entries in their folder's listing",
             Capability::Size => "checking uploaded sizes with MLST or a listing",
             Capability::Mdtm => "using the times listings show",

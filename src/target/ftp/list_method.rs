@@ -1,11 +1,12 @@
 //! How one server's folders are listed, learnt while listing and shared by all connections of
 //! a target: `MLSD` where `FEAT` announces it, else `LIST -a`; a server that refuses `MLSD`
 //! anyway (`500`/`502`/`504`) is listed with `LIST` from then on, one that refuses the `-a`
-//! option with plain `LIST`. Each is found out once per run, not once per folder.
+//! option with plain `LIST`. Each is found out once per run, not once per folder, and kept
+//! with the server's other refused commands ([`Learned`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use super::learned::chose;
+use super::learned::{Capability, Learned};
 
 /// The commands a folder can be listed with, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,25 +29,24 @@ impl Command {
     }
 }
 
-/// What was learnt about listing on this server.
+/// How folders are listed on this server, from what its connections learnt.
 #[derive(Debug, Default)]
 pub struct ListMethod {
     /// The server as shown in messages.
     pub server: String,
-    mlsd_refused: AtomicBool,
-    options_refused: AtomicBool,
+    learned: Arc<Learned>,
 }
 
 impl ListMethod {
-    pub fn new(server: String) -> Self {
-        ListMethod { server, ..Default::default() }
+    pub fn new(server: String, learned: Arc<Learned>) -> Self {
+        ListMethod { server, learned }
     }
 
     /// The command to try first on a session whose `FEAT` announced MLSD (or not).
     pub fn first(&self, announced_mlsd: bool) -> Command {
-        if announced_mlsd && !self.mlsd_refused.load(Ordering::Relaxed) {
+        if announced_mlsd && !self.learned.refused(Capability::Mlsd) {
             Command::Mlsd
-        } else if !self.options_refused.load(Ordering::Relaxed) {
+        } else if !self.learned.refused(Capability::ListOptions) {
             Command::ListAll
         } else {
             Command::List
@@ -60,15 +60,11 @@ impl ListMethod {
         let unknown = matches!(code, 500 | 501 | 502 | 504);
         match cmd {
             Command::Mlsd if unknown && code != 501 => {
-                if !self.mlsd_refused.swap(true, Ordering::Relaxed) {
-                    chose!("ftp: MLSD was answered {code}: folders listed with LIST from now on");
-                }
+                self.learned.refuse(Capability::Mlsd, &format!("MLSD was answered {code}"));
                 Some(self.first(false))
             }
             Command::ListAll if unknown => {
-                if !self.options_refused.swap(true, Ordering::Relaxed) {
-                    chose!("ftp: LIST -a was answered {code}: folders listed with plain LIST from now on");
-                }
+                self.learned.refuse(Capability::ListOptions, &format!("LIST -a was answered {code}"));
                 Some(Command::List)
             }
             Command::ListAll if code == 550 => Some(Command::List),
@@ -78,8 +74,8 @@ impl ListMethod {
 
     /// Plain `LIST` worked where `LIST -a` was refused: it is used from now on.
     pub fn list_worked_after(&self, refused: Command) {
-        if refused == Command::ListAll && !self.options_refused.swap(true, Ordering::Relaxed) {
-            chose!("ftp: LIST -a was refused where plain LIST works: folders listed with plain LIST from now on");
+        if refused == Command::ListAll {
+            self.learned.refuse(Capability::ListOptions, "LIST -a was refused where plain LIST works");
         }
     }
 }
@@ -90,7 +86,7 @@ mod tests {
 
     #[test]
     fn falls_back_and_remembers() {
-        let m = ListMethod::new("server".into());
+        let m = ListMethod::default();
         assert_eq!(m.first(true), Command::Mlsd);
         assert_eq!(m.after(Command::Mlsd, 550), None, "a missing folder is no reason to stop using MLSD");
         assert_eq!(m.after(Command::Mlsd, 502), Some(Command::ListAll));
@@ -100,7 +96,7 @@ mod tests {
         m.list_worked_after(Command::ListAll);
         assert_eq!(m.first(false), Command::List);
         assert_eq!(m.after(Command::List, 500), None);
-        let m = ListMethod::new("server".into());
+        let m = ListMethod::default();
         assert_eq!(m.after(Command::ListAll, 501), Some(Command::List));
         assert_eq!(m.first(false), Command::List);
     }

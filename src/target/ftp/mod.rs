@@ -117,8 +117,9 @@ impl FtpTarget {
             display: url.display(),
             records_mtimes: true,
         };
-        let list_method = list_method::ListMethod::new(url.display());
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method, learned: Default::default() });
+        let learned: Arc<learned::Learned> = Default::default();
+        let list_method = list_method::ListMethod::new(url.display(), learned.clone());
+        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method, learned });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         // Entered, not listed: the scan lists it (one listing per folder, and the first

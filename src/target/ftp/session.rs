@@ -119,23 +119,10 @@ fn transient_code(code: u16) -> bool {
     matches!(code, 421 | 425 | 426 | 450 | 451)
 }
 
-/// A command the server refused for good; its code tells whether another method may work.
-#[derive(Debug, thiserror::Error)]
-#[error("{text}")]
-pub struct Refusal {
-    pub code: u16,
-    text: String,
-}
-
 /// The error of a refused command, marked [`Transient`] when trying again may help.
 pub fn refused(reply: &Reply, doing: &str) -> anyhow::Error {
     let text = format!("{doing}: the server answered {}", reply.text());
-    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow::Error::new(Refusal { code: reply.code, text }) }
-}
-
-/// True when `e` is the refusal of a command the server does not implement ([`unsupported`]).
-pub fn refused_as_unsupported(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<Refusal>().is_some_and(|r| unsupported(r.code))
+    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
 }
 
 /// The error of a connection that failed (always worth another attempt, on a new connection).
