@@ -14,7 +14,8 @@
 //!   30 s). The proxy here forgets idle data connections after 1.5 s, as a NAT would.
 //!
 //! Now an announcement is used only while fresh and open, so the run must succeed (the cut file
-//! is sent again) within `--timeout` × (retries + 2).
+//! is sent again), and the cut may cost at most `--timeout` × (retries + 2) over the same upload
+//! without it, run just before.
 
 use std::fs;
 use std::net::ToSocketAddrs;
@@ -74,45 +75,61 @@ fn no_temporary_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(ftpsync::target::TEMP_PREFIX)).collect()
 }
 
-#[test]
-fn one_cut_data_connection_costs_one_timeout_not_one_per_file() {
-    let Some((server, served_root)) = pyftpdlib() else { return };
+/// One upload of the files in `local` through a new cutting proxy to a fresh folder of
+/// `server`, cutting one data connection when `cut` is set; returns how long it took, after
+/// checking that it succeeded and that the server holds every file and no temporary file.
+fn upload_through_proxy(server: &FtpUrl, served_root: &Path, local: &Path, home: &Path, cut: bool) -> Duration {
     let addr = (server.host.as_str(), server.effective_port()).to_socket_addrs().unwrap().next().unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let local = scratch.path().join("local");
-    fs::create_dir(&local).unwrap();
-    for i in 0..FILES {
-        fs::write(local.join(format!("f{i:03}.bin")), content(i)).unwrap();
-    }
     let folder = format!("stalls-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     let served = served_root.join(&folder);
     let proxy = CutProxy::start(addr);
     // One data connection is reset after half a file, and, as behind a NAT, a data connection
     // left idle is forgotten (those opened ahead while their worker waits for another).
-    proxy.cut(Cut::Data, (SIZE / 2) as u64, 1);
+    if cut {
+        proxy.cut(Cut::Data, (SIZE / 2) as u64, 1);
+    }
     proxy.forget_idle_data(FORGET_IDLE);
     let user = server.user.clone().unwrap_or_default();
     let url = format!("ftp://{user}@{}/{folder}", proxy.url().trim_start_matches("ftp://").trim_end_matches('/'));
     let (timeout, retries) = (TIMEOUT.to_string(), RETRIES.to_string());
     let args = ["upload", local.to_str().unwrap(), &url, "--create-folder", "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", &timeout, "--retries", &retries, "--workers", "4", "-vvv"];
     let mut cmd = ftpsync_command(&args);
-    cmd.env("FTPSYNC_PASSWORD", server.password.clone().unwrap_or_default()).env("HOME", scratch.path()).env("FTPSYNC_WORKERS", "4");
+    cmd.env("FTPSYNC_PASSWORD", server.password.clone().unwrap_or_default()).env("HOME", home).env("FTPSYNC_WORKERS", "4");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let out = bounded_output(cmd);
     let took = started.elapsed();
-    eprintln!("the upload with one cut took {took:.1?}");
     let log = text(&out);
-    let _ = fs::write(std::env::temp_dir().join("ftpsync-stalls-trace.txt"), &log);
-    assert_eq!(proxy.cuts_made(), 1, "the cut never happened:\n{log}");
+    let trace = std::env::temp_dir().join(format!("ftpsync-stalls-trace{}.txt", if cut { "" } else { "-no-cut" }));
+    let _ = fs::write(&trace, &log);
+    eprintln!("the upload {} took {took:.1?}; trace in {}", if cut { "with one cut" } else { "without a cut" }, trace.display());
+    assert_eq!(proxy.cuts_made(), usize::from(cut), "cuts made:\n{log}");
     assert!(out.status.success(), "the upload failed:\n{log}");
-    // One fault: at most one timeout on each of the connections it touched, and the retries.
-    let bound = Duration::from_secs(TIMEOUT * (u64::from(RETRIES) + 2));
-    assert!(took < bound, "one cut cost {took:?} (bound {bound:?}); trace in {}", std::env::temp_dir().join("ftpsync-stalls-trace.txt").display());
     for i in 0..FILES {
         let name = format!("f{i:03}.bin");
         assert_eq!(fs::read(served.join(&name)).unwrap_or_default(), content(i), "{name} on the server");
     }
     assert_eq!(no_temporary_files(&served), Vec::<String>::new());
     let _ = fs::remove_dir_all(&served);
+    took
+}
+
+#[test]
+fn one_cut_data_connection_costs_one_timeout_not_one_per_file() {
+    let Some((server, served_root)) = pyftpdlib() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let local = scratch.path().join("local");
+    fs::create_dir(&local).unwrap();
+    for i in 0..FILES {
+        fs::write(local.join(format!("f{i:03}.bin")), content(i)).unwrap();
+    }
+    // What the fault costs is measured against the same upload without it, made just before
+    // under the same load: pyftpdlib serves the other tests running meanwhile on one Python
+    // thread, so the work itself may take anything from one second to several.
+    let without = upload_through_proxy(&server, &served_root, &local, scratch.path(), false);
+    let with = upload_through_proxy(&server, &served_root, &local, scratch.path(), true);
+    // One fault: at most one timeout on each of the connections it touched, and the retries.
+    let bound = Duration::from_secs(TIMEOUT * (u64::from(RETRIES) + 2));
+    let cost = with.saturating_sub(without);
+    assert!(cost < bound, "one cut cost {cost:?} ({with:?} against {without:?} without it; bound {bound:?})");
 }

@@ -170,6 +170,9 @@ struct Pair {
 
 impl Pair {
     fn new(client: TcpStream, server: TcpStream) -> Arc<Pair> {
+        // A relay passes each chunk on at once: without this, Nagle's algorithm holds small
+        // writes back until the peer's delayed ACK (40 ms), several times per file.
+        let _ = client.set_nodelay(true).and(server.set_nodelay(true));
         Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false), stalled: AtomicBool::new(false), forgotten: AtomicBool::new(false) })
     }
 
