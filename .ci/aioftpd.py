@@ -9,17 +9,16 @@ to set modification times, which is what the tests are for.
 Started by .ci/servers.sh with the interpreter of a venv of the system Python.
 """
 
-import argparse
 import asyncio
 import logging
 import os
-import pwd
 
 import aioftp
 
+import ftpd_launch  # .ci/ftpd_launch.py, next to this script
+
 
 async def serve(a, password):
-    lo, hi = (int(x) for x in a.passive.split("-"))
     user = aioftp.User(
         a.user,
         password,
@@ -27,26 +26,15 @@ async def serve(a, password):
         home_path="/",
         permissions=[aioftp.Permission("/", readable=True, writable=True)],
     )
-    server = aioftp.Server([user], data_ports=range(lo, hi + 1))
+    server = aioftp.Server([user], data_ports=a.passive_ports)
     await server.start(host=a.host, port=a.port)
 
-    who = pwd.getpwnam(a.run_as)
-    os.setgroups([])
-    os.setgid(who.pw_gid)
-    os.setuid(who.pw_uid)
-    os.umask(0o022)
+    ftpd_launch.run_as(a.run_as)
     await server.serve_forever()
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--passive", required=True, help="LO-HI")
-    p.add_argument("--user", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--run-as", required=True)
-    a = p.parse_args()
+    a = ftpd_launch.arguments(__doc__)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # The password comes from the environment, not the command line (which anybody can read).

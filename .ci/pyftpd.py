@@ -6,28 +6,19 @@ Started by .ci/servers.sh with the interpreter of a venv of the system Python, w
 library stays readable once root is dropped (everything from the venv is imported before).
 """
 
-import argparse
 import logging
 import os
-import pwd
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import TLS_FTPHandler
 from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
+import ftpd_launch  # .ci/ftpd_launch.py, next to this script
+
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--passive", required=True, help="LO-HI")
-    p.add_argument("--user", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--cert", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--run-as", required=True)
-    a = p.parse_args()
+    a = ftpd_launch.arguments(__doc__, tls=True)
 
     config_logging(level=logging.INFO)
     authorizer = DummyAuthorizer()
@@ -38,17 +29,12 @@ def main():
     handler.certfile, handler.keyfile = a.cert, a.key
     handler.tls_control_required = False
     handler.tls_data_required = False
-    lo, hi = (int(x) for x in a.passive.split("-"))
-    handler.passive_ports = list(range(lo, hi + 1))
+    handler.passive_ports = list(a.passive_ports)
     handler.use_gmt_times = True
     handler.get_ssl_context()  # reads the key while still root
     server = FTPServer((a.host, a.port), handler)
 
-    who = pwd.getpwnam(a.run_as)
-    os.setgroups([])
-    os.setgid(who.pw_gid)
-    os.setuid(who.pw_uid)
-    os.umask(0o022)
+    ftpd_launch.run_as(a.run_as)
     server.serve_forever()
 
 

@@ -12,9 +12,7 @@ left empty) are what the tests are for.
 Started by .ci/servers.sh with the interpreter of a venv of the system Python.
 """
 
-import argparse
 import os
-import pwd
 import sys
 
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
@@ -22,6 +20,8 @@ from twisted.cred.portal import Portal
 from twisted.internet import reactor
 from twisted.protocols.ftp import FTP, BaseFTPRealm, FTPFactory
 from twisted.python import filepath, log
+
+import ftpd_launch  # .ci/ftpd_launch.py, next to this script
 
 
 class LoopbackFTP(FTP):
@@ -39,14 +39,7 @@ class OneFolderRealm(BaseFTPRealm):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--passive", required=True, help="LO-HI")
-    p.add_argument("--user", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--run-as", required=True)
-    a = p.parse_args()
+    a = ftpd_launch.arguments(__doc__)
 
     log.startLogging(sys.stdout)
     checker = InMemoryUsernamePasswordDatabaseDontUse()
@@ -55,15 +48,10 @@ def main():
     factory = FTPFactory(Portal(OneFolderRealm(a.root), [checker]))
     factory.protocol = LoopbackFTP
     factory.allowAnonymous = False
-    lo, hi = (int(x) for x in a.passive.split("-"))
-    factory.passivePortRange = range(lo, hi + 1)
+    factory.passivePortRange = a.passive_ports
     reactor.listenTCP(a.port, factory, interface=a.host)
 
-    who = pwd.getpwnam(a.run_as)
-    os.setgroups([])
-    os.setgid(who.pw_gid)
-    os.setuid(who.pw_uid)
-    os.umask(0o022)
+    ftpd_launch.run_as(a.run_as)
     reactor.run()
 
 

@@ -223,24 +223,25 @@ impl<'c> Transfer<'c> {
         Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof, write_limit }
     }
 
-    /// Announces a data connection, sends `cmd` and opens the connection.
-    pub fn open(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
-        let listener = match mode {
-            Mode::Extended => {
-                ctl.send("EPSV");
-                None
-            }
-            Mode::Passive => {
-                ctl.send("PASV");
-                None
-            }
+    /// Queues the command that announces a data connection in `mode` (`EPSV`, `PASV`, or
+    /// `PORT`/`EPRT` with the listener the server is to connect to, returned).
+    fn announce(ctl: &mut Control, mode: Mode) -> Result<Option<TcpListener>, Failure> {
+        match mode {
+            Mode::Extended => ctl.send("EPSV"),
+            Mode::Passive => ctl.send("PASV"),
             Mode::Active => {
                 let local = ctl.stream().tcp().local_addr()?;
                 let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
                 ctl.send(&port_command(listener.local_addr()?));
-                Some(listener)
+                return Ok(Some(listener));
             }
-        };
+        }
+        Ok(None)
+    }
+
+    /// Announces a data connection, sends `cmd` and opens the connection.
+    pub fn open(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
+        let listener = Self::announce(ctl, mode)?;
         if !ctl.pipelining() {
             ctl.flush()?;
             let announced = ctl.reply()?;
@@ -278,22 +279,7 @@ impl<'c> Transfer<'c> {
     /// (Twisted answers such an upload `426`: the command is taken while the data connection
     /// is still being set up).
     pub fn open_unpipelined(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
-        let listener = match mode {
-            Mode::Extended => {
-                ctl.send("EPSV");
-                None
-            }
-            Mode::Passive => {
-                ctl.send("PASV");
-                None
-            }
-            Mode::Active => {
-                let local = ctl.stream().tcp().local_addr()?;
-                let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
-                ctl.send(&port_command(listener.local_addr()?));
-                Some(listener)
-            }
-        };
+        let listener = Self::announce(ctl, mode)?;
         ctl.flush()?;
         let announced = ctl.reply()?;
         if !announced.is_ok() {
