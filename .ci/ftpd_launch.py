@@ -27,7 +27,11 @@ def arguments(doc, tls=False):
 
 
 def run_as(name):
-    """Becomes the unprivileged user `name` (its files are that user's)."""
+    """Becomes the unprivileged user `name` (its files are that user's), working in `/`, as a
+    daemon does: the folder it was started in may be closed to that user (a checkout under a
+    `mktemp -d` folder is mode 700), and pyftpdlib returns to its working folder after every
+    `CWD`, failing the session when it cannot."""
+    os.chdir("/")
     who = pwd.getpwnam(name)
     os.setgroups([])
     os.setgid(who.pw_gid)
