@@ -12,9 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::sockets;
@@ -138,14 +136,14 @@ struct Shared {
     unsupported: BTreeSet<&'static str>,
     tree: Mutex<Tree>,
     log: Mutex<Vec<String>>,
-    stop: AtomicBool,
 }
 
 /// A running fake server; stops accepting when dropped.
 pub struct FakeFtp {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops accepting when the server is dropped.
+    _acceptor: sockets::Acceptor,
 }
 
 impl FakeFtp {
@@ -169,23 +167,15 @@ impl FakeFtp {
             unsupported: script.unsupported,
             tree: Mutex::new(Tree { files, dirs }),
             log: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
         });
         let accepting = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !accepting.stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((socket, _)) => {
-                        let session = accepting.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve(socket, &session);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let acceptor = sockets::Acceptor::start(listener, move |socket| {
+            let session = accepting.clone();
+            std::thread::spawn(move || {
+                let _ = serve(socket, &session);
+            });
         });
-        FakeFtp { addr, shared, thread: Some(thread) }
+        FakeFtp { addr, shared, _acceptor: acceptor }
     }
 
     pub fn url(&self) -> String {
@@ -227,15 +217,6 @@ impl FakeFtp {
     /// How many times a folder with [`Script::listings`] was listed.
     pub fn readings(&self, dir: &str) -> usize {
         self.shared.readings_of(dir)
-    }
-}
-
-impl Drop for FakeFtp {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

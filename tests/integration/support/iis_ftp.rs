@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::sockets;
@@ -66,14 +64,14 @@ fn now() -> i64 {
 struct Shared {
     tree: Mutex<BTreeMap<String, Node>>,
     log: Mutex<Vec<String>>,
-    stop: AtomicBool,
 }
 
 /// A running server; stops accepting when dropped.
 pub struct IisFtp {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops accepting when the server is dropped.
+    _acceptor: sockets::Acceptor,
 }
 
 impl IisFtp {
@@ -86,22 +84,15 @@ impl IisFtp {
         for p in ["/", "/site"] {
             tree.insert(p.to_string(), Node::Dir { path: p.into() });
         }
-        let shared = Arc::new(Shared { tree: Mutex::new(tree), log: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared { tree: Mutex::new(tree), log: Mutex::new(Vec::new()) });
         let accepting = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !accepting.stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((socket, _)) => {
-                        let session = accepting.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve(socket, &session);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let acceptor = sockets::Acceptor::start(listener, move |socket| {
+            let session = accepting.clone();
+            std::thread::spawn(move || {
+                let _ = serve(socket, &session);
+            });
         });
-        IisFtp { addr, shared, thread: Some(thread) }
+        IisFtp { addr, shared, _acceptor: acceptor }
     }
 
     /// `ftp://joe@127.0.0.1:PORT/site` (any password is accepted).
@@ -137,15 +128,6 @@ impl IisFtp {
         assert!(tree.contains_key(&fold(&parent(&path))), "no folder for {path}");
         let path = tree.get(&fold(&path)).map_or(path, |n| n.path().to_string());
         tree.insert(fold(&path), Node::File { path, data: data.to_vec(), mtime });
-    }
-}
-
-impl Drop for IisFtp {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

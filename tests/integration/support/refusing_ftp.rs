@@ -14,9 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::sockets;
@@ -93,14 +92,14 @@ struct Shared {
     log: Mutex<Vec<Logged>>,
     seq: AtomicUsize,
     conns: AtomicUsize,
-    stop: AtomicBool,
 }
 
 /// A running server; stops accepting when dropped.
 pub struct RefusingFtp {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops accepting when the server is dropped.
+    _acceptor: sockets::Acceptor,
 }
 
 impl RefusingFtp {
@@ -116,24 +115,16 @@ impl RefusingFtp {
             log: Mutex::new(Vec::new()),
             seq: AtomicUsize::new(0),
             conns: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
         });
         let accepting = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !accepting.stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((socket, _)) => {
-                        let session = accepting.clone();
-                        let conn = session.conns.fetch_add(1, Ordering::Relaxed);
-                        std::thread::spawn(move || {
-                            let _ = serve(socket, &session, conn);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let acceptor = sockets::Acceptor::start(listener, move |socket| {
+            let session = accepting.clone();
+            let conn = session.conns.fetch_add(1, Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let _ = serve(socket, &session, conn);
+            });
         });
-        RefusingFtp { addr, shared, thread: Some(thread) }
+        RefusingFtp { addr, shared, _acceptor: acceptor }
     }
 
     /// `ftp://joe:pw@127.0.0.1:PORT/site`
@@ -154,15 +145,6 @@ impl RefusingFtp {
     /// Files on the server: path → (content, modification time).
     pub fn files(&self) -> BTreeMap<String, (Vec<u8>, i64)> {
         self.shared.tree.lock().unwrap().files.clone()
-    }
-}
-
-impl Drop for RefusingFtp {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
