@@ -36,7 +36,10 @@ fn main() {
     if let Some(version) = run(&rustc, &["--version"]) {
         println!("cargo:rustc-env=FTPSYNC_BUILD_RUSTC={version}");
     }
-    let commit = std::env::var("FTPSYNC_GIT_COMMIT").ok().filter(|c| !c.trim().is_empty()).or_else(|| if profile == "release" { git_commit() } else { None });
+    let commit = std::env::var("FTPSYNC_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| if profile == "release" { git_commit() } else { None });
     if let Some(commit) = commit {
         println!("cargo:rustc-env=FTPSYNC_BUILD_COMMIT={}", commit.trim());
     }

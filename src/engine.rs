@@ -31,13 +31,20 @@ pub fn make_plan(local: &mut dyn Target, remote: &mut dyn Target, options: PlanO
 }
 
 /// [`make_plan`] with a given number of connections per side for the scan.
-pub fn make_plan_with(local: &mut dyn Target, remote: &mut dyn Target, options: PlanOptions, now: f64, workers: usize) -> Result<Planned> {
+pub fn make_plan_with(
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    options: PlanOptions,
+    now: f64,
+    workers: usize,
+) -> Result<Planned> {
     let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
     let snapshot = scan(local, remote, &ctx, workers)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
     let plan = assemble(&ctx, built, iso_utc(now));
-    crate::plan::io::check_max_delete(&plan).map_err(|e| crate::error::ExitError { exit: crate::error::Exit::Error, message: e.0 })?;
+    crate::plan::io::check_max_delete(&plan)
+        .map_err(|e| crate::error::ExitError { exit: crate::error::Exit::Error, message: e.0 })?;
     Ok(Planned { plan, warnings })
 }
 

@@ -44,7 +44,8 @@ pub fn check_plan(data: &[u8]) {
         assert!(RelPath::parse(path.as_str()).is_ok(), "unsafe path accepted: {:?}", path.as_str());
     }
     for format in [FileFormat::Json, FileFormat::Msgpack] {
-        let again = decode(&encode(plan, format)).unwrap_or_else(|e| panic!("a plan read once is refused after writing it as {format:?}: {e}"));
+        let again = decode(&encode(plan, format))
+            .unwrap_or_else(|e| panic!("a plan read once is refused after writing it as {format:?}: {e}"));
         assert_eq!(again.digest, loaded.digest, "the {format:?} round trip changed the plan");
         assert!(again.plan == *plan, "the {format:?} round trip changed the plan");
     }
@@ -56,7 +57,8 @@ pub fn check_meta(data: &[u8]) {
     let Ok(meta) = DirMeta::parse(data) else { return };
     let style = WriteStyle { verbose: data.len().is_multiple_of(2), version: "fuzz".into() };
     let written = meta.to_bytes(NOW, &style);
-    let again = DirMeta::parse(&written).unwrap_or_else(|e| panic!("a document read once is refused after writing it: {e}"));
+    let again =
+        DirMeta::parse(&written).unwrap_or_else(|e| panic!("a document read once is refused after writing it: {e}"));
     assert_eq!(again.mtimes, meta.mtimes, "mtimes changed by a rewrite");
     assert_eq!(again.peer_sync, meta.peer_sync, "peer_sync changed by a rewrite");
 }

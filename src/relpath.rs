@@ -96,11 +96,7 @@ impl RelPath {
 
     /// Joins a name that was already checked with [`check_name`].
     pub(crate) fn join_unchecked(&self, name: &str) -> Self {
-        if self.0.is_empty() {
-            RelPath(name.to_string())
-        } else {
-            RelPath(format!("{}/{}", self.0, name))
-        }
+        if self.0.is_empty() { RelPath(name.to_string()) } else { RelPath(format!("{}/{}", self.0, name)) }
     }
 
     pub fn is_root(&self) -> bool {
@@ -195,7 +191,8 @@ mod tests {
 
     #[test]
     fn subtrees_sort_together() {
-        let mut v: Vec<RelPath> = ["a-b", "a/x", "a", "a b", "a/x/y", ""].iter().map(|s| RelPath::parse(s).unwrap()).collect();
+        let mut v: Vec<RelPath> =
+            ["a-b", "a/x", "a", "a b", "a/x/y", ""].iter().map(|s| RelPath::parse(s).unwrap()).collect();
         v.sort();
         let got: Vec<&str> = v.iter().map(RelPath::as_str).collect();
         assert_eq!(got, ["", "a", "a/x", "a/x/y", "a b", "a-b"]);

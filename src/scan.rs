@@ -23,7 +23,12 @@ pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
 
 /// Turns a folder's listing into its [`SideDir`], reading the metadata file if `needed` says
 /// so for the listing.
-fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>, needed: impl FnOnce(&Listing) -> bool) -> Result<SideDir> {
+fn finish_side(
+    target: &mut dyn Target,
+    path: &RelPath,
+    listing: Option<Listing>,
+    needed: impl FnOnce(&Listing) -> bool,
+) -> Result<SideDir> {
     // Listed in its parent, yet not there: removed meanwhile, or a name the server lists but
     // cannot enter (Twisted and non-ASCII names). Either way nothing in it can be trusted.
     let listing = listing.ok_or_else(|| Unreadable {
@@ -39,7 +44,8 @@ fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>
         return Ok(SideDir::with_unread_meta(listing));
     }
     let file = path.join_unchecked(META_FILE);
-    let meta = read_to_vec(target, &file).with_context(|| format!("cannot read {file} on {}", target.info().display))?;
+    let meta =
+        read_to_vec(target, &file).with_context(|| format!("cannot read {file} on {}", target.info().display))?;
     Ok(SideDir::new(listing, Some(&meta)))
 }
 
@@ -47,7 +53,12 @@ fn finish_side(target: &mut dyn Target, path: &RelPath, listing: Option<Listing>
 /// [`Target::list_dirs`]). A remote folder's metadata is read only where it could change the
 /// plan ([`meta_can_matter`]). With `--skip-unreadable`, a folder whose listing cannot be
 /// trusted is recorded as such ([`DirScan::unreadable`]) instead of ending the scan.
-fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, reqs: Vec<ScanRequest>) -> Result<Vec<DirScan>> {
+fn scan_some(
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    ctx: &PlanContext,
+    reqs: Vec<ScanRequest>,
+) -> Result<Vec<DirScan>> {
     let skip = ctx.options.skip_unreadable;
     let mut unreadable: Vec<Option<String>> = vec![None; reqs.len()];
     let mut locals = Vec::with_capacity(reqs.len());
@@ -67,7 +78,9 @@ fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext,
     let mut listings = match remote.list_dirs(&remote_paths) {
         Ok(listings) => listings.into_iter().map(Ok).collect(),
         // One folder spoils the batch: each on its own, to know which.
-        Err(e) if skip && unreadable_of(&e).is_some() => remote_paths.iter().map(|p| remote.list_dir(p)).collect::<Vec<_>>(),
+        Err(e) if skip && unreadable_of(&e).is_some() => {
+            remote_paths.iter().map(|p| remote.list_dir(p)).collect::<Vec<_>>()
+        }
         Err(e) => return Err(e),
     }
     .into_iter();
@@ -102,7 +115,10 @@ fn scan_some(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext,
 /// The warning for a folder left out because it is unreadable.
 fn skipped_text(side: &str, e: &anyhow::Error) -> String {
     match unreadable_of(e) {
-        Some(u) => format!("Skipping the unreadable {side} folder {} on {} and everything in it (--skip-unreadable): {}", u.folder, u.server, u.why),
+        Some(u) => format!(
+            "Skipping the unreadable {side} folder {} on {} and everything in it (--skip-unreadable): {}",
+            u.folder, u.server, u.why
+        ),
         None => format!("Skipping an unreadable {side} folder: {e:#}"),
     }
 }
@@ -128,7 +144,8 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     // one folder logs in once. A server may refuse some: one is enough.
     let extra = workers.max(1) - 1;
     let (open_local, open_remote) = (local.opener(), remote.opener());
-    let queue = Mutex::new(Queue { todo: Vec::new(), busy: 1, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
+    let queue =
+        Mutex::new(Queue { todo: Vec::new(), busy: 1, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
     let wake = Condvar::new();
     std::thread::scope(|s| {
         for k in 1..=extra {
@@ -168,7 +185,14 @@ fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
 
 /// Lists folders from the queue until none are left; `first` is a batch already taken (and
 /// counted as busy).
-fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queue: &Mutex<Queue>, wake: &Condvar, first: Vec<ScanRequest>) {
+fn work(
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    ctx: &PlanContext,
+    queue: &Mutex<Queue>,
+    wake: &Condvar,
+    first: Vec<ScanRequest>,
+) {
     let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
     let mut first = Some(first).filter(|f| !f.is_empty());
     loop {
@@ -197,7 +221,9 @@ fn work(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, queu
         let result = crate::interrupt::check()
             .map_err(anyhow::Error::from)
             .and_then(|()| scan_some(local, remote, ctx, req))
-            .and_then(|scans| scans.into_iter().map(|scan| Ok((follow_up(ctx, &scan)?, scan))).collect::<Result<Vec<_>>>());
+            .and_then(|scans| {
+                scans.into_iter().map(|scan| Ok((follow_up(ctx, &scan)?, scan))).collect::<Result<Vec<_>>>()
+            });
         let mut q = lock();
         q.busy -= 1;
         match result {

@@ -159,7 +159,12 @@ pub fn start(config: ServerConfig) -> Result<ServerHandle> {
         bail!("cannot serve {}: not a folder", config.root.display());
     }
     let ports = passive::Ports::new(config.passive_ports.clone())?;
-    let shared = Shared { root, login: Arc::new(auth::Login::new(config.login)), tls: config.tls.clone(), ports: Arc::new(ports) };
+    let shared = Shared {
+        root,
+        login: Arc::new(auth::Login::new(config.login)),
+        tls: config.tls.clone(),
+        ports: Arc::new(ports),
+    };
     // Surface configuration errors (unreadable certificate or key) now, not per connection.
     if let Err(e) = shared.server() {
         match &config.tls {

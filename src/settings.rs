@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, ScanArgs, SyncArgs, SyncResolve, TreeArgs, UploadArgs, UploadResolve};
+use crate::cli::{
+    Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, ScanArgs, SyncArgs, SyncResolve, TreeArgs,
+    UploadArgs, UploadResolve,
+};
 use crate::error::ExitError;
 use crate::filter::split_patterns;
 use crate::options::{Mode, PlanOptions, Resolve};
@@ -32,7 +35,15 @@ pub type Connection = ConnArgs;
 impl ConnArgs {
     /// The built-in demo: anonymous on loopback, never prompting.
     pub fn default_for_demo() -> ConnArgs {
-        ConnArgs { no_prompt: true, no_keyring: true, no_netrc: true, timeout: 30, retries: 3, workers: 4, ..ConnArgs::default() }
+        ConnArgs {
+            no_prompt: true,
+            no_keyring: true,
+            no_netrc: true,
+            timeout: 30,
+            retries: 3,
+            workers: 4,
+            ..ConnArgs::default()
+        }
     }
 }
 

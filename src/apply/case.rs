@@ -93,6 +93,9 @@ mod tests {
         // Folders too, and their content.
         let p = plan(&["Docs/x.txt", "docs/y.txt"], &[], Mode::Upload);
         assert_eq!(found(&p), vec![("Docs".into(), "docs".into())]);
-        assert!(refusal("ftp://h/site", &[(RelPath::parse("Notes.txt").unwrap(), RelPath::parse("notes.txt").unwrap())]).contains("\"Notes.txt\" and \"notes.txt\""));
+        assert!(
+            refusal("ftp://h/site", &[(RelPath::parse("Notes.txt").unwrap(), RelPath::parse("notes.txt").unwrap())])
+                .contains("\"Notes.txt\" and \"notes.txt\"")
+        );
     }
 }

@@ -39,12 +39,25 @@ pub fn describe_state(s: Option<&EntryState>) -> String {
     match s {
         None => "absent".into(),
         Some(s) if s.kind == Kind::Dir => "folder".into(),
-        Some(s) => format!("file, {} bytes, modified {} UTC", s.size, timefmt::iso_utc(s.listed()).replace('T', " ").trim_end_matches('Z')),
+        Some(s) => format!(
+            "file, {} bytes, modified {} UTC",
+            s.size,
+            timefmt::iso_utc(s.listed()).replace('T', " ").trim_end_matches('Z')
+        ),
     }
 }
 
 fn describe_entry(e: Option<&Entry>) -> String {
-    describe_state(e.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique.clone() }).as_ref())
+    describe_state(
+        e.map(|e| EntryState {
+            kind: e.kind,
+            size: e.size,
+            mtime: e.mtime,
+            listed_mtime: None,
+            unique: e.unique.clone(),
+        })
+        .as_ref(),
+    )
 }
 
 /// True when a listed entry is still the planned one.
@@ -85,7 +98,12 @@ impl From<Side> for SideKey {
 
 /// Lists `folders` on both sides and compares them with the plan, the workers listing
 /// folders at the same time. The drift report is in folder order whatever the timing.
-pub fn check(plan: &Plan, layout: &Layout<'_>, folders: &BTreeSet<RelPath>, workers: &mut [Worker<'_>]) -> Result<(Vec<Drift>, Fresh)> {
+pub fn check(
+    plan: &Plan,
+    layout: &Layout<'_>,
+    folders: &BTreeSet<RelPath>,
+    workers: &mut [Worker<'_>],
+) -> Result<(Vec<Drift>, Fresh)> {
     let mut by_folder: BTreeMap<RelPath, Vec<&PlanEntry>> = BTreeMap::new();
     for e in &plan.entries {
         by_folder.entry(e.path.parent()).or_default().push(e);
@@ -164,7 +182,10 @@ fn check_side(
         return Ok(None);
     };
     let meta_bytes = if SideDir::lists_meta(&listing) {
-        Some(read_to_vec(target, &actual.join_unchecked(META_FILE)).with_context(|| format!("cannot read the metadata of {folder_name}"))?)
+        Some(
+            read_to_vec(target, &actual.join_unchecked(META_FILE))
+                .with_context(|| format!("cannot read the metadata of {folder_name}"))?,
+        )
     } else {
         None
     };
@@ -185,7 +206,12 @@ fn check_side(
     let found_skipped: BTreeSet<&str> = sd.skipped.iter().map(|s| s.name.as_str()).collect();
     for name in found_skipped.symmetric_difference(&planned_skipped) {
         let (p, f) = if planned_skipped.contains(name) { ("present", "absent") } else { ("absent", "present") };
-        drift.push(Drift { path: folder.join_unchecked(name).to_string(), side: label.clone(), planned: format!("{p} (not synchronised)"), found: f.into() });
+        drift.push(Drift {
+            path: folder.join_unchecked(name).to_string(),
+            side: label.clone(),
+            planned: format!("{p} (not synchronised)"),
+            found: f.into(),
+        });
     }
     let mut found: BTreeMap<&str, &Entry> = sd.entries.iter().map(|e| (e.name.as_str(), e)).collect();
     for e in entries {
@@ -196,11 +222,21 @@ fn check_side(
         let Some(state) = state else { continue };
         let now = found.remove(side_name(e, side));
         if !matches(Some(state), now) {
-            drift.push(Drift { path: e.path.to_string(), side: label.clone(), planned: describe_state(Some(state)), found: describe_entry(now) });
+            drift.push(Drift {
+                path: e.path.to_string(),
+                side: label.clone(),
+                planned: describe_state(Some(state)),
+                found: describe_entry(now),
+            });
         }
     }
     for (name, e) in found {
-        drift.push(Drift { path: folder.join_unchecked(name).to_string(), side: label.clone(), planned: "absent".into(), found: describe_entry(Some(e)) });
+        drift.push(Drift {
+            path: folder.join_unchecked(name).to_string(),
+            side: label.clone(),
+            planned: "absent".into(),
+            found: describe_entry(Some(e)),
+        });
     }
     Ok(Some(sd))
 }

@@ -21,8 +21,18 @@ pub fn recheck(target: &mut dyn Target, path: &RelPath, planned: Option<&EntrySt
 /// Fails unless `found` (the entry at `path` on `side`) is still as planned.
 fn still_planned(side: &str, path: &RelPath, planned: Option<&EntryState>, found: Option<&Entry>) -> Result<()> {
     if !matches(planned, found) {
-        let now = found.map(|e| EntryState { kind: e.kind, size: e.size, mtime: e.mtime, listed_mtime: None, unique: e.unique.clone() });
-        bail!("{path} changed on {side} since the plan was checked (planned: {}; found: {})", describe_state(planned), describe_state(now.as_ref()));
+        let now = found.map(|e| EntryState {
+            kind: e.kind,
+            size: e.size,
+            mtime: e.mtime,
+            listed_mtime: None,
+            unique: e.unique.clone(),
+        });
+        bail!(
+            "{path} changed on {side} since the plan was checked (planned: {}; found: {})",
+            describe_state(planned),
+            describe_state(now.as_ref())
+        );
     }
     Ok(())
 }
@@ -57,7 +67,10 @@ impl Read for Verified<'_> {
         }
         self.count += n as u64;
         if self.count > self.expected {
-            return Err(io::Error::other(format!("the source grew during the transfer (more than {} bytes)", self.expected)));
+            return Err(io::Error::other(format!(
+                "the source grew during the transfer (more than {} bytes)",
+                self.expected
+            )));
         }
         if let Some((h, _)) = &mut self.hasher {
             h.update(&buf[..n]);
@@ -90,7 +103,8 @@ fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) ->
     let guard = |found: Option<&Entry>| still_planned(&side, dst_path, replaces, found);
     let mut written = None;
     src.read_file(src_path, &mut |reader| {
-        let mut verified = Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
+        let mut verified =
+            Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
         written = Some(dst.replace_file(dst_path, &mut verified, Some(state.mtime), &guard)?);
         Ok(())
     })?;

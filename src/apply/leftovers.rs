@@ -67,7 +67,9 @@ pub fn remove(plan: &Plan, layout: &Layout<'_>, fresh: &Fresh, w: &mut Worker<'_
                 Ok(true) => removed += 1,
                 Ok(false) => {}
                 Err(e) if is_lock_lost(&e) => return Err(e),
-                Err(e) => notes.push(format!("Could not remove the temporary file {path} of an interrupted run: {e:#}")),
+                Err(e) => {
+                    notes.push(format!("Could not remove the temporary file {path} of an interrupted run: {e:#}"))
+                }
             }
         }
         if removed > 0 {

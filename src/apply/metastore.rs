@@ -188,7 +188,14 @@ impl MetaStore {
     }
 
     /// Writes (or removes) one document if needed, now.
-    pub fn flush(&mut self, side: SideKey, folder: &RelPath, target: &mut dyn Target, layout: &Layout<'_>, now: f64) -> Result<()> {
+    pub fn flush(
+        &mut self,
+        side: SideKey,
+        folder: &RelPath,
+        target: &mut dyn Target,
+        layout: &Layout<'_>,
+        now: f64,
+    ) -> Result<()> {
         let Some(write) = self.take_write(side, folder, layout, now) else { return Ok(()) };
         match write.perform(target) {
             Ok(message) => {
@@ -204,7 +211,11 @@ impl MetaStore {
 
     /// Keys of documents with unwritten changes.
     pub fn dirty(&self) -> Vec<(SideKey, RelPath)> {
-        self.docs.iter().filter(|(_, d)| (d.dirty || (d.was_read && d.meta.is_empty())) && !d.gone).map(|(k, _)| k.clone()).collect()
+        self.docs
+            .iter()
+            .filter(|(_, d)| (d.dirty || (d.was_read && d.meta.is_empty())) && !d.gone)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 
@@ -267,7 +278,10 @@ mod tests {
         let mut found_local = DirMeta::default();
         found_local.set_sync("/r", "kept.txt", Some(1.0), Some(1), 10.0, &s.style);
         found_local.set_sync("/r", "gone.txt", Some(2.0), Some(2), 10.0, &s.style);
-        s.docs.insert((SideKey::Local, root.clone()), MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() });
+        s.docs.insert(
+            (SideKey::Local, root.clone()),
+            MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() },
+        );
         let mut stale = DirMeta::default();
         stale.set_sync("/l", "old.txt", Some(3.0), Some(3), 5.0, &s.style);
         stale.set_mtime("up.txt", 4.0, 4, 6.0, &s.style);

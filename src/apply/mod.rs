@@ -89,7 +89,10 @@ impl Applied {
     /// The result of a plan that changes nothing (applying it would only take a lock).
     pub fn nothing_to_do(plan: &Plan) -> Applied {
         let actions = effective_actions(&plan.entries);
-        let outcomes = actions.iter().map(|a| Outcome::of(if *a == Action::Equal { Status::Unchanged } else { Status::Skipped })).collect();
+        let outcomes = actions
+            .iter()
+            .map(|a| Outcome::of(if *a == Action::Equal { Status::Unchanged } else { Status::Skipped }))
+            .collect();
         Applied { actions, outcomes, counters: Counters::from_scan(plan), messages: Vec::new() }
     }
 
@@ -109,12 +112,19 @@ pub enum ApplyError {
 }
 
 /// The metadata documents an action changes, as (side, folder).
-pub(crate) fn meta_effects(e: &PlanEntry, action: Action, local_mtimes: bool, remote_mtimes: bool) -> Vec<(SideKey, RelPath)> {
+pub(crate) fn meta_effects(
+    e: &PlanEntry,
+    action: Action,
+    local_mtimes: bool,
+    remote_mtimes: bool,
+) -> Vec<(SideKey, RelPath)> {
     let folder = e.path.parent();
     let top = e.part_of.is_none();
     let mut out = Vec::new();
     match action {
-        Action::Upload | Action::Download | Action::Record | Action::Forget => out.push((SideKey::Local, folder.clone())),
+        Action::Upload | Action::Download | Action::Record | Action::Forget => {
+            out.push((SideKey::Local, folder.clone()))
+        }
         Action::DeleteLocal | Action::DeleteRemote if top => out.push((SideKey::Local, folder.clone())),
         _ => {}
     }
@@ -141,7 +151,12 @@ pub(crate) fn copies_records_to_remote(remote_mtimes: bool) -> bool {
 }
 
 /// Applies a plan to two open targets, holding their locks while it does.
-pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings) -> Result<Applied, ApplyError> {
+pub fn apply(
+    plan: &Plan,
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    settings: &ApplySettings,
+) -> Result<Applied, ApplyError> {
     let mut notes = local.lock(settings.break_lock)?;
     if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
@@ -160,7 +175,10 @@ pub fn apply(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, setti
 /// removed, or per folder the check lists, whichever is more, up to `--workers` in all. A plan
 /// that uploads one file logs in once.
 fn useful_extra(actions: &[Action], folders: &BTreeSet<RelPath>, workers: usize) -> usize {
-    let changes = actions.iter().filter(|a| matches!(a, Action::Upload | Action::Download | Action::DeleteLocal | Action::DeleteRemote)).count();
+    let changes = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Upload | Action::Download | Action::DeleteLocal | Action::DeleteRemote))
+        .count();
     (workers.max(1) - 1).min(changes.max(folders.len()).saturating_sub(1))
 }
 
@@ -197,7 +215,13 @@ fn refuse_case_collisions(plan: &Plan, actions: &[Action], remote: &mut dyn Targ
     anyhow::bail!("{}", case::refusal(&remote.info().display, &pairs))
 }
 
-fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, settings: &ApplySettings, notes: &mut Vec<String>) -> Result<Applied, ApplyError> {
+fn apply_locked(
+    plan: &Plan,
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    settings: &ApplySettings,
+    notes: &mut Vec<String>,
+) -> Result<Applied, ApplyError> {
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
@@ -212,7 +236,8 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     refuse_case_collisions(plan, &actions, &mut *workers[0].remote)?;
     // Before our own uploads start: a dead run's temporary name may be one of ours too.
     notes.extend(leftovers::remove(plan, &layout, &fresh, &mut workers[0])?);
-    let (local_mtimes, remote_mtimes) = (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
+    let (local_mtimes, remote_mtimes) =
+        (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     let mut store = MetaStore::new(settings.meta_style.clone());
     if copies_records_to_remote(remote_mtimes) {
         store = store.with_copy_on_remote(&plan.local.id);
@@ -235,14 +260,27 @@ fn apply_locked(plan: &Plan, local: &mut dyn Target, remote: &mut dyn Target, se
     }
     let outcomes = actions
         .iter()
-        .map(|a| Outcome::of(if matches!(a, Action::Equal) { Status::Unchanged } else if *a == Action::Skip { Status::Skipped } else { Status::NotRun }))
+        .map(|a| {
+            Outcome::of(if matches!(a, Action::Equal) {
+                Status::Unchanged
+            } else if *a == Action::Skip {
+                Status::Skipped
+            } else {
+                Status::NotRun
+            })
+        })
         .collect();
     let fixed = run::Fixed { plan, layout, actions, settings, fresh: &fresh, local_mtimes, remote_mtimes };
-    let state = run::State { store, counters: Counters::from_scan(plan), outcomes, failed_dirs: Vec::new(), created_dirs: Vec::new() };
+    let state = run::State {
+        store,
+        counters: Counters::from_scan(plan),
+        outcomes,
+        failed_dirs: Vec::new(),
+        created_dirs: Vec::new(),
+    };
     let (state, result) = run::execute(&fixed, state, &mut workers);
     result?;
     let mut messages = state.store.messages;
     messages.sort();
     Ok(Applied { actions: fixed.actions, outcomes: state.outcomes, counters: state.counters, messages })
 }
-

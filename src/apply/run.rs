@@ -91,7 +91,12 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
     for wave in waves(fixed, is_transfer, false) {
-        share_out_then(&wave, workers, |w, i| transfer_one(fixed, state, w, i), |w, write| write_meta(state, w, write))?;
+        share_out_then(
+            &wave,
+            workers,
+            |w, i| transfer_one(fixed, state, w, i),
+            |w, write| write_meta(state, w, write),
+        )?;
     }
     // A copied folder is recorded after everything inside it, so the record's time is later
     // than every file the copy wrote.
@@ -114,7 +119,12 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
     }
     let blocked = lock(state).outcomes.iter().any(|o| o.status == Status::Failed);
     for wave in waves(fixed, is_deletion, true) {
-        share_out_then(&wave, workers, |w, i| delete_one(fixed, state, w, i, blocked), |w, write| write_meta(state, w, write))?;
+        share_out_then(
+            &wave,
+            workers,
+            |w, i| delete_one(fixed, state, w, i, blocked),
+            |w, write| write_meta(state, w, write),
+        )?;
     }
     let mut st = lock(state);
     for (i, e) in fixed.plan.entries.iter().enumerate() {
@@ -211,7 +221,8 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
             Ok(0)
         }
         Action::Upload | Action::Download => {
-            let (from, to) = if action == Action::Upload { (Side::Local, Side::Remote) } else { (Side::Remote, Side::Local) };
+            let (from, to) =
+                if action == Action::Upload { (Side::Local, Side::Remote) } else { (Side::Remote, Side::Local) };
             let (src_state, dst_state) = match from {
                 Side::Local => (e.local.as_ref(), e.remote.as_ref()),
                 Side::Remote => (e.remote.as_ref(), e.local.as_ref()),
@@ -234,7 +245,13 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
-            let copy = exec::Copy { src_path: &src_path, dst_path: &dst_path, state: src_state, replaces: dst_state, sha256: e.sha256.as_deref() };
+            let copy = exec::Copy {
+                src_path: &src_path,
+                dst_path: &dst_path,
+                state: src_state,
+                replaces: dst_state,
+                sha256: e.sha256.as_deref(),
+            };
             exec::transfer(src, dst, &copy)?;
             let (records_mtimes, offset) = (dst.info().records_mtimes, dst.time_offset());
             let done = now();
@@ -242,7 +259,14 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
             st.store.set_sync(&folder, peer, name, Some(src_state.mtime), Some(src_state.size), done);
             if records_mtimes {
                 // The upload time on the server's clock, as the server stamps the file.
-                st.store.set_mtime(to.into(), &folder, side_name(e, to), src_state.mtime, src_state.size, done + offset);
+                st.store.set_mtime(
+                    to.into(),
+                    &folder,
+                    side_name(e, to),
+                    src_state.mtime,
+                    src_state.size,
+                    done + offset,
+                );
             }
             Ok(src_state.size)
         }
@@ -251,7 +275,13 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
 }
 
 /// Deletes one entry (unless a transfer failed), then settles its metadata.
-fn delete_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize, blocked: bool) -> Result<Vec<MetaWrite>> {
+fn delete_one(
+    fixed: &Fixed<'_>,
+    state: &Mutex<State>,
+    w: &mut Worker<'_>,
+    i: usize,
+    blocked: bool,
+) -> Result<Vec<MetaWrite>> {
     crate::interrupt::check()?;
     let e = &fixed.plan.entries[i];
     let action = fixed.actions[i];
@@ -307,7 +337,9 @@ fn flush_all(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>) -> Res
     let mut first_error = None;
     for (side, folder) in st.store.dirty() {
         let now = fixed.settings.clock.now();
-        if let Err(e) = before_local_change(w, side).and_then(|()| st.store.flush(side, &folder, w.side(side), &fixed.layout, now)) {
+        if let Err(e) =
+            before_local_change(w, side).and_then(|()| st.store.flush(side, &folder, w.side(side), &fixed.layout, now))
+        {
             first_error.get_or_insert(e);
         }
     }

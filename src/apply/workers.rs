@@ -28,7 +28,11 @@ impl Worker<'_> {
 /// Runs `job` for every item, the workers taking items in turn at the same time; stops
 /// handing out items at the first error (the error that concerns the whole run: an
 /// interruption, a metadata file that cannot be written) and returns it.
-pub fn share_out(items: &[usize], workers: &mut [Worker<'_>], job: impl Fn(&mut Worker<'_>, usize) -> Result<()> + Sync) -> Result<()> {
+pub fn share_out(
+    items: &[usize],
+    workers: &mut [Worker<'_>],
+    job: impl Fn(&mut Worker<'_>, usize) -> Result<()> + Sync,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let take = || {

@@ -44,7 +44,9 @@ pub fn conflict(e: &PlanEntry) -> Vec<String> {
     let shown = if e.kind == Kind::Dir { format!("{}/", e.path) } else { e.path.to_string() };
     let mut lines = vec![format!("CONFLICT: '{shown}' was modified on both targets since last sync ({since}).")];
     match e.record.as_ref().and_then(|r| Some((r.m?, r.s?))) {
-        Some((m, s)) => lines.push(format!("    Original modification time: {}, size: {} bytes.", local_stamp(m), thousands(s))),
+        Some((m, s)) => {
+            lines.push(format!("    Original modification time: {}, size: {} bytes.", local_stamp(m), thousands(s)))
+        }
         None => lines.push("    (No meta data available.)".into()),
     }
     lines.push(format!("    Local:  {}", side(e.local.as_ref(), None)));

@@ -60,7 +60,13 @@ impl Choice {
 /// The keys of a mode (lower case), its prompt and its help, as pyftpsync has them.
 pub fn keys(mode: Mode) -> &'static [(char, Choice)] {
     match mode {
-        Mode::Sync => &[('l', Choice::Local), ('r', Choice::Remote), ('o', Choice::Older), ('n', Choice::Newer), ('s', Choice::Skip)],
+        Mode::Sync => &[
+            ('l', Choice::Local),
+            ('r', Choice::Remote),
+            ('o', Choice::Older),
+            ('n', Choice::Newer),
+            ('s', Choice::Skip),
+        ],
         Mode::Upload => &[('l', Choice::Local), ('s', Choice::Skip)],
         Mode::Download => &[('r', Choice::Remote), ('s', Choice::Skip)],
     }
@@ -80,11 +86,17 @@ pub fn prompt(mode: Mode, underline: bool) -> String {
 fn help(mode: Mode) -> Vec<&'static str> {
     let mut lines = vec!["The following keys are supported:", "  'b': Binary compare"];
     lines.extend(match mode {
-        Mode::Sync => &["  'n': Use newer file", "  'o': Use older file", "  'l': Use local file", "  'r': Use remote file"][..],
+        Mode::Sync => {
+            &["  'n': Use newer file", "  'o': Use older file", "  'l': Use local file", "  'r': Use remote file"][..]
+        }
         Mode::Upload => &["  'l': Upload local file"][..],
         Mode::Download => &["  'r': Download remote file"][..],
     });
-    lines.extend(["  's': Skip this file (leave both targets unchanged)", "Hold Shift (upper case letters) to apply choice for all remaining conflicts.", "Hit Ctrl+C to abort."]);
+    lines.extend([
+        "  's': Skip this file (leave both targets unchanged)",
+        "Hold Shift (upper case letters) to apply choice for all remaining conflicts.",
+        "Hit Ctrl+C to abort.",
+    ]);
     lines
 }
 
@@ -116,7 +128,12 @@ pub fn is_open(e: &PlanEntry) -> bool {
 
 /// Asks about every open conflict of `plan`, in path order: the answers, as (entry index,
 /// resolution). Input ending is an abort ([`crate::interrupt::Interrupted`]).
-pub fn ask_all(plan: &Plan, console: &mut dyn Console, files: &mut dyn Compare, underline: bool) -> Result<Vec<(usize, Resolution)>> {
+pub fn ask_all(
+    plan: &Plan,
+    console: &mut dyn Console,
+    files: &mut dyn Compare,
+    underline: bool,
+) -> Result<Vec<(usize, Resolution)>> {
     let mut for_all: Option<Choice> = None;
     let mut answers = Vec::new();
     for (i, e) in plan.entries.iter().enumerate().filter(|(_, e)| is_open(e)) {
@@ -147,7 +164,13 @@ pub fn record(plan: &mut Plan, answers: &[(usize, Resolution)]) {
 }
 
 /// One conflict: its description, then the prompt until a key decides it.
-fn ask_one(mode: Mode, e: &PlanEntry, console: &mut dyn Console, files: &mut dyn Compare, underline: bool) -> Result<(Resolution, Option<Choice>)> {
+fn ask_one(
+    mode: Mode,
+    e: &PlanEntry,
+    console: &mut dyn Console,
+    files: &mut dyn Compare,
+    underline: bool,
+) -> Result<(Resolution, Option<Choice>)> {
     let text = prompt(mode, underline);
     for line in describe::conflict(e) {
         console.say(&line);

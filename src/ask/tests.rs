@@ -63,21 +63,32 @@ fn plan(mode: Mode, entries: Vec<PlanEntry>) -> Plan {
     }
 }
 
-fn run(mode: Mode, entries: Vec<PlanEntry>, answers: &[&'static str]) -> (Result<Vec<(usize, Resolution)>>, Vec<String>) {
+fn run(
+    mode: Mode,
+    entries: Vec<PlanEntry>,
+    answers: &[&'static str],
+) -> (Result<Vec<(usize, Resolution)>>, Vec<String>) {
     let mut script = Script { answers: answers.iter().copied().collect(), shown: Vec::new() };
     let result = ask_all(&plan(mode, entries), &mut script, &mut Same, false);
     (result, script.shown)
 }
 
 fn three() -> Vec<PlanEntry> {
-    vec![conflict("a", Some(100.0), Some(200.0)), conflict("b", Some(300.0), Some(100.0)), conflict("c", Some(100.0), Some(200.0))]
+    vec![
+        conflict("a", Some(100.0), Some(200.0)),
+        conflict("b", Some(300.0), Some(100.0)),
+        conflict("c", Some(100.0), Some(200.0)),
+    ]
 }
 
 #[test]
 fn each_key_decides_its_conflict() {
     let (r, shown) = run(Mode::Sync, three(), &["l", "r", "s"]);
     assert_eq!(r.unwrap(), [(0, Resolution::Local), (1, Resolution::Remote), (2, Resolution::Skip)]);
-    assert_eq!(shown.iter().filter(|l| *l == "Use Local, Remote, Older, Newer, Skip, Binary compare, Help ? ").count(), 3);
+    assert_eq!(
+        shown.iter().filter(|l| *l == "Use Local, Remote, Older, Newer, Skip, Binary compare, Help ? ").count(),
+        3
+    );
     assert!(shown.iter().any(|l| l.starts_with("CONFLICT: 'a' was modified on both targets")));
     // Older and newer follow the times: a is older locally, b newer locally.
     let (r, _) = run(Mode::Sync, three(), &["o", "o", "n"]);
@@ -90,7 +101,11 @@ fn upper_case_decides_every_remaining_conflict() {
     assert_eq!(r.unwrap(), [(0, Resolution::Skip), (1, Resolution::Local), (2, Resolution::Remote)]);
     assert_eq!(shown.iter().filter(|l| l.starts_with("Use ")).count(), 2, "the third is not asked");
     // "for all" by age cannot decide same-time files: that one is asked.
-    let entries = vec![conflict("a", Some(1.0), Some(9.0)), conflict("b", Some(5.0), Some(5.5)), conflict("c", Some(9.0), Some(1.0))];
+    let entries = vec![
+        conflict("a", Some(1.0), Some(9.0)),
+        conflict("b", Some(5.0), Some(5.5)),
+        conflict("c", Some(9.0), Some(1.0)),
+    ];
     let (r, shown) = run(Mode::Sync, entries, &["O", "r"]);
     assert_eq!(r.unwrap(), [(0, Resolution::Local), (1, Resolution::Remote), (2, Resolution::Remote)]);
     assert!(shown.contains(&"Files have identical modification times.".to_string()));

@@ -9,13 +9,14 @@ use crate::cli::ApplyArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
-use crate::plan::model::TargetDesc;
 use crate::plan::load;
+use crate::plan::model::TargetDesc;
 use crate::settings::Global;
 
 pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, args.no_color);
-    let loaded = load(&args.plan).map_err(|e| ExitError::rejected(format!("plan rejected: {}: {e}", args.plan.display())))?;
+    let loaded =
+        load(&args.plan).map_err(|e| ExitError::rejected(format!("plan rejected: {}: {e}", args.plan.display())))?;
     if let Some(expected) = &args.expect_sha256 {
         let expected = expected.trim().trim_start_matches("sha256:").to_ascii_lowercase();
         if expected != loaded.digest {
@@ -36,8 +37,10 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
     if args.local.is_some() {
         // Another checkout: the folder differs by design; its content is checked like any other.
         let info = local.info();
-        printer.note(4, &format!("Using the local folder {} instead of {} (--local).", info.display, plan.local.display));
-        plan.local = TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() };
+        printer
+            .note(4, &format!("Using the local folder {} instead of {} (--local).", info.display, plan.local.display));
+        plan.local =
+            TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() };
     }
     for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
         if target.info().id != desc.id {
@@ -51,6 +54,13 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
         }
     }
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
-    let finish = Finish { printer, json: args.json, report: args.report.clone(), report_problems: args.report_problems, break_lock: args.conn.break_lock, workers: args.conn.workers };
+    let finish = Finish {
+        printer,
+        json: args.json,
+        report: args.report.clone(),
+        report_problems: args.report_problems,
+        break_lock: args.conn.break_lock,
+        workers: args.conn.workers,
+    };
     finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
 }

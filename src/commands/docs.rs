@@ -37,7 +37,8 @@ pub fn man(args: &ManArgs) -> Result<Exit> {
     let cmd = match &args.command {
         None => root,
         Some(name) => root.find_subcommand(name).cloned().ok_or_else(|| {
-            let names: Vec<_> = root.get_subcommands().map(|c| c.get_name().to_string()).filter(|n| n != "help").collect();
+            let names: Vec<_> =
+                root.get_subcommands().map(|c| c.get_name().to_string()).filter(|n| n != "help").collect();
             ExitError::usage(format!("no command '{name}' (choose from {})", names.join(", ")))
         })?,
     };

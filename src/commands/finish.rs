@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::apply::{ApplyError, ApplySettings, Applied, Status};
+use crate::apply::{Applied, ApplyError, ApplySettings, Status};
 use crate::error::Exit;
 use crate::meta::timefmt::iso_utc;
 use crate::model::{Clock, SystemClock};
@@ -36,7 +36,8 @@ impl Finish {
             self.printer.data(&text);
         }
         if let Some(path) = &self.report {
-            std::fs::write(path, format!("{text}\n")).with_context(|| format!("cannot write the report {}", path.display()))?;
+            std::fs::write(path, format!("{text}\n"))
+                .with_context(|| format!("cannot write the report {}", path.display()))?;
         }
         Ok(())
     }
@@ -79,7 +80,12 @@ impl Finish {
     pub fn apply(&self, plan: &Plan, digest: &str, local: &mut dyn Target, remote: &mut dyn Target) -> Result<Exit> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let started = clock.now();
-        let settings = ApplySettings { clock: clock.clone(), meta_style: crate::meta::style::from_environment()?, break_lock: self.break_lock, workers: self.workers };
+        let settings = ApplySettings {
+            clock: clock.clone(),
+            meta_style: crate::meta::style::from_environment()?,
+            break_lock: self.break_lock,
+            workers: self.workers,
+        };
         let p = self.lines_printer();
         run::header(&p, plan);
         let mut report = Report::new(plan, digest, iso_utc(started));
@@ -95,9 +101,13 @@ impl Finish {
         report.finished = iso_utc(clock.now());
         match result {
             Err(ApplyError::Drift(drift)) => {
-                self.printer.error(&format!("the plan no longer matches the targets; nothing was changed. Differences ({}):", drift.len()));
+                self.printer.error(&format!(
+                    "the plan no longer matches the targets; nothing was changed. Differences ({}):",
+                    drift.len()
+                ));
                 for d in &drift {
-                    self.printer.note(0, &format!("  {} ({}): planned {}, found {}", d.path, d.side, d.planned, d.found));
+                    self.printer
+                        .note(0, &format!("  {} ({}): planned {}, found {}", d.path, d.side, d.planned, d.found));
                 }
                 self.printer.note(0, "Make a new plan (and review it again).");
                 report.result = RunResult::Rejected;
@@ -126,7 +136,11 @@ impl Finish {
                 self.printer.error(&format!("{}: {}", e.path, o.error.as_deref().unwrap_or("failed")));
             }
         }
-        let unresolved = plan.entries.iter().filter(|e| e.part_of.is_none() && e.is_skipped_conflict() && e.resolution.flatten().is_none()).count();
+        let unresolved = plan
+            .entries
+            .iter()
+            .filter(|e| e.part_of.is_none() && e.is_skipped_conflict() && e.resolution.flatten().is_none())
+            .count();
         if unresolved > 0 {
             self.printer.note(1, &format!("{unresolved} conflict(s) left unresolved ('ask' needs a terminal; edit the plan's resolution or pass --resolve): skipped"));
         }

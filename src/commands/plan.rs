@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::targets::open_pair;
-use crate::ask::terminal::{Terminal, TargetCompare, can_ask};
+use crate::ask::terminal::{TargetCompare, Terminal, can_ask};
 use crate::cli::PlanArgs;
 use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
@@ -56,7 +56,8 @@ fn ask_conflicts(plan: &mut Plan, local: &mut dyn Target, remote: &mut dyn Targe
     if !plan.entries.iter().any(crate::ask::is_open) || !can_ask() {
         return Ok(());
     }
-    let answers = crate::ask::ask_all(plan, &mut Terminal, &mut TargetCompare::new(plan, local, remote), printer.color)?;
+    let answers =
+        crate::ask::ask_all(plan, &mut Terminal, &mut TargetCompare::new(plan, local, remote), printer.color)?;
     crate::ask::record(plan, &answers);
     Ok(())
 }
@@ -81,7 +82,11 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
     let Some(output) = &args.output else {
         return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
     };
-    write_plan(&PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode }, s, g)
+    write_plan(
+        &PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode },
+        s,
+        g,
+    )
 }
 
 /// Plans the run and writes the plan; prints its summary (with `--json`, as a document on
@@ -89,7 +94,10 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
 pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
     let to_stdout = out.to_stdout();
     if s.json && to_stdout {
-        return Err(ExitError::usage("--json prints a summary on stdout, where -o - would write the plan: give -o a file name").into());
+        return Err(ExitError::usage(
+            "--json prints a summary on stdout, where -o - would write the plan: give -o a file name",
+        )
+        .into());
     }
     let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let plan = prepare(s, &printer, SystemClock.now())?.plan;
@@ -101,7 +109,8 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
             write(&plan, out.format, &mut w).and_then(|()| w.flush()).context("cannot write the plan to stdout")
         } else {
-            write_file(output, |w| write(&plan, out.format, w)).with_context(|| format!("cannot write the plan to {}", output.display()))
+            write_file(output, |w| write(&plan, out.format, w))
+                .with_context(|| format!("cannot write the plan to {}", output.display()))
         };
         (digest.join().expect("digest thread"), written)
     });
@@ -128,7 +137,8 @@ pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit>
     }
     let collisions = crate::apply::case::collisions(&plan, &crate::plan::effective_actions(&plan.entries));
     if let Some((a, b)) = collisions.first() {
-        let more = if collisions.len() > 1 { format!(" (and {} more pair(s))", collisions.len() - 1) } else { String::new() };
+        let more =
+            if collisions.len() > 1 { format!(" (and {} more pair(s))", collisions.len() - 1) } else { String::new() };
         printer.warn(&format!(
             "{a:?} and {b:?}{more} differ only in case: a server that ignores case (Windows/IIS) cannot store both; apply asks the server and stops before any change if it does"
         ));

@@ -47,7 +47,8 @@ pub fn run(args: &RunArgs, cli: &Cli, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, args.no_color);
     // A plan written to stdout keeps stdout to itself.
     let plan_to_stdout = args.plan_out.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    let say = |level: i32, text: &str| if plan_to_stdout { printer.note(level, text) } else { printer.out(level, text) };
+    let say =
+        |level: i32, text: &str| if plan_to_stdout { printer.note(level, text) } else { printer.out(level, text) };
 
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let found = discover(&cwd)?;
@@ -59,11 +60,14 @@ pub fn run(args: &RunArgs, cli: &Cli, g: &Global) -> Result<Exit> {
 
     let flags = cli_flags(args, cli, g);
     if task.flag(Flag::DryRun) == Some(true) && args.plan_out.is_none() {
-        say(1, if flags.no_dry_run {
-            "The task is configured as a dry run; --no-dry-run (or --execute) turns that off: writing."
-        } else {
-            "The task is configured as a dry run: nothing is written (pass --no-dry-run or --execute to write)."
-        });
+        say(
+            1,
+            if flags.no_dry_run {
+                "The task is configured as a dry run; --no-dry-run (or --execute) turns that off: writing."
+            } else {
+                "The task is configured as a dry run: nothing is written (pass --no-dry-run or --execute to write)."
+            },
+        );
     }
     for line in overrides::apply(&mut task, &flags) {
         say(4, &line);
@@ -87,13 +91,21 @@ pub fn run(args: &RunArgs, cli: &Cli, g: &Global) -> Result<Exit> {
     let global = Global { verbosity: flags.verbosity(&task) };
     let Some(mode) = task.command.mode() else {
         if args.plan_out.is_some() || args.report.is_some() {
-            return Err(ExitError::usage(format!("--plan-out and --report need an upload, download or sync task; '{}' is a tree task", task.name)).into());
+            return Err(ExitError::usage(format!(
+                "--plan-out and --report need an upload, download or sync task; '{}' is a tree task",
+                task.name
+            ))
+            .into());
         }
         return super::tree::run(&tree_settings(&task, &flags, &roots, &args.conn), &global);
     };
     let settings = run_settings(&task, mode, &flags, &roots, &args.conn, args.report.clone());
     match &args.plan_out {
-        Some(path) => write_plan(&PlanOutput { path: path.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode }, &settings, &global),
+        Some(path) => write_plan(
+            &PlanOutput { path: path.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode },
+            &settings,
+            &global,
+        ),
         None => super::sync::run(&settings, &global),
     }
 }

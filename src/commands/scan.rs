@@ -72,7 +72,10 @@ impl Scan<'_> {
     /// `--remove-meta`, `--remove-locks`: one `DELETE path` line per file, removed unless
     /// `--dry-run`.
     fn remove_special_files(&mut self, target: &mut dyn Target, dir: &RelPath, folder: &Folder) -> Result<()> {
-        let wanted = [(self.s.remove_meta && folder.has_meta, META_FILE), (self.s.remove_locks && folder.lock.is_some(), LOCK_FILE)];
+        let wanted = [
+            (self.s.remove_meta && folder.has_meta, META_FILE),
+            (self.s.remove_locks && folder.lock.is_some(), LOCK_FILE),
+        ];
         for (_, name) in wanted.into_iter().filter(|(remove, _)| *remove) {
             let path = dir.join(name)?;
             let dry = if self.s.dry_run { "(DRY-RUN) " } else { "" };

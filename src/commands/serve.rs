@@ -17,7 +17,11 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
         Ok(root) if root.is_dir() => root,
         _ => {
             let what = if args.dir.exists() { "is not a folder" } else { "does not exist" };
-            return Err(ExitError::usage(format!("{} {what}; give the folder to serve (create it first if needed)", args.dir.display())).into());
+            return Err(ExitError::usage(format!(
+                "{} {what}; give the folder to serve (create it first if needed)",
+                args.dir.display()
+            ))
+            .into());
         }
     };
     for (flag, file) in [("--tls-cert", &args.tls_cert), ("--tls-key", &args.tls_key)] {
@@ -41,7 +45,9 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
     printer.out(1, &format!("Serving {} at {url} (user {user}); press Ctrl-C to stop.", root.display()));
     if !args.bind.to_canonical().is_loopback() {
         match (&args.user, &args.tls_cert) {
-            (None, _) => printer.warn("anyone who can reach this address may log in anonymously and change the folder; add --user/--password"),
+            (None, _) => printer.warn(
+                "anyone who can reach this address may log in anonymously and change the folder; add --user/--password",
+            ),
             (Some(_), None) => printer.warn("the password travels unencrypted; add --tls-cert/--tls-key for FTPS"),
             _ => {}
         }
@@ -56,9 +62,12 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
 
 /// A busy port is the usual reason; say what to do about it.
 fn explain_start_error(err: anyhow::Error, args: &ServeArgs) -> anyhow::Error {
-    let busy = err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
+    let busy = err
+        .chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
     if busy {
-        let hint = format!("port {} on {} is in use; choose another with --port (0 picks a free one)", args.port, args.bind);
+        let hint =
+            format!("port {} on {} is in use; choose another with --port (0 picks a free one)", args.port, args.bind);
         return ExitError { exit: Exit::Error, message: hint }.into();
     }
     err

@@ -16,7 +16,14 @@ pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
     let started = SystemClock.now();
     let Prepared { plan, mut local, mut remote } = prepare(s, &printer, started)?;
     let digest = digest(&plan);
-    let finish = Finish { printer, json: s.json, report: s.report.clone(), report_problems: s.report_problems, break_lock: s.conn.break_lock, workers: s.conn.workers };
+    let finish = Finish {
+        printer,
+        json: s.json,
+        report: s.report.clone(),
+        report_problems: s.report_problems,
+        break_lock: s.conn.break_lock,
+        workers: s.conn.workers,
+    };
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);
     }

@@ -10,12 +10,12 @@ use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
-use crate::target::{Target, TargetInfo};
 use crate::target::ftp::session::Settings;
 use crate::target::ftp::tls::{Trust, Verify};
 use crate::target::ftp::{FtpTarget, Options};
 use crate::target::local::LocalTarget;
 use crate::target::url::{FtpUrl, Location, Tls, redact_raw};
+use crate::target::{Target, TargetInfo};
 
 /// Environment variable with the FTP password, for CI (used when the URL has none).
 pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";
@@ -41,7 +41,9 @@ pub fn root_path(info: &TargetInfo) -> String {
 pub fn open_folder(path: &Path) -> Result<Box<dyn Target>> {
     if !path.is_dir() {
         let what = if path.exists() { "is not a folder" } else { "does not exist" };
-        return Err(ExitError::usage(format!("{} {what}; check the path (or create the folder)", path.display())).into());
+        return Err(
+            ExitError::usage(format!("{} {what}; check the path (or create the folder)", path.display())).into()
+        );
     }
     Ok(Box::new(LocalTarget::open(path)?))
 }
@@ -73,9 +75,10 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
         }
     };
     if url.password.is_none()
-        && let Ok(pw) = std::env::var(PASSWORD_ENV) {
-            url.password = Some(pw);
-        }
+        && let Ok(pw) = std::env::var(PASSWORD_ENV)
+    {
+        url.password = Some(pw);
+    }
     let mut resolver = Resolver::new(LookupOptions::from_args(conn), printer);
     let mut creds = resolver.resolve(&url)?;
     let options = Options { retries: conn.retries, create_root };
@@ -94,9 +97,10 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
         match FtpTarget::open(settings, options.clone()) {
             Ok(target) => {
                 if conn.store_password
-                    && let Err(e) = resolver.store(&url.host, &user, &password) {
-                        printer.warn(&format!("{e:#}"));
-                    }
+                    && let Err(e) = resolver.store(&url.host, &user, &password)
+                {
+                    printer.warn(&format!("{e:#}"));
+                }
                 return Ok(target);
             }
             Err(e) if attempt < 3 && format!("{e}").contains("wrong user name or password") => {
@@ -113,7 +117,13 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
 }
 
 /// Opens both targets of a run, checking pyftpsync's rules for their roles.
-pub fn open_pair(local: &str, remote: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<(Box<dyn Target>, Box<dyn Target>)> {
+pub fn open_pair(
+    local: &str,
+    remote: &str,
+    conn: &Connection,
+    printer: &Printer,
+    create_root: bool,
+) -> Result<(Box<dyn Target>, Box<dyn Target>)> {
     if remote == "." {
         return Err(ExitError::usage("'.' is expected to be the local target (not remote)").into());
     }

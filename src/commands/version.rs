@@ -35,7 +35,10 @@ pub fn lines(details: bool) -> Vec<String> {
             if cfg!(debug_assertions) { " (debug assertions)" } else { "" },
             if RUSTC.is_empty() { "compiler unknown" } else { RUSTC }
         ),
-        format!("  commit:   {}", COMMIT.unwrap_or("not recorded (release builds in a git checkout record it; or set FTPSYNC_GIT_COMMIT)")),
+        format!(
+            "  commit:   {}",
+            COMMIT.unwrap_or("not recorded (release builds in a git checkout record it; or set FTPSYNC_GIT_COMMIT)")
+        ),
         format!("  features: {}", if features.is_empty() { "none".to_string() } else { features.join(", ") }),
         format!("  binary:   {binary}"),
     ]

@@ -336,7 +336,8 @@ impl<'a> Resolver<'a> {
                         None
                     }
                     Err(netrc::ReadError::Parse(e)) => {
-                        let msg = format!("Could not read .netrc: {} ({}, line {}).", e.message, path.display(), e.line);
+                        let msg =
+                            format!("Could not read .netrc: {} ({}, line {}).", e.message, path.display(), e.line);
                         self.messages.warn(&msg);
                         None
                     }
@@ -356,13 +357,20 @@ impl<'a> Resolver<'a> {
 
     /// pyftpsync's `prompt_for_password`: the user name unless `user` is given (empty answer
     /// takes the default), then the password. `None` when the user name ends up empty.
-    fn prompt(&mut self, host: &str, user: Option<&str>, default_user: Option<&str>) -> Result<Option<(String, Secret)>> {
+    fn prompt(
+        &mut self,
+        host: &str,
+        user: Option<&str>,
+        default_user: Option<&str>,
+    ) -> Result<Option<(String, Secret)>> {
         let user = match user {
             Some(u) => u.to_string(),
             None => {
-                let default = default_user.filter(|u| !u.is_empty()).map(str::to_string).or_else(|| self.os_user.clone());
+                let default =
+                    default_user.filter(|u| !u.is_empty()).map(str::to_string).or_else(|| self.os_user.clone());
                 let default = default.unwrap_or_default();
-                let answer = self.prompter.read_line(&format!("Enter username for {host} [{default}]: ")).map_err(aborted)?;
+                let answer =
+                    self.prompter.read_line(&format!("Enter username for {host} [{default}]: ")).map_err(aborted)?;
                 if answer.trim().is_empty() && !default.is_empty() { default } else { answer }
             }
         };

@@ -62,7 +62,8 @@ pub(super) fn home_dir() -> Option<PathBuf> {
 /// Python's `getpass.getuser()`: `LOGNAME`, `USER`, `LNAME`, `USERNAME`, then the password
 /// database entry of the current user.
 pub(super) fn os_login_name() -> Option<String> {
-    let from_env = ["LOGNAME", "USER", "LNAME", "USERNAME"].iter().filter_map(|n| std::env::var(n).ok()).find(|u| !u.is_empty());
+    let from_env =
+        ["LOGNAME", "USER", "LNAME", "USERNAME"].iter().filter_map(|n| std::env::var(n).ok()).find(|u| !u.is_empty());
     from_env.or_else(passwd_name)
 }
 
@@ -70,7 +71,11 @@ pub(super) fn os_login_name() -> Option<String> {
 fn passwd_name() -> Option<String> {
     let uid = rustix::process::getuid().as_raw().to_string();
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 2 && f[2] == uid).map(|f| f[0].to_string())
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == uid)
+        .map(|f| f[0].to_string())
 }
 
 #[cfg(not(unix))]

@@ -54,7 +54,13 @@ impl Env {
     /// CLI defaults (prompting allowed), no terminal, empty keyring, no `.netrc`.
     fn new() -> Self {
         let opts = LookupOptions { allow_prompt: true, ..LookupOptions::default() };
-        Env { home: tempfile::tempdir().unwrap(), store: MemoryStore::new(), script: Script::default(), log: Log::default(), opts }
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            store: MemoryStore::new(),
+            script: Script::default(),
+            log: Log::default(),
+            opts,
+        }
     }
 
     fn keyring(mut self, host: &str, value: &str) -> Self {
@@ -74,7 +80,12 @@ impl Env {
     }
 
     fn terminal(mut self, lines: &[&'static str], passwords: &[&'static str]) -> Self {
-        self.script = Script { interactive: true, lines: lines.iter().copied().collect(), passwords: passwords.iter().copied().collect(), asked: vec![] };
+        self.script = Script {
+            interactive: true,
+            lines: lines.iter().copied().collect(),
+            passwords: passwords.iter().copied().collect(),
+            asked: vec![],
+        };
         self
     }
 
@@ -128,7 +139,10 @@ fn keyring_miss_falls_back_to_netrc_machine_entry() {
     let mut env = Env::new().keyring("other", "a:bSECRET").netrc("machine h login nick password nSECRET\n");
     let c = env.resolve("ftp://h/").unwrap();
     assert_eq!(pair(&c), (Some("nick"), Some("nSECRET"), Source::Netrc));
-    assert_eq!(env.lines(), ["4: No credentials found in keyring('pyftpsync', 'h').", "1: Using credentials from .netrc file: nick:***."]);
+    assert_eq!(
+        env.lines(),
+        ["4: No credentials found in keyring('pyftpsync', 'h').", "1: Using credentials from .netrc file: nick:***."]
+    );
 }
 
 #[test]
@@ -144,7 +158,11 @@ fn missing_keyring_is_mentioned_once() {
     assert_eq!(pair(&c), (Some("dflt"), Some("dSECRET"), Source::Netrc), "default entry answers");
     r.resolve(&url("ftp://b/")).unwrap();
     drop(r);
-    let said = env.lines().into_iter().filter(|l| l.contains("System keyring not available (no D-Bus); continuing without it.")).count();
+    let said = env
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("System keyring not available (no D-Bus); continuing without it."))
+        .count();
     assert_eq!(said, 1);
 }
 
@@ -201,7 +219,10 @@ fn prompt_when_nothing_found() {
     let mut env = Env::new().terminal(&[""], &["tSECRET"]);
     let c = env.resolve("ftp://h/").unwrap();
     assert_eq!(pair(&c), (Some("osuser"), Some("tSECRET"), Source::Prompt));
-    assert_eq!(env.script.asked, ["Enter username for h [osuser]: ", "Enter password for osuser@h (Ctrl+C to abort): "]);
+    assert_eq!(
+        env.script.asked,
+        ["Enter username for h [osuser]: ", "Enter password for osuser@h (Ctrl+C to abort): "]
+    );
     // Without a terminal nobody is asked: anonymous.
     let mut env = Env::new();
     assert_eq!(env.resolve("ftp://h/").unwrap().source, Source::None);
@@ -209,7 +230,8 @@ fn prompt_when_nothing_found() {
 
 #[test]
 fn force_prompt_skips_keyring_and_netrc() {
-    let mut env = Env::new().keyring("h", "k:kSECRET").netrc("default login n password nSECRET\n").terminal(&[""], &["tSECRET"]);
+    let mut env =
+        Env::new().keyring("h", "k:kSECRET").netrc("default login n password nSECRET\n").terminal(&[""], &["tSECRET"]);
     env.opts.force_prompt = true;
     let c = env.resolve("ftp://urluser@h/").unwrap();
     assert_eq!(pair(&c), (Some("urluser"), Some("tSECRET"), Source::Prompt));
@@ -226,7 +248,10 @@ fn distinct_user() {
     let mut env = Env::new().keyring("h", "k:kSECRET");
     env.opts.allow_prompt = false;
     let e = env.resolve("ftp://joe@h/").unwrap_err();
-    assert_eq!(e.to_string(), "Cannot get credentials for a distinct user (joe) from keyring or .netrc and prompting is disabled.");
+    assert_eq!(
+        e.to_string(),
+        "Cannot get credentials for a distinct user (joe) from keyring or .netrc and prompting is disabled."
+    );
     assert_eq!(exit(&e), Exit::Usage);
     // Prompting allowed: keyring skipped, only the password is asked.
     let mut env = Env::new().keyring("h", "k:kSECRET").terminal(&[], &["tSECRET"]);
@@ -303,7 +328,8 @@ fn debug_never_shows_a_password() {
     let entry = netrc::Netrc::parse("machine h login u password hunterSECRET").unwrap();
     let mut env = Env::new();
     let resolver = format!("{:?}", env.resolver());
-    let text = format!("{s:?} {s} {c:?} {:?} {store:?} {entry:?} {resolver} {:?}", c.login_pair(), entry.authenticators("h"));
+    let text =
+        format!("{s:?} {s} {c:?} {:?} {store:?} {entry:?} {resolver} {:?}", c.login_pair(), entry.authenticators("h"));
     assert!(!text.contains("hunter"), "{text}");
     assert!(text.contains("***"));
 }

@@ -21,9 +21,10 @@ fn from_rc(text: &str) -> Option<String> {
             section = line[1..line.len() - 1].trim().to_string();
         } else if section == "debug"
             && let Some((k, v)) = line.split_once(['=', ':'])
-                && k.trim() == "verbose_meta" {
-                    return Some(v.trim().to_string());
-                }
+            && k.trim() == "verbose_meta"
+        {
+            return Some(v.trim().to_string());
+        }
     }
     None
 }

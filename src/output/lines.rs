@@ -51,11 +51,7 @@ impl ActionLine {
     pub fn render(&self, dry_run: bool, color: bool) -> String {
         let prefix = if dry_run { "(DRY-RUN) " } else { "" };
         let body = format!("{:<16} {:^3} {}", self.tag, self.symbol, self.name);
-        if color {
-            format!("{prefix}{}{body}\x1b[0m\x1b[0K", self.tint.ansi())
-        } else {
-            format!("{prefix}{body}")
-        }
+        if color { format!("{prefix}{}{body}\x1b[0m\x1b[0K", self.tint.ansi()) } else { format!("{prefix}{body}") }
     }
 }
 

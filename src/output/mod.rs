@@ -33,9 +33,10 @@ pub fn color_wanted(no_color_flag: bool) -> bool {
 
 fn write_or_exit(mut w: impl Write, text: &str) {
     if let Err(e) = writeln!(w, "{text}").and_then(|()| w.flush())
-        && e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
 }
 
 impl Printer {

@@ -55,7 +55,11 @@ pub fn summary_table(plan: &Plan) -> Table {
         t.add_row(vec![Cell::new(action.as_str()), Cell::new(n), Cell::new(detail)]);
     }
     if s.conflicts > 0 {
-        t.add_row(vec![Cell::new("conflicts"), Cell::new(s.conflicts), Cell::new(format!("{} unresolved", s.unresolved))]);
+        t.add_row(vec![
+            Cell::new("conflicts"),
+            Cell::new(s.conflicts),
+            Cell::new(format!("{} unresolved", s.unresolved)),
+        ]);
     }
     t
 }
@@ -73,7 +77,13 @@ pub fn table(plan: &Plan, all: bool) -> String {
             hidden += 1;
             continue;
         }
-        t.add_row(vec![label(e, *a), display_path(e), state(e.local.as_ref()), state(e.remote.as_ref()), e.reason_text.clone()]);
+        t.add_row(vec![
+            label(e, *a),
+            display_path(e),
+            state(e.local.as_ref()),
+            state(e.remote.as_ref()),
+            e.reason_text.clone(),
+        ]);
     }
     let mut out = format!(
         "Plan: {} {} ⇄ {} ({} entries, created {})\n",
@@ -131,21 +141,38 @@ pub fn markdown(plan: &Plan, digest: &str) -> String {
         let side = if **a == Action::DeleteLocal { "local" } else { "remote" };
         md.push_str(&format!("- `{}` ({side})\n", md_escape(&display_path(e))));
     }
-    let conflicts: Vec<_> = plan.entries.iter().zip(&actions).filter(|(e, _)| e.action == Action::Conflict && e.part_of.is_none()).collect();
+    let conflicts: Vec<_> = plan
+        .entries
+        .iter()
+        .zip(&actions)
+        .filter(|(e, _)| e.action == Action::Conflict && e.part_of.is_none())
+        .collect();
     md.push_str(&format!("\n#### Conflicts ({})\n\n", conflicts.len()));
     if conflicts.is_empty() {
         md.push_str("None.\n");
     }
     for (e, a) in &conflicts {
-        md.push_str(&format!("- `{}`: {} → **{}**\n", md_escape(&display_path(e)), md_escape(&e.reason_text), label(e, **a)));
+        md.push_str(&format!(
+            "- `{}`: {} → **{}**\n",
+            md_escape(&display_path(e)),
+            md_escape(&e.reason_text),
+            label(e, **a)
+        ));
     }
     let listed: Vec<_> = plan.entries.iter().zip(&actions).filter(|(_, a)| **a != Action::Equal).collect();
     md.push_str(&format!("\n<details><summary>All {} entries that change or are skipped</summary>\n\n", listed.len()));
     md.push_str("| action | path | reason |\n|---|---|---|\n");
     for (e, a) in listed {
-        md.push_str(&format!("| {} | `{}` | {} |\n", label(e, *a), md_escape(&display_path(e)), md_escape(&e.reason_text)));
+        md.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            label(e, *a),
+            md_escape(&display_path(e)),
+            md_escape(&e.reason_text)
+        ));
     }
     md.push_str("\n</details>\n\n");
-    md.push_str(&format!("Plan digest: `sha256:{digest}` (apply with `ftpsync apply PLAN --expect-sha256 {digest}`)\n"));
+    md.push_str(&format!(
+        "Plan digest: `sha256:{digest}` (apply with `ftpsync apply PLAN --expect-sha256 {digest}`)\n"
+    ));
     md
 }

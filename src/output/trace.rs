@@ -16,7 +16,11 @@ pub fn register_secret(secret: &str) {
 
 /// Masks the password of a `PASS` command and every registered secret.
 pub fn mask(line: &str) -> String {
-    let mut line = if line.len() >= 5 && line[..5].eq_ignore_ascii_case("PASS ") { "PASS ***".to_string() } else { line.to_string() };
+    let mut line = if line.len() >= 5 && line[..5].eq_ignore_ascii_case("PASS ") {
+        "PASS ***".to_string()
+    } else {
+        line.to_string()
+    };
     for s in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         line = line.replace(s.as_str(), "***");
     }
@@ -27,7 +31,8 @@ struct Trace;
 
 impl log::Log for Trace {
     fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET || meta.target() == crate::target::ftp::learned::METHODS_TARGET
+        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET
+            || meta.target() == crate::target::ftp::learned::METHODS_TARGET
     }
 
     fn log(&self, record: &log::Record<'_>) {

@@ -12,8 +12,8 @@ use std::io::Write;
 
 use serde::Deserialize;
 
-use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
 use super::Loaded;
+use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
 use crate::digest::Hasher;
 use crate::relpath::check_name;
 use crate::target::is_temp_name;
@@ -105,7 +105,10 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, PlanError> {
 /// so an unsupported plan gets a version message rather than a parse error.
 fn check_version(format: Option<&str>, version: Option<&str>) -> Result<(), PlanError> {
     if format != Some(FORMAT) {
-        return Err(PlanError::new(format!("not an ftpsync plan (format is {:?}, expected {FORMAT:?})", format.unwrap_or("missing"))));
+        return Err(PlanError::new(format!(
+            "not an ftpsync plan (format is {:?}, expected {FORMAT:?})",
+            format.unwrap_or("missing")
+        )));
     }
     let version = version.unwrap_or("missing");
     let major = version.split_once('.').and_then(|(m, n)| Some((m.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
@@ -123,7 +126,10 @@ fn check_version(format: Option<&str>, version: Option<&str>) -> Result<(), Plan
 /// do them, after any edit of a resolution).
 pub fn check_max_delete(plan: &Plan) -> Result<(), PlanError> {
     let Some(max) = plan.options.max_delete else { return Ok(()) };
-    let deletions = super::effective_actions(&plan.entries).iter().filter(|a| matches!(a, Action::DeleteLocal | Action::DeleteRemote)).count() as u64;
+    let deletions = super::effective_actions(&plan.entries)
+        .iter()
+        .filter(|a| matches!(a, Action::DeleteLocal | Action::DeleteRemote))
+        .count() as u64;
     if deletions > max {
         return Err(PlanError::new(format!(
             "the plan deletes {deletions} files and folders, more than --max-delete {max} allows; nothing was changed"
@@ -149,18 +155,25 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         prev = Some(&e.path);
         seen.insert(&e.path);
         for name in [&e.local_name, &e.remote_name].into_iter().flatten() {
-            check_name(name).map_err(|err| PlanError::new(format!("invalid plan: entry {p:?} has a bad name {name:?}: {err}")))?;
+            check_name(name)
+                .map_err(|err| PlanError::new(format!("invalid plan: entry {p:?} has a bad name {name:?}: {err}")))?;
         }
         if let Some(root) = &e.part_of
-            && (!seen.contains(root) || !e.path.starts_with(root) || root == &e.path) {
-                return Err(PlanError::new(format!("invalid plan: entry {p:?} is part of {:?}, which is not a folder entry above it", root.as_str())));
-            }
+            && (!seen.contains(root) || !e.path.starts_with(root) || root == &e.path)
+        {
+            return Err(PlanError::new(format!(
+                "invalid plan: entry {p:?} is part of {:?}, which is not a folder entry above it",
+                root.as_str()
+            )));
+        }
         match (e.action, &e.resolution) {
             (Action::Conflict, None) if e.part_of.is_none() => {
                 return Err(PlanError::new(format!("invalid plan: conflict {p:?} has no resolution field")));
             }
             (Action::Conflict, _) => {}
-            (_, Some(_)) => return Err(PlanError::new(format!("invalid plan: {p:?} has a resolution but is not a conflict"))),
+            (_, Some(_)) => {
+                return Err(PlanError::new(format!("invalid plan: {p:?} has a resolution but is not a conflict")));
+            }
             _ => {}
         }
         if e.reason == Reason::KindClash && e.resolution.flatten().is_some_and(|r| r != Resolution::Skip) {
@@ -180,9 +193,15 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     // Apply removes these: only ftpsync's own temporary names, in the folder itself.
     for f in &plan.folders {
         for name in [&f.local, &f.remote].into_iter().flatten().flat_map(|s| &s.temporary) {
-            let bad = check_name(name).err().map(|e| e.to_string()).or_else(|| (!is_temp_name(name)).then(|| "not a temporary name".to_string()));
+            let bad = check_name(name)
+                .err()
+                .map(|e| e.to_string())
+                .or_else(|| (!is_temp_name(name)).then(|| "not a temporary name".to_string()));
             if let Some(err) = bad {
-                return Err(PlanError::new(format!("invalid plan: folder {:?} lists a bad temporary file {name:?}: {err}", f.path.as_str())));
+                return Err(PlanError::new(format!(
+                    "invalid plan: folder {:?} lists a bad temporary file {name:?}: {err}",
+                    f.path.as_str()
+                )));
             }
         }
     }

@@ -286,10 +286,18 @@ impl PlanEntry {
     pub fn effective_action(&self) -> Action {
         match (self.action, self.resolution.flatten()) {
             (Action::Conflict, Some(Resolution::Local)) => {
-                if self.local.is_some() { Action::Upload } else { Action::DeleteRemote }
+                if self.local.is_some() {
+                    Action::Upload
+                } else {
+                    Action::DeleteRemote
+                }
             }
             (Action::Conflict, Some(Resolution::Remote)) => {
-                if self.remote.is_some() { Action::Download } else { Action::DeleteLocal }
+                if self.remote.is_some() {
+                    Action::Download
+                } else {
+                    Action::DeleteLocal
+                }
             }
             (Action::Conflict, _) => Action::Skip,
             (a, _) => a,

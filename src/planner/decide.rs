@@ -43,8 +43,9 @@ pub fn decide(ctx: &DecideCtx<'_>, pair: &Pair, record: Option<&Record>, has_pee
     let classes = (classify_entry(local, record, has_peer), classify_entry(remote, record, has_peer));
     let any = pair.any();
     if let (Some(l), Some(r)) = (local, remote)
-        && l.kind != r.kind {
-            let conflict = Decision {
+        && l.kind != r.kind
+    {
+        let conflict = Decision {
                 classes,
                 operation: Some(PairOp::Conflict),
                 action: Action::Conflict,
@@ -53,8 +54,8 @@ pub fn decide(ctx: &DecideCtx<'_>, pair: &Pair, record: Option<&Record>, has_pee
                 resolution: Some(Some(Resolution::Skip)),
                 note: Some("a file on one side and a folder on the other cannot be resolved automatically; rename or remove one of them".into()),
             };
-            return filtered(ctx, pair, any.kind, conflict);
-        }
+        return filtered(ctx, pair, any.kind, conflict);
+    }
     let op = pair_operation(classes.0, classes.1).unwrap_or(PairOp::Equal);
     let (op, forced) = reclassify(ctx.options, any.kind, classes, op);
     let decision = handle(ctx, pair, classes, op, forced);
@@ -83,14 +84,18 @@ fn reclassify(o: &PlanOptions, kind: Kind, classes: (Class, Class), op: PairOp) 
     let file = kind == Kind::File;
     match o.mode {
         Mode::Upload => match classes {
-            (New, New) | (Modified, Modified) | (Existing, Existing) if o.force && file => (PairOp::CopyLocal, Some(Reason::Forced)),
+            (New, New) | (Modified, Modified) | (Existing, Existing) if o.force && file => {
+                (PairOp::CopyLocal, Some(Reason::Forced))
+            }
             (Unmodified, Modified) if o.force && file => (PairOp::CopyLocal, Some(Reason::Restore)),
             (Unmodified, Deleted) if o.force => (PairOp::CopyLocal, Some(Reason::Restore)),
             (Missing, New) | (Missing, Existing) => (PairOp::DeleteRemote, None),
             _ => (op, None),
         },
         Mode::Download => match classes {
-            (New, New) | (Modified, Modified) | (Existing, Existing) if o.force && file => (PairOp::CopyRemote, Some(Reason::Forced)),
+            (New, New) | (Modified, Modified) | (Existing, Existing) if o.force && file => {
+                (PairOp::CopyRemote, Some(Reason::Forced))
+            }
             (Modified, Unmodified) if o.force && file => (PairOp::CopyRemote, Some(Reason::Restore)),
             (Deleted, Unmodified) if o.force => (PairOp::CopyRemote, Some(Reason::Restore)),
             (New, Missing) | (Existing, Missing) => (PairOp::DeleteLocal, None),
@@ -169,7 +174,9 @@ fn handle(ctx: &DecideCtx<'_>, pair: &Pair, classes: (Class, Class), op: PairOp,
 /// Two files of the same size whose times agree within [`EPS`](super::classify::EPS).
 fn same_file(pair: &Pair) -> bool {
     match (pair.local_entry(), pair.remote_entry()) {
-        (Some(l), Some(r)) => l.kind == Kind::File && r.kind == Kind::File && l.size == r.size && eps_cmp(l.mtime, r.mtime).is_eq(),
+        (Some(l), Some(r)) => {
+            l.kind == Kind::File && r.kind == Kind::File && l.size == r.size && eps_cmp(l.mtime, r.mtime).is_eq()
+        }
         _ => false,
     }
 }
@@ -179,7 +186,13 @@ fn change_reason(op: PairOp, (l, r): (Class, Class), compared_from: Option<(Clas
     use Class::*;
     let from_existing = compared_from == Some((Existing, Existing));
     match op {
-        PairOp::Equal => if compared_from.is_some() { Reason::Identical } else { Reason::Unchanged },
+        PairOp::Equal => {
+            if compared_from.is_some() {
+                Reason::Identical
+            } else {
+                Reason::Unchanged
+            }
+        }
         PairOp::CopyLocal => match l {
             New => Reason::NewLocal,
             Modified if from_existing => Reason::NewerLocal,
@@ -228,7 +241,9 @@ pub fn resolve(resolve: Resolve, pair: &Pair) -> (Option<Resolution>, Option<Str
                 );
             };
             match (eps_cmp(l.mtime, r.mtime), resolve) {
-                (Ordering::Equal, _) => (None, Some(format!("cannot resolve using '{word}': both have the same modification time"))),
+                (Ordering::Equal, _) => {
+                    (None, Some(format!("cannot resolve using '{word}': both have the same modification time")))
+                }
                 (Ordering::Greater, Resolve::New) | (Ordering::Less, Resolve::Old) => (Some(Resolution::Local), None),
                 _ => (Some(Resolution::Remote), None),
             }

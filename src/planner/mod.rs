@@ -71,14 +71,14 @@ struct Visit<'a> {
 fn peer_records<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -> Result<Option<&'a PeerSync>> {
     for (side, sd) in [(Side::Local, &scan.local), (Side::Remote, &scan.remote)] {
         let Some(sd) = sd else { continue };
-        let where_ = format!("{} folder {:?}", if side == Side::Local { "local" } else { "remote" }, scan.request.path.as_str());
+        let where_ =
+            format!("{} folder {:?}", if side == Side::Local { "local" } else { "remote" }, scan.request.path.as_str());
         match &sd.meta {
             MetaFile::Unreadable { error, .. } => {
                 warnings.push(format!("Could not read meta info in {where_}: {error}; treating it as empty"))
             }
-            MetaFile::Incompatible { version, .. } if ctx.options.migrate => warnings.push(format!(
-                "Migrating meta data version from {version} to 3 (i.e. discarding it) in {where_}"
-            )),
+            MetaFile::Incompatible { version, .. } if ctx.options.migrate => warnings
+                .push(format!("Migrating meta data version from {version} to 3 (i.e. discarding it) in {where_}")),
             MetaFile::Incompatible { version, .. } => bail!(
                 "Invalid meta data version {version} (expected 3) in {where_}; pass --migrate to discard old data"
             ),
@@ -99,7 +99,8 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
     let dctx = ctx.decide_ctx();
     // A name listed in a form we refuse is unknown on that side, not absent: nothing may be
     // copied over it or deleted because of it.
-    let unusable: std::collections::HashSet<&str> = local.skipped.iter().chain(&remote.skipped).map(|s| s.name.as_str()).collect();
+    let unusable: std::collections::HashSet<&str> =
+        local.skipped.iter().chain(&remote.skipped).map(|s| s.name.as_str()).collect();
     let pairs: Vec<_> = pairs
         .into_iter()
         .map(|pair| {
@@ -116,7 +117,12 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
         .collect();
     let names: std::collections::HashSet<&str> = pairs.iter().map(|(pair, _, _)| pair.name.as_str()).collect();
     let stale = peer
-        .map(|p| p.records.iter().filter(|(name, _)| !names.contains(name.as_str()) && !unusable.contains(name.as_str())).collect())
+        .map(|p| {
+            p.records
+                .iter()
+                .filter(|(name, _)| !names.contains(name.as_str()) && !unusable.contains(name.as_str()))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Visit { pairs, stale })
 }
@@ -172,7 +178,8 @@ pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> 
                 if copying && !ctx.filter.passes(&e.name, e.kind) {
                     continue;
                 }
-                let pair = Pair { name: e.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
+                let pair =
+                    Pair { name: e.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
                 out.push(child_request(req, &pair, req.purpose, false));
             }
         }
@@ -205,13 +212,21 @@ impl Built {
                     MetaFile::Unread => MetaStatus::Unread,
                 },
                 meta_sha256: sd.meta.sha256().map(str::to_string),
-                skipped: sd.skipped.iter().map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() }).collect(),
+                skipped: sd
+                    .skipped
+                    .iter()
+                    .map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() })
+                    .collect(),
                 temporary: sd.temporary.clone(),
             })
         };
         for (label, sd) in [("local", &scan.local), ("remote", &scan.remote)] {
             for s in sd.iter().flat_map(|sd| &sd.skipped) {
-                self.warnings.push(format!("Skipping {label} {:?}: {}", scan.request.path.join_unchecked(&s.name).as_str(), s.reason));
+                self.warnings.push(format!(
+                    "Skipping {label} {:?}: {}",
+                    scan.request.path.join_unchecked(&s.name).as_str(),
+                    s.reason
+                ));
             }
         }
         self.folders.push(Folder {
@@ -261,7 +276,12 @@ pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
 /// (ftpsync may be pointed at a folder inside ours): the temporary files in it belong to that
 /// run, whose lock we do not hold, and are left alone.
 fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [crate::plan::model::Folder]) {
-    let roots: Vec<&RelPath> = snapshot.dirs.iter().filter(|(p, s)| !p.is_root() && s.remote.as_ref().is_some_and(|r| r.lock.is_some())).map(|(p, _)| p).collect();
+    let roots: Vec<&RelPath> = snapshot
+        .dirs
+        .iter()
+        .filter(|(p, s)| !p.is_root() && s.remote.as_ref().is_some_and(|r| r.lock.is_some()))
+        .map(|(p, _)| p)
+        .collect();
     for f in folders.iter_mut().filter(|f| roots.iter().any(|r| f.path.starts_with(r))) {
         if let Some(remote) = &mut f.remote {
             remote.temporary.clear();
@@ -305,15 +325,39 @@ fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Buil
             Action::Equal | Action::Record if is_dir(pair.local_entry()) && is_dir(pair.remote_entry()) => {
                 walk(ctx, snapshot, &child, built)?
             }
-            Action::Upload | Action::DeleteLocal if is_dir(pair.local_entry()) => {
-                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, Side::Local, &child, effective, false)
-            }
-            Action::Download | Action::DeleteRemote if is_dir(pair.remote_entry()) => {
-                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, Side::Remote, &child, effective, false)
-            }
-            Action::Skip if folder_conflict => {
-                subtree::expand(built, snapshot, &ctx.filter, &ctx.remote.id, &child, side_with_folder, &child, Action::Skip, false)
-            }
+            Action::Upload | Action::DeleteLocal if is_dir(pair.local_entry()) => subtree::expand(
+                built,
+                snapshot,
+                &ctx.filter,
+                &ctx.remote.id,
+                &child,
+                Side::Local,
+                &child,
+                effective,
+                false,
+            ),
+            Action::Download | Action::DeleteRemote if is_dir(pair.remote_entry()) => subtree::expand(
+                built,
+                snapshot,
+                &ctx.filter,
+                &ctx.remote.id,
+                &child,
+                Side::Remote,
+                &child,
+                effective,
+                false,
+            ),
+            Action::Skip if folder_conflict => subtree::expand(
+                built,
+                snapshot,
+                &ctx.filter,
+                &ctx.remote.id,
+                &child,
+                side_with_folder,
+                &child,
+                Action::Skip,
+                false,
+            ),
             _ => {}
         }
     }
@@ -346,7 +390,8 @@ fn stale_entry(path: RelPath, rec: &Record) -> PlanEntry {
 
 /// pyftpsync's listing counters for a visited folder.
 fn count_visited(scan: &DirScan, counts: &mut ScanCounts) {
-    let (local, remote) = (scan.local.as_ref().map_or(&[][..], |s| &s.entries), scan.remote.as_ref().map_or(&[][..], |s| &s.entries));
+    let (local, remote) =
+        (scan.local.as_ref().map_or(&[][..], |s| &s.entries), scan.remote.as_ref().map_or(&[][..], |s| &s.entries));
     let dirs = |es: &[crate::model::Entry]| es.iter().filter(|e| e.kind == Kind::Dir).count() as u64;
     counts.local_dirs += dirs(local);
     counts.local_files += local.len() as u64 - dirs(local);
@@ -372,10 +417,13 @@ fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath
         Resolve::Remote => (Some(Resolution::Remote), None),
         Resolve::Skip => (Some(Resolution::Skip), None),
         Resolve::Ask => (None, None),
-        Resolve::New | Resolve::Old => (Some(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped")),
+        Resolve::New | Resolve::Old => {
+            (Some(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped"))
+        }
     };
     let deleted_on = if side == Side::Local { "remote" } else { "local" };
-    let note = format!("deleted on the {deleted_on} side, but {what}{}", extra.map(|e| format!("; {e}")).unwrap_or_default());
+    let note =
+        format!("deleted on the {deleted_on} side, but {what}{}", extra.map(|e| format!("; {e}")).unwrap_or_default());
     Decision {
         operation: Some(PairOp::Conflict),
         action: Action::Conflict,

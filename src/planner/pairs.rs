@@ -49,9 +49,7 @@ pub fn effective_entries(side: &SideDir) -> (Vec<SideEntry>, Vec<String>) {
             }
         })
         .collect();
-    let stale = mtimes
-        .map(|m| m.keys().filter(|k| !used.contains(k)).cloned().collect())
-        .unwrap_or_default();
+    let stale = mtimes.map(|m| m.keys().filter(|k| !used.contains(k)).cloned().collect()).unwrap_or_default();
     (entries, stale)
 }
 
@@ -93,7 +91,12 @@ fn key(name: &str, strict: bool) -> String {
 
 /// Pairs local and remote entries by name, as pyftpsync does: exactly with `--case strict`,
 /// otherwise ignoring case, where a spelling difference needs `--case local|remote`.
-pub fn make_pairs(local: Vec<SideEntry>, remote: Vec<SideEntry>, case: Option<CaseMode>, folder: &str) -> Result<Vec<Pair>> {
+pub fn make_pairs(
+    local: Vec<SideEntry>,
+    remote: Vec<SideEntry>,
+    case: Option<CaseMode>,
+    folder: &str,
+) -> Result<Vec<Pair>> {
     let strict = case == Some(CaseMode::Strict);
     let mut remote_by_key: HashMap<String, usize> = HashMap::with_capacity(remote.len());
     for (i, r) in remote.iter().enumerate() {
@@ -111,28 +114,36 @@ pub fn make_pairs(local: Vec<SideEntry>, remote: Vec<SideEntry>, case: Option<Ca
     let mut pairs = Vec::with_capacity(local.len() + remote.len());
     for l in local {
         let found = remote_by_key.get(&key(&l.entry.name, strict)).and_then(|&i| remote[i].take());
-        let mut pair = Pair { name: l.entry.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
+        let mut pair =
+            Pair { name: l.entry.name.clone(), local: None, remote: None, local_name: None, remote_name: None };
         if let Some(r) = &found
-            && r.entry.name != l.entry.name {
-                match case {
-                    Some(CaseMode::Local) => pair.remote_name = Some(r.entry.name.clone()),
-                    Some(CaseMode::Remote) => {
-                        pair.name = r.entry.name.clone();
-                        pair.local_name = Some(l.entry.name.clone());
-                    }
-                    _ => bail!(
-                        "Found ambiguous name ({:?} != {:?}) in {folder:?}: `--case` argument is required",
-                        l.entry.name,
-                        r.entry.name
-                    ),
+            && r.entry.name != l.entry.name
+        {
+            match case {
+                Some(CaseMode::Local) => pair.remote_name = Some(r.entry.name.clone()),
+                Some(CaseMode::Remote) => {
+                    pair.name = r.entry.name.clone();
+                    pair.local_name = Some(l.entry.name.clone());
                 }
+                _ => bail!(
+                    "Found ambiguous name ({:?} != {:?}) in {folder:?}: `--case` argument is required",
+                    l.entry.name,
+                    r.entry.name
+                ),
             }
+        }
         pair.local = Some(l);
         pair.remote = found;
         pairs.push(pair);
     }
     for r in remote.into_iter().flatten() {
-        pairs.push(Pair { name: r.entry.name.clone(), local: None, remote: Some(r), local_name: None, remote_name: None });
+        pairs.push(Pair {
+            name: r.entry.name.clone(),
+            local: None,
+            remote: Some(r),
+            local_name: None,
+            remote_name: None,
+        });
     }
     Ok(pairs)
 }

@@ -68,11 +68,20 @@ impl ScanRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaFile {
     Absent,
-    Valid { meta: DirMeta, sha256: String },
+    Valid {
+        meta: DirMeta,
+        sha256: String,
+    },
     /// Not JSON or not the expected structure: treated as empty (pyftpsync does the same).
-    Unreadable { error: String, sha256: String },
+    Unreadable {
+        error: String,
+        sha256: String,
+    },
     /// Another format version: an error unless `--migrate`, then treated as empty.
-    Incompatible { version: String, sha256: String },
+    Incompatible {
+        version: String,
+        sha256: String,
+    },
     /// Listed but not read: nothing in it could change the plan (see [`meta_can_matter`]).
     /// Apply reads it before it writes it, and checks it then.
     Unread,
@@ -100,9 +109,9 @@ impl MetaFile {
     pub fn sha256(&self) -> Option<&str> {
         match self {
             MetaFile::Absent | MetaFile::Unread => None,
-            MetaFile::Valid { sha256, .. } | MetaFile::Unreadable { sha256, .. } | MetaFile::Incompatible { sha256, .. } => {
-                Some(sha256)
-            }
+            MetaFile::Valid { sha256, .. }
+            | MetaFile::Unreadable { sha256, .. }
+            | MetaFile::Incompatible { sha256, .. } => Some(sha256),
         }
     }
 }
@@ -168,7 +177,9 @@ pub fn meta_can_matter(listing: &Listing, local: Option<&SideDir>, peer_id: &str
         return true;
     };
     listing.entries.iter().filter(|e| e.kind == Kind::File && e.name != META_FILE && e.name != LOCK_FILE).any(|e| {
-        let fits = records.get(&e.name).is_some_and(|r| r.s == Some(e.size) && r.m.is_some_and(|m| (m - e.mtime).abs() < FITS));
+        let fits = records
+            .get(&e.name)
+            .is_some_and(|r| r.s == Some(e.size) && r.m.is_some_and(|m| (m - e.mtime).abs() < FITS));
         !fits
     })
 }
@@ -208,9 +219,22 @@ mod tests {
     fn local_with_records(records: &[(&str, f64, u64)]) -> SideDir {
         let mut meta = DirMeta::default();
         for (name, m, s) in records {
-            meta.set_sync("peer", name, Some(*m), Some(*s), 2000.0, &WriteStyle { verbose: false, version: "t".into() });
+            meta.set_sync(
+                "peer",
+                name,
+                Some(*m),
+                Some(*s),
+                2000.0,
+                &WriteStyle { verbose: false, version: "t".into() },
+            );
         }
-        SideDir { entries: Vec::new(), skipped: Vec::new(), meta: MetaFile::Valid { meta, sha256: String::new() }, lock: None, temporary: Vec::new() }
+        SideDir {
+            entries: Vec::new(),
+            skipped: Vec::new(),
+            meta: MetaFile::Valid { meta, sha256: String::new() },
+            lock: None,
+            temporary: Vec::new(),
+        }
     }
 
     fn listing(entries: Vec<Entry>) -> Listing {
@@ -220,7 +244,12 @@ mod tests {
     #[test]
     fn remote_metadata_matters_unless_every_file_fits_its_record() {
         let local = local_with_records(&[("a", 1000.4, 5), ("b", 1500.0, 7)]);
-        let fits = listing(vec![Entry::file("a", 5, 1000.0), Entry::file("b", 7, 1500.0), Entry::dir("d", 1.0), Entry::file(META_FILE, 99, 3.0)]);
+        let fits = listing(vec![
+            Entry::file("a", 5, 1000.0),
+            Entry::file("b", 7, 1500.0),
+            Entry::dir("d", 1.0),
+            Entry::file(META_FILE, 99, 3.0),
+        ]);
         assert!(!meta_can_matter(&fits, Some(&local), "peer"));
         // Another size, another time, a file without a record, records of another peer, no
         // local metadata at all: the file has to be read.

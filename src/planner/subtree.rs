@@ -5,10 +5,10 @@
 //! entries it cannot prove unchanged; [`expand`] lists every entry of such a folder as an entry
 //! of the plan, so apply copies or deletes exactly what was reviewed.
 
+use super::Built;
 use super::classify::{Class, classify_entry, peer_present};
 use super::pairs::effective_entries;
 use super::snapshot::{Side, Snapshot};
-use super::Built;
 use crate::filter::Filter;
 use crate::model::Kind;
 use crate::plan::model::{Action, Classification, PlanEntry, Reason};
@@ -160,7 +160,13 @@ mod tests {
     /// A snapshot of the remote folder `d` (the local one is gone) holding `entries`.
     fn remote_only(entries: Vec<Entry>, meta: Option<DirMeta>) -> Snapshot {
         let path = RelPath::parse("d").unwrap();
-        let request = ScanRequest { path: path.clone(), purpose: Purpose::Delete(Side::Remote), local_path: None, remote_path: Some(path.clone()), implied_peer: false };
+        let request = ScanRequest {
+            path: path.clone(),
+            purpose: Purpose::Delete(Side::Remote),
+            local_path: None,
+            remote_path: Some(path.clone()),
+            implied_peer: false,
+        };
         let meta = meta.map_or(MetaFile::Absent, |meta| MetaFile::Valid { meta, sha256: String::new() });
         let remote = SideDir { entries, skipped: Vec::new(), meta, lock: None, temporary: Vec::new() };
         let mut snapshot = Snapshot::default();
@@ -186,7 +192,8 @@ mod tests {
         let found = check(&remote_only(vec![edited.clone()], Some(copy.clone()))).expect("changed");
         assert!(found.contains("file d/a.txt changed"), "{found}");
         // A file the records do not know is new.
-        let found = check(&remote_only(vec![file.clone(), Entry::file("b.txt", 1, 5.0)], Some(copy.clone()))).expect("new");
+        let found =
+            check(&remote_only(vec![file.clone(), Entry::file("b.txt", 1, 5.0)], Some(copy.clone()))).expect("new");
         assert!(found.contains("d/b.txt is new"), "{found}");
         // Records of another local folder prove nothing.
         let mut other = DirMeta::default();

@@ -45,7 +45,9 @@ fn describe(reason: Reason) -> &'static str {
         Reason::KindClash => "a file on one side, a folder on the other",
         Reason::InFolder => "inside a folder that is copied or deleted as a whole",
         Reason::Stale => "gone on both sides; its sync record is removed",
-        Reason::Unusable => "listed on one side in a form that is not synchronised (see the folder's skipped entries); left alone",
+        Reason::Unusable => {
+            "listed on one side in a form that is not synchronised (see the folder's skipped entries); left alone"
+        }
         Reason::Unreadable => "a folder in it could not be read (--skip-unreadable); left alone on both sides",
     }
 }

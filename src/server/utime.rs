@@ -67,7 +67,9 @@ where
         match (done, self.form) {
             (Ok(Ok(())), Form::SiteUtime) => Reply::new(ReplyCode::CommandOkay, "SITE UTIME command successful"),
             // The reply the draft prescribes: the time now set, then the path as given.
-            (Ok(Ok(())), Form::Mfmt) => Reply::new_with_string(ReplyCode::FileStatus, format!("Modify={}; {path}", format_time(mtime))),
+            (Ok(Ok(())), Form::Mfmt) => {
+                Reply::new_with_string(ReplyCode::FileStatus, format!("Modify={}; {path}", format_time(mtime)))
+            }
             (Ok(Err(e)), _) => Reply::new_with_string(ReplyCode::FileError, format!("{name} failed: {e}")),
             (Err(_), _) => Reply::new_with_string(ReplyCode::LocalError, format!("{name} failed")),
         }
@@ -83,7 +85,9 @@ fn parse_mfmt(args: &str) -> Option<(&str, FileTime, FileTime)> {
 
 /// `YYYYMMDDHHMMSS` (UTC), whole seconds as the MFMT reply shows them.
 fn format_time(t: FileTime) -> String {
-    chrono::DateTime::from_timestamp(t.unix_seconds(), 0).map(|d| d.format("%Y%m%d%H%M%S").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t.unix_seconds(), 0)
+        .map(|d| d.format("%Y%m%d%H%M%S").to_string())
+        .unwrap_or_default()
 }
 
 /// `(path, atime, mtime)` of either form; `None` on a syntax error.
@@ -105,7 +109,8 @@ fn parse_args(args: &str) -> Option<(&str, FileTime, FileTime)> {
 /// `YYYYMMDDHHMMSS[.fff]` in UTC.
 fn parse_time(text: &str) -> Option<FileTime> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let secs = NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S").ok()?.and_utc().timestamp();

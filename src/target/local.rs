@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, process_gone, temp_name_pid};
+use super::{
+    Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, process_gone, temp_name_pid,
+};
 use crate::model::{Entry, Kind, Skipped};
 use crate::relpath::{RelPath, check_name};
 
@@ -92,7 +94,8 @@ fn writer_gone(name: &str, meta: &fs::Metadata) -> bool {
     match temp_name_pid(name) {
         Some(pid) => pid != std::process::id() && process_gone(pid),
         None => {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
             now - secs(meta.ctime(), meta.ctime_nsec()) > UNNAMED_TEMP_STALE_AFTER
         }
     }
@@ -153,7 +156,9 @@ impl Target for LocalTarget {
                 continue;
             }
             if !temporary && let Err(e) = check_name(name) {
-                listing.skipped.push(Skipped { name: name.escape_debug().to_string(), reason: format!("invalid name: {e}") });
+                listing
+                    .skipped
+                    .push(Skipped { name: name.escape_debug().to_string(), reason: format!("invalid name: {e}") });
                 continue;
             }
             let meta = match item.path().symlink_metadata() {
@@ -208,11 +213,17 @@ impl Target for LocalTarget {
             .tempfile_in(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         if let Some(mode) = existing_mode {
-            tmp.as_file().set_permissions(mode).with_context(|| format!("cannot set the permissions of {}", abs.display()))?;
+            tmp.as_file()
+                .set_permissions(mode)
+                .with_context(|| format!("cannot set the permissions of {}", abs.display()))?;
         }
-        let bytes = super::copy::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
+        let bytes =
+            super::copy::copy(data, tmp.as_file_mut()).with_context(|| format!("while writing {}", abs.display()))?;
         if let Some(t) = mtime {
-            let ft = filetime::FileTime::from_unix_time(t.floor() as i64, ((t - t.floor()) * 1e9).round().min(999_999_999.0) as u32);
+            let ft = filetime::FileTime::from_unix_time(
+                t.floor() as i64,
+                ((t - t.floor()) * 1e9).round().min(999_999_999.0) as u32,
+            );
             filetime::set_file_handle_times(tmp.as_file(), None, Some(ft))
                 .with_context(|| format!("cannot set the modification time of {}", abs.display()))?;
         }

@@ -102,7 +102,13 @@ pub trait Target: Send {
     /// Like [`Target::write_file`], but the file found at `path` must pass `guard` first. FTP
     /// looks at it after the upload, just before the rename, in the same write as the upload's
     /// own checks, so the guard costs no round trip.
-    fn replace_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Guard<'_>) -> Result<Written> {
+    fn replace_file(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Guard<'_>,
+    ) -> Result<Written> {
         let found = self.stat(path)?;
         guard(found.as_ref())?;
         self.write_file(path, data, mtime)
@@ -222,14 +228,17 @@ pub struct Transient(pub String);
 /// True when an error (anywhere in its chain) is [`Transient`], or an [`Unreadable`] folder
 /// worth reading again.
 pub fn is_transient(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<Transient>().is_some() || e.downcast_ref::<Unreadable>().is_some_and(|u| u.again))
+    err.chain()
+        .any(|e| e.downcast_ref::<Transient>().is_some() || e.downcast_ref::<Unreadable>().is_some_and(|u| u.again))
 }
 
 /// A folder whose listing cannot be trusted: not wholly understood (error text in it, an
 /// unknown line), cut short, or refused although the folder can be entered. Never an empty
 /// or partial listing: the plan stops, or with `--skip-unreadable` leaves the folder alone.
 #[derive(Debug, thiserror::Error)]
-#[error("the folder {folder} on {server} is unreadable: {why} (pass --skip-unreadable to leave it out, or report the server's listing)")]
+#[error(
+    "the folder {folder} on {server} is unreadable: {why} (pass --skip-unreadable to leave it out, or report the server's listing)"
+)]
 pub struct Unreadable {
     /// The folder as the server names it.
     pub folder: String,
@@ -269,7 +278,9 @@ pub fn with_write_attempts<T>(attempts: u32, mut write: impl FnMut() -> Result<T
                 pause *= 2;
                 attempt += 1;
             }
-            Err(e) if is_transient(&e) && attempts > 1 => return Err(e.context(format!("gave up after {attempts} attempts"))),
+            Err(e) if is_transient(&e) && attempts > 1 => {
+                return Err(e.context(format!("gave up after {attempts} attempts")));
+            }
             other => return other,
         }
     }

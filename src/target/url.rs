@@ -147,9 +147,10 @@ fn split_host_port(hostport: &str) -> Result<(String, u16)> {
 
 fn expand_home(s: &str) -> PathBuf {
     if (s == "~" || s.starts_with("~/"))
-        && let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(s.trim_start_matches('~').trim_start_matches('/'));
-        }
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(s.trim_start_matches('~').trim_start_matches('/'));
+    }
     PathBuf::from(s)
 }
 
@@ -160,12 +161,14 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }

@@ -60,7 +60,8 @@ impl TaskFile {
         let bytes = std::fs::read(path).map_err(|e| usage(format!("cannot read {file}: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|e| usage(format!("{file} is not UTF-8 text: {e}")))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let flat = |e: serde_norway::Error| usage(format!("{file} is not valid YAML: {}", e.to_string().replace('\n', " ")));
+        let flat =
+            |e: serde_norway::Error| usage(format!("{file} is not valid YAML: {}", e.to_string().replace('\n', " ")));
         let mut value: Value = serde_norway::from_str(text).map_err(flat)?;
         value.apply_merge().map_err(flat)?;
         let doc = match value {
@@ -90,10 +91,15 @@ impl TaskFile {
         let choices = names.join(", ");
         match name {
             Some(n) if names.iter().any(|t| t == n) => Ok(n.to_string()),
-            Some(n) => Err(usage(format!("unknown task '{n}': choose from [{choices}] or define `tasks.{n}` in {file}"))),
+            Some(n) => {
+                Err(usage(format!("unknown task '{n}': choose from [{choices}] or define `tasks.{n}` in {file}")))
+            }
             None => match self.doc.get("default_task").filter(|v| !v.is_null()) {
                 Some(v) if names.contains(&key_text(v)) => Ok(key_text(v)),
-                Some(v) => Err(usage(format!("`default_task: {}` names no task of {file}: choose from [{choices}]", key_text(v)))),
+                Some(v) => Err(usage(format!(
+                    "`default_task: {}` names no task of {file}: choose from [{choices}]",
+                    key_text(v)
+                ))),
                 None => Err(usage(format!("no TASK given and no `default_task` in {file}: choose from [{choices}]"))),
             },
         }
@@ -105,7 +111,11 @@ impl TaskFile {
         let file = self.path.display().to_string();
         let name = self.chosen(name)?;
         let tasks = self.tasks()?.expect("checked when loading");
-        let own = tasks.iter().find(|(k, _)| key_text(k) == name).map(|(_, v)| v).expect("the name was chosen from the tasks");
+        let own = tasks
+            .iter()
+            .find(|(k, _)| key_text(k) == name)
+            .map(|(_, v)| v)
+            .expect("the name was chosen from the tasks");
         let own = match own {
             Value::Mapping(m) => m.clone(),
             Value::Null => Mapping::new(),
@@ -142,7 +152,10 @@ mod tests {
         let f = file(SAMPLE).unwrap();
         assert_eq!(f.names(), ["a", "b"]);
         let b = f.task(None).unwrap();
-        assert_eq!((b.name.as_str(), b.command, b.remote.as_str(), b.flag(Flag::DryRun)), ("b", TaskCommand::Upload, "ftp://h/x", Some(false)));
+        assert_eq!(
+            (b.name.as_str(), b.command, b.remote.as_str(), b.flag(Flag::DryRun)),
+            ("b", TaskCommand::Upload, "ftp://h/x", Some(false))
+        );
         assert_eq!(f.task(Some("a")).unwrap().flag(Flag::DryRun), Some(true));
         assert!(message(f.task(Some("c"))).starts_with("unknown task 'c': choose from [a, b]"));
     }

@@ -114,7 +114,12 @@ mod tests {
     }
 
     fn cli(set: &[Flag]) -> CliFlags {
-        CliFlags { set: set.iter().copied().collect(), no_dry_run: false, verbose: DEFAULT_VERBOSITY, case: Some(CaseMode::Remote) }
+        CliFlags {
+            set: set.iter().copied().collect(),
+            no_dry_run: false,
+            verbose: DEFAULT_VERBOSITY,
+            case: Some(CaseMode::Remote),
+        }
     }
 
     #[test]
@@ -123,7 +128,11 @@ mod tests {
         let c = cli(&[Flag::Force, Flag::Progress]);
         let log = apply(&mut t, &c);
         assert!(c.effective(&t, Flag::Force));
-        assert_eq!(log, vec!["tasks.t.force (false) overridden by --force: true".to_string()], "no line when nothing changes");
+        assert_eq!(
+            log,
+            vec!["tasks.t.force (false) overridden by --force: true".to_string()],
+            "no line when nothing changes"
+        );
     }
 
     #[test]
@@ -142,7 +151,10 @@ mod tests {
         let mut t = task(&[(Flag::DryRun, true), (Flag::Root, true)]);
         let c = CliFlags { no_dry_run: true, verbose: 5, ..cli(&[Flag::Here]) };
         apply(&mut t, &c);
-        assert_eq!((t.flag(Flag::DryRun), t.flag(Flag::Here), t.flag(Flag::Root)), (Some(false), Some(true), Some(false)));
+        assert_eq!(
+            (t.flag(Flag::DryRun), t.flag(Flag::Here), t.flag(Flag::Root)),
+            (Some(false), Some(true), Some(false))
+        );
         assert_eq!(c.verbosity(&t), 5);
     }
 }

@@ -66,7 +66,12 @@ impl Placement<'_> {
             .into());
         }
         let Ok(rel) = cwd.strip_prefix(&project) else {
-            return Err(ExitError::usage(format!("--here: the current folder {} is not inside the task's local folder {}", cwd.display(), project.display())).into());
+            return Err(ExitError::usage(format!(
+                "--here: the current folder {} is not inside the task's local folder {}",
+                cwd.display(),
+                project.display()
+            ))
+            .into());
         };
         let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let rel = rel.join("/");

@@ -26,7 +26,14 @@ fn connection(task: &Task, cli: &CliFlags, conn: &Connection) -> Connection {
 }
 
 /// An `upload`, `download` or `sync` task.
-pub fn run_settings(task: &Task, mode: Mode, cli: &CliFlags, roots: &Roots, conn: &Connection, report: Option<PathBuf>) -> RunSettings {
+pub fn run_settings(
+    task: &Task,
+    mode: Mode,
+    cli: &CliFlags,
+    roots: &Roots,
+    conn: &Connection,
+    report: Option<PathBuf>,
+) -> RunSettings {
     let f = |flag| cli.effective(task, flag);
     let mut options = PlanOptions::new(mode);
     options.resolve = task.resolve.unwrap_or(Resolve::Skip);

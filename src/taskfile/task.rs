@@ -21,8 +21,12 @@ pub enum TaskCommand {
 }
 
 impl TaskCommand {
-    const ALL: [(&'static str, TaskCommand); 4] =
-        [("upload", TaskCommand::Upload), ("download", TaskCommand::Download), ("sync", TaskCommand::Sync), ("tree", TaskCommand::Tree)];
+    const ALL: [(&'static str, TaskCommand); 4] = [
+        ("upload", TaskCommand::Upload),
+        ("download", TaskCommand::Download),
+        ("sync", TaskCommand::Sync),
+        ("tree", TaskCommand::Tree),
+    ];
 
     /// The synchronisation mode; `None` for `tree`.
     pub fn mode(self) -> Option<Mode> {
@@ -39,7 +43,9 @@ impl TaskCommand {
         match self {
             TaskCommand::Upload => &[Resolve::Local, Resolve::Skip, Resolve::Ask],
             TaskCommand::Download => &[Resolve::Remote, Resolve::Skip, Resolve::Ask],
-            TaskCommand::Sync | TaskCommand::Tree => &[Resolve::Old, Resolve::New, Resolve::Local, Resolve::Remote, Resolve::Skip, Resolve::Ask],
+            TaskCommand::Sync | TaskCommand::Tree => {
+                &[Resolve::Old, Resolve::New, Resolve::Local, Resolve::Remote, Resolve::Skip, Resolve::Ask]
+            }
         }
     }
 }
@@ -222,7 +228,8 @@ impl TaskReader<'_> {
     }
 
     fn choice<T: ValueEnum>(&self, key: &str, v: &Value, allowed: &[T]) -> Result<T> {
-        let names: Vec<String> = allowed.iter().filter_map(|c| c.to_possible_value()).map(|p| p.get_name().to_string()).collect();
+        let names: Vec<String> =
+            allowed.iter().filter_map(|c| c.to_possible_value()).map(|p| p.get_name().to_string()).collect();
         let text = self.text(key, v)?;
         allowed
             .iter()
@@ -236,7 +243,11 @@ impl TaskReader<'_> {
             Value::String(s) => Ok(split_patterns(s)),
             Value::Sequence(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| self.err(key, &format!("expected patterns, found {} in the list", show(i)))))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.err(key, &format!("expected patterns, found {} in the list", show(i))))
+                })
                 .collect(),
             _ => Err(self.err(key, &format!("expected comma-separated patterns or a list of them, found {}", show(v)))),
         }
@@ -249,18 +260,33 @@ impl TaskReader<'_> {
         let missing: Vec<&str> = ["command", "remote"].into_iter().filter(|k| !set.contains_key(*k)).collect();
         if !missing.is_empty() {
             let list: Vec<String> = missing.iter().map(|k| format!("tasks.{}.{k}", self.name)).collect();
-            return Err(ExitError::usage(format!("missing mandatory entries in {}: {} (in the task or in common_config)", self.file, list.join(", "))).into());
+            return Err(ExitError::usage(format!(
+                "missing mandatory entries in {}: {} (in the task or in common_config)",
+                self.file,
+                list.join(", ")
+            ))
+            .into());
         }
         let command_text = self.text("command", set["command"])?;
         let Some(&(_, command)) = TaskCommand::ALL.iter().find(|(n, _)| *n == command_text) else {
             let names: Vec<&str> = TaskCommand::ALL.iter().map(|(n, _)| *n).collect();
-            return Err(self.err("command", &format!("{command_text:?} cannot be run as a task (choose from {})", names.join(", "))));
+            return Err(self.err(
+                "command",
+                &format!("{command_text:?} cannot be run as a task (choose from {})", names.join(", ")),
+            ));
         };
         let known = known_keys();
-        let unknown: Vec<String> = self.entries.keys().map(key_text).filter(|k| !known.contains(&k.as_str()) && k != NO_DRY_RUN).collect();
+        let unknown: Vec<String> =
+            self.entries.keys().map(key_text).filter(|k| !known.contains(&k.as_str()) && k != NO_DRY_RUN).collect();
         if !unknown.is_empty() {
             let list: Vec<String> = unknown.iter().map(|k| format!("tasks.{}.{k}", self.name)).collect();
-            return Err(ExitError::usage(format!("Invalid entries: {} in {} (known keys: {})", list.join(", "), self.file, known.join(", "))).into());
+            return Err(ExitError::usage(format!(
+                "Invalid entries: {} in {} (known keys: {})",
+                list.join(", "),
+                self.file,
+                known.join(", ")
+            ))
+            .into());
         }
         if self.entries.keys().any(|k| key_text(k) == NO_DRY_RUN) {
             return Err(self.err(NO_DRY_RUN, "not allowed in the file: write `dry_run: false`, or pass --no-dry-run"));
@@ -279,14 +305,18 @@ impl TaskReader<'_> {
         };
         for (key, v) in set {
             if let Some(flag) = Flag::ALL.into_iter().find(|f| f.key() == key) {
-                let b = as_bool(v).ok_or_else(|| self.err(&key, &format!("expected true or false, found {}", show(v))))?;
+                let b =
+                    as_bool(v).ok_or_else(|| self.err(&key, &format!("expected true or false, found {}", show(v))))?;
                 task.flags.insert(flag, b);
                 continue;
             }
             match key.as_str() {
                 "local" => task.local = Some(self.text(&key, v)?),
                 "verbose" => {
-                    let n = v.as_i64().filter(|n| (0..=9).contains(n)).ok_or_else(|| self.err(&key, &format!("expected a number 0..9, found {}", show(v))))?;
+                    let n = v
+                        .as_i64()
+                        .filter(|n| (0..=9).contains(n))
+                        .ok_or_else(|| self.err(&key, &format!("expected a number 0..9, found {}", show(v))))?;
                     task.verbose = Some(n as i32);
                 }
                 "case" => task.case = Some(self.choice(&key, v, CaseMode::value_variants())?),
@@ -337,11 +367,22 @@ mod tests {
     fn refuses_what_pyftpsync_refuses_and_more() {
         assert!(message("remote: x\n").contains("missing mandatory entries in pyftpsync.yaml: tasks.t.command"));
         assert!(message("command: sync\n").contains("tasks.t.remote"));
-        assert!(message("command: scan\nremote: x\n").contains("tasks.t.command in pyftpsync.yaml: \"scan\" cannot be run as a task"));
-        assert!(message("command: sync\nremote: x\ncolour: true\n").starts_with("Invalid entries: tasks.t.colour in pyftpsync.yaml"));
+        assert!(
+            message("command: scan\nremote: x\n")
+                .contains("tasks.t.command in pyftpsync.yaml: \"scan\" cannot be run as a task")
+        );
+        assert!(
+            message("command: sync\nremote: x\ncolour: true\n")
+                .starts_with("Invalid entries: tasks.t.colour in pyftpsync.yaml")
+        );
         assert!(message("command: sync\nremote: x\nno_dry_run: true\n").contains("dry_run: false"));
-        assert!(message("command: sync\nremote: x\ndry_run: maybe\n").contains("tasks.t.dry_run (set in common_config) in pyftpsync.yaml: expected true or false, found \"maybe\""));
-        assert!(message("command: upload\nremote: x\nresolve: remote\n").contains("\"remote\" is not one of local, skip, ask"));
+        assert!(message("command: sync\nremote: x\ndry_run: maybe\n").contains(
+            "tasks.t.dry_run (set in common_config) in pyftpsync.yaml: expected true or false, found \"maybe\""
+        ));
+        assert!(
+            message("command: upload\nremote: x\nresolve: remote\n")
+                .contains("\"remote\" is not one of local, skip, ask")
+        );
         assert!(message("command: sync\nremote: x\nverbose: loud\n").contains("expected a number"));
     }
 }

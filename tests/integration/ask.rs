@@ -16,8 +16,10 @@ const SYNC: &str = "Use Local, Remote, Older, Newer, Skip, Binary compare, Help 
 const UPLOAD: &str = "Use Local, Skip, Binary compare, Help ? ";
 const DOWNLOAD: &str = "Use Remote, Skip, Binary compare, Help ? ";
 
-const LOCAL: [(&str, &str, f64); 3] = [("a.txt", "a-local", T13), ("b.txt", "same-size-L", T1305), ("c.txt", "c-local", T13)];
-const REMOTE: [(&str, &str, f64); 3] = [("a.txt", "a-remote!", T1305), ("b.txt", "same-size-R", T13), ("c.txt", "c-remote!", T1305)];
+const LOCAL: [(&str, &str, f64); 3] =
+    [("a.txt", "a-local", T13), ("b.txt", "same-size-L", T1305), ("c.txt", "c-local", T13)];
+const REMOTE: [(&str, &str, f64); 3] =
+    [("a.txt", "a-remote!", T1305), ("b.txt", "same-size-R", T13), ("c.txt", "c-remote!", T1305)];
 
 struct Conflicts {
     dir: tempfile::TempDir,
@@ -157,7 +159,10 @@ fn plan_records_the_answers_and_changes_nothing() {
     let c = Conflicts::new();
     let before = (tree_state(&c.local), tree_state(&c.remote));
     let plan = c.dir.path().join("plan.json");
-    let mut p = spawn(&["plan", "sync", c.local.to_str().unwrap(), c.remote.to_str().unwrap(), "-o", plan.to_str().unwrap()], c.dir.path());
+    let mut p = spawn(
+        &["plan", "sync", c.local.to_str().unwrap(), c.remote.to_str().unwrap(), "-o", plan.to_str().unwrap()],
+        c.dir.path(),
+    );
     answer(&mut p, "a.txt", SYNC, "l");
     answer(&mut p, "b.txt", SYNC, "r");
     answer(&mut p, "c.txt", SYNC, "s");
@@ -165,7 +170,9 @@ fn plan_records_the_answers_and_changes_nothing() {
     assert_eq!(code, 0, "{rest}");
     assert_eq!(before, (tree_state(&c.local), tree_state(&c.remote)));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
-    let resolution = |name: &str| doc["entries"].as_array().unwrap().iter().find(|e| e["path"] == name).unwrap()["resolution"].clone();
+    let resolution = |name: &str| {
+        doc["entries"].as_array().unwrap().iter().find(|e| e["path"] == name).unwrap()["resolution"].clone()
+    };
     assert_eq!([resolution("a.txt"), resolution("b.txt"), resolution("c.txt")], ["local", "remote", "skip"]);
     assert_eq!(doc["summary"]["unresolved"], 0);
     // Applied later, without anybody to ask: exactly the answers.
@@ -192,7 +199,10 @@ fn ctrl_c_and_end_of_input_abort_before_anything_changes() {
 #[test]
 fn without_a_terminal_conflicts_stay_open_and_are_skipped() {
     let c = Conflicts::new();
-    let out = crate::support::ftpsync_command(&["sync", c.local.to_str().unwrap(), c.remote.to_str().unwrap()]).stdin(std::process::Stdio::null()).output().unwrap();
+    let out = crate::support::ftpsync_command(&["sync", c.local.to_str().unwrap(), c.remote.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("3 conflict(s) left unresolved"), "{stderr}");

@@ -13,13 +13,13 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use ftpsync::credentials::Secret;
 use ftpsync::model::Entry;
 use ftpsync::relpath::RelPath;
 use ftpsync::target::Target;
 use ftpsync::target::ftp::session::Settings;
 use ftpsync::target::ftp::{FtpTarget, Options};
 use ftpsync::target::url::{FtpUrl, Tls};
-use ftpsync::credentials::Secret;
 
 use crate::support::ftpsync_command;
 use crate::support::iis_ftp::IisFtp;
@@ -60,7 +60,10 @@ fn local_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else if !name.starts_with(".pyftpsync-") && !name.starts_with(".ftpsync-") {
-                out.insert(e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned(), fs::read(e.path()).unwrap());
+                out.insert(
+                    e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                );
             }
         }
     }
@@ -80,7 +83,9 @@ fn served_files(server: &IisFtp) -> BTreeMap<String, Vec<u8>> {
 /// The same files on both sides, compared without regard to case (the spelling may differ
 /// with `--case local|remote`).
 fn same_content(local: &BTreeMap<String, Vec<u8>>, served: &BTreeMap<String, Vec<u8>>) -> Result<(), String> {
-    let fold = |m: &BTreeMap<String, Vec<u8>>| m.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect::<BTreeMap<_, _>>();
+    let fold = |m: &BTreeMap<String, Vec<u8>>| {
+        m.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect::<BTreeMap<_, _>>()
+    };
     if fold(local) == fold(served) {
         Ok(())
     } else {
@@ -89,8 +94,22 @@ fn same_content(local: &BTreeMap<String, Vec<u8>>, served: &BTreeMap<String, Vec
 }
 
 fn target(server: &IisFtp) -> FtpTarget {
-    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port: server.port(), user: None, password: None, path: "/site".into() };
-    let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: Duration::from_secs(10) };
+    let url = FtpUrl {
+        tls: Tls::None,
+        host: "127.0.0.1".into(),
+        port: server.port(),
+        user: None,
+        password: None,
+        path: "/site".into(),
+    };
+    let settings = Settings {
+        url,
+        user: "joe".into(),
+        password: Secret::new("pw"),
+        trust: None,
+        active: false,
+        timeout: Duration::from_secs(10),
+    };
     FtpTarget::open(settings, Options { retries: 1, create_root: false }).unwrap()
 }
 
@@ -101,15 +120,26 @@ fn a_rename_refused_onto_a_name_planned_absent_deletes_nothing() {
     let mut t = target(&server);
     // The plan recorded `Notes.txt` as absent; the guard (like apply's) accepts only that.
     let absent = |found: Option<&Entry>| if found.is_none() { Ok(()) } else { Err(anyhow::anyhow!("changed")) };
-    let err = t.replace_file(&RelPath::parse("Notes.txt").unwrap(), &mut &b"mine"[..], Some(NEWER as f64), &absent).unwrap_err();
+    let err = t
+        .replace_file(&RelPath::parse("Notes.txt").unwrap(), &mut &b"mine"[..], Some(NEWER as f64), &absent)
+        .unwrap_err();
     let err = format!("{err:#}");
     assert!(err.contains("Cannot create a file when that file already exists") && err.contains("left alone"), "{err}");
     let commands = server.commands();
-    assert!(!commands.iter().any(|c| c.starts_with("DELE /site/notes.txt") || c.starts_with("DELE /site/Notes.txt")), "{commands:#?}");
-    assert_eq!(server.files(), BTreeMap::from([("notes.txt".to_string(), b"written by someone else".to_vec())]), "the other file is kept, no temporary file is left");
+    assert!(
+        !commands.iter().any(|c| c.starts_with("DELE /site/notes.txt") || c.starts_with("DELE /site/Notes.txt")),
+        "{commands:#?}"
+    );
+    assert_eq!(
+        server.files(),
+        BTreeMap::from([("notes.txt".to_string(), b"written by someone else".to_vec())]),
+        "the other file is kept, no temporary file is left"
+    );
 
     // A file the guard saw and accepted may be replaced: removed first, as IIS needs.
-    let seen = |found: Option<&Entry>| if found.is_some_and(|e| e.size == 23) { Ok(()) } else { Err(anyhow::anyhow!("changed")) };
+    let seen = |found: Option<&Entry>| {
+        if found.is_some_and(|e| e.size == 23) { Ok(()) } else { Err(anyhow::anyhow!("changed")) }
+    };
     t.replace_file(&RelPath::parse("notes.txt").unwrap(), &mut &b"mine"[..], Some(NEWER as f64), &seen).unwrap();
     assert_eq!(server.files(), BTreeMap::from([("notes.txt".to_string(), b"mine".to_vec())]));
 }
@@ -127,14 +157,25 @@ fn names_differing_only_in_case_stop_before_any_change() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("\"Notes.txt\" and \"notes.txt\"") && said.contains("ignores the case"), "{said}");
     assert!(server.files().is_empty(), "nothing may change: {:?}", server.files());
-    assert!(!server.commands().iter().any(|c| c.starts_with("STOR") || c.starts_with("MKD")), "{:#?}", server.commands());
+    assert!(
+        !server.commands().iter().any(|c| c.starts_with("STOR") || c.starts_with("MKD")),
+        "{:#?}",
+        server.commands()
+    );
     assert_eq!(local_files(&local).len(), 3);
 
     // A plan says so already (it cannot know the server's rules: it changes nothing), and the
     // apply of it stops the same way.
     let plan = dir.path().join("plan.json");
-    let out = run(&server, &["plan", "upload", local.to_str().unwrap(), &server.url(), "--case", "strict", "-o", plan.to_str().unwrap()]);
-    assert!(out.status.success() && text(&out).contains("\"Notes.txt\" and \"notes.txt\" differ only in case"), "{}", text(&out));
+    let out = run(
+        &server,
+        &["plan", "upload", local.to_str().unwrap(), &server.url(), "--case", "strict", "-o", plan.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success() && text(&out).contains("\"Notes.txt\" and \"notes.txt\" differ only in case"),
+        "{}",
+        text(&out)
+    );
     let out = run(&server, &["apply", plan.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("\"Notes.txt\" and \"notes.txt\""), "{}", text(&out));
@@ -153,7 +194,16 @@ fn names_differing_only_in_case_stop_before_any_change() {
     // A case-sensitive server stores both (the question is asked and answered "no").
     let other = dir.path().join("served");
     fs::create_dir_all(&other).unwrap();
-    let out = ftpsync_command(&["upload", local.to_str().unwrap(), other.to_str().unwrap(), "--case", "strict", "--no-prompt"]).output().unwrap();
+    let out = ftpsync_command(&[
+        "upload",
+        local.to_str().unwrap(),
+        other.to_str().unwrap(),
+        "--case",
+        "strict",
+        "--no-prompt",
+    ])
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
 
@@ -200,7 +250,10 @@ fn lifecycle(case: Option<&str>) -> Result<(), String> {
     }
     let (lf, sf) = (local_files(&local), served_files(&server));
     same_content(&lf, &sf).map_err(|e| format!("after sync: {e}"))?;
-    if lf.get("Notes.txt").map(Vec::as_slice) != Some(&b"notes v2, edited"[..]) || !lf.contains_key("Photos/Sunset.PNG") || lf.len() != 5 {
+    if lf.get("Notes.txt").map(Vec::as_slice) != Some(&b"notes v2, edited"[..])
+        || !lf.contains_key("Photos/Sunset.PNG")
+        || lf.len() != 5
+    {
         return Err(format!("after sync: {:?}", lf.keys().collect::<Vec<_>>()));
     }
 
@@ -237,7 +290,10 @@ fn spelling(case: Option<&str>) -> Result<String, String> {
             if !out.status.success() {
                 return Err(format!("upload: {}", text(&out)));
             }
-            let expected = BTreeMap::from([("keep.txt".to_string(), b"keep".to_vec()), ("readme.TXT".to_string(), b"local, newer".to_vec())]);
+            let expected = BTreeMap::from([
+                ("keep.txt".to_string(), b"keep".to_vec()),
+                ("readme.TXT".to_string(), b"local, newer".to_vec()),
+            ]);
             if files != expected {
                 return Err(format!("served {files:?}"));
             }

@@ -58,7 +58,10 @@ fn plan_approve_and_apply_in_another_checkout() {
     let digest = String::from_utf8(ftpsync(&["show", s(&plan1), "--sha256"]).stdout).unwrap().trim().to_string();
     assert_eq!(digest.len(), 64);
     let comment = String::from_utf8(ftpsync(&["show", s(&plan1), "--format", "markdown"]).stdout).unwrap();
-    assert!(comment.contains(&digest) && comment.contains("old.html"), "the review comment shows the digest and the deletion:\n{comment}");
+    assert!(
+        comment.contains(&digest) && comment.contains("old.html"),
+        "the review comment shows the digest and the deletion:\n{comment}"
+    );
 
     // The plan travels to the apply jobs as an artifact; each has its own checkout.
     let server_before = tree_state(&served);
@@ -112,7 +115,11 @@ fn plan_approve_and_apply_in_another_checkout() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_schema_valid("report", &doc);
     assert_eq!(doc["result"], "success");
-    assert_eq!(doc["local"]["url"].as_str(), Some(s(&std::path::absolute(&local4).unwrap())), "the report names the checkout used");
+    assert_eq!(
+        doc["local"]["url"].as_str(),
+        Some(s(&std::path::absolute(&local4).unwrap())),
+        "the report names the checkout used"
+    );
     let served_files: Vec<String> = read_tree(&served).into_keys().collect();
     assert_eq!(served_files, ["about.html", "css/site.css", "index.html"]);
     assert_eq!(std::fs::read_to_string(served.join("index.html")).unwrap(), "<h1>Welcome</h1>");
@@ -120,7 +127,16 @@ fn plan_approve_and_apply_in_another_checkout() {
     // has nothing left to do.
     assert_eq!(read_tree(&local1).len(), 3);
     assert!(!local1.join(".pyftpsync-meta.json").exists());
-    let out = ftpsync(&["plan", "upload", s(&local4), &url, "--delete", "-o", s(&job4.join("again.json")), "--detailed-exitcode"]);
+    let out = ftpsync(&[
+        "plan",
+        "upload",
+        s(&local4),
+        &url,
+        "--delete",
+        "-o",
+        s(&job4.join("again.json")),
+        "--detailed-exitcode",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Applying the same plan again is refused: the server is no longer what was planned.
     let out = apply(&plan4, &local4, &digest, &job4.join("again-report.json"));

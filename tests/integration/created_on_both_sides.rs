@@ -19,7 +19,9 @@ fn prepare(root: &Path, first_sync: impl Fn(&Path, &Path)) {
     first_sync(&l, &r);
     assert!(r.join("empty").is_dir(), "the first sync created the folder on the remote");
     assert!(!l.join("empty/.pyftpsync-meta.json").exists(), "an empty folder has no metadata file of its own");
-    for (side, content, mtime) in [("l", "local version\n", 1_704_103_200), ("r", "remote version, longer\n", 1_704_189_600)] {
+    for (side, content, mtime) in
+        [("l", "local version\n", 1_704_103_200), ("r", "remote version, longer\n", 1_704_189_600)]
+    {
         let file = root.join(side).join("empty/new.txt");
         std::fs::write(&file, content).unwrap();
         filetime::set_file_mtime(&file, filetime::FileTime::from_unix_time(mtime, 0)).unwrap();
@@ -45,7 +47,10 @@ fn a_file_created_on_both_sides_in_a_synced_folder_is_a_conflict() {
     });
     let said = run_ftpsync(root.path(), "skip");
     assert!(said.contains("CONFLICT") && said.contains("empty/new.txt"), "{said}");
-    assert_eq!((read(root.path(), "l"), read(root.path(), "r")), ("local version\n".into(), "remote version, longer\n".into()));
+    assert_eq!(
+        (read(root.path(), "l"), read(root.path(), "r")),
+        ("local version\n".into(), "remote version, longer\n".into())
+    );
     // Settled by --resolve like any conflict.
     let said = run_ftpsync(root.path(), "new");
     assert!(said.contains("empty/new.txt"), "{said}");
@@ -72,5 +77,9 @@ fn pyftpsync_lets_the_newer_file_win_silently() {
     });
     let said = py(root.path());
     assert!(!said.contains("CONFLICT"), "pyftpsync reported a conflict after all:\n{said}");
-    assert_eq!(read(root.path(), "l"), "remote version, longer\n", "pyftpsync did not overwrite the local file:\n{said}");
+    assert_eq!(
+        read(root.path(), "l"),
+        "remote version, longer\n",
+        "pyftpsync did not overwrite the local file:\n{said}"
+    );
 }

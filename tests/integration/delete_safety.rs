@@ -38,7 +38,22 @@ fn plan_once(w: &World, mode: &str) -> std::process::Output {
     let _ = fs::remove_file(&out);
     // (A sync deletes by its metadata; the others need --delete.)
     let delete = if mode == "sync" { "--resolve=skip" } else { "--delete" };
-    w.run(&["plan", mode, &local, &url, delete, "-o", out.to_str().unwrap(), "--retries", "1", "--timeout", "3", "--no-prompt", "--no-keyring", "--no-netrc"])
+    w.run(&[
+        "plan",
+        mode,
+        &local,
+        &url,
+        delete,
+        "-o",
+        out.to_str().unwrap(),
+        "--retries",
+        "1",
+        "--timeout",
+        "3",
+        "--no-prompt",
+        "--no-keyring",
+        "--no-netrc",
+    ])
 }
 
 #[test]
@@ -52,7 +67,9 @@ fn a_listing_cut_midway_never_leads_to_a_deletion() {
         let out = plan_once(&w, mode);
         assert!(out.status.success(), "{}", text(&out));
         let (control, data) = w.proxy.bytes_since_armed();
-        let faults = (1..8).map(|i| Fault { channel: Channel::Data, at: data * i / 8, action: Action::Reset }).chain((1..4).map(|i| Fault { channel: Channel::Control, at: control * i / 4, action: Action::Reset }));
+        let faults = (1..8)
+            .map(|i| Fault { channel: Channel::Data, at: data * i / 8, action: Action::Reset })
+            .chain((1..4).map(|i| Fault { channel: Channel::Control, at: control * i / 4, action: Action::Reset }));
         for fault in faults {
             let fired = w.proxy.faults_fired();
             w.proxy.arm(Some(fault));
@@ -87,14 +104,20 @@ fn max_delete_refuses_a_one_step_run_before_any_change() {
     w.put(Side::Local, "new.txt", 1, 10);
     let before = trees(&w);
     let (local, url) = (w.local.to_str().unwrap().to_string(), w.proxy.url());
-    let out = w.run(&["upload", &local, &url, "--delete", "--max-delete", "2", "--no-prompt", "--no-keyring", "--no-netrc"]);
+    let out =
+        w.run(&["upload", &local, &url, "--delete", "--max-delete", "2", "--no-prompt", "--no-keyring", "--no-netrc"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("the plan deletes 3 files and folders, more than --max-delete 2 allows"), "{}", text(&out));
+    assert!(
+        text(&out).contains("the plan deletes 3 files and folders, more than --max-delete 2 allows"),
+        "{}",
+        text(&out)
+    );
     let after = trees(&w);
     compare("local", &after.0, &before.0).unwrap();
     compare("served", &after.1, &before.1).unwrap();
     // At the limit, the same run goes through.
-    let out = w.run(&["upload", &local, &url, "--delete", "--max-delete", "3", "--no-prompt", "--no-keyring", "--no-netrc"]);
+    let out =
+        w.run(&["upload", &local, &url, "--delete", "--max-delete", "3", "--no-prompt", "--no-keyring", "--no-netrc"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!w.served.join("d5/f0.txt").exists() && w.served.join("new.txt").exists());
 }

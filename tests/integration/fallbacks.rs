@@ -19,7 +19,11 @@ const T_A: i64 = 1_600_000_000;
 const T_B: i64 = 1_610_000_007;
 const T_C: i64 = 1_620_000_013;
 
-const FILES: &[(&str, &[u8], i64)] = &[("a.txt", b"alpha\n", T_A), ("sub/b.txt", b"bravo, a little longer\n", T_B), ("sub/deeper/c.bin", b"\x00\x01\x02\r\n\xff", T_C)];
+const FILES: &[(&str, &[u8], i64)] = &[
+    ("a.txt", b"alpha\n", T_A),
+    ("sub/b.txt", b"bravo, a little longer\n", T_B),
+    ("sub/deeper/c.bin", b"\x00\x01\x02\r\n\xff", T_C),
+];
 
 struct Outcome {
     code: i32,
@@ -29,7 +33,9 @@ struct Outcome {
 /// Runs ftpsync with the flags of these tests; bounded in time.
 fn run(args: &[&str], workers: usize) -> Outcome {
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "5", "--retries", "2", "-vv"].map(String::from));
+    all.extend(
+        ["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "5", "--retries", "2", "-vv"].map(String::from),
+    );
     bounded(Duration::from_secs(60), move || {
         let args: Vec<&str> = all.iter().map(String::as_str).collect();
         let mut cmd = ftpsync_command(&args);
@@ -57,7 +63,8 @@ fn mtime(p: &Path) -> i64 {
 /// A number from the run's statistics (`"files_written": 3`).
 fn stat(out: &str, key: &str) -> i64 {
     let needle = format!("\"{key}\": ");
-    let line = out.lines().find_map(|l| l.trim().strip_prefix(&needle)).unwrap_or_else(|| panic!("no {key} in:\n{out}"));
+    let line =
+        out.lines().find_map(|l| l.trim().strip_prefix(&needle)).unwrap_or_else(|| panic!("no {key} in:\n{out}"));
     line.trim_end_matches(',').parse().unwrap()
 }
 
@@ -85,7 +92,8 @@ fn round_trip(fake: &RefusingFtp, workers: usize, per_run: &dyn Fn(&str, &[Logge
     fake.clear_log();
     let files = fake.files();
     for (path, content, _) in FILES {
-        let on_server = files.get(&format!("/site/{path}")).unwrap_or_else(|| panic!("{path} not uploaded: {:?}", files.keys()));
+        let on_server =
+            files.get(&format!("/site/{path}")).unwrap_or_else(|| panic!("{path} not uploaded: {:?}", files.keys()));
         assert_eq!(&on_server.0, content, "{path}");
     }
     assert!(!files.keys().any(|k| k.contains(".ftpsync-tmp")), "temporary files left: {:?}", files.keys());
@@ -93,7 +101,12 @@ fn round_trip(fake: &RefusingFtp, workers: usize, per_run: &dyn Fn(&str, &[Logge
 
     let again = run(&["upload", local_s, &url], workers);
     assert_eq!(again.code, 0, "replan failed:\n{}", again.out);
-    assert_eq!((stat(&again.out, "files_written"), stat(&again.out, "dirs_created")), (0, 0), "the replan must be empty:\n{}", again.out);
+    assert_eq!(
+        (stat(&again.out, "files_written"), stat(&again.out, "dirs_created")),
+        (0, 0),
+        "the replan must be empty:\n{}",
+        again.out
+    );
     per_run("replan", &fake.log());
     fake.clear_log();
 
@@ -131,7 +144,8 @@ fn not_repeated(log: &[Logged], cmd: &str, concurrent: bool) {
         assert!(one_batch, "{cmd} sent again on connection {conn} after its refusal: {sent:?}");
     }
     if !concurrent {
-        let batch_end = log.iter().find(|l| l.conn == first.conn && l.seq > first.seq && !l.is(cmd)).map_or(usize::MAX, |l| l.seq);
+        let batch_end =
+            log.iter().find(|l| l.conn == first.conn && l.seq > first.seq && !l.is(cmd)).map_or(usize::MAX, |l| l.seq);
         let later: Vec<&&Logged> = sent.iter().filter(|l| l.seq > batch_end).collect();
         assert!(later.is_empty(), "{cmd} sent again after its refusal (seq {}): {later:?}", first.seq);
     }
@@ -146,7 +160,10 @@ fn refusing(cmds: &[(&str, u16)]) -> Report {
         for (cmd, code) in cmds {
             let forms: &[&str] = if *cmd == "SITE UTIME" { &["SITE UTIME /*", "SITE UTIME 2*"] } else { &[cmd] };
             for form in forms {
-                assert!(!refusals(log, form, *code).is_empty() || log.iter().all(|l| !l.is(form)), "{run}: {form} not refused with {code}");
+                assert!(
+                    !refusals(log, form, *code).is_empty() || log.iter().all(|l| !l.is(form)),
+                    "{run}: {form} not refused with {code}"
+                );
                 not_repeated(log, form, false);
             }
         }
@@ -263,7 +280,10 @@ fn without_size_uploads_are_checked_with_mlst() {
     round_trip(&fake, 1, &|run, log| {
         not_repeated(log, "SIZE", false);
         if run == "upload" {
-            assert!(log.iter().any(|l| l.is("MLST") && l.text.contains(".ftpsync-tmp")), "sizes checked with MLST: {log:?}");
+            assert!(
+                log.iter().any(|l| l.is("MLST") && l.text.contains(".ftpsync-tmp")),
+                "sizes checked with MLST: {log:?}"
+            );
         }
     });
 }
@@ -331,7 +351,16 @@ fn refusing_binary_mode_entirely_is_a_clear_error() {
 fn a_server_answering_out_of_order_like_aioftp() {
     // aioftp: no FEAT, OPTS, STAT, NOOP, SIZE, MDTM, MFMT, SITE; a command it does not know
     // is answered at once, before the commands sent with it.
-    let cmds = [("FEAT", 502), ("OPTS", 502), ("STAT", 502), ("NOOP", 502), ("SIZE", 502), ("MDTM", 502), ("MFMT", 502), ("SITE", 502)];
+    let cmds = [
+        ("FEAT", 502),
+        ("OPTS", 502),
+        ("STAT", 502),
+        ("NOOP", 502),
+        ("SIZE", 502),
+        ("MDTM", 502),
+        ("MFMT", 502),
+        ("SITE", 502),
+    ];
     let fake = RefusingFtp::start(Refusals { out_of_order: true, ..Refusals::refusing(&cmds) });
     let report = round_trip(&fake, 1, &|_, log| {
         // Finding out costs the first connection its setup commands once more (TYPE alone
@@ -377,7 +406,10 @@ fn without_feat_size_and_mlst_uploads_are_checked_by_listing() {
         }
         if run == "upload" {
             let stored = log.iter().position(|l| l.is("STOR")).expect("an upload");
-            assert!(log[stored..].iter().any(|l| l.is("LIST") || l.is("STAT")), "the size is read from a listing: {log:?}");
+            assert!(
+                log[stored..].iter().any(|l| l.is("LIST") || l.is("STAT")),
+                "the size is read from a listing: {log:?}"
+            );
         }
     });
     assert!(report.upload_out.contains("uploaded sizes checked by listings"), "{}", report.upload_out);
@@ -396,7 +428,11 @@ fn a_short_upload_is_caught_by_every_size_check() {
         assert!(out.out.contains("bytes of"), "{cmds:?}: {}", out.out);
         let files = fake.files();
         for (path, _, _) in FILES {
-            assert!(!files.contains_key(&format!("/site/{path}")), "{cmds:?}: {path} renamed into place: {:?}", files.keys());
+            assert!(
+                !files.contains_key(&format!("/site/{path}")),
+                "{cmds:?}: {path} renamed into place: {:?}",
+                files.keys()
+            );
         }
     }
 }
@@ -414,13 +450,20 @@ fn an_upload_sent_with_its_announcement_and_aborted_like_twisted() {
         if let Some(first) = aborted.first() {
             assert_eq!(first.text, "STOR /site/.pyftpsync-lock.json", "{run}: {log:?}");
             let again = log.iter().find(|l| l.seq > first.seq && l.is("STOR"));
-            assert!(again.is_some_and(|l| l.text == first.text && l.code == 150), "{run}: the lock is stored again: {log:?}");
+            assert!(
+                again.is_some_and(|l| l.text == first.text && l.code == 150),
+                "{run}: the lock is stored again: {log:?}"
+            );
         }
         if run == "upload" {
             assert_eq!(aborted.len(), 1, "the fake server's quirk was not met (no STOR with its EPSV): {log:?}");
         }
     });
-    assert!(report.upload_out.contains("sending each transfer's command once its data connection is open"), "{}", report.upload_out);
+    assert!(
+        report.upload_out.contains("sending each transfer's command once its data connection is open"),
+        "{}",
+        report.upload_out
+    );
     assert!(!fake.files().contains_key("/site/.pyftpsync-lock.json"), "the lock is removed at the end");
 }
 
@@ -435,7 +478,10 @@ fn an_upload_sent_with_its_port_and_aborted_like_twisted_in_active_mode() {
     assert_eq!(up.code, 0, "upload failed:\n{}", up.out);
     assert_eq!(stat(&up.out, "upload_files_written"), FILES.len() as i64, "{}", up.out);
     let log = fake.log();
-    assert!(log.iter().any(|l| l.is("PORT") || l.is("EPRT")) && !log.iter().any(|l| l.is("EPSV") || l.is("PASV")), "active mode: {log:?}");
+    assert!(
+        log.iter().any(|l| l.is("PORT") || l.is("EPRT")) && !log.iter().any(|l| l.is("EPSV") || l.is("PASV")),
+        "active mode: {log:?}"
+    );
     let aborted: Vec<&Logged> = log.iter().filter(|l| l.code == 426).collect();
     assert_eq!(aborted.len(), 1, "one upload aborted, then none: {log:?}");
     assert_eq!(aborted[0].text, "STOR /site/.pyftpsync-lock.json");

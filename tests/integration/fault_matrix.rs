@@ -78,7 +78,10 @@ struct Row {
 }
 
 fn snapshots(w: &World) -> Result<(Tree, Tree), String> {
-    Ok((snapshot(&w.local, &w.versions).map_err(|e| format!("local: {e}"))?, snapshot(&w.served, &w.versions).map_err(|e| format!("served: {e}"))?))
+    Ok((
+        snapshot(&w.local, &w.versions).map_err(|e| format!("local: {e}"))?,
+        snapshot(&w.served, &w.versions).map_err(|e| format!("served: {e}"))?,
+    ))
 }
 
 fn run_scenario(shape: Shape, mode: Mode) -> Row {
@@ -99,8 +102,22 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
     let (local_ref, served_ref) = snapshots(&w).expect("the reference trees");
     check_claims(&local0, &served0, &local_ref, &served_ref, &w.versions).expect("the reference run's metadata");
 
-    let name = format!("{} of {}", format!("{mode:?}").to_lowercase(), if shape == Shape::Tree { "a tree of 200 files" } else { "a 50 MiB file" });
-    let mut row = Row { name, kinds: Vec::new(), runs: 0, passed: 0, failures: Vec::new(), succeeded: 0, failed: 0, temp_left: 0, seconds: 0.0 };
+    let name = format!(
+        "{} of {}",
+        format!("{mode:?}").to_lowercase(),
+        if shape == Shape::Tree { "a tree of 200 files" } else { "a 50 MiB file" }
+    );
+    let mut row = Row {
+        name,
+        kinds: Vec::new(),
+        runs: 0,
+        passed: 0,
+        failures: Vec::new(),
+        succeeded: 0,
+        failed: 0,
+        temp_left: 0,
+        seconds: 0.0,
+    };
     for (i, (channel, fraction, action)) in points(shape).into_iter().enumerate() {
         let total = if channel == Channel::Control { control } else { data };
         let fault = Fault { channel, at: (total as f64 * fraction) as u64, action };
@@ -122,7 +139,10 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
                     row.failed += 1;
                 }
             }
-            Err(e) => row.failures.push(format!("{} — {label} at {} bytes ({fraction} of {total}), retries {retries}: {e}", row.name, fault.at)),
+            Err(e) => row.failures.push(format!(
+                "{} — {label} at {} bytes ({fraction} of {total}), retries {retries}: {e}",
+                row.name, fault.at
+            )),
         }
     }
     row.seconds = started.elapsed().as_secs_f64();
@@ -135,7 +155,14 @@ fn str_args(args: &[String]) -> Vec<&str> {
 
 /// One faulty apply and its checks; returns whether the apply succeeded all the same, and the
 /// number of temporary files it left behind.
-fn one_fault(w: &World, mode: Mode, fault: Fault, retries: u32, before: (&Tree, &Tree), reference: (&Tree, &Tree)) -> Result<(bool, usize), String> {
+fn one_fault(
+    w: &World,
+    mode: Mode,
+    fault: Fault,
+    retries: u32,
+    before: (&Tree, &Tree),
+    reference: (&Tree, &Tree),
+) -> Result<(bool, usize), String> {
     w.restore_template();
     let plan = w.plan(mode.args());
     let fired = w.proxy.faults_fired();
@@ -151,7 +178,10 @@ fn one_fault(w: &World, mode: Mode, fault: Fault, retries: u32, before: (&Tree, 
     // (issue 12): the whole faulty apply ends within timeout × (retries + 2).
     let bound = Duration::from_secs(FAULT_TIMEOUT * (u64::from(retries) + 2));
     if took >= bound {
-        return Err(format!("the faulty run took {took:.1?}, more than timeout × (retries + 2) = {bound:?}; its end:\n{}", tail(&text(&out), 3000)));
+        return Err(format!(
+            "the faulty run took {took:.1?}, more than timeout × (retries + 2) = {bound:?}; its end:\n{}",
+            tail(&text(&out), 3000)
+        ));
     }
     let code = out.status.code();
     let slow_only = matches!(fault.action, Action::Delay(_));
@@ -206,7 +236,9 @@ const END: &str = "<!-- fault-matrix:end -->";
 fn check_readme(table: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let (Some(a), Some(b)) = (readme.find(START), readme.find(END)) else { panic!("README.md has no {START} … {END} section") };
+    let (Some(a), Some(b)) = (readme.find(START), readme.find(END)) else {
+        panic!("README.md has no {START} … {END} section")
+    };
     let current = readme[a + START.len()..b].trim();
     if current == table.trim() {
         return;
@@ -221,7 +253,14 @@ fn check_readme(table: &str) {
 
 #[test]
 fn faults_at_any_point_leave_true_recoverable_states() {
-    let scenarios = [(Shape::Tree, Mode::Upload), (Shape::Tree, Mode::Download), (Shape::Tree, Mode::Sync), (Shape::Big, Mode::Upload), (Shape::Big, Mode::Download), (Shape::Big, Mode::Sync)];
+    let scenarios = [
+        (Shape::Tree, Mode::Upload),
+        (Shape::Tree, Mode::Download),
+        (Shape::Tree, Mode::Sync),
+        (Shape::Big, Mode::Upload),
+        (Shape::Big, Mode::Download),
+        (Shape::Big, Mode::Sync),
+    ];
     // Two scenarios at a time (CI has two cores and other tests run beside this one).
     let next = std::sync::atomic::AtomicUsize::new(0);
     let rows = std::sync::Mutex::new(Vec::new());
@@ -245,7 +284,12 @@ fn faults_at_any_point_leave_true_recoverable_states() {
         );
     }
     let failures: Vec<&String> = rows.iter().flat_map(|r| &r.failures).collect();
-    assert!(failures.is_empty(), "{} fault point(s) failed:\n{}", failures.len(), failures.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fault point(s) failed:\n{}",
+        failures.len(),
+        failures.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n\n")
+    );
     let runs: usize = rows.iter().map(|r| r.runs).sum();
     assert!(runs >= 50, "only {runs} fault points");
     check_readme(&render(&rows));
@@ -273,7 +317,12 @@ fn the_fault_checks_catch_what_they_are_for() {
     w.put(Side::Local, "a.txt", 1, 100);
 
     // A record of b.txt, which the server does not have; then one of a.txt, which it has.
-    let meta = |name: &str| format!(r#"{{"_file_version": 3, "mtimes": {{}}, "peer_sync": {{"p": {{"{name}": {{"m": {}.0, "s": 100, "u": 1.0}}}}}}}}"#, version_mtime(1));
+    let meta = |name: &str| {
+        format!(
+            r#"{{"_file_version": 3, "mtimes": {{}}, "peer_sync": {{"p": {{"{name}": {{"m": {}.0, "s": 100, "u": 1.0}}}}}}}}"#,
+            version_mtime(1)
+        )
+    };
     std::fs::write(w.local.join(".pyftpsync-meta.json"), meta("b.txt")).unwrap();
     let (l1, s1) = snapshots(&w).unwrap();
     assert!(check_claims(&l0, &s0, &l1, &s1, &w.versions).unwrap_err().contains("claims peer p b.txt"));

@@ -20,7 +20,11 @@ struct Pair {
 impl Pair {
     fn new() -> Pair {
         let clock = Arc::new(StepClock::new(1_700_000_000.0));
-        Pair { local: MemoryFs::new(clock.clone(), MemoryOptions::default()), remote: MemoryFs::new(clock.clone(), MemoryOptions::default()), clock }
+        Pair {
+            local: MemoryFs::new(clock.clone(), MemoryOptions::default()),
+            remote: MemoryFs::new(clock.clone(), MemoryOptions::default()),
+            clock,
+        }
     }
 
     fn plan(&self, options: PlanOptions) -> Plan {
@@ -31,7 +35,12 @@ impl Pair {
     fn run(&self, options: PlanOptions) -> Plan {
         let plan = self.plan(options);
         let (mut l, mut r) = (self.local.target("l", false), self.remote.target("r", false));
-        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
+        let settings = ApplySettings {
+            clock: self.clock.clone(),
+            meta_style: WriteStyle { verbose: false, version: "t".into() },
+            break_lock: false,
+            workers: 4,
+        };
         let applied = apply(&plan, &mut l, &mut r, &settings).unwrap();
         assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
         plan

@@ -39,7 +39,8 @@ const FIRST: &str = "mkdir -p l/folder4 r && echo hello > l/folder4/a.txt && ech
 ftpsync sync l \"$REMOTE\" --resolve skip --no-prompt";
 
 /// The edit and the second sync of the issue's example.
-const EDIT_THEN_SYNC: &str = "rm -rf l/folder4; echo \"edited remotely\" > r/folder4/a.txt; touch -d '2020-01-02' r/folder4/a.txt
+const EDIT_THEN_SYNC: &str =
+    "rm -rf l/folder4; echo \"edited remotely\" > r/folder4/a.txt; touch -d '2020-01-02' r/folder4/a.txt
 ftpsync sync l \"$REMOTE\" --resolve skip --no-prompt";
 
 fn with_remote(remote: &str, script: &str) -> String {
@@ -91,7 +92,10 @@ rm -rf l/folder4
 ftpsync sync l '{remote}' --resolve skip --no-prompt"
         );
         let said = text(&sh(dir.path(), &script));
-        assert!(said.contains("DELETE") && said.contains("[folder4]") && !said.contains("CONFLICT"), "{remote}:\n{said}");
+        assert!(
+            said.contains("DELETE") && said.contains("[folder4]") && !said.contains("CONFLICT"),
+            "{remote}:\n{said}"
+        );
     }
     assert!(!served.join("folder4").exists());
     assert!(!dir.path().join("r/folder4").exists());

@@ -37,9 +37,16 @@ fn demo_runs_plan_show_apply_and_a_clean_second_plan() {
     for step in ["== 1. plan", "== 2. show", "== 3. apply", "== 4. plan again", "no changes"] {
         assert!(all.contains(step), "missing {step:?} in:\n{all}");
     }
-    let served = all.split("the server's copy in ").nth(1).and_then(|r| r.split(", the plan").next()).expect("the demo says where the files are");
+    let served = all
+        .split("the server's copy in ")
+        .nth(1)
+        .and_then(|r| r.split(", the plan").next())
+        .expect("the demo says where the files are");
     let served = Path::new(served);
-    assert_eq!(std::fs::read_to_string(served.join("css/site.css")).unwrap(), "body { font-family: sans-serif; max-width: 40em; margin: auto; }\n");
+    assert_eq!(
+        std::fs::read_to_string(served.join("css/site.css")).unwrap(),
+        "body { font-family: sans-serif; max-width: 40em; margin: auto; }\n"
+    );
     std::fs::remove_dir_all(served.parent().unwrap()).unwrap();
 }
 
@@ -57,7 +64,10 @@ fn password_never_appears_anywhere() {
     let l = local.to_str().unwrap();
     let mut outputs = vec![run(&["plan", "upload", l, &url, "-o", plan.to_str().unwrap(), "-vvv"], &[])];
     // The plan holds no password: apply gets it from the environment (as in CI).
-    outputs.push(run(&["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap(), "-vvv"], &[("FTPSYNC_PASSWORD", PW)]));
+    outputs.push(run(
+        &["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap(), "-vvv"],
+        &[("FTPSYNC_PASSWORD", PW)],
+    ));
     outputs.push(run(&["upload", l, &url, "-vvv", "--json"], &[]));
     outputs.push(run(&["sync", l, &url.replace(PW, "wrong-password"), "--no-prompt"], &[]));
     let mut seen_trace = false;
@@ -169,7 +179,8 @@ fn a_lock_taken_over_during_an_upload_stops_the_run_before_anything_shows() {
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -193,7 +204,8 @@ fn stale_locks_do_not_block() {
     assert!(notes.iter().any(|n| n.contains("stale")), "{notes:?}");
     t.unlock().unwrap();
     // A fresh foreign lock is respected.
-    std::fs::write(&lock, LockFile { lock_time: now, lock_holder: Some("ftpsync 1@another-host".into()) }.to_bytes()).unwrap();
+    std::fs::write(&lock, LockFile { lock_time: now, lock_holder: Some("ftpsync 1@another-host".into()) }.to_bytes())
+        .unwrap();
     let err = t.lock(false).unwrap_err();
     assert!(format!("{err}").contains("ftpsync 1@another-host"), "{err}");
 }

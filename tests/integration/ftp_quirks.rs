@@ -17,8 +17,16 @@ use crate::support::fake_ftp::{Dialect, FakeFtp, Script};
 
 fn open(fake: &FakeFtp, folder: &str, create_root: bool) -> anyhow::Result<FtpTarget> {
     let port = fake.url().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
-    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port, user: None, password: None, path: folder.into() };
-    let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: Duration::from_secs(10) };
+    let url =
+        FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port, user: None, password: None, path: folder.into() };
+    let settings = Settings {
+        url,
+        user: "joe".into(),
+        password: Secret::new("pw"),
+        trust: None,
+        active: false,
+        timeout: Duration::from_secs(10),
+    };
     FtpTarget::open(settings, Options { retries: 1, create_root })
 }
 

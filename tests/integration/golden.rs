@@ -112,15 +112,22 @@ fn normalise_meta(value: &Value, remote_id: &str, local_id: &str) -> Value {
 /// left out of the comparison with pyftpsync (with the file, when nothing else is in it).
 fn read_metas(root: &Path, remote_id: &str, local_id: &str) -> Map<String, Value> {
     let mut metas = read_meta_files(root, remote_id, local_id);
-    let folders: BTreeSet<String> = metas.keys().filter_map(|k| k.split_once('/').map(|(_, folder)| folder.to_string())).collect();
+    let folders: BTreeSet<String> =
+        metas.keys().filter_map(|k| k.split_once('/').map(|(_, folder)| folder.to_string())).collect();
     for folder in folders {
         let (local_key, remote_key) = (format!("local/{folder}"), format!("remote/{folder}"));
-        let copy = metas.get_mut(&remote_key).and_then(|m| m["peer_sync"].as_object_mut()).and_then(|p| p.remove("<LOCAL>"));
+        let copy =
+            metas.get_mut(&remote_key).and_then(|m| m["peer_sync"].as_object_mut()).and_then(|p| p.remove("<LOCAL>"));
         let records = metas.get(&local_key).and_then(|m| m["peer_sync"].get("<REMOTE>")).cloned();
         // Where the local folder is gone (a skipped folder conflict) the copy is all that is left.
         let remote_folder = root.join(&remote_key).parent().unwrap().to_path_buf();
         if metas.contains_key(&local_key) && remote_folder.is_dir() {
-            assert_eq!(copy, records, "{}: the remote copy of the local records differs from {local_key}", root.display());
+            assert_eq!(
+                copy,
+                records,
+                "{}: the remote copy of the local records differs from {local_key}",
+                root.display()
+            );
         }
         if metas.get(&remote_key).is_some_and(|m| m["mtimes"] == json!({}) && m["peer_sync"] == json!({})) {
             metas.remove(&remote_key);
@@ -263,7 +270,9 @@ fn normalise_plan(plan: &Plan, root: &Path) -> Value {
                 *s = format!("<{}>", key.to_uppercase());
             }
             Value::String(s) if s.contains(root) => *s = s.replace(root, "<ROOT>"),
-            Value::Number(_) if key == "u" || (is_dir && (key == "mtime" || key == "listed_mtime")) => *v = json!("<T>"),
+            Value::Number(_) if key == "u" || (is_dir && (key == "mtime" || key == "listed_mtime")) => {
+                *v = json!("<T>")
+            }
             _ => {}
         }
     }
@@ -311,7 +320,11 @@ fn pyftpsync_fixture_scenarios() {
             std::fs::create_dir_all(plan_path.parent().unwrap()).unwrap();
             std::fs::write(&plan_path, &plan_now).unwrap();
         } else if std::fs::read_to_string(&plan_path).ok().as_deref() != Some(plan_now.as_str()) {
-            failures.push(format!("{}: plan differs from {} (UPDATE_GOLDEN=1 rewrites it; review the diff)", s.key, plan_path.display()));
+            failures.push(format!(
+                "{}: plan differs from {} (UPDATE_GOLDEN=1 rewrites it; review the diff)",
+                s.key,
+                plan_path.display()
+            ));
         }
         // The outcome against pyftpsync's.
         let listed = known["scenarios"][&s.key].as_object().cloned().unwrap_or_default();
@@ -320,15 +333,20 @@ fn pyftpsync_fixture_scenarios() {
             let reason = listed.get(&cell).and_then(|c| c["reason"].as_str()).unwrap_or("UNEXPLAINED").to_string();
             let entry = listed.get(&cell);
             if entry.is_none_or(|e| e["pyftpsync"] != py || e["ftpsync"] != ours) {
-                failures.push(format!("{}: {cell}: pyftpsync {py}, ftpsync {ours} (not listed in golden/differences.json)", s.key));
+                failures.push(format!(
+                    "{}: {cell}: pyftpsync {py}, ftpsync {ours} (not listed in golden/differences.json)",
+                    s.key
+                ));
             } else if !reasons.contains_key(&reason) {
-                failures.push(format!("{}: {cell}: reason {reason:?} is not explained in golden/differences.json", s.key));
+                failures
+                    .push(format!("{}: {cell}: reason {reason:?} is not explained in golden/differences.json", s.key));
             }
             scenario_diffs.insert(cell, json!({"pyftpsync": py, "ftpsync": ours, "reason": reason}));
         }
         for cell in listed.keys() {
             if !scenario_diffs.contains_key(cell) {
-                failures.push(format!("{}: {cell}: listed as a difference but ftpsync now agrees with pyftpsync", s.key));
+                failures
+                    .push(format!("{}: {cell}: listed as a difference but ftpsync now agrees with pyftpsync", s.key));
             }
         }
         if !scenario_diffs.is_empty() {

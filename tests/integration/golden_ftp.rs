@@ -29,7 +29,8 @@ fn pyftpsync_fixture_scenarios_over_ftp() {
             }
             let mut l = LocalTarget::open(&root.join("local")).unwrap();
             let plan_and_apply = |r: &mut dyn ftpsync::target::Target, l: &mut LocalTarget| {
-                let plan = make_plan_with(l, r, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).unwrap().plan;
+                let plan =
+                    make_plan_with(l, r, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).unwrap().plan;
                 apply(&plan, l, r, &settings()).unwrap();
             };
             if variant == "fs" {

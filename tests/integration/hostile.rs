@@ -21,8 +21,8 @@ use ftpsync::model::{Clock, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::Plan;
 use ftpsync::target::Target;
-use ftpsync::target::ftp::{FtpTarget, Options};
 use ftpsync::target::ftp::tls::{Trust, Verify};
+use ftpsync::target::ftp::{FtpTarget, Options};
 use ftpsync::target::local::LocalTarget;
 use ftpsync::target::url::Tls;
 
@@ -189,14 +189,20 @@ fn files_below(root: &Path) -> BTreeSet<String> {
 
 /// The remote `skipped` list of a planned folder.
 fn skipped_in(plan: &Plan, folder: &str) -> Vec<(String, String)> {
-    let f = plan.folders.iter().find(|f| f.path.as_str() == folder).unwrap_or_else(|| panic!("folder {folder:?} not planned"));
+    let f = plan
+        .folders
+        .iter()
+        .find(|f| f.path.as_str() == folder)
+        .unwrap_or_else(|| panic!("folder {folder:?} not planned"));
     f.remote.as_ref().unwrap().skipped.iter().map(|s| (s.name.clone(), s.reason.clone())).collect()
 }
 
 fn assert_reported(skipped: &[(String, String)], warnings: &[String], expected: &[(String, &str)], folder: &str) {
     for (name, reason) in expected {
         let found = skipped.iter().find(|(n, _)| n == name);
-        let Some((_, got)) = found else { panic!("{name:?} is not reported as skipped in {folder:?}; skipped: {skipped:#?}") };
+        let Some((_, got)) = found else {
+            panic!("{name:?} is not reported as skipped in {folder:?}; skipped: {skipped:#?}")
+        };
         assert!(got.contains(reason), "{name:?}: reason {got:?} does not say {reason:?}");
         let path = if folder.is_empty() { name.clone() } else { format!("{folder}/{name}") };
         let warning = format!("Skipping remote {path:?}: {got}");
@@ -208,7 +214,11 @@ fn assert_reported(skipped: &[(String, String)], warnings: &[String], expected: 
 /// What the server was asked: no command may name a refused entry.
 fn assert_never_asked_for_bad_names(commands: &[String]) {
     for c in commands {
-        let bad = c.contains("..") || c.contains("a/b") || c.contains("/etc/") || c.contains("xxxxxxxx") || c.chars().any(char::is_control);
+        let bad = c.contains("..")
+            || c.contains("a/b")
+            || c.contains("/etc/")
+            || c.contains("xxxxxxxx")
+            || c.chars().any(char::is_control);
         assert!(!bad, "the client sent {c:?}");
         for name in ["negative.txt", "huge.txt", "badtime", "link", "escape", "dev", "tty1", "arrow"] {
             assert!(!c.contains(name), "the client sent {c:?} about a refused entry");
@@ -237,7 +247,8 @@ fn run(dialect: Dialect, mode: Mode, local: PathBuf) -> (Outcome, Vec<(String, &
         let mut remote = FtpTarget::open(ftp::settings_at(&server.url(), TIMEOUT), options.clone()).unwrap();
         let mut l = LocalTarget::open(&local).unwrap();
         let planned = make_plan(&mut l, &mut remote, PlanOptions::new(mode), SystemClock.now()).unwrap();
-        let applied = apply(&planned.plan, &mut l, &mut remote, &settings()).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
+        let applied =
+            apply(&planned.plan, &mut l, &mut remote, &settings()).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
         for (e, o) in planned.plan.entries.iter().zip(&applied.outcomes) {
             assert!(o.error.is_none(), "{}: {:?}", e.path, o.error);
         }
@@ -346,7 +357,8 @@ fn the_cli_reports_every_bad_entry() {
     let (server, expected) = hostile_server(Dialect::Mlsd);
     let local = pg.local.to_str().unwrap().to_string();
     let url = server.url();
-    let args = ["download", &local, &url, "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "5", "--retries", "1"];
+    let args =
+        ["download", &local, &url, "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "5", "--retries", "1"];
     let (code, stdout, stderr) = run_bin(&args);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -386,7 +398,10 @@ fn stalled(stall: Stall, timeout: Duration, retries: u32) -> (String, Duration) 
 fn assert_timed_out(stall: Stall, err: &str, took: Duration, bound: Duration) {
     assert!(took < bound, "{stall:?}: took {took:?} (bound {bound:?}): {err}");
     let lower = err.to_lowercase();
-    assert!(lower.contains("timed out") || lower.contains("would block") || lower.contains("timeout"), "{stall:?}: not a timeout: {err}");
+    assert!(
+        lower.contains("timed out") || lower.contains("would block") || lower.contains("timeout"),
+        "{stall:?}: not a timeout: {err}"
+    );
 }
 
 #[test]

@@ -16,7 +16,10 @@ fn run_pyftpsync(exe: &Path, home: &Path, args: &[&str]) -> String {
     let out = Command::new(exe).args(args).env("HOME", home).env_remove("PYFTPSYNC_VERBOSE_META").output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "pyftpsync {args:?} failed:\n{text}");
-    assert!(!text.contains("Could not read meta info") && !text.contains("Invalid meta data version"), "pyftpsync could not use the metadata:\n{text}");
+    assert!(
+        !text.contains("Could not read meta info") && !text.contains("Invalid meta data version"),
+        "pyftpsync could not use the metadata:\n{text}"
+    );
     text
 }
 
@@ -27,10 +30,12 @@ fn s(p: &Path) -> &str {
 /// pyftpsync's recorded result for a scenario, with ftpsync's listed deliberate differences
 /// applied when `ftpsync_continues`.
 fn expected_tree(key: &str, ftpsync_continues: bool) -> Value {
-    let doc: Value = serde_json::from_slice(&std::fs::read(repo().join(format!("golden/pyftpsync/{key}.json"))).unwrap()).unwrap();
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(repo().join(format!("golden/pyftpsync/{key}.json"))).unwrap()).unwrap();
     let mut tree = doc["tree"].clone();
     if ftpsync_continues {
-        let diffs: Value = serde_json::from_slice(&std::fs::read(repo().join("golden/differences.json")).unwrap()).unwrap();
+        let diffs: Value =
+            serde_json::from_slice(&std::fs::read(repo().join("golden/differences.json")).unwrap()).unwrap();
         for (cell, d) in diffs["scenarios"][key].as_object().cloned().unwrap_or_default() {
             let Some(rest) = cell.strip_prefix("tree.") else { continue };
             let (side, path) = rest.split_once('/').unwrap();
@@ -61,7 +66,11 @@ fn pyftpsync_first_then_ftpsync() {
     for (key, _) in SCENARIOS {
         let root = base.path().join(key);
         fixture::initial_local(&root);
-        run_pyftpsync(&exe, home.path(), &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", "skip", "-q"]);
+        run_pyftpsync(
+            &exe,
+            home.path(),
+            &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", "skip", "-q"],
+        );
     }
     std::thread::sleep(std::time::Duration::from_millis(2100));
     for (key, resolve) in SCENARIOS {
@@ -92,7 +101,11 @@ fn pyftpsync_first_then_ftpsync() {
         assert_eq!(observed_tree(&root), expected, "{key}: pyftpsync, then ftpsync");
         // ftpsync's metadata still loads in pyftpsync, without --migrate, and a further
         // pyftpsync run finds nothing left to copy.
-        let out = run_pyftpsync(&exe, home.path(), &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", "skip", "--dry-run"]);
+        let out = run_pyftpsync(
+            &exe,
+            home.path(),
+            &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", "skip", "--dry-run"],
+        );
         assert!(out.contains("Wrote 0/"), "{key}: pyftpsync still wants to copy after ftpsync:\n{out}");
     }
 }
@@ -111,12 +124,25 @@ fn ftpsync_first_then_pyftpsync() {
     for (key, resolve) in SCENARIOS {
         let root = base.path().join(key);
         fixture::apply_edits(&root, MODIFY);
-        run_pyftpsync(&exe, home.path(), &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", resolve, "-q"]);
+        run_pyftpsync(
+            &exe,
+            home.path(),
+            &["sync", s(&root.join("local")), s(&root.join("remote")), "--resolve", resolve, "-q"],
+        );
         assert_eq!(observed_tree(&root), expected_tree(key, false), "{key}: ftpsync, then pyftpsync");
         // And back: ftpsync reads what pyftpsync wrote and has nothing left but the conflicts
         // pyftpsync skipped (and the deliberate folder conflicts).
         let second = crate::support::plan_fs(&root.join("local"), &root.join("remote"), PlanOptions::new(Mode::Sync));
-        let transfers = second.entries.iter().filter(|e| matches!(e.effective_action(), ftpsync::plan::model::Action::Upload | ftpsync::plan::model::Action::Download)).count();
+        let transfers = second
+            .entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.effective_action(),
+                    ftpsync::plan::model::Action::Upload | ftpsync::plan::model::Action::Download
+                )
+            })
+            .count();
         assert_eq!(transfers, 0, "{key}: ftpsync wants to copy after pyftpsync: {:?}", second.summary);
     }
 }

@@ -86,7 +86,8 @@ impl World {
             let mut remote = FtpTarget::open(ftp::settings_at(&url, TIMEOUT), options).unwrap();
             let mut l = LocalTarget::open(&local).unwrap();
             let plan = make_plan(&mut l, &mut remote, PlanOptions::new(mode), SystemClock.now()).unwrap().plan;
-            let applied = apply(&plan, &mut l, &mut remote, &settings()).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
+            let applied =
+                apply(&plan, &mut l, &mut remote, &settings()).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
             remote.close().unwrap();
             applied
         })
@@ -96,7 +97,8 @@ impl World {
     fn pending(&self, mode: Mode) -> u64 {
         let (local, url) = (self.local.clone(), self.proxy.url());
         bounded(DEADLINE, move || {
-            let mut remote = FtpTarget::open(ftp::settings_at(&url, TIMEOUT), Options { retries: 1, create_root: false }).unwrap();
+            let mut remote =
+                FtpTarget::open(ftp::settings_at(&url, TIMEOUT), Options { retries: 1, create_root: false }).unwrap();
             let mut l = LocalTarget::open(&local).unwrap();
             make_plan(&mut l, &mut remote, PlanOptions::new(mode), SystemClock.now()).unwrap().plan.summary.changes
         })
@@ -119,8 +121,11 @@ impl World {
 
 /// Fails if a temporary file is left in `dir`.
 fn assert_no_temporary_files(dir: &Path) {
-    let left: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(TEMP_PREFIX)).collect();
+    let left: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(TEMP_PREFIX))
+        .collect();
     assert!(left.is_empty(), "temporary files left in {}: {left:?}", dir.display());
 }
 

@@ -17,7 +17,13 @@ fn s(p: &Path) -> &str {
 
 /// Stdout as one JSON document (fails if anything else is there).
 fn doc(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn plan_summary_apply_and_show_documents() {
     let report = doc(&out);
     assert_schema_valid("report", &report);
     assert_eq!((report["result"].as_str(), report["plan_sha256"].as_str()), (Some("success"), Some(digest.as_str())));
-    assert!(report["entries"].as_array().unwrap().iter().all(|e| e["status"] == "done" || e["status"] == "skipped"), "{report:#}");
+    assert!(
+        report["entries"].as_array().unwrap().iter().all(|e| e["status"] == "done" || e["status"] == "skipped"),
+        "{report:#}"
+    );
 
     // Applied again: the targets changed since, so the report says rejected, with the drift.
     let out = ftpsync(&["apply", s(&plan), "--json"]);
@@ -64,7 +73,9 @@ fn plan_summary_apply_and_show_documents() {
 
 #[test]
 fn one_step_commands_report_real_and_dry_runs() {
-    for (command, extra) in [("sync", &["--resolve", "remote"][..]), ("upload", &["--delete"]), ("download", &["--resolve", "remote"])] {
+    for (command, extra) in
+        [("sync", &["--resolve", "remote"][..]), ("upload", &["--delete"]), ("download", &["--resolve", "remote"])]
+    {
         for dry in [true, false] {
             let dir = fixture::synced_then_modified();
             let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
@@ -86,7 +97,9 @@ fn one_step_commands_report_real_and_dry_runs() {
 
 #[test]
 fn plan_summary_schema_shares_the_plan_schema_definitions() {
-    let read = |name: &str| -> Value { serde_json::from_slice(&std::fs::read(repo().join(format!("schemas/{name}.schema.json"))).unwrap()).unwrap() };
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(repo().join(format!("schemas/{name}.schema.json"))).unwrap()).unwrap()
+    };
     let (plan, summary) = (read("plan"), read("plan-summary"));
     for (name, def) in summary["$defs"].as_object().unwrap() {
         assert_eq!(def, &plan["$defs"][name], "$defs/{name} differs from plan.schema.json");

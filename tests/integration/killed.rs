@@ -36,7 +36,10 @@ impl Rng {
 }
 
 fn snapshots(w: &World) -> Result<(Tree, Tree), String> {
-    Ok((snapshot(&w.local, &w.versions).map_err(|e| format!("local: {e}"))?, snapshot(&w.served, &w.versions).map_err(|e| format!("served: {e}"))?))
+    Ok((
+        snapshot(&w.local, &w.versions).map_err(|e| format!("local: {e}"))?,
+        snapshot(&w.served, &w.versions).map_err(|e| format!("served: {e}"))?,
+    ))
 }
 
 /// Both trees are those of the run never killed, but for redundant `mtimes` records
@@ -59,7 +62,11 @@ fn args(v: &[String]) -> Vec<&str> {
 /// Runs `kills` killed applies of one scenario; returns the failures.
 fn scenario(big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
     let mut w = World::new();
-    if big { scenarios::big(&mut w, mode) } else { scenarios::tree(&mut w, mode) }
+    if big {
+        scenarios::big(&mut w, mode)
+    } else {
+        scenarios::tree(&mut w, mode)
+    }
     w.save_template();
     let (local0, served0) = snapshots(&w).unwrap();
     let plan = w.plan(mode.args());
@@ -72,7 +79,8 @@ fn scenario(big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
     let mut failures = Vec::new();
     for _ in 0..kills {
         let delay = full.mul_f64(0.05 + 0.9 * rng.unit());
-        let name = format!("{} {mode:?}, killed after {delay:.2?} of {full:.2?}", if big { "50 MiB file" } else { "tree" });
+        let name =
+            format!("{} {mode:?}, killed after {delay:.2?} of {full:.2?}", if big { "50 MiB file" } else { "tree" });
         match killed_once(&w, mode, delay, (&local0, &served0), (&local_ref, &served_ref)) {
             Ok(note) => eprintln!("{name}: ok ({note})"),
             Err(e) => failures.push(format!("{name}: {e}")),
@@ -81,11 +89,22 @@ fn scenario(big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
     failures
 }
 
-fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), reference: (&Tree, &Tree)) -> Result<String, String> {
+fn killed_once(
+    w: &World,
+    mode: Mode,
+    delay: Duration,
+    before: (&Tree, &Tree),
+    reference: (&Tree, &Tree),
+) -> Result<String, String> {
     w.restore_template();
     let plan = w.plan(mode.args());
     let apply = World::apply_args(&plan, 20, 3);
-    let mut child = w.command(&args(&apply)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = w
+        .command(&args(&apply))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(delay);
     let finished = child.try_wait().unwrap().is_some();
     child.kill().ok(); // SIGKILL
@@ -100,7 +119,9 @@ fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), r
     let same_plan = match again.status.code() {
         Some(4) => {
             // (Except the dead run's lock, which it replaces and removes.)
-            compare("local", &l2, &local).and(compare("served", &without_lock(&s2), &without_lock(&served))).map_err(|e| format!("a refused apply changed something: {e}"))?;
+            compare("local", &l2, &local)
+                .and(compare("served", &without_lock(&s2), &without_lock(&served)))
+                .map_err(|e| format!("a refused apply changed something: {e}"))?;
             "the same plan is refused as drift"
         }
         Some(0) => {
@@ -117,9 +138,15 @@ fn killed_once(w: &World, mode: Mode, delay: Duration, before: (&Tree, &Tree), r
     check_claims(before.0, before.1, &l3, &s3, &w.versions)?;
     converged(&l3, &s3, reference)?;
     if !(l3.temp_files.is_empty() && s3.temp_files.is_empty()) {
-        return Err(format!("temporary files of the killed run are left: local {:?}, served {:?}", l3.temp_files, s3.temp_files));
+        return Err(format!(
+            "temporary files of the killed run are left: local {:?}, served {:?}",
+            l3.temp_files, s3.temp_files
+        ));
     }
-    Ok(format!("{same_plan}; {temp} temporary file(s) left by the kill, none after the next apply{}", if finished { "; it had finished already" } else { "" }))
+    Ok(format!(
+        "{same_plan}; {temp} temporary file(s) left by the kill, none after the next apply{}",
+        if finished { "; it had finished already" } else { "" }
+    ))
 }
 
 #[test]
@@ -129,12 +156,24 @@ fn kill_9_at_random_moments_leaves_true_recoverable_states() {
     let mut rng = Rng(seed | 1);
     let mut failures = Vec::new();
     let mut runs = 0;
-    for (big, mode, kills) in [(false, Mode::Upload, 5), (false, Mode::Download, 5), (false, Mode::Sync, 5), (true, Mode::Upload, 3), (true, Mode::Download, 3), (true, Mode::Sync, 3)] {
+    for (big, mode, kills) in [
+        (false, Mode::Upload, 5),
+        (false, Mode::Download, 5),
+        (false, Mode::Sync, 5),
+        (true, Mode::Upload, 3),
+        (true, Mode::Download, 3),
+        (true, Mode::Sync, 3),
+    ] {
         failures.extend(scenario(big, mode, kills, &mut rng));
         runs += kills;
     }
     assert!(runs >= 20);
-    assert!(failures.is_empty(), "{} of {runs} killed runs failed (FTPSYNC_KILL_SEED={seed}):\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} killed runs failed (FTPSYNC_KILL_SEED={seed}):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The size of the largest temporary file directly in `dir`.
@@ -159,7 +198,12 @@ fn the_next_apply_removes_the_temporary_files_of_a_killed_run() {
         let plan = w.plan(mode.args());
         w.proxy.arm(Some(Fault { channel: Channel::Data, at: 10 << 20, action: Action::Stall }));
         let apply = World::apply_args(&plan, 20, 3);
-        let mut child = w.command(&args(&apply)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = w
+            .command(&args(&apply))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let written_to = if mode == Mode::Upload { w.served.clone() } else { w.local.clone() };
         let deadline = Instant::now() + Duration::from_secs(60);
         while largest_temporary(&written_to) < 1 << 20 {
@@ -177,8 +221,16 @@ fn the_next_apply_removes_the_temporary_files_of_a_killed_run() {
         let said = text(&out);
         assert!(out.status.success(), "{mode:?}: {said}");
         let side = if mode == Mode::Upload { "remote" } else { "local" };
-        assert!(said.contains(&format!("Removed {left} temporary file(s) of an interrupted run ({side})")), "{mode:?}: {said}");
+        assert!(
+            said.contains(&format!("Removed {left} temporary file(s) of an interrupted run ({side})")),
+            "{mode:?}: {said}"
+        );
         let (local, served) = snapshots(&w).unwrap();
-        assert!(local.temp_files.is_empty() && served.temp_files.is_empty(), "{mode:?}: left {:?} {:?}", local.temp_files, served.temp_files);
+        assert!(
+            local.temp_files.is_empty() && served.temp_files.is_empty(),
+            "{mode:?}: left {:?} {:?}",
+            local.temp_files,
+            served.temp_files
+        );
     }
 }

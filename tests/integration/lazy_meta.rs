@@ -25,7 +25,9 @@ fn an_unread_remote_metadata_file_is_checked_before_it_is_written() {
     let server = ftp::serve(&served);
     let plan_upload = || {
         let mut l = LocalTarget::open(&local).unwrap();
-        make_plan_with(&mut l, &mut ftp::target(&server), PlanOptions::new(Mode::Upload), SystemClock.now(), workers()).unwrap().plan
+        make_plan_with(&mut l, &mut ftp::target(&server), PlanOptions::new(Mode::Upload), SystemClock.now(), workers())
+            .unwrap()
+            .plan
     };
     let first = plan_upload();
     apply(&first, &mut LocalTarget::open(&local).unwrap(), &mut ftp::target(&server), &settings()).unwrap();
@@ -35,7 +37,11 @@ fn an_unread_remote_metadata_file_is_checked_before_it_is_written() {
     write(dir.path(), "local/site/b.txt", "bbbb, edited", 1_700_000_000.0);
     let plan = plan_upload();
     let site = plan.folders.iter().find(|f| f.path.as_str() == "site").expect("the folder is in the plan");
-    assert_eq!(site.remote.as_ref().unwrap().meta, MetaStatus::Unread, "the remote metadata was read although nothing in it could matter");
+    assert_eq!(
+        site.remote.as_ref().unwrap().meta,
+        MetaStatus::Unread,
+        "the remote metadata was read although nothing in it could matter"
+    );
 
     // Someone rewrites the remote metadata: a fitting record gives a.txt another time.
     let meta_path = served.join("site").join(META_FILE);
@@ -55,11 +61,16 @@ fn an_unread_remote_metadata_file_is_checked_before_it_is_written() {
 
     // Without that change, the same kind of plan applies, and the metadata file keeps what
     // it had besides the new record.
-    fs::write(&meta_path, serde_json::to_vec(&{
-        let mut m = meta.clone();
-        m["mtimes"].as_object_mut().unwrap().remove("a.txt");
-        m
-    }).unwrap()).unwrap();
+    fs::write(
+        &meta_path,
+        serde_json::to_vec(&{
+            let mut m = meta.clone();
+            m["mtimes"].as_object_mut().unwrap().remove("a.txt");
+            m
+        })
+        .unwrap(),
+    )
+    .unwrap();
     let plan = plan_upload();
     apply(&plan, &mut LocalTarget::open(&local).unwrap(), &mut ftp::target(&server), &settings()).unwrap();
     assert_eq!(fs::read_to_string(served.join("site/b.txt")).unwrap(), "bbbb, edited");

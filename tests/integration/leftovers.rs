@@ -18,7 +18,8 @@ fn s(p: &Path) -> &str {
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -50,17 +51,30 @@ fn the_next_apply_removes_temporary_files_of_runs_that_are_gone_and_keeps_the_ot
     let plan = dir.path().join("plan.json");
     let out = ftpsync(&["plan", "sync", s(&local), s(&remote), "-o", s(&plan), "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "no change to plan: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Found 4 temporary file(s)"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Found 4 temporary file(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&fs::read(&plan).unwrap()).unwrap();
     assert_schema_valid("plan", &doc);
-    let recorded = |path: &str, side: &str| doc["folders"].as_array().unwrap().iter().find(|f| f["path"] == path).unwrap()[side]["temporary"].clone();
+    let recorded = |path: &str, side: &str| {
+        doc["folders"].as_array().unwrap().iter().find(|f| f["path"] == path).unwrap()[side]["temporary"].clone()
+    };
     let mut local_root: Vec<String> = serde_json::from_value(recorded("", "local")).unwrap();
     local_root.sort();
     let mut expected = vec![dead.clone(), running.clone(), ".ftpsync-tmp-Qw12Er".to_string()];
     expected.sort();
     assert_eq!(local_root, expected);
     assert_eq!(recorded("sub", "remote"), Value::from(vec![dead.clone()]));
-    assert!(doc["folders"].as_array().unwrap().iter().all(|f| f["path"] != "other-root" || f["remote"]["temporary"].is_null()), "{doc:#}");
+    assert!(
+        doc["folders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["path"] != "other-root" || f["remote"]["temporary"].is_null()),
+        "{doc:#}"
+    );
     assert!(names(&local).contains(&dead), "plan changes nothing");
 
     // Apply runs although nothing else is to do, and says what it removed.
@@ -69,7 +83,13 @@ fn the_next_apply_removes_temporary_files_of_runs_that_are_gone_and_keeps_the_ot
     assert!(out.status.success(), "{said}");
     assert!(said.contains("Removed 1 temporary file(s) of an interrupted run (local)"), "{said}");
     assert!(said.contains("Removed 1 temporary file(s) of an interrupted run (remote)"), "{said}");
-    assert!(!names(&local).contains(&dead) && names(&local).contains(&running) && names(&local).contains(&".ftpsync-tmp-Qw12Er".to_string()), "{:?}", names(&local));
+    assert!(
+        !names(&local).contains(&dead)
+            && names(&local).contains(&running)
+            && names(&local).contains(&".ftpsync-tmp-Qw12Er".to_string()),
+        "{:?}",
+        names(&local)
+    );
     assert!(!names(&remote.join("sub")).contains(&dead));
     assert!(names(&remote.join("other-root")).contains(&dead), "another run's root is left alone");
 
@@ -98,7 +118,11 @@ fn a_plan_naming_anything_but_a_temporary_file_there_is_refused() {
         fs::write(&edited, text).unwrap();
         let out = ftpsync(&["apply", s(&edited), "--no-prompt"]);
         assert_eq!(out.status.code(), Some(4), "{bad}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid plan"), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("invalid plan"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(fs::read_to_string(local.join("precious.txt")).unwrap(), "keep me");
         assert!(names(&remote).is_empty(), "nothing changed");
     }
@@ -116,8 +140,22 @@ fn on_a_server_only_the_lock_holder_removes_temporary_files() {
     let server = crate::support::iis_ftp::IisFtp::start();
     // A running run's file looks the same as a dead one's: only the lock tells them apart.
     server.put(".ftpsync-tmp-77-0", b"half", 1_672_628_645);
-    let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port: server.port(), user: None, password: None, path: "/site".into() };
-    let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: std::time::Duration::from_secs(10) };
+    let url = FtpUrl {
+        tls: Tls::None,
+        host: "127.0.0.1".into(),
+        port: server.port(),
+        user: None,
+        password: None,
+        path: "/site".into(),
+    };
+    let settings = Settings {
+        url,
+        user: "joe".into(),
+        password: Secret::new("pw"),
+        trust: None,
+        active: false,
+        timeout: std::time::Duration::from_secs(10),
+    };
     let mut t = FtpTarget::open(settings, Options { retries: 1, create_root: false }).unwrap();
     let listing = t.list_dir(&RelPath::root()).unwrap().unwrap();
     assert!(listing.entries.is_empty(), "no content: {:?}", listing.entries);

@@ -15,7 +15,12 @@ fn run(args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--no-prompt", "--timeout", "5", "--retries", "2", "--workers", "4"]);
     let out = ftpsync(&all);
-    assert!(out.status.success(), "{args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -23,7 +28,9 @@ fn run(args: &[&str]) -> Output {
 fn round_trip(server: &FakeFtp) {
     let dir = tempfile::tempdir().unwrap();
     let (local, back) = (dir.path().join("local"), dir.path().join("back"));
-    for (path, content) in [("top.txt", "top"), ("a b/x.txt", "x"), ("-dash/ y #%.txt", "y"), ("p/q r/z.txt", "z"), ("plain/w.txt", "w")] {
+    for (path, content) in
+        [("top.txt", "top"), ("a b/x.txt", "x"), ("-dash/ y #%.txt", "y"), ("p/q r/z.txt", "z"), ("plain/w.txt", "w")]
+    {
         fixture::write(&local, path, content, fixture::T12);
     }
     std::fs::create_dir(&back).unwrap();
@@ -35,7 +42,11 @@ fn round_trip(server: &FakeFtp) {
     assert_eq!(plan["summary"]["changes"], 0, "a second plan has nothing to do: {plan:#}");
     run(&["download", back, &server.url(), "--resolve", "remote"]);
     for path in ["top.txt", "a b/x.txt", "-dash/ y #%.txt", "p/q r/z.txt", "plain/w.txt"] {
-        assert_eq!(std::fs::read(Path::new(local).join(path)).unwrap(), std::fs::read(Path::new(back).join(path)).unwrap(), "{path}");
+        assert_eq!(
+            std::fs::read(Path::new(local).join(path)).unwrap(),
+            std::fs::read(Path::new(back).join(path)).unwrap(),
+            "{path}"
+        );
     }
 }
 

@@ -26,7 +26,12 @@ fn s(p: &Path) -> &str {
 
 fn ftpsync(args: &[&str], home: &Path) -> Output {
     let mut cmd = Command::new(bin());
-    cmd.args(args).env("NO_COLOR", "1").env("HOME", home).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     bounded_output(cmd)
 }
 
@@ -59,7 +64,12 @@ fn links_and_special_files_are_reported_and_never_followed() {
     let out = ftpsync(&["sync", s(&local), s(&remote), "--resolve", "remote"], dir.path());
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    for (name, why) in [("link.txt", "symbolic link (not followed)"), ("linkdir", "symbolic link (not followed)"), ("fifo", "special file"), ("sock", "special file")] {
+    for (name, why) in [
+        ("link.txt", "symbolic link (not followed)"),
+        ("linkdir", "symbolic link (not followed)"),
+        ("fifo", "special file"),
+        ("sock", "special file"),
+    ] {
         assert!(all.contains(&format!("Skipping local \"{name}\": {why}")), "{name} not reported:\n{all}");
     }
     assert_eq!(tree_state(&outside), before, "something outside the root changed");
@@ -108,7 +118,11 @@ fn a_download_never_writes_through_a_folder_replaced_by_a_link_during_apply() {
     fs::create_dir_all(&outside).unwrap();
     fs::copy(w.local.join("top/sub/a.txt"), outside.join("a.txt")).unwrap();
     let fired = w.proxy.faults_fired();
-    w.proxy.arm(Some(Fault { channel: Channel::Data, at: 2 << 20, action: Action::Delay(std::time::Duration::from_secs(2)) }));
+    w.proxy.arm(Some(Fault {
+        channel: Channel::Data,
+        at: 2 << 20,
+        action: Action::Delay(std::time::Duration::from_secs(2)),
+    }));
     let args = World::apply_args(&plan, 20, 1);
     let child = w.command(&args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -162,7 +176,12 @@ impl Unprivileged {
             fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
         }
         let mut cmd = Command::new(&exe);
-        cmd.args(args).env("NO_COLOR", "1").env("HOME", dir).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.args(args)
+            .env("NO_COLOR", "1")
+            .env("HOME", dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         if let Some(uid) = self.uid {
             cmd.uid(uid).gid(uid);
         }
@@ -172,7 +191,18 @@ impl Unprivileged {
 
 fn outcomes(report: &Path) -> Vec<(String, String, String)> {
     let doc: Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
-    doc["entries"].as_array().unwrap().iter().map(|e| (e["path"].as_str().unwrap().to_string(), e["status"].as_str().unwrap_or("").to_string(), e["error"].as_str().unwrap_or("").to_string())).collect()
+    doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap_or("").to_string(),
+                e["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -199,7 +229,9 @@ fn permission_problems_fail_only_the_files_concerned() {
     fs::set_permissions(local.join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(out.status.code(), Some(1), "{all}");
     let outcomes = outcomes(&report);
-    let status = |path: &str| outcomes.iter().find(|o| o.0 == path).unwrap_or_else(|| panic!("no outcome for {path}: {outcomes:?}")).clone();
+    let status = |path: &str| {
+        outcomes.iter().find(|o| o.0 == path).unwrap_or_else(|| panic!("no outcome for {path}: {outcomes:?}")).clone()
+    };
     for ok in ["a.txt", "b.txt", "z.txt", "in/one.txt", "open/three.txt"] {
         assert_eq!(status(ok).1, "done", "{ok}: {outcomes:?}");
     }

@@ -37,7 +37,9 @@ fn parse(md: &str) -> Vec<Block> {
             }
             Event::End(TagEnd::Heading(_)) => blocks.push(Block::Heading(level, std::mem::take(&mut text))),
             Event::Start(Tag::Paragraph | Tag::Item | Tag::TableCell) => text.clear(),
-            Event::End(TagEnd::Paragraph) if !text.is_empty() => blocks.push(Block::Paragraph(std::mem::take(&mut text))),
+            Event::End(TagEnd::Paragraph) if !text.is_empty() => {
+                blocks.push(Block::Paragraph(std::mem::take(&mut text)))
+            }
             Event::End(TagEnd::Item) => blocks.push(Block::Item(std::mem::take(&mut text))),
             Event::End(TagEnd::TableCell) => row.push(std::mem::take(&mut text)),
             Event::End(TagEnd::TableHead | TagEnd::TableRow) => rows.push(std::mem::take(&mut row)),
@@ -75,10 +77,15 @@ fn check(dir: &Path, name: &str, args: &[&str]) -> Vec<Block> {
     let blocks = parse(&md);
 
     // The title, then the counts: one row per action, as in the plan's summary.
-    assert!(matches!(&blocks[0], Block::Heading(3, t) if t.contains(plan.mode.as_str()) && t.contains(s(&local))), "{:?}", blocks[0]);
+    assert!(
+        matches!(&blocks[0], Block::Heading(3, t) if t.contains(plan.mode.as_str()) && t.contains(s(&local))),
+        "{:?}",
+        blocks[0]
+    );
     let Block::Table(counts) = &blocks[1] else { panic!("no counts table: {:?}", blocks[1]) };
     assert_eq!(counts[0], ["action", "entries", "detail"]);
-    let expected: Vec<(String, String)> = plan.summary.actions.iter().map(|(a, n)| (a.as_str().to_string(), n.to_string())).collect();
+    let expected: Vec<(String, String)> =
+        plan.summary.actions.iter().map(|(a, n)| (a.as_str().to_string(), n.to_string())).collect();
     let shown_counts: Vec<(String, String)> = counts[1..].iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     assert_eq!(shown_counts, expected);
     if plan.summary.upload_files > 0 {
@@ -87,19 +94,37 @@ fn check(dir: &Path, name: &str, args: &[&str]) -> Vec<Block> {
     }
 
     // Deletions, then conflicts, each headed by its count and listing every path.
-    let heading = |prefix: &str| blocks.iter().position(|b| matches!(b, Block::Heading(4, t) if t.starts_with(prefix))).unwrap_or_else(|| panic!("no {prefix} heading"));
-    let items_after = |at: usize| blocks[at + 1..].iter().map_while(|b| if let Block::Item(t) = b { Some(t.clone()) } else { None }).collect::<Vec<_>>();
+    let heading = |prefix: &str| {
+        blocks
+            .iter()
+            .position(|b| matches!(b, Block::Heading(4, t) if t.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no {prefix} heading"))
+    };
+    let items_after = |at: usize| {
+        blocks[at + 1..]
+            .iter()
+            .map_while(|b| if let Block::Item(t) = b { Some(t.clone()) } else { None })
+            .collect::<Vec<_>>()
+    };
     let deleted: Vec<String> = plan
         .entries
         .iter()
         .zip(&actions)
         .filter(|(e, a)| matches!(a, Action::DeleteLocal | Action::DeleteRemote) && e.part_of.is_none())
-        .map(|(e, a)| format!("`{}{}` ({})", e.path, if e.kind == ftpsync::model::Kind::Dir { "/" } else { "" }, if *a == Action::DeleteLocal { "local" } else { "remote" }))
+        .map(|(e, a)| {
+            format!(
+                "`{}{}` ({})",
+                e.path,
+                if e.kind == ftpsync::model::Kind::Dir { "/" } else { "" },
+                if *a == Action::DeleteLocal { "local" } else { "remote" }
+            )
+        })
         .collect();
     let (del, con) = (heading("Deletions"), heading("Conflicts"));
     assert!(matches!(&blocks[del], Block::Heading(_, t) if *t == format!("Deletions ({})", deleted.len())));
     assert_eq!(items_after(del), deleted);
-    let conflicts: Vec<_> = plan.entries.iter().filter(|e| e.action == Action::Conflict && e.part_of.is_none()).collect();
+    let conflicts: Vec<_> =
+        plan.entries.iter().filter(|e| e.action == Action::Conflict && e.part_of.is_none()).collect();
     assert!(matches!(&blocks[con], Block::Heading(_, t) if *t == format!("Conflicts ({})", conflicts.len())));
     let listed = items_after(con);
     assert_eq!(listed.len(), conflicts.len());
@@ -111,12 +136,21 @@ fn check(dir: &Path, name: &str, args: &[&str]) -> Vec<Block> {
     }
 
     // The full list, folded, after them: every entry that is not equal, in plan order.
-    let open = blocks.iter().position(|b| matches!(b, Block::Html(h) if h.starts_with("<details><summary>"))).expect("a <details> block");
+    let open = blocks
+        .iter()
+        .position(|b| matches!(b, Block::Html(h) if h.starts_with("<details><summary>")))
+        .expect("a <details> block");
     let close = blocks.iter().position(|b| matches!(b, Block::Html(h) if h == "</details>")).expect("a </details>");
     assert!(del < open && con < open && open < close, "deletions and conflicts come before the folded list");
     let Block::Table(all) = &blocks[open + 1] else { panic!("no table inside <details>: {:?}", blocks[open + 1]) };
     assert_eq!(all[0], ["action", "path", "reason"]);
-    let changing: Vec<String> = plan.entries.iter().zip(&actions).filter(|(_, a)| **a != Action::Equal).map(|(e, _)| e.path.to_string()).collect();
+    let changing: Vec<String> = plan
+        .entries
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| **a != Action::Equal)
+        .map(|(e, _)| e.path.to_string())
+        .collect();
     let rows: Vec<String> = all[1..].iter().map(|r| r[1].trim_matches('`').trim_end_matches('/').to_string()).collect();
     assert_eq!(rows, changing);
     assert_eq!(close, open + 2);
@@ -135,7 +169,11 @@ fn check(dir: &Path, name: &str, args: &[&str]) -> Vec<Block> {
         std::fs::write(&golden, &normal).unwrap();
     } else {
         let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        assert!(want == normal, "{} differs (UPDATE_GOLDEN=1 rewrites it; review the diff):\n{normal}", golden.display());
+        assert!(
+            want == normal,
+            "{} differs (UPDATE_GOLDEN=1 rewrites it; review the diff):\n{normal}",
+            golden.display()
+        );
     }
     blocks
 }

@@ -30,7 +30,14 @@ fn without_appe() -> Script {
 fn open(fake: &FakeFtp) -> FtpTarget {
     let port = fake.url().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
     let url = FtpUrl { tls: Tls::None, host: "127.0.0.1".into(), port, user: None, password: None, path: "/".into() };
-    let settings = Settings { url, user: "joe".into(), password: Secret::new("pw"), trust: None, active: false, timeout: Duration::from_secs(10) };
+    let settings = Settings {
+        url,
+        user: "joe".into(),
+        password: Secret::new("pw"),
+        trust: None,
+        active: false,
+        timeout: Duration::from_secs(10),
+    };
     FtpTarget::open(settings, Options { retries: 1, create_root: false }).unwrap()
 }
 
@@ -62,7 +69,9 @@ fn the_lock_is_written_with_stor_where_appe_is_not_implemented() {
 #[test]
 fn another_runs_lock_is_not_overwritten_where_appe_is_not_implemented() {
     let mut script = without_appe();
-    let theirs = LockFile { lock_time: SystemClock.now(), lock_holder: Some("ftpsync 1@another-host.example #0".into()) }.to_bytes();
+    let theirs =
+        LockFile { lock_time: SystemClock.now(), lock_holder: Some("ftpsync 1@another-host.example #0".into()) }
+            .to_bytes();
     script.files.insert(LOCK.into(), theirs.clone());
     let fake = FakeFtp::start(script);
     let local = local_with_one_file();

@@ -64,8 +64,11 @@ fn plan_is_read_only_and_apply_equals_one_step() {
     let one_step = ftpsync(&["sync", s(&b.path().join("local")), s(&b.path().join("remote")), "--resolve", "local"]);
     assert!(one_step.status.success(), "{}", String::from_utf8_lossy(&one_step.stderr));
     // Same output (paths aside) and same resulting trees.
-    let norm = |o: &std::process::Output, root: &Path| String::from_utf8_lossy(&o.stdout).replace(root.to_str().unwrap(), "<ROOT>");
-    let strip_elapsed = |t: String| t.lines().map(|l| l.split(" Elap:").next().unwrap().to_string()).collect::<Vec<_>>();
+    let norm = |o: &std::process::Output, root: &Path| {
+        String::from_utf8_lossy(&o.stdout).replace(root.to_str().unwrap(), "<ROOT>")
+    };
+    let strip_elapsed =
+        |t: String| t.lines().map(|l| l.split(" Elap:").next().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(strip_elapsed(norm(&applied, a.path())), strip_elapsed(norm(&one_step, b.path())));
     assert_eq!(fixture::read_tree(&local), fixture::read_tree(&b.path().join("local")));
     assert_eq!(fixture::read_tree(&remote), fixture::read_tree(&b.path().join("remote")));
@@ -89,7 +92,10 @@ fn assert_drift(change: impl FnOnce(&Path, &Path), expect_path: &str, expect_fou
     let out = ftpsync(&["apply", s(&plan_file), "--report", s(&report)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains(expect_path) && stderr.contains(expect_found), "drift report lacks {expect_path:?}/{expect_found:?}:\n{stderr}");
+    assert!(
+        stderr.contains(expect_path) && stderr.contains(expect_found),
+        "drift report lacks {expect_path:?}/{expect_found:?}:\n{stderr}"
+    );
     assert_eq!(before, (tree_state(&local), tree_state(&remote)), "a refused apply changed something");
     let report = json(&report);
     assert_schema_valid("report", &report);
@@ -108,7 +114,11 @@ fn drift_mtime_changed() {
 
 #[test]
 fn drift_new_file() {
-    assert_drift(|l, _| fixture::write(l, "folder2/surprise.txt", "x", fixture::T13), "folder2/surprise.txt", "1 bytes");
+    assert_drift(
+        |l, _| fixture::write(l, "folder2/surprise.txt", "x", fixture::T13),
+        "folder2/surprise.txt",
+        "1 bytes",
+    );
 }
 
 #[test]
@@ -138,7 +148,13 @@ fn rejected(plan_file: &Path, extra: &[&str]) -> String {
     let mut args = vec!["apply", s(plan_file)];
     args.extend_from_slice(extra);
     let out = ftpsync(&args);
-    assert_eq!(out.status.code(), Some(4), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(stderr.lines().count(), 1, "not a one-line reason: {stderr}");
     stderr
@@ -217,9 +233,22 @@ fn max_delete_is_checked_again_at_apply() {
     let plan_file = dir.path().join("plan.json");
     // B2 deletes 3 files and 3 folders with one file each: 9 entries.
     assert!(plan(&local, &remote, &plan_file, &["--max-delete", "9"]).status.success());
-    let refused = ftpsync(&["plan", "sync", s(&local), s(&remote), "-o", s(&dir.path().join("p2.json")), "--resolve", "local", "--max-delete", "8"]);
+    let refused = ftpsync(&[
+        "plan",
+        "sync",
+        s(&local),
+        s(&remote),
+        "-o",
+        s(&dir.path().join("p2.json")),
+        "--resolve",
+        "local",
+        "--max-delete",
+        "8",
+    ]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("plan deletes 9 files and folders, more than --max-delete 8"));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("plan deletes 9 files and folders, more than --max-delete 8")
+    );
     assert!(!dir.path().join("p2.json").exists());
     // A reviewer lowering the limit in the plan: apply refuses it before changing anything.
     let mut doc = json(&plan_file);

@@ -63,12 +63,22 @@ fn file_edit(tag: &'static str) -> impl Strategy<Value = FileEdit> {
 }
 
 fn side_edits(tag: &'static str) -> impl Strategy<Value = SideEdits> {
-    (proptest::collection::vec(file_edit(tag), universe().len()), proptest::collection::vec(prop::bool::weighted(0.2), DIRS.len()))
+    (
+        proptest::collection::vec(file_edit(tag), universe().len()),
+        proptest::collection::vec(prop::bool::weighted(0.2), DIRS.len()),
+    )
         .prop_map(|(files, delete_dirs)| SideEdits { files, delete_dirs })
 }
 
 fn resolve() -> impl Strategy<Value = Resolve> {
-    prop_oneof![Just(Resolve::Skip), Just(Resolve::Local), Just(Resolve::Remote), Just(Resolve::New), Just(Resolve::Old), Just(Resolve::Ask)]
+    prop_oneof![
+        Just(Resolve::Skip),
+        Just(Resolve::Local),
+        Just(Resolve::Remote),
+        Just(Resolve::New),
+        Just(Resolve::Old),
+        Just(Resolve::Ask)
+    ]
 }
 
 /// Files of a tree: path → (content, mtime).
@@ -143,7 +153,9 @@ impl Store {
                 .snapshot()
                 .into_iter()
                 .filter_map(|(p, n)| match n {
-                    Node::File { data, mtime, .. } if !is_reserved_name(p.name()) => Some((p.to_string(), (String::from_utf8(data).unwrap(), mtime))),
+                    Node::File { data, mtime, .. } if !is_reserved_name(p.name()) => {
+                        Some((p.to_string(), (String::from_utf8(data).unwrap(), mtime)))
+                    }
                     _ => None,
                 })
                 .collect(),
@@ -157,7 +169,12 @@ impl Store {
 
     fn dirs(&self) -> BTreeSet<String> {
         match self {
-            Store::Memory(fs) => fs.snapshot().into_iter().filter(|(_, n)| matches!(n, Node::Dir { .. })).map(|(p, _)| p.to_string()).collect(),
+            Store::Memory(fs) => fs
+                .snapshot()
+                .into_iter()
+                .filter(|(_, n)| matches!(n, Node::Dir { .. }))
+                .map(|(p, _)| p.to_string())
+                .collect(),
             Store::Dir(root) => {
                 let (mut files, mut dirs) = (Files::new(), BTreeSet::new());
                 walk_dir(root, root, &mut files, &mut dirs);
@@ -200,7 +217,9 @@ impl World {
         let clock = Arc::new(StepClock::new(now));
         let (remote, server) = match kind {
             RemoteKind::Folder => (Store::Dir(served), None),
-            RemoteKind::Memory { ftp_like } => (Store::Memory(MemoryFs::new(clock.clone(), MemoryOptions { sets_mtime: !ftp_like })), None),
+            RemoteKind::Memory { ftp_like } => {
+                (Store::Memory(MemoryFs::new(clock.clone(), MemoryOptions { sets_mtime: !ftp_like })), None)
+            }
             RemoteKind::Ftp => {
                 let server = ftp::serve(&served);
                 (Store::Dir(served), Some(server))
@@ -225,7 +244,12 @@ impl World {
         let mut options = PlanOptions::new(Mode::Sync);
         options.resolve = resolve;
         let plan = make_plan(&mut l, r.as_mut(), options, self.clock.now()).unwrap().plan;
-        let settings = ApplySettings { clock: self.clock.clone(), meta_style: WriteStyle { verbose: false, version: "t".into() }, break_lock: false, workers: 4 };
+        let settings = ApplySettings {
+            clock: self.clock.clone(),
+            meta_style: WriteStyle { verbose: false, version: "t".into() },
+            break_lock: false,
+            workers: 4,
+        };
         let applied = apply(&plan, &mut l, r.as_mut(), &settings).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
         assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);
         plan
@@ -257,14 +281,22 @@ fn look_equal(l: Option<&(String, f64)>, r: Option<&(String, f64)>) -> bool {
     matches!((l, r), (Some((lc, ml)), Some((rc, mr))) if lc.len() == rc.len() && (ml - mr).abs() <= EPS)
 }
 
-fn resolve_both_new(p: &str, l: Option<&(String, f64)>, r: Option<&(String, f64)>, resolve: Resolve, put: &mut impl FnMut(&str, Option<String>, Option<String>)) {
+fn resolve_both_new(
+    p: &str,
+    l: Option<&(String, f64)>,
+    r: Option<&(String, f64)>,
+    resolve: Resolve,
+    put: &mut impl FnMut(&str, Option<String>, Option<String>),
+) {
     match (l, r) {
         (Some((lc, _)), Some((rc, _))) if look_equal(l, r) => put(p, Some(lc.clone()), Some(rc.clone())),
         (Some((lc, ml)), Some((rc, mr))) if lc != rc => {
             let winner = match resolve {
                 Resolve::Local => Some(lc),
                 Resolve::Remote => Some(rc),
-                Resolve::New | Resolve::Old if (ml - mr).abs() > EPS => Some(if (ml > mr) == (resolve == Resolve::New) { lc } else { rc }),
+                Resolve::New | Resolve::Old if (ml - mr).abs() > EPS => {
+                    Some(if (ml > mr) == (resolve == Resolve::New) { lc } else { rc })
+                }
                 _ => None,
             };
             match winner {
@@ -306,7 +338,9 @@ fn oracle(
         if !in_base(d) {
             continue;
         }
-        let changed_in = |f: &Files| f.iter().any(|(p, (c, _))| p.starts_with(&format!("{d}/")) && content(base, p).as_ref() != Some(c));
+        let changed_in = |f: &Files| {
+            f.iter().any(|(p, (c, _))| p.starts_with(&format!("{d}/")) && content(base, p).as_ref() != Some(c))
+        };
         let (el, er) = (l_dirs.contains(d), r_dirs.contains(d));
         let group = (!el && er && changed_in(r)) || (el && !er && changed_in(l));
         if !group {
@@ -399,7 +433,13 @@ fn contents(f: &Files) -> BTreeMap<String, String> {
 
 /// One case: a first sync from the local side, edits on both sides, a sync with `resolve`
 /// checked against the oracle, and a last plan that must have nothing left to do.
-fn one_case(kind: RemoteKind, initial: &[Option<u32>], local_edits: &SideEdits, remote_edits: &SideEdits, resolve: Resolve) -> Result<(), TestCaseError> {
+fn one_case(
+    kind: RemoteKind,
+    initial: &[Option<u32>],
+    local_edits: &SideEdits,
+    remote_edits: &SideEdits,
+    resolve: Resolve,
+) -> Result<(), TestCaseError> {
     let w = World::new(kind);
     for (path, v) in universe().iter().zip(initial) {
         if let Some(n) = v {
@@ -428,7 +468,8 @@ fn one_case(kind: RemoteKind, initial: &[Option<u32>], local_edits: &SideEdits, 
     prop_assert_eq!(contents(&w.remote.files()), want_r, "remote side");
     w.clock.advance(10.0);
     let again = w.sync(resolve);
-    let left: Vec<_> = again.entries.iter().filter(|e| e.is_change()).map(|e| (e.path.to_string(), e.action, e.reason)).collect();
+    let left: Vec<_> =
+        again.entries.iter().filter(|e| e.is_change()).map(|e| (e.path.to_string(), e.action, e.reason)).collect();
     prop_assert!(left.is_empty(), "second plan still has work: {:?}", left);
     Ok(())
 }

@@ -49,7 +49,17 @@ fn a_plan_lists_every_remote_folder_once() {
     run(&["upload", local.to_str().unwrap(), &server.url(None)]);
     let plan = dir.path().join("plan.json");
     for workers in ["1", "8"] {
-        let out = run(&["plan", "sync", local.to_str().unwrap(), &server.url(None), "-o", plan.to_str().unwrap(), "--workers", workers, "-vvv"]);
+        let out = run(&[
+            "plan",
+            "sync",
+            local.to_str().unwrap(),
+            &server.url(None),
+            "-o",
+            plan.to_str().unwrap(),
+            "--workers",
+            workers,
+            "-vvv",
+        ]);
         let commands = commands(&out);
         // This server does not list over the control connection (`STAT -la`): asked once.
         let probes: Vec<_> = commands.iter().filter(|c| c.starts_with("STAT ")).collect();

@@ -161,8 +161,15 @@ fn the_sample_configuration_runs_its_tasks_against_an_ftp_server() {
     let plan = p.home.join("plan.json");
     let out = ok(run(&p.project, &["--plan-out", plan.to_str().unwrap()]));
     assert!(out.contains("Plan written to "), "{out}");
-    assert_eq!(fs::read_to_string(served.path().join("index.html")).unwrap(), "<h1>hi</h1>", "planning changed the server");
-    ok(ftpsync_command(&[&["apply", plan.to_str().unwrap()][..], &ANONYMOUS].concat()).env("HOME", &p.home).output().unwrap());
+    assert_eq!(
+        fs::read_to_string(served.path().join("index.html")).unwrap(),
+        "<h1>hi</h1>",
+        "planning changed the server"
+    );
+    ok(ftpsync_command(&[&["apply", plan.to_str().unwrap()][..], &ANONYMOUS].concat())
+        .env("HOME", &p.home)
+        .output()
+        .unwrap());
     assert_eq!(fs::read_to_string(served.path().join("index.html")).unwrap(), "<h1>changed, and longer</h1>");
 
     let tree_plan = run(&p.project, &["show", "--plan-out", plan.to_str().unwrap()]);
@@ -175,7 +182,11 @@ fn upload_project(extra: &str) -> (Project, PathBuf) {
     let p = project("");
     let remote = p.project.parent().unwrap().join("remote");
     fs::create_dir_all(remote.join("sub")).unwrap();
-    fs::write(&p.yaml, format!("default_task: up\ntasks:\n  up:\n    command: upload\n    remote: {}\n{extra}", remote.display())).unwrap();
+    fs::write(
+        &p.yaml,
+        format!("default_task: up\ntasks:\n  up:\n    command: upload\n    remote: {}\n{extra}", remote.display()),
+    )
+    .unwrap();
     (p, remote)
 }
 
@@ -208,7 +219,11 @@ fn command_line_flags_override_the_task_as_in_pyftpsync() {
 
     // `.pyftpsync.yaml` is found too, and `dry_run: true` yields to --execute.
     fs::remove_file(&p.yaml).unwrap();
-    fs::write(p.project.join(".pyftpsync.yaml"), format!("tasks:\n  t: {{command: upload, remote: {}, dry_run: true}}\n", remote.display())).unwrap();
+    fs::write(
+        p.project.join(".pyftpsync.yaml"),
+        format!("tasks:\n  t: {{command: upload, remote: {}, dry_run: true}}\n", remote.display()),
+    )
+    .unwrap();
     fs::remove_dir_all(&remote).unwrap();
     fs::create_dir(&remote).unwrap();
     ok(run_in(&p.project, &p.home, &["t"]));
@@ -223,10 +238,18 @@ fn each_bad_configuration_is_a_one_line_usage_error() {
         ("tasks:\n  a: {command: sync\n", &[], "is not valid YAML: did not find expected ',' or '}' at line 3"),
         ("default_task: a\n", &[], "missing entry `tasks` in "),
         ("tasks:\n  a: {command: sync, remote: r, colour: red}\n", &["a"], "Invalid entries: tasks.a.colour in "),
-        ("common_config: {remote: r, colour: red}\ntasks:\n  a: {command: sync}\n", &["a"], "Invalid entries: tasks.a.colour in "),
+        (
+            "common_config: {remote: r, colour: red}\ntasks:\n  a: {command: sync}\n",
+            &["a"],
+            "Invalid entries: tasks.a.colour in ",
+        ),
         ("tasks:\n  a: {command: sync}\n", &["a"], "missing mandatory entries in "),
         ("tasks:\n  a: {remote: r}\n", &["a"], ": tasks.a.command (in the task or in common_config)"),
-        ("tasks:\n  a: {command: sync, remote: r}\n  b: {command: sync, remote: r}\n", &["c"], "unknown task 'c': choose from [a, b]"),
+        (
+            "tasks:\n  a: {command: sync, remote: r}\n  b: {command: sync, remote: r}\n",
+            &["c"],
+            "unknown task 'c': choose from [a, b]",
+        ),
         ("tasks:\n  a: {command: sync, remote: r}\n", &[], "no TASK given and no `default_task`"),
         ("tasks:\n  a: {command: sync, remote: r, no_dry_run: true}\n", &["a"], "tasks.a.no_dry_run in "),
         ("tasks:\n  a: {command: scan, remote: r}\n", &["a"], "\"scan\" cannot be run as a task"),
@@ -239,11 +262,17 @@ fn each_bad_configuration_is_a_one_line_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{yaml:?}: {}", text(&out));
         assert!(out.stdout.is_empty(), "{yaml:?}: {}", text(&out));
         assert_eq!(stderr.lines().count(), 1, "{yaml:?}: not one line:\n{stderr}");
-        assert!(stderr.starts_with("error: ") && stderr.contains(expected), "{yaml:?}: expected {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{yaml:?}: expected {expected:?} in:\n{stderr}"
+        );
     }
     let empty = tempfile::tempdir().unwrap();
     let out = run_in(empty.path(), empty.path(), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr.starts_with("error: cannot find pyftpsync.yaml (or .pyftpsync.yaml) in ") && stderr.lines().count() == 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot find pyftpsync.yaml (or .pyftpsync.yaml) in ") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use ftpsync::options::{Mode, PlanOptions};
 
-use crate::support::{ftp, ftpsync, fixture, pyftpsync, sync_fs};
+use crate::support::{fixture, ftp, ftpsync, pyftpsync, sync_fs};
 
 /// §5.2 step 2: the initial fixture after a first sync (metadata in every local folder).
 fn synced_fixture() -> (tempfile::TempDir, PathBuf) {
@@ -20,7 +20,12 @@ fn synced_fixture() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -105,7 +110,10 @@ fn scan_lists_match_the_spec() {
     assert!(time.starts_with("2014-01-01 ") && time.len() == 19 && time.ends_with(":00:00"), "{stamp:?}");
 
     let matched = run(&["scan", p(&local), "--list", "--recursive", "--match", "*5*"]);
-    assert_eq!(first_tokens(&matched), set(["file5.txt".to_string(), "file5_1.txt".to_string()].into_iter().chain(folders())));
+    assert_eq!(
+        first_tokens(&matched),
+        set(["file5.txt".to_string(), "file5_1.txt".to_string()].into_iter().chain(folders()))
+    );
     let excluded = run(&["scan", p(&local), "--list", "--recursive", "--match", "*5*", "--exclude", "folder?"]);
     assert_eq!(first_tokens(&excluded), set(["file5.txt".to_string()]));
 
@@ -122,7 +130,12 @@ fn scan_and_tree_print_what_pyftpsync_prints() {
         let out = Command::new(&exe).args(args).env("HOME", dir.path()).output().unwrap();
         stdout(&out)
     };
-    let without_time = |text: &str| text.lines().map(|l| if l.starts_with("Scanning ") { l.split(" took ").next().unwrap() } else { l }).collect::<Vec<_>>().join("\n");
+    let without_time = |text: &str| {
+        text.lines()
+            .map(|l| if l.starts_with("Scanning ") { l.split(" took ").next().unwrap() } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     for args in [
         vec!["tree", p(&local), "--files", "--sort"],
         vec!["tree", p(&local), "--files", "--sort", "--match", "*1_*.txt"],
@@ -132,7 +145,11 @@ fn scan_and_tree_print_what_pyftpsync_prints() {
         assert_eq!(without_time(&run(&args)), without_time(&theirs(&args)), "{args:?}");
     }
     // scan prints in listing order, which differs between the tools: compare as sets.
-    for args in [vec!["scan", p(&local), "--list", "-r"], vec!["scan", p(&local), "--list", "-r", "-m", "*5*"], vec!["scan", p(&local), "--list"]] {
+    for args in [
+        vec!["scan", p(&local), "--list", "-r"],
+        vec!["scan", p(&local), "--list", "-r", "-m", "*5*"],
+        vec!["scan", p(&local), "--list"],
+    ] {
         let (ours, theirs) = (run(&args), theirs(&args));
         let lines = |t: &str| without_time(t).lines().map(str::to_string).collect::<BTreeSet<_>>();
         assert_eq!(lines(&ours), lines(&theirs), "{args:?}");

@@ -59,7 +59,8 @@ impl Serve {
         });
         let line = rx.recv_timeout(IO_TIMEOUT).unwrap_or_default();
         let url = line.split(" at ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
-        let Ok(addr) = url.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/').parse::<SocketAddr>() else {
+        let Ok(addr) = url.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/').parse::<SocketAddr>()
+        else {
             let _ = child.kill();
             let _ = child.wait();
             panic!("ftpsync serve printed no URL: {line:?}");
@@ -83,7 +84,8 @@ impl Serve {
 impl Drop for Serve {
     fn drop(&mut self) {
         // Ctrl-C, as a user stops it; where `kill` is missing, straight to the hard kill.
-        let interrupted = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
+        let interrupted =
+            Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
         let deadline = Instant::now() + Duration::from_secs(if interrupted { 5 } else { 0 });
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -132,7 +134,12 @@ impl Control {
 /// The client program `name` (checked with `--version`), or `None` (skip) with a message;
 /// when CI=true a missing client fails the test.
 fn client(name: &str) -> Option<PathBuf> {
-    let found = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let found = Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if found {
         return Some(PathBuf::from(name));
     }
@@ -164,7 +171,11 @@ fn run(cmd: &mut Command) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let text = format!("{}{}", std::fs::read_to_string(&out_path).unwrap_or_default(), std::fs::read_to_string(&err_path).unwrap_or_default());
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
     match status {
         Some(status) if status.success() => text,
         Some(status) => panic!("{cmd:?} failed ({status}):\n{text}"),
@@ -238,7 +249,8 @@ fn pyftpsync_run(exe: &Path, home: &Path, args: &[&str]) -> String {
 fn pyftpsync_uploads_downloads_and_syncs_with_serve() {
     let Some(exe) = pyftpsync() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (root, local, local2, home) = (dir.path().join("root"), dir.path().join("local"), dir.path().join("local2"), dir.path().join("home"));
+    let (root, local, local2, home) =
+        (dir.path().join("root"), dir.path().join("local"), dir.path().join("local2"), dir.path().join("home"));
     for d in [&root, &local2, &home] {
         std::fs::create_dir_all(d).unwrap();
     }
@@ -277,7 +289,8 @@ fn pyftpsync_uploads_downloads_and_syncs_with_serve() {
     assert_eq!((up["m"].as_f64(), up["s"].as_u64()), (Some((BASE_TIME + 86_400) as f64), Some(15)), "{up}");
     let peer = meta(&local)["peer_sync"].as_object().unwrap().values().next().cloned().unwrap_or_default();
     assert_eq!(peer["a b.txt"]["s"].as_u64(), Some(15), "local peer_sync: {peer}");
-    let peer_sub = meta(&local.join("sub dir"))["peer_sync"].as_object().unwrap().values().next().cloned().unwrap_or_default();
+    let peer_sub =
+        meta(&local.join("sub dir"))["peer_sync"].as_object().unwrap().values().next().cloned().unwrap_or_default();
     assert_eq!(peer_sub["from server.txt"]["s"].as_u64(), Some(18), "local peer_sync of sub dir: {peer_sub}");
 
     // A second sync finds nothing to do and changes no file on either side.
@@ -305,7 +318,11 @@ fn lftp_mirror_r_keeps_modification_times() {
             s(&local)
         );
         run(Command::new(&lftp).args(["-c", &script]).env("HOME", dir.path()));
-        assert_eq!(files_under(&root.join(target)), tree, "lftp mirror -R with passive mode {passive}: bytes and times on the server");
+        assert_eq!(
+            files_under(&root.join(target)),
+            tree,
+            "lftp mirror -R with passive mode {passive}: bytes and times on the server"
+        );
     }
     let script = format!(
         "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 10; open -u anonymous,ftpsync-test ftp://127.0.0.1:{}; mirror --no-perms /active '{}'",
@@ -333,9 +350,15 @@ fn curl_uploads_lists_and_downloads_in_both_modes() {
         cmd
     };
 
-    run(curl_cmd().args(["--ftp-create-dirs", "-T", s(&local.join("sub dir/deep/d.bin")), &format!("{base}/up/deep/d.bin")]));
+    run(curl_cmd().args([
+        "--ftp-create-dirs",
+        "-T",
+        s(&local.join("sub dir/deep/d.bin")),
+        &format!("{base}/up/deep/d.bin"),
+    ]));
     assert_eq!(std::fs::read(root.join("up/deep/d.bin")).unwrap(), tree["sub dir/deep/d.bin"].0, "curl upload");
-    let server_time = FileTime::from_last_modification_time(&std::fs::metadata(root.join("up/deep/d.bin")).unwrap()).unix_seconds();
+    let server_time =
+        FileTime::from_last_modification_time(&std::fs::metadata(root.join("up/deep/d.bin")).unwrap()).unix_seconds();
 
     for (mode, extra) in [("EPRT", &["-P", "-"][..]), ("PORT", &["-P", "-", "--disable-eprt"][..]), ("EPSV", &[][..])] {
         let out = local.join(format!("got-{mode}.bin"));
@@ -346,7 +369,10 @@ fn curl_uploads_lists_and_downloads_in_both_modes() {
         assert_eq!(got_time, server_time, "curl -R over {mode}: the server's time");
     }
     let listing = run(curl_cmd().args(["-P", "-", &format!("{base}/up/deep/")]));
-    assert!(listing.lines().any(|l| l.ends_with(" d.bin") && l.contains(" 70000 ")), "curl listing in active mode:\n{listing}");
+    assert!(
+        listing.lines().any(|l| l.ends_with(" d.bin") && l.contains(" 70000 ")),
+        "curl listing in active mode:\n{listing}"
+    );
 }
 
 /// Python's ftplib (stdlib only): login, then in active and in passive mode STOR, RETR, LIST,
@@ -432,7 +458,11 @@ print("ftps ok")
     assert!(out.contains("ftps ok"), "{out}");
     let expected: Vec<u8> = (0..=255u8).cycle().take(256 * 50).collect();
     for mode in ["active", "passive"] {
-        assert_eq!(std::fs::read(root.join(format!("tls {mode}.bin"))).unwrap(), expected, "{mode}: bytes on the server");
+        assert_eq!(
+            std::fs::read(root.join(format!("tls {mode}.bin"))).unwrap(),
+            expected,
+            "{mode}: bytes on the server"
+        );
     }
 }
 
@@ -529,7 +559,8 @@ fn serve_keeps_the_session_after_a_bad_parameter_lists_mfmt_and_refuses_ftp_boun
 fn active_retr(c: &mut Control, extended: bool, path: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let p = listener.local_addr().unwrap().port();
-    let line = if extended { format!("EPRT |1|127.0.0.1|{p}|") } else { format!("PORT 127,0,0,1,{},{}", p >> 8, p & 255) };
+    let line =
+        if extended { format!("EPRT |1|127.0.0.1|{p}|") } else { format!("PORT 127,0,0,1,{},{}", p >> 8, p & 255) };
     let reply = c.cmd(&line);
     assert!(reply.starts_with("200"), "{line}: {reply}");
     let (mut data, _) = listener.accept().unwrap();
@@ -560,7 +591,8 @@ fn active_and_pasv_work_for_ipv4_clients_of_an_ipv6_listener() {
     }
     // PASV names the IPv4 address (it used to close the control connection).
     let reply = c.cmd("PASV");
-    let numbers: Vec<u16> = reply.split(['(', ')']).nth(1).unwrap_or_default().split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    let numbers: Vec<u16> =
+        reply.split(['(', ')']).nth(1).unwrap_or_default().split(',').filter_map(|n| n.trim().parse().ok()).collect();
     let [127, 0, 0, 1, p1, p2] = numbers[..] else { panic!("PASV: {reply}") };
     let mut data = TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], p1 * 256 + p2)), IO_TIMEOUT).unwrap();
     data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();

@@ -129,10 +129,14 @@ fn plain_ftp_does_what_sync_needs() {
         ftp.custom_command("SITE UTIME 20200102030405 /data.bin", &UTIME_OK).unwrap();
         assert_eq!(mtime(&root.join("data.bin")), at(1_577_934_245));
         assert_eq!(ftp.mdtm("/data.bin").unwrap().and_utc().timestamp(), 1_577_934_245);
-        ftp.custom_command("SITE UTIME /sub/x.txt 20210101000000 20210203040506 20210101000000 UTC", &UTIME_OK).unwrap();
+        ftp.custom_command("SITE UTIME /sub/x.txt 20210101000000 20210203040506 20210101000000 UTC", &UTIME_OK)
+            .unwrap();
         assert_eq!(mtime(&root.join("sub/x.txt")), at(1_612_325_106));
         let missing = ftp.custom_command("SITE UTIME 20200102030405 /nope.txt", &UTIME_OK);
-        assert!(matches!(missing, Err(FtpError::UnexpectedResponse(ref r)) if r.status == Status::FileUnavailable), "{missing:?}");
+        assert!(
+            matches!(missing, Err(FtpError::UnexpectedResponse(ref r)) if r.status == Status::FileUnavailable),
+            "{missing:?}"
+        );
 
         // RNFR/RNTO keeps content and mtime.
         ftp.rename("/data.bin", "/sub/moved.bin").unwrap();
@@ -174,7 +178,10 @@ fn explicit_ftps_with_a_trusted_rcgen_certificate() {
         upload(&mut ftp, "/secure.bin", AWKWARD);
         assert_eq!(ftp.retr_as_buffer("/secure.bin").unwrap().into_inner(), AWKWARD);
         let listing = ftp.mlsd(Some("/")).unwrap();
-        assert!(listing.iter().any(|l| l.ends_with(" secure.bin") && l.contains(&format!("size={}", AWKWARD.len()))), "{listing:?}");
+        assert!(
+            listing.iter().any(|l| l.ends_with(" secure.bin") && l.contains(&format!("size={}", AWKWARD.len()))),
+            "{listing:?}"
+        );
         ftp.custom_command("SITE UTIME 20200102030405 /secure.bin", &UTIME_OK).unwrap();
         assert_eq!(mtime(&root.join("secure.bin")), at(1_577_934_245));
         ftp.quit().unwrap();
@@ -206,8 +213,14 @@ fn dot_dot_cannot_leave_the_root() {
 
         for path in ["../secret.txt", "/../secret.txt", "sub/../../secret.txt", "/./../secret.txt"] {
             assert!(ftp.retr_as_buffer(path).is_err(), "RETR {path} read outside the root");
-            assert!(ftp.custom_command(format!("SITE UTIME 20200102030405 {path}"), &UTIME_OK).is_err(), "SITE UTIME {path}");
-            assert!(ftp.custom_command(format!("SITE UTIME {path} 1 20200102030405 1 UTC"), &UTIME_OK).is_err(), "SITE UTIME (long) {path}");
+            assert!(
+                ftp.custom_command(format!("SITE UTIME 20200102030405 {path}"), &UTIME_OK).is_err(),
+                "SITE UTIME {path}"
+            );
+            assert!(
+                ftp.custom_command(format!("SITE UTIME {path} 1 20200102030405 1 UTC"), &UTIME_OK).is_err(),
+                "SITE UTIME (long) {path}"
+            );
             let _ = ftp.rm(path);
             let _ = ftp.rename(path, "/stolen.txt");
         }
@@ -330,7 +343,11 @@ fn a_mostly_busy_passive_range_still_works() {
         let range = free_port_window(LEN);
         let free = *range.start() + LEN / 2;
         // Occupy every other port of the range (those we cannot bind are busy already).
-        let _held: Vec<_> = range.clone().filter(|&p| p != free).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
+        let _held: Vec<_> = range
+            .clone()
+            .filter(|&p| p != free)
+            .filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
 
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::new(dir.path());
@@ -410,7 +427,11 @@ fn serve_prints_its_url_serves_and_stops_on_ctrl_c() {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let url = line.split(" at ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
-        let addr: SocketAddr = url.trim_start_matches("ftp://").trim_end_matches('/').parse().unwrap_or_else(|_| panic!("no URL in {line:?}"));
+        let addr: SocketAddr = url
+            .trim_start_matches("ftp://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|_| panic!("no URL in {line:?}"));
         let mut ftp = connect(addr);
         ftp.login("anonymous", "x").unwrap();
         ftp.transfer_type(FileType::Binary).unwrap();

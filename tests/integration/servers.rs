@@ -49,11 +49,11 @@ use ftpsync::model::{Clock, Kind, SystemClock};
 use ftpsync::options::{Mode, PlanOptions};
 use ftpsync::plan::model::{Action, Plan};
 use ftpsync::relpath::RelPath;
+use ftpsync::server::{ServerConfig, ServerHandle};
 use ftpsync::target::Target;
 use ftpsync::target::ftp::mtime::{self, Method};
 use ftpsync::target::ftp::ops::{self, ByStat};
 use ftpsync::target::ftp::session::{Session, Settings};
-use ftpsync::server::{ServerConfig, ServerHandle};
 use ftpsync::target::ftp::tls::{Trust, Verify};
 use ftpsync::target::ftp::{FtpTarget, Options};
 use ftpsync::target::local::LocalTarget;
@@ -108,7 +108,8 @@ const SETS_MTIMES: [&str; 5] = ["proftpd", "vsftpd", "pure-ftpd", "pyftpdlib", B
 const BUILTIN: &str = "ftpsync-serve";
 
 /// The servers `.ci/servers.sh` starts: with `CI=true`, each must be listed.
-const CI_SERVERS: [&str; 8] = ["proftpd", "vsftpd", "pure-ftpd", "pyftpdlib", "inetutils-ftpd", "netkit-ftpd", "twisted", "aioftp"];
+const CI_SERVERS: [&str; 8] =
+    ["proftpd", "vsftpd", "pure-ftpd", "pyftpdlib", "inetutils-ftpd", "netkit-ftpd", "twisted", "aioftp"];
 
 /// `NAME=VALUE;...` pairs, in order.
 fn pairs(var: &str) -> Vec<(String, String)> {
@@ -173,16 +174,21 @@ fn builtin_server(dir: &Path) -> (Server, ServerHandle) {
     fs::write(&cert, key.cert.pem()).unwrap();
     fs::write(&key_pem, key.signing_key.serialize_pem()).unwrap();
     let (user, password) = ("matrix", "matrix-pw");
-    let config = ServerConfig { login: Some((user.into(), password.into())), tls: Some((cert.clone(), key_pem)), ..ServerConfig::new(&root) };
+    let config = ServerConfig {
+        login: Some((user.into(), password.into())),
+        tls: Some((cert.clone(), key_pem)),
+        ..ServerConfig::new(&root)
+    };
     let handle = ftpsync::server::start(config).expect("the built-in server does not start");
     let port = handle.addr().port();
-    let urls = [format!("ftp://{user}:{password}@127.0.0.1:{port}/"), format!("ftps://{user}:{password}@localhost:{port}/")]
-        .iter()
-        .map(|u| match Location::parse(u) {
-            Ok(Location::Ftp(u)) => u,
-            _ => panic!("{u}: not an FTP URL"),
-        })
-        .collect();
+    let urls =
+        [format!("ftp://{user}:{password}@127.0.0.1:{port}/"), format!("ftps://{user}:{password}@localhost:{port}/")]
+            .iter()
+            .map(|u| match Location::parse(u) {
+                Ok(Location::Ftp(u)) => u,
+                _ => panic!("{u}: not an FTP URL"),
+            })
+            .collect();
     let version = format!("ftpsync {} (libunftp)", env!("CARGO_PKG_VERSION"));
     (Server { name: BUILTIN.into(), version, root, urls, ca: Some(cert) }, handle)
 }
@@ -213,12 +219,24 @@ const NAME_KINDS: [NameKind; 12] = [
     NameKind { label: "%", probe: "pct100%41.txt", applies: |n| n.contains('%') },
     NameKind { label: "'", probe: "it's.txt", applies: |n| n.contains('\'') },
     NameKind { label: "( or )", probe: "paren(1).txt", applies: |n| n.contains(['(', ')']) },
-    NameKind { label: "é (non-ASCII, in Latin-1)", probe: "café.txt", applies: |n| n.chars().any(|c| ('\u{80}'..='\u{ff}').contains(&c)) },
-    NameKind { label: "日本 (beyond Latin-1)", probe: "日本.txt", applies: |n| n.chars().any(|c| ('\u{100}'..='\u{ffff}').contains(&c)) },
+    NameKind {
+        label: "é (non-ASCII, in Latin-1)",
+        probe: "café.txt",
+        applies: |n| n.chars().any(|c| ('\u{80}'..='\u{ff}').contains(&c)),
+    },
+    NameKind {
+        label: "日本 (beyond Latin-1)",
+        probe: "日本.txt",
+        applies: |n| n.chars().any(|c| ('\u{100}'..='\u{ffff}').contains(&c)),
+    },
     NameKind { label: "🎉 (beyond the BMP)", probe: "emoji🎉.md", applies: |n| n.chars().any(|c| c > '\u{ffff}') },
     NameKind { label: "a leading dash", probe: "-la", applies: |n| n.starts_with('-') },
     NameKind { label: "200 characters", probe: LONG_NAME, applies: |n| n.chars().count() >= 200 },
-    NameKind { label: "glob characters *?[]{}", probe: "glob*?[1]{a,b}.txt", applies: |n| n.contains(['*', '?', '[', ']', '{', '}']) },
+    NameKind {
+        label: "glob characters *?[]{}",
+        probe: "glob*?[1]{a,b}.txt",
+        applies: |n| n.contains(['*', '?', '[', ']', '{', '}']),
+    },
     NameKind { label: "; or &", probe: "semi;colon&amp.txt", applies: |n| n.contains([';', '&']) },
 ];
 
@@ -236,7 +254,11 @@ impl Unstorable {
         if self.0.is_empty() {
             return format!("all {} kinds of name stored and listed back (checked with suppaftp)", NAME_KINDS.len());
         }
-        self.0.iter().map(|(kind, proof)| format!("server cannot store names with {} (proven by suppaftp: {proof})", kind.label)).collect::<Vec<_>>().join("; ")
+        self.0
+            .iter()
+            .map(|(kind, proof)| format!("server cannot store names with {} (proven by suppaftp: {proof})", kind.label))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -260,26 +282,44 @@ fn probe_names(url: &FtpUrl, folder: &str, on_disk: &Path, owner: (u32, u32)) ->
     fs::create_dir(on_disk).map_err(|e| format!("{}: {e}", on_disk.display()))?;
     std::os::unix::fs::chown(on_disk, Some(owner.0), Some(owner.1)).unwrap();
     let result = (|| {
-        let addr = (url.host.as_str(), url.effective_port()).to_socket_addrs().map_err(|e| e.to_string())?.next().ok_or("no address")?;
+        let addr = (url.host.as_str(), url.effective_port())
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .next()
+            .ok_or("no address")?;
         let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect: {e}"))?;
         tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
         tcp.set_write_timeout(Some(TIMEOUT)).unwrap();
         let mut ftp = FtpStream::connect_with_stream(tcp).map_err(|e| format!("greeting: {e}"))?;
-        ftp.login(url.user.as_deref().unwrap_or("anonymous"), url.password.as_deref().unwrap_or_default()).map_err(|e| format!("login: {e}"))?;
+        ftp.login(url.user.as_deref().unwrap_or("anonymous"), url.password.as_deref().unwrap_or_default())
+            .map_err(|e| format!("login: {e}"))?;
         ftp.transfer_type(FileType::Binary).map_err(|e| format!("TYPE I: {e}"))?;
         let dir = format!("{}/{folder}", url.path.trim_end_matches('/'));
         ftp.cwd(&dir).map_err(|e| format!("CWD {dir}: {e}"))?;
-        let refused: Vec<Option<String>> =
-            NAME_KINDS.iter().map(|kind| ftp.put_file(kind.probe, &mut std::io::Cursor::new(b"probe".to_vec())).err().map(|e| format!("STOR {:?}: {e}", kind.probe))).collect();
+        let refused: Vec<Option<String>> = NAME_KINDS
+            .iter()
+            .map(|kind| {
+                ftp.put_file(kind.probe, &mut std::io::Cursor::new(b"probe".to_vec()))
+                    .err()
+                    .map(|e| format!("STOR {:?}: {e}", kind.probe))
+            })
+            .collect();
         let lines = ftp.list(None).map_err(|e| format!("LIST: {e}"))?;
         let _ = ftp.quit();
         let listed = |name: &str| lines.iter().any(|l| l.ends_with(&format!(" {name}")));
-        let others: Vec<&str> = lines.iter().filter(|l| !NAME_KINDS.iter().any(|k| l.ends_with(&format!(" {}", k.probe)))).map(|l| name_in_list_line(l)).collect();
+        let others: Vec<&str> = lines
+            .iter()
+            .filter(|l| !NAME_KINDS.iter().any(|k| l.ends_with(&format!(" {}", k.probe))))
+            .map(|l| name_in_list_line(l))
+            .collect();
         let mut out = Unstorable::default();
         for (kind, refused) in NAME_KINDS.iter().zip(refused) {
             match refused {
                 Some(why) => out.0.push((kind, why)),
-                None if !listed(kind.probe) => out.0.push((kind, format!("STOR {:?} succeeded, LIST does not show it; it shows instead {others:?}", kind.probe))),
+                None if !listed(kind.probe) => out.0.push((
+                    kind,
+                    format!("STOR {:?} succeeded, LIST does not show it; it shows instead {others:?}", kind.probe),
+                )),
                 None => {}
             }
         }
@@ -389,7 +429,17 @@ fn fixture() -> Tree {
         };
         let content = if path.ends_with(".txt") || path.ends_with(".TXT") {
             // Text with LF and CRLF line ends: an ASCII-mode transfer would change it.
-            (0..size).map(|k| if k % 40 == 39 { b'\n' } else if k % 97 == 96 { b'\r' } else { b'a' + (k % 26) as u8 }).collect()
+            (0..size)
+                .map(|k| {
+                    if k % 40 == 39 {
+                        b'\n'
+                    } else if k % 97 == 96 {
+                        b'\r'
+                    } else {
+                        b'a' + (k % 26) as u8
+                    }
+                })
+                .collect()
         } else {
             rng.bytes(size)
         };
@@ -491,7 +541,9 @@ fn same_tree(what: &str, got: &Tree, want: &Tree, times: bool) -> Result<(), Str
     for (path, (content, mtime)) in want {
         match got.get(path) {
             None => diffs.push(format!("{path:?} missing")),
-            Some((c, _)) if c != content => diffs.push(format!("{path:?} has other bytes ({} instead of {} bytes)", c.len(), content.len())),
+            Some((c, _)) if c != content => {
+                diffs.push(format!("{path:?} has other bytes ({} instead of {} bytes)", c.len(), content.len()))
+            }
             Some((_, m)) if times && m != mtime => diffs.push(format!("{path:?} has mtime {m} instead of {mtime}")),
             Some(_) => {}
         }
@@ -569,10 +621,19 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
     // gives must be exactly what the listing above gives (folder times are not compared by
     // either: `LIST` shows them to the minute).
     let top = settings.url.path.clone();
-    if let ByStat::Listed(by_stat) = ops::list_by_stat(&mut session, std::slice::from_ref(&top)).map_err(|e| format!("STAT listing: {e:#}"))?.remove(0) {
-        let plain = ops::list(&mut session, &top, None, &ftpsync::target::ftp::list_method::ListMethod::default()).map_err(|e| format!("{listing}: {e:#}"))?.ok_or("the top folder is missing")?;
+    if let ByStat::Listed(by_stat) = ops::list_by_stat(&mut session, std::slice::from_ref(&top))
+        .map_err(|e| format!("STAT listing: {e:#}"))?
+        .remove(0)
+    {
+        let plain = ops::list(&mut session, &top, None, &ftpsync::target::ftp::list_method::ListMethod::default())
+            .map_err(|e| format!("{listing}: {e:#}"))?
+            .ok_or("the top folder is missing")?;
         let facts = |l: &ftpsync::target::Listing| {
-            let mut v: Vec<_> = l.entries.iter().map(|e| (e.name.clone(), e.kind, if e.kind == Kind::File { (e.size, e.mtime as i64) } else { (0, 0) })).collect();
+            let mut v: Vec<_> = l
+                .entries
+                .iter()
+                .map(|e| (e.name.clone(), e.kind, if e.kind == Kind::File { (e.size, e.mtime as i64) } else { (0, 0) }))
+                .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
@@ -580,7 +641,11 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
         if a != b {
             return Err(format!("STAT -la lists other entries than {listing}: {a:?} vs {b:?}"));
         }
-        listing = if session.features.mlsd { "STAT -la + MDTM in batches (MLSD alone)" } else { "STAT -la + MDTM in batches (LIST -a alone)" };
+        listing = if session.features.mlsd {
+            "STAT -la + MDTM in batches (MLSD alone)"
+        } else {
+            "STAT -la + MDTM in batches (LIST -a alone)"
+        };
     }
     let shared = mtime::Shared::default();
     let path = format!("{}/{file}", settings.url.path);
@@ -599,7 +664,9 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
 /// Plans and applies; returns the plan.
 fn run(local: &Path, remote: &mut FtpTarget, mode: Mode) -> Result<Plan, String> {
     let mut l = LocalTarget::open(local).map_err(|e| format!("{e:#}"))?;
-    let plan = make_plan_with(&mut l, remote, PlanOptions::new(mode), SystemClock.now(), workers()).map_err(|e| format!("plan: {e:#}"))?.plan;
+    let plan = make_plan_with(&mut l, remote, PlanOptions::new(mode), SystemClock.now(), workers())
+        .map_err(|e| format!("plan: {e:#}"))?
+        .plan;
     check_nothing_skipped(&plan)?;
     let applied = apply(&plan, &mut l, remote, &settings()).map_err(|e| format!("apply: {e:#}"))?;
     let errors: Vec<String> = applied
@@ -610,7 +677,11 @@ fn run(local: &Path, remote: &mut FtpTarget, mode: Mode) -> Result<Plan, String>
         .collect();
     if applied.failures() > 0 || !errors.is_empty() {
         let n = errors.len();
-        return Err(format!("apply: {} failure(s): {}", n.max(applied.failures()), errors.into_iter().take(3).collect::<Vec<_>>().join("; ")));
+        return Err(format!(
+            "apply: {} failure(s): {}",
+            n.max(applied.failures()),
+            errors.into_iter().take(3).collect::<Vec<_>>().join("; ")
+        ));
     }
     Ok(plan)
 }
@@ -620,7 +691,13 @@ fn check_nothing_skipped(plan: &Plan) -> Result<(), String> {
     let skipped: Vec<String> = plan
         .folders
         .iter()
-        .flat_map(|f| [&f.local, &f.remote].into_iter().flatten().flat_map(|s| s.skipped.iter()).map(move |s| format!("{}/{} ({})", f.path, s.name, s.reason)))
+        .flat_map(|f| {
+            [&f.local, &f.remote]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.skipped.iter())
+                .map(move |s| format!("{}/{} ({})", f.path, s.name, s.reason))
+        })
         .collect();
     if skipped.is_empty() { Ok(()) } else { Err(format!("entries skipped by the scan: {}", skipped.join("; "))) }
 }
@@ -628,10 +705,16 @@ fn check_nothing_skipped(plan: &Plan) -> Result<(), String> {
 /// A plan that must do nothing.
 fn plan_is_empty(local: &Path, remote: &mut FtpTarget) -> Result<(), String> {
     let mut l = LocalTarget::open(local).map_err(|e| format!("{e:#}"))?;
-    let plan = make_plan_with(&mut l, remote, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).map_err(|e| format!("plan: {e:#}"))?.plan;
+    let plan = make_plan_with(&mut l, remote, PlanOptions::new(Mode::Sync), SystemClock.now(), workers())
+        .map_err(|e| format!("plan: {e:#}"))?
+        .plan;
     check_nothing_skipped(&plan)?;
-    let busy: Vec<String> =
-        plan.entries.iter().filter(|e| e.effective_action() != Action::Equal).map(|e| format!("{} {}", e.effective_action().as_str(), e.path)).collect();
+    let busy: Vec<String> = plan
+        .entries
+        .iter()
+        .filter(|e| e.effective_action() != Action::Equal)
+        .map(|e| format!("{} {}", e.effective_action().as_str(), e.path))
+        .collect();
     if busy.is_empty() {
         return Ok(());
     }
@@ -648,8 +731,10 @@ fn first_folder<'a>(tree: &Tree, candidates: &[&'a str]) -> Option<&'a str> {
 /// server cannot store are left out, as in the fixture).
 fn edit_both(local: &Path, served: &Path, owner: (u32, u32), expected: &mut Tree, names: &Unstorable) {
     // Whole folders deleted on one side each (untouched on the other: deleted on both after).
-    let gone_locally = first_folder(expected, &["Ελληνικά/", "data with spaces/nested level two/"]).expect("no folder to delete locally");
-    let gone_on_server = first_folder(expected, &["deep/a/b/c/d/e f/", "docs/2021/"]).expect("no folder to delete on the server");
+    let gone_locally = first_folder(expected, &["Ελληνικά/", "data with spaces/nested level two/"])
+        .expect("no folder to delete locally");
+    let gone_on_server =
+        first_folder(expected, &["deep/a/b/c/d/e f/", "docs/2021/"]).expect("no folder to delete on the server");
     fs::remove_dir_all(local.join(gone_locally)).unwrap();
     fs::remove_dir_all(served.join(gone_on_server)).unwrap();
     expected.retain(|p, _| !p.starts_with(gone_locally) && !p.starts_with(gone_on_server));
@@ -677,7 +762,8 @@ fn edit_both(local: &Path, served: &Path, owner: (u32, u32), expected: &mut Tree
     change(local, None, "new folder/-new (1) #2 100%.txt", b"new locally, hard name\n".to_vec(), T_EDIT + 32);
     // Files deleted on one side each (not one changed above).
     for (root, i) in [(served, 200), (local, 250)] {
-        let victim = (0..files.len()).map(|k| nth(i + k)).find(|f| expected.get(f).is_some_and(|(_, m)| *m < T_EDIT)).unwrap();
+        let victim =
+            (0..files.len()).map(|k| nth(i + k)).find(|f| expected.get(f).is_some_and(|(_, m)| *m < T_EDIT)).unwrap();
         fs::remove_file(root.join(&victim)).unwrap();
         expected.remove(&victim);
     }
@@ -701,7 +787,9 @@ fn known_problem(server: &str, operation: &str) -> Option<&'static str> {
             "pyftpdlib 2.2 stalls here for its 30 s timeout on some active-mode data connections when several sessions \
              are open (Python's ftplib client too): the connection is established but its event loop never reports it",
         ),
-        ("aioftp", "active") => Some("aioftp 0.28 has no active mode: it answers PORT and EPRT with 502 (passive mode only)"),
+        ("aioftp", "active") => {
+            Some("aioftp 0.28 has no active mode: it answers PORT and EPRT with 502 (passive mode only)")
+        }
         _ => None,
     }
 }
@@ -720,7 +808,8 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
     let stamp = format!("{}-{}", std::process::id(), SystemClock.now() as u64);
     let folder = if names.storable("plain ü") { format!("{mode} ü-{stamp}") } else { format!("{mode}-u-{stamp}") };
     let served = server.root.join(&folder);
-    let root_meta = fs::metadata(&server.root).unwrap_or_else(|e| panic!("{}: served folder {}: {e}", server.name, server.root.display()));
+    let root_meta = fs::metadata(&server.root)
+        .unwrap_or_else(|e| panic!("{}: served folder {}: {e}", server.name, server.root.display()));
     let owner = (root_meta.uid(), root_meta.gid());
     fs::create_dir(&served).unwrap();
     std::os::unix::fs::chown(&served, Some(owner.0), Some(owner.1)).unwrap();
@@ -772,7 +861,9 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
             plan_is_empty(local_ref, &mut active)?;
             let mut copy = Vec::new();
             let first = base_ref.iter().find(|(p, (c, _))| !p.ends_with('/') && c.len() > 1000).unwrap();
-            active.read_file(&RelPath::parse(first.0).unwrap(), &mut |r| Ok(r.read_to_end(&mut copy).map(drop)?)).map_err(|e| format!("download: {e:#}"))?;
+            active
+                .read_file(&RelPath::parse(first.0).unwrap(), &mut |r| Ok(r.read_to_end(&mut copy).map(drop)?))
+                .map_err(|e| format!("download: {e:#}"))?;
             active.close().map_err(|e| format!("close: {e:#}"))?;
             if copy != first.1.0 {
                 return Err(format!("{}: other bytes in active mode", first.0));
@@ -807,7 +898,12 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
             same_tree("served folder", &read_tree(served_ref), &expected, times)?;
             plan_is_empty(local_ref, remote)?;
             let s = &plan.summary;
-            Ok(format!("{} up, {} down, {} deleted", s.upload_files, s.download_files, s.delete_local + s.delete_remote))
+            Ok(format!(
+                "{} up, {} down, {} deleted",
+                s.upload_files,
+                s.download_files,
+                s.delete_local + s.delete_remote
+            ))
         }),
     ));
     steps.push((
@@ -815,10 +911,18 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
         Box::new(move |remote| {
             let (local_before, served_before) = (read_tree(local_ref), read_tree(served_ref));
             let plan = run(local_ref, remote, Mode::Sync)?;
-            let busy: Vec<String> =
-                plan.entries.iter().filter(|e| e.effective_action() != Action::Equal).map(|e| format!("{} {}", e.effective_action().as_str(), e.path)).collect();
+            let busy: Vec<String> = plan
+                .entries
+                .iter()
+                .filter(|e| e.effective_action() != Action::Equal)
+                .map(|e| format!("{} {}", e.effective_action().as_str(), e.path))
+                .collect();
             if !busy.is_empty() {
-                return Err(format!("a sync with nothing changed planned {} action(s): {}", busy.len(), busy.into_iter().take(5).collect::<Vec<_>>().join("; ")));
+                return Err(format!(
+                    "a sync with nothing changed planned {} action(s): {}",
+                    busy.len(),
+                    busy.into_iter().take(5).collect::<Vec<_>>().join("; ")
+                ));
             }
             same_tree("local folder after the sync", &read_tree(local_ref), &local_before, true)?;
             same_tree("served folder after the sync", &read_tree(served_ref), &served_before, true)?;
@@ -831,11 +935,22 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
             let mut expected = expected_ref.borrow_mut();
             // A local edit planned for upload; then, before apply, the same file changes on
             // the server: applying the plan would overwrite that change.
-            let file = ["a b/x.txt", "p/q r/y.txt"].into_iter().find(|f| expected.contains_key(*f)).unwrap_or_else(|| expected.keys().find(|p| !p.ends_with('/')).unwrap()).to_string();
+            let file = ["a b/x.txt", "p/q r/y.txt"]
+                .into_iter()
+                .find(|f| expected.contains_key(*f))
+                .unwrap_or_else(|| expected.keys().find(|p| !p.ends_with('/')).unwrap())
+                .to_string();
             write_file(local_ref, &file, b"local edit, planned\n", T_EDIT + 100, None);
             let mut l = LocalTarget::open(local_ref).map_err(|e| format!("{e:#}"))?;
-            let plan = make_plan_with(&mut l, remote, PlanOptions::new(Mode::Upload), SystemClock.now(), workers()).map_err(|e| format!("plan: {e:#}"))?.plan;
-            let planned: Vec<String> = plan.entries.iter().filter(|e| e.effective_action() != Action::Equal).map(|e| e.path.to_string()).collect();
+            let plan = make_plan_with(&mut l, remote, PlanOptions::new(Mode::Upload), SystemClock.now(), workers())
+                .map_err(|e| format!("plan: {e:#}"))?
+                .plan;
+            let planned: Vec<String> = plan
+                .entries
+                .iter()
+                .filter(|e| e.effective_action() != Action::Equal)
+                .map(|e| e.path.to_string())
+                .collect();
             if planned != [file.clone()] {
                 return Err(format!("the plan should upload {file:?} only, it has {planned:?}"));
             }
@@ -847,7 +962,9 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
             same_tree("local folder after the refused apply", &read_tree(local_ref), &local_before, true)?;
             same_tree("served folder after the refused apply", &read_tree(served_ref), &served_before, true)?;
             match outcome {
-                Err(ApplyError::Drift(d)) if d.iter().any(|d| d.path == file) => Ok(format!("refused: {} difference(s), {file:?} named", d.len())),
+                Err(ApplyError::Drift(d)) if d.iter().any(|d| d.path == file) => {
+                    Ok(format!("refused: {} difference(s), {file:?} named", d.len()))
+                }
                 Err(ApplyError::Drift(d)) => Err(format!("drift reported, but not for {file:?}: {d:?}")),
                 Err(e) => Err(format!("apply failed, but not with drift: {e:#}")),
                 Ok(_) => Err(format!("apply overwrote {file:?}, changed on the server after the plan")),
@@ -866,13 +983,27 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
         }),
     ));
 
-    let mut rows = vec![Row { operation: "names", ok: true, skipped: !names.0.is_empty(), seconds: 0.0, detail: names.detail(), protocol: None }];
+    let mut rows = vec![Row {
+        operation: "names",
+        ok: true,
+        skipped: !names.0.is_empty(),
+        seconds: 0.0,
+        detail: names.detail(),
+        protocol: None,
+    }];
     // Each operation needs the previous ones, except the checks `missing`, `untrusted` and
     // `active`, which change nothing.
     let mut failed: Option<&'static str> = None;
     for (operation, mut step) in steps {
         if let Some(first) = failed {
-            rows.push(Row { operation, ok: false, skipped: false, seconds: 0.0, detail: format!("not run ({first} failed)"), protocol: None });
+            rows.push(Row {
+                operation,
+                ok: false,
+                skipped: false,
+                seconds: 0.0,
+                detail: format!("not run ({first} failed)"),
+                protocol: None,
+            });
             continue;
         }
         if let Some(why) = known_problem(&server.name, operation) {
@@ -919,7 +1050,9 @@ fn real_servers_upload_sync_download() {
     let mut servers = servers_from_env();
     if servers.is_empty() {
         assert!(!in_ci(), "CI=true but FTPSYNC_TEST_SERVERS lists no server: .ci/run starts them with .ci/servers.sh");
-        eprintln!("FTPSYNC_TEST_SERVERS lists no server: only the built-in server is tested (bash .ci/run starts the others)");
+        eprintln!(
+            "FTPSYNC_TEST_SERVERS lists no server: only the built-in server is tested (bash .ci/run starts the others)"
+        );
     }
     let absent: Vec<&str> = CI_SERVERS.into_iter().filter(|name| !servers.iter().any(|s| s.name == *name)).collect();
     if !servers.is_empty() && !absent.is_empty() {
@@ -942,7 +1075,14 @@ fn real_servers_upload_sync_download() {
                     for url in &server.urls {
                         let mode = mode_name(url);
                         if let Err(e) = answers(url) {
-                            let row = Row { operation: "connect", ok: false, skipped: false, seconds: 0.0, detail: format!("does not answer: {e}"), protocol: None };
+                            let row = Row {
+                                operation: "connect",
+                                ok: false,
+                                skipped: false,
+                                seconds: 0.0,
+                                detail: format!("does not answer: {e}"),
+                                protocol: None,
+                            };
                             out.push((server.name.clone(), server.version.clone(), mode, vec![row]));
                             continue;
                         }
@@ -956,7 +1096,14 @@ fn real_servers_upload_sync_download() {
                             Ok(names) => scenario(server, url, names, scratch),
                             Err(e) => {
                                 let mut rows = scenario(server, url, &Unstorable::default(), scratch);
-                                rows[0] = Row { operation: "names", ok: false, skipped: false, seconds: 0.0, detail: format!("suppaftp could not try the names: {e}"), protocol: None };
+                                rows[0] = Row {
+                                    operation: "names",
+                                    ok: false,
+                                    skipped: false,
+                                    seconds: 0.0,
+                                    detail: format!("suppaftp could not try the names: {e}"),
+                                    protocol: None,
+                                };
                                 rows
                             }
                         };
@@ -980,7 +1127,13 @@ fn real_servers_upload_sync_download() {
                 "protocol": row.protocol,
             });
             lines.push_str(&format!("{line}\n"));
-            let verdict = if row.skipped { "skip" } else if row.ok { "ok  " } else { "FAIL" };
+            let verdict = if row.skipped {
+                "skip"
+            } else if row.ok {
+                "ok  "
+            } else {
+                "FAIL"
+            };
             eprintln!("{server:10} {mode:5} {:9} {verdict} {:6.2}s  {}", row.operation, row.seconds, row.detail);
             if row.operation == "connect" {
                 unreachable.push(format!("{server} ({mode}): {}", row.detail));
@@ -990,7 +1143,8 @@ fn real_servers_upload_sync_download() {
         }
     }
     if let Some(out) = std::env::var_os("FTPSYNC_MATRIX_OUT") {
-        fs::write(&out, lines).unwrap_or_else(|e| panic!("cannot write FTPSYNC_MATRIX_OUT {}: {e}", PathBuf::from(&out).display()));
+        fs::write(&out, lines)
+            .unwrap_or_else(|e| panic!("cannot write FTPSYNC_MATRIX_OUT {}: {e}", PathBuf::from(&out).display()));
     }
     if !unreachable.is_empty() {
         assert!(!in_ci(), "CI=true and servers do not answer:\n{}", unreachable.join("\n"));

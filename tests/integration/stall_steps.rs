@@ -79,7 +79,12 @@ fn run(server_url: String, local: &Path, mode: Mode) -> (Vec<String>, Duration) 
 
 /// Files of a local folder (metadata and temporary files included), with their bytes.
 fn local_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).filter(|e| e.path().is_file()).map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap())).collect();
+    let mut out: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+        .collect();
     out.sort();
     out
 }
@@ -196,7 +201,9 @@ fn secured_before_150(active: bool) {
         move || {
             let started = Instant::now();
             let mut target = FtpTarget::open(settings, options()).unwrap();
-            let listed = target.list_dir(&RelPath::root()).map(|l| l.map(|l| l.entries.iter().map(|e| (e.name.clone(), e.size)).collect::<Vec<_>>()));
+            let listed = target
+                .list_dir(&RelPath::root())
+                .map(|l| l.map(|l| l.entries.iter().map(|e| (e.name.clone(), e.size)).collect::<Vec<_>>()));
             (listed.map_err(|e| format!("{e:#}")), started.elapsed())
         }
     });

@@ -43,15 +43,19 @@ const FORGET_IDLE: Duration = Duration::from_millis(1500);
 fn pyftpdlib() -> Option<(FtpUrl, PathBuf)> {
     let servers = std::env::var("FTPSYNC_TEST_SERVERS").unwrap_or_default();
     let roots = std::env::var("FTPSYNC_TEST_SERVER_ROOTS").unwrap_or_default();
-    let url = servers.split(';').filter_map(|s| s.trim().strip_prefix("pyftpdlib=")).find_map(|u| match Location::parse(u) {
-        Ok(Location::Ftp(url)) if url.tls == Tls::None => Some(url),
-        _ => None,
-    });
+    let url =
+        servers.split(';').filter_map(|s| s.trim().strip_prefix("pyftpdlib=")).find_map(|u| match Location::parse(u) {
+            Ok(Location::Ftp(url)) if url.tls == Tls::None => Some(url),
+            _ => None,
+        });
     let root = roots.split(';').find_map(|s| s.trim().strip_prefix("pyftpdlib=")).map(PathBuf::from);
     match (url, root) {
         (Some(url), Some(root)) => Some((url, root)),
         _ => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "pyftpdlib is required when CI=true (FTPSYNC_TEST_SERVERS, see .ci/servers.sh)");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "pyftpdlib is required when CI=true (FTPSYNC_TEST_SERVERS, see .ci/servers.sh)"
+            );
             eprintln!("skipping: no pyftpdlib in FTPSYNC_TEST_SERVERS (.ci/run starts one)");
             None
         }
@@ -72,7 +76,11 @@ fn content(i: usize) -> Vec<u8> {
 }
 
 fn no_temporary_files(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(ftpsync::target::TEMP_PREFIX)).collect()
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(ftpsync::target::TEMP_PREFIX))
+        .collect()
 }
 
 /// One upload of the files in `local` through a new cutting proxy to a fresh folder of
@@ -80,7 +88,11 @@ fn no_temporary_files(dir: &Path) -> Vec<String> {
 /// checking that it succeeded and that the server holds every file and no temporary file.
 fn upload_through_proxy(server: &FtpUrl, served_root: &Path, local: &Path, home: &Path, cut: bool) -> Duration {
     let addr = (server.host.as_str(), server.effective_port()).to_socket_addrs().unwrap().next().unwrap();
-    let folder = format!("stalls-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let folder = format!(
+        "stalls-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
     let served = served_root.join(&folder);
     let proxy = CutProxy::start(addr);
     // One data connection is reset after half a file, and, as behind a NAT, a data connection
@@ -92,9 +104,26 @@ fn upload_through_proxy(server: &FtpUrl, served_root: &Path, local: &Path, home:
     let user = server.user.clone().unwrap_or_default();
     let url = format!("ftp://{user}@{}/{folder}", proxy.url().trim_start_matches("ftp://").trim_end_matches('/'));
     let (timeout, retries) = (TIMEOUT.to_string(), RETRIES.to_string());
-    let args = ["upload", local.to_str().unwrap(), &url, "--create-folder", "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", &timeout, "--retries", &retries, "--workers", "4", "-vvv"];
+    let args = [
+        "upload",
+        local.to_str().unwrap(),
+        &url,
+        "--create-folder",
+        "--no-prompt",
+        "--no-keyring",
+        "--no-netrc",
+        "--timeout",
+        &timeout,
+        "--retries",
+        &retries,
+        "--workers",
+        "4",
+        "-vvv",
+    ];
     let mut cmd = ftpsync_command(&args);
-    cmd.env("FTPSYNC_PASSWORD", server.password.clone().unwrap_or_default()).env("HOME", home).env("FTPSYNC_WORKERS", "4");
+    cmd.env("FTPSYNC_PASSWORD", server.password.clone().unwrap_or_default())
+        .env("HOME", home)
+        .env("FTPSYNC_WORKERS", "4");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let out = bounded_output(cmd);
@@ -102,7 +131,11 @@ fn upload_through_proxy(server: &FtpUrl, served_root: &Path, local: &Path, home:
     let log = text(&out);
     let trace = std::env::temp_dir().join(format!("ftpsync-stalls-trace{}.txt", if cut { "" } else { "-no-cut" }));
     let _ = fs::write(&trace, &log);
-    eprintln!("the upload {} took {took:.1?}; trace in {}", if cut { "with one cut" } else { "without a cut" }, trace.display());
+    eprintln!(
+        "the upload {} took {took:.1?}; trace in {}",
+        if cut { "with one cut" } else { "without a cut" },
+        trace.display()
+    );
     assert_eq!(proxy.cuts_made(), usize::from(cut), "cuts made:\n{log}");
     assert!(out.status.success(), "the upload failed:\n{log}");
     for i in 0..FILES {

@@ -124,7 +124,11 @@ fn run(home: &Path, ca: &Path, args: &[&str]) -> (std::process::Output, Duration
     let ca = ca.to_str().unwrap();
     all.extend(["--ca-file", ca, "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "10", "--retries", "1"]);
     let mut cmd = ftpsync_command(&all);
-    cmd.env("FTPSYNC_PASSWORD", PASSWORD).env("HOME", home).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env("FTPSYNC_PASSWORD", PASSWORD)
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let started = Instant::now();
     let out = bounded_output(cmd);
     (out, started.elapsed())
@@ -160,5 +164,9 @@ fn a_server_that_waits_for_the_data_handshake_before_its_150() {
     // Nothing left to do.
     let (out, _) = run(&home, &ca, &["upload", local.to_str().unwrap(), &url, "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("COPY"), "a second upload would copy again:\n{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("COPY"),
+        "a second upload would copy again:\n{}",
+        text(&out)
+    );
 }

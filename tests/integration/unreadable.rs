@@ -45,7 +45,11 @@ fn bad_cases(dialect: Dialect) -> Vec<(&'static str, Vec<ListingReply>, &'static
     };
     vec![
         // inetutils-ftpd given `LIST -a /a b`: ls's complaints instead of the entries.
-        ("error text", payload(format!("/a: No such file or directory\r\nb: No such file or directory\r\n{x}")), "/a: No such file or directory"),
+        (
+            "error text",
+            payload(format!("/a: No such file or directory\r\nb: No such file or directory\r\n{x}")),
+            "/a: No such file or directory",
+        ),
         ("an unparsable line", payload(format!("{x}{unparsable}\r\n")), "other.txt"),
         // `x.txt` cut to `x.t`: an entry that does not exist, and the real one missing.
         ("a truncated last line", payload(x[..x.len() - 4].to_string()), "x.t"),
@@ -126,7 +130,10 @@ fn unreadable_stops_every_command(dialect: Dialect) {
             let said = text(&out);
             let what = format!("{dialect:?}, {case}, {command:?}");
             assert_eq!(out.status.code(), Some(1), "{what}: {said}");
-            assert!(said.contains(&format!("the folder {FOLDER} on ")) && said.contains("is unreadable"), "{what}: the folder is not named: {said}");
+            assert!(
+                said.contains(&format!("the folder {FOLDER} on ")) && said.contains("is unreadable"),
+                "{what}: the folder is not named: {said}"
+            );
             assert!(said.contains(words), "{what}: the server's words {words:?} are not quoted: {said}");
             assert!(said.contains("--skip-unreadable"), "{what}: no way out is named: {said}");
             assert_eq!(tree_state(Path::new(&local)), local_before, "{what}: the local side changed");
@@ -144,10 +151,17 @@ fn unreadable_stops_every_command(dialect: Dialect) {
             let said = text(&out);
             let what = format!("{dialect:?}, {case}, {command:?} --skip-unreadable");
             assert_eq!(out.status.code(), Some(0), "{what}: {said}");
-            assert!(said.contains(&format!("Skipping the unreadable remote folder {FOLDER} on ")) && said.contains(words), "{what}: {said}");
+            assert!(
+                said.contains(&format!("Skipping the unreadable remote folder {FOLDER} on ")) && said.contains(words),
+                "{what}: {said}"
+            );
             assert_eq!(folder_state(&local, &server), before, "{what}: something in the folder changed");
             if command[0] != "download" {
-                assert_eq!(server.file("/top-new.txt").as_deref(), Some(&b"beside the folder\n"[..]), "{what}: the rest was not synchronised");
+                assert_eq!(
+                    server.file("/top-new.txt").as_deref(),
+                    Some(&b"beside the folder\n"[..]),
+                    "{what}: the rest was not synchronised"
+                );
             }
         }
         // The plan shows the folder left alone, and says why.
@@ -159,8 +173,15 @@ fn unreadable_stops_every_command(dialect: Dialect) {
         assert_eq!(plan["options"]["skip_unreadable"], true);
         let entries = plan["entries"].as_array().unwrap();
         let folder = entries.iter().find(|e| e["path"] == "a b").expect("the folder is planned");
-        assert_eq!((&folder["action"], &folder["reason"]), (&serde_json::json!("skip"), &serde_json::json!("unreadable")), "{folder}");
-        assert!(entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("a b/")), "{case}: an entry inside the folder was planned");
+        assert_eq!(
+            (&folder["action"], &folder["reason"]),
+            (&serde_json::json!("skip"), &serde_json::json!("unreadable")),
+            "{folder}"
+        );
+        assert!(
+            entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("a b/")),
+            "{case}: an entry inside the folder was planned"
+        );
     }
 }
 
@@ -183,7 +204,10 @@ fn a_dos_listing_is_read_correctly() {
     let local = local.to_str().unwrap().to_string();
     let dos = |year: &str, time: &str| {
         // 2023-01-02 03:04 UTC, as IIS writes it (12-hour clock, two-digit year) or 24-hour.
-        let line = format!("01-02-{year}  {time}       <DIR>          sub dir\r\n01-02-{year}  {time}  {:>14} x.txt\r\n", X.len());
+        let line = format!(
+            "01-02-{year}  {time}       <DIR>          sub dir\r\n01-02-{year}  {time}  {:>14} x.txt\r\n",
+            X.len()
+        );
         vec![ListingReply::Payload(line.into_bytes())]
     };
     let out = run(&["download", &local, &server.url(), "--resolve", "remote"]);
@@ -203,11 +227,21 @@ fn a_dos_listing_is_read_correctly() {
             assert_eq!(server.file(&format!("{FOLDER}/x.txt")).as_deref(), Some(X));
             if command[0] == "plan" {
                 let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan_out).unwrap()).unwrap();
-                let x = plan["entries"].as_array().unwrap().iter().find(|e| e["path"] == "a b/x.txt").expect("a b/x.txt is planned");
+                let x = plan["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["path"] == "a b/x.txt")
+                    .expect("a b/x.txt is planned");
                 assert_eq!(x["remote"]["size"], X.len(), "{x}");
                 assert_eq!(x["remote"]["mtime"].as_f64(), Some(MODIFY_SECS as f64), "{x}");
                 assert!(matches!(x["action"].as_str(), Some("equal" | "record")), "{x}");
-                let sub = plan["entries"].as_array().unwrap().iter().find(|e| e["path"] == "a b/sub dir").expect("a b/sub dir is planned");
+                let sub = plan["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["path"] == "a b/sub dir")
+                    .expect("a b/sub dir is planned");
                 assert_eq!(sub["remote"]["kind"], "dir", "{sub}");
                 assert_eq!(before, (tree_state(Path::new(&local)), server_files(&server)));
             }
@@ -223,7 +257,9 @@ fn a_listing_that_differs_on_the_second_reading_is_drift() {
         // The second reading (apply's re-check) no longer shows x.txt.
         let second = match dialect {
             Dialect::Mlsd => "type=file;size=10;modify=20230102030405; new-remote.txt\r\n".to_string(),
-            Dialect::ListOnly => "-rw-r--r--   1 ftp      ftp            10 Jan 02  2023 new-remote.txt\r\n".to_string(),
+            Dialect::ListOnly => {
+                "-rw-r--r--   1 ftp      ftp            10 Jan 02  2023 new-remote.txt\r\n".to_string()
+            }
         };
         let replies = vec![ListingReply::Real, ListingReply::Payload(second.into_bytes())];
         let plan_out = dir.path().join("plan.json");
@@ -269,7 +305,11 @@ fn a_folder_copied_or_deleted_as_a_whole_is_left_alone_when_something_inside_is_
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let empty = empty.to_str().unwrap();
-    for (command, local) in [(&["upload", "--delete", "--resolve", "skip"][..], local), (&["sync", "--resolve", "skip"], local), (&["download", "--delete", "--resolve", "skip"], empty)] {
+    for (command, local) in [
+        (&["upload", "--delete", "--resolve", "skip"][..], local),
+        (&["sync", "--resolve", "skip"], local),
+        (&["download", "--delete", "--resolve", "skip"], empty),
+    ] {
         let out = run(&args(command, local, &server.url(), ""));
         let said = text(&out);
         assert_eq!(out.status.code(), Some(1), "{command:?}: {said}");

@@ -9,11 +9,16 @@ use crate::support::{ftp, ftpsync_command};
 /// The output of a command, with what differs between two runs by nature (the folder, the
 /// server's port, timings) replaced.
 fn normalized(out: &std::process::Output, root: &Path, port: u16) -> String {
-    let text = format!("{}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text =
+        format!("{}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let text = text.replace(root.to_str().unwrap(), "ROOT").replace(&format!(":{port}"), ":PORT");
     text.lines()
         // The plan's digest covers its creation time and the folder; the report's times vary.
-        .filter(|l| !["\"plan_sha256\"", "\"started\"", "\"finished\"", "\"elapsed", " sec", "Elapsed"].iter().any(|k| l.contains(k)))
+        .filter(|l| {
+            !["\"plan_sha256\"", "\"started\"", "\"finished\"", "\"elapsed", " sec", "Elapsed"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -27,7 +32,9 @@ fn output_is_the_same_with_one_and_with_eight_workers() {
         fixture::initial_local(&root);
         let server = ftp::serve(&root.join("remote"));
         let url = server.url(None);
-        let first = ftpsync_command(&["sync", root.join("local").to_str().unwrap(), &url, "--workers", workers]).output().unwrap();
+        let first = ftpsync_command(&["sync", root.join("local").to_str().unwrap(), &url, "--workers", workers])
+            .output()
+            .unwrap();
         assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
         servers.push((root, server));
     }
@@ -41,7 +48,17 @@ fn output_is_the_same_with_one_and_with_eight_workers() {
         let mut texts = Vec::new();
         for args in [
             vec!["sync", local.to_str().unwrap(), &url, "--resolve", "skip", "--workers", workers, "-v"],
-            vec!["upload", local.to_str().unwrap(), &url, "--force", "--delete", "--workers", workers, "-v", "--dry-run"],
+            vec![
+                "upload",
+                local.to_str().unwrap(),
+                &url,
+                "--force",
+                "--delete",
+                "--workers",
+                workers,
+                "-v",
+                "--dry-run",
+            ],
             vec!["sync", local.to_str().unwrap(), &url, "--resolve", "local", "--workers", workers, "--json"],
         ] {
             let out = ftpsync_command(&args).output().unwrap();

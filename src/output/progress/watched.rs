@@ -78,7 +78,13 @@ impl Target for Watched {
         Ok(written)
     }
 
-    fn replace_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Guard<'_>) -> Result<Written> {
+    fn replace_file(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Guard<'_>,
+    ) -> Result<Written> {
         if [META_FILE, LOCK_FILE].contains(&path.name()) {
             return self.inner.replace_file(path, data, mtime, guard);
         }
@@ -114,7 +120,9 @@ impl Target for Watched {
 
     fn opener(&self) -> Opener {
         let (open, progress) = (self.inner.opener(), self.progress.clone());
-        std::sync::Arc::new(move || Ok(Box::new(Watched { inner: open()?, progress: progress.clone() }) as Box<dyn Target>))
+        std::sync::Arc::new(move || {
+            Ok(Box::new(Watched { inner: open()?, progress: progress.clone() }) as Box<dyn Target>)
+        })
     }
 
     fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {

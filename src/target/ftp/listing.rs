@@ -149,7 +149,8 @@ pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Result<Parsed, St
     for l in &listed {
         *count.entry(l.entry.name.as_str()).or_default() += 1;
     }
-    let duplicates: BTreeSet<String> = count.into_iter().filter(|&(_, n)| n > 1).map(|(name, _)| name.to_string()).collect();
+    let duplicates: BTreeSet<String> =
+        count.into_iter().filter(|&(_, n)| n > 1).map(|(name, _)| name.to_string()).collect();
     for l in listed {
         if duplicates.contains(&l.entry.name) {
             continue;
@@ -242,7 +243,12 @@ pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
     };
     let unique = facts.unique.map(|u| String::from_utf8_lossy(u).into_owned());
     let entry = Entry { name, kind, size, mtime, changed: None, unique };
-    LineResult::Entry(Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Second })
+    LineResult::Entry(Listed {
+        entry,
+        raw_name: raw_name.to_vec(),
+        name_from_cp1252: from_cp1252,
+        precision: Precision::Second,
+    })
 }
 
 /// `YYYYMMDDHHMMSS[.fff]`, UTC, fractional seconds kept.
@@ -257,7 +263,8 @@ fn parse_mlsd_time(value: &[u8]) -> Result<f64, String> {
     }
     let field = |from: usize, to: usize| number(&whole[from..to]);
     let year = i32::try_from(field(0, 4)).map_err(|_| malformed())?;
-    let secs = utc_seconds(year, field(4, 6), field(6, 8), field(8, 10), field(10, 12), field(12, 14)).ok_or_else(malformed)?;
+    let secs = utc_seconds(year, field(4, 6), field(6, 8), field(8, 10), field(10, 12), field(12, 14))
+        .ok_or_else(malformed)?;
     let fraction = fraction.map_or(0.0, |f| {
         let f = &f[..f.len().min(9)];
         f64::from(number(f)) / 10f64.powi(f.len() as i32)
@@ -425,15 +432,23 @@ mod tests {
     fn unreadable(payload: &[u8], format: Format) -> String {
         match parse_listing(payload, format, NOW) {
             Err(why) => why,
-            Ok(parsed) => panic!("{format:?} {:?} was accepted: {:?}", String::from_utf8_lossy(payload), parsed.listing),
+            Ok(parsed) => {
+                panic!("{format:?} {:?} was accepted: {:?}", String::from_utf8_lossy(payload), parsed.listing)
+            }
         }
     }
 
     #[test]
     fn a_listing_cut_short_is_unreadable() {
         // The last line has no line end: its name may be cut ("report" of "report.pdf").
-        let cut = unreadable(b"type=file;size=1;modify=20200102030405; a\r\ntype=file;size=1;modify=20200102030405; rep", Format::Mlsd);
-        assert_eq!(cut, "the listing ends in the middle of a line (\"type=file;size=1;modify=20200102030405; rep\"): it was cut short");
+        let cut = unreadable(
+            b"type=file;size=1;modify=20200102030405; a\r\ntype=file;size=1;modify=20200102030405; rep",
+            Format::Mlsd,
+        );
+        assert_eq!(
+            cut,
+            "the listing ends in the middle of a line (\"type=file;size=1;modify=20200102030405; rep\"): it was cut short"
+        );
         unreadable(b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\n-rw-r--r-- 1 u g 1 Jan 02  2023 rep", Format::List);
         for complete in [&b""[..], b"\r\n", b"total 0\r\n", b"total 0\n", b"total 0\r"] {
             assert!(parse_listing(complete, Format::List, NOW).is_ok(), "{complete:?}");
@@ -455,10 +470,15 @@ mod tests {
             for payload in [text.to_string(), format!("{entry}{text}"), format!("{text}{entry}")] {
                 let why = unreadable(payload.as_bytes(), Format::List);
                 let shown = text.trim_end().escape_debug().to_string();
-                assert_eq!(why, format!("the line \"{shown}\" is not a line of a Unix (ls -l) or DOS listing"), "{payload:?}");
+                assert_eq!(
+                    why,
+                    format!("the line \"{shown}\" is not a line of a Unix (ls -l) or DOS listing"),
+                    "{payload:?}"
+                );
             }
         }
-        let why = unreadable(b"type=file;size=1;modify=20200102030405; ok\r\nNo such file or directory\r\n", Format::Mlsd);
+        let why =
+            unreadable(b"type=file;size=1;modify=20200102030405; ok\r\nNo such file or directory\r\n", Format::Mlsd);
         assert_eq!(why, "the line \"No such file or directory\" is not an MLSD line (no facts before the name)");
     }
 
@@ -497,10 +517,18 @@ mod tests {
         let l = expect_entry(mlsd(
             "type=file;size=1200;modify=20200102030405;UNIX.mode=0644;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g998011; rsprobe.txt",
         ));
-        assert_eq!(l.entry, Entry { unique: Some("fe00g998011".into()), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) });
-        assert_eq!((l.raw_name.as_slice(), l.name_from_cp1252, l.precision), (&b"rsprobe.txt"[..], false, Precision::Second));
-        let cdir = "type=cdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g99; .";
-        let pdir = "type=pdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g98; ..";
+        assert_eq!(
+            l.entry,
+            Entry { unique: Some("fe00g998011".into()), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) }
+        );
+        assert_eq!(
+            (l.raw_name.as_slice(), l.name_from_cp1252, l.precision),
+            (&b"rsprobe.txt"[..], false, Precision::Second)
+        );
+        let cdir =
+            "type=cdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g99; .";
+        let pdir =
+            "type=pdir;sizd=4096;modify=20200102030405;UNIX.mode=0755;UNIX.uid=1001;UNIX.gid=1001;unique=fe00g98; ..";
         assert_eq!(mlsd(cdir), LineResult::Ignore);
         assert_eq!(mlsd(pdir), LineResult::Ignore);
         let dir = expect_entry(mlsd("type=dir;sizd=4096;modify=20200102030405;UNIX.mode=0755;unique=fe00g97; sub"));
@@ -515,7 +543,10 @@ mod tests {
         let libunftp = "type=file;size=1200;modify=20200102030405; rsprobe.txt";
         for (line, unique) in [(proftpd, Some("FE00U99ABC8")), (pyftpdlib, Some("fe00g99abcb")), (libunftp, None)] {
             let l = expect_entry(mlsd(line));
-            assert_eq!(l.entry, Entry { unique: unique.map(str::to_string), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) });
+            assert_eq!(
+                l.entry,
+                Entry { unique: unique.map(str::to_string), ..Entry::file("rsprobe.txt", 1200, PROBE_TIME) }
+            );
         }
         let dir = expect_entry(mlsd("type=dir;size=4096;modify=20200102030405; folder1"));
         assert_eq!(dir.entry, Entry::dir("folder1", PROBE_TIME));
@@ -637,7 +668,10 @@ mod tests {
         assert_eq!(l.raw_name, b"caf\xe9.txt");
         assert!(l.name_from_cp1252);
         let l = expect_entry(parse_list_line(b"-rw-r--r-- 1 ftp ftp 1 Jan 02  2023 caf\xe9.txt", NOW));
-        assert_eq!((l.entry.name.as_str(), l.raw_name.as_slice(), l.name_from_cp1252), ("café.txt", &b"caf\xe9.txt"[..], true));
+        assert_eq!(
+            (l.entry.name.as_str(), l.raw_name.as_slice(), l.name_from_cp1252),
+            ("café.txt", &b"caf\xe9.txt"[..], true)
+        );
     }
 
     // --- whole listings ------------------------------------------------------------------
@@ -655,17 +689,31 @@ mod tests {
         assert_eq!(names, ["a.txt", "sub", "café.txt"]);
         assert_eq!(parsed.listing.skipped, [Skipped { name: "link".into(), reason: SYMLINK.into() }]);
         let cafe = &parsed.details["café.txt"];
-        assert_eq!((cafe.raw_name.as_slice(), cafe.name_from_cp1252, cafe.precision), (&b"caf\xe9.txt"[..], true, Precision::Second));
+        assert_eq!(
+            (cafe.raw_name.as_slice(), cafe.name_from_cp1252, cafe.precision),
+            (&b"caf\xe9.txt"[..], true, Precision::Second)
+        );
         assert_eq!(parsed.details.len(), 3);
     }
 
     #[test]
     fn a_name_listed_twice_is_skipped() {
-        let payload = [mlsd_file("café.txt".as_bytes()), b"\n".to_vec(), mlsd_file(b"caf\xe9.txt"), b"\n".to_vec(), mlsd_file(b"x"), b"\n".to_vec()].concat();
+        let payload = [
+            mlsd_file("café.txt".as_bytes()),
+            b"\n".to_vec(),
+            mlsd_file(b"caf\xe9.txt"),
+            b"\n".to_vec(),
+            mlsd_file(b"x"),
+            b"\n".to_vec(),
+        ]
+        .concat();
         let parsed = parse_listing(&payload, Format::Mlsd, NOW).unwrap();
         let names: Vec<&str> = parsed.listing.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["x"]);
-        assert_eq!(parsed.listing.skipped, [Skipped { name: "café.txt".into(), reason: "listed more than once (ambiguous name)".into() }]);
+        assert_eq!(
+            parsed.listing.skipped,
+            [Skipped { name: "café.txt".into(), reason: "listed more than once (ambiguous name)".into() }]
+        );
         assert!(!parsed.details.contains_key("café.txt"));
     }
 
@@ -709,8 +757,22 @@ mod tests {
             b"01-02-2023  14:05  170 name",
         ];
         const PIECES: [&[u8]; 16] = [
-            b";", b"; ", b" ", b"=", b"-", b"..", b"/", b"\r\n", b"\r", b"\xe9\xff\x00", b"OS.unix=slink:", b"cdir",
-            b"99999999999999999999", b" -> ", b"l", b"12:60",
+            b";",
+            b"; ",
+            b" ",
+            b"=",
+            b"-",
+            b"..",
+            b"/",
+            b"\r\n",
+            b"\r",
+            b"\xe9\xff\x00",
+            b"OS.unix=slink:",
+            b"cdir",
+            b"99999999999999999999",
+            b" -> ",
+            b"l",
+            b"12:60",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |below: usize| {

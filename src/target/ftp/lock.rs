@@ -38,7 +38,8 @@ impl LockFile {
 
     /// pyftpsync's layout (`json.dumps` with default separators), plus the holder.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let holder = self.lock_holder.as_ref().map_or("null".to_string(), |h| serde_json::to_string(h).unwrap_or_default());
+        let holder =
+            self.lock_holder.as_ref().map_or("null".to_string(), |h| serde_json::to_string(h).unwrap_or_default());
         format!("{{\"lock_time\": {}, \"lock_holder\": {holder}}}", float_repr(self.lock_time)).into_bytes()
     }
 }
@@ -92,8 +93,12 @@ pub fn judge(existing: Option<&LockFile>, now: f64, me: &str) -> Verdict {
     match existing {
         None => Verdict::Free,
         Some(l) if l.lock_holder.as_deref() == Some(me) => Verdict::Free,
-        Some(l) if l.lock_holder.as_deref().is_some_and(holder_dead) => Verdict::Stale(format!("{} (that process no longer runs)", describe(l, now))),
-        Some(l) if now - l.lock_time > STALE_AFTER => Verdict::Stale(format!("{} (older than {STALE_AFTER:.0} s)", describe(l, now))),
+        Some(l) if l.lock_holder.as_deref().is_some_and(holder_dead) => {
+            Verdict::Stale(format!("{} (that process no longer runs)", describe(l, now)))
+        }
+        Some(l) if now - l.lock_time > STALE_AFTER => {
+            Verdict::Stale(format!("{} (older than {STALE_AFTER:.0} s)", describe(l, now)))
+        }
         Some(l) => Verdict::Held(describe(l, now)),
     }
 }
@@ -118,7 +123,8 @@ mod tests {
         assert_eq!(pyftpsync.to_bytes(), br#"{"lock_time": 1000.5, "lock_holder": null}"#.to_vec());
         let raced = b"{\"lock_time\": 5.0, \"lock_holder\": \"a\"}\n{\"lock_time\": 6.0, \"lock_holder\": \"b\"}\n";
         assert_eq!(LockFile::parse(raced).unwrap().lock_holder.as_deref(), Some("a"));
-        let after_pyftpsync = b"{\"lock_time\": 5.0, \"lock_holder\": null}{\"lock_time\": 6.0, \"lock_holder\": \"b\"}\n";
+        let after_pyftpsync =
+            b"{\"lock_time\": 5.0, \"lock_holder\": null}{\"lock_time\": 6.0, \"lock_holder\": \"b\"}\n";
         assert_eq!(LockFile::parse(after_pyftpsync).unwrap().lock_time, 5.0);
         assert!(LockFile::parse(b"garbage{\"lock_time\": 6.0}").is_none());
     }

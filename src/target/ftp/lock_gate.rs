@@ -148,7 +148,10 @@ mod tests {
         gate.claimed(Instant::now(), Duration::ZERO, claim());
         let err = gate.settle(|| Ok(lock_of("ftpsync 1@rival"))).unwrap_err();
         assert!(is_lock_lost(&err));
-        assert_eq!(err.to_string(), "ftp://h/site was locked by ftpsync 1@rival at the same moment; that run goes on, this one stops");
+        assert_eq!(
+            err.to_string(),
+            "ftp://h/site was locked by ftpsync 1@rival at the same moment; that run goes on, this one stops"
+        );
         let again = gate.settle(|| panic!("read after the verdict")).unwrap_err();
         assert!(is_lock_lost(&again));
         // A lock file gone or unreadable is not ours either.

@@ -24,8 +24,8 @@ mod upload;
 pub mod wire;
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -34,7 +34,9 @@ use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings, failed, refused};
 use self::wire::Direction;
-use super::{Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient};
+use super::{
+    Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient,
+};
 use crate::meta::LOCK_FILE;
 use crate::model::{Clock, Entry, SystemClock};
 use crate::relpath::RelPath;
@@ -119,7 +121,18 @@ impl FtpTarget {
         };
         let learned: Arc<learned::Learned> = Default::default();
         let list_method = list_method::ListMethod::new(url.display(), learned.clone());
-        let shared = Arc::new(Shared { settings, options, mtime: Default::default(), temp_counter: AtomicU64::new(0), spare: Mutex::new(Vec::new()), stat_lists: AtomicU8::new(STAT_UNKNOWN), gate: Default::default(), time_offset: Mutex::new(0.0), list_method, learned });
+        let shared = Arc::new(Shared {
+            settings,
+            options,
+            mtime: Default::default(),
+            temp_counter: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
+            stat_lists: AtomicU8::new(STAT_UNKNOWN),
+            gate: Default::default(),
+            time_offset: Mutex::new(0.0),
+            list_method,
+            learned,
+        });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
         // Entered, not listed: the scan lists it (one listing per folder, and the first
@@ -215,7 +228,13 @@ impl FtpTarget {
     }
 
     /// Uploads under a temporary name and renames into place ([`upload::store`]).
-    fn store(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Option<Guard<'_>>) -> Result<Written> {
+    fn store(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Option<Guard<'_>>,
+    ) -> Result<Written> {
         let tmp = self.abs(&self.temp_name(path));
         let dest = self.abs(path);
         let lock_abs = self.lock_abs();
@@ -223,7 +242,8 @@ impl FtpTarget {
         let s = self.connect()?;
         s.refresh();
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
-        let up = upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle, list_method: &shared.list_method };
+        let up =
+            upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle, list_method: &shared.list_method };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
             self.discard(&tmp, is_transient(e));
@@ -237,14 +257,14 @@ impl FtpTarget {
         let dele = format!("DELE {tmp}");
         let healthy = self.session.as_ref().is_some_and(Session::healthy);
         // The server answered: the file is gone or was never created.
-        let removed = healthy && self.session.as_mut().is_some_and(|s| s.exec(&dele, "removing a temporary file").is_ok());
+        let removed =
+            healthy && self.session.as_mut().is_some_and(|s| s.exec(&dele, "removing a temporary file").is_ok());
         if (suspect || !removed)
-            && let Some(s) = self.session.take() {
-                s.quit();
-            }
-        if !removed
-            && let Ok(s) = self.connect()
+            && let Some(s) = self.session.take()
         {
+            s.quit();
+        }
+        if !removed && let Ok(s) = self.connect() {
             let _ = s.exec(&dele, "removing a temporary file");
         }
     }
@@ -256,7 +276,9 @@ impl FtpTarget {
 
     /// Settles the lock on `s` ([`lock_gate`]): the second reading, where it is still due.
     fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<()> {
-        shared.gate.settle(|| Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse)))
+        shared
+            .gate
+            .settle(|| Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse)))
     }
 
     /// The server's clock, from the time it gave the lock file written at `written`.
@@ -314,17 +336,24 @@ impl Target for FtpTarget {
         // server lists that way; the others one by one.
         let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
-        let batch: Vec<usize> = (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
+        let batch: Vec<usize> =
+            (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
         if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
             let found = self.retry(|s| list_by_stat(s, &paths))?;
             let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
             // A server that never listed this way is not asked again; one that did, always.
             if !found.iter().any(|f| matches!(f, ByStat::Again))
-                && self.shared.stat_lists.compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+                && self
+                    .shared
+                    .stat_lists
+                    .compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
             {
                 if verdict == STAT_YES {
-                    learned::chose!("ftp: folders listed over the control connection (STAT -la), several per round trip");
+                    learned::chose!(
+                        "ftp: folders listed over the control connection (STAT -la), several per round trip"
+                    );
                 } else {
                     learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
                 }
@@ -365,7 +394,9 @@ impl Target for FtpTarget {
         let abs = self.abs(path);
         // The sink starts over (a new temporary file) if a transient failure forces a retry.
         self.retry(|s| {
-            let mut t = s.transfer(&format!("RETR {abs}"), Direction::Download).map_err(|f| failed(f, &format!("cannot download {abs}")))?;
+            let mut t = s
+                .transfer(&format!("RETR {abs}"), Direction::Download)
+                .map_err(|f| failed(f, &format!("cannot download {abs}")))?;
             let (result, net) = {
                 let mut watched = Watched::new(&mut t);
                 let result = sink(&mut watched);
@@ -377,7 +408,8 @@ impl Target for FtpTarget {
                 return Err(net);
             }
             let (last, _) = t.finish(&[], true).map_err(|f| failed(f, &format!("download of {abs} failed")))?;
-            let finished = if last.is_ok() { Ok(()) } else { Err(refused(&last, &format!("download of {abs} failed"))) };
+            let finished =
+                if last.is_ok() { Ok(()) } else { Err(refused(&last, &format!("download of {abs} failed"))) };
             match (result, finished) {
                 (Ok(()), finished) => finished,
                 // The data ended early and the server says why (426, 451...).
@@ -394,7 +426,13 @@ impl Target for FtpTarget {
         self.store(path, data, mtime, None)
     }
 
-    fn replace_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>, guard: Guard<'_>) -> Result<Written> {
+    fn replace_file(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Guard<'_>,
+    ) -> Result<Written> {
         self.refresh_lock()?;
         self.store(path, data, mtime, Some(guard))
     }
@@ -454,7 +492,14 @@ impl Target for FtpTarget {
                 }
                 None => Session::open_learning(&shared.settings, &shared.learned)?,
             };
-            Ok(Box::new(FtpTarget { shared: shared.clone(), info: info.clone(), session: Some(session), root_missing, lock: None, pending_lock: None }) as Box<dyn Target>)
+            Ok(Box::new(FtpTarget {
+                shared: shared.clone(),
+                info: info.clone(),
+                session: Some(session),
+                root_missing,
+                lock: None,
+                pending_lock: None,
+            }) as Box<dyn Target>)
         })
     }
 
@@ -500,7 +545,9 @@ impl Target for FtpTarget {
                 Some(other) => match lock::judge(Some(&other), SystemClock.now(), &me) {
                     Verdict::Free => {}
                     Verdict::Stale(why) => notes.push(format!("Replacing a stale lock {LOCK_FILE} of {why}.")),
-                    Verdict::Held(who) if pending.break_lock => notes.push(format!("Breaking the lock {LOCK_FILE} of {who} (--break-lock).")),
+                    Verdict::Held(who) if pending.break_lock => {
+                        notes.push(format!("Breaking the lock {LOCK_FILE} of {who} (--break-lock)."))
+                    }
                     Verdict::Held(who) => bail!(
                         "{} is locked by {who} ({LOCK_FILE} in the remote folder): another run is applying changes. Wait for it to finish, or pass --break-lock if it is dead",
                         self.info.display

@@ -127,7 +127,9 @@ pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
     let mut known = shared.lock().unwrap_or_else(|e| e.into_inner());
     if known.is_none() {
         match method {
-            Method::Unsupported => chose!("ftp: no command sets modification times here (tried MFMT, SITE UTIME, MDTM with a time): the times are kept in the metadata"),
+            Method::Unsupported => chose!(
+                "ftp: no command sets modification times here (tried MFMT, SITE UTIME, MDTM with a time): the times are kept in the metadata"
+            ),
             m => chose!("ftp: modification times set with {}", name(m)),
         }
     }

@@ -12,8 +12,8 @@ use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
 use super::session::{Session, broken, failed, refused};
 use super::wire::{Direction, Failure, Reply};
-use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::model::Clock;
+use crate::model::{Entry, Kind, Skipped, SystemClock};
 use crate::target::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).
@@ -209,7 +209,11 @@ fn mdtm_command(dir: &str, name: &str) -> String {
 }
 
 /// Files of a `LIST` listing whose time is not exact to the second (all, or only `only`).
-fn vague_files(listing: &Listing, details: &std::collections::BTreeMap<String, listing::Details>, only: Option<&str>) -> Vec<String> {
+fn vague_files(
+    listing: &Listing,
+    details: &std::collections::BTreeMap<String, listing::Details>,
+    only: Option<&str>,
+) -> Vec<String> {
     listing
         .entries
         .iter()
@@ -252,8 +256,9 @@ fn pin_times(listing: &mut Listing, names: &[String], replies: &[Reply]) -> Resu
 /// an upload's size is checked in its folder's listing where the server has neither `SIZE`
 /// nor `MLST` — and remembers the raw bytes of names that were not UTF-8.
 fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listing, only: Option<&str>) {
-    let (temporary, content) =
-        std::mem::take(&mut listing.entries).into_iter().partition(|e| is_temp_name(&e.name) && only != Some(e.name.as_str()));
+    let (temporary, content) = std::mem::take(&mut listing.entries)
+        .into_iter()
+        .partition(|e| is_temp_name(&e.name) && only != Some(e.name.as_str()));
     listing.entries = content;
     listing.temporary = temporary;
     listing.temporary.retain(|e| e.kind == Kind::File);
@@ -278,7 +283,9 @@ pub enum ByStat {
 /// Whether `STAT` may be asked to list this path: servers parse its argument like a shell
 /// would (options, globs, spaces), so only plain paths go this way.
 pub fn stat_safe(abs: &str) -> bool {
-    !abs.is_empty() && abs.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)) && !abs.split('/').any(|p| p.starts_with('-'))
+    !abs.is_empty()
+        && abs.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        && !abs.split('/').any(|p| p.starts_with('-'))
 }
 
 /// Lists several folders over the control connection: `STAT -la` of each, all in one write,
@@ -314,7 +321,8 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
     for reply in &replies[..dirs.len()] {
         let body = stat_body(reply);
-        let Some(body) = body.filter(|lines| lines.iter().any(|l| l.first() == Some(&b'd') && l.ends_with(b" ."))) else {
+        let Some(body) = body.filter(|lines| lines.iter().any(|l| l.first() == Some(&b'd') && l.ends_with(b" .")))
+        else {
             found.push(None);
             continue;
         };
@@ -451,7 +459,9 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str, may_replace: bool) -> 
         c if (200..300).contains(&c) => Ok(()),
         450 | 550 | 553 if !may_replace => Err(refused(
             &replies[1],
-            &format!("{doing} (it was absent when checked: another file took the name since, or one whose name differs only in case on a server that ignores case; it was left alone)"),
+            &format!(
+                "{doing} (it was absent when checked: another file took the name since, or one whose name differs only in case on a server that ignores case; it was left alone)"
+            ),
         )),
         450 | 550 | 553 => {
             s.ok(&format!("DELE {to}"), &format!("cannot replace {to}"))?;

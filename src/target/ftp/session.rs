@@ -206,7 +206,8 @@ impl Session {
             (Some(trust), Tls::Explicit | Tls::Implicit) => Some((trust.client_config()?, s.url.host.clone())),
             _ => None,
         };
-        let tcp = stream::connect(addr, s.timeout).map_err(|e| Transient(format!("cannot connect to {shown} ({addr}): {e}")))?;
+        let tcp = stream::connect(addr, s.timeout)
+            .map_err(|e| Transient(format!("cannot connect to {shown} ({addr}): {e}")))?;
         let mut plain = stream::Stream::Plain(tcp);
         if s.url.tls == Tls::Implicit {
             let (config, host) = tls.clone().ok_or_else(|| anyhow!("implicit TLS needs a TLS configuration"))?;
@@ -219,7 +220,9 @@ impl Session {
         }
         // libunftp answers commands out of order (it runs them as concurrent tasks).
         let greeted = greeting.text().to_ascii_lowercase();
-        ctl.set_pipelining(!(greeted.contains("libunftp") || greeted.contains("unftp") || learned.refused(Capability::Pipelining)));
+        ctl.set_pipelining(
+            !(greeted.contains("libunftp") || greeted.contains("unftp") || learned.refused(Capability::Pipelining)),
+        );
         if s.url.tls == Tls::Explicit {
             let (config, host) = tls.clone().ok_or_else(|| anyhow!("explicit TLS needs a TLS configuration"))?;
             let auth = ctl.exec("AUTH TLS").map_err(|e| broken(e, &format!("TLS with {shown} failed")))?;
@@ -231,7 +234,9 @@ impl Session {
                 std::thread::sleep(AUTH_SETTLE);
             }
             ctl = ctl.secure(config, &host).map_err(|e| match e.kind() {
-                ErrorKind::InvalidData if !slow => anyhow::Error::new(PlainAfterAuth(format!("TLS with {shown} failed: {e}"))),
+                ErrorKind::InvalidData if !slow => {
+                    anyhow::Error::new(PlainAfterAuth(format!("TLS with {shown} failed: {e}")))
+                }
                 _ => broken(e, &format!("TLS with {shown} failed")),
             })?;
         }
@@ -250,8 +255,12 @@ impl Session {
                 // Logged in without a password: PASS is answered "503 already logged in".
                 ("USER", 230) => no_password = true,
                 ("PASS", _) if no_password => {}
-                ("PBSZ" | "PROT", c) if c >= 400 => return Err(refused(reply, &format!("{shown} refused to protect the data connections"))),
-                ("USER" | "PASS", 530) => return Err(anyhow!("login as {:?} to {shown} failed: wrong user name or password", s.user)),
+                ("PBSZ" | "PROT", c) if c >= 400 => {
+                    return Err(refused(reply, &format!("{shown} refused to protect the data connections")));
+                }
+                ("USER" | "PASS", 530) => {
+                    return Err(anyhow!("login as {:?} to {shown} failed: wrong user name or password", s.user));
+                }
                 ("USER" | "PASS", c) if c >= 400 => return Err(refused(reply, &format!("login to {shown} failed"))),
                 _ => {}
             }
@@ -368,7 +377,10 @@ impl Session {
             // The server spoke about the stale port on its own (or left): this connection no
             // longer knows which reply answers what.
             self.ctl.give_up();
-            return Err(Failure::Io(std::io::Error::new(ErrorKind::ConnectionAborted, "the server sent a reply nobody asked for")));
+            return Err(Failure::Io(std::io::Error::new(
+                ErrorKind::ConnectionAborted,
+                "the server sent a reply nobody asked for",
+            )));
         }
         let opened = match self.open_data(cmd, dir) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
@@ -401,7 +413,10 @@ impl Session {
         if last.code != 426 || !std::mem::take(&mut self.sent_ahead) {
             return false;
         }
-        let why = format!("the server answered a transfer sent together with its data connection's announcement with {}", last.text());
+        let why = format!(
+            "the server answered a transfer sent together with its data connection's announcement with {}",
+            last.text()
+        );
         self.learned.refuse(Capability::TransferAhead, &why);
         true
     }
@@ -443,7 +458,8 @@ impl Session {
         let peer = self.ctl.stream().tcp().peer_addr().ok().map(|a| a.ip());
         let addr = peer.and_then(|ip| passive_addr(&reply, true, ip));
         let timeout = self.data.timeout;
-        let opening = addr.and_then(|addr| std::thread::Builder::new().spawn(move || stream::connect(addr, timeout)).ok());
+        let opening =
+            addr.and_then(|addr| std::thread::Builder::new().spawn(move || stream::connect(addr, timeout)).ok());
         self.announced = Some(Announced { reply, at: std::time::Instant::now(), opening });
     }
 

@@ -34,7 +34,13 @@ fn type_command(b: Binary) -> Option<&'static str> {
 /// closed after `OPTS UTF8 ON` is told apart from other failures.
 fn run(ctl: &mut Control, cmds: &[String], shown: &str) -> Result<Vec<Reply>> {
     ctl.batch(cmds).map_err(|e| {
-        let hung_up = matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe);
+        let hung_up = matches!(
+            e.kind(),
+            ErrorKind::UnexpectedEof
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+        );
         if hung_up && cmds.iter().any(|c| c == OPTS_UTF8) {
             anyhow::Error::new(DroppedAfterOpts(format!("{shown} closed the connection after {OPTS_UTF8} ({e})")))
         } else {
@@ -84,7 +90,9 @@ pub fn setup(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<(Feat
     for (cmd, reply) in cmds.iter().zip(&replies) {
         match cmd.split(' ').next().unwrap_or_default() {
             "TYPE" => binary_mode(ctl, learned, binary, reply)?,
-            "OPTS" if reply.code >= 500 => learned.refuse(Capability::Utf8Opts, &format!("the server answered {OPTS_UTF8} with {}", reply.text())),
+            "OPTS" if reply.code >= 500 => {
+                learned.refuse(Capability::Utf8Opts, &format!("the server answered {OPTS_UTF8} with {}", reply.text()))
+            }
             "FEAT" if reply.code == 211 => features = features_of(reply),
             "FEAT" => {
                 learned.refuse(Capability::Feat, &format!("the server answered FEAT with {}", reply.text()));
@@ -164,7 +172,9 @@ pub fn report(f: &Features, ctl: &Control, learned: &Learned, data: &str) {
         Some(Binary::NoType) => "no TYPE",
         _ => "TYPE I",
     };
-    chose!("ftp: methods: listings by {listings}, lookups by {lookups}, uploaded sizes checked by {sizes}, times read by {times}, data connections by {data}, {pipelining}, binary mode by {binary}");
+    chose!(
+        "ftp: methods: listings by {listings}, lookups by {lookups}, uploaded sizes checked by {sizes}, times read by {times}, data connections by {data}, {pipelining}, binary mode by {binary}"
+    );
 }
 
 #[cfg(test)]

@@ -62,7 +62,9 @@ impl Trust {
             .context("TLS 1.2 is not available")?;
         let config = match &self.roots {
             Some(roots) => builder.with_root_certificates(roots.clone()).with_no_client_auth(),
-            None => builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnything)).with_no_client_auth(),
+            None => {
+                builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnything)).with_no_client_auth()
+            }
         };
         Ok(Arc::new(config))
     }
@@ -70,7 +72,8 @@ impl Trust {
 
 fn load_ca_file(path: &Path) -> Result<RootCertStore> {
     let mut store = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+    let certs =
+        CertificateDer::pem_file_iter(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
     for cert in certs {
         let cert = cert.with_context(|| format!("{} is not a PEM certificate file", path.display()))?;
         store.add(cert).with_context(|| format!("{}: unusable certificate", path.display()))?;
@@ -87,15 +90,32 @@ fn load_ca_file(path: &Path) -> Result<RootCertStore> {
 struct AcceptAnything;
 
 impl ServerCertVerifier for AcceptAnything {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
     }
 

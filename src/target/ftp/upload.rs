@@ -8,8 +8,8 @@ use std::io::Read;
 use anyhow::Result;
 
 use super::learned::{Capability, unsupported};
-use super::mtime::{self, Plan};
 use super::list_method::ListMethod;
+use super::mtime::{self, Plan};
 use super::ops::{Watched, list, missing, parse_mlst, rename_over};
 use super::session::{Session, failed, refused};
 use super::wire::{Direction, Reply};
@@ -34,7 +34,13 @@ pub struct Upload<'a> {
 /// What the reply to the size check says was stored (`None`: the server cannot tell). A
 /// server that does not implement the command (`SIZE` or `MLST`, whatever `FEAT` said) is
 /// asked the next way: `MLST`, then the folder's listing.
-fn stored_size(s: &mut Session, reply: Option<&Reply>, via_size: bool, tmp: &str, method: &ListMethod) -> Result<Option<u64>> {
+fn stored_size(
+    s: &mut Session,
+    reply: Option<&Reply>,
+    via_size: bool,
+    tmp: &str,
+    method: &ListMethod,
+) -> Result<Option<u64>> {
     let Some(reply) = reply else { return Ok(None) };
     if via_size && unsupported(reply.code) {
         s.refuse(Capability::Size, &reply.text());
@@ -105,7 +111,9 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     let ahead = s.announces();
     let learned = s.learned();
 
-    let mut t = s.transfer(&format!("STOR {tmp}"), Direction::Upload).map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
+    let mut t = s
+        .transfer(&format!("STOR {tmp}"), Direction::Upload)
+        .map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
         let mut watched = Watched::new(&mut t);
         let copied = crate::target::copy::copy(data, &mut watched);
@@ -136,9 +144,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     let sent = copied.map_err(|e| anyhow::Error::new(e).context(format!("upload of {dest} interrupted")))?;
     // The guard's MLST comes last; a refusal of it is learnt first, so that the size check
     // does not fall back to MLST too.
-    if guard_by_mlst
-        && let Some(r) = replies.last().filter(|r| unsupported(r.code))
-    {
+    if guard_by_mlst && let Some(r) = replies.last().filter(|r| unsupported(r.code)) {
         s.refuse(Capability::Mlst, &r.text());
     }
     let mut replies = replies.into_iter();

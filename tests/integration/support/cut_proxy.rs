@@ -173,7 +173,12 @@ impl Pair {
         // A relay passes each chunk on at once: without this, Nagle's algorithm holds small
         // writes back until the peer's delayed ACK (40 ms), several times per file.
         let _ = client.set_nodelay(true).and(server.set_nodelay(true));
-        Arc::new(Pair { sockets: Mutex::new(Some((client, server))), cut: AtomicBool::new(false), stalled: AtomicBool::new(false), forgotten: AtomicBool::new(false) })
+        Arc::new(Pair {
+            sockets: Mutex::new(Some((client, server))),
+            cut: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            forgotten: AtomicBool::new(false),
+        })
     }
 
     /// Handles of (client, server) for a pump.
@@ -220,7 +225,14 @@ impl Pair {
 
 /// Passes a chunk of `channel` through the armed fault. `None`: the fault did not fire here
 /// (the caller passes the chunk on its own way); `Some(go_on)`: the chunk was dealt with.
-fn through_fault(shared: &Shared, channel: Channel, chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool, this: &Pair, control: &Pair) -> Option<bool> {
+fn through_fault(
+    shared: &Shared,
+    channel: Channel,
+    chunk: &[u8],
+    write: &mut dyn FnMut(&[u8]) -> bool,
+    this: &Pair,
+    control: &Pair,
+) -> Option<bool> {
     let Verdict::Fire { keep, action } = shared.armed.on_chunk(channel, chunk.len()) else { return None };
     let (head, tail) = chunk.split_at(keep);
     let wrote = write(head);
@@ -246,7 +258,12 @@ fn through_fault(shared: &Shared, channel: Channel, chunk: &[u8], write: &mut dy
 
 /// Copies `from` to `to` through `gate`, which writes a chunk (or part of it, then cuts) and
 /// says whether to go on; passes an end on as FIN unless the pair was cut.
-fn pump(mut from: TcpStream, mut to: TcpStream, pair: &Pair, mut gate: impl FnMut(&[u8], &mut dyn FnMut(&[u8]) -> bool) -> bool) {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    pair: &Pair,
+    mut gate: impl FnMut(&[u8], &mut dyn FnMut(&[u8]) -> bool) -> bool,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
@@ -304,7 +321,8 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
         if let Some(port) = epsv_port(&line) {
             let Ok(listener) = TcpListener::bind("127.0.0.1:0") else { break };
             let Ok(local) = listener.local_addr() else { break };
-            let text = String::from_utf8_lossy(&line).replace(&format!("(|||{port}|)"), &format!("(|||{}|)", local.port()));
+            let text =
+                String::from_utf8_lossy(&line).replace(&format!("(|||{port}|)"), &format!("(|||{}|)", local.port()));
             line = text.into_bytes();
             let (shared, pair) = (shared.clone(), pair.clone());
             let upstream = SocketAddr::new(shared.upstream.ip(), port);
@@ -358,7 +376,8 @@ fn data(listener: TcpListener, upstream: SocketAddr, shared: &Arc<Shared>, contr
         });
     }
     let gate = || {
-        let (shared, control, pair, total, last_chunk) = (shared.clone(), control.clone(), pair.clone(), total.clone(), last_chunk.clone());
+        let (shared, control, pair, total, last_chunk) =
+            (shared.clone(), control.clone(), pair.clone(), total.clone(), last_chunk.clone());
         move |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| -> bool {
             *last_chunk.lock().unwrap() = Instant::now();
             if let Some(go_on) = through_fault(&shared, Channel::Data, chunk, write, &pair, &control) {

@@ -154,7 +154,11 @@ impl FakeFtp {
         let mut dirs = script.dirs;
         dirs.insert("/".into());
         let times = script.times;
-        let files = script.files.into_iter().map(|(p, c)| (p.clone(), (c, times.get(&p).copied().unwrap_or(MODIFY_SECS)))).collect();
+        let files = script
+            .files
+            .into_iter()
+            .map(|(p, c)| (p.clone(), (c, times.get(&p).copied().unwrap_or(MODIFY_SECS))))
+            .collect();
         let shared = Arc::new(Shared {
             dialect: script.dialect,
             stall: script.stall,
@@ -564,7 +568,14 @@ fn full_listener(held: &mut Held) -> std::io::Result<u16> {
     Ok(addr.port())
 }
 
-fn stalled_step(stall: Stall, verb: &str, arg: &str, reply: &mut dyn FnMut(&str) -> std::io::Result<()>, passive: &mut Option<TcpListener>, held: &mut Held) -> std::io::Result<Step> {
+fn stalled_step(
+    stall: Stall,
+    verb: &str,
+    arg: &str,
+    reply: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    passive: &mut Option<TcpListener>,
+    held: &mut Held,
+) -> std::io::Result<Step> {
     let file_transfer = matches!(verb, "RETR" | "STOR") && !spared(arg);
     match stall {
         Stall::Command(stalled) if stalled == verb => Ok(Step::Hold),

@@ -50,7 +50,12 @@ fn config() -> Arc<ServerConfig> {
     let cert = CertificateDer::from(key.cert.der().to_vec());
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap().with_no_client_auth().with_single_cert(vec![cert], private).unwrap();
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], private)
+        .unwrap();
     Arc::new(config)
 }
 
@@ -122,7 +127,9 @@ fn accept_within(listener: &TcpListener, wait: Duration) -> std::io::Result<TcpS
                 sockets::timeouts(&s, IO_TIMEOUT)?;
                 return Ok(s);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -143,7 +150,11 @@ fn port_addr(arg: &str) -> Option<SocketAddr> {
 
 /// Opens the data connection (accepting it, or connecting in active mode) and runs the server
 /// side of its TLS handshake, within `wait`.
-fn secured_data(from: &DataFrom, config: Arc<ServerConfig>, wait: Duration) -> std::io::Result<StreamOwned<ServerConnection, TcpStream>> {
+fn secured_data(
+    from: &DataFrom,
+    config: Arc<ServerConfig>,
+    wait: Duration,
+) -> std::io::Result<StreamOwned<ServerConnection, TcpStream>> {
     let deadline = Instant::now() + wait;
     let mut tcp = match from {
         DataFrom::Passive(listener) => accept_within(listener, wait)?,
@@ -169,7 +180,12 @@ fn hold(stream: &mut impl Read) {
     while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
-fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve(
+    mut socket: TcpStream,
+    config: Arc<ServerConfig>,
+    mode: DataTls,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     sockets::timeouts(&socket, IO_TIMEOUT)?;
     socket.write_all(b"220 fake FTPS server ready\r\n")?;
     loop {
@@ -180,7 +196,8 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
         }
         socket.write_all(b"530 AUTH TLS first\r\n")?;
     }
-    let mut control = BufReader::new(StreamOwned::new(ServerConnection::new(config.clone()).map_err(std::io::Error::other)?, socket));
+    let mut control =
+        BufReader::new(StreamOwned::new(ServerConnection::new(config.clone()).map_err(std::io::Error::other)?, socket));
     let mut passive: Option<DataFrom> = None;
     let mut line = String::new();
     loop {
@@ -189,7 +206,10 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
             return Ok(());
         }
         let text = line.trim_end().to_string();
-        let (verb, arg) = text.split_once(' ').map(|(v, a)| (v.to_ascii_uppercase(), a.to_string())).unwrap_or((text.to_ascii_uppercase(), String::new()));
+        let (verb, arg) = text
+            .split_once(' ')
+            .map(|(v, a)| (v.to_ascii_uppercase(), a.to_string()))
+            .unwrap_or((text.to_ascii_uppercase(), String::new()));
         log.lock().unwrap().push(if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") });
         let mut reply = |text: &str| -> std::io::Result<()> {
             let out = control.get_mut();
@@ -219,7 +239,9 @@ fn serve(mut socket: TcpStream, config: Arc<ServerConfig>, mode: DataTls, log: &
             },
             "MLSD" | "RETR" => {
                 let payload = match (verb.as_str(), arg.as_str()) {
-                    ("MLSD", "/") => format!("type=file;size={};modify=20230102030405; a.txt\r\n", CONTENT.len()).into_bytes(),
+                    ("MLSD", "/") => {
+                        format!("type=file;size={};modify=20230102030405; a.txt\r\n", CONTENT.len()).into_bytes()
+                    }
                     ("RETR", "/a.txt") => CONTENT.to_vec(),
                     _ => {
                         reply("550 no such file or folder")?;

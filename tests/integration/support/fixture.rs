@@ -128,7 +128,13 @@ pub fn read_tree(top: &Path) -> BTreeMap<String, Value> {
                 walk(top, &path, out);
             } else if e.file_name() != ".pyftpsync-meta.json" {
                 let rel = path.strip_prefix(top).unwrap().to_string_lossy().into_owned();
-                let mtime = fs::metadata(&path).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                let mtime = fs::metadata(&path)
+                    .unwrap()
+                    .modified()
+                    .unwrap()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
                 out.insert(rel, json!({"content": fs::read_to_string(&path).unwrap(), "mtime": mtime}));
             }
         }

@@ -26,17 +26,11 @@ pub fn settings_at(location: &str, timeout: Duration) -> Settings {
         Location::Ftp(u) => u,
         other => panic!("not an FTP URL: {other:?}"),
     };
-    Settings {
-        url,
-        user: "anonymous".into(),
-        password: Secret::new("anonymous@"),
-        trust: None,
-        active: false,
-        timeout,
-    }
+    Settings { url, user: "anonymous".into(), password: Secret::new("anonymous@"), trust: None, active: false, timeout }
 }
 
 /// A connected FTP target.
 pub fn target(server: &ServerHandle) -> FtpTarget {
-    FtpTarget::open(settings(server), Options { retries: 3, create_root: false }).expect("connect to the in-process FTP server")
+    FtpTarget::open(settings(server), Options { retries: 3, create_root: false })
+        .expect("connect to the in-process FTP server")
 }

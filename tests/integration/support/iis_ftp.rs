@@ -157,7 +157,13 @@ impl Shared {
 
 /// An absolute path from a command argument (relative ones are below `cwd`).
 fn absolute(cwd: &str, arg: &str) -> String {
-    if arg.starts_with('/') { normalise(arg) } else if cwd == "/" { normalise(&format!("/{arg}")) } else { normalise(&format!("{cwd}/{arg}")) }
+    if arg.starts_with('/') {
+        normalise(arg)
+    } else if cwd == "/" {
+        normalise(&format!("/{arg}"))
+    } else {
+        normalise(&format!("{cwd}/{arg}"))
+    }
 }
 
 /// One control connection.
@@ -191,7 +197,9 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "OPTS" => reply("200 OPTS UTF8 command successful - UTF8 encoding now ON.")?,
             "NOOP" => reply("200 NOOP command successful.")?,
             "SYST" => reply("215 Windows_NT")?,
-            "FEAT" => reply("211-Extended features supported:\r\n LANG EN*\r\n UTF8\r\n SIZE\r\n MDTM\r\n REST STREAM\r\n211 END")?,
+            "FEAT" => reply(
+                "211-Extended features supported:\r\n LANG EN*\r\n UTF8\r\n SIZE\r\n MDTM\r\n REST STREAM\r\n211 END",
+            )?,
             "PWD" => reply(&format!("257 \"{cwd}\" is current directory."))?,
             "CWD" => {
                 let found = match shared.tree.lock().unwrap().get(&key) {
@@ -252,7 +260,8 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 reply("226 Transfer complete.")?
             }
             "STOR" | "APPE" => {
-                let parent_ok = matches!(shared.tree.lock().unwrap().get(&fold(&parent(&path))), Some(Node::Dir { .. }));
+                let parent_ok =
+                    matches!(shared.tree.lock().unwrap().get(&fold(&parent(&path))), Some(Node::Dir { .. }));
                 let is_dir = matches!(shared.tree.lock().unwrap().get(&key), Some(Node::Dir { .. }));
                 if !parent_ok || is_dir {
                     reply("550 Access is denied.")?;
@@ -321,7 +330,11 @@ fn serve(socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     reply(NOT_FOUND)?;
                     continue;
                 }
-                let moved: Vec<String> = tree.keys().filter(|k| **k == from_key || k.starts_with(&format!("{from_key}/"))).cloned().collect();
+                let moved: Vec<String> = tree
+                    .keys()
+                    .filter(|k| **k == from_key || k.starts_with(&format!("{from_key}/")))
+                    .cloned()
+                    .collect();
                 for k in moved {
                     let node = tree.remove(&k).unwrap();
                     let new_path = format!("{path}{}", &node.path()[from.len()..]);

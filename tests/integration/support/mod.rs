@@ -17,7 +17,7 @@ pub mod world;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ftpsync::apply::{ApplySettings, Applied, apply};
+use ftpsync::apply::{Applied, ApplySettings, apply};
 use ftpsync::engine::make_plan;
 use ftpsync::meta::WriteStyle;
 use ftpsync::model::{Clock, SystemClock};
@@ -42,7 +42,12 @@ pub fn workers() -> usize {
 }
 
 pub fn settings() -> ApplySettings {
-    ApplySettings { clock: Arc::new(SystemClock), meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() }, break_lock: false, workers: workers() }
+    ApplySettings {
+        clock: Arc::new(SystemClock),
+        meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() },
+        break_lock: false,
+        workers: workers(),
+    }
 }
 
 /// Plans local→local with the library.
@@ -98,7 +103,10 @@ pub fn pyftpsync() -> Option<PathBuf> {
     if ok {
         return Some(candidate);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "pyftpsync is required when CI=true (set PYFTPSYNC or install it: pip install pyftpsync==4.1.0)");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "pyftpsync is required when CI=true (set PYFTPSYNC or install it: pip install pyftpsync==4.1.0)"
+    );
     eprintln!("skipping the comparison with pyftpsync: not found (set PYFTPSYNC; .ci/run installs it)");
     None
 }

@@ -11,7 +11,12 @@ use super::bin;
 /// Starts `ftpsync ARGS` in a terminal (every wait for output fails after 30 s).
 pub fn spawn(args: &[&str], cwd: &Path) -> PtySession {
     let mut cmd = std::process::Command::new(bin());
-    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1").env("TERM", "xterm").env_remove("FTPSYNC_PASSWORD").env_remove("PYFTPSYNC_VERBOSE_META");
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env_remove("FTPSYNC_PASSWORD")
+        .env_remove("PYFTPSYNC_VERBOSE_META");
     rexpect::session::spawn_command(cmd, Some(30_000)).expect("start ftpsync in a pseudo-terminal")
 }
 

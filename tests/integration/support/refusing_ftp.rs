@@ -415,7 +415,9 @@ type DataPorts<'a> = (&'a mut Option<TcpListener>, &'a mut Option<SocketAddr>);
 fn open_data(passive: &mut Option<TcpListener>, active: &mut Option<SocketAddr>) -> Option<std::io::Result<TcpStream>> {
     match (passive.take(), active.take()) {
         (Some(listener), _) => Some(sockets::accept_data(&listener, IO_TIMEOUT)),
-        (None, Some(addr)) => Some(TcpStream::connect_timeout(&addr, IO_TIMEOUT).and_then(|s| sockets::timeouts(&s, IO_TIMEOUT).map(|()| s))),
+        (None, Some(addr)) => Some(
+            TcpStream::connect_timeout(&addr, IO_TIMEOUT).and_then(|s| sockets::timeouts(&s, IO_TIMEOUT).map(|()| s)),
+        ),
         (None, None) => None,
     }
 }
@@ -431,7 +433,14 @@ fn client_addr(verb: &str, arg: &str) -> Option<SocketAddr> {
     format!("{}:{}", parts.get(2)?, parts.get(3)?).parse().ok()
 }
 
-fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, (passive, active): DataPorts<'_>, out: &mut TcpStream) -> std::io::Result<()> {
+fn transfer_command(
+    verb: &str,
+    arg: &str,
+    cwd: &str,
+    shared: &Shared,
+    (passive, active): DataPorts<'_>,
+    out: &mut TcpStream,
+) -> std::io::Result<()> {
     let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
     if passive.is_none() && active.is_none() {
         return reply("425 use EPSV, PASV or PORT first");
@@ -445,7 +454,11 @@ fn transfer_command(verb: &str, arg: &str, cwd: &str, shared: &Shared, (passive,
                 if !tree.dirs.contains(&path) {
                     return reply("550 no such folder");
                 }
-                Some(if verb == "MLSD" { tree.mlsd(&path).into_bytes() } else { tree.ls(&path)[1..].iter().map(|l| format!("{l}\r\n")).collect::<String>().into_bytes() })
+                Some(if verb == "MLSD" {
+                    tree.mlsd(&path).into_bytes()
+                } else {
+                    tree.ls(&path)[1..].iter().map(|l| format!("{l}\r\n")).collect::<String>().into_bytes()
+                })
             }
             "RETR" => match tree.files.get(arg) {
                 Some((c, _)) => Some(c.clone()),

@@ -26,7 +26,9 @@ pub fn accept_data(listener: &TcpListener, limit: Duration) -> io::Result<TcpStr
                 timeouts(&s, limit)?;
                 return Ok(s);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             Err(e) => return Err(e),
         }
     }

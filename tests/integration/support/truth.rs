@@ -25,7 +25,10 @@ use super::world::Versions;
 pub enum Node {
     Dir,
     /// A file that is whole version `version` (the version's mtime) and carries `mtime`.
-    File { version: i64, mtime: i64 },
+    File {
+        version: i64,
+        mtime: i64,
+    },
     /// A metadata file: per record key (`peer NAME` or `mtimes NAME`), its `m` and `s`.
     Meta(BTreeMap<String, (Value, Value)>),
     Lock,
@@ -57,7 +60,10 @@ fn walk(root: &Path, dir: &Path, versions: &Versions, tree: &mut Tree) -> Result
             tree.nodes.insert(rel, Node::Dir);
             walk(root, &path, versions, tree)?;
         } else if name == META_FILE {
-            tree.nodes.insert(rel.clone(), Node::Meta(records(&path).map_err(|e| format!("{rel}: unreadable metadata: {e}"))?));
+            tree.nodes.insert(
+                rel.clone(),
+                Node::Meta(records(&path).map_err(|e| format!("{rel}: unreadable metadata: {e}"))?),
+            );
         } else if name == LOCK_FILE {
             tree.nodes.insert(rel, Node::Lock);
         } else {
@@ -65,7 +71,10 @@ fn walk(root: &Path, dir: &Path, versions: &Versions, tree: &mut Tree) -> Result
             let known = versions.get(&rel).ok_or_else(|| format!("{rel}: a file that was never written"))?;
             let version = known.iter().find(|(_, v)| ***v == bytes).map(|(m, _)| *m).ok_or_else(|| {
                 let sizes: Vec<usize> = known.values().map(|v| v.len()).collect();
-                format!("{rel}: {} bytes that are no version of it (versions have {sizes:?} bytes): truncated or mixed", bytes.len())
+                format!(
+                    "{rel}: {} bytes that are no version of it (versions have {sizes:?} bytes): truncated or mixed",
+                    bytes.len()
+                )
             })?;
             let mtime = filetime::FileTime::from_last_modification_time(&e.metadata().unwrap()).unix_seconds();
             tree.nodes.insert(rel, Node::File { version, mtime });
@@ -114,7 +123,13 @@ fn join(folder: &str, name: &str) -> String {
 
 /// Property 2: what the metadata of `local` and `served` claims, compared with the trees
 /// before the run (`local0`, `served0`), is true of the trees now.
-pub fn check_claims(local0: &Tree, served0: &Tree, local: &Tree, served: &Tree, versions: &Versions) -> Result<(), String> {
+pub fn check_claims(
+    local0: &Tree,
+    served0: &Tree,
+    local: &Tree,
+    served: &Tree,
+    versions: &Versions,
+) -> Result<(), String> {
     let mut problems = Vec::new();
     for (tree0, tree, side) in [(local0, local, "local"), (served0, served, "served")] {
         let (before, now) = (all_records(tree0), all_records(tree));
@@ -128,7 +143,9 @@ pub fn check_claims(local0: &Tree, served0: &Tree, local: &Tree, served: &Tree, 
             let holds = |t: &Tree, with_mtime: bool| match (t.nodes.get(&path), whole_m) {
                 (Some(Node::Dir), None) => m.is_null(),
                 (Some(Node::File { version, mtime }), Some(m)) => {
-                    *version == m && (!with_mtime || *mtime == m) && s.as_u64() == versions[&path].get(&m).map(|v| v.len() as u64)
+                    *version == m
+                        && (!with_mtime || *mtime == m)
+                        && s.as_u64() == versions[&path].get(&m).map(|v| v.len() as u64)
                 }
                 _ => false,
             };

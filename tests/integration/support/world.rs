@@ -85,7 +85,13 @@ impl World {
 
     /// Writes version `v` (of `len` bytes) of `path` on one side.
     pub fn put(&mut self, side: Side, path: &str, v: u32, len: usize) {
-        let bytes = self.versions.entry(path.to_string()).or_default().entry(version_mtime(v)).or_insert_with(|| Arc::new(content(path, v, len))).clone();
+        let bytes = self
+            .versions
+            .entry(path.to_string())
+            .or_default()
+            .entry(version_mtime(v))
+            .or_insert_with(|| Arc::new(content(path, v, len)))
+            .clone();
         let file = self.dir(side).join(path);
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, &*bytes).unwrap();
@@ -139,10 +145,20 @@ impl World {
     /// `ftpsync apply PLAN` with a network timeout and a number of attempts.
     pub fn apply_args(plan: &Path, timeout: u64, retries: u32) -> Vec<String> {
         let plan = plan.to_str().unwrap().to_string();
-        ["apply", &plan, "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", &timeout.to_string(), "--retries", &retries.to_string()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "apply",
+            &plan,
+            "--no-prompt",
+            "--no-keyring",
+            "--no-netrc",
+            "--timeout",
+            &timeout.to_string(),
+            "--retries",
+            &retries.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     /// Plans and applies `mode` without faults (the supported way to finish an interrupted
@@ -182,7 +198,6 @@ impl World {
         }
     }
 }
-
 
 /// Everything a run printed.
 pub fn text(o: &Output) -> String {

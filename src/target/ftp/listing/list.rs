@@ -126,7 +126,9 @@ fn find_unix_date(line: &[u8], tokens: &[(usize, usize)], now: f64) -> Option<Un
     let word = |i: usize| tokens.get(i).map(|&(from, to)| &line[from..to]);
     (2..tokens.len()).find_map(|i| {
         let (first, second, third) = (word(i)?, word(i + 1)?, word(i + 2));
-        if let (Some(month), Some(day), Some(time)) = (month_number(first), small_number(second, 1, 31), third.and_then(parse_time_or_year)) {
+        if let (Some(month), Some(day), Some(time)) =
+            (month_number(first), small_number(second, 1, 31), third.and_then(parse_time_or_year))
+        {
             return Some(UnixDate { first_word: i, last_word: i + 2, time: unix_time(month, day, time, now) });
         }
         let ((year, month, day), (hour, minute)) = (iso_date(first)?, parse_clock(second)?);
@@ -186,7 +188,8 @@ fn year_of(now: f64) -> i32 {
 }
 
 fn month_number(word: &[u8]) -> Option<u32> {
-    const MONTHS: [&[u8]; 12] = [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
+    const MONTHS: [&[u8]; 12] =
+        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
     let lower = word.to_ascii_lowercase();
     MONTHS.iter().position(|m| *m == lower.as_slice()).map(|i| i as u32 + 1)
 }
@@ -232,7 +235,8 @@ fn parse_dos_line(line: &[u8], tokens: &[(usize, usize)]) -> Option<LineResult> 
         Err(reason) => return Some(named_bad(name, reason)),
     };
     let entry = Entry { name, kind, size, mtime, changed: None, unique: None };
-    let listed = Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Minute };
+    let listed =
+        Listed { entry, raw_name: raw_name.to_vec(), name_from_cp1252: from_cp1252, precision: Precision::Minute };
     Some(LineResult::Entry(listed))
 }
 
@@ -301,9 +305,9 @@ mod tests {
     #[test]
     fn other_unix_list_variants() {
         let variants = [
-            "-rw-r--r-- 1 ftp 170 Jan 02 14:05 f",           // no group
-            "-rw-r--r--+ 1 user group 170 Jan 02 14:05 f",   // ACL marker
-            "-rw-r--r-- 1 user group 170 jan 2 14:05 f",     // lower case, one-digit day
+            "-rw-r--r-- 1 ftp 170 Jan 02 14:05 f",            // no group
+            "-rw-r--r--+ 1 user group 170 Jan 02 14:05 f",    // ACL marker
+            "-rw-r--r-- 1 user group 170 jan 2 14:05 f",      // lower case, one-digit day
             "-rw-r--r-- 1 user group 170 2023-01-02 14:05 f", // long-iso
             "-rw-r--r--   1 owner    group         170 Jan  2 14:05 f",
         ];
@@ -325,7 +329,10 @@ mod tests {
         let cases = [
             // GNU inetutils ftpd (`ls -lA` of its own, owner and group padded by two).
             ("drwxr-x---  2 lstuser  lstuser  4096 Dec  6 16:09 a b", dir("a b")),
-            ("-rw-r-----  1 lstuser  lstuser   253 Dec  6 16:09 .pyftpsync-meta.json", file(".pyftpsync-meta.json", 253)),
+            (
+                "-rw-r-----  1 lstuser  lstuser   253 Dec  6 16:09 .pyftpsync-meta.json",
+                file(".pyftpsync-meta.json", 253),
+            ),
             // A name starting with a blank and a dash: one blank after the date, then the name.
             ("-rw-r--r--  1 lstuser  root     3 Dec  6 16:09  -lead", file(" -lead", 3)),
             ("drwxr-xr-x  2 lstuser  root  4096 Dec  6 16:09 st*r [x]", dir("st*r [x]")),
@@ -353,8 +360,14 @@ mod tests {
             assert_eq!(entry_of(line), want, "{line}");
         }
         // Device files (major, minor instead of a size) are refused by name.
-        for (line, name) in [("crw-rw-rw-   1 root     root       1,   3 Dec  6 16:09 null", "null"), ("brw-rw---- 1 0 6 8, 0 Jan 02 2023 sda", "sda")] {
-            assert_eq!(expect_bad(list(line)), Skipped { name: name.into(), reason: "special file (not a regular file or folder)".into() });
+        for (line, name) in [
+            ("crw-rw-rw-   1 root     root       1,   3 Dec  6 16:09 null", "null"),
+            ("brw-rw---- 1 0 6 8, 0 Jan 02 2023 sda", "sda"),
+        ] {
+            assert_eq!(
+                expect_bad(list(line)),
+                Skipped { name: name.into(), reason: "special file (not a regular file or folder)".into() }
+            );
         }
     }
 
@@ -364,13 +377,22 @@ mod tests {
             ("12-06-26  02:03PM       <DIR>          name", Kind::Dir, "name", 0),
             ("12-06-26  02:03PM                 1234 a b.txt", Kind::File, "a b.txt", 1234),
             ("12-06-2026  14:03       <DIR>          four digit year", Kind::Dir, "four digit year", 0),
-            ("12-06-2026  14:03                 1234  leading blanks are padding", Kind::File, "leading blanks are padding", 1234),
+            (
+                "12-06-2026  14:03                 1234  leading blanks are padding",
+                Kind::File,
+                "leading blanks are padding",
+                1234,
+            ),
             ("12/06/2026  14:03                 1234 slashes", Kind::File, "slashes", 1234),
         ];
         let dec_6_2026_1403 = 1_796_565_780.0;
         for (line, kind, name, size) in cases {
             let l = expect_entry(list(line));
-            assert_eq!((l.entry.kind, l.entry.name.as_str(), l.entry.size, l.entry.mtime), (kind, name, size, dec_6_2026_1403), "{line}");
+            assert_eq!(
+                (l.entry.kind, l.entry.name.as_str(), l.entry.size, l.entry.mtime),
+                (kind, name, size, dec_6_2026_1403),
+                "{line}"
+            );
         }
     }
 
@@ -384,7 +406,10 @@ mod tests {
         assert_eq!(at("-rw-r--r-- 1 u g 1 Jan 02 14:05 f"), JAN2_1405 - 365.0 * 86_400.0);
         assert_eq!(at("-rw-r--r-- 1 u g 1 Dec 31 23:00 f"), 1_672_527_600.0);
         // 29 February in a year that has none: the last leap year (2024-02-29T10:00:00Z).
-        assert_eq!(expect_entry(parse_line(b"-rw-r--r-- 1 u g 1 Feb 29 10:00 f", 1_741_600_000.0)).entry.mtime, 1_709_200_800.0);
+        assert_eq!(
+            expect_entry(parse_line(b"-rw-r--r-- 1 u g 1 Feb 29 10:00 f", 1_741_600_000.0)).entry.mtime,
+            1_709_200_800.0
+        );
     }
 
     #[test]
@@ -397,7 +422,10 @@ mod tests {
         assert_eq!(expect_entry(list("01-02-23  12:30PM  5 f")).entry.mtime, JAN2 + 45_000.0);
         assert_eq!(expect_entry(list("12-31-99  11:00PM  5 f")).entry.mtime, 946_681_200.0);
         assert_eq!(list("01-02-23  02:05PM       <DIR>          ."), LineResult::Ignore);
-        assert_eq!(expect_bad(list("01-02-23  02:05PM  <JUNCTION>  j")), Skipped { name: "j".into(), reason: SYMLINK.into() });
+        assert_eq!(
+            expect_bad(list("01-02-23  02:05PM  <JUNCTION>  j")),
+            Skipped { name: "j".into(), reason: SYMLINK.into() }
+        );
         assert_eq!(expect_bad(list("13-45-23  02:05PM  5 f")).reason, "invalid date");
         assert_eq!(expect_bad(list("01-02-23  02:05PM  -5 f")).reason, "invalid size \"-5\"");
         assert_eq!(expect_bad(list("01-02-23  02:05PM  5 ../f")).reason, "invalid name: contains '/'");
@@ -407,14 +435,30 @@ mod tests {
     fn list_refuses_links_special_files_and_hostile_entries() {
         let cases = [
             ("lrwxrwxrwx 1 u g 7 Jan 02  2023 link -> target", "link", SYMLINK.to_string()),
-            ("crw-rw---- 1 root tty 4, 64 Jan 02  2023 tty0", "tty0", "special file (not a regular file or folder)".into()),
-            ("brw-rw---- 1 root disk 8, 0 Jan 02  2023 sda", "sda", "special file (not a regular file or folder)".into()),
+            (
+                "crw-rw---- 1 root tty 4, 64 Jan 02  2023 tty0",
+                "tty0",
+                "special file (not a regular file or folder)".into(),
+            ),
+            (
+                "brw-rw---- 1 root disk 8, 0 Jan 02  2023 sda",
+                "sda",
+                "special file (not a regular file or folder)".into(),
+            ),
             ("prw-r--r-- 1 u g 0 Jan 02  2023 fifo", "fifo", "special file (not a regular file or folder)".into()),
             ("srwxr-xr-x 1 u g 0 Jan 02  2023 sock", "sock", "special file (not a regular file or folder)".into()),
             ("Drwxr-xr-x 1 u g 0 Jan 02  2023 door", "door", "unsupported type 'D'".into()),
-            ("-rw-r--r-- 1 u g 1 Jan 02  2023 a -> b", "a -> b", "name contains ' -> ' (ambiguous in a LIST line)".into()),
+            (
+                "-rw-r--r-- 1 u g 1 Jan 02  2023 a -> b",
+                "a -> b",
+                "name contains ' -> ' (ambiguous in a LIST line)".into(),
+            ),
             ("-rw-r--r-- 1 u g -1 Jan 02  2023 f", "f", "invalid size \"-1\"".into()),
-            ("-rw-r--r-- 1 u g 1125899906842625 Jan 02  2023 f", "f", "absurd size \"1125899906842625\" (more than 1 PiB)".into()),
+            (
+                "-rw-r--r-- 1 u g 1125899906842625 Jan 02  2023 f",
+                "f",
+                "absurd size \"1125899906842625\" (more than 1 PiB)".into(),
+            ),
             ("-rw-r--r-- 1 u g 1 Feb 30  2023 f", "f", "invalid date".into()),
             ("-rw-r--r-- 1 u g 1 Jan 02  1969 f", "f", "modification time before 1970".into()),
             ("-rw-r--r-- 1 u g 1 Jan 02  2023 ../x", "../x", "invalid name: contains '/'".into()),
@@ -427,7 +471,13 @@ mod tests {
         for line in ["-rw-r--r-- 1 u g 1 Jan 02  2023", "-rw-r--r-- 1 u g 1 Jan 02  2023 "] {
             assert_eq!(expect_bad(list(line)).reason, "invalid name: empty name", "{line:?}");
         }
-        for line in ["garbage", "-rw-r--r-- 1 u g 1 Foo 02 2023 f", "-rw-r--r-- Jan 02 2023 f", "01-02-23 garbage 1 f", "a: No such file or directory"] {
+        for line in [
+            "garbage",
+            "-rw-r--r-- 1 u g 1 Foo 02 2023 f",
+            "-rw-r--r-- Jan 02 2023 f",
+            "01-02-23 garbage 1 f",
+            "a: No such file or directory",
+        ] {
             assert_eq!(list(line), LineResult::Unparsable(format!("the line \"{line}\" {UNRECOGNISED}")), "{line}");
         }
         let s = expect_bad(parse_line(b"-rw-r--r-- 1 u g 1 Jan 02  2023 a\x01b", NOW));

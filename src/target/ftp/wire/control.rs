@@ -30,7 +30,13 @@ pub struct Control {
 
 impl Control {
     pub fn new(stream: Stream, names: WireNames) -> Control {
-        Control { reader: BufReader::with_capacity(16 * 1024, stream), out: Vec::new(), in_flight: 0, names, pipelining: true }
+        Control {
+            reader: BufReader::with_capacity(16 * 1024, stream),
+            out: Vec::new(),
+            in_flight: 0,
+            names,
+            pipelining: true,
+        }
     }
 
     pub fn pipelining(&self) -> bool {

@@ -12,9 +12,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::thread::JoinHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
@@ -112,7 +112,9 @@ fn accept_within(listener: &TcpListener, timeout: Duration, cancel: &AtomicBool)
                 stream::configure(&tcp, timeout)?;
                 return Ok(tcp);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "the server did not open the data connection"));
             }
@@ -163,13 +165,20 @@ impl Securing {
     fn start(tcp: TcpStream, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
         let socket = Arc::new(Mutex::new(Some(tcp.try_clone()?)));
         let cancel = Arc::new(AtomicBool::new(false));
-        let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || Stream::Plain(tcp).secure(config, &host))?;
+        let handshake = std::thread::Builder::new()
+            .name("ftp-data-tls".into())
+            .spawn(move || Stream::Plain(tcp).secure(config, &host))?;
         Ok(Securing { cancel, socket, handshake })
     }
 
     /// Accepts the server's connection and secures it (active mode): a server may connect
     /// before its `150` and wait for the handshake before sending it.
-    fn accept(listener: TcpListener, timeout: Duration, config: Arc<ClientConfig>, host: String) -> io::Result<Securing> {
+    fn accept(
+        listener: TcpListener,
+        timeout: Duration,
+        config: Arc<ClientConfig>,
+        host: String,
+    ) -> io::Result<Securing> {
         let (cancel, socket) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(None)));
         let (cancelled, accepted) = (cancel.clone(), socket.clone());
         let handshake = std::thread::Builder::new().name("ftp-data-tls".into()).spawn(move || {
@@ -185,7 +194,9 @@ impl Securing {
     }
 
     fn finish(self) -> io::Result<Stream> {
-        self.handshake.join().unwrap_or_else(|_| Err(io::Error::other("the data connection's TLS handshake failed unexpectedly")))
+        self.handshake
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the data connection's TLS handshake failed unexpectedly")))
     }
 }
 
@@ -220,7 +231,15 @@ impl<'c> Transfer<'c> {
     pub fn new(ctl: &'c mut Control, opened: Opened) -> Transfer<'c> {
         let lenient_eof = opened.data.is_tls();
         let write_limit = opened.data.tcp().write_timeout().ok().flatten();
-        Transfer { ctl, data: opened.data, started: opened.started, last: opened.last, written: 0, lenient_eof, write_limit }
+        Transfer {
+            ctl,
+            data: opened.data,
+            started: opened.started,
+            last: opened.last,
+            written: 0,
+            lenient_eof,
+            write_limit,
+        }
     }
 
     /// Queues the command that announces a data connection in `mode` (`EPSV`, `PASV`, or
@@ -240,7 +259,13 @@ impl<'c> Transfer<'c> {
     }
 
     /// Announces a data connection, sends `cmd` and opens the connection.
-    pub fn open(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
+    pub fn open(
+        ctl: &mut Control,
+        cmd: &str,
+        dir: Direction,
+        mode: Mode,
+        settings: &DataSettings,
+    ) -> Result<Opened, Failure> {
         let listener = Self::announce(ctl, mode)?;
         if !ctl.pipelining() {
             ctl.flush()?;
@@ -278,7 +303,13 @@ impl<'c> Transfer<'c> {
     /// that fail a transfer whose command came in the same write as its announcement
     /// (Twisted answers such an upload `426`: the command is taken while the data connection
     /// is still being set up).
-    pub fn open_unpipelined(ctl: &mut Control, cmd: &str, dir: Direction, mode: Mode, settings: &DataSettings) -> Result<Opened, Failure> {
+    pub fn open_unpipelined(
+        ctl: &mut Control,
+        cmd: &str,
+        dir: Direction,
+        mode: Mode,
+        settings: &DataSettings,
+    ) -> Result<Opened, Failure> {
         let listener = Self::announce(ctl, mode)?;
         ctl.flush()?;
         let announced = ctl.reply()?;
@@ -289,7 +320,9 @@ impl<'c> Transfer<'c> {
             Mode::Active => None,
             _ => {
                 let peer = ctl.stream().tcp().peer_addr()?.ip();
-                let Some(addr) = passive_addr(&announced, mode == Mode::Extended, peer) else { return Err(Failure::Announce(announced)) };
+                let Some(addr) = passive_addr(&announced, mode == Mode::Extended, peer) else {
+                    return Err(Failure::Announce(announced));
+                };
                 Some(Ok(stream::connect(addr, settings.timeout)?))
             }
         };

@@ -66,7 +66,10 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
         if n as u64 == MAX_LINE {
             return Err(invalid(format!("the server sent a reply line longer than {MAX_LINE} bytes")));
         }
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection in the middle of a reply"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the server closed the connection in the middle of a reply",
+        ));
     }
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();

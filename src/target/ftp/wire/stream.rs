@@ -47,7 +47,8 @@ impl Stream {
     /// control connection.
     pub fn secure(self, config: Arc<ClientConfig>, host: &str) -> io::Result<Stream> {
         let Stream::Plain(mut tcp) = self else { return Ok(self) };
-        let name = ServerName::try_from(host.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
         let mut conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
         // The socket's timeout bounds the whole handshake, not each of its reads: a server
         // that dribbles its answer cannot hold the connection longer.

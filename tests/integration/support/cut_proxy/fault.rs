@@ -38,7 +38,10 @@ pub struct Fault {
 pub(super) enum Verdict {
     Pass,
     /// Pass `keep` bytes, then act.
-    Fire { keep: usize, action: Action },
+    Fire {
+        keep: usize,
+        action: Action,
+    },
 }
 
 /// The armed fault and the byte counts since arming.
