@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::options::CaseMode;
 use crate::plan::io::FileFormat;
+use crate::plan::options::CaseMode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -142,7 +142,7 @@ pub struct FilterArgs {
     #[arg(short = 'm', long = "match", value_name = "PATTERNS")]
     pub matches: Option<String>,
     /// Wildcards of files and folders to exclude, applied after --match.
-    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::filter::DEFAULT_EXCLUDE)]
+    #[arg(short = 'x', long, value_name = "PATTERNS", default_value = crate::planner::filter::DEFAULT_EXCLUDE)]
     pub exclude: String,
 }
 

@@ -7,10 +7,10 @@
 //! root, an absurd size or time; a plan whose paths are unsafe or that does not survive a
 //! JSON ⇄ MessagePack round trip; a metadata document that reads back differently once written.
 
+use crate::backend::ftp::listing::{Format, MAX_SIZE, checked_mtime, parse_listing};
 use crate::meta::{DirMeta, WriteStyle};
+use crate::model::relpath::{RelPath, check_name};
 use crate::plan::io::{FileFormat, decode, encode};
-use crate::relpath::{RelPath, check_name};
-use crate::target::ftp::listing::{Format, MAX_SIZE, checked_mtime, parse_listing};
 
 /// A fixed "now" for LIST dates without a year (2024-03-01 UTC).
 const NOW: f64 = 1_709_251_200.0;

@@ -8,45 +8,37 @@
 //!   memory)           metadata)       decide         MessagePack          changes + metadata
 //! ```
 //!
-//! Module map:
-//! - [`target`]: the [`target::Target`] trait and its implementations;
-//! - [`meta`]: pyftpsync's `.pyftpsync-meta.json`, byte-compatible;
-//! - [`scan`]: lists both sides into a [`planner::snapshot::Snapshot`];
-//! - [`browse`]: reads one target's folders for `scan` and `tree`;
-//! - [`planner`]: classification and decisions, without I/O;
-//! - [`plan`]: the plan document, its file formats and digest;
-//! - [`ask`]: `--resolve ask`, the interactive conflict prompt (a layer after planning);
-//! - [`apply`]: the only code that changes anything;
-//! - [`output`]: everything printed for people;
-//! - [`fuzzing`]: the properties the fuzz targets check (replayed by the tests);
-//! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
-//! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
+//! Module map, in the order the layers point (each uses only those after it):
+//! - [`cli`], [`settings`], [`commands`]: the command line, plain settings, one file per command;
 //! - [`taskfile`]: `pyftpsync.yaml`, the tasks of `ftpsync run`;
-//! - [`cli`], [`commands`]: the command line, one file per command.
+//! - [`credentials`]: FTP user name and password (URL, keyring, `.netrc`, prompt);
+//! - [`output`]: everything printed for people;
+//! - [`scan`]: the I/O half of planning: lists both sides into a snapshot, makes the plan;
+//! - [`ask`]: `--resolve ask`, the interactive conflict prompt (a layer after planning);
+//! - [`apply`]: the only code that changes anything, and its report;
+//! - [`planner`]: classification and decisions, without I/O;
+//! - [`plan`]: the plan document, the options it records, its file formats and digest;
+//! - [`backend`]: the [`backend::Target`] trait and its implementations (local, memory, FTP);
+//! - [`meta`]: pyftpsync's `.pyftpsync-meta.json`, byte-compatible;
+//! - [`model`]: the vocabulary all of them share (an entry, a relative path, the clock);
+//! - [`server`]: an embedded FTP/FTPS server (`ftpsync serve`, tests);
+//! - [`error`]: exit codes, and Ctrl-C;
+//! - [`fuzzing`]: the properties the fuzz targets check (replayed by the tests).
 
 pub mod apply;
 pub mod ask;
-pub mod browse;
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
-pub mod digest;
-pub mod engine;
 pub mod error;
-pub mod filter;
 pub mod fuzzing;
-pub mod interrupt;
 pub mod meta;
 pub mod model;
-pub mod options;
 pub mod output;
 pub mod plan;
 pub mod planner;
-pub mod relpath;
-pub mod report;
 pub mod scan;
 pub mod server;
 pub mod settings;
-pub mod stats;
-pub mod target;
 pub mod taskfile;

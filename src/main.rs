@@ -8,7 +8,7 @@ use ftpsync::error::exit_of;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    ftpsync::interrupt::install();
+    ftpsync::error::interrupt::install();
     match ftpsync::commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {

@@ -9,9 +9,9 @@ use crate::cli::{
     UploadArgs, UploadResolve,
 };
 use crate::error::ExitError;
-use crate::filter::split_patterns;
-use crate::options::{Mode, PlanOptions, Resolve};
 use crate::output::DEFAULT_VERBOSITY;
+use crate::plan::options::{Mode, PlanOptions, Resolve};
+use crate::planner::filter::split_patterns;
 
 /// Settings every command shares.
 #[derive(Clone, Debug)]

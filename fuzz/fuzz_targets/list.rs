@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ftpsync::fuzzing::check_listing(data, ftpsync::target::ftp::listing::Format::List);
+    ftpsync::fuzzing::check_listing(data, ftpsync::backend::ftp::listing::Format::List);
 });

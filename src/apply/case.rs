@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use super::layout::side_name;
-use crate::plan::model::{Action, Plan};
+use crate::model::relpath::RelPath;
+use crate::plan::document::{Action, Plan};
 use crate::planner::snapshot::Side;
-use crate::relpath::RelPath;
 
 /// The entries one remote folder would hold under one folded name: (path, remote name,
 /// written by apply).
@@ -57,11 +57,11 @@ pub fn refusal(display: &str, pairs: &[(RelPath, RelPath)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::make_plan;
+    use crate::backend::memory::{MemoryFs, MemoryOptions};
     use crate::model::{Clock, SystemClock};
-    use crate::options::{CaseMode, Mode, PlanOptions};
     use crate::plan::effective_actions;
-    use crate::target::memory::{MemoryFs, MemoryOptions};
+    use crate::plan::options::{CaseMode, Mode, PlanOptions};
+    use crate::scan::engine::make_plan;
 
     fn plan(local: &[&str], remote: &[&str], mode: Mode) -> Plan {
         let fs = |names: &[&str]| {

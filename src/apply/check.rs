@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{Layout, side_name};
 use super::workers::{Worker, share_out};
+use crate::backend::{Target, read_to_vec};
 use crate::meta::{META_FILE, timefmt};
+use crate::model::relpath::RelPath;
 use crate::model::{Entry, Kind};
-use crate::plan::model::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
+use crate::plan::document::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
 use crate::planner::pairs::effective_entries;
 use crate::planner::snapshot::{FITS, Side, SideDir};
-use crate::relpath::RelPath;
-use crate::target::{Target, read_to_vec};
 
 /// One difference between the plan and what is there now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
 #[allow(clippy::too_many_arguments)]
 fn check_side(
     target: &mut dyn Target,
-    listing: Option<crate::target::Listing>,
+    listing: Option<crate::backend::Listing>,
     actual: &RelPath,
     folder: &RelPath,
     side: Side,

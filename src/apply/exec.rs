@@ -6,11 +6,11 @@ use std::io::{self, Read};
 use anyhow::{Result, bail};
 
 use super::check::{describe_state, matches};
-use crate::digest::Hasher;
+use crate::backend::{Target, Written, with_write_attempts};
 use crate::model::Entry;
-use crate::plan::model::EntryState;
-use crate::relpath::RelPath;
-use crate::target::{Target, Written, with_write_attempts};
+use crate::model::digest::Hasher;
+use crate::model::relpath::RelPath;
+use crate::plan::document::EntryState;
 
 /// Fails unless the entry at `path` is still as planned.
 pub fn recheck(target: &mut dyn Target, path: &RelPath, planned: Option<&EntryState>) -> Result<()> {

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::model::{Folder, Plan, PlanEntry};
+use crate::model::relpath::RelPath;
+use crate::plan::document::{Folder, Plan, PlanEntry};
 use crate::planner::snapshot::Side;
-use crate::relpath::RelPath;
 
 /// Maps canonical plan paths to the paths on each side.
 pub struct Layout<'a> {
@@ -59,8 +59,8 @@ pub fn side_name(e: &PlanEntry, side: Side) -> &str {
 
 /// Folders that contain an entry apply changes, and folders apply deletes (they are listed
 /// and checked before anything is done).
-pub fn touched_folders(plan: &Plan, actions: &[crate::plan::model::Action]) -> BTreeSet<RelPath> {
-    use crate::plan::model::Action;
+pub fn touched_folders(plan: &Plan, actions: &[crate::plan::document::Action]) -> BTreeSet<RelPath> {
+    use crate::plan::document::Action;
     let mut out = BTreeSet::new();
     for (e, a) in plan.entries.iter().zip(actions) {
         if matches!(a, Action::Equal | Action::Skip) {

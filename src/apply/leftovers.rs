@@ -13,10 +13,10 @@ use anyhow::Result;
 use super::check::{Fresh, SideKey};
 use super::layout::Layout;
 use super::workers::Worker;
-use crate::plan::model::Plan;
+use crate::backend::is_lock_lost;
+use crate::model::relpath::RelPath;
+use crate::plan::document::Plan;
 use crate::planner::snapshot::Side;
-use crate::relpath::RelPath;
-use crate::target::is_lock_lost;
 
 /// How many temporary files the plan recorded, on both sides.
 pub fn recorded(plan: &Plan) -> usize {

@@ -14,10 +14,10 @@ use anyhow::{Context, Result};
 
 use super::check::SideKey;
 use super::layout::Layout;
+use crate::backend::{Target, with_write_attempts};
 use crate::meta::{DirMeta, META_FILE, WriteStyle};
+use crate::model::relpath::RelPath;
 use crate::planner::snapshot::{MetaFile, Side, SideDir};
-use crate::relpath::RelPath;
-use crate::target::{Target, with_write_attempts};
 
 /// One folder's metadata document.
 #[derive(Debug, Default)]

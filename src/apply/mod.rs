@@ -15,7 +15,9 @@ pub mod exec;
 pub mod layout;
 pub mod leftovers;
 pub mod metastore;
+pub mod report;
 mod run;
+pub mod stats;
 pub mod workers;
 
 use std::collections::BTreeSet;
@@ -28,14 +30,14 @@ use self::check::{Drift, SideKey};
 use self::layout::{Layout, touched_folders};
 use self::metastore::MetaStore;
 use self::workers::Worker;
+use crate::apply::stats::Counters;
+use crate::backend::Target;
 use crate::meta::WriteStyle;
+use crate::model::relpath::RelPath;
 use crate::model::{Clock, Kind};
+use crate::plan::document::{Action, Plan, PlanEntry};
 use crate::plan::effective_actions;
-use crate::plan::model::{Action, Plan, PlanEntry};
 use crate::planner::pairs::effective_entries;
-use crate::relpath::RelPath;
-use crate::stats::Counters;
-use crate::target::Target;
 
 /// How apply records what it did.
 pub struct ApplySettings {
@@ -226,7 +228,7 @@ fn apply_locked(
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
     // A server refusing more connections: go on with those we have.
-    let mut extra = crate::target::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
+    let mut extra = crate::backend::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
     let mut workers = vec![Worker { local, remote }];
     workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
     let (drift, fresh) = check_while_locking(plan, &layout, &folders, &mut workers, notes)?;

@@ -17,13 +17,13 @@ use super::layout::{Layout, side_name};
 use super::metastore::{MetaStore, MetaWrite};
 use super::workers::{Worker, share_out_then};
 use super::{ApplySettings, Outcome, Status, exec, meta_effects};
+use crate::apply::stats::Counters;
+use crate::backend::{Target, is_lock_lost};
 use crate::meta::META_FILE;
 use crate::model::Kind;
-use crate::plan::model::{Action, Plan, PlanEntry};
+use crate::model::relpath::RelPath;
+use crate::plan::document::{Action, Plan, PlanEntry};
 use crate::planner::snapshot::{MetaFile, Side};
-use crate::relpath::RelPath;
-use crate::stats::Counters;
-use crate::target::{Target, is_lock_lost};
 
 /// What does not change while applying.
 pub(super) struct Fixed<'a> {
@@ -138,7 +138,7 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
 /// Creates, transfers or records one entry, then settles its metadata; returns the metadata
 /// files that are now complete, to be written.
 fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize) -> Result<Vec<MetaWrite>> {
-    crate::interrupt::check()?;
+    crate::error::interrupt::check()?;
     let e = &fixed.plan.entries[i];
     let action = fixed.actions[i];
     let blocked_by = lock(state).failed_dirs.iter().find(|d| e.path.starts_with(d)).cloned();
@@ -282,7 +282,7 @@ fn delete_one(
     i: usize,
     blocked: bool,
 ) -> Result<Vec<MetaWrite>> {
-    crate::interrupt::check()?;
+    crate::error::interrupt::check()?;
     let e = &fixed.plan.entries[i];
     let action = fixed.actions[i];
     let outcome = if blocked {

@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex};
 use anyhow::Result;
 
 use super::check::SideKey;
-use crate::target::Target;
+use crate::backend::Target;
 
 /// One worker's connections.
 pub struct Worker<'t> {

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::meta::timefmt::local_stamp;
 use crate::model::Kind;
 use crate::output::listing::thousands;
-use crate::plan::model::{EntryState, PlanEntry};
+use crate::plan::document::{EntryState, PlanEntry};
 
 /// pyftpsync's `Local:`/`Remote:` value: time and size, and for the remote side how it
 /// compares with the local one.

@@ -17,8 +17,8 @@ use std::cmp::Ordering;
 
 use anyhow::Result;
 
-use crate::options::Mode;
-use crate::plan::model::{Action, Plan, PlanEntry, Resolution};
+use crate::plan::document::{Action, Plan, PlanEntry, Resolution};
+use crate::plan::options::Mode;
 use crate::plan::summarize;
 use crate::planner::classify::eps_cmp;
 
@@ -127,7 +127,7 @@ pub fn is_open(e: &PlanEntry) -> bool {
 }
 
 /// Asks about every open conflict of `plan`, in path order: the answers, as (entry index,
-/// resolution). Input ending is an abort ([`crate::interrupt::Interrupted`]).
+/// resolution). Input ending is an abort ([`crate::error::interrupt::Interrupted`]).
 pub fn ask_all(
     plan: &Plan,
     console: &mut dyn Console,
@@ -177,7 +177,7 @@ fn ask_one(
     }
     loop {
         let Some(answer) = console.ask(&text)? else {
-            return Err(crate::interrupt::Interrupted.into());
+            return Err(crate::error::interrupt::Interrupted.into());
         };
         let answer = answer.trim();
         let key = match answer.chars().collect::<Vec<_>>()[..] {

@@ -8,9 +8,9 @@ use anyhow::Result;
 use super::describe::{compare_line, first_difference};
 use super::{Compare, Console};
 use crate::apply::layout::Layout;
-use crate::plan::model::{Plan, PlanEntry};
+use crate::backend::Target;
+use crate::plan::document::{Plan, PlanEntry};
 use crate::planner::snapshot::Side;
-use crate::target::Target;
 
 /// True when somebody can answer: standard input is a terminal.
 pub fn can_ask() -> bool {
@@ -23,7 +23,7 @@ pub struct Terminal;
 
 impl Console for Terminal {
     fn ask(&mut self, prompt: &str) -> io::Result<Option<String>> {
-        let _waiting = crate::interrupt::Prompting::start();
+        let _waiting = crate::error::interrupt::Prompting::start();
         let mut err = io::stderr().lock();
         err.write_all(prompt.as_bytes())?;
         err.flush()?;

@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 use serde_json::json;
 
 use super::*;
-use crate::options::PlanOptions;
-use crate::plan::model::{Summary, TargetDesc};
-use crate::target::TargetKind;
+use crate::backend::TargetKind;
+use crate::plan::document::{Summary, TargetDesc};
+use crate::plan::options::PlanOptions;
 
 struct Script {
     answers: VecDeque<&'static str>,

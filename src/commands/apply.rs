@@ -9,8 +9,8 @@ use crate::cli::ApplyArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
+use crate::plan::document::TargetDesc;
 use crate::plan::load;
-use crate::plan::model::TargetDesc;
 use crate::settings::Global;
 
 pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {

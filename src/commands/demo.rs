@@ -9,16 +9,16 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::apply::{ApplySettings, apply};
-use crate::engine::make_plan;
+use crate::backend::local::LocalTarget;
 use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
-use crate::options::{Mode, PlanOptions, Resolve};
 use crate::output::show::table;
 use crate::output::{Printer, run};
 use crate::plan::io::{FileFormat, digest, encode};
+use crate::plan::options::{Mode, PlanOptions, Resolve};
+use crate::scan::engine::make_plan;
 use crate::server::{self, ServerConfig};
 use crate::settings::Global;
-use crate::target::local::LocalTarget;
 
 /// The sample site: a few pages, a stylesheet, an image, in folders.
 const SITE: &[(&str, &str)] = &[
@@ -73,7 +73,7 @@ pub fn run(global: &Global) -> Result<Exit> {
     let mut remote = crate::commands::targets::open(&url, &crate::settings::Connection::default_for_demo(), &p, false)?;
     let mut options = PlanOptions::new(Mode::Upload);
     options.resolve = Resolve::Skip;
-    options.exclude = crate::filter::split_patterns(crate::filter::DEFAULT_EXCLUDE);
+    options.exclude = crate::planner::filter::split_patterns(crate::planner::filter::DEFAULT_EXCLUDE);
 
     step(
         &p,
@@ -142,6 +142,6 @@ pub fn run(global: &Global) -> Result<Exit> {
     Ok(if failures_or_changes(&applied, &again) { Exit::Error } else { Exit::Success })
 }
 
-fn failures_or_changes(applied: &crate::apply::Applied, again: &crate::plan::model::Plan) -> bool {
+fn failures_or_changes(applied: &crate::apply::Applied, again: &crate::plan::document::Plan) -> bool {
     applied.failures() > 0 || again.summary.changes > 0
 }

@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+use crate::apply::report::{Report, RunResult};
+use crate::apply::stats::Counters;
 use crate::apply::{Applied, ApplyError, ApplySettings, Status};
+use crate::backend::Target;
 use crate::error::Exit;
 use crate::meta::timefmt::iso_utc;
 use crate::model::{Clock, SystemClock};
 use crate::output::{Printer, run};
+use crate::plan::document::Plan;
 use crate::plan::effective_actions;
-use crate::plan::model::Plan;
-use crate::report::{Report, RunResult};
-use crate::stats::Counters;
-use crate::target::Target;
 
 /// How the end of a run is shown.
 pub struct Finish {

@@ -8,18 +8,18 @@ use anyhow::{Context, Result};
 
 use super::targets::open_pair;
 use crate::ask::terminal::{TargetCompare, Terminal, can_ask};
+use crate::backend::Target;
 use crate::cli::PlanArgs;
-use crate::engine::{add_checksums, make_plan_with};
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
 use crate::output::show::summary_table;
+use crate::plan::document::Plan;
 use crate::plan::io::{FileFormat, digest, write};
-use crate::plan::model::Plan;
 use crate::plan::written::PlanWritten;
+use crate::scan::engine::{add_checksums, make_plan_with};
 use crate::settings::{Global, RunSettings};
-use crate::target::Target;
 
 /// Both targets of a run, open, and the plan made from them.
 pub struct Prepared {

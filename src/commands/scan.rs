@@ -5,16 +5,16 @@
 use anyhow::Result;
 
 use super::targets::{open, root_path};
-use crate::browse::{Folder, full_path, note_skipped, read_folder};
+use crate::backend::Target;
 use crate::error::{Exit, ExitError};
-use crate::filter::Filter;
 use crate::meta::{LOCK_FILE, META_FILE};
+use crate::model::relpath::RelPath;
 use crate::model::{Clock, Kind, SystemClock};
 use crate::output::Printer;
 use crate::output::listing::{scan_line, summary};
-use crate::relpath::RelPath;
+use crate::planner::filter::Filter;
+use crate::scan::browse::{Folder, full_path, note_skipped, read_folder};
 use crate::settings::{Global, ScanSettings};
-use crate::target::Target;
 
 /// The walk's state: settings, what was seen and what was removed.
 struct Scan<'a> {

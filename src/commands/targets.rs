@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::backend::ftp::session::Settings;
+use crate::backend::ftp::tls::{Trust, Verify};
+use crate::backend::ftp::{FtpTarget, Options};
+use crate::backend::local::LocalTarget;
+use crate::backend::url::{FtpUrl, Location, Tls, redact_raw};
+use crate::backend::{Target, TargetInfo};
 use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
-use crate::target::ftp::session::Settings;
-use crate::target::ftp::tls::{Trust, Verify};
-use crate::target::ftp::{FtpTarget, Options};
-use crate::target::local::LocalTarget;
-use crate::target::url::{FtpUrl, Location, Tls, redact_raw};
-use crate::target::{Target, TargetInfo};
 
 /// Environment variable with the FTP password, for CI (used when the URL has none).
 pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";

@@ -4,15 +4,15 @@
 use anyhow::Result;
 
 use super::targets::{open, root_path};
-use crate::browse::{note_skipped, read_folder};
+use crate::backend::Target;
 use crate::error::{Exit, ExitError};
-use crate::filter::Filter;
+use crate::model::relpath::RelPath;
 use crate::model::{Clock, Kind, SystemClock};
 use crate::output::Printer;
 use crate::output::listing::{summary, tree_line, tree_prefix};
-use crate::relpath::RelPath;
+use crate::planner::filter::Filter;
+use crate::scan::browse::{note_skipped, read_folder};
 use crate::settings::{Global, TreeSettings};
-use crate::target::Target;
 
 /// Files and folders shown so far (the root counts as a folder, as in pyftpsync).
 struct Counts {

@@ -27,10 +27,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 
+use crate::backend::url::FtpUrl;
 use crate::cli::ConnArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
-use crate::target::url::FtpUrl;
 
 pub use prompt::{Prompter, TerminalPrompter};
 pub use store::{MemoryStore, PasswordStore, StoreError, SystemKeyring};

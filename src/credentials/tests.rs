@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use super::*;
-use crate::target::url::Location;
+use crate::backend::url::Location;
 
 #[derive(Default)]
 struct Log(RefCell<Vec<String>>);

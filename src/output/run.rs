@@ -3,9 +3,9 @@
 
 use super::Printer;
 use super::lines::action_line;
-use crate::options::Mode;
-use crate::plan::model::{Action, Plan};
-use crate::stats::Counters;
+use crate::apply::stats::Counters;
+use crate::plan::document::{Action, Plan};
+use crate::plan::options::Mode;
 
 /// `Synchronize /abs/local` / `                with ftp://host/dir` (no dry-run prefix, as in
 /// pyftpsync).

@@ -5,8 +5,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, ContentArrangement, Table};
 
 use crate::model::Kind;
+use crate::plan::document::{Action, EntryState, Plan, PlanEntry};
 use crate::plan::effective_actions;
-use crate::plan::model::{Action, EntryState, Plan, PlanEntry};
 
 /// Bytes for people: `1.5 KiB`.
 pub fn human_bytes(n: u64) -> String {

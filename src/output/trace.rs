@@ -31,8 +31,8 @@ struct Trace;
 
 impl log::Log for Trace {
     fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target() == crate::target::ftp::wire::control::TRACE_TARGET
-            || meta.target() == crate::target::ftp::learned::METHODS_TARGET
+        meta.target() == crate::backend::ftp::wire::control::TRACE_TARGET
+            || meta.target() == crate::backend::ftp::learned::METHODS_TARGET
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -40,7 +40,7 @@ impl log::Log for Trace {
             return;
         }
         let msg = record.args().to_string();
-        let line = if record.target() == crate::target::ftp::learned::METHODS_TARGET {
+        let line = if record.target() == crate::backend::ftp::learned::METHODS_TARGET {
             mask(&msg)
         } else if let Some(cmd) = msg.strip_prefix("CC OUT: ") {
             format!("*cmd* '{}'", mask(cmd))

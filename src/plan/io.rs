@@ -13,10 +13,10 @@ use std::io::Write;
 use serde::Deserialize;
 
 use super::Loaded;
-use super::model::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
-use crate::digest::Hasher;
-use crate::relpath::check_name;
-use crate::target::is_temp_name;
+use super::document::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
+use crate::backend::is_temp_name;
+use crate::model::digest::Hasher;
+use crate::model::relpath::check_name;
 
 /// Why a plan file was refused (apply exits 4).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,7 +143,7 @@ pub fn check_max_delete(plan: &Plan) -> Result<(), PlanError> {
 pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     check_max_delete(plan)?;
     let mut seen = HashSet::new();
-    let mut prev: Option<&crate::relpath::RelPath> = None;
+    let mut prev: Option<&crate::model::relpath::RelPath> = None;
     for e in &plan.entries {
         let p = e.path.as_str();
         if e.path.is_root() {

@@ -1,18 +1,19 @@
 //! The plan: its model, how it is assembled and summarised, and how it is stored.
 
+pub mod document;
 pub mod io;
-pub mod model;
+pub mod options;
 pub mod written;
 
 use std::collections::HashMap;
 
 use anyhow::Result;
 
-use self::model::{Action, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Plan, PlanEntry, Reason, Summary, TargetDesc, Tool};
+use self::document::{Action, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Plan, PlanEntry, Reason, Summary, TargetDesc, Tool};
+use crate::backend::TargetInfo;
 use crate::model::Kind;
+use crate::model::relpath::RelPath;
 use crate::planner::{Built, PlanContext, ScanCounts};
-use crate::relpath::RelPath;
-use crate::target::TargetInfo;
 
 /// The tool's name and version, as recorded in plans and metadata.
 pub fn tool() -> Tool {

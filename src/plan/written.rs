@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::document::{Plan, Summary, TargetDesc, Tool};
 use super::io::FileFormat;
-use super::model::{Plan, Summary, TargetDesc, Tool};
-use crate::options::Mode;
+use crate::plan::options::Mode;
 
 pub const WRITTEN_FORMAT: &str = "ftpsync-plan-summary";
 pub const WRITTEN_VERSION: &str = "1.0";

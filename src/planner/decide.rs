@@ -7,11 +7,11 @@ use std::cmp::Ordering;
 
 use super::classify::{Class, PairOp, classify_entry, compare_files, eps_cmp, pair_operation};
 use super::pairs::Pair;
-use crate::filter::Filter;
 use crate::meta::Record;
 use crate::model::Kind;
-use crate::options::{Mode, PlanOptions, Resolve};
-use crate::plan::model::{Action, Reason, Resolution};
+use crate::plan::document::{Action, Reason, Resolution};
+use crate::plan::options::{Mode, PlanOptions, Resolve};
+use crate::planner::filter::Filter;
 
 /// The decision for one pair.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod decide;
+pub mod filter;
 pub mod pairs;
 pub mod snapshot;
 pub mod subtree;
@@ -21,16 +22,16 @@ use self::classify::{Class, PairOp, peer_present};
 use self::decide::{DecideCtx, Decision, decide};
 use self::pairs::{Pair, SideEntry, effective_entries, make_pairs};
 use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Side, Snapshot};
-use crate::filter::Filter;
+use crate::backend::TargetInfo;
 use crate::meta::{PeerSync, Record};
 use crate::model::Kind;
-use crate::options::{PlanOptions, Resolve};
-use crate::plan::model::{
+use crate::model::relpath::RelPath;
+use crate::plan::document::{
     Action, Classification, EntryState, Folder, FolderSide, MetaStatus, PlanEntry, Reason, RecordState, Resolution,
     SkippedName,
 };
-use crate::relpath::RelPath;
-use crate::target::TargetInfo;
+use crate::plan::options::{PlanOptions, Resolve};
+use crate::planner::filter::Filter;
 
 /// Options and target identities the planner works with.
 pub struct PlanContext {
@@ -275,7 +276,7 @@ pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
 /// A remote folder below the root with a lock file of its own is the root of another run
 /// (ftpsync may be pointed at a folder inside ours): the temporary files in it belong to that
 /// run, whose lock we do not hold, and are left alone.
-fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [crate::plan::model::Folder]) {
+fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [crate::plan::document::Folder]) {
     let roots: Vec<&RelPath> = snapshot
         .dirs
         .iter()

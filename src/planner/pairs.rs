@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use super::classify::EPS;
 use super::snapshot::SideDir;
 use crate::model::{Entry, Kind};
-use crate::options::CaseMode;
+use crate::plan::options::CaseMode;
 
 /// An entry with the modification time classification uses.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::Listing;
 use crate::meta::{DirMeta, LOCK_FILE, META_FILE, MetaError};
+use crate::model::relpath::RelPath;
 use crate::model::{Entry, Kind, Skipped};
-use crate::relpath::RelPath;
-use crate::target::Listing;
 
 /// One side of the synchronisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,7 +90,7 @@ pub enum MetaFile {
 impl MetaFile {
     /// Parses the bytes of a metadata file.
     pub fn from_bytes(bytes: &[u8]) -> MetaFile {
-        let sha256 = crate::digest::sha256_hex(bytes);
+        let sha256 = crate::model::digest::sha256_hex(bytes);
         match DirMeta::parse(bytes) {
             Ok(meta) => MetaFile::Valid { meta, sha256 },
             Err(MetaError::Unreadable(error)) => MetaFile::Unreadable { error, sha256 },

@@ -9,10 +9,10 @@ use super::Built;
 use super::classify::{Class, classify_entry, peer_present};
 use super::pairs::effective_entries;
 use super::snapshot::{Side, Snapshot};
-use crate::filter::Filter;
 use crate::model::Kind;
-use crate::plan::model::{Action, Classification, PlanEntry, Reason};
-use crate::relpath::RelPath;
+use crate::model::relpath::RelPath;
+use crate::plan::document::{Action, Classification, PlanEntry, Reason};
+use crate::planner::filter::Filter;
 
 /// The two target ids: the key of each side's records of the other.
 #[derive(Clone, Copy, Debug)]

@@ -1,6 +1,6 @@
 //! The human-readable `reason_text` of plan entries.
 
-use crate::plan::model::Reason;
+use crate::plan::document::Reason;
 
 /// Explains an entry: `change` is what happened to the pair, `reason` why the action was
 /// chosen (they differ for skips), `note` an extra remark.

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::task::{Flag, Task};
-use crate::options::CaseMode;
 use crate::output::DEFAULT_VERBOSITY;
+use crate::plan::options::CaseMode;
 
 /// pyftpsync's boolean options that the command line of `run` overrides.
 pub const OVERRIDABLE: [Flag; 12] = [

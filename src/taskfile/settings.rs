@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::overrides::CliFlags;
 use super::paths::Roots;
 use super::task::{Flag, Task};
-use crate::options::{Mode, PlanOptions, Resolve};
+use crate::plan::options::{Mode, PlanOptions, Resolve};
 use crate::settings::{Connection, RunSettings, TreeSettings};
 
 /// The connection flags: the task's values, else the command line's.

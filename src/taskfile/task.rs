@@ -8,8 +8,8 @@ use clap::ValueEnum;
 use serde_norway::{Mapping, Value};
 
 use crate::error::ExitError;
-use crate::filter::split_patterns;
-use crate::options::{CaseMode, Mode, Resolve};
+use crate::plan::options::{CaseMode, Mode, Resolve};
+use crate::planner::filter::split_patterns;
 
 /// What a task runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

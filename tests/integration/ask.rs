@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
 use rexpect::session::PtySession;
 
 use crate::support::fixture::{T12, T13, T1305, write};

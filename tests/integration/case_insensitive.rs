@@ -13,13 +13,13 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::session::Settings;
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::url::{FtpUrl, Tls};
 use ftpsync::credentials::Secret;
 use ftpsync::model::Entry;
-use ftpsync::relpath::RelPath;
-use ftpsync::target::Target;
-use ftpsync::target::ftp::session::Settings;
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::url::{FtpUrl, Tls};
+use ftpsync::model::relpath::RelPath;
 
 use crate::support::ftpsync_command;
 use crate::support::iis_ftp::IisFtp;

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use ftpsync::apply::{ApplySettings, apply};
-use ftpsync::engine::make_plan;
+use ftpsync::backend::memory::{MemoryFs, MemoryOptions};
 use ftpsync::meta::WriteStyle;
 use ftpsync::model::{Clock, StepClock};
-use ftpsync::options::{Mode, PlanOptions, Resolve};
-use ftpsync::plan::model::{Action, Plan, Reason, Resolution};
-use ftpsync::target::memory::{MemoryFs, MemoryOptions};
+use ftpsync::plan::document::{Action, Plan, Reason, Resolution};
+use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
+use ftpsync::scan::engine::make_plan;
 
 struct Pair {
     clock: Arc<StepClock>,
@@ -53,7 +53,7 @@ fn sync(resolve: Resolve) -> PlanOptions {
     o
 }
 
-fn entry<'a>(plan: &'a Plan, path: &str) -> &'a ftpsync::plan::model::PlanEntry {
+fn entry<'a>(plan: &'a Plan, path: &str) -> &'a ftpsync::plan::document::PlanEntry {
     plan.entries.iter().find(|e| e.path.as_str() == path).unwrap_or_else(|| panic!("no entry {path}"))
 }
 

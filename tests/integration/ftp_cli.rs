@@ -6,9 +6,9 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::lock::{LockFile, me};
 use ftpsync::server::{ServerConfig, start};
-use ftpsync::target::Target;
-use ftpsync::target::ftp::lock::{LockFile, me};
 
 use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::fixture;

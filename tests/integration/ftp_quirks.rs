@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::session::Settings;
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::url::{FtpUrl, Tls};
 use ftpsync::credentials::Secret;
+use ftpsync::model::relpath::RelPath;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::relpath::RelPath;
-use ftpsync::target::Target;
-use ftpsync::target::ftp::session::Settings;
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::url::{FtpUrl, Tls};
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, Script};
 

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
+use ftpsync::backend::ftp::listing::Format;
 use ftpsync::fuzzing::{check_listing, check_meta, check_plan};
-use ftpsync::target::ftp::listing::Format;
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let fuzz = crate::support::repo().join("fuzz");

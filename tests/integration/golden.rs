@@ -11,16 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan_with;
-use ftpsync::filter::split_patterns;
+use ftpsync::apply::stats::Counters;
+use ftpsync::backend::Target;
+use ftpsync::backend::local::LocalTarget;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions, Resolve};
 use ftpsync::output::lines::action_line;
+use ftpsync::plan::document::Plan;
 use ftpsync::plan::effective_actions;
-use ftpsync::plan::model::Plan;
-use ftpsync::stats::Counters;
-use ftpsync::target::Target;
-use ftpsync::target::local::LocalTarget;
+use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
+use ftpsync::planner::filter::split_patterns;
+use ftpsync::scan::engine::make_plan_with;
 use serde_json::{Map, Value, json};
 
 use crate::support::fixture::{self, MODIFY, X_EDITS};

@@ -4,10 +4,10 @@
 //! folder.
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan_with;
+use ftpsync::backend::local::LocalTarget;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::target::local::LocalTarget;
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan_with;
 use serde_json::Value;
 
 use crate::golden::{load_scenarios, observe_with};
@@ -28,7 +28,7 @@ fn pyftpsync_fixture_scenarios_over_ftp() {
                 continue;
             }
             let mut l = LocalTarget::open(&root.join("local")).unwrap();
-            let plan_and_apply = |r: &mut dyn ftpsync::target::Target, l: &mut LocalTarget| {
+            let plan_and_apply = |r: &mut dyn ftpsync::backend::Target, l: &mut LocalTarget| {
                 let plan =
                     make_plan_with(l, r, PlanOptions::new(Mode::Sync), SystemClock.now(), workers()).unwrap().plan;
                 apply(&plan, l, r, &settings()).unwrap();

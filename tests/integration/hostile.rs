@@ -16,15 +16,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan;
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::tls::{Trust, Verify};
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::url::Tls;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::plan::model::Plan;
-use ftpsync::target::Target;
-use ftpsync::target::ftp::tls::{Trust, Verify};
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::url::Tls;
+use ftpsync::plan::document::Plan;
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan;
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, MODIFY, Script, Stall};
 use crate::support::{bin, bounded, ftp, settings, tree_state};
@@ -386,7 +386,7 @@ fn stalled(stall: Stall, timeout: Duration, retries: u32) -> (String, Duration) 
         let server = FakeFtp::start(script);
         let started = Instant::now();
         let result = FtpTarget::open(ftp::settings_at(&server.url(), timeout), Options { retries, create_root: false })
-            .and_then(|mut t| t.list_dir(&ftpsync::relpath::RelPath::root()).map(|_| ()));
+            .and_then(|mut t| t.list_dir(&ftpsync::model::relpath::RelPath::root()).map(|_| ()));
         let err = match result {
             Ok(()) => panic!("a stalled server ({stall:?}) cannot succeed"),
             Err(e) => format!("{e:#}"),

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ftpsync::options::{Mode, PlanOptions, Resolve};
+use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
 use serde_json::Value;
 
 use crate::support::fixture::{self, MODIFY};
@@ -139,7 +139,7 @@ fn ftpsync_first_then_pyftpsync() {
             .filter(|e| {
                 matches!(
                     e.effective_action(),
-                    ftpsync::plan::model::Action::Upload | ftpsync::plan::model::Action::Download
+                    ftpsync::plan::document::Action::Upload | ftpsync::plan::document::Action::Download
                 )
             })
             .count();

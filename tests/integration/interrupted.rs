@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ftpsync::apply::{Applied, apply};
-use ftpsync::engine::make_plan;
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::{TEMP_PREFIX, Target};
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan;
 use ftpsync::server::ServerHandle;
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::{TEMP_PREFIX, Target};
 use serde_json::Value;
 
 use crate::support::cut_proxy::{Cut, CutProxy};

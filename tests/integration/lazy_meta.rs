@@ -5,12 +5,12 @@
 use std::fs;
 
 use ftpsync::apply::{ApplyError, apply};
-use ftpsync::engine::make_plan_with;
+use ftpsync::backend::local::LocalTarget;
 use ftpsync::meta::META_FILE;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::plan::model::MetaStatus;
-use ftpsync::target::local::LocalTarget;
+use ftpsync::plan::document::MetaStatus;
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan_with;
 
 use crate::support::fixture::write;
 use crate::support::{ftp, settings, workers};

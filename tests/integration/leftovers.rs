@@ -130,12 +130,12 @@ fn a_plan_naming_anything_but_a_temporary_file_there_is_refused() {
 
 #[test]
 fn on_a_server_only_the_lock_holder_removes_temporary_files() {
+    use ftpsync::backend::Target;
+    use ftpsync::backend::ftp::session::Settings;
+    use ftpsync::backend::ftp::{FtpTarget, Options};
+    use ftpsync::backend::url::{FtpUrl, Tls};
     use ftpsync::credentials::Secret;
-    use ftpsync::relpath::RelPath;
-    use ftpsync::target::Target;
-    use ftpsync::target::ftp::session::Settings;
-    use ftpsync::target::ftp::{FtpTarget, Options};
-    use ftpsync::target::url::{FtpUrl, Tls};
+    use ftpsync::model::relpath::RelPath;
 
     let server = crate::support::iis_ftp::IisFtp::start();
     // A running run's file looks the same as a dead one's: only the lock tells them apart.

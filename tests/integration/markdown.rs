@@ -6,13 +6,13 @@
 
 use std::path::Path;
 
+use ftpsync::plan::document::Action;
 use ftpsync::plan::effective_actions;
-use ftpsync::plan::model::Action;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::support::fixture;
 use crate::support::{ftpsync, repo, sync_fs, update_golden};
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
 
 /// What a renderer sees, block by block.
 #[derive(Debug, PartialEq)]

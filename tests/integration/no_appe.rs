@@ -6,15 +6,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use ftpsync::apply::{Applied, ApplyError, apply};
+use ftpsync::backend::ftp::lock::LockFile;
+use ftpsync::backend::ftp::session::Settings;
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::url::{FtpUrl, Tls};
 use ftpsync::credentials::Secret;
-use ftpsync::engine::make_plan_with;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::target::ftp::lock::LockFile;
-use ftpsync::target::ftp::session::Settings;
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::url::{FtpUrl, Tls};
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan_with;
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, Script};
 use crate::support::settings;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::fixture::{self, MODIFY};
 use crate::support::{assert_schema_valid, ftpsync, sync_fs, tree_state};
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
 
 /// `n` modified pyftpsync fixtures, each in a fresh folder.
 fn modified_fixtures(n: usize) -> Vec<(tempfile::TempDir, PathBuf, PathBuf)> {

@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ftpsync::apply::{ApplySettings, apply};
-use ftpsync::engine::make_plan;
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::memory::{MemoryFs, MemoryOptions, Node};
+use ftpsync::backend::{Target, is_temp_name};
 use ftpsync::meta::{WriteStyle, is_reserved_name};
 use ftpsync::model::{Clock, StepClock};
-use ftpsync::options::{Mode, PlanOptions, Resolve};
+use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
 use ftpsync::planner::classify::EPS;
+use ftpsync::scan::engine::make_plan;
 use ftpsync::server::ServerHandle;
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::memory::{MemoryFs, MemoryOptions, Node};
-use ftpsync::target::{Target, is_temp_name};
 use proptest::prelude::*;
 
 use crate::support::ftp;
@@ -237,7 +237,7 @@ impl World {
         }
     }
 
-    fn sync(&self, resolve: Resolve) -> ftpsync::plan::model::Plan {
+    fn sync(&self, resolve: Resolve) -> ftpsync::plan::document::Plan {
         let Store::Dir(local) = &self.local else { unreachable!("the local side is a folder") };
         let mut l = LocalTarget::open(local).unwrap();
         let mut r = self.remote_target();

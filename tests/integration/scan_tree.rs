@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
 
 use crate::support::{fixture, ftp, ftpsync, pyftpsync, sync_fs};
 

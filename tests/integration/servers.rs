@@ -43,21 +43,21 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ftpsync::apply::{ApplyError, apply};
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::mtime::{self, Method};
+use ftpsync::backend::ftp::ops::{self, ByStat};
+use ftpsync::backend::ftp::session::{Session, Settings};
+use ftpsync::backend::ftp::tls::{Trust, Verify};
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::url::{FtpUrl, Location, Tls};
 use ftpsync::credentials::Secret;
-use ftpsync::engine::make_plan_with;
+use ftpsync::model::relpath::RelPath;
 use ftpsync::model::{Clock, Kind, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::plan::model::{Action, Plan};
-use ftpsync::relpath::RelPath;
+use ftpsync::plan::document::{Action, Plan};
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan_with;
 use ftpsync::server::{ServerConfig, ServerHandle};
-use ftpsync::target::Target;
-use ftpsync::target::ftp::mtime::{self, Method};
-use ftpsync::target::ftp::ops::{self, ByStat};
-use ftpsync::target::ftp::session::{Session, Settings};
-use ftpsync::target::ftp::tls::{Trust, Verify};
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::url::{FtpUrl, Location, Tls};
 use serde_json::json;
 use suppaftp::FtpStream;
 use suppaftp::types::FileType;
@@ -625,10 +625,10 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
         .map_err(|e| format!("STAT listing: {e:#}"))?
         .remove(0)
     {
-        let plain = ops::list(&mut session, &top, None, &ftpsync::target::ftp::list_method::ListMethod::default())
+        let plain = ops::list(&mut session, &top, None, &ftpsync::backend::ftp::list_method::ListMethod::default())
             .map_err(|e| format!("{listing}: {e:#}"))?
             .ok_or("the top folder is missing")?;
-        let facts = |l: &ftpsync::target::Listing| {
+        let facts = |l: &ftpsync::backend::Listing| {
             let mut v: Vec<_> = l
                 .entries
                 .iter()

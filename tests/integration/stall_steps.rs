@@ -14,16 +14,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ftpsync::apply::apply;
-use ftpsync::engine::make_plan;
+use ftpsync::backend::Target;
+use ftpsync::backend::ftp::session::Settings;
+use ftpsync::backend::ftp::tls::{Trust, Verify};
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::local::LocalTarget;
+use ftpsync::backend::url::Tls;
+use ftpsync::model::relpath::RelPath;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::{Mode, PlanOptions};
-use ftpsync::relpath::RelPath;
-use ftpsync::target::Target;
-use ftpsync::target::ftp::session::Settings;
-use ftpsync::target::ftp::tls::{Trust, Verify};
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::local::LocalTarget;
-use ftpsync::target::url::Tls;
+use ftpsync::plan::options::{Mode, PlanOptions};
+use ftpsync::scan::engine::make_plan;
 
 use crate::support::fake_ftp::{Dialect, FakeFtp, Script, Stall};
 use crate::support::fake_ftps::{self, DataTls, FakeFtps};

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ftpsync::target::url::{FtpUrl, Location, Tls};
+use ftpsync::backend::url::{FtpUrl, Location, Tls};
 
 use crate::support::cut_proxy::{Cut, CutProxy};
 use crate::support::ftpsync_command;
@@ -79,7 +79,7 @@ fn no_temporary_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(ftpsync::target::TEMP_PREFIX))
+        .filter(|n| n.starts_with(ftpsync::backend::TEMP_PREFIX))
         .collect()
 }
 

@@ -9,10 +9,10 @@ use std::io::Read;
 use anyhow::Result;
 
 use super::{Progress, Show};
+use crate::backend::{Guard, Listing, Opener, ReadSink, Target, TargetInfo, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::Entry;
-use crate::relpath::RelPath;
-use crate::target::{Guard, Listing, Opener, ReadSink, Target, TargetInfo, Written};
+use crate::model::relpath::RelPath;
 
 pub struct Watched {
     inner: Box<dyn Target>,
@@ -160,8 +160,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
+    use crate::backend::memory::{MemoryFs, MemoryOptions};
     use crate::model::SystemClock;
-    use crate::target::memory::{MemoryFs, MemoryOptions};
 
     #[test]
     fn counts_what_is_written_and_listed_and_changes_nothing_else() {
@@ -172,7 +172,7 @@ mod tests {
         let file = RelPath::parse("a.txt").unwrap();
         t.write_file(&file, &mut &b"hello world"[..], Some(1.0)).unwrap();
         t.write_file(&RelPath::parse(META_FILE).unwrap(), &mut &b"{}"[..], None).unwrap();
-        assert_eq!(crate::target::read_to_vec(&mut *t, &file).unwrap(), b"hello world");
+        assert_eq!(crate::backend::read_to_vec(&mut *t, &file).unwrap(), b"hello world");
         let bar = progress.current().unwrap();
         assert_eq!(bar.position(), 11, "metadata is not counted");
         assert_eq!(progress.counts.files.load(Ordering::Relaxed), 1);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use ftpsync::options::{Mode, PlanOptions};
+use ftpsync::plan::options::{Mode, PlanOptions};
 use serde_json::{Value, json};
 
 /// 2014-01-01 12:00:00 UTC and friends.

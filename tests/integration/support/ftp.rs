@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ftpsync::backend::ftp::session::Settings;
+use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::url::Location;
 use ftpsync::credentials::Secret;
 use ftpsync::server::{ServerConfig, ServerHandle, start};
-use ftpsync::target::ftp::session::Settings;
-use ftpsync::target::ftp::{FtpTarget, Options};
-use ftpsync::target::url::Location;
 
 /// A server publishing `dir` (anonymous), started on an ephemeral port.
 pub fn serve(dir: &Path) -> ServerHandle {

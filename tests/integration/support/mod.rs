@@ -18,12 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ftpsync::apply::{Applied, ApplySettings, apply};
-use ftpsync::engine::make_plan;
+use ftpsync::backend::local::LocalTarget;
 use ftpsync::meta::WriteStyle;
 use ftpsync::model::{Clock, SystemClock};
-use ftpsync::options::PlanOptions;
-use ftpsync::plan::model::Plan;
-use ftpsync::target::local::LocalTarget;
+use ftpsync::plan::document::Plan;
+use ftpsync::plan::options::PlanOptions;
+use ftpsync::scan::engine::make_plan;
 
 /// The repository root (for `golden/`).
 pub fn repo() -> PathBuf {

@@ -18,8 +18,8 @@ use anyhow::{Context, Result, bail};
 use super::{
     Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, process_gone, temp_name_pid,
 };
+use crate::model::relpath::{RelPath, check_name};
 use crate::model::{Entry, Kind, Skipped};
-use crate::relpath::{RelPath, check_name};
 
 /// A local folder used as a target.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use super::mtime::{self, Plan};
 use super::ops::{Watched, list, missing, parse_mlst, rename_over};
 use super::session::{Session, failed, refused};
 use super::wire::{Direction, Reply};
+use crate::backend::{Guard, Transient, Written};
 use crate::model::Entry;
-use crate::target::{Guard, Transient, Written};
 
 /// One upload.
 pub struct Upload<'a> {
@@ -116,7 +116,7 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         .map_err(|f| failed(f, &format!("cannot upload {dest} (as {tmp})")))?;
     let (copied, net) = {
         let mut watched = Watched::new(&mut t);
-        let copied = crate::target::copy::copy(data, &mut watched);
+        let copied = crate::backend::copy::copy(data, &mut watched);
         (copied, watched.failure(&format!("upload of {dest} interrupted")))
     };
     if let Some(net) = net {

@@ -20,8 +20,8 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use crate::model::relpath::RelPath;
 use crate::model::{Entry, Skipped};
-use crate::relpath::RelPath;
 
 /// What kind of target this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

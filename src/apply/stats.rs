@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
+use crate::plan::document::{Action, Plan};
 use crate::plan::effective_actions;
-use crate::plan::model::{Action, Plan};
 
 /// The counters of pyftpsync's stats dictionary that describe what a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

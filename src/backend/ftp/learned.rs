@@ -16,7 +16,7 @@ pub const METHODS_TARGET: &str = "ftpsync::ftp::methods";
 
 /// Reports a chosen method or a fallback (`-vv`).
 macro_rules! chose {
-    ($($arg:tt)*) => { log::debug!(target: $crate::target::ftp::learned::METHODS_TARGET, $($arg)*) };
+    ($($arg:tt)*) => { log::debug!(target: $crate::backend::ftp::learned::METHODS_TARGET, $($arg)*) };
 }
 pub(crate) use chose;
 

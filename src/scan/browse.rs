@@ -4,14 +4,14 @@
 
 use anyhow::Result;
 
-use crate::filter::Filter;
+use crate::backend::Target;
+use crate::model::relpath::RelPath;
 use crate::model::{Entry, Skipped};
 use crate::output::Printer;
+use crate::planner::filter::Filter;
 use crate::planner::pairs::{SideEntry, effective_entries};
 use crate::planner::snapshot::MetaFile;
-use crate::relpath::RelPath;
 use crate::scan::read_side;
-use crate::target::Target;
 
 /// One folder of a target.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct Folder {
 
 /// Lists `dir` and applies its metadata and the filter.
 pub fn read_folder(target: &mut dyn Target, dir: &RelPath, filter: &Filter) -> Result<Folder> {
-    crate::interrupt::check()?;
+    crate::error::interrupt::check()?;
     let side = read_side(target, dir)?;
     let (entries, _) = effective_entries(&side);
     let entries = entries.into_iter().filter(|e| filter.passes(&e.entry.name, e.entry.kind)).collect();

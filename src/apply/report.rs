@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apply::check::Drift;
+use crate::apply::stats::Counters;
 use crate::apply::{Outcome, Status};
 use crate::model::Kind;
-use crate::plan::model::{Action, Plan, TargetDesc, Tool};
-use crate::relpath::RelPath;
-use crate::stats::Counters;
+use crate::model::relpath::RelPath;
+use crate::plan::document::{Action, Plan, TargetDesc, Tool};
 
 pub const REPORT_FORMAT: &str = "ftpsync-report";
 pub const REPORT_VERSION: &str = "1.0";
@@ -43,7 +43,7 @@ pub struct Report {
     pub tool: Tool,
     /// Digest of the plan that was applied.
     pub plan_sha256: String,
-    pub mode: crate::options::Mode,
+    pub mode: crate::plan::options::Mode,
     pub local: TargetDesc,
     pub remote: TargetDesc,
     pub started: String,

@@ -38,8 +38,8 @@ use super::{
     Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient,
 };
 use crate::meta::LOCK_FILE;
+use crate::model::relpath::RelPath;
 use crate::model::{Clock, Entry, SystemClock};
-use crate::relpath::RelPath;
 
 /// Options of an FTP target beyond the connection itself.
 #[derive(Clone, Debug)]

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::backend::TargetKind;
 use crate::model::Kind;
-use crate::options::{Mode, PlanOptions};
+use crate::model::relpath::RelPath;
+use crate::plan::options::{Mode, PlanOptions};
 use crate::planner::classify::{Class, PairOp};
-use crate::relpath::RelPath;
-use crate::target::TargetKind;
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "ftpsync-plan";

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Result, anyhow, bail};
 
 use super::{Listing, ReadSink, Target, TargetInfo, TargetKind, Written};
+use crate::model::relpath::RelPath;
 use crate::model::{Clock, Entry, Kind};
-use crate::relpath::RelPath;
 
 /// One node of the tree.
 #[derive(Clone, Debug, PartialEq)]

@@ -33,9 +33,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
+use crate::backend::Listing;
+use crate::model::relpath::check_name;
 use crate::model::{Entry, Kind, Skipped};
-use crate::relpath::check_name;
-use crate::target::Listing;
 
 /// Largest file size believed (1 PiB); anything larger is a corrupt or hostile listing.
 pub const MAX_SIZE: u64 = 1 << 50;

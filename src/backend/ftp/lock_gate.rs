@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::lock::LockFile;
-use crate::target::LockLost;
+use crate::backend::LockLost;
 
 /// The shortest wait between claiming the lock and its second reading.
 pub const SETTLE_AFTER: Duration = Duration::from_millis(20);
@@ -98,7 +98,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::target::is_lock_lost;
+    use crate::backend::is_lock_lost;
 
     fn claim() -> Claim {
         Claim { holder: "ftpsync 7@here #0".into(), display: "ftp://h/site".into() }

@@ -25,9 +25,9 @@ use super::setup::{self, DroppedAfterOpts};
 use super::tls::Trust;
 use super::wire::data::passive_addr;
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
+use crate::backend::Transient;
+use crate::backend::url::{FtpUrl, Tls};
 use crate::credentials::Secret;
-use crate::target::Transient;
-use crate::target::url::{FtpUrl, Tls};
 
 /// Everything needed to open a connection (shared by all connections of a target).
 #[derive(Clone)]

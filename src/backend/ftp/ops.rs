@@ -12,9 +12,9 @@ use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
 use super::session::{Session, broken, failed, refused};
 use super::wire::{Direction, Failure, Reply};
+use crate::backend::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
 use crate::model::Clock;
 use crate::model::{Entry, Kind, Skipped, SystemClock};
-use crate::target::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).
 pub fn missing(code: u16) -> bool {

@@ -5,15 +5,18 @@
 //! which folders follow from a listed one is the planner's (pure) decision. The snapshot is the
 //! same whatever the order in which folders were listed.
 
+pub mod browse;
+pub mod engine;
+
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 
+use crate::backend::{Listing, Target, Unreadable, read_to_vec, unreadable_of};
 use crate::meta::META_FILE;
+use crate::model::relpath::RelPath;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
-use crate::relpath::RelPath;
-use crate::target::{Listing, Target, Unreadable, read_to_vec, unreadable_of};
 
 /// Lists one folder of one side, with its metadata.
 pub fn read_side(target: &mut dyn Target, path: &RelPath) -> Result<SideDir> {
@@ -218,7 +221,7 @@ fn work(
                 q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = crate::interrupt::check()
+        let result = crate::error::interrupt::check()
             .map_err(anyhow::Error::from)
             .and_then(|()| scan_some(local, remote, ctx, req))
             .and_then(|scans| {

@@ -11,7 +11,7 @@ use rustls::ClientConfig;
 
 use super::reply::{Reply, read_reply};
 use super::stream::Stream;
-use crate::target::ftp::encoding::WireNames;
+use crate::backend::ftp::encoding::WireNames;
 
 /// The `log` target of the protocol trace.
 pub const TRACE_TARGET: &str = "ftpsync::ftp";

@@ -1,5 +1,7 @@
 //! Exit codes (contract §2) and the errors that choose them.
 
+pub mod interrupt;
+
 use std::process::ExitCode;
 
 /// The process exit status.
@@ -47,7 +49,7 @@ impl ExitError {
 
 /// The exit code an error maps to.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    if err.chain().any(|e| e.downcast_ref::<crate::interrupt::Interrupted>().is_some()) {
+    if err.chain().any(|e| e.downcast_ref::<crate::error::interrupt::Interrupted>().is_some()) {
         return Exit::Aborted;
     }
     err.chain()

@@ -5,15 +5,15 @@ use anyhow::Result;
 
 use crate::apply::exec::hash_file;
 use crate::apply::layout::Layout;
+use crate::backend::Target;
 use crate::meta::timefmt::iso_utc;
 use crate::model::Kind;
-use crate::options::PlanOptions;
-use crate::plan::model::{Action, Plan};
+use crate::plan::document::{Action, Plan};
+use crate::plan::options::PlanOptions;
 use crate::plan::{assemble, effective_actions};
 use crate::planner::snapshot::Side;
 use crate::planner::{PlanContext, build};
 use crate::scan::scan;
-use crate::target::Target;
 
 /// A plan and the warnings met while making it.
 pub struct Planned {
