@@ -10,6 +10,8 @@
 //! back to the next method, for all the target's connections ([`learned`]).
 
 pub mod encoding;
+pub mod errors;
+pub mod features;
 pub mod learned;
 pub mod list_method;
 pub mod listing;
@@ -30,9 +32,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
-use self::session::{Session, Settings, failed, refused};
+use self::session::{Session, Settings};
 use self::wire::Direction;
 use super::{
     Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient,
