@@ -8,6 +8,10 @@
 //! bounded retries for transient failures, and the remote lock ([`lock`]). Every optional
 //! command is judged by the server's answer, not by `FEAT`: one it does not implement falls
 //! back to the next method, for all the target's connections ([`learned`]).
+//!
+//! A connection is a [`session`] (connect, TLS, login), prepared after login by `setup`; what
+//! the server announced is its [`features`], and [`errors`] sorts failures into those worth a
+//! retry and final ones.
 
 pub mod encoding;
 pub mod errors;
