@@ -11,11 +11,11 @@ pub mod progress;
 pub mod run;
 pub mod show;
 pub mod trace;
+mod verbosity;
 
 use std::io::{self, IsTerminal, Write};
 
-/// Verbosity as pyftpsync counts it: 3 by default, `-v` adds one, `-q` removes one.
-pub const DEFAULT_VERBOSITY: i32 = 3;
+pub use self::verbosity::DEFAULT_VERBOSITY;
 
 /// The one place that prints.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use super::session::Features;
+use super::features::Features;
 
 /// The `log` target of the "which method was chosen" lines (shown with `-vv`).
 pub const METHODS_TARGET: &str = "ftpsync::ftp::methods";

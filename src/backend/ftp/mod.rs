@@ -8,8 +8,14 @@
 //! bounded retries for transient failures, and the remote lock ([`lock`]). Every optional
 //! command is judged by the server's answer, not by `FEAT`: one it does not implement falls
 //! back to the next method, for all the target's connections ([`learned`]).
+//!
+//! A connection is a [`session`] (connect, TLS, login), prepared after login by `setup`; what
+//! the server announced is its [`features`], and [`errors`] sorts failures into those worth a
+//! retry and final ones.
 
 pub mod encoding;
+pub mod errors;
+pub mod features;
 pub mod learned;
 pub mod list_method;
 pub mod listing;
@@ -30,9 +36,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
-use self::session::{Session, Settings, failed, refused};
+use self::session::{Session, Settings};
 use self::wire::Direction;
 use super::{
     Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient,

@@ -6,11 +6,12 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::errors::{broken, failed, refused};
 use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
-use super::session::{Session, broken, failed, refused};
+use super::session::Session;
 use super::wire::{Direction, Failure, Reply};
 use crate::backend::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
 use crate::model::Clock;

@@ -1,5 +1,5 @@
-//! One FTP control connection: connect, TLS, login, features, and errors sorted into those
-//! worth a retry and those that are final.
+//! One FTP control connection: connect, TLS, login and features (its errors are sorted into
+//! those worth a retry and those that are final by [`errors`]).
 //!
 //! Login is one pipelined batch (`USER`, `PASS`, `TYPE I`, `OPTS UTF8 ON`, `FEAT`), after
 //! `AUTH TLS` and with `PBSZ`/`PROT P` for FTPS: a connection is ready two or three round trips
@@ -10,8 +10,9 @@
 //! as a command gets a new connection with a pause there (and so do its later connections).
 //!
 //! [`learned`]: super::learned
+//! [`errors`]: super::errors
 
-use std::io::{self, ErrorKind};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 
 use super::encoding::WireNames;
+use super::errors::{broken, refused};
+use super::features::Features;
 use super::learned::{Capability, Learned, unsupported};
 use super::setup::{self, DroppedAfterOpts};
 use super::tls::Trust;
@@ -40,17 +43,6 @@ pub struct Settings {
     pub trust: Option<Trust>,
     pub active: bool,
     pub timeout: Duration,
-}
-
-/// What the server supports, from `FEAT`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Features {
-    pub mlsd: bool,
-    pub mlst: bool,
-    pub mfmt: bool,
-    pub mdtm: bool,
-    pub size: bool,
-    pub utf8: bool,
 }
 
 /// An open, logged-in connection.
@@ -111,37 +103,6 @@ fn still_open(tcp: &std::net::TcpStream) -> bool {
         Ok(_) => false,
     };
     tcp.set_nonblocking(false).is_ok() && open
-}
-
-/// Reply codes that may go away when tried again: service not available (too many
-/// connections), data connection failures, busy or temporarily unavailable files.
-fn transient_code(code: u16) -> bool {
-    matches!(code, 421 | 425 | 426 | 450 | 451)
-}
-
-/// The error of a refused command, marked [`Transient`] when trying again may help.
-pub fn refused(reply: &Reply, doing: &str) -> anyhow::Error {
-    let text = format!("{doing}: the server answered {}", reply.text());
-    if transient_code(reply.code) { anyhow::Error::new(Transient(text)) } else { anyhow!(text) }
-}
-
-/// The error of a connection that failed (always worth another attempt, on a new connection).
-pub fn broken(e: io::Error, doing: &str) -> anyhow::Error {
-    let text = match e.kind() {
-        // A socket timeout reads "Resource temporarily unavailable (os error 11)" on Linux.
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!("{doing}: timed out waiting for the server"),
-        ErrorKind::UnexpectedEof => format!("{doing}: the server closed the connection"),
-        _ => format!("{doing}: {e}"),
-    };
-    anyhow::Error::new(Transient(text))
-}
-
-/// The error of a failed transfer.
-pub fn failed(f: Failure, doing: &str) -> anyhow::Error {
-    match f {
-        Failure::Io(e) => broken(e, doing),
-        Failure::Announce(r) | Failure::Refused(r) => refused(&r, doing),
-    }
 }
 
 fn resolve(url: &FtpUrl) -> Result<SocketAddr> {
@@ -265,7 +226,7 @@ impl Session {
                 _ => {}
             }
         }
-        let (features, first) = setup::setup(&mut ctl, s, learned)?;
+        let (features, first) = setup::setup(&mut ctl, &s.url, learned)?;
         let data = DataSettings { tls, timeout: s.timeout };
         let mode = if s.active {
             Mode::Active
@@ -492,43 +453,5 @@ impl Session {
             }
             let _ = s.ctl.final_reply();
         }
-    }
-}
-
-/// The features announced in a `FEAT` reply.
-pub(super) fn features_of(reply: &Reply) -> Features {
-    if reply.code != 211 {
-        return Features::default();
-    }
-    let names: Vec<String> = reply
-        .lines
-        .iter()
-        .skip(1)
-        .filter(|l| l.first() == Some(&b' '))
-        .map(|l| String::from_utf8_lossy(l).trim().split(' ').next().unwrap_or_default().to_ascii_uppercase())
-        .collect();
-    let has = |name: &str| names.iter().any(|n| n == name);
-    Features {
-        // MLST announced means MLSD is there too (RFC 3659), and pyftpdlib announces only MLST.
-        mlsd: has("MLST") || has("MLSD"),
-        mlst: has("MLST"),
-        mfmt: has("MFMT"),
-        mdtm: has("MDTM"),
-        size: has("SIZE"),
-        utf8: has("UTF8"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn features_from_feat() {
-        let lines = ["211-Features:", " MLST type*;size*;modify*;", " mfmt", " SIZE", " UTF8", "211 End"];
-        let reply = Reply { code: 211, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() };
-        let f = features_of(&reply);
-        assert!(f.mlsd && f.mlst && f.mfmt && f.size && f.utf8 && !f.mdtm);
-        assert!(!features_of(&Reply { code: 500, lines: vec![b"500 no".to_vec()] }).mlsd);
     }
 }

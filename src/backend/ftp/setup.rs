@@ -11,9 +11,11 @@ use std::io::ErrorKind;
 
 use anyhow::{Result, anyhow};
 
+use super::errors::{broken, refused};
+use super::features::{Features, features_of};
 use super::learned::{Binary, Capability, Learned, chose, unsupported};
-use super::session::{Features, Settings, broken, features_of, refused};
 use super::wire::{Control, Reply};
+use crate::backend::url::FtpUrl;
 
 /// The server hung up right after `OPTS UTF8 ON`: the login is tried again without it.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +63,8 @@ fn plausible(cmds: &[String], replies: &[Reply]) -> bool {
 
 /// Prepares a logged-in connection; returns the features to use and whether this is the
 /// target's first connection to get this far (which reports the methods chosen).
-pub fn setup(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<(Features, bool)> {
-    let shown = s.url.display();
+pub fn setup(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<(Features, bool)> {
+    let shown = url.display();
     let binary = learned.binary().unwrap_or(Binary::Image);
     let known = learned.features();
     let mut cmds: Vec<String> = type_command(binary).into_iter().map(String::from).collect();
@@ -96,7 +98,7 @@ pub fn setup(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<(Feat
             "FEAT" if reply.code == 211 => features = features_of(reply),
             "FEAT" => {
                 learned.refuse(Capability::Feat, &format!("the server answered FEAT with {}", reply.text()));
-                features = probe(ctl, s, learned)?;
+                features = probe(ctl, url, learned)?;
             }
             _ => {}
         }
@@ -138,8 +140,8 @@ fn binary_mode(ctl: &mut Control, learned: &Learned, tried: Binary, reply: &Repl
 /// The features of a server without `FEAT`, from what it answers to `MLST`, `SIZE` and `MDTM`
 /// of the root folder (one at a time: such a server may answer a batch out of order).
 /// Setting times needs no probe: each method is tried on the first upload.
-fn probe(ctl: &mut Control, s: &Settings, learned: &Learned) -> Result<Features> {
-    let root = if s.url.path.is_empty() { "/" } else { s.url.path.as_str() };
+fn probe(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<Features> {
+    let root = if url.path.is_empty() { "/" } else { url.path.as_str() };
     let mut known = |verb: &str, cap: Capability| -> Result<bool> {
         let reply = ctl.exec(&format!("{verb} {root}")).map_err(|e| broken(e, &format!("probing {verb}")))?;
         if unsupported(reply.code) {

@@ -7,11 +7,12 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::errors::{failed, refused};
 use super::learned::{Capability, unsupported};
 use super::list_method::ListMethod;
 use super::mtime::{self, Plan};
 use super::ops::{Watched, list, missing, parse_mlst, rename_over};
-use super::session::{Session, failed, refused};
+use super::session::Session;
 use super::wire::{Direction, Reply};
 use crate::backend::{Guard, Transient, Written};
 use crate::model::Entry;

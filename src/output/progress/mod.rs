@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::verbosity::DEFAULT_VERBOSITY;
+
 /// Where progress goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Show {
@@ -35,7 +37,7 @@ impl Show {
     pub fn decide(verbosity: i32, json: bool, flag: bool, stderr_is_terminal: bool) -> Show {
         match () {
             _ if json || verbosity < 1 => Show::Never,
-            _ if stderr_is_terminal && (flag || verbosity >= super::DEFAULT_VERBOSITY) => Show::Terminal,
+            _ if stderr_is_terminal && (flag || verbosity >= DEFAULT_VERBOSITY) => Show::Terminal,
             _ if flag => Show::Lines,
             _ => Show::Never,
         }

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Datelike};
 
-use super::{
+use super::line::{
     END_OF_YEAR_9999, LineResult, Listed, Precision, SYMLINK, all_digits, bad, checked_mtime, checked_name, find,
     is_dots, named_bad, number, parse_size, small_number, unparsable, utc_seconds,
 };

@@ -6,10 +6,10 @@
 //! payload becomes a [`Listing`] plus, per entry, the raw bytes of its name and how precise its
 //! time is ([`parse_listing`]).
 //!
-//! Nothing a server sends is trusted: every name goes through [`check_name`], sizes above
-//! [`MAX_SIZE`] and times outside 1970..=9999 are refused, symbolic links and special files are
-//! reported, never followed, and no input makes the parser panic or allocate much more than
-//! the input itself.
+//! Nothing a server sends is trusted: every name goes through
+//! [`check_name`](crate::model::relpath::check_name), sizes above [`MAX_SIZE`] and times
+//! outside 1970..=9999 are refused, symbolic links and special files are reported, never
+//! followed, and no input makes the parser panic or allocate much more than the input itself.
 //!
 //! A listing is complete or it is an error ([`parse_listing`] returns `Err`, the folder is
 //! *unreadable*): a line that is neither an entry nor a known header (`total N`), such as error
@@ -24,62 +24,21 @@
 //! (RFC 3659); fractional seconds are kept; names that are not UTF-8 are decoded as
 //! Windows-1252 but their raw bytes are kept, so commands on them can send what the server sent.
 //!
-//! `LIST` lines are read in the Unix `ls -l` and the DOS/IIS formats (submodule `list`); their
-//! times are taken as UTC and are only as precise as a minute or a day.
+//! `MLSD` lines are read by the submodule `mlsd`, `LIST` lines in the Unix `ls -l` and the
+//! DOS/IIS formats by `list`; `LIST` times are taken as UTC and are only as precise as a minute
+//! or a day. What a line means and the checks both share are in `line`.
 
+mod line;
 mod list;
+mod mlsd;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
-
+use self::line::shown_bytes;
+pub use self::line::{LineResult, Listed, MAX_SIZE, Precision, checked_mtime, decode_name};
+pub use self::mlsd::parse_mlsd_line;
 use crate::backend::Listing;
-use crate::model::relpath::check_name;
-use crate::model::{Entry, Kind, Skipped};
-
-/// Largest file size believed (1 PiB); anything larger is a corrupt or hostile listing.
-pub const MAX_SIZE: u64 = 1 << 50;
-
-/// First instant after year 9999 (POSIX seconds); later times are refused.
-const END_OF_YEAR_9999: f64 = 253_402_300_800.0;
-
-/// How many characters of a refused name or line are shown in a message.
-const SHOWN_CHARS: usize = 120;
-
-/// Reason given for symbolic links.
-const SYMLINK: &str = "symbolic link (not followed)";
-
-/// One listed entry, with the raw bytes of its name (commands on it must send these bytes).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Listed {
-    pub entry: Entry,
-    pub raw_name: Vec<u8>,
-    /// The name was not UTF-8 and was decoded as Windows-1252.
-    pub name_from_cp1252: bool,
-    pub precision: Precision,
-}
-
-/// How precise the listed modification time is (MLSD: seconds; LIST: minutes or days).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precision {
-    Second,
-    Minute,
-    Day,
-}
-
-/// What one listing line means.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LineResult {
-    /// A file or folder.
-    Entry(Listed),
-    /// Nothing to report: `.`/`..`, `total N`, an empty line.
-    Ignore,
-    /// Something that cannot be synchronised, and why (its name is known).
-    Bad(Skipped),
-    /// Not a listing line at all (error text, a fragment, an unknown format): the line, shown
-    /// quoted, and why. The whole listing cannot be trusted.
-    Unparsable(String),
-}
+use crate::model::Skipped;
 
 /// Which command produced a listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +47,7 @@ pub enum Format {
     List,
 }
 
-/// What a listing says about one entry beyond its [`Entry`].
+/// What a listing says about one entry beyond its [`Entry`](crate::model::Entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Details {
     /// The name as the server sent it; commands on the entry must send these bytes.
@@ -101,7 +60,7 @@ pub struct Details {
 #[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub listing: Listing,
-    /// Keyed by [`Entry::name`]; one per entry of `listing.entries`.
+    /// Keyed by [`Entry::name`](crate::model::Entry::name); one per entry of `listing.entries`.
     pub details: BTreeMap<String, Details>,
 }
 
@@ -110,14 +69,6 @@ pub struct Parsed {
 /// not exist here).
 pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == b'\n' || b == b'\r').filter(|line| !line.is_empty()).collect()
-}
-
-/// Decodes a name: UTF-8, else Windows-1252 (every byte decodes), reporting which was used.
-pub fn decode_name(raw: &[u8]) -> (String, bool) {
-    match std::str::from_utf8(raw) {
-        Ok(name) => (name.to_string(), false),
-        Err(_) => (encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0.into_owned(), true),
-    }
 }
 
 /// Parses a whole MLSD or LIST payload. `now` (POSIX seconds) decides the year of LIST dates
@@ -165,216 +116,18 @@ pub fn parse_listing(data: &[u8], format: Format, now: f64) -> Result<Parsed, St
     Ok(parsed)
 }
 
-// ---------------------------------------------------------------------------------------------
-// MLSD
-
-/// The facts of an MLSD line that matter here (first occurrence of each).
-#[derive(Default)]
-struct Facts<'a> {
-    kind: Option<&'a [u8]>,
-    size: Option<&'a [u8]>,
-    modify: Option<&'a [u8]>,
-    unique: Option<&'a [u8]>,
-}
-
-impl<'a> Facts<'a> {
-    /// Reads `fact=value;` pairs; fact names are case-insensitive, unknown facts are ignored.
-    fn parse(facts: &'a [u8]) -> Self {
-        let mut found = Facts::default();
-        for fact in facts.split(|&b| b == b';') {
-            let Some(eq) = fact.iter().position(|&b| b == b'=') else { continue };
-            let (name, value) = (&fact[..eq], &fact[eq + 1..]);
-            let slot = match name.to_ascii_lowercase().as_slice() {
-                b"type" => &mut found.kind,
-                b"size" => &mut found.size,
-                b"modify" => &mut found.modify,
-                b"unique" => &mut found.unique,
-                _ => continue,
-            };
-            slot.get_or_insert(value);
-        }
-        found
-    }
-}
-
-/// Parses one MLSD line: `fact=value;...; name` (RFC 3659; the name may contain spaces and
-/// `;`). Directories `.`/`..` and `cdir`/`pdir` entries are ignored.
-pub fn parse_mlsd_line(line: &[u8]) -> LineResult {
-    if line.is_empty() {
-        return LineResult::Ignore;
-    }
-    // Facts end with ";" and never contain ";" inside a value, so the first "; " ends them.
-    // A line without facts is none a server sends for an entry (the piece of a name after a
-    // line break, say): not understood.
-    let Some(end) = find(line, b"; ").filter(|&end| end > 0) else {
-        return unparsable(line, "is not an MLSD line (no facts before the name)");
-    };
-    let (facts, raw_name) = (&line[..end], &line[end + 2..]);
-    let facts = Facts::parse(facts);
-    let Some(kind) = facts.kind else { return bad(raw_name, "no type fact".into()) };
-    let kind = match kind.to_ascii_lowercase().as_slice() {
-        b"file" => Kind::File,
-        b"dir" => Kind::Dir,
-        b"cdir" | b"pdir" => return LineResult::Ignore,
-        t if t.starts_with(b"os.unix=symlink") || t.starts_with(b"os.unix=slink") => {
-            return bad(raw_name, SYMLINK.into());
-        }
-        _ => return bad(raw_name, format!("unsupported type {}", shown_bytes(kind))),
-    };
-    if kind == Kind::Dir && is_dots(raw_name) {
-        return LineResult::Ignore;
-    }
-    let (name, from_cp1252) = match checked_name(raw_name) {
-        Ok(n) => n,
-        Err(skipped) => return LineResult::Bad(skipped),
-    };
-    let Some(modify) = facts.modify else { return named_bad(name, "no modification time (modify fact)".into()) };
-    let mtime = match parse_mlsd_time(modify) {
-        Ok(t) => t,
-        Err(reason) => return named_bad(name, reason),
-    };
-    let size = match (kind, facts.size) {
-        (Kind::Dir, _) => 0,
-        (Kind::File, None) => return named_bad(name, "no size fact".into()),
-        (Kind::File, Some(size)) => match parse_size(size) {
-            Ok(s) => s,
-            Err(reason) => return named_bad(name, reason),
-        },
-    };
-    let unique = facts.unique.map(|u| String::from_utf8_lossy(u).into_owned());
-    let entry = Entry { name, kind, size, mtime, changed: None, unique };
-    LineResult::Entry(Listed {
-        entry,
-        raw_name: raw_name.to_vec(),
-        name_from_cp1252: from_cp1252,
-        precision: Precision::Second,
-    })
-}
-
-/// `YYYYMMDDHHMMSS[.fff]`, UTC, fractional seconds kept.
-fn parse_mlsd_time(value: &[u8]) -> Result<f64, String> {
-    let malformed = || format!("malformed modification time {}", shown_bytes(value));
-    let (whole, fraction) = match value.iter().position(|&b| b == b'.') {
-        Some(dot) => (&value[..dot], Some(&value[dot + 1..])),
-        None => (value, None),
-    };
-    if whole.len() != 14 || !all_digits(whole) || fraction.is_some_and(|f| f.is_empty() || !all_digits(f)) {
-        return Err(malformed());
-    }
-    let field = |from: usize, to: usize| number(&whole[from..to]);
-    let year = i32::try_from(field(0, 4)).map_err(|_| malformed())?;
-    let secs = utc_seconds(year, field(4, 6), field(6, 8), field(8, 10), field(10, 12), field(12, 14))
-        .ok_or_else(malformed)?;
-    let fraction = fraction.map_or(0.0, |f| {
-        let f = &f[..f.len().min(9)];
-        f64::from(number(f)) / 10f64.powi(f.len() as i32)
-    });
-    checked_mtime(secs as f64 + fraction)
-}
-
 /// Parses one LIST line, Unix `ls -l` or DOS/IIS format. `now` (POSIX seconds) decides the
 /// year of dates that omit it: this year, unless that is more than a day in the future.
 pub fn parse_list_line(line: &[u8], now: f64) -> LineResult {
     list::parse_line(line, now)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared checks
-
-/// Decodes and checks a listed name; a refused name becomes the line's [`Skipped`], shown
-/// escaped.
-fn checked_name(raw: &[u8]) -> Result<(String, bool), Skipped> {
-    let (name, from_cp1252) = decode_name(raw);
-    match check_name(&name) {
-        Ok(()) => Ok((name, from_cp1252)),
-        Err(e) => Err(Skipped { name: shown(&name), reason: format!("invalid name: {e}") }),
-    }
-}
-
-/// A line that cannot be synchronised for `reason`; the name is shown escaped if it is not a
-/// valid name itself.
-fn bad(raw_name: &[u8], reason: String) -> LineResult {
-    let (name, _) = decode_name(raw_name);
-    let name = if check_name(&name).is_ok() { name } else { shown(&name) };
-    named_bad(name, reason)
-}
-
-fn named_bad(name: String, reason: String) -> LineResult {
-    LineResult::Bad(Skipped { name, reason })
-}
-
-/// A line that is not understood: the whole line is shown, quoted, and `what` says why.
-fn unparsable(line: &[u8], what: &str) -> LineResult {
-    LineResult::Unparsable(format!("the line {} {what}", shown_bytes(line)))
-}
-
-/// Escapes control characters and quotes, and cuts long text to [`SHOWN_CHARS`] characters.
-fn shown(text: &str) -> String {
-    match text.char_indices().nth(SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}…", text[..cut].escape_debug()),
-        None => text.escape_debug().to_string(),
-    }
-}
-
-fn shown_bytes(bytes: &[u8]) -> String {
-    format!("\"{}\"", shown(&String::from_utf8_lossy(bytes)))
-}
-
-fn is_dots(raw_name: &[u8]) -> bool {
-    raw_name == b"." || raw_name == b".."
-}
-
-/// A size in bytes: digits only, at most [`MAX_SIZE`].
-fn parse_size(word: &[u8]) -> Result<u64, String> {
-    if word.is_empty() || !all_digits(word) {
-        return Err(format!("invalid size {}", shown_bytes(word)));
-    }
-    match std::str::from_utf8(word).ok().and_then(|s| s.parse::<u64>().ok()) {
-        Some(size) if size <= MAX_SIZE => Ok(size),
-        _ => Err(format!("absurd size {} (more than 1 PiB)", shown_bytes(word))),
-    }
-}
-
-/// A modification time from the server, refused before 1970 and after the year 9999.
-pub fn checked_mtime(t: f64) -> Result<f64, String> {
-    if t < 0.0 {
-        Err("modification time before 1970".into())
-    } else if t >= END_OF_YEAR_9999 {
-        Err("modification time after the year 9999".into())
-    } else {
-        Ok(t)
-    }
-}
-
-/// POSIX seconds of a UTC date and time; `None` if it does not exist. Second 60 (a leap
-/// second) is the first second of the next minute, as POSIX counts.
-fn utc_seconds(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
-    let leap = second == 60;
-    let time = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, if leap { 59 } else { second })?;
-    Some(time.and_utc().timestamp() + i64::from(leap))
-}
-
-fn all_digits(word: &[u8]) -> bool {
-    word.iter().all(u8::is_ascii_digit)
-}
-
-/// The value of at most 9 ASCII digits (callers check the digits and the length).
-fn number(digits: &[u8]) -> u32 {
-    digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'))
-}
-
-/// A number of 1 or 2 digits within `min..=max`.
-fn small_number(word: &[u8], min: u32, max: u32) -> Option<u32> {
-    (matches!(word.len(), 1 | 2) && all_digits(word)).then(|| number(word)).filter(|n| (min..=max).contains(n))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::line::{END_OF_YEAR_9999, SHOWN_CHARS, SYMLINK};
     use super::*;
+    use crate::model::relpath::check_name;
+    use crate::model::{Entry, Kind};
 
     /// 2023-06-15T00:00:00Z.
     pub(super) const NOW: f64 = 1_686_787_200.0;
