@@ -12,6 +12,7 @@ use super::layout::{Layout, side_name};
 use super::workers::{Worker, share_out};
 use crate::backend::{Target, read_to_vec};
 use crate::meta::{META_FILE, timefmt};
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::{Entry, Kind};
 use crate::plan::document::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
@@ -167,7 +168,7 @@ fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
 #[allow(clippy::too_many_arguments)]
 fn check_side(
     target: &mut dyn Target,
-    listing: Option<crate::backend::Listing>,
+    listing: Option<Listing>,
     actual: &RelPath,
     folder: &RelPath,
     side: Side,

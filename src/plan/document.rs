@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::backend::TargetKind;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::target::TargetKind;
 use crate::plan::options::{Mode, PlanOptions};
 use crate::planner::classify::{Class, PairOp};
 

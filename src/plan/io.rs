@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::Loaded;
 use super::document::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
-use crate::backend::is_temp_name;
 use crate::model::digest::Hasher;
+use crate::model::listing::is_temp_name;
 use crate::model::relpath::check_name;
 
 /// Why a plan file was refused (apply exits 4).

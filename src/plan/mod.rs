@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use self::document::{Action, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Plan, PlanEntry, Reason, Summary, TargetDesc, Tool};
-use crate::backend::TargetInfo;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::target::TargetInfo;
 use crate::planner::{Built, PlanContext, ScanCounts};
 
 /// The tool's name and version, as recorded in plans and metadata.

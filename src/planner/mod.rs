@@ -22,10 +22,10 @@ use self::classify::{Class, PairOp, peer_present};
 use self::decide::{DecideCtx, Decision, decide};
 use self::pairs::{Pair, SideEntry, effective_entries, make_pairs};
 use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Side, Snapshot};
-use crate::backend::TargetInfo;
 use crate::meta::{PeerSync, Record};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::target::TargetInfo;
 use crate::plan::document::{
     Action, Classification, EntryState, Folder, FolderSide, MetaStatus, PlanEntry, Reason, RecordState, Resolution,
     SkippedName,

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::backend::Listing;
 use crate::meta::{DirMeta, LOCK_FILE, META_FILE, MetaError};
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::{Entry, Kind, Skipped};
 

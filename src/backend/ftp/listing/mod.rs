@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::backend::Listing;
+use crate::model::listing::Listing;
 use crate::model::relpath::check_name;
 use crate::model::{Entry, Kind, Skipped};
 
