@@ -26,7 +26,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use self::check::{Drift, SideKey};
+use self::check::Drift;
 use self::layout::{Layout, touched_folders};
 use self::metastore::MetaStore;
 use self::workers::Worker;
@@ -34,6 +34,7 @@ use crate::apply::stats::Counters;
 use crate::backend::Target;
 use crate::meta::WriteStyle;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::model::{Clock, Kind};
 use crate::plan::document::{Action, Plan, PlanEntry};
 use crate::plan::effective_actions;
@@ -119,26 +120,24 @@ pub(crate) fn meta_effects(
     action: Action,
     local_mtimes: bool,
     remote_mtimes: bool,
-) -> Vec<(SideKey, RelPath)> {
+) -> Vec<(Side, RelPath)> {
     let folder = e.path.parent();
     let top = e.part_of.is_none();
     let mut out = Vec::new();
     match action {
-        Action::Upload | Action::Download | Action::Record | Action::Forget => {
-            out.push((SideKey::Local, folder.clone()))
-        }
-        Action::DeleteLocal | Action::DeleteRemote if top => out.push((SideKey::Local, folder.clone())),
+        Action::Upload | Action::Download | Action::Record | Action::Forget => out.push((Side::Local, folder.clone())),
+        Action::DeleteLocal | Action::DeleteRemote if top => out.push((Side::Local, folder.clone())),
         _ => {}
     }
     // The remote copy of the local records changes with them.
     if copies_records_to_remote(remote_mtimes) && !out.is_empty() {
-        out.push((SideKey::Remote, folder.clone()));
+        out.push((Side::Remote, folder.clone()));
     }
     let file = e.kind == Kind::File;
     match action {
-        Action::Upload if file && remote_mtimes => out.push((SideKey::Remote, folder)),
-        Action::DeleteRemote if top && remote_mtimes => out.push((SideKey::Remote, folder)),
-        Action::Download if file && local_mtimes => out.push((SideKey::Local, folder)),
+        Action::Upload if file && remote_mtimes => out.push((Side::Remote, folder)),
+        Action::DeleteRemote if top && remote_mtimes => out.push((Side::Remote, folder)),
+        Action::Download if file && local_mtimes => out.push((Side::Local, folder)),
         _ => {}
     }
     out.sort();
@@ -246,7 +245,7 @@ fn apply_locked(
     }
     for ((side, folder), sd) in &fresh.dirs {
         store.load(*side, folder.clone(), sd);
-        let records_mtimes = if *side == SideKey::Local { local_mtimes } else { remote_mtimes };
+        let records_mtimes = if *side == Side::Local { local_mtimes } else { remote_mtimes };
         if records_mtimes && sd.meta.valid().is_some() {
             let doc = store.doc(*side, folder);
             for name in effective_entries(sd).1 {

@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 use self::classify::{Class, PairOp, peer_present};
 use self::decide::{DecideCtx, Decision, decide};
 use self::pairs::{Pair, SideEntry, effective_entries, make_pairs};
-use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Side, Snapshot};
+use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Snapshot};
 use crate::meta::{PeerSync, Record};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::model::target::TargetInfo;
 use crate::plan::document::{
     Action, Classification, EntryState, Folder, FolderSide, MetaStatus, PlanEntry, Reason, RecordState, Resolution,

@@ -8,9 +8,10 @@
 use super::Built;
 use super::classify::{Class, classify_entry, peer_present};
 use super::pairs::effective_entries;
-use super::snapshot::{Side, Snapshot};
+use super::snapshot::Snapshot;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::plan::document::{Action, Classification, PlanEntry, Reason};
 use crate::planner::filter::Filter;
 

@@ -8,10 +8,10 @@ use crate::apply::layout::Layout;
 use crate::backend::Target;
 use crate::meta::timefmt::iso_utc;
 use crate::model::Kind;
+use crate::model::side::Side;
 use crate::plan::document::{Action, Plan};
 use crate::plan::options::PlanOptions;
 use crate::plan::{assemble, effective_actions};
-use crate::planner::snapshot::Side;
 use crate::planner::{PlanContext, build};
 use crate::scan::scan;
 
