@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
-use crate::plan::document::{Action, Plan};
+use crate::plan::document::{Action, PairOp, Plan};
 use crate::plan::effective_actions;
 
 /// The counters of pyftpsync's stats dictionary that describe what a run did.
@@ -43,7 +43,7 @@ impl Counters {
             ..Counters::default()
         };
         for e in plan.entries.iter().filter(|e| e.part_of.is_none()) {
-            if e.operation == Some(crate::planner::classify::PairOp::Conflict) {
+            if e.operation == Some(PairOp::Conflict) {
                 c.conflict_files += 1;
                 if e.is_skipped_conflict() {
                     c.conflict_files_skipped += 1;
