@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::layout::{Layout, side_name};
 use super::workers::{Worker, share_out};
 use crate::backend::{Target, read_to_vec};
 use crate::meta::{META_FILE, timefmt};
@@ -17,6 +16,7 @@ use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 use crate::model::{Entry, Kind};
 use crate::plan::document::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
+use crate::plan::layout::{Layout, side_name};
 use crate::planner::pairs::effective_entries;
 use crate::planner::snapshot::{FITS, SideDir};
 

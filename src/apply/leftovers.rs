@@ -11,12 +11,12 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 
 use super::check::Fresh;
-use super::layout::Layout;
 use super::workers::Worker;
 use crate::backend::is_lock_lost;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 use crate::plan::document::Plan;
+use crate::plan::layout::Layout;
 
 /// How many temporary files the plan recorded, on both sides.
 pub fn recorded(plan: &Plan) -> usize {

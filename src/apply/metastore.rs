@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use super::layout::Layout;
 use crate::backend::{Target, with_write_attempts};
 use crate::meta::{DirMeta, META_FILE, WriteStyle};
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
+use crate::plan::layout::Layout;
 use crate::planner::snapshot::{MetaFile, SideDir};
 
 /// One folder's metadata document.

@@ -12,7 +12,6 @@
 pub mod case;
 pub mod check;
 pub mod exec;
-pub mod layout;
 pub mod leftovers;
 pub mod metastore;
 pub mod report;
@@ -27,7 +26,6 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use self::check::Drift;
-use self::layout::{Layout, touched_folders};
 use self::metastore::MetaStore;
 use self::workers::Worker;
 use crate::apply::stats::Counters;
@@ -38,6 +36,7 @@ use crate::model::side::Side;
 use crate::model::{Clock, Kind};
 use crate::plan::document::{Action, Plan, PlanEntry};
 use crate::plan::effective_actions;
+use crate::plan::layout::{Layout, touched_folders};
 use crate::planner::pairs::effective_entries;
 
 /// How apply records what it did.

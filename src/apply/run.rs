@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 
 use super::check::Fresh;
-use super::layout::{Layout, side_name};
 use super::metastore::{MetaStore, MetaWrite};
 use super::workers::{Worker, share_out_then};
 use super::{ApplySettings, Outcome, Status, exec, meta_effects};
@@ -24,6 +23,7 @@ use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 use crate::plan::document::{Action, Plan, PlanEntry};
+use crate::plan::layout::{Layout, side_name};
 use crate::planner::snapshot::MetaFile;
 
 /// What does not change while applying.

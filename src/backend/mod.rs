@@ -11,6 +11,7 @@
 
 pub mod copy;
 pub mod ftp;
+pub mod hash;
 pub mod local;
 pub mod memory;
 pub mod pool;

@@ -5,6 +5,7 @@
 pub mod document;
 pub mod effective;
 pub mod io;
+pub mod layout;
 pub mod options;
 pub mod summary;
 pub mod written;
