@@ -13,10 +13,13 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 
 use super::check::Fresh;
+use super::effects::meta_effects;
+use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
+use super::outcome::{Outcome, Status};
+use super::settings::ApplySettings;
+use super::stats::Counters;
 use super::workers::{Worker, share_out_then};
-use super::{ApplySettings, Outcome, Status, exec, meta_effects};
-use crate::apply::stats::Counters;
 use crate::backend::{Target, is_lock_lost};
 use crate::meta::META_FILE;
 use crate::model::Kind;
