@@ -6,6 +6,9 @@
 //!    the side that has them);
 //! 2. [`build`] walks the complete [`Snapshot`] from the root and emits one plan entry per
 //!    pair, plus one per entry inside whole-folder actions, plus one per stale record.
+//!
+//! [`assemble`] makes the plan document of what was built. The planner points one way: it uses
+//! the plan's types (`crate::plan`), never the other way round.
 
 pub mod built;
 pub mod classify;
