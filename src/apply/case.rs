@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use super::layout::side_name;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::plan::document::{Action, Plan};
-use crate::planner::snapshot::Side;
+use crate::plan::layout::side_name;
 
 /// The entries one remote folder would hold under one folded name: (path, remote name,
 /// written by apply).

@@ -8,15 +8,17 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::layout::{Layout, side_name};
 use super::workers::{Worker, share_out};
 use crate::backend::{Target, read_to_vec};
 use crate::meta::{META_FILE, timefmt};
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::model::{Entry, Kind};
 use crate::plan::document::{EntryState, FolderSide, MetaStatus, Plan, PlanEntry};
+use crate::plan::layout::{Layout, side_name};
 use crate::planner::pairs::effective_entries;
-use crate::planner::snapshot::{FITS, Side, SideDir};
+use crate::planner::snapshot::{FITS, SideDir};
 
 /// One difference between the plan and what is there now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,23 +79,7 @@ pub fn matches(planned: Option<&EntryState>, found: Option<&Entry>) -> bool {
 #[derive(Default)]
 pub struct Fresh {
     /// Per side and canonical folder: the listing and metadata as found now.
-    pub dirs: BTreeMap<(SideKey, RelPath), SideDir>,
-}
-
-/// `Side` as a map key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SideKey {
-    Local,
-    Remote,
-}
-
-impl From<Side> for SideKey {
-    fn from(s: Side) -> Self {
-        match s {
-            Side::Local => SideKey::Local,
-            Side::Remote => SideKey::Remote,
-        }
-    }
+    pub dirs: BTreeMap<(Side, RelPath), SideDir>,
 }
 
 /// Lists `folders` on both sides and compares them with the plan, the workers listing
@@ -144,7 +130,7 @@ pub fn check(
         let (d, sd) = found.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default();
         drift.extend(d);
         if let Some(sd) = sd {
-            fresh.dirs.insert(((*side).into(), (*folder).clone()), sd);
+            fresh.dirs.insert((*side, (*folder).clone()), sd);
         }
     }
     Ok((drift, fresh))
@@ -167,7 +153,7 @@ fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
 #[allow(clippy::too_many_arguments)]
 fn check_side(
     target: &mut dyn Target,
-    listing: Option<crate::backend::Listing>,
+    listing: Option<Listing>,
     actual: &RelPath,
     folder: &RelPath,
     side: Side,

@@ -10,13 +10,13 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 
-use super::check::{Fresh, SideKey};
-use super::layout::Layout;
+use super::check::Fresh;
 use super::workers::Worker;
 use crate::backend::is_lock_lost;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::plan::document::Plan;
-use crate::planner::snapshot::Side;
+use crate::plan::layout::Layout;
 
 /// How many temporary files the plan recorded, on both sides.
 pub fn recorded(plan: &Plan) -> usize {
@@ -30,7 +30,7 @@ fn paths(plan: &Plan, layout: &Layout<'_>, fresh: &Fresh, side: Side) -> BTreeSe
     // The check's listings of the local side too; on the remote, a folder may belong to a
     // nested root of another run (the planner leaves those out, knowing the locks it listed).
     for ((s, folder), sd) in &fresh.dirs {
-        if *s == SideKey::from(side) && side == Side::Local {
+        if *s == side && side == Side::Local {
             let folder = layout.folder_path(folder, side);
             out.extend(sd.temporary.iter().map(|name| folder.join_unchecked(name)));
         }

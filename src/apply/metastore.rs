@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use super::check::SideKey;
-use super::layout::Layout;
 use crate::backend::{Target, with_write_attempts};
 use crate::meta::{DirMeta, META_FILE, WriteStyle};
 use crate::model::relpath::RelPath;
-use crate::planner::snapshot::{MetaFile, Side, SideDir};
+use crate::model::side::Side;
+use crate::plan::layout::Layout;
+use crate::planner::snapshot::{MetaFile, SideDir};
 
 /// One folder's metadata document.
 #[derive(Debug, Default)]
@@ -50,7 +50,7 @@ impl MetaDoc {
 
 /// All documents apply touches.
 pub struct MetaStore {
-    pub docs: BTreeMap<(SideKey, RelPath), MetaDoc>,
+    pub docs: BTreeMap<(Side, RelPath), MetaDoc>,
     pub style: WriteStyle,
     /// Messages to show (removed files).
     pub messages: Vec<String>,
@@ -71,12 +71,12 @@ impl MetaStore {
     }
 
     /// Registers the metadata found by the check of a folder.
-    pub fn load(&mut self, side: SideKey, folder: RelPath, found: &SideDir) {
+    pub fn load(&mut self, side: Side, folder: RelPath, found: &SideDir) {
         self.docs.insert((side, folder), MetaDoc::from_found(&found.meta));
     }
 
     /// The document of a folder (a fresh one for folders apply creates).
-    pub fn doc(&mut self, side: SideKey, folder: &RelPath) -> &mut MetaDoc {
+    pub fn doc(&mut self, side: Side, folder: &RelPath) -> &mut MetaDoc {
         self.docs.entry((side, folder.clone())).or_default()
     }
 
@@ -84,7 +84,7 @@ impl MetaStore {
     #[allow(clippy::too_many_arguments)]
     pub fn set_sync(&mut self, folder: &RelPath, peer: &str, name: &str, m: Option<f64>, s: Option<u64>, now: f64) {
         let style = self.style.clone();
-        let doc = self.doc(SideKey::Local, folder);
+        let doc = self.doc(Side::Local, folder);
         doc.meta.set_sync(peer, name, m, s, now, &style);
         doc.dirty = true;
         self.copy_to_remote(folder, peer, name);
@@ -92,7 +92,7 @@ impl MetaStore {
 
     /// Forgets an entry of a local folder's `peer_sync`.
     pub fn remove_sync(&mut self, folder: &RelPath, peer: &str, name: &str) {
-        let doc = self.doc(SideKey::Local, folder);
+        let doc = self.doc(Side::Local, folder);
         doc.dirty |= doc.meta.remove_sync(peer, name);
         self.copy_to_remote(folder, peer, name);
     }
@@ -102,11 +102,11 @@ impl MetaStore {
     /// version, or left by pyftpsync, which does not keep it), then record by record.
     fn copy_to_remote(&mut self, folder: &RelPath, peer: &str, name: &str) {
         let Some(local_id) = self.copy_on_remote.clone() else { return };
-        let local = self.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer_sync.get(peer));
-        let copied = self.docs.get(&(SideKey::Remote, folder.clone())).is_some_and(|d| d.copied);
+        let local = self.docs.get(&(Side::Local, folder.clone())).and_then(|d| d.meta.peer_sync.get(peer));
+        let copied = self.docs.get(&(Side::Remote, folder.clone())).is_some_and(|d| d.copied);
         let whole = if copied { None } else { Some(local.cloned()) };
         let one = local.map(|p| (p.records.get(name).cloned(), p.last_sync, p.extra.clone()));
-        let doc = self.doc(SideKey::Remote, folder);
+        let doc = self.doc(Side::Remote, folder);
         doc.copied = true;
         let before = doc.meta.peer_sync.get(&local_id).cloned();
         match (whole, one) {
@@ -129,7 +129,7 @@ impl MetaStore {
     }
 
     /// Records the real modification time of a file stored on a side that keeps `mtimes`.
-    pub fn set_mtime(&mut self, side: SideKey, folder: &RelPath, name: &str, m: f64, s: u64, now: f64) {
+    pub fn set_mtime(&mut self, side: Side, folder: &RelPath, name: &str, m: f64, s: u64, now: f64) {
         let style = self.style.clone();
         let doc = self.doc(side, folder);
         doc.meta.set_mtime(name, m, s, now, &style);
@@ -137,19 +137,19 @@ impl MetaStore {
     }
 
     /// Forgets an `mtimes` record.
-    pub fn remove_mtime(&mut self, side: SideKey, folder: &RelPath, name: &str) {
+    pub fn remove_mtime(&mut self, side: Side, folder: &RelPath, name: &str) {
         let doc = self.doc(side, folder);
         doc.dirty |= doc.meta.mtimes.remove(name).is_some();
     }
 
     /// Notes that one more action will change this document.
-    pub fn expect(&mut self, side: SideKey, folder: &RelPath) {
+    pub fn expect(&mut self, side: Side, folder: &RelPath) {
         self.doc(side, folder).pending += 1;
     }
 
     /// Notes that an expected action finished (done or failed); when it was the last one,
     /// returns the write that brings the document up to date (see [`MetaStore::take_write`]).
-    pub fn settle(&mut self, side: SideKey, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
+    pub fn settle(&mut self, side: Side, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
         let doc = self.doc(side, folder);
         doc.pending = doc.pending.saturating_sub(1);
         if doc.pending == 0 { self.take_write(side, folder, layout, now) } else { None }
@@ -158,13 +158,12 @@ impl MetaStore {
     /// What brings one document up to date on its side, if anything; the document counts as
     /// written from here on, so the (slow) write can run without holding the store. A write
     /// that fails must be handed back to [`MetaStore::failed`].
-    pub fn take_write(&mut self, side: SideKey, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
+    pub fn take_write(&mut self, side: Side, folder: &RelPath, layout: &Layout<'_>, now: f64) -> Option<MetaWrite> {
         let doc = self.docs.get_mut(&(side, folder.clone()))?;
         if doc.gone {
             return None;
         }
-        let side_enum = if side == SideKey::Local { Side::Local } else { Side::Remote };
-        let path = layout.folder_path(folder, side_enum).join_unchecked(META_FILE);
+        let path = layout.folder_path(folder, side).join_unchecked(META_FILE);
         let op = if doc.was_read && doc.meta.is_empty() {
             doc.was_read = false;
             MetaOp::Remove
@@ -190,7 +189,7 @@ impl MetaStore {
     /// Writes (or removes) one document if needed, now.
     pub fn flush(
         &mut self,
-        side: SideKey,
+        side: Side,
         folder: &RelPath,
         target: &mut dyn Target,
         layout: &Layout<'_>,
@@ -210,7 +209,7 @@ impl MetaStore {
     }
 
     /// Keys of documents with unwritten changes.
-    pub fn dirty(&self) -> Vec<(SideKey, RelPath)> {
+    pub fn dirty(&self) -> Vec<(Side, RelPath)> {
         self.docs
             .iter()
             .filter(|(_, d)| (d.dirty || (d.was_read && d.meta.is_empty())) && !d.gone)
@@ -229,7 +228,7 @@ pub enum MetaOp {
 
 /// One metadata file to write or remove, taken out of the store.
 pub struct MetaWrite {
-    pub side: SideKey,
+    pub side: Side,
     pub folder: RelPath,
     path: RelPath,
     op: MetaOp,
@@ -263,11 +262,11 @@ mod tests {
     }
 
     fn copy<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
-        store.docs.get(&(SideKey::Remote, folder.clone())).and_then(|d| d.meta.peer("/l"))
+        store.docs.get(&(Side::Remote, folder.clone())).and_then(|d| d.meta.peer("/l"))
     }
 
     fn local<'a>(store: &'a MetaStore, folder: &RelPath) -> Option<&'a PeerSync> {
-        store.docs.get(&(SideKey::Local, folder.clone())).and_then(|d| d.meta.peer("/r"))
+        store.docs.get(&(Side::Local, folder.clone())).and_then(|d| d.meta.peer("/r"))
     }
 
     #[test]
@@ -278,21 +277,18 @@ mod tests {
         let mut found_local = DirMeta::default();
         found_local.set_sync("/r", "kept.txt", Some(1.0), Some(1), 10.0, &s.style);
         found_local.set_sync("/r", "gone.txt", Some(2.0), Some(2), 10.0, &s.style);
-        s.docs.insert(
-            (SideKey::Local, root.clone()),
-            MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() },
-        );
+        s.docs.insert((Side::Local, root.clone()), MetaDoc { meta: found_local, was_read: true, ..MetaDoc::default() });
         let mut stale = DirMeta::default();
         stale.set_sync("/l", "old.txt", Some(3.0), Some(3), 5.0, &s.style);
         stale.set_mtime("up.txt", 4.0, 4, 6.0, &s.style);
-        s.docs.insert((SideKey::Remote, root.clone()), MetaDoc { meta: stale, was_read: true, ..MetaDoc::default() });
+        s.docs.insert((Side::Remote, root.clone()), MetaDoc { meta: stale, was_read: true, ..MetaDoc::default() });
 
         s.set_sync(&root, "/r", "new.txt", Some(5.0), Some(5), 20.0);
         assert_eq!(copy(&s, &root), local(&s, &root), "the first change copies the whole set");
         s.remove_sync(&root, "/r", "gone.txt");
         s.set_sync(&root, "/r", "kept.txt", Some(6.0), Some(6), 30.0);
         assert_eq!(copy(&s, &root), local(&s, &root), "then record by record");
-        let remote = &s.docs[&(SideKey::Remote, root.clone())];
+        let remote = &s.docs[&(Side::Remote, root.clone())];
         assert!(remote.dirty && remote.meta.mtimes.contains_key("up.txt"), "other records of the remote stay");
 
         // The last record gone: the copy keeps what the local records keep (the time).
@@ -307,6 +303,6 @@ mod tests {
     fn without_a_copy_the_remote_is_untouched() {
         let mut s = MetaStore::new(WriteStyle { verbose: false, version: "t".into() });
         s.set_sync(&RelPath::root(), "/r", "a", Some(1.0), Some(1), 10.0);
-        assert!(!s.docs.contains_key(&(SideKey::Remote, RelPath::root())));
+        assert!(!s.docs.contains_key(&(Side::Remote, RelPath::root())));
     }
 }

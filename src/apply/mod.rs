@@ -3,7 +3,7 @@
 //! 1. every folder the plan changes is listed again and compared with the plan
 //!    ([`check`]); any drift refuses the whole plan before the first change;
 //! 2. folders are created and files transferred, each entry re-checked just before it is
-//!    changed, level by level so a folder exists before its content ([`run`]);
+//!    changed, level by level so a folder exists before its content ([`waves`]);
 //! 3. deletions follow, deepest first, and only if every transfer succeeded;
 //! 4. metadata is written per folder as soon as its last action is done.
 //!
@@ -11,146 +11,36 @@
 
 pub mod case;
 pub mod check;
+pub mod effects;
 pub mod exec;
-pub mod layout;
 pub mod leftovers;
 pub mod metastore;
+pub mod outcome;
 pub mod report;
-mod run;
+pub mod settings;
 pub mod stats;
+mod waves;
 pub mod workers;
 
+pub use self::outcome::{Applied, ApplyError, Outcome, Status};
+pub use self::settings::ApplySettings;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 
-use self::check::{Drift, SideKey};
-use self::layout::{Layout, touched_folders};
+use self::check::Drift;
+use self::effects::{copies_records_to_remote, meta_effects};
 use self::metastore::MetaStore;
+use self::stats::Counters;
 use self::workers::Worker;
-use crate::apply::stats::Counters;
 use crate::backend::Target;
-use crate::meta::WriteStyle;
 use crate::model::relpath::RelPath;
-use crate::model::{Clock, Kind};
-use crate::plan::document::{Action, Plan, PlanEntry};
+use crate::model::side::Side;
+use crate::plan::document::{Action, Plan};
 use crate::plan::effective_actions;
+use crate::plan::layout::{Layout, touched_folders};
 use crate::planner::pairs::effective_entries;
-
-/// How apply records what it did.
-pub struct ApplySettings {
-    pub clock: Arc<dyn Clock>,
-    pub meta_style: WriteStyle,
-    /// Take the remote lock even when another run holds it.
-    pub break_lock: bool,
-    /// Connections per side working at the same time (at least 1).
-    pub workers: usize,
-}
-
-/// What happened to one entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Nothing to do.
-    Unchanged,
-    Done,
-    /// Left alone on purpose (a skip, an unresolved conflict).
-    Skipped,
-    Failed,
-    /// Not attempted because something it depends on failed.
-    NotRun,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl Outcome {
-    fn of(status: Status) -> Self {
-        Outcome { status, error: None }
-    }
-}
-
-/// Result of an apply that got past the checks.
-pub struct Applied {
-    /// The effective action of every plan entry.
-    pub actions: Vec<Action>,
-    /// The outcome of every plan entry.
-    pub outcomes: Vec<Outcome>,
-    pub counters: Counters,
-    /// Remarks for the user (metadata files removed...).
-    pub messages: Vec<String>,
-}
-
-impl Applied {
-    /// The result of a plan that changes nothing (applying it would only take a lock).
-    pub fn nothing_to_do(plan: &Plan) -> Applied {
-        let actions = effective_actions(&plan.entries);
-        let outcomes = actions
-            .iter()
-            .map(|a| Outcome::of(if *a == Action::Equal { Status::Unchanged } else { Status::Skipped }))
-            .collect();
-        Applied { actions, outcomes, counters: Counters::from_scan(plan), messages: Vec::new() }
-    }
-
-    pub fn failures(&self) -> usize {
-        self.outcomes.iter().filter(|o| matches!(o.status, Status::Failed | Status::NotRun)).count()
-    }
-}
-
-/// Why apply stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// The world changed since the plan was made; nothing was changed.
-    #[error("the plan no longer matches the targets ({} difference(s)); nothing was changed", .0.len())]
-    Drift(Vec<Drift>),
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
-}
-
-/// The metadata documents an action changes, as (side, folder).
-pub(crate) fn meta_effects(
-    e: &PlanEntry,
-    action: Action,
-    local_mtimes: bool,
-    remote_mtimes: bool,
-) -> Vec<(SideKey, RelPath)> {
-    let folder = e.path.parent();
-    let top = e.part_of.is_none();
-    let mut out = Vec::new();
-    match action {
-        Action::Upload | Action::Download | Action::Record | Action::Forget => {
-            out.push((SideKey::Local, folder.clone()))
-        }
-        Action::DeleteLocal | Action::DeleteRemote if top => out.push((SideKey::Local, folder.clone())),
-        _ => {}
-    }
-    // The remote copy of the local records changes with them.
-    if copies_records_to_remote(remote_mtimes) && !out.is_empty() {
-        out.push((SideKey::Remote, folder.clone()));
-    }
-    let file = e.kind == Kind::File;
-    match action {
-        Action::Upload if file && remote_mtimes => out.push((SideKey::Remote, folder)),
-        Action::DeleteRemote if top && remote_mtimes => out.push((SideKey::Remote, folder)),
-        Action::Download if file && local_mtimes => out.push((SideKey::Local, folder)),
-        _ => {}
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Whether the remote keeps a copy of the local records (see [`metastore`]): a remote that
-/// sets its own modification times, where no `mtimes` records could prove a file unchanged.
-pub(crate) fn copies_records_to_remote(remote_mtimes: bool) -> bool {
-    !remote_mtimes
-}
 
 /// Applies a plan to two open targets, holding their locks while it does.
 pub fn apply(
@@ -246,7 +136,7 @@ fn apply_locked(
     }
     for ((side, folder), sd) in &fresh.dirs {
         store.load(*side, folder.clone(), sd);
-        let records_mtimes = if *side == SideKey::Local { local_mtimes } else { remote_mtimes };
+        let records_mtimes = if *side == Side::Local { local_mtimes } else { remote_mtimes };
         if records_mtimes && sd.meta.valid().is_some() {
             let doc = store.doc(*side, folder);
             for name in effective_entries(sd).1 {
@@ -272,15 +162,15 @@ fn apply_locked(
             })
         })
         .collect();
-    let fixed = run::Fixed { plan, layout, actions, settings, fresh: &fresh, local_mtimes, remote_mtimes };
-    let state = run::State {
+    let fixed = waves::Fixed { plan, layout, actions, settings, fresh: &fresh, local_mtimes, remote_mtimes };
+    let state = waves::State {
         store,
         counters: Counters::from_scan(plan),
         outcomes,
         failed_dirs: Vec::new(),
         created_dirs: Vec::new(),
     };
-    let (state, result) = run::execute(&fixed, state, &mut workers);
+    let (state, result) = waves::execute(&fixed, state, &mut workers);
     result?;
     let mut messages = state.store.messages;
     messages.sort();

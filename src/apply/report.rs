@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apply::check::Drift;
+use crate::apply::outcome::{Outcome, Status};
 use crate::apply::stats::Counters;
-use crate::apply::{Outcome, Status};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::plan::document::{Action, Plan, TargetDesc, Tool};

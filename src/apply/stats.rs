@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
-use crate::plan::document::{Action, Plan};
+use crate::plan::document::{Action, PairOp, Plan, ScanCounts};
 use crate::plan::effective_actions;
+use crate::plan::summary::summarize;
 
 /// The counters of pyftpsync's stats dictionary that describe what a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ impl Counters {
             ..Counters::default()
         };
         for e in plan.entries.iter().filter(|e| e.part_of.is_none()) {
-            if e.operation == Some(crate::planner::classify::PairOp::Conflict) {
+            if e.operation == Some(PairOp::Conflict) {
                 c.conflict_files += 1;
                 if e.is_skipped_conflict() {
                     c.conflict_files_skipped += 1;
@@ -56,18 +57,7 @@ impl Counters {
     /// Counts one completed action (`bytes` for transfers).
     pub fn count(&mut self, action: Action, kind: Kind, top_level: bool, bytes: u64) {
         match (action, kind) {
-            (Action::Upload | Action::Download, Kind::File) => {
-                self.files_written += 1;
-                self.entries_touched += 1;
-                self.bytes_written += bytes;
-                if action == Action::Upload {
-                    self.upload_files_written += 1;
-                    self.upload_bytes_written += bytes;
-                } else {
-                    self.download_files_written += 1;
-                    self.download_bytes_written += bytes;
-                }
-            }
+            (Action::Upload | Action::Download, Kind::File) => self.count_files(action, 1, bytes),
             (Action::Upload | Action::Download, Kind::Dir) => {
                 self.dirs_created += 1;
                 self.entries_touched += 1;
@@ -84,16 +74,33 @@ impl Counters {
         }
     }
 
-    /// What applying the whole plan would count (dry runs).
+    /// Counts `files` files of `bytes` in all copied by `action` (an upload or a download).
+    fn count_files(&mut self, action: Action, files: u64, bytes: u64) {
+        self.files_written += files;
+        self.entries_touched += files;
+        self.bytes_written += bytes;
+        if action == Action::Upload {
+            self.upload_files_written += files;
+            self.upload_bytes_written += bytes;
+        } else {
+            self.download_files_written += files;
+            self.download_bytes_written += bytes;
+        }
+    }
+
+    /// What applying the whole plan would count (dry runs). The files copied each way and
+    /// their bytes are those of the plan's summary, counted again from the entries (a reviewer
+    /// may have changed a resolution since the summary was written).
     pub fn predict(plan: &Plan) -> Counters {
         let mut c = Counters::from_scan(plan);
+        let summary = summarize(&plan.entries, ScanCounts::default());
+        c.count_files(Action::Upload, summary.upload_files, summary.upload_bytes);
+        c.count_files(Action::Download, summary.download_files, summary.download_bytes);
         for (e, action) in plan.entries.iter().zip(effective_actions(&plan.entries)) {
-            let bytes = match action {
-                Action::Upload => e.local.as_ref().map_or(0, |s| s.size),
-                Action::Download => e.remote.as_ref().map_or(0, |s| s.size),
-                _ => 0,
-            };
-            c.count(action, e.kind, e.part_of.is_none(), bytes);
+            let file_copy = matches!(action, Action::Upload | Action::Download) && e.kind == Kind::File;
+            if !file_copy {
+                c.count(action, e.kind, e.part_of.is_none(), 0);
+            }
         }
         c
     }

@@ -7,8 +7,8 @@ use std::sync::{Condvar, Mutex};
 
 use anyhow::Result;
 
-use super::check::SideKey;
 use crate::backend::Target;
+use crate::model::side::Side;
 
 /// One worker's connections.
 pub struct Worker<'t> {
@@ -17,10 +17,10 @@ pub struct Worker<'t> {
 }
 
 impl Worker<'_> {
-    pub fn side(&mut self, side: impl Into<SideKey>) -> &mut dyn Target {
-        match side.into() {
-            SideKey::Local => &mut *self.local,
-            SideKey::Remote => &mut *self.remote,
+    pub fn side(&mut self, side: Side) -> &mut dyn Target {
+        match side {
+            Side::Local => &mut *self.local,
+            Side::Remote => &mut *self.remote,
         }
     }
 }

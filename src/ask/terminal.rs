@@ -7,10 +7,10 @@ use anyhow::Result;
 
 use super::describe::{compare_line, first_difference};
 use super::{Compare, Console};
-use crate::apply::layout::Layout;
 use crate::backend::Target;
+use crate::model::side::Side;
 use crate::plan::document::{Plan, PlanEntry};
-use crate::planner::snapshot::Side;
+use crate::plan::layout::Layout;
 
 /// True when somebody can answer: standard input is a terminal.
 pub fn can_ask() -> bool {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde_json::json;
 
 use super::*;
-use crate::backend::TargetKind;
+use crate::model::target::TargetKind;
 use crate::plan::document::{Summary, TargetDesc};
 use crate::plan::options::PlanOptions;
 

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{
-    Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, process_gone, temp_name_pid,
-};
+use super::{ReadSink, Target, Written, process_gone};
+use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name, temp_name_pid};
 use crate::model::relpath::{RelPath, check_name};
+use crate::model::target::{TargetInfo, TargetKind};
 use crate::model::{Entry, Kind, Skipped};
 
 /// A local folder used as a target.

@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::{Listing, ReadSink, Target, TargetInfo, TargetKind, Written};
+use super::{ReadSink, Target, Written};
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
+use crate::model::target::{TargetInfo, TargetKind};
 use crate::model::{Clock, Entry, Kind};
 
 /// One node of the tree.

@@ -11,6 +11,7 @@
 
 pub mod copy;
 pub mod ftp;
+pub mod hash;
 pub mod local;
 pub mod memory;
 pub mod pool;
@@ -20,44 +21,10 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use crate::model::Entry;
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
-use crate::model::{Entry, Skipped};
-
-/// What kind of target this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    Local,
-    Ftp,
-    Memory,
-}
-
-/// Identity of a target, as shown to people and recorded in plans and metadata.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TargetInfo {
-    pub kind: TargetKind,
-    /// The location as given, with any password removed.
-    pub url: String,
-    /// pyftpsync's target id: the key of this target's records in the peer's metadata.
-    pub id: String,
-    /// pyftpsync's display name (used in the header line).
-    pub display: String,
-    /// True when the real modification time of uploaded files is remembered in the `mtimes`
-    /// map of the folder's metadata (pyftpsync does this for FTP targets).
-    pub records_mtimes: bool,
-}
-
-/// One folder listing.
-#[derive(Clone, Debug, Default)]
-pub struct Listing {
-    /// Files and folders, in any order.
-    pub entries: Vec<Entry>,
-    /// Entries that cannot be synchronised (symlinks, special files, invalid names).
-    pub skipped: Vec<Skipped>,
-    /// Files with ftpsync's temporary names ([`TEMP_PREFIX`]), which are no content: left by a
-    /// run that was interrupted, or being written by one that is running.
-    pub temporary: Vec<Entry>,
-}
+use crate::model::target::TargetInfo;
 
 /// Result of writing one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +96,7 @@ pub trait Target: Send {
     /// Removes an empty folder.
     fn remove_dir(&mut self, path: &RelPath) -> Result<()>;
 
-    /// Removes a file with a temporary name ([`is_temp_name`]) if it provably belongs to a run
+    /// Removes a file with a temporary name ([`is_temp_name`](crate::model::listing::is_temp_name)) if it provably belongs to a run
     /// that is gone; `Ok(false)` when it is left (it may be a running one's) or was gone
     /// already. FTP: only while this connection holds the lock (no other run applies on the
     /// remote then); a local folder: when the process named in it no longer runs.
@@ -284,23 +251,6 @@ pub fn with_write_attempts<T>(attempts: u32, mut write: impl FnMut() -> Result<T
             other => return other,
         }
     }
-}
-
-/// Prefix of the temporary names files are written under before being renamed into place:
-/// `.ftpsync-tmp-<pid>-<suffix>`. Entries with this prefix are never listed as content.
-pub const TEMP_PREFIX: &str = ".ftpsync-tmp-";
-
-/// True for names that a listing must not report as content: temporary files of an
-/// interrupted write.
-pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with(TEMP_PREFIX)
-}
-
-/// The process id in a temporary name (`.ftpsync-tmp-<pid>-<suffix>`); `None` for a name
-/// without one (written by an older version).
-pub fn temp_name_pid(name: &str) -> Option<u32> {
-    let (pid, _) = name.strip_prefix(TEMP_PREFIX)?.split_once('-')?;
-    pid.parse().ok()
 }
 
 /// Whether the process `pid` of this host is known to be gone (Linux `/proc`; where there is

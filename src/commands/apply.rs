@@ -39,8 +39,7 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
         let info = local.info();
         printer
             .note(4, &format!("Using the local folder {} instead of {} (--local).", info.display, plan.local.display));
-        plan.local =
-            TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() };
+        plan.local = TargetDesc::from(info);
     }
     for (desc, target) in [(&plan.local, &local), (&plan.remote, &remote)] {
         if target.info().id != desc.id {

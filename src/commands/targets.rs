@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::backend::Target;
 use crate::backend::ftp::session::Settings;
 use crate::backend::ftp::tls::{Trust, Verify};
 use crate::backend::ftp::{FtpTarget, Options};
 use crate::backend::local::LocalTarget;
 use crate::backend::url::{FtpUrl, Location, Tls, redact_raw};
-use crate::backend::{Target, TargetInfo};
 use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
+use crate::model::target::TargetInfo;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
 

@@ -4,9 +4,8 @@
 //! pyftpsync's tag, symbol, colour and minimum verbosity.
 
 use crate::model::Kind;
-use crate::plan::document::{Action, PlanEntry, Reason, Resolution};
+use crate::plan::document::{Action, Class, PairOp, PlanEntry, Reason, Resolution};
 use crate::plan::options::Mode;
-use crate::planner::classify::{Class, PairOp};
 
 /// Colour of a line (ANSI), as pyftpsync chooses it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

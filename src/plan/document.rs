@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::backend::TargetKind;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::target::{TargetInfo, TargetKind};
 use crate::plan::options::{Mode, PlanOptions};
-use crate::planner::classify::{Class, PairOp};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "ftpsync-plan";
@@ -45,6 +44,11 @@ pub struct Tool {
     pub version: String,
 }
 
+/// The tool's name and version, as recorded in plans and metadata.
+pub fn tool() -> Tool {
+    Tool { name: "ftpsync".into(), version: env!("CARGO_PKG_VERSION").into() }
+}
+
 /// One target as recorded in a plan (never with a password).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetDesc {
@@ -52,6 +56,12 @@ pub struct TargetDesc {
     pub url: String,
     pub id: String,
     pub display: String,
+}
+
+impl From<&TargetInfo> for TargetDesc {
+    fn from(info: &TargetInfo) -> Self {
+        TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() }
+    }
 }
 
 /// Counts for reviewers and for `--detailed-exitcode`.
@@ -73,7 +83,17 @@ pub struct Summary {
     /// Entries whose action changes a side or the metadata.
     pub changes: u64,
     /// pyftpsync's listing counters (for its summary line).
-    pub scan: crate::planner::ScanCounts,
+    pub scan: ScanCounts,
+}
+
+/// pyftpsync's listing counters, for its summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCounts {
+    pub local_files: u64,
+    pub local_dirs: u64,
+    pub remote_files: u64,
+    pub remote_dirs: u64,
+    pub entries_seen: u64,
 }
 
 /// A folder the scan visited, on each side where it exists.
@@ -238,6 +258,52 @@ pub struct RecordState {
     pub u: f64,
 }
 
+/// State of one side of a pair relative to the last synchronisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Absent, and no record says it ever existed.
+    Missing,
+    /// Present, not in the records of a folder that has records.
+    New,
+    /// Present and equal to its record.
+    Unmodified,
+    /// Present and different from its record.
+    Modified,
+    /// Absent, but a record says it existed at the last sync.
+    Deleted,
+    /// Present; the folder has no records at all.
+    Existing,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Missing => "missing",
+            Class::New => "new",
+            Class::Unmodified => "unmodified",
+            Class::Modified => "modified",
+            Class::Deleted => "deleted",
+            Class::Existing => "existing",
+        }
+    }
+}
+
+/// pyftpsync's pair operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairOp {
+    Equal,
+    /// Copy local → remote.
+    CopyLocal,
+    /// Copy remote → local.
+    CopyRemote,
+    DeleteLocal,
+    DeleteRemote,
+    Conflict,
+    NeedCompare,
+}
+
 /// Final classification of both sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
@@ -317,7 +383,7 @@ impl PlanEntry {
 
 /// `Option<Option<T>>` where the outer `None` is an absent field and `Some(None)` is `null`.
 mod double_option {
-    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer, T: Serialize>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
         match v {

@@ -12,10 +12,10 @@ use std::io::Write;
 
 use serde::Deserialize;
 
-use super::Loaded;
 use super::document::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
-use crate::backend::is_temp_name;
+use super::effective::effective_actions;
 use crate::model::digest::Hasher;
+use crate::model::listing::is_temp_name;
 use crate::model::relpath::check_name;
 
 /// Why a plan file was refused (apply exits 4).
@@ -66,6 +66,19 @@ impl Write for HashWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Plans are files; this is the result of reading one.
+pub struct Loaded {
+    pub plan: Plan,
+    /// sha256 over the canonical encoding (the same for the JSON and MessagePack forms).
+    pub digest: String,
+}
+
+/// Reads a plan from disk (JSON or MessagePack), checking everything apply relies on.
+pub fn load(path: &std::path::Path) -> Result<Loaded, PlanError> {
+    let bytes = std::fs::read(path).map_err(|e| PlanError::new(format!("cannot read {}: {e}", path.display())))?;
+    decode(&bytes)
 }
 
 /// The digest of a plan: sha256 of its canonical (compact JSON) encoding.
@@ -126,7 +139,7 @@ fn check_version(format: Option<&str>, version: Option<&str>) -> Result<(), Plan
 /// do them, after any edit of a resolution).
 pub fn check_max_delete(plan: &Plan) -> Result<(), PlanError> {
     let Some(max) = plan.options.max_delete else { return Ok(()) };
-    let deletions = super::effective_actions(&plan.entries)
+    let deletions = effective_actions(&plan.entries)
         .iter()
         .filter(|a| matches!(a, Action::DeleteLocal | Action::DeleteRemote))
         .count() as u64;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::document::{Plan, Summary, TargetDesc, Tool};
+use super::document::{Plan, Summary, TargetDesc, Tool, tool};
 use super::io::FileFormat;
 use crate::plan::options::Mode;
 
@@ -35,7 +35,7 @@ impl PlanWritten {
         PlanWritten {
             format: WRITTEN_FORMAT.into(),
             format_version: WRITTEN_VERSION.into(),
-            tool: super::tool(),
+            tool: tool(),
             plan_file: file.display().to_string(),
             plan_format: match format {
                 FileFormat::Json => "json",

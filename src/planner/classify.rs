@@ -5,10 +5,9 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
-
 use crate::meta::{PeerSync, Record};
 use crate::model::{Entry, Kind};
+use crate::plan::document::{Class, PairOp};
 
 /// Two modification times within this many seconds are equal (pyftpsync's `EPS_TIME`).
 pub const EPS: f64 = 2.01;
@@ -23,52 +22,6 @@ pub fn eps_cmp(a: f64, b: f64) -> Ordering {
     } else {
         Ordering::Greater
     }
-}
-
-/// State of one side of a pair relative to the last synchronisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    /// Absent, and no record says it ever existed.
-    Missing,
-    /// Present, not in the records of a folder that has records.
-    New,
-    /// Present and equal to its record.
-    Unmodified,
-    /// Present and different from its record.
-    Modified,
-    /// Absent, but a record says it existed at the last sync.
-    Deleted,
-    /// Present; the folder has no records at all.
-    Existing,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Missing => "missing",
-            Class::New => "new",
-            Class::Unmodified => "unmodified",
-            Class::Modified => "modified",
-            Class::Deleted => "deleted",
-            Class::Existing => "existing",
-        }
-    }
-}
-
-/// pyftpsync's pair operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PairOp {
-    Equal,
-    /// Copy local → remote.
-    CopyLocal,
-    /// Copy remote → local.
-    CopyRemote,
-    DeleteLocal,
-    DeleteRemote,
-    Conflict,
-    NeedCompare,
 }
 
 /// True if the peer data counts as "metadata available" (pyftpsync tests the dict's truth).

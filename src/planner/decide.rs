@@ -5,11 +5,11 @@
 
 use std::cmp::Ordering;
 
-use super::classify::{Class, PairOp, classify_entry, compare_files, eps_cmp, pair_operation};
+use super::classify::{classify_entry, compare_files, eps_cmp, pair_operation};
 use super::pairs::Pair;
 use crate::meta::Record;
 use crate::model::Kind;
-use crate::plan::document::{Action, Reason, Resolution};
+use crate::plan::document::{Action, Class, PairOp, Reason, Resolution};
 use crate::plan::options::{Mode, PlanOptions, Resolve};
 use crate::planner::filter::Filter;
 

@@ -6,9 +6,14 @@
 //!    the side that has them);
 //! 2. [`build`] walks the complete [`Snapshot`] from the root and emits one plan entry per
 //!    pair, plus one per entry inside whole-folder actions, plus one per stale record.
+//!
+//! [`assemble`] makes the plan document of what was built. The planner points one way: it uses
+//! the plan's types (`crate::plan`), never the other way round.
 
+pub mod built;
 pub mod classify;
 pub mod decide;
+pub mod entries;
 pub mod filter;
 pub mod pairs;
 pub mod snapshot;
@@ -16,21 +21,24 @@ pub mod subtree;
 pub mod texts;
 
 use anyhow::{Result, anyhow, bail};
-use serde::{Deserialize, Serialize};
 
-use self::classify::{Class, PairOp, peer_present};
+use self::built::Built;
+use self::classify::peer_present;
 use self::decide::{DecideCtx, Decision, decide};
-use self::pairs::{Pair, SideEntry, effective_entries, make_pairs};
-use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Side, Snapshot};
-use crate::backend::TargetInfo;
+use self::entries::{make_entry, stale_entry};
+use self::pairs::{Pair, effective_entries, make_pairs};
+use self::snapshot::{DirScan, MetaFile, Purpose, ScanRequest, Snapshot};
 use crate::meta::{PeerSync, Record};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
+use crate::model::target::TargetInfo;
 use crate::plan::document::{
-    Action, Classification, EntryState, Folder, FolderSide, MetaStatus, PlanEntry, Reason, RecordState, Resolution,
-    SkippedName,
+    Action, Class, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Folder, PairOp, Plan, Reason, Resolution, ScanCounts, Summary,
+    TargetDesc, tool,
 };
 use crate::plan::options::{PlanOptions, Resolve};
+use crate::plan::summary::summarize;
 use crate::planner::filter::Filter;
 
 /// Options and target identities the planner works with.
@@ -50,16 +58,6 @@ impl PlanContext {
     fn decide_ctx(&self) -> DecideCtx<'_> {
         DecideCtx { options: &self.options, filter: &self.filter }
     }
-}
-
-/// pyftpsync's listing counters, for its summary line.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanCounts {
-    pub local_files: u64,
-    pub local_dirs: u64,
-    pub remote_files: u64,
-    pub remote_dirs: u64,
-    pub entries_seen: u64,
 }
 
 /// The classified pairs of a visited folder.
@@ -188,66 +186,6 @@ pub fn follow_up(ctx: &PlanContext, scan: &DirScan) -> Result<Vec<ScanRequest>> 
     Ok(out)
 }
 
-/// The plan's entries and folders, before the summary is computed.
-#[derive(Debug, Default)]
-pub struct Built {
-    pub entries: Vec<PlanEntry>,
-    pub folders: Vec<Folder>,
-    pub scan: ScanCounts,
-    pub warnings: Vec<String>,
-    /// Folders that could not be read (`--skip-unreadable`): nothing in them, nor they
-    /// themselves, is copied, deleted or recorded.
-    pub unreadable: Vec<RelPath>,
-}
-
-impl Built {
-    fn add_folder(&mut self, scan: &DirScan) {
-        let side = |sd: &Option<snapshot::SideDir>, actual: &Option<RelPath>| {
-            sd.as_ref().map(|sd| FolderSide {
-                actual_path: actual.clone().filter(|p| *p != scan.request.path),
-                meta: match sd.meta {
-                    MetaFile::Absent => MetaStatus::Absent,
-                    MetaFile::Valid { .. } => MetaStatus::Valid,
-                    MetaFile::Unreadable { .. } => MetaStatus::Unreadable,
-                    MetaFile::Incompatible { .. } => MetaStatus::Incompatible,
-                    MetaFile::Unread => MetaStatus::Unread,
-                },
-                meta_sha256: sd.meta.sha256().map(str::to_string),
-                skipped: sd
-                    .skipped
-                    .iter()
-                    .map(|s| SkippedName { name: s.name.clone(), reason: s.reason.clone() })
-                    .collect(),
-                temporary: sd.temporary.clone(),
-            })
-        };
-        for (label, sd) in [("local", &scan.local), ("remote", &scan.remote)] {
-            for s in sd.iter().flat_map(|sd| &sd.skipped) {
-                self.warnings.push(format!(
-                    "Skipping {label} {:?}: {}",
-                    scan.request.path.join_unchecked(&s.name).as_str(),
-                    s.reason
-                ));
-            }
-        }
-        self.folders.push(Folder {
-            path: scan.request.path.clone(),
-            local: side(&scan.local, &scan.request.local_path),
-            remote: side(&scan.remote, &scan.request.remote_path),
-        });
-    }
-}
-
-pub(crate) fn entry_state(e: &SideEntry) -> EntryState {
-    EntryState {
-        kind: e.entry.kind,
-        size: e.entry.size,
-        mtime: e.entry.mtime,
-        listed_mtime: e.listed_mtime,
-        unique: e.entry.unique.clone(),
-    }
-}
-
 /// True when the record already describes the (equal) pair exactly.
 fn record_current(record: Option<&Record>, pair: &Pair) -> bool {
     match (record, pair.local_entry()) {
@@ -276,7 +214,7 @@ pub fn build(ctx: &PlanContext, snapshot: &Snapshot) -> Result<Built> {
 /// A remote folder below the root with a lock file of its own is the root of another run
 /// (ftpsync may be pointed at a folder inside ours): the temporary files in it belong to that
 /// run, whose lock we do not hold, and are left alone.
-fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [crate::plan::document::Folder]) {
+fn keep_nested_roots_temporaries(snapshot: &Snapshot, folders: &mut [Folder]) {
     let roots: Vec<&RelPath> = snapshot
         .dirs
         .iter()
@@ -368,27 +306,6 @@ fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Buil
     Ok(())
 }
 
-/// An entry for a record whose name is gone from both sides.
-fn stale_entry(path: RelPath, rec: &Record) -> PlanEntry {
-    PlanEntry {
-        path,
-        kind: if rec.m.is_none() && rec.s.is_none() { Kind::Dir } else { Kind::File },
-        local: None,
-        remote: None,
-        record: Some(record_state(rec)),
-        classification: Classification { local: Class::Deleted, remote: Class::Deleted },
-        operation: None,
-        action: Action::Forget,
-        reason: Reason::Stale,
-        reason_text: texts::reason_text(Reason::Stale, Reason::Stale, None),
-        resolution: None,
-        part_of: None,
-        local_name: None,
-        remote_name: None,
-        sha256: None,
-    }
-}
-
 /// pyftpsync's listing counters for a visited folder.
 fn count_visited(scan: &DirScan, counts: &mut ScanCounts) {
     let (local, remote) =
@@ -436,26 +353,21 @@ fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath
     }
 }
 
-fn record_state(r: &Record) -> RecordState {
-    RecordState { m: r.m, s: r.s, u: r.u }
-}
-
-fn make_entry(path: RelPath, pair: &Pair, d: &Decision, record: Option<&Record>) -> PlanEntry {
-    PlanEntry {
-        path,
-        kind: pair.any().kind,
-        local: pair.local.as_ref().map(entry_state),
-        remote: pair.remote.as_ref().map(entry_state),
-        record: record.map(record_state),
-        classification: Classification { local: d.classes.0, remote: d.classes.1 },
-        operation: d.operation,
-        action: d.action,
-        reason: d.reason,
-        reason_text: texts::reason_text(d.reason, d.change, d.note.as_deref()),
-        resolution: d.resolution,
-        part_of: None,
-        local_name: pair.local_name.clone(),
-        remote_name: pair.remote_name.clone(),
-        sha256: None,
-    }
+/// Assembles a plan from what [`build`] built.
+pub fn assemble(ctx: &PlanContext, built: Built, created: String) -> Plan {
+    let mut plan = Plan {
+        format: FORMAT.into(),
+        format_version: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
+        tool: tool(),
+        created,
+        mode: ctx.options.mode,
+        local: TargetDesc::from(&ctx.local),
+        remote: TargetDesc::from(&ctx.remote),
+        options: ctx.options.clone(),
+        summary: Summary::default(),
+        folders: built.folders,
+        entries: built.entries,
+    };
+    plan.summary = summarize(&plan.entries, built.scan);
+    plan
 }

@@ -7,17 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::backend::Listing;
 use crate::meta::{DirMeta, LOCK_FILE, META_FILE, MetaError};
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::model::{Entry, Kind, Skipped};
-
-/// One side of the synchronisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    Local,
-    Remote,
-}
 
 /// Why a folder is scanned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,13 +5,16 @@
 //! entries it cannot prove unchanged; [`expand`] lists every entry of such a folder as an entry
 //! of the plan, so apply copies or deletes exactly what was reviewed.
 
-use super::Built;
-use super::classify::{Class, classify_entry, peer_present};
+use super::built::Built;
+use super::classify::{classify_entry, peer_present};
+use super::entries::{entry_state, stale_entry};
 use super::pairs::effective_entries;
-use super::snapshot::{Side, Snapshot};
+use super::snapshot::Snapshot;
+use super::texts;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
-use crate::plan::document::{Action, Classification, PlanEntry, Reason};
+use crate::model::side::Side;
+use crate::plan::document::{Action, Class, Classification, PlanEntry, Reason};
 use crate::planner::filter::Filter;
 
 /// The two target ids: the key of each side's records of the other.
@@ -101,7 +104,7 @@ pub fn expand(
             Action::DeleteLocal | Action::DeleteRemote => action,
             _ => Action::Skip,
         };
-        let state = Some(super::entry_state(&e));
+        let state = Some(entry_state(&e));
         let (local, remote) = match side {
             Side::Local => (state, None),
             Side::Remote => (None, state),
@@ -119,7 +122,7 @@ pub fn expand(
             operation: None,
             action: child_action,
             reason,
-            reason_text: super::texts::reason_text(reason, reason, None),
+            reason_text: texts::reason_text(reason, reason, None),
             resolution: None,
             part_of: Some(root.clone()),
             local_name: None,
@@ -136,7 +139,7 @@ pub fn expand(
         let names: std::collections::HashSet<&str> = sd.entries.iter().map(|e| e.name.as_str()).collect();
         let peer = sd.meta.valid().and_then(|m| m.peer(remote_id));
         for (name, rec) in peer.iter().flat_map(|p| &p.records).filter(|(n, _)| !names.contains(n.as_str())) {
-            let mut e = super::stale_entry(dir.join_unchecked(name), rec);
+            let mut e = stale_entry(dir.join_unchecked(name), rec);
             e.part_of = Some(root.clone());
             e.action = if matches!(action, Action::Upload) { Action::Forget } else { Action::Skip };
             built.entries.push(e);

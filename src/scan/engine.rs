@@ -3,16 +3,16 @@
 
 use anyhow::Result;
 
-use crate::apply::exec::hash_file;
-use crate::apply::layout::Layout;
 use crate::backend::Target;
+use crate::backend::hash::hash_file;
 use crate::meta::timefmt::iso_utc;
 use crate::model::Kind;
+use crate::model::side::Side;
 use crate::plan::document::{Action, Plan};
+use crate::plan::effective_actions;
+use crate::plan::layout::Layout;
 use crate::plan::options::PlanOptions;
-use crate::plan::{assemble, effective_actions};
-use crate::planner::snapshot::Side;
-use crate::planner::{PlanContext, build};
+use crate::planner::{PlanContext, assemble, build};
 use crate::scan::scan;
 
 /// A plan and the warnings met while making it.

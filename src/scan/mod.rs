@@ -12,8 +12,9 @@ use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 
-use crate::backend::{Listing, Target, Unreadable, read_to_vec, unreadable_of};
+use crate::backend::{Target, Unreadable, read_to_vec, unreadable_of};
 use crate::meta::META_FILE;
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};

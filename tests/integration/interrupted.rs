@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ftpsync::apply::{Applied, apply};
+use ftpsync::backend::Target;
 use ftpsync::backend::ftp::{FtpTarget, Options};
 use ftpsync::backend::local::LocalTarget;
-use ftpsync::backend::{TEMP_PREFIX, Target};
+use ftpsync::model::listing::TEMP_PREFIX;
 use ftpsync::model::{Clock, SystemClock};
 use ftpsync::plan::options::{Mode, PlanOptions};
 use ftpsync::scan::engine::make_plan;

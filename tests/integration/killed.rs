@@ -181,7 +181,7 @@ fn largest_temporary(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| ftpsync::backend::is_temp_name(&e.file_name().to_string_lossy()))
+        .filter(|e| ftpsync::model::listing::is_temp_name(&e.file_name().to_string_lossy()))
         .filter_map(|e| e.metadata().ok().map(|m| m.len()))
         .max()
         .unwrap_or(0)

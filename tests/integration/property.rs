@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ftpsync::apply::{ApplySettings, apply};
+use ftpsync::backend::Target;
 use ftpsync::backend::local::LocalTarget;
 use ftpsync::backend::memory::{MemoryFs, MemoryOptions, Node};
-use ftpsync::backend::{Target, is_temp_name};
 use ftpsync::meta::{WriteStyle, is_reserved_name};
+use ftpsync::model::listing::is_temp_name;
 use ftpsync::model::{Clock, StepClock};
 use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
 use ftpsync::planner::classify::EPS;

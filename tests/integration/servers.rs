@@ -628,7 +628,7 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
         let plain = ops::list(&mut session, &top, None, &ftpsync::backend::ftp::list_method::ListMethod::default())
             .map_err(|e| format!("{listing}: {e:#}"))?
             .ok_or("the top folder is missing")?;
-        let facts = |l: &ftpsync::backend::Listing| {
+        let facts = |l: &ftpsync::model::listing::Listing| {
             let mut v: Vec<_> = l
                 .entries
                 .iter()

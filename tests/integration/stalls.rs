@@ -79,7 +79,7 @@ fn no_temporary_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(ftpsync::backend::TEMP_PREFIX))
+        .filter(|n| n.starts_with(ftpsync::model::listing::TEMP_PREFIX))
         .collect()
 }
 

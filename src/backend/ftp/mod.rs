@@ -41,11 +41,11 @@ use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings};
 use self::wire::Direction;
-use super::{
-    Guard, Listing, ReadSink, TEMP_PREFIX, Target, TargetInfo, TargetKind, Written, is_temp_name, is_transient,
-};
+use super::{Guard, ReadSink, Target, Written, is_transient};
 use crate::meta::LOCK_FILE;
+use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
+use crate::model::target::{TargetInfo, TargetKind};
 use crate::model::{Clock, Entry, SystemClock};
 
 /// Options of an FTP target beyond the connection itself.

@@ -13,8 +13,9 @@ use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
 use super::session::Session;
 use super::wire::{Direction, Failure, Reply};
-use crate::backend::{Listing, Transient, Unreadable, is_temp_name, unreadable_of};
+use crate::backend::{Transient, Unreadable, unreadable_of};
 use crate::model::Clock;
+use crate::model::listing::{Listing, is_temp_name};
 use crate::model::{Entry, Kind, Skipped, SystemClock};
 
 /// Replies meaning "no such file or folder" (or not allowed to see it).

@@ -9,10 +9,12 @@ use std::io::Read;
 use anyhow::Result;
 
 use super::{Progress, Show};
-use crate::backend::{Guard, Listing, Opener, ReadSink, Target, TargetInfo, Written};
+use crate::backend::{Guard, Opener, ReadSink, Target, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::Entry;
+use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
+use crate::model::target::TargetInfo;
 
 pub struct Watched {
     inner: Box<dyn Target>,

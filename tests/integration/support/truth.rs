@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use ftpsync::backend::is_temp_name;
 use ftpsync::meta::{LOCK_FILE, META_FILE};
+use ftpsync::model::listing::is_temp_name;
 use serde_json::Value;
 
 use super::world::Versions;

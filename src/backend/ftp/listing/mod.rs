@@ -37,8 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use self::line::shown_bytes;
 pub use self::line::{LineResult, Listed, MAX_SIZE, Precision, checked_mtime, decode_name};
 pub use self::mlsd::parse_mlsd_line;
-use crate::backend::Listing;
 use crate::model::Skipped;
+use crate::model::listing::Listing;
 
 /// Which command produced a listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

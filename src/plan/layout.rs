@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::plan::document::{Folder, Plan, PlanEntry};
-use crate::planner::snapshot::Side;
 
 /// Maps canonical plan paths to the paths on each side.
 pub struct Layout<'a> {

@@ -12,18 +12,22 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::check::{Fresh, SideKey};
-use super::layout::{Layout, side_name};
+use super::check::Fresh;
+use super::effects::meta_effects;
+use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
+use super::outcome::{Outcome, Status};
+use super::settings::ApplySettings;
+use super::stats::Counters;
 use super::workers::{Worker, share_out_then};
-use super::{ApplySettings, Outcome, Status, exec, meta_effects};
-use crate::apply::stats::Counters;
 use crate::backend::{Target, is_lock_lost};
 use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::plan::document::{Action, Plan, PlanEntry};
-use crate::planner::snapshot::{MetaFile, Side};
+use crate::plan::layout::{Layout, side_name};
+use crate::planner::snapshot::MetaFile;
 
 /// What does not change while applying.
 pub(super) struct Fixed<'a> {
@@ -184,8 +188,8 @@ fn settle(fixed: &Fixed<'_>, state: &Mutex<State>, e: &PlanEntry, action: Action
 
 /// Before a change on the local side: the remote lock's last look (the remote side takes
 /// it itself before its own changes, see `Target::settle_lock`).
-fn before_local_change(w: &mut Worker<'_>, side: impl Into<SideKey>) -> Result<()> {
-    if side.into() == SideKey::Local { w.remote.settle_lock() } else { Ok(()) }
+fn before_local_change(w: &mut Worker<'_>, side: Side) -> Result<()> {
+    if side == Side::Local { w.remote.settle_lock() } else { Ok(()) }
 }
 
 /// Writes one metadata document taken out of the store.
@@ -259,14 +263,7 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
             st.store.set_sync(&folder, peer, name, Some(src_state.mtime), Some(src_state.size), done);
             if records_mtimes {
                 // The upload time on the server's clock, as the server stamps the file.
-                st.store.set_mtime(
-                    to.into(),
-                    &folder,
-                    side_name(e, to),
-                    src_state.mtime,
-                    src_state.size,
-                    done + offset,
-                );
+                st.store.set_mtime(to, &folder, side_name(e, to), src_state.mtime, src_state.size, done + offset);
             }
             Ok(src_state.size)
         }
@@ -312,11 +309,11 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
     let target = w.side(side);
     exec::recheck(target, &path, planned)?;
     if e.kind == Kind::Dir {
-        let found = fixed.fresh.dirs.get(&(side.into(), e.path.clone()));
+        let found = fixed.fresh.dirs.get(&(side, e.path.clone()));
         if found.is_some_and(|sd| sd.meta != MetaFile::Absent) {
             target.remove_file(&path.join_unchecked(META_FILE))?;
         }
-        lock(state).store.doc(side.into(), &e.path).gone = true;
+        lock(state).store.doc(side, &e.path).gone = true;
         target.remove_dir(&path)?;
     } else {
         target.remove_file(&path)?;
@@ -326,7 +323,7 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
         let mut st = lock(state);
         st.store.remove_sync(&e.path.parent(), &fixed.plan.remote.id, e.path.name());
         if records_mtimes {
-            st.store.remove_mtime(side.into(), &e.path.parent(), side_name(e, side));
+            st.store.remove_mtime(side, &e.path.parent(), side_name(e, side));
         }
     }
     Ok(())

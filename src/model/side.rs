@@ -1,0 +1,9 @@
+//! The two sides of a synchronisation.
+
+/// One side of the synchronisation. Ordered (local first) so per-side maps and sets iterate
+/// in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    Local,
+    Remote,
+}
