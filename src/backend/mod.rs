@@ -14,6 +14,7 @@ pub mod ftp;
 pub mod local;
 pub mod memory;
 pub mod pool;
+pub mod secret;
 pub mod url;
 
 use std::io::Read;
@@ -263,6 +264,21 @@ pub struct LockLost(pub String);
 /// True when an error (anywhere in its chain) is [`LockLost`].
 pub fn is_lock_lost(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<LockLost>().is_some())
+}
+
+/// The server refused the user name or password (`530` to `USER` or `PASS`): trying again
+/// with the same credentials cannot help, asking for them again may.
+#[derive(Debug, thiserror::Error)]
+#[error("login as {user:?} to {server} failed: wrong user name or password")]
+pub struct LoginRefused {
+    pub user: String,
+    /// The server as shown to people.
+    pub server: String,
+}
+
+/// True when an error (anywhere in its chain) is [`LoginRefused`].
+pub fn is_login_refused(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<LoginRefused>().is_some())
 }
 
 /// Runs `write` (a [`Target::write_file`] from a source it opens afresh) up to `attempts`

@@ -11,7 +11,7 @@ use crate::backend::ftp::tls::{Trust, Verify};
 use crate::backend::ftp::{FtpTarget, Options};
 use crate::backend::local::LocalTarget;
 use crate::backend::url::{FtpUrl, Location, Tls, redact_raw};
-use crate::backend::{Target, TargetInfo};
+use crate::backend::{Target, TargetInfo, is_login_refused};
 use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
 use crate::output::{Printer, trace};
@@ -103,7 +103,7 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
                 }
                 return Ok(target);
             }
-            Err(e) if attempt < 3 && format!("{e}").contains("wrong user name or password") => {
+            Err(e) if attempt < 3 && is_login_refused(&e) => {
                 printer.error(&format!("{e:#}"));
                 match resolver.reprompt(&url.host, Some(user.as_str()))? {
                     Some(c) => creds = c,
