@@ -24,6 +24,11 @@ use anyhow::Result;
 use crate::model::relpath::RelPath;
 use crate::model::{Entry, Skipped};
 
+/// Network timeout in seconds when nobody says otherwise (`--timeout`).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Attempts for a failed connection or transfer when nobody says otherwise (`--retries`).
+pub const DEFAULT_RETRIES: u32 = 3;
+
 /// What kind of target this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -16,6 +16,7 @@ use crate::model::{Clock, SystemClock};
 use crate::output::{Printer, run};
 use crate::plan::document::Plan;
 use crate::plan::effective_actions;
+use crate::settings::MetaStyle;
 
 /// How the end of a run is shown.
 pub struct Finish {
@@ -27,6 +28,8 @@ pub struct Finish {
     pub break_lock: bool,
     /// `--workers`: connections per side working at the same time.
     pub workers: usize,
+    /// How metadata is written (an invalid setting stops the run here).
+    pub meta_style: MetaStyle,
 }
 
 impl Finish {
@@ -82,7 +85,7 @@ impl Finish {
         let started = clock.now();
         let settings = ApplySettings {
             clock: clock.clone(),
-            meta_style: crate::meta::style::from_environment()?,
+            meta_style: self.meta_style.clone().map_err(anyhow::Error::msg)?,
             break_lock: self.break_lock,
             workers: self.workers,
         };

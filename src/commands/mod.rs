@@ -19,7 +19,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{Global, RunSettings, ScanSettings, TreeSettings};
+use crate::settings::{ApplyPlanSettings, DemoSettings, Global, ScanSettings, SyncSettings, TreeSettings};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Exit> {
@@ -35,14 +35,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo', 'completions', 'man'); see --help").into());
     };
     match command {
-        Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
-        Command::Download(a) => sync::run(&RunSettings::download(a, &cli), &global),
-        Command::Sync(a) => sync::run(&RunSettings::sync(a, &cli), &global),
+        Command::Upload(a) => sync::run(&SyncSettings::upload(a, &cli), &global),
+        Command::Download(a) => sync::run(&SyncSettings::download(a, &cli), &global),
+        Command::Sync(a) => sync::run(&SyncSettings::sync(a, &cli), &global),
         Command::Plan(p) => {
             let settings = match &p.mode {
-                PlanMode::Upload(a) => RunSettings::upload(a, &cli),
-                PlanMode::Download(a) => RunSettings::download(a, &cli),
-                PlanMode::Sync(a) => RunSettings::sync(a, &cli),
+                PlanMode::Upload(a) => SyncSettings::upload(a, &cli),
+                PlanMode::Download(a) => SyncSettings::download(a, &cli),
+                PlanMode::Sync(a) => SyncSettings::sync(a, &cli),
             };
             plan::run(p, &settings, &global)
         }
@@ -50,8 +50,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(a),
-        Command::Apply(a) => apply::run(a, &global),
-        Command::Demo => demo::run(&global),
+        Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
+        Command::Demo => demo::run(&DemoSettings::default(), &global),
         Command::Serve(a) => serve::run(a, &global),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

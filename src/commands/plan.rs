@@ -19,7 +19,7 @@ use crate::plan::document::Plan;
 use crate::plan::io::{FileFormat, digest, write};
 use crate::plan::written::PlanWritten;
 use crate::scan::engine::{add_checksums, make_plan_with};
-use crate::settings::{Global, RunSettings};
+use crate::settings::{Global, SyncSettings};
 
 /// Both targets of a run, open, and the plan made from them.
 pub struct Prepared {
@@ -31,7 +31,7 @@ pub struct Prepared {
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
 /// met on the way, the answers to `--resolve ask` and `--checksum`. `now` is the plan's
 /// creation time.
-pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
+pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared> {
     let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     printer.progress.scanning();
@@ -78,7 +78,7 @@ impl PlanOutput {
     }
 }
 
-pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
+pub fn run(args: &PlanArgs, s: &SyncSettings, g: &Global) -> Result<Exit> {
     let Some(output) = &args.output else {
         return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
     };
@@ -91,7 +91,7 @@ pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
 
 /// Plans the run and writes the plan; prints its summary (with `--json`, as a document on
 /// stdout).
-pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
+pub fn write_plan(out: &PlanOutput, s: &SyncSettings, g: &Global) -> Result<Exit> {
     let to_stdout = out.to_stdout();
     if s.json && to_stdout {
         return Err(ExitError::usage(

@@ -17,9 +17,6 @@ use crate::error::ExitError;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
 
-/// Environment variable with the FTP password, for CI (used when the URL has none).
-pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";
-
 /// Opens a target given on the command line (or recorded in a plan).
 pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<Box<dyn Target>> {
     match Location::parse(location).map_err(|e| ExitError::usage(format!("{}: {e}", redact_raw(location))))? {
@@ -75,11 +72,11 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
         }
     };
     if url.password.is_none()
-        && let Ok(pw) = std::env::var(PASSWORD_ENV)
+        && let Some(pw) = &conn.password_env
     {
-        url.password = Some(pw);
+        url.password = Some(pw.expose().to_string());
     }
-    let mut resolver = Resolver::new(LookupOptions::from_args(conn), printer);
+    let mut resolver = Resolver::new(LookupOptions::from_settings(conn), printer);
     let mut creds = resolver.resolve(&url)?;
     let options = Options { retries: conn.retries, create_root };
     for attempt in 0.. {

@@ -29,9 +29,9 @@ use anyhow::{Result, anyhow};
 
 use crate::backend::secret::Secret;
 use crate::backend::url::FtpUrl;
-use crate::cli::ConnArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
+use crate::settings::Connection;
 
 pub use prompt::{Prompter, TerminalPrompter};
 pub use store::{MemoryStore, PasswordStore, StoreError, SystemKeyring};
@@ -77,7 +77,7 @@ impl Credentials {
     }
 }
 
-/// The lookup switches (`ConnArgs`' credential flags).
+/// The lookup switches (the credential flags of [`Connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LookupOptions {
     /// `--prompt`: skip keyring and `.netrc`, always ask.
@@ -98,7 +98,7 @@ impl Default for LookupOptions {
 }
 
 impl LookupOptions {
-    pub fn from_args(a: &ConnArgs) -> Self {
+    pub fn from_settings(a: &Connection) -> Self {
         LookupOptions { force_prompt: a.prompt, allow_prompt: !a.no_prompt, keyring: !a.no_keyring, netrc: !a.no_netrc }
     }
 }
