@@ -13,7 +13,7 @@ use crate::backend::local::LocalTarget;
 use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
 use crate::output::show::table;
-use crate::output::{Printer, run};
+use crate::output::{Printer, sync};
 use crate::plan::io::{FileFormat, digest, encode};
 use crate::plan::options::{Mode, PlanOptions, Resolve};
 use crate::scan::engine::make_plan;
@@ -108,9 +108,9 @@ pub fn run(s: &DemoSettings, global: &Global) -> Result<Exit> {
     let settings = ApplySettings { clock, meta_style, break_lock: s.conn.break_lock, workers: s.conn.workers };
     let started = SystemClock.now();
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
-    run::header(&p, &plan);
-    run::action_lines(&p, &plan, &applied.actions, false);
-    run::summary(&p, &applied.counters, SystemClock.now() - started, false);
+    sync::header(&p, &plan);
+    sync::action_lines(&p, &plan, &applied.actions, false);
+    sync::summary(&p, &applied.counters, SystemClock.now() - started, false);
 
     step(
         &p,

@@ -1,5 +1,5 @@
-//! One module per command; [`run`] dispatches. Commands turn settings into library calls and
-//! hand results to the printer.
+//! One module per command; [`dispatch`] picks the command. Commands turn settings into library
+//! calls and hand results to the printer.
 
 pub mod apply;
 pub mod demo;
@@ -22,7 +22,7 @@ use crate::error::{Exit, ExitError};
 use crate::settings::{ApplyPlanSettings, DemoSettings, Global, ScanSettings, SyncSettings, TreeSettings};
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<Exit> {
+pub fn dispatch(cli: Cli) -> Result<Exit> {
     let global = Global::from_cli(&cli)?;
     if global.verbosity >= 5 {
         crate::output::trace::install(global.verbosity);
