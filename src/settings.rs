@@ -8,11 +8,12 @@ use anyhow::Result;
 use crate::backend::secret::Secret;
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
-    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, ScanArgs, SyncArgs, TreeArgs, UploadArgs,
+    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, ScanArgs, SyncArgs, TreeArgs, UploadArgs,
 };
 use crate::error::ExitError;
 use crate::meta::WriteStyle;
 use crate::output::DEFAULT_VERBOSITY;
+use crate::plan::io::FileFormat;
 use crate::plan::options::{Mode, PlanOptions};
 use crate::planner::filter::split_patterns;
 use crate::scan::engine::DEFAULT_WORKERS;
@@ -325,5 +326,30 @@ pub struct DemoSettings {
 impl Default for DemoSettings {
     fn default() -> Self {
         DemoSettings { conn: Connection::for_demo(), meta_style: meta_style() }
+    }
+}
+
+/// Where and how a plan is written.
+#[derive(Clone, Debug)]
+pub struct PlanOutput {
+    /// The file, or `-` for stdout.
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Exit 5 when the plan has changes.
+    pub detailed_exitcode: bool,
+}
+
+impl PlanOutput {
+    pub fn to_stdout(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+
+    /// `plan -o PLAN --format F --detailed-exitcode` (`None` without `-o`).
+    pub fn from_args(a: &PlanArgs) -> Option<Self> {
+        a.output.as_ref().map(|path| PlanOutput {
+            path: path.clone(),
+            format: a.format,
+            detailed_exitcode: a.detailed_exitcode,
+        })
     }
 }

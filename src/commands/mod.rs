@@ -19,7 +19,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{ApplyPlanSettings, DemoSettings, Global, ScanSettings, SyncSettings, TreeSettings};
+use crate::settings::{ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, SyncSettings, TreeSettings};
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -44,7 +44,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
                 PlanMode::Download(a) => SyncSettings::download(a, &cli),
                 PlanMode::Sync(a) => SyncSettings::sync(a, &cli),
             };
-            plan::run(p, &settings, &global)
+            plan::run(PlanOutput::from_args(p).as_ref(), &settings, &global)
         }
         Command::Run(a) => run::run(a, &cli, &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),

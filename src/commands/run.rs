@@ -4,11 +4,11 @@
 
 use anyhow::{Context, Result};
 
-use super::plan::{PlanOutput, write_plan};
+use super::plan::write_plan;
 use crate::cli::{Cli, RunArgs};
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
-use crate::settings::{Connection, Global};
+use crate::settings::{Connection, Global, PlanOutput};
 use crate::taskfile::overrides::{self, CliFlags};
 use crate::taskfile::paths::Placement;
 use crate::taskfile::settings::{sync_settings, tree_settings};
