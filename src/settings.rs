@@ -323,8 +323,9 @@ pub struct DemoSettings {
     pub meta_style: MetaStyle,
 }
 
-impl Default for DemoSettings {
-    fn default() -> Self {
+impl DemoSettings {
+    /// The fixed connection, and the metadata style from the environment.
+    pub fn from_environment() -> Self {
         DemoSettings { conn: Connection::for_demo(), meta_style: meta_style() }
     }
 }

@@ -51,7 +51,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(a),
         Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
-        Command::Demo => demo::run(&DemoSettings::default(), &global),
+        Command::Demo => demo::run(&DemoSettings::from_environment(), &global),
         Command::Serve(a) => serve::run(a, &global),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
