@@ -6,10 +6,13 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::plan::io::FileFormat;
-use crate::plan::options::CaseMode;
+use crate::plan::options::{CaseMode, Mode, Resolve};
+use crate::scan::engine::DEFAULT_WORKERS;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -122,13 +125,13 @@ pub struct ConnArgs {
     #[arg(long)]
     pub implicit_tls: bool,
     /// Network timeout in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT_SECS, value_name = "SECS")]
     pub timeout: u64,
     /// Attempts for a failed connection or transfer.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_RETRIES, value_name = "N")]
     pub retries: u32,
     /// Parallel connections for listing and transfers.
-    #[arg(long, default_value_t = 4, value_name = "N", env = "FTPSYNC_WORKERS")]
+    #[arg(long, default_value_t = DEFAULT_WORKERS, value_name = "N", env = "FTPSYNC_WORKERS")]
     pub workers: usize,
     /// Ignore a lock held by another run on the remote side.
     #[arg(long)]
@@ -191,28 +194,12 @@ pub struct CommonArgs {
     pub conn: ConnArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum UploadResolve {
-    Local,
-    Skip,
-    Ask,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DownloadResolve {
-    Remote,
-    Skip,
-    Ask,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SyncResolve {
-    Old,
-    New,
-    Local,
-    Remote,
-    Skip,
-    Ask,
+/// `--resolve`: the choices of `mode` (one table, [`Mode::resolve_choices`]), without their
+/// descriptions so that help lists them on one line.
+fn resolve_parser(mode: Mode) -> impl TypedValueParser<Value = Resolve> {
+    let choices = mode.resolve_choices().iter().filter_map(|r| r.to_possible_value()).map(|p| p.help(None::<&str>));
+    clap::builder::PossibleValuesParser::new(choices)
+        .map(|name: String| Resolve::from_str(&name, false).expect("one of the choices"))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -223,8 +210,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub force: bool,
     /// Conflict resolution.
-    #[arg(long, value_enum, default_value = "ask")]
-    pub resolve: UploadResolve,
+    #[arg(long, default_value = "ask", value_parser = resolve_parser(Mode::Upload))]
+    pub resolve: Resolve,
     /// Remove remote files that do not exist locally.
     #[arg(long)]
     pub delete: bool,
@@ -244,8 +231,8 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub force: bool,
     /// Conflict resolution.
-    #[arg(long, value_enum, default_value = "ask")]
-    pub resolve: DownloadResolve,
+    #[arg(long, default_value = "ask", value_parser = resolve_parser(Mode::Download))]
+    pub resolve: Resolve,
     /// Remove local files that do not exist remotely.
     #[arg(long)]
     pub delete: bool,
@@ -259,8 +246,8 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Conflict resolution.
-    #[arg(long, value_enum, default_value = "ask")]
-    pub resolve: SyncResolve,
+    #[arg(long, default_value = "ask", value_parser = resolve_parser(Mode::Sync))]
+    pub resolve: Resolve,
     /// Create the remote folder if it is missing.
     #[arg(long)]
     pub create_folder: bool,

@@ -9,7 +9,7 @@ use ftpsync::error::exit_of;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     ftpsync::error::interrupt::install();
-    match ftpsync::commands::run(cli) {
+    match ftpsync::commands::dispatch(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
             let exit = exit_of(&err);

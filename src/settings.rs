@@ -1,17 +1,25 @@
-//! From command-line arguments to plain settings (no clap types beyond this point).
+//! From command-line arguments to plain settings (no clap types beyond this point). The
+//! environment variables that commands depend on are read here too, once.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::backend::secret::Secret;
+use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
-    Cli, CommonArgs, ConnArgs, DownloadArgs, DownloadResolve, FilterArgs, ScanArgs, SyncArgs, SyncResolve, TreeArgs,
-    UploadArgs, UploadResolve,
+    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, ScanArgs, SyncArgs, TreeArgs, UploadArgs,
 };
 use crate::error::ExitError;
+use crate::meta::WriteStyle;
 use crate::output::DEFAULT_VERBOSITY;
-use crate::plan::options::{Mode, PlanOptions, Resolve};
+use crate::plan::io::FileFormat;
+use crate::plan::options::{Mode, PlanOptions};
 use crate::planner::filter::split_patterns;
+use crate::scan::engine::DEFAULT_WORKERS;
+
+/// Environment variable with the FTP password, for CI (used when the URL has none).
+pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";
 
 /// Settings every command shares.
 #[derive(Clone, Debug)]
@@ -29,22 +37,92 @@ impl Global {
     }
 }
 
-/// How to connect (FTP targets) — the flags pyftpsync and ftpsync share.
-pub type Connection = ConnArgs;
+/// How to connect (FTP targets) — the flags pyftpsync and ftpsync share, and the password
+/// from the environment.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// Active FTP mode (PORT/EPRT) instead of passive.
+    pub ftp_active: bool,
+    /// Always prompt for the password.
+    pub prompt: bool,
+    /// Never prompt for credentials.
+    pub no_prompt: bool,
+    /// Do not look up credentials in the system keyring.
+    pub no_keyring: bool,
+    /// Do not look up credentials in ~/.netrc.
+    pub no_netrc: bool,
+    /// Save the password to the keyring after a successful login.
+    pub store_password: bool,
+    /// Accepted for pyftpsync compatibility (SFTP is not supported).
+    pub no_verify_host_keys: bool,
+    /// Trust the certificates in this PEM file for FTPS (instead of the system roots).
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the FTPS server certificate.
+    pub insecure: bool,
+    /// Implicit TLS for ftps:// URLs.
+    pub implicit_tls: bool,
+    /// Network timeout in seconds.
+    pub timeout: u64,
+    /// Attempts for a failed connection or transfer.
+    pub retries: u32,
+    /// Parallel connections for listing and transfers.
+    pub workers: usize,
+    /// Ignore a lock held by another run on the remote side.
+    pub break_lock: bool,
+    /// [`PASSWORD_ENV`]: the password for URLs that have none.
+    pub password_env: Option<Secret>,
+}
 
-impl ConnArgs {
+impl Connection {
+    pub fn from_args(a: &ConnArgs) -> Connection {
+        Connection {
+            ftp_active: a.ftp_active,
+            prompt: a.prompt,
+            no_prompt: a.no_prompt,
+            no_keyring: a.no_keyring,
+            no_netrc: a.no_netrc,
+            store_password: a.store_password,
+            no_verify_host_keys: a.no_verify_host_keys,
+            ca_file: a.ca_file.clone(),
+            insecure: a.insecure,
+            implicit_tls: a.implicit_tls,
+            timeout: a.timeout,
+            retries: a.retries,
+            workers: a.workers,
+            break_lock: a.break_lock,
+            password_env: std::env::var(PASSWORD_ENV).ok().map(Secret::new),
+        }
+    }
+
     /// The built-in demo: anonymous on loopback, never prompting.
-    pub fn default_for_demo() -> ConnArgs {
-        ConnArgs {
+    pub fn for_demo() -> Connection {
+        Connection {
+            ftp_active: false,
+            prompt: false,
             no_prompt: true,
             no_keyring: true,
             no_netrc: true,
-            timeout: 30,
-            retries: 3,
-            workers: 4,
-            ..ConnArgs::default()
+            store_password: false,
+            no_verify_host_keys: false,
+            ca_file: None,
+            insecure: false,
+            implicit_tls: false,
+            timeout: DEFAULT_TIMEOUT_SECS,
+            retries: DEFAULT_RETRIES,
+            workers: DEFAULT_WORKERS,
+            break_lock: false,
+            password_env: None,
         }
     }
+}
+
+/// How metadata is written (`PYFTPSYNC_VERBOSE_META`, `~/.pyftpsyncrc`), read when the settings
+/// are made. An invalid value is an error only for the commands that write metadata, when
+/// they start writing (as before the settings layer read it), hence the deferred error.
+pub type MetaStyle = std::result::Result<WriteStyle, String>;
+
+fn meta_style() -> MetaStyle {
+    crate::meta::style::from_environment().map_err(|e| format!("{e:#}"))
 }
 
 impl FilterArgs {
@@ -70,7 +148,14 @@ pub struct TreeSettings {
 impl TreeSettings {
     pub fn from_args(a: &TreeArgs) -> Self {
         let (matches, exclude) = a.filter.patterns();
-        TreeSettings { target: a.target.clone(), files: a.files, sort: a.sort, matches, exclude, conn: a.conn.clone() }
+        TreeSettings {
+            target: a.target.clone(),
+            files: a.files,
+            sort: a.sort,
+            matches,
+            exclude,
+            conn: Connection::from_args(&a.conn),
+        }
     }
 }
 
@@ -102,14 +187,15 @@ impl ScanSettings {
             dry_run: a.common.dry_run,
             matches,
             exclude,
-            conn: a.conn.clone(),
+            conn: Connection::from_args(&a.conn),
         }
     }
 }
 
-/// A synchronisation run (`upload`, `download`, `sync`, or `plan` of one of them).
+/// A synchronisation (`upload`, `download`, `sync`, `plan` of one of them, or such a task of
+/// `run`).
 #[derive(Clone, Debug)]
-pub struct RunSettings {
+pub struct SyncSettings {
     pub local: String,
     pub remote: String,
     pub options: PlanOptions,
@@ -120,67 +206,151 @@ pub struct RunSettings {
     pub no_color: bool,
     pub progress: bool,
     pub conn: Connection,
+    pub meta_style: MetaStyle,
 }
 
-impl RunSettings {
-    fn new(c: &CommonArgs, mode: Mode, cli: &Cli) -> Self {
-        let mut options = PlanOptions::new(mode);
-        (options.matches, options.exclude) = c.filter.patterns();
-        options.case = cli.case;
-        options.migrate = c.migrate;
-        options.checksum = c.checksum;
-        options.max_delete = c.max_delete;
-        options.skip_unreadable = c.skip_unreadable;
-        RunSettings {
-            local: c.local.clone(),
-            remote: c.remote.clone(),
-            options,
-            dry_run: c.dry_run,
-            report_problems: c.report_problems,
-            json: c.json,
-            report: c.report.clone(),
-            no_color: c.no_color,
-            progress: c.progress,
-            conn: c.conn.clone(),
+impl SyncSettings {
+    /// The one builder, for the command line and the task file: the library's plan options
+    /// of `mode`, no output flags; callers set what they have.
+    pub fn new(mode: Mode, local: String, remote: String, conn: Connection) -> Self {
+        SyncSettings {
+            local,
+            remote,
+            options: PlanOptions::new(mode),
+            dry_run: false,
+            report_problems: false,
+            json: false,
+            report: None,
+            no_color: false,
+            progress: false,
+            conn,
+            meta_style: meta_style(),
         }
     }
 
+    /// `--force`, `--delete`, `--delete-unmatched` and `--create-folder`, each only for the
+    /// modes that have the flag: force and delete for upload and download, create-folder for
+    /// upload and sync.
+    pub fn set_mode_flags(&mut self, force: bool, delete: bool, delete_unmatched: bool, create_folder: bool) {
+        let o = &mut self.options;
+        if o.mode != Mode::Sync {
+            o.force = force;
+            o.set_delete(delete, delete_unmatched);
+        }
+        if o.mode != Mode::Download {
+            o.create_folder = create_folder;
+        }
+    }
+
+    fn from_common(c: &CommonArgs, mode: Mode, cli: &Cli) -> Self {
+        let mut s = Self::new(mode, c.local.clone(), c.remote.clone(), Connection::from_args(&c.conn));
+        (s.options.matches, s.options.exclude) = c.filter.patterns();
+        s.options.case = cli.case;
+        s.options.migrate = c.migrate;
+        s.options.checksum = c.checksum;
+        s.options.max_delete = c.max_delete;
+        s.options.skip_unreadable = c.skip_unreadable;
+        s.dry_run = c.dry_run;
+        s.report_problems = c.report_problems;
+        s.json = c.json;
+        s.report = c.report.clone();
+        s.no_color = c.no_color;
+        s.progress = c.progress;
+        s
+    }
+
     pub fn upload(a: &UploadArgs, cli: &Cli) -> Self {
-        let mut s = Self::new(&a.common, Mode::Upload, cli);
-        s.options.force = a.force;
-        s.options.set_delete(a.delete, a.delete_unmatched);
-        s.options.create_folder = a.create_folder;
-        s.options.resolve = match a.resolve {
-            UploadResolve::Local => Resolve::Local,
-            UploadResolve::Skip => Resolve::Skip,
-            UploadResolve::Ask => Resolve::Ask,
-        };
+        let mut s = Self::from_common(&a.common, Mode::Upload, cli);
+        s.set_mode_flags(a.force, a.delete, a.delete_unmatched, a.create_folder);
+        s.options.resolve = a.resolve;
         s
     }
 
     pub fn download(a: &DownloadArgs, cli: &Cli) -> Self {
-        let mut s = Self::new(&a.common, Mode::Download, cli);
-        s.options.force = a.force;
-        s.options.set_delete(a.delete, a.delete_unmatched);
-        s.options.resolve = match a.resolve {
-            DownloadResolve::Remote => Resolve::Remote,
-            DownloadResolve::Skip => Resolve::Skip,
-            DownloadResolve::Ask => Resolve::Ask,
-        };
+        let mut s = Self::from_common(&a.common, Mode::Download, cli);
+        s.set_mode_flags(a.force, a.delete, a.delete_unmatched, false);
+        s.options.resolve = a.resolve;
         s
     }
 
     pub fn sync(a: &SyncArgs, cli: &Cli) -> Self {
-        let mut s = Self::new(&a.common, Mode::Sync, cli);
-        s.options.create_folder = a.create_folder;
-        s.options.resolve = match a.resolve {
-            SyncResolve::Old => Resolve::Old,
-            SyncResolve::New => Resolve::New,
-            SyncResolve::Local => Resolve::Local,
-            SyncResolve::Remote => Resolve::Remote,
-            SyncResolve::Skip => Resolve::Skip,
-            SyncResolve::Ask => Resolve::Ask,
-        };
+        let mut s = Self::from_common(&a.common, Mode::Sync, cli);
+        s.set_mode_flags(false, false, false, a.create_folder);
+        s.options.resolve = a.resolve;
         s
+    }
+}
+
+/// `apply PLAN`.
+#[derive(Clone, Debug)]
+pub struct ApplyPlanSettings {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// Refuse the plan unless its digest is this.
+    pub expect_sha256: Option<String>,
+    /// Another checkout of the plan's local folder.
+    pub local: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub json: bool,
+    pub no_color: bool,
+    pub progress: bool,
+    pub report_problems: bool,
+    pub conn: Connection,
+    pub meta_style: MetaStyle,
+}
+
+impl ApplyPlanSettings {
+    pub fn from_args(a: &ApplyArgs) -> Self {
+        ApplyPlanSettings {
+            plan: a.plan.clone(),
+            expect_sha256: a.expect_sha256.clone(),
+            local: a.local.clone(),
+            report: a.report.clone(),
+            json: a.json,
+            no_color: a.no_color,
+            progress: a.progress,
+            report_problems: a.report_problems,
+            conn: Connection::from_args(&a.conn),
+            meta_style: meta_style(),
+        }
+    }
+}
+
+/// `demo`: the connection to the built-in server and the metadata style.
+#[derive(Clone, Debug)]
+pub struct DemoSettings {
+    pub conn: Connection,
+    pub meta_style: MetaStyle,
+}
+
+impl DemoSettings {
+    /// The fixed connection, and the metadata style from the environment.
+    pub fn from_environment() -> Self {
+        DemoSettings { conn: Connection::for_demo(), meta_style: meta_style() }
+    }
+}
+
+/// Where and how a plan is written.
+#[derive(Clone, Debug)]
+pub struct PlanOutput {
+    /// The file, or `-` for stdout.
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Exit 5 when the plan has changes.
+    pub detailed_exitcode: bool,
+}
+
+impl PlanOutput {
+    pub fn to_stdout(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+
+    /// `plan -o PLAN --format F --detailed-exitcode` (`None` without `-o`).
+    pub fn from_args(a: &PlanArgs) -> Option<Self> {
+        a.output.as_ref().map(|path| PlanOutput {
+            path: path.clone(),
+            format: a.format,
+            detailed_exitcode: a.detailed_exitcode,
+        })
     }
 }

@@ -13,10 +13,10 @@ use crate::plan::document::{Action, Plan, TargetDesc, Tool};
 pub const REPORT_FORMAT: &str = "ftpsync-report";
 pub const REPORT_VERSION: &str = "1.0";
 
-/// How the run ended.
+/// How applying the plan ended (the report's `result`; a dry run applies nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunResult {
+pub enum ApplyResult {
     /// Everything planned was done (skipped conflicts aside).
     Success,
     /// Some actions failed; see the entries.
@@ -48,7 +48,7 @@ pub struct Report {
     pub remote: TargetDesc,
     pub started: String,
     pub finished: String,
-    pub result: RunResult,
+    pub result: ApplyResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub counters: Counters,
@@ -71,7 +71,7 @@ impl Report {
             remote: plan.remote.clone(),
             started: started.clone(),
             finished: started,
-            result: RunResult::Success,
+            result: ApplyResult::Success,
             message: None,
             counters: Counters::default(),
             drift: Vec::new(),
@@ -90,7 +90,7 @@ impl Report {
             .map(|((e, a), o)| ReportEntry { path: e.path.clone(), kind: e.kind, action: *a, outcome: o.clone() })
             .collect();
         if outcomes.iter().any(|o| matches!(o.status, Status::Failed | Status::NotRun)) {
-            self.result = RunResult::Failed;
+            self.result = ApplyResult::Failed;
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod local;
 pub mod memory;
 pub mod pool;
+pub mod secret;
 pub mod url;
 
 use std::io::Read;
@@ -25,6 +26,11 @@ use crate::model::Entry;
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::target::TargetInfo;
+
+/// Network timeout in seconds when nobody says otherwise (`--timeout`).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Attempts for a failed connection or transfer when nobody says otherwise (`--retries`).
+pub const DEFAULT_RETRIES: u32 = 3;
 
 /// Result of writing one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +236,21 @@ pub struct LockLost(pub String);
 /// True when an error (anywhere in its chain) is [`LockLost`].
 pub fn is_lock_lost(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<LockLost>().is_some())
+}
+
+/// The server refused the user name or password (`530` to `USER` or `PASS`): trying again
+/// with the same credentials cannot help, asking for them again may.
+#[derive(Debug, thiserror::Error)]
+#[error("login as {user:?} to {server} failed: wrong user name or password")]
+pub struct LoginRefused {
+    pub user: String,
+    /// The server as shown to people.
+    pub server: String,
+}
+
+/// True when an error (anywhere in its chain) is [`LoginRefused`].
+pub fn is_login_refused(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<LoginRefused>().is_some())
 }
 
 /// Runs `write` (a [`Target::write_file`] from a source it opens afresh) up to `attempts`

@@ -5,15 +5,14 @@ use anyhow::Result;
 
 use super::finish::Finish;
 use super::targets::{open, open_folder};
-use crate::cli::ApplyArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
 use crate::plan::document::TargetDesc;
 use crate::plan::load;
-use crate::settings::Global;
+use crate::settings::{ApplyPlanSettings, Global};
 
-pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
+pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, args.no_color);
     let loaded =
         load(&args.plan).map_err(|e| ExitError::rejected(format!("plan rejected: {}: {e}", args.plan.display())))?;
@@ -60,6 +59,7 @@ pub fn run(args: &ApplyArgs, g: &Global) -> Result<Exit> {
         report_problems: args.report_problems,
         break_lock: args.conn.break_lock,
         workers: args.conn.workers,
+        meta_style: args.meta_style.clone(),
     };
     finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
 }

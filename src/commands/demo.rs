@@ -13,12 +13,12 @@ use crate::backend::local::LocalTarget;
 use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
 use crate::output::show::table;
-use crate::output::{Printer, run};
+use crate::output::{Printer, sync};
 use crate::plan::io::{FileFormat, digest, encode};
 use crate::plan::options::{Mode, PlanOptions, Resolve};
 use crate::scan::engine::make_plan;
 use crate::server::{self, ServerConfig};
-use crate::settings::Global;
+use crate::settings::{DemoSettings, Global};
 
 /// The sample site: a few pages, a stylesheet, an image, in folders.
 const SITE: &[(&str, &str)] = &[
@@ -51,7 +51,7 @@ fn step(p: &Printer, n: u32, what: &str, command: &str) {
     p.out(1, &format!("   $ {command}"));
 }
 
-pub fn run(global: &Global) -> Result<Exit> {
+pub fn run(s: &DemoSettings, global: &Global) -> Result<Exit> {
     let p = Printer::new(global.verbosity, false);
     let base: PathBuf =
         tempfile::Builder::new().prefix("ftpsync-demo-").tempdir().context("cannot create a temporary folder")?.keep();
@@ -70,7 +70,7 @@ pub fn run(global: &Global) -> Result<Exit> {
     );
 
     let mut local = LocalTarget::open(&site)?;
-    let mut remote = crate::commands::targets::open(&url, &crate::settings::Connection::default_for_demo(), &p, false)?;
+    let mut remote = crate::commands::targets::open(&url, &s.conn, &p, false)?;
     let mut options = PlanOptions::new(Mode::Upload);
     options.resolve = Resolve::Skip;
     options.exclude = crate::planner::filter::split_patterns(crate::planner::filter::DEFAULT_EXCLUDE);
@@ -104,13 +104,13 @@ pub fn run(global: &Global) -> Result<Exit> {
         &format!("ftpsync apply {} --expect-sha256 {sha}", plan_file.display()),
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings =
-        ApplySettings { clock, meta_style: crate::meta::style::from_environment()?, break_lock: false, workers: 4 };
+    let meta_style = s.meta_style.clone().map_err(anyhow::Error::msg)?;
+    let settings = ApplySettings { clock, meta_style, break_lock: s.conn.break_lock, workers: s.conn.workers };
     let started = SystemClock.now();
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
-    run::header(&p, &plan);
-    run::action_lines(&p, &plan, &applied.actions, false);
-    run::summary(&p, &applied.counters, SystemClock.now() - started, false);
+    sync::header(&p, &plan);
+    sync::action_lines(&p, &plan, &applied.actions, false);
+    sync::summary(&p, &applied.counters, SystemClock.now() - started, false);
 
     step(
         &p,

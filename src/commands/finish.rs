@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::apply::report::{Report, RunResult};
+use crate::apply::report::{ApplyResult, Report};
 use crate::apply::stats::Counters;
 use crate::apply::{Applied, ApplyError, ApplySettings, Status};
 use crate::backend::Target;
 use crate::error::Exit;
 use crate::meta::timefmt::iso_utc;
 use crate::model::{Clock, SystemClock};
-use crate::output::{Printer, run};
+use crate::output::{Printer, sync};
 use crate::plan::document::Plan;
 use crate::plan::effective_actions;
+use crate::settings::MetaStyle;
 
 /// How the end of a run is shown.
 pub struct Finish {
@@ -27,6 +28,8 @@ pub struct Finish {
     pub break_lock: bool,
     /// `--workers`: connections per side working at the same time.
     pub workers: usize,
+    /// How metadata is written (an invalid setting stops the run here).
+    pub meta_style: MetaStyle,
 }
 
 impl Finish {
@@ -50,16 +53,16 @@ impl Finish {
     /// Shows what a dry run would do.
     pub fn dry_run(&self, plan: &Plan, digest: &str, started: f64) -> Result<Exit> {
         let p = self.lines_printer();
-        run::header(&p, plan);
+        sync::header(&p, plan);
         let actions = effective_actions(&plan.entries);
-        run::action_lines(&p, plan, &actions, true);
+        sync::action_lines(&p, plan, &actions, true);
         let mut counters = Counters::predict(plan);
         counters.bytes_written = 0;
         counters.upload_bytes_written = 0;
         counters.download_bytes_written = 0;
-        run::summary(&p, &counters, SystemClock.now() - started, true);
+        sync::summary(&p, &counters, SystemClock.now() - started, true);
         let mut report = Report::new(plan, digest, iso_utc(started));
-        report.result = RunResult::DryRun;
+        report.result = ApplyResult::DryRun;
         report.counters = counters.clone();
         report.finished = iso_utc(SystemClock.now());
         self.write_report(&report)?;
@@ -82,12 +85,12 @@ impl Finish {
         let started = clock.now();
         let settings = ApplySettings {
             clock: clock.clone(),
-            meta_style: crate::meta::style::from_environment()?,
+            meta_style: self.meta_style.clone().map_err(anyhow::Error::msg)?,
             break_lock: self.break_lock,
             workers: self.workers,
         };
         let p = self.lines_printer();
-        run::header(&p, plan);
+        sync::header(&p, plan);
         let mut report = Report::new(plan, digest, iso_utc(started));
         if plan.summary.changes == 0 && crate::apply::leftovers::recorded(plan) == 0 {
             // Nothing to change: no lock to take, nothing to check. (Temporary files of an
@@ -110,14 +113,14 @@ impl Finish {
                         .note(0, &format!("  {} ({}): planned {}, found {}", d.path, d.side, d.planned, d.found));
                 }
                 self.printer.note(0, "Make a new plan (and review it again).");
-                report.result = RunResult::Rejected;
+                report.result = ApplyResult::Rejected;
                 report.message = Some("the plan no longer matches the targets".into());
                 report.drift = drift;
                 self.write_report(&report)?;
                 Ok(Exit::Rejected)
             }
             Err(ApplyError::Failed(err)) => {
-                report.result = RunResult::Failed;
+                report.result = ApplyResult::Failed;
                 report.message = Some(format!("{err:#}"));
                 self.write_report(&report)?;
                 Err(err)
@@ -127,7 +130,7 @@ impl Finish {
     }
 
     fn applied(&self, plan: &Plan, applied: &Applied, mut report: Report, started: f64, p: &Printer) -> Result<Exit> {
-        run::action_lines(p, plan, &applied.actions, false);
+        sync::action_lines(p, plan, &applied.actions, false);
         for m in &applied.messages {
             p.out(1, m);
         }
@@ -144,7 +147,7 @@ impl Finish {
         if unresolved > 0 {
             self.printer.note(1, &format!("{unresolved} conflict(s) left unresolved ('ask' needs a terminal; edit the plan's resolution or pass --resolve): skipped"));
         }
-        run::summary(p, &applied.counters, SystemClock.now() - started, false);
+        sync::summary(p, &applied.counters, SystemClock.now() - started, false);
         let failures = applied.failures();
         if failures > 0 {
             self.printer.error(&format!("{failures} action(s) failed or were not run; the metadata records only what was done. Run the command again to finish."));

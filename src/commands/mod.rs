@@ -1,5 +1,5 @@
-//! One module per command; [`run`] dispatches. Commands turn settings into library calls and
-//! hand results to the printer.
+//! One module per command; [`dispatch`] picks the command. Commands turn settings into library
+//! calls and hand results to the printer.
 
 pub mod apply;
 pub mod demo;
@@ -19,10 +19,10 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{Global, RunSettings, ScanSettings, TreeSettings};
+use crate::settings::{ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, SyncSettings, TreeSettings};
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<Exit> {
+pub fn dispatch(cli: Cli) -> Result<Exit> {
     let global = Global::from_cli(&cli)?;
     if global.verbosity >= 5 {
         crate::output::trace::install(global.verbosity);
@@ -35,23 +35,23 @@ pub fn run(cli: Cli) -> Result<Exit> {
         return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo', 'completions', 'man'); see --help").into());
     };
     match command {
-        Command::Upload(a) => sync::run(&RunSettings::upload(a, &cli), &global),
-        Command::Download(a) => sync::run(&RunSettings::download(a, &cli), &global),
-        Command::Sync(a) => sync::run(&RunSettings::sync(a, &cli), &global),
+        Command::Upload(a) => sync::run(&SyncSettings::upload(a, &cli), &global),
+        Command::Download(a) => sync::run(&SyncSettings::download(a, &cli), &global),
+        Command::Sync(a) => sync::run(&SyncSettings::sync(a, &cli), &global),
         Command::Plan(p) => {
             let settings = match &p.mode {
-                PlanMode::Upload(a) => RunSettings::upload(a, &cli),
-                PlanMode::Download(a) => RunSettings::download(a, &cli),
-                PlanMode::Sync(a) => RunSettings::sync(a, &cli),
+                PlanMode::Upload(a) => SyncSettings::upload(a, &cli),
+                PlanMode::Download(a) => SyncSettings::download(a, &cli),
+                PlanMode::Sync(a) => SyncSettings::sync(a, &cli),
             };
-            plan::run(p, &settings, &global)
+            plan::run(PlanOutput::from_args(p).as_ref(), &settings, &global)
         }
         Command::Run(a) => run::run(a, &cli, &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(a),
-        Command::Apply(a) => apply::run(a, &global),
-        Command::Demo => demo::run(&global),
+        Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
+        Command::Demo => demo::run(&DemoSettings::from_environment(), &global),
         Command::Serve(a) => serve::run(a, &global),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

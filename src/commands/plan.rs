@@ -2,24 +2,23 @@
 //! a plan for review.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::targets::open_pair;
 use crate::ask::terminal::{TargetCompare, Terminal, can_ask};
 use crate::backend::Target;
-use crate::cli::PlanArgs;
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
 use crate::output::show::summary_table;
 use crate::plan::document::Plan;
-use crate::plan::io::{FileFormat, digest, write};
+use crate::plan::io::{digest, write};
 use crate::plan::written::PlanWritten;
 use crate::scan::engine::{add_checksums, make_plan_with};
-use crate::settings::{Global, RunSettings};
+use crate::settings::{Global, PlanOutput, SyncSettings};
 
 /// Both targets of a run, open, and the plan made from them.
 pub struct Prepared {
@@ -31,7 +30,7 @@ pub struct Prepared {
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
 /// met on the way, the answers to `--resolve ask` and `--checksum`. `now` is the plan's
 /// creation time.
-pub fn prepare(s: &RunSettings, printer: &Printer, now: f64) -> Result<Prepared> {
+pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared> {
     let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     printer.progress.scanning();
@@ -62,36 +61,17 @@ fn ask_conflicts(plan: &mut Plan, local: &mut dyn Target, remote: &mut dyn Targe
     Ok(())
 }
 
-/// Where and how a plan is written.
-#[derive(Clone, Debug)]
-pub struct PlanOutput {
-    /// The file, or `-` for stdout.
-    pub path: PathBuf,
-    pub format: FileFormat,
-    /// Exit 5 when the plan has changes.
-    pub detailed_exitcode: bool,
-}
-
-impl PlanOutput {
-    pub fn to_stdout(&self) -> bool {
-        self.path.as_os_str() == "-"
-    }
-}
-
-pub fn run(args: &PlanArgs, s: &RunSettings, g: &Global) -> Result<Exit> {
-    let Some(output) = &args.output else {
+/// `plan`: `out` is `None` without `-o`.
+pub fn run(out: Option<&PlanOutput>, s: &SyncSettings, g: &Global) -> Result<Exit> {
+    let Some(out) = out else {
         return Err(ExitError::usage("plan needs -o PLAN (a file name, or - for stdout)").into());
     };
-    write_plan(
-        &PlanOutput { path: output.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode },
-        s,
-        g,
-    )
+    write_plan(out, s, g)
 }
 
 /// Plans the run and writes the plan; prints its summary (with `--json`, as a document on
 /// stdout).
-pub fn write_plan(out: &PlanOutput, s: &RunSettings, g: &Global) -> Result<Exit> {
+pub fn write_plan(out: &PlanOutput, s: &SyncSettings, g: &Global) -> Result<Exit> {
     let to_stdout = out.to_stdout();
     if s.json && to_stdout {
         return Err(ExitError::usage(

@@ -4,14 +4,14 @@
 
 use anyhow::{Context, Result};
 
-use super::plan::{PlanOutput, write_plan};
+use super::plan::write_plan;
 use crate::cli::{Cli, RunArgs};
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
-use crate::settings::Global;
+use crate::settings::{Connection, Global, PlanOutput};
 use crate::taskfile::overrides::{self, CliFlags};
 use crate::taskfile::paths::Placement;
-use crate::taskfile::settings::{run_settings, tree_settings};
+use crate::taskfile::settings::{sync_settings, tree_settings};
 use crate::taskfile::{Flag, TaskFile, discover};
 
 /// The flags of the command line that a task can also set.
@@ -89,6 +89,7 @@ pub fn run(args: &RunArgs, cli: &Cli, g: &Global) -> Result<Exit> {
     }
 
     let global = Global { verbosity: flags.verbosity(&task) };
+    let conn = Connection::from_args(&args.conn);
     let Some(mode) = task.command.mode() else {
         if args.plan_out.is_some() || args.report.is_some() {
             return Err(ExitError::usage(format!(
@@ -97,9 +98,9 @@ pub fn run(args: &RunArgs, cli: &Cli, g: &Global) -> Result<Exit> {
             ))
             .into());
         }
-        return super::tree::run(&tree_settings(&task, &flags, &roots, &args.conn), &global);
+        return super::tree::run(&tree_settings(&task, &flags, &roots, &conn), &global);
     };
-    let settings = run_settings(&task, mode, &flags, &roots, &args.conn, args.report.clone());
+    let settings = sync_settings(&task, mode, &flags, &roots, &conn, args.report.clone());
     match &args.plan_out {
         Some(path) => write_plan(
             &PlanOutput { path: path.clone(), format: args.format, detailed_exitcode: args.detailed_exitcode },

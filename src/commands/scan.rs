@@ -13,13 +13,13 @@ use crate::model::{Clock, Kind, SystemClock};
 use crate::output::Printer;
 use crate::output::listing::{scan_line, summary};
 use crate::planner::filter::Filter;
-use crate::scan::browse::{Folder, full_path, note_skipped, read_folder};
+use crate::scan::browse::{Folder, full_path, note_skipped};
+use crate::scan::prefetch::{Folders, walk_folders};
 use crate::settings::{Global, ScanSettings};
 
 /// The walk's state: settings, what was seen and what was removed.
 struct Scan<'a> {
     s: &'a ScanSettings,
-    filter: Filter,
     printer: Printer,
     root: String,
     files: u64,
@@ -40,8 +40,10 @@ pub fn run(s: &ScanSettings, g: &Global) -> Result<Exit> {
         }
     }
     let root = root_path(target.info());
-    let mut scan = Scan { s, filter, printer, root, files: 0, dirs: 1, metas_removed: 0, locks_removed: 0 };
-    scan.visit(&mut *target, &RelPath::root(), 0)?;
+    let mut scan = Scan { s, printer, root, files: 0, dirs: 1, metas_removed: 0, locks_removed: 0 };
+    walk_folders(&mut *target, &filter, s.conn.workers, s.recursive, |folders| {
+        scan.visit(folders, &RelPath::root(), 0)
+    })?;
     target.close()?;
     scan.report_removals();
     scan.printer.data(&summary(scan.files, scan.dirs, SystemClock.now() - started));
@@ -49,10 +51,10 @@ pub fn run(s: &ScanSettings, g: &Global) -> Result<Exit> {
 }
 
 impl Scan<'_> {
-    fn visit(&mut self, target: &mut dyn Target, dir: &RelPath, depth: usize) -> Result<()> {
-        let folder = read_folder(target, dir, &self.filter)?;
+    fn visit(&mut self, folders: &mut Folders, dir: &RelPath, depth: usize) -> Result<()> {
+        let folder = folders.read(dir)?;
         note_skipped(&self.printer, &self.root, dir, &folder);
-        self.remove_special_files(target, dir, &folder)?;
+        self.remove_special_files(folders.target(), dir, &folder)?;
         for e in &folder.entries {
             if self.s.list {
                 self.printer.data(&scan_line(depth, e));
@@ -60,7 +62,7 @@ impl Scan<'_> {
             if e.entry.kind == Kind::Dir {
                 self.dirs += 1;
                 if self.s.recursive {
-                    self.visit(target, &dir.join(&e.entry.name)?, depth + 1)?;
+                    self.visit(folders, &dir.join(&e.entry.name)?, depth + 1)?;
                 }
             } else {
                 self.files += 1;

@@ -9,9 +9,9 @@ use crate::error::Exit;
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
 use crate::plan::io::digest;
-use crate::settings::{Global, RunSettings};
+use crate::settings::{Global, SyncSettings};
 
-pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
+pub fn run(s: &SyncSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let started = SystemClock.now();
     let Prepared { plan, mut local, mut remote } = prepare(s, &printer, started)?;
@@ -23,6 +23,7 @@ pub fn run(s: &RunSettings, g: &Global) -> Result<Exit> {
         report_problems: s.report_problems,
         break_lock: s.conn.break_lock,
         workers: s.conn.workers,
+        meta_style: s.meta_style.clone(),
     };
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);

@@ -6,20 +6,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::backend::Target;
 use crate::backend::ftp::session::Settings;
 use crate::backend::ftp::tls::{Trust, Verify};
 use crate::backend::ftp::{FtpTarget, Options};
 use crate::backend::local::LocalTarget;
 use crate::backend::url::{FtpUrl, Location, Tls, redact_raw};
+use crate::backend::{Target, is_login_refused};
 use crate::credentials::{LookupOptions, Resolver};
 use crate::error::ExitError;
 use crate::model::target::TargetInfo;
 use crate::output::{Printer, trace};
 use crate::settings::Connection;
-
-/// Environment variable with the FTP password, for CI (used when the URL has none).
-pub const PASSWORD_ENV: &str = "FTPSYNC_PASSWORD";
 
 /// Opens a target given on the command line (or recorded in a plan).
 pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<Box<dyn Target>> {
@@ -76,11 +73,11 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
         }
     };
     if url.password.is_none()
-        && let Ok(pw) = std::env::var(PASSWORD_ENV)
+        && let Some(pw) = &conn.password_env
     {
-        url.password = Some(pw);
+        url.password = Some(pw.expose().to_string());
     }
-    let mut resolver = Resolver::new(LookupOptions::from_args(conn), printer);
+    let mut resolver = Resolver::new(LookupOptions::from_settings(conn), printer);
     let mut creds = resolver.resolve(&url)?;
     let options = Options { retries: conn.retries, create_root };
     for attempt in 0.. {
@@ -104,7 +101,7 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
                 }
                 return Ok(target);
             }
-            Err(e) if attempt < 3 && format!("{e}").contains("wrong user name or password") => {
+            Err(e) if attempt < 3 && is_login_refused(&e) => {
                 printer.error(&format!("{e:#}"));
                 match resolver.reprompt(&url.host, Some(user.as_str()))? {
                     Some(c) => creds = c,

@@ -4,14 +4,14 @@
 use anyhow::Result;
 
 use super::targets::{open, root_path};
-use crate::backend::Target;
 use crate::error::{Exit, ExitError};
 use crate::model::relpath::RelPath;
 use crate::model::{Clock, Kind, SystemClock};
 use crate::output::Printer;
 use crate::output::listing::{summary, tree_line, tree_prefix};
 use crate::planner::filter::Filter;
-use crate::scan::browse::{note_skipped, read_folder};
+use crate::scan::browse::note_skipped;
+use crate::scan::prefetch::{Folders, walk_folders};
 use crate::settings::{Global, TreeSettings};
 
 /// Files and folders shown so far (the root counts as a folder, as in pyftpsync).
@@ -25,44 +25,52 @@ pub fn run(s: &TreeSettings, g: &Global) -> Result<Exit> {
     let filter = Filter::new(&s.matches, &s.exclude).map_err(|e| ExitError::usage(format!("{e:#}")))?;
     let started = SystemClock.now();
     let mut target = open(&s.target, &s.conn, &printer, false)?;
-    printer.data(&format!("[{}]", root_path(target.info())));
+    let root = root_path(target.info());
+    printer.data(&format!("[{root}]"));
     let mut counts = Counts { files: 0, dirs: 1 };
-    show_folder(&mut *target, &RelPath::root(), &mut Vec::new(), s, &filter, &printer, &mut counts)?;
+    walk_folders(&mut *target, &filter, s.conn.workers, true, |folders| {
+        let mut walk = Walk { folders, root: &root, s, printer: &printer, counts: &mut counts };
+        walk.show_folder(&RelPath::root(), &mut Vec::new())
+    })?;
     target.close()?;
     printer.data(&summary(counts.files, counts.dirs, SystemClock.now() - started));
     Ok(Exit::Success)
 }
 
-/// Prints the entries of `dir` and, depth-first, of its sub-folders. `ancestors_last` says,
-/// per ancestor below the root, whether it was the last of its siblings.
-fn show_folder(
-    target: &mut dyn Target,
-    dir: &RelPath,
-    ancestors_last: &mut Vec<bool>,
-    s: &TreeSettings,
-    filter: &Filter,
-    printer: &Printer,
-    counts: &mut Counts,
-) -> Result<()> {
-    let folder = read_folder(target, dir, filter)?;
-    note_skipped(printer, &root_path(target.info()), dir, &folder);
-    let mut entries = folder.entries;
-    entries.retain(|e| s.files || e.entry.kind == Kind::Dir);
-    if s.sort {
-        entries.sort_by_cached_key(|e| (e.entry.kind == Kind::Dir, e.entry.name.to_lowercase()));
-    }
-    let count = entries.len();
-    for (i, e) in entries.iter().enumerate() {
-        let is_last = i + 1 == count;
-        printer.data(&tree_line(&tree_prefix(ancestors_last, is_last), e));
-        if e.entry.kind == Kind::Dir {
-            counts.dirs += 1;
-            ancestors_last.push(is_last);
-            show_folder(target, &dir.join(&e.entry.name)?, ancestors_last, s, filter, printer, counts)?;
-            ancestors_last.pop();
-        } else {
-            counts.files += 1;
+/// The walk's state.
+struct Walk<'a, 'f> {
+    folders: &'a mut Folders<'f>,
+    /// The target's root as shown.
+    root: &'a str,
+    s: &'a TreeSettings,
+    printer: &'a Printer,
+    counts: &'a mut Counts,
+}
+
+impl Walk<'_, '_> {
+    /// Prints the entries of `dir` and, depth-first, of its sub-folders. `ancestors_last` says,
+    /// per ancestor below the root, whether it was the last of its siblings.
+    fn show_folder(&mut self, dir: &RelPath, ancestors_last: &mut Vec<bool>) -> Result<()> {
+        let folder = self.folders.read(dir)?;
+        note_skipped(self.printer, self.root, dir, &folder);
+        let mut entries = folder.entries;
+        entries.retain(|e| self.s.files || e.entry.kind == Kind::Dir);
+        if self.s.sort {
+            entries.sort_by_cached_key(|e| (e.entry.kind == Kind::Dir, e.entry.name.to_lowercase()));
         }
+        let count = entries.len();
+        for (i, e) in entries.iter().enumerate() {
+            let is_last = i + 1 == count;
+            self.printer.data(&tree_line(&tree_prefix(ancestors_last, is_last), e));
+            if e.entry.kind == Kind::Dir {
+                self.counts.dirs += 1;
+                ancestors_last.push(is_last);
+                self.show_folder(&dir.join(&e.entry.name)?, ancestors_last)?;
+                ancestors_last.pop();
+            } else {
+                self.counts.files += 1;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -27,10 +27,11 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 
+use crate::backend::secret::Secret;
 use crate::backend::url::FtpUrl;
-use crate::cli::ConnArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
+use crate::settings::Connection;
 
 pub use prompt::{Prompter, TerminalPrompter};
 pub use store::{MemoryStore, PasswordStore, StoreError, SystemKeyring};
@@ -41,33 +42,6 @@ pub const KEYRING_SERVICE: &str = "pyftpsync";
 pub const LEGACY_PASSWORD_FILE: &str = "pyftpsync.pw";
 /// Verbosity of the lines pyftpsync prints unconditionally (hidden only by `-qq…` to 0).
 const ALWAYS: i32 = 1;
-
-/// A password. `Debug` and `Display` print `***`; [`Secret::expose`] is the only way in.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    /// The password itself, for the `PASS` command or the keyring, never for output.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Where the credentials came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,11 +73,11 @@ impl Credentials {
         if user == "anonymous" && (pw.is_empty() || pw == "-") {
             pw.push_str("anonymous@");
         }
-        (user, Secret(pw))
+        (user, Secret::new(pw))
     }
 }
 
-/// The lookup switches (`ConnArgs`' credential flags).
+/// The lookup switches (the credential flags of [`Connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LookupOptions {
     /// `--prompt`: skip keyring and `.netrc`, always ask.
@@ -124,7 +98,7 @@ impl Default for LookupOptions {
 }
 
 impl LookupOptions {
-    pub fn from_args(a: &ConnArgs) -> Self {
+    pub fn from_settings(a: &Connection) -> Self {
         LookupOptions { force_prompt: a.prompt, allow_prompt: !a.no_prompt, keyring: !a.no_keyring, netrc: !a.no_netrc }
     }
 }
@@ -204,7 +178,7 @@ impl<'a> Resolver<'a> {
     pub fn resolve(&mut self, url: &FtpUrl) -> Result<Credentials> {
         let from_url = Credentials {
             user: url.user.clone(),
-            password: url.password.clone().map(Secret),
+            password: url.password.clone().map(Secret::new),
             source: if url.user.is_some() || url.password.is_some() { Source::Url } else { Source::None },
         };
         if url.user.is_some() && url.password.is_some() {
@@ -278,7 +252,7 @@ impl<'a> Resolver<'a> {
         if user.contains(':') {
             return Err(usage(format!("Unable to store credentials if username contains a ':' ({user}).")));
         }
-        let value = Secret(format!("{user}:{}", password.expose()));
+        let value = Secret::new(format!("{user}:{}", password.expose()));
         match self.store.set(KEYRING_SERVICE, host, &value) {
             Ok(()) => self.messages.info(ALWAYS, &format!("Store credentials in keyring ({host}, {user}:***).")),
             Err(StoreError::Unavailable(why)) => {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use super::Secret;
+use crate::backend::secret::Secret;
 
 /// One `machine` (or `default`) entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

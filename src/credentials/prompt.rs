@@ -3,7 +3,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::Secret;
+use crate::backend::secret::Secret;
 
 /// Asks the person at the terminal.
 pub trait Prompter {

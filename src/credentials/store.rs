@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::Secret;
+use crate::backend::secret::Secret;
 
 /// Why a store could not answer. Messages never contain a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 pub mod lines;
 pub mod listing;
 pub mod progress;
-pub mod run;
 pub mod show;
+pub mod sync;
 pub mod trace;
 mod verbosity;
 

@@ -16,6 +16,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The `--resolve` choices of the mode (pyftpsync's CLI choices), in the order help lists
+    /// them; the command line and the task file both use this table.
+    pub fn resolve_choices(self) -> &'static [Resolve] {
+        match self {
+            Mode::Upload => &[Resolve::Local, Resolve::Skip, Resolve::Ask],
+            Mode::Download => &[Resolve::Remote, Resolve::Skip, Resolve::Ask],
+            Mode::Sync => &[Resolve::Old, Resolve::New, Resolve::Local, Resolve::Remote, Resolve::Skip, Resolve::Ask],
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Upload => "upload",

@@ -7,6 +7,7 @@
 
 pub mod browse;
 pub mod engine;
+pub mod prefetch;
 
 use std::sync::{Condvar, Mutex};
 

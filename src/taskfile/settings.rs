@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use super::overrides::CliFlags;
 use super::paths::Roots;
 use super::task::{Flag, Task};
-use crate::plan::options::{Mode, PlanOptions, Resolve};
-use crate::settings::{Connection, RunSettings, TreeSettings};
+use crate::plan::options::{Mode, Resolve};
+use crate::settings::{Connection, SyncSettings, TreeSettings};
 
 /// The connection flags: the task's values, else the command line's.
 fn connection(task: &Task, cli: &CliFlags, conn: &Connection) -> Connection {
@@ -26,41 +26,30 @@ fn connection(task: &Task, cli: &CliFlags, conn: &Connection) -> Connection {
 }
 
 /// An `upload`, `download` or `sync` task.
-pub fn run_settings(
+pub fn sync_settings(
     task: &Task,
     mode: Mode,
     cli: &CliFlags,
     roots: &Roots,
     conn: &Connection,
     report: Option<PathBuf>,
-) -> RunSettings {
+) -> SyncSettings {
     let f = |flag| cli.effective(task, flag);
-    let mut options = PlanOptions::new(mode);
-    options.resolve = task.resolve.unwrap_or(Resolve::Skip);
-    options.matches = task.matches.clone().unwrap_or_default();
-    options.exclude = task.exclude.clone().unwrap_or_default();
-    options.case = cli.case(task);
-    options.migrate = f(Flag::Migrate);
+    let mut s =
+        SyncSettings::new(mode, roots.local.display().to_string(), roots.remote.clone(), connection(task, cli, conn));
+    s.options.resolve = task.resolve.unwrap_or(Resolve::Skip);
+    s.options.matches = task.matches.clone().unwrap_or_default();
+    s.options.exclude = task.exclude.clone().unwrap_or_default();
+    s.options.case = cli.case(task);
+    s.options.migrate = f(Flag::Migrate);
     // Only the flags the command itself has (as on the command line).
-    if mode != Mode::Sync {
-        options.force = f(Flag::Force);
-        options.set_delete(f(Flag::Delete), f(Flag::DeleteUnmatched));
-    }
-    if mode != Mode::Download {
-        options.create_folder = f(Flag::CreateFolder);
-    }
-    RunSettings {
-        local: roots.local.display().to_string(),
-        remote: roots.remote.clone(),
-        options,
-        dry_run: f(Flag::DryRun),
-        report_problems: f(Flag::ReportProblems),
-        json: false,
-        report,
-        no_color: f(Flag::NoColor),
-        progress: f(Flag::Progress),
-        conn: connection(task, cli, conn),
-    }
+    s.set_mode_flags(f(Flag::Force), f(Flag::Delete), f(Flag::DeleteUnmatched), f(Flag::CreateFolder));
+    s.dry_run = f(Flag::DryRun);
+    s.report_problems = f(Flag::ReportProblems);
+    s.report = report;
+    s.no_color = f(Flag::NoColor);
+    s.progress = f(Flag::Progress);
+    s
 }
 
 /// A `tree` task: it shows the remote root.

@@ -38,15 +38,10 @@ impl TaskCommand {
         }
     }
 
-    /// The `--resolve` choices of the command (pyftpsync's CLI choices).
+    /// The `--resolve` choices of the command: its mode's; a `tree` task accepts sync's (as
+    /// pyftpsync's task keys are not checked per command).
     fn resolve_choices(self) -> &'static [Resolve] {
-        match self {
-            TaskCommand::Upload => &[Resolve::Local, Resolve::Skip, Resolve::Ask],
-            TaskCommand::Download => &[Resolve::Remote, Resolve::Skip, Resolve::Ask],
-            TaskCommand::Sync | TaskCommand::Tree => {
-                &[Resolve::Old, Resolve::New, Resolve::Local, Resolve::Remote, Resolve::Skip, Resolve::Ask]
-            }
-        }
+        self.mode().unwrap_or(Mode::Sync).resolve_choices()
     }
 }
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 use ftpsync::backend::Target;
 use ftpsync::backend::ftp::session::Settings;
 use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::secret::Secret;
 use ftpsync::backend::url::{FtpUrl, Tls};
-use ftpsync::credentials::Secret;
 use ftpsync::model::Entry;
 use ftpsync::model::relpath::RelPath;
 

@@ -133,8 +133,8 @@ fn on_a_server_only_the_lock_holder_removes_temporary_files() {
     use ftpsync::backend::Target;
     use ftpsync::backend::ftp::session::Settings;
     use ftpsync::backend::ftp::{FtpTarget, Options};
+    use ftpsync::backend::secret::Secret;
     use ftpsync::backend::url::{FtpUrl, Tls};
-    use ftpsync::credentials::Secret;
     use ftpsync::model::relpath::RelPath;
 
     let server = crate::support::iis_ftp::IisFtp::start();

@@ -28,9 +28,9 @@ use super::setup::{self, DroppedAfterOpts};
 use super::tls::Trust;
 use super::wire::data::passive_addr;
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
-use crate::backend::Transient;
+use crate::backend::secret::Secret;
 use crate::backend::url::{FtpUrl, Tls};
-use crate::credentials::Secret;
+use crate::backend::{LoginRefused, Transient};
 
 /// Everything needed to open a connection (shared by all connections of a target).
 #[derive(Clone)]
@@ -220,7 +220,7 @@ impl Session {
                     return Err(refused(reply, &format!("{shown} refused to protect the data connections")));
                 }
                 ("USER" | "PASS", 530) => {
-                    return Err(anyhow!("login as {:?} to {shown} failed: wrong user name or password", s.user));
+                    return Err(LoginRefused { user: s.user.clone(), server: shown }.into());
                 }
                 ("USER" | "PASS", c) if c >= 400 => return Err(refused(reply, &format!("login to {shown} failed"))),
                 _ => {}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ftpsync::backend::ftp::session::Settings;
 use ftpsync::backend::ftp::{FtpTarget, Options};
+use ftpsync::backend::secret::Secret;
 use ftpsync::backend::url::Location;
-use ftpsync::credentials::Secret;
 use ftpsync::server::{ServerConfig, ServerHandle, start};
 
 /// A server publishing `dir` (anonymous), started on an ephemeral port.
