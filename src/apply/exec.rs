@@ -114,3 +114,45 @@ fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) ->
     }
     Ok(w)
 }
+
+/// Copies one file to `write_at` on the destination, a name nothing visible uses (a staged
+/// apply, see [`super::stage`]): the planned source content, stamped with the planned time,
+/// checked for size. The file it will replace at commit was re-checked by the caller. A write
+/// that fails transiently is tried again from the start; a failed attempt's file is removed.
+pub fn transfer_staged(
+    src: &mut dyn Target,
+    dst: &mut dyn Target,
+    copy: &Copy<'_>,
+    write_at: &RelPath,
+) -> Result<Written> {
+    with_write_attempts(dst.write_attempts(), || {
+        let result = transfer_staged_once(src, dst, copy, write_at);
+        if result.is_err() {
+            // Best effort: what is left has a temporary name, which is no content, and the
+            // rollback (or a later run) removes it.
+            let _ = dst.remove_tree(write_at);
+        }
+        result
+    })
+}
+
+fn transfer_staged_once(
+    src: &mut dyn Target,
+    dst: &mut dyn Target,
+    copy: &Copy<'_>,
+    write_at: &RelPath,
+) -> Result<Written> {
+    let Copy { src_path, dst_path, state, sha256, .. } = *copy;
+    let mut written = None;
+    src.read_file(src_path, &mut |reader| {
+        let mut verified =
+            Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
+        written = Some(dst.write_staged(write_at, &mut verified, Some(state.mtime))?);
+        Ok(())
+    })?;
+    let Some(w) = written else { bail!("{src_path}: nothing was read") };
+    if w.bytes != state.size {
+        bail!("{dst_path}: {} bytes stored, {} planned", w.bytes, state.size);
+    }
+    Ok(w)
+}

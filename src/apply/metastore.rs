@@ -235,6 +235,19 @@ pub struct MetaWrite {
 }
 
 impl MetaWrite {
+    /// The metadata file's final path.
+    pub fn path(&self) -> &RelPath {
+        &self.path
+    }
+
+    /// The new content; `None` when the file is removed.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.op {
+            MetaOp::Remove => None,
+            MetaOp::Write(bytes) => Some(bytes),
+        }
+    }
+
     /// Does it; returns the message to show, if any.
     pub fn perform(&self, target: &mut dyn Target) -> Result<Option<String>> {
         let path = &self.path;

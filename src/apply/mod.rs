@@ -11,6 +11,7 @@
 
 pub mod case;
 pub mod check;
+pub mod commit;
 pub mod effects;
 pub mod exec;
 pub mod leftovers;
@@ -18,6 +19,8 @@ pub mod metastore;
 pub mod outcome;
 pub mod report;
 pub mod settings;
+pub mod stage;
+mod staged;
 pub mod stats;
 mod waves;
 pub mod workers;
@@ -162,17 +165,86 @@ fn apply_locked(
             })
         })
         .collect();
-    let fixed = waves::Fixed { plan, layout, actions, settings, fresh: &fresh, local_mtimes, remote_mtimes };
+    let staging = settings.stage.then(|| stage::Staging::new(plan, &actions, &layout, std::process::id()));
+    let fixed = waves::Fixed {
+        plan,
+        layout,
+        actions,
+        settings,
+        fresh: &fresh,
+        local_mtimes,
+        remote_mtimes,
+        staging: staging.as_ref(),
+    };
     let state = waves::State {
         store,
         counters: Counters::from_scan(plan),
         outcomes,
         failed_dirs: Vec::new(),
         created_dirs: Vec::new(),
+        staged: Vec::new(),
     };
     let (state, result) = waves::execute(&fixed, state, &mut workers);
-    result?;
+    let Some(staging) = &staging else {
+        result?;
+        let mut messages = state.store.messages;
+        messages.sort();
+        return Ok(Applied {
+            actions: fixed.actions,
+            outcomes: state.outcomes,
+            counters: state.counters,
+            messages,
+            rolled_back: None,
+            commit_window: None,
+        });
+    };
+    let state = std::sync::Mutex::new(state);
+    let ended = match result {
+        Ok(()) => {
+            let created = crate::meta::timefmt::iso_utc(settings.clock.now());
+            let run = format!("ftpsync {}", std::process::id());
+            match staged::commit(&fixed, staging, &state, &mut workers, &run, &created) {
+                Ok(ended) => ended,
+                // The journal stays, and so do the staged files it needs.
+                Err(e) if e.downcast_ref::<commit::burst::CommitFailed>().is_some() => return Err(e.into()),
+                Err(e) => staged::Ended::RolledBack(e),
+            }
+        }
+        Err(e) => staged::Ended::RolledBack(e),
+    };
+    let mut state = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (rolled_back, commit_window) = match ended {
+        staged::Ended::Committed { window, notes } => {
+            notes.iter().for_each(|n| state.store.messages.push(n.clone()));
+            (None, Some(window))
+        }
+        staged::Ended::RolledBack(cause) => {
+            let state_m = std::sync::Mutex::new(state);
+            let left = staged::remove_staged(&state_m, &mut workers);
+            state = state_m.into_inner().unwrap_or_else(|e| e.into_inner());
+            state.store.messages = left.into_iter().collect();
+            for o in &mut state.outcomes {
+                if o.status == Status::Done {
+                    *o = Outcome {
+                        status: Status::NotRun,
+                        error: Some("rolled back: the commit did not happen".into()),
+                    };
+                }
+            }
+            let failed = state.outcomes.iter().filter(|o| o.status == Status::Failed).count();
+            state.counters = Counters::from_scan(plan);
+            state.counters.errors = failed as u64;
+            (Some(cause), None)
+        }
+    };
     let mut messages = state.store.messages;
     messages.sort();
-    Ok(Applied { actions: fixed.actions, outcomes: state.outcomes, counters: state.counters, messages })
+    Ok(Applied {
+        actions: fixed.actions,
+        outcomes: state.outcomes,
+        counters: state.counters,
+        messages,
+        rolled_back,
+        commit_window,
+    })
 }

@@ -43,6 +43,10 @@ pub struct Applied {
     pub counters: Counters,
     /// Remarks for the user (metadata files removed...).
     pub messages: Vec<String>,
+    /// A staged apply whose commit did not happen: why. Nothing visible changed.
+    pub rolled_back: Option<anyhow::Error>,
+    /// A staged apply that committed: the time from its first visible change to its last.
+    pub commit_window: Option<std::time::Duration>,
 }
 
 impl Applied {
@@ -53,7 +57,14 @@ impl Applied {
             .iter()
             .map(|a| Outcome::of(if *a == Action::Equal { Status::Unchanged } else { Status::Skipped }))
             .collect();
-        Applied { actions, outcomes, counters: Counters::from_scan(plan), messages: Vec::new() }
+        Applied {
+            actions,
+            outcomes,
+            counters: Counters::from_scan(plan),
+            messages: Vec::new(),
+            rolled_back: None,
+            commit_window: None,
+        }
     }
 
     pub fn failures(&self) -> usize {

@@ -13,4 +13,8 @@ pub struct ApplySettings {
     pub break_lock: bool,
     /// Connections per side working at the same time (at least 1).
     pub workers: usize,
+    /// Stage every change under temporary names and commit them in one burst (the default);
+    /// `false` streams: each entry is changed in place as soon as it is transferred
+    /// (`--no-stage`).
+    pub stage: bool,
 }

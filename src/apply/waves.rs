@@ -18,6 +18,7 @@ use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
 use super::outcome::{Outcome, Status};
 use super::settings::ApplySettings;
+use super::stage::Staging;
 use super::stats::Counters;
 use super::workers::{Worker, share_out_then};
 use crate::backend::{Target, is_lock_lost};
@@ -25,7 +26,7 @@ use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
-use crate::plan::document::{Action, Plan, PlanEntry};
+use crate::plan::document::{Action, EntryState, Plan, PlanEntry};
 use crate::plan::layout::{Layout, side_name};
 use crate::planner::snapshot::MetaFile;
 
@@ -38,6 +39,9 @@ pub(super) struct Fixed<'a> {
     pub fresh: &'a Fresh,
     pub local_mtimes: bool,
     pub remote_mtimes: bool,
+    /// A staged apply: nothing visible changes here; entries are written where the staging
+    /// says, and the commit ([`super::staged`]) makes them visible.
+    pub staging: Option<&'a Staging>,
 }
 
 /// What the workers share and update.
@@ -49,6 +53,9 @@ pub(super) struct State {
     pub failed_dirs: Vec<RelPath>,
     /// Entries of folders created by copying (recorded once their content is done).
     pub created_dirs: Vec<usize>,
+    /// What a staged apply wrote under temporary names so far, per side (files, and folders
+    /// with their content): what a failure before the commit removes.
+    pub staged: Vec<(Side, RelPath)>,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -83,8 +90,9 @@ fn waves(fixed: &Fixed<'_>, wanted: fn(Action) -> bool, deepest_first: bool) -> 
 pub(super) fn execute(fixed: &Fixed<'_>, state: State, workers: &mut [Worker<'_>]) -> (State, Result<()>) {
     let state = Mutex::new(state);
     let result = run_phases(fixed, &state, workers);
-    // Whatever happened, write what is known to be true.
-    let flushed = flush_all(fixed, &state, &mut workers[0]);
+    // Whatever happened, write what is known to be true (a staged apply has changed nothing
+    // visible: its metadata goes with its commit).
+    let flushed = if fixed.staging.is_some() { Ok(()) } else { flush_all(fixed, &state, &mut workers[0]) };
     let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
     (state, result.and(flushed))
 }
@@ -115,13 +123,20 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
         }
     }
     for (i, e) in fixed.plan.entries.iter().enumerate() {
-        if copies_folder(e, fixed.actions[i]) {
+        if fixed.staging.is_none() && copies_folder(e, fixed.actions[i]) {
             for write in settle(fixed, state, e, fixed.actions[i]) {
                 write_meta(state, &mut workers[0], write)?;
             }
         }
     }
     let blocked = lock(state).outcomes.iter().any(|o| o.status == Status::Failed);
+    if blocked && fixed.staging.is_some() {
+        // Staged: one failure, and nothing is committed.
+        let st = lock(state);
+        let (e, o) =
+            fixed.plan.entries.iter().zip(&st.outcomes).find(|(_, o)| o.status == Status::Failed).expect("a failure");
+        anyhow::bail!("{}: {}", e.path, o.error.as_deref().unwrap_or("failed"));
+    }
     for wave in waves(fixed, is_deletion, true) {
         share_out_then(
             &wave,
@@ -148,7 +163,7 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
     let blocked_by = lock(state).failed_dirs.iter().find(|d| e.path.starts_with(d)).cloned();
     let outcome = match blocked_by {
         Some(dir) => Outcome { status: Status::NotRun, error: Some(format!("folder {dir} could not be created")) },
-        None => match perform(fixed, state, w, e, action) {
+        None => match perform(fixed, state, w, i, action) {
             // Another run holds the remote: nothing more may change.
             Err(err) if is_lock_lost(&err) => return Err(err),
             Ok(bytes) => {
@@ -170,7 +185,15 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
             }
         },
     };
+    let failed = (outcome.status == Status::Failed).then(|| outcome.error.clone().unwrap_or_default());
     lock(state).outcomes[i] = outcome;
+    if fixed.staging.is_some() {
+        // Staged: metadata is staged once everything else is; a failure stops the staging.
+        if let Some(why) = failed {
+            anyhow::bail!("{}: {why}", e.path);
+        }
+        return Ok(Vec::new());
+    }
     // Folder records wait until the folder's content is done (see `run_phases`).
     Ok(if copies_folder(e, action) { Vec::new() } else { settle(fixed, state, e, action) })
 }
@@ -208,7 +231,9 @@ fn write_meta(state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Res
 }
 
 /// Transfers, creates or records one entry; returns the bytes transferred.
-fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<u64> {
+fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize, action: Action) -> Result<u64> {
+    let e = &fixed.plan.entries[i];
+    let staged = fixed.staging.and_then(|s| s.entries.get(&i));
     let peer = &fixed.plan.remote.id;
     let folder = e.path.parent();
     let name = e.path.name();
@@ -240,6 +265,33 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
                 Side::Remote => (&mut *w.remote, &mut *w.local),
             };
             exec::recheck(src, &src_path, Some(src_state))?;
+            if let Some(staged) = staged {
+                let at = staged.write_at.clone().context("a staged copy has a place to go")?;
+                let top = !staged.steps.is_empty();
+                if top {
+                    // What the commit will replace (or the name it will take) is as planned.
+                    exec::recheck(dst, &dst_path, dst_state)?;
+                }
+                if e.kind == Kind::Dir {
+                    dst.make_dir(&at)?;
+                } else {
+                    let copy = exec::Copy {
+                        src_path: &src_path,
+                        dst_path: &dst_path,
+                        state: src_state,
+                        replaces: dst_state,
+                        sha256: e.sha256.as_deref(),
+                    };
+                    exec::transfer_staged(src, dst, &copy, &at)?;
+                }
+                if top {
+                    lock(state).staged.push((to, at));
+                }
+                if e.kind == Kind::Dir {
+                    return Ok(0);
+                }
+                return Ok(record_copy(fixed, state, e, to, src_state, dst.info().records_mtimes, dst.time_offset()));
+            }
             if e.kind == Kind::Dir {
                 // Creating refuses a name that exists: that is the re-check of a folder
                 // planned absent (one round trip less per folder).
@@ -257,18 +309,31 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &Plan
                 sha256: e.sha256.as_deref(),
             };
             exec::transfer(src, dst, &copy)?;
-            let (records_mtimes, offset) = (dst.info().records_mtimes, dst.time_offset());
-            let done = now();
-            let mut st = lock(state);
-            st.store.set_sync(&folder, peer, name, Some(src_state.mtime), Some(src_state.size), done);
-            if records_mtimes {
-                // The upload time on the server's clock, as the server stamps the file.
-                st.store.set_mtime(to, &folder, side_name(e, to), src_state.mtime, src_state.size, done + offset);
-            }
-            Ok(src_state.size)
+            Ok(record_copy(fixed, state, e, to, src_state, dst.info().records_mtimes, dst.time_offset()))
         }
         _ => Ok(0),
     }
+}
+
+/// Records a copied file in the metadata; returns its size.
+fn record_copy(
+    fixed: &Fixed<'_>,
+    state: &Mutex<State>,
+    e: &PlanEntry,
+    to: Side,
+    src_state: &EntryState,
+    records_mtimes: bool,
+    offset: f64,
+) -> u64 {
+    let (folder, name, peer) = (e.path.parent(), e.path.name(), &fixed.plan.remote.id);
+    let done = fixed.settings.clock.now();
+    let mut st = lock(state);
+    st.store.set_sync(&folder, peer, name, Some(src_state.mtime), Some(src_state.size), done);
+    if records_mtimes {
+        // The upload time on the server's clock, as the server stamps the file.
+        st.store.set_mtime(to, &folder, side_name(e, to), src_state.mtime, src_state.size, done + offset);
+    }
+    src_state.size
 }
 
 /// Deletes one entry (unless a transfer failed), then settles its metadata.
@@ -305,6 +370,16 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
     let side = if action == Action::DeleteLocal { Side::Local } else { Side::Remote };
     let planned = if side == Side::Local { e.local.as_ref() } else { e.remote.as_ref() };
     let path = fixed.layout.entry_path(e, side);
+    if fixed.staging.is_some() {
+        // Staged: the entry is moved aside at commit; here it is only checked.
+        exec::recheck(w.side(side), &path, planned)?;
+        if e.kind == Kind::Dir {
+            lock(state).store.doc(side, &e.path).gone = true;
+        }
+        let records_mtimes = w.side(side).info().records_mtimes;
+        forget_deleted(fixed, state, e, side, records_mtimes);
+        return Ok(());
+    }
     before_local_change(w, side)?;
     let target = w.side(side);
     exec::recheck(target, &path, planned)?;
@@ -318,15 +393,21 @@ fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanE
     } else {
         target.remove_file(&path)?;
     }
+    let records_mtimes = target.info().records_mtimes;
+    forget_deleted(fixed, state, e, side, records_mtimes);
+    Ok(())
+}
+
+/// Removes the records of a deleted entry (its own; a folder's content goes with the folder's
+/// metadata file).
+fn forget_deleted(fixed: &Fixed<'_>, state: &Mutex<State>, e: &PlanEntry, side: Side, records_mtimes: bool) {
     if e.part_of.is_none() {
-        let records_mtimes = target.info().records_mtimes;
         let mut st = lock(state);
         st.store.remove_sync(&e.path.parent(), &fixed.plan.remote.id, e.path.name());
         if records_mtimes {
             st.store.remove_mtime(side, &e.path.parent(), side_name(e, side));
         }
     }
-    Ok(())
 }
 
 fn flush_all(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>) -> Result<()> {

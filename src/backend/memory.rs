@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Result, anyhow, bail};
 
 use super::{ReadSink, Target, Written};
-use crate::model::listing::Listing;
+use crate::model::listing::{Listing, is_temp_name};
 use crate::model::relpath::RelPath;
 use crate::model::target::{TargetInfo, TargetKind};
 use crate::model::{Clock, Entry, Kind};
@@ -161,13 +161,13 @@ impl Target for MemoryTarget {
             Some(Node::File { .. }) => bail!("{dir} is not a folder"),
             None => return Ok(None),
         }
-        let entries = st
+        let (temporary, entries) = st
             .nodes
             .iter()
             .filter(|(p, _)| !p.is_root() && p.parent() == *dir)
             .map(|(p, n)| entry_of(p.name(), n))
-            .collect();
-        Ok(Some(Listing { entries, skipped: Vec::new(), temporary: Vec::new() }))
+            .partition(|e| is_temp_name(&e.name));
+        Ok(Some(Listing { entries, skipped: Vec::new(), temporary }))
     }
 
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
@@ -200,6 +200,41 @@ impl Target for MemoryTarget {
         let bytes = buf.len() as u64;
         st.nodes.insert(path.clone(), Node::File { data: buf, mtime: stamp, changed: now });
         Ok(Written { bytes, mtime_set })
+    }
+
+    fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        if self.fs.lock().nodes.contains_key(path) {
+            bail!("{path} already exists");
+        }
+        self.write_file(path, data, mtime)
+    }
+
+    fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
+        let mut st = self.fs.lock();
+        if from.is_root() || !st.nodes.contains_key(from) {
+            bail!("cannot rename {from}: no such file or folder");
+        }
+        if st.nodes.contains_key(to) {
+            bail!("cannot rename {from} to {to}: the name is taken");
+        }
+        if !matches!(st.nodes.get(&to.parent()), Some(Node::Dir { .. })) || to.starts_with(from) {
+            bail!("cannot rename {from} to {to}: no such folder");
+        }
+        let moved: Vec<RelPath> = st.nodes.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        for old in moved {
+            let node = st.nodes.remove(&old).expect("listed just now");
+            let rest = &old.as_str()[from.as_str().len()..];
+            st.nodes.insert(RelPath::parse(&format!("{}{rest}", to.as_str())).expect("a valid path"), node);
+        }
+        Ok(())
+    }
+
+    fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
+        if path.is_root() {
+            bail!("cannot remove the root");
+        }
+        self.fs.lock().nodes.retain(|p, _| !p.starts_with(path));
+        Ok(())
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {

@@ -9,6 +9,7 @@
 //! A target is one connection; [`Target::open_another`] opens an independent one so apply and
 //! the scanner can work on several at once.
 
+pub mod conformance;
 pub mod copy;
 pub mod ftp;
 pub mod hash;
@@ -22,10 +23,10 @@ use std::io::Read;
 
 use anyhow::Result;
 
-use crate::model::Entry;
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::target::TargetInfo;
+use crate::model::{Entry, Kind};
 
 /// Network timeout in seconds when nobody says otherwise (`--timeout`).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
@@ -102,6 +103,41 @@ pub trait Target: Send {
     /// Removes an empty folder.
     fn remove_dir(&mut self, path: &RelPath) -> Result<()>;
 
+    /// Writes `data` at exactly `path`, where nothing is visible yet: a temporary name
+    /// ([`is_temp_name`]) or a name inside a folder that has one (a staged apply). Nothing is
+    /// renamed and nothing is replaced. Sets the modification time where the target allows;
+    /// the caller compares the size stored ([`Written::bytes`]) with what it sent.
+    fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
+
+    /// Renames an entry (a file, or a folder with everything in it) within the target. Nothing
+    /// may exist at `to`: callers move an entry aside before another takes its name, so a
+    /// server never has to replace one (some refuse, some do it silently).
+    fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()>;
+
+    /// Renames several entries, in order ([`Target::rename`]); a target may send them all at
+    /// once (FTP pipelines `RNFR`/`RNTO` where the server allows it). After an error, which of
+    /// them ran is not known: the caller looks.
+    fn rename_all(&mut self, renames: &[(RelPath, RelPath)]) -> Result<()> {
+        renames.iter().try_for_each(|(from, to)| self.rename(from, to))
+    }
+
+    /// Removes an entry and everything in it (a backup, a staged folder); nothing there is no
+    /// error. Temporary names inside are removed too.
+    fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
+        let parent = self.list_dir(&path.parent())?.unwrap_or_default();
+        let Some(found) = parent.entries.iter().chain(&parent.temporary).find(|e| e.name == path.name()) else {
+            return Ok(());
+        };
+        if found.kind == Kind::File {
+            return self.remove_file(path);
+        }
+        let inside = self.list_dir(path)?.unwrap_or_default();
+        for e in inside.entries.iter().chain(&inside.temporary) {
+            self.remove_tree(&path.join_unchecked(&e.name))?;
+        }
+        self.remove_dir(path)
+    }
+
     /// Removes a file with a temporary name ([`is_temp_name`](crate::model::listing::is_temp_name)) if it provably belongs to a run
     /// that is gone; `Ok(false)` when it is left (it may be a running one's) or was gone
     /// already. FTP: only while this connection holds the lock (no other run applies on the
@@ -155,6 +191,13 @@ pub trait Target: Send {
     /// its own changes; apply calls it before changing the other side. Fails with
     /// [`LockLost`] when another run's lock replaced ours.
     fn settle_lock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reads the lock again just before a commit's burst of renames: fails with [`LockLost`]
+    /// unless it is still ours (a staged apply may have taken long enough for another run to
+    /// break it).
+    fn reconfirm_lock(&mut self) -> Result<()> {
         Ok(())
     }
 

@@ -60,6 +60,7 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         break_lock: args.conn.break_lock,
         workers: args.conn.workers,
         meta_style: args.meta_style.clone(),
+        stage: true,
     };
     finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
 }

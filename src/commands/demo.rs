@@ -105,7 +105,8 @@ pub fn run(s: &DemoSettings, global: &Global) -> Result<Exit> {
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let meta_style = s.meta_style.clone().map_err(anyhow::Error::msg)?;
-    let settings = ApplySettings { clock, meta_style, break_lock: s.conn.break_lock, workers: s.conn.workers };
+    let settings =
+        ApplySettings { clock, meta_style, break_lock: s.conn.break_lock, workers: s.conn.workers, stage: true };
     let started = SystemClock.now();
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
     sync::header(&p, &plan);

@@ -30,6 +30,8 @@ pub struct Finish {
     pub workers: usize,
     /// How metadata is written (an invalid setting stops the run here).
     pub meta_style: MetaStyle,
+    /// Stage and commit in one burst (not `--no-stage`).
+    pub stage: bool,
 }
 
 impl Finish {
@@ -88,6 +90,7 @@ impl Finish {
             meta_style: self.meta_style.clone().map_err(anyhow::Error::msg)?,
             break_lock: self.break_lock,
             workers: self.workers,
+            stage: self.stage,
         };
         let p = self.lines_printer();
         sync::header(&p, plan);

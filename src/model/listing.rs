@@ -9,7 +9,7 @@ pub struct Listing {
     pub entries: Vec<Entry>,
     /// Entries that cannot be synchronised (symlinks, special files, invalid names).
     pub skipped: Vec<Skipped>,
-    /// Files with ftpsync's temporary names ([`TEMP_PREFIX`]), which are no content: left by a
+    /// Files and folders with ftpsync's temporary names ([`TEMP_PREFIX`]), which are no content: left by a
     /// run that was interrupted, or being written by one that is running.
     pub temporary: Vec<Entry>,
 }

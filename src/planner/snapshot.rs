@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::meta::{DirMeta, LOCK_FILE, META_FILE, MetaError};
+use crate::meta::{DirMeta, JOURNAL_FILE, LOCK_FILE, META_FILE, MetaError};
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
@@ -132,7 +132,7 @@ impl SideDir {
         let mut lock = None;
         for e in listing.entries {
             match (e.name.as_str(), e.kind) {
-                (META_FILE, Kind::File) => {}
+                (META_FILE | JOURNAL_FILE, Kind::File) => {}
                 (LOCK_FILE, Kind::File) => lock = Some(e),
                 _ => entries.push(e),
             }

@@ -40,6 +40,7 @@ impl Pair {
             meta_style: WriteStyle { verbose: false, version: "t".into() },
             break_lock: false,
             workers: 4,
+            stage: true,
         };
         let applied = apply(&plan, &mut l, &mut r, &settings).unwrap();
         assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);

@@ -250,6 +250,7 @@ impl World {
             meta_style: WriteStyle { verbose: false, version: "t".into() },
             break_lock: false,
             workers: 4,
+            stage: true,
         };
         let applied = apply(&plan, &mut l, r.as_mut(), &settings).unwrap_or_else(|e| panic!("apply failed: {e:#}"));
         assert_eq!(applied.failures(), 0, "{:?}", applied.outcomes);

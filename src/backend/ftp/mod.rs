@@ -46,7 +46,7 @@ use crate::meta::LOCK_FILE;
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
 use crate::model::target::{TargetInfo, TargetKind};
-use crate::model::{Clock, Entry, SystemClock};
+use crate::model::{Clock, Entry, Kind, SystemClock};
 
 /// Options of an FTP target beyond the connection itself.
 #[derive(Clone, Debug)]
@@ -249,8 +249,15 @@ impl FtpTarget {
         let s = self.connect()?;
         s.refresh();
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
-        let up =
-            upload::Upload { tmp: &tmp, dest: &dest, mtime, guard, settle: &settle, list_method: &shared.list_method };
+        let up = upload::Upload {
+            tmp: &tmp,
+            dest: &dest,
+            mtime,
+            guard,
+            settle: &settle,
+            list_method: &shared.list_method,
+            rename: true,
+        };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
             self.discard(&tmp, is_transient(e));
@@ -448,6 +455,50 @@ impl Target for FtpTarget {
         self.shared.options.retries.max(1)
     }
 
+    fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        self.refresh_lock()?;
+        let abs = self.abs(path);
+        let shared = self.shared.clone();
+        let s = self.connect()?;
+        s.refresh();
+        let no_rename = |_: &mut Session| Ok(());
+        let up = upload::Upload {
+            tmp: &abs,
+            dest: &abs,
+            mtime,
+            guard: None,
+            settle: &no_rename,
+            list_method: &shared.list_method,
+            rename: false,
+        };
+        let result = upload::store(s, &shared.mtime, &up, data);
+        if let Err(e) = &result {
+            self.discard(&abs, is_transient(e));
+        }
+        result
+    }
+
+    fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
+        self.rename_all(&[(from.clone(), to.clone())])
+    }
+
+    /// All pairs in one write where the server takes commands ahead ([`Session::batch`]); not
+    /// retried on a new connection, because a rename cut off may have happened.
+    fn rename_all(&mut self, renames: &[(RelPath, RelPath)]) -> Result<()> {
+        self.settle_lock()?;
+        self.refresh_lock()?;
+        let pairs: Vec<(String, String)> = renames.iter().map(|(f, t)| (self.abs(f), self.abs(t))).collect();
+        let cmds: Vec<String> = pairs.iter().flat_map(|(f, t)| [format!("RNFR {f}"), format!("RNTO {t}")]).collect();
+        let s = self.connect()?;
+        let replies = s.batch(&cmds, "renaming")?;
+        for ((from, to), pair) in pairs.iter().zip(replies.chunks(2)) {
+            if let Some(bad) = pair.iter().find(|r| !r.is_ok()) {
+                return Err(refused(bad, &format!("cannot rename {from} to {to}")));
+            }
+        }
+        Ok(())
+    }
+
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
         self.settle_lock()?;
         let abs = self.abs(path);
@@ -477,6 +528,12 @@ impl Target for FtpTarget {
             return Ok(false);
         }
         self.settle_lock()?;
+        let parent = self.list_raw(&path.parent())?.unwrap_or_default();
+        if parent.temporary.iter().any(|e| e.name == path.name() && e.kind == Kind::Dir) {
+            // A staged folder or the backup of one.
+            self.remove_tree(path)?;
+            return Ok(true);
+        }
         let abs = self.abs(path);
         let reply = self.retry(|s| s.exec(&format!("DELE {abs}"), &format!("cannot delete {abs}")))?;
         match reply.code {
@@ -575,6 +632,22 @@ impl Target for FtpTarget {
         let now = pending.content.lock_time;
         self.lock = Some(Held { content: pending.content, written: now });
         Ok(notes)
+    }
+
+    fn reconfirm_lock(&mut self) -> Result<()> {
+        self.settle_lock()?;
+        let Some(held) = &self.lock else { return Ok(()) };
+        let me = held.content.lock_holder.clone();
+        let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
+        let current = self.read_small(&lock_path)?.and_then(|b| LockFile::parse(&b));
+        match current {
+            Some(l) if l.lock_holder == me => Ok(()),
+            other => Err(anyhow::Error::new(crate::backend::LockLost(format!(
+                "the lock {LOCK_FILE} on {} is no longer ours ({}): another run took it over; nothing was committed",
+                self.info.display,
+                other.and_then(|l| l.lock_holder).unwrap_or_else(|| "it is gone".into())
+            )))),
+        }
     }
 
     fn unlock(&mut self) -> Result<()> {

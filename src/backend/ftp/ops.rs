@@ -263,7 +263,6 @@ fn settle_listing(s: &mut Session, parsed: &listing::Parsed, listing: &mut Listi
         .partition(|e| is_temp_name(&e.name) && only != Some(e.name.as_str()));
     listing.entries = content;
     listing.temporary = temporary;
-    listing.temporary.retain(|e| e.kind == Kind::File);
     for (name, d) in &parsed.details {
         if d.name_from_cp1252 {
             s.names().remember(name, &d.raw_name);

@@ -30,6 +30,9 @@ pub struct Upload<'a> {
     pub settle: &'a dyn Fn(&mut Session) -> Result<()>,
     /// How the server's folders are listed (for the guard, where there is no `MLST`).
     pub list_method: &'a ListMethod,
+    /// Renamed to `dest` once checked; a staged upload stays at `tmp` (`dest` is then the
+    /// name it is staged for, in messages).
+    pub rename: bool,
 }
 
 /// What the reply to the size check says was stored (`None`: the server cannot tell). A
@@ -85,8 +88,8 @@ fn current(s: &mut Session, reply: Option<&Reply>, dest: &str, method: &ListMeth
     }
 }
 
-/// Sends `data` as `up.tmp`, checks it and renames it to `up.dest`. On error `up.tmp` may be
-/// left behind: the caller removes it.
+/// Sends `data` as `up.tmp`, checks it and renames it to `up.dest` (unless it is staged). On
+/// error `up.tmp` may be left behind: the caller removes it.
 pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mut dyn Read) -> Result<Written> {
     let (tmp, dest) = (up.tmp, up.dest);
     let via_size = s.features.size;
@@ -162,6 +165,9 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
         Some((t, Plan::Unknown)) => mtime::discover(s, mtimes, tmp, t),
         _ => false,
     };
+    if !up.rename {
+        return Ok(Written { bytes: sent, mtime_set });
+    }
     (up.settle)(s)?;
     // Without a guard the caller replaces whatever is there (metadata, the lock); with one,
     // only a file the guard saw and accepted may be removed to make way.

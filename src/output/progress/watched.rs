@@ -13,6 +13,7 @@ use crate::backend::{Guard, Opener, ReadSink, Target, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::Entry;
 use crate::model::listing::Listing;
+use crate::model::listing::is_temp_name;
 use crate::model::relpath::RelPath;
 use crate::model::target::TargetInfo;
 
@@ -45,6 +46,12 @@ impl Read for Counting<'_> {
     }
 }
 
+/// Metadata and lock files (also staged ones, whose names end in the metadata file's name)
+/// are bookkeeping, not part of what the bar counts.
+fn is_bookkeeping(path: &RelPath) -> bool {
+    [META_FILE, LOCK_FILE].contains(&path.name()) || (is_temp_name(path.name()) && path.name().ends_with(META_FILE))
+}
+
 impl Target for Watched {
     fn info(&self) -> &TargetInfo {
         self.inner.info()
@@ -72,7 +79,7 @@ impl Target for Watched {
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
         // Metadata and lock files are bookkeeping, not part of what the bar counts.
-        if [META_FILE, LOCK_FILE].contains(&path.name()) {
+        if is_bookkeeping(path) {
             return self.inner.write_file(path, data, mtime);
         }
         let written = self.inner.write_file(path, &mut Counting { inner: data, progress: &self.progress }, mtime)?;
@@ -87,13 +94,34 @@ impl Target for Watched {
         mtime: Option<f64>,
         guard: Guard<'_>,
     ) -> Result<Written> {
-        if [META_FILE, LOCK_FILE].contains(&path.name()) {
+        if is_bookkeeping(path) {
             return self.inner.replace_file(path, data, mtime, guard);
         }
         let counting = &mut Counting { inner: data, progress: &self.progress };
         let written = self.inner.replace_file(path, counting, mtime, guard)?;
         self.progress.file_done();
         Ok(written)
+    }
+
+    fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        if is_bookkeeping(path) {
+            return self.inner.write_staged(path, data, mtime);
+        }
+        let written = self.inner.write_staged(path, &mut Counting { inner: data, progress: &self.progress }, mtime)?;
+        self.progress.file_done();
+        Ok(written)
+    }
+
+    fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn rename_all(&mut self, renames: &[(RelPath, RelPath)]) -> Result<()> {
+        self.inner.rename_all(renames)
+    }
+
+    fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
+        self.inner.remove_tree(path)
     }
 
     fn write_attempts(&self) -> u32 {
@@ -137,6 +165,10 @@ impl Target for Watched {
 
     fn settle_lock(&mut self) -> Result<()> {
         self.inner.settle_lock()
+    }
+
+    fn reconfirm_lock(&mut self) -> Result<()> {
+        self.inner.reconfirm_lock()
     }
 
     fn folds_case(&mut self) -> Result<bool> {

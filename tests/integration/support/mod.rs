@@ -47,6 +47,7 @@ pub fn settings() -> ApplySettings {
         meta_style: WriteStyle { verbose: false, version: "ftpsync-test".into() },
         break_lock: false,
         workers: workers(),
+        stage: true,
     }
 }
 

@@ -1,0 +1,208 @@
+//! Running a commit: the journals written, every rename of both sides in one burst over all
+//! connections, the journals marked committed, the backups removed. A burst that fails is
+//! undone from the names found afterwards ([`resolve::back`]); one that cannot be undone (the
+//! connection is gone) leaves its journal for the next run ([`super::recover`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::journal::{JOURNAL_FILE, Journal, Step};
+use super::resolve::{self, Move};
+use crate::apply::workers::Worker;
+use crate::backend::Target;
+use crate::model::relpath::RelPath;
+use crate::model::side::Side;
+
+/// The journal's path on either side.
+pub fn journal_path() -> RelPath {
+    RelPath::root().join_unchecked(JOURNAL_FILE)
+}
+
+/// A commit that took place.
+#[derive(Debug)]
+pub struct Committed {
+    /// From the first rename to the last: the time the visible trees were mixed.
+    pub window: Duration,
+    /// Remarks (a backup that could not be removed...).
+    pub notes: Vec<String>,
+}
+
+/// Why a commit did not take place.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitFailed {
+    /// Undone: both sides are as before.
+    #[error("the commit failed and was undone, nothing was changed: {0:#}")]
+    RolledBack(anyhow::Error),
+    /// Neither completed nor undone: the journals stay, and the next run resolves them.
+    #[error(
+        "the commit failed and could not be undone ({undo:#}); its journal {JOURNAL_FILE} stays: run `ftpsync recover` (or any plan or apply against this remote) to complete or undo it. The failure: {cause:#}"
+    )]
+    Stuck { cause: anyhow::Error, undo: anyhow::Error },
+}
+
+/// The renames of one wave of a side's steps.
+fn renames(steps: &[Step], asides: bool) -> Vec<(RelPath, RelPath)> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Aside { path, backup, .. } if asides => Some((path.clone(), backup.clone())),
+            Step::Place { staged, path, .. } if !asides => Some((staged.clone(), path.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs one wave: the remote renames shared out over the workers' connections (each sends
+/// its share at once), the local ones at the same time on the first worker's.
+fn wave(workers: &mut [Worker<'_>], local: &[(RelPath, RelPath)], remote: &[(RelPath, RelPath)]) -> Result<()> {
+    let chunk = remote.len().div_ceil(workers.len()).max(1);
+    let mut shares = remote.chunks(chunk);
+    std::thread::scope(|s| {
+        let mut running = Vec::new();
+        for (i, w) in workers.iter_mut().enumerate() {
+            let Worker { local: l, remote: r } = w;
+            if let Some(share) = shares.next() {
+                running.push(s.spawn(move || r.rename_all(share)));
+            }
+            if i == 0 && !local.is_empty() {
+                running.push(s.spawn(move || l.rename_all(local)));
+            }
+        }
+        let results: Vec<Result<()>> =
+            running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+        results.into_iter().collect()
+    })
+}
+
+fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
+    let bytes = journal.to_bytes();
+    target
+        .write_file(&journal_path(), &mut bytes.as_slice(), None)
+        .with_context(|| format!("cannot write the commit journal {JOURNAL_FILE} on {}", target.info().display))
+        .map(drop)
+}
+
+/// Commits the staged changes of both sides (`journals`: one per side that changes).
+pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Committed, CommitFailed> {
+    // Before anything visible: the lock is still ours, and the journals are in place.
+    let prepared = workers[0]
+        .remote
+        .reconfirm_lock()
+        .and_then(|()| journals.iter().try_for_each(|j| write_journal(workers[0].side(j.side), j)));
+    if let Err(e) = prepared {
+        return Err(undo_all(workers, journals, e));
+    }
+    let of = |side| journals.iter().find(|j| j.side == side).map_or(&[][..], |j| j.steps.as_slice());
+    let (local, remote) = (of(Side::Local), of(Side::Remote));
+    let started = Instant::now();
+    let burst = wave(workers, &renames(local, true), &renames(remote, true))
+        .and_then(|()| wave(workers, &renames(local, false), &renames(remote, false)));
+    let window = started.elapsed();
+    if let Err(e) = burst {
+        return Err(undo_all(workers, journals, e));
+    }
+    Ok(Committed { window, notes: finish(workers, journals) })
+}
+
+/// After a complete burst: the journals marked committed, then the backups and the journals
+/// removed. A failure here changes nothing visible: it is reported, and the next run finishes
+/// the journal.
+fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for j in journals.iter_mut() {
+        j.committed = true;
+        let target = workers[0].side(j.side);
+        let done = write_journal(target, j).and_then(|()| {
+            let moves = resolve::resolve(j, &|_| true).1;
+            remove_all(target, &moves)?;
+            target.remove_file(&journal_path())
+        });
+        if let Err(e) = done {
+            notes.push(format!(
+                "The commit is complete, but cleaning up after it failed ({e:#}); the next run removes what is left."
+            ));
+        }
+    }
+    notes
+}
+
+fn remove_all(target: &mut dyn Target, moves: &[Move]) -> Result<()> {
+    for m in moves {
+        if let Move::Remove { path, .. } = m {
+            target.remove_tree(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Undoes whatever part of the burst ran, on both sides.
+fn undo_all(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Error) -> CommitFailed {
+    let mut failure = None;
+    for j in journals {
+        // The connection that failed may be gone: undo on a new one if need be.
+        let target = workers[0].side(j.side);
+        let undone = undo(target, j).or_else(|first| {
+            let mut fresh = target.open_another().map_err(|e| first.context(e))?;
+            undo(&mut *fresh, j)
+        });
+        if let Err(e) = undone {
+            failure.get_or_insert(e);
+        }
+    }
+    match failure {
+        None => CommitFailed::RolledBack(cause),
+        Some(undo) => CommitFailed::Stuck { cause, undo },
+    }
+}
+
+/// Undoes a side's commit from the names found, and removes its journal.
+pub fn undo(target: &mut dyn Target, journal: &Journal) -> Result<()> {
+    let found = existing(target, &journal.steps)?;
+    let moves = resolve::back(&journal.steps, &|p| found.contains(p));
+    perform(target, journal, &moves)?;
+    // Absent when the failure came before it was written. One left behind lists nothing
+    // that can be redone, and the next run removes it.
+    let _ = target.remove_file(&journal_path());
+    Ok(())
+}
+
+/// Performs resolution moves on one side.
+pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Result<()> {
+    for m in moves {
+        match m {
+            Move::Rename { from, to } => target.rename(from, to)?,
+            Move::Remove { path, .. } => target.remove_tree(path)?,
+            Move::MarkCommitted => {
+                let mut marked = journal.clone();
+                marked.committed = true;
+                write_journal(target, &marked)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names of `steps` that exist now on a side (one listing per folder they are in).
+pub fn existing(target: &mut dyn Target, steps: &[Step]) -> Result<BTreeSet<RelPath>> {
+    let mut by_folder: BTreeMap<RelPath, Vec<RelPath>> = BTreeMap::new();
+    for s in steps {
+        let paths = match s {
+            Step::Aside { path, backup, .. } => [path, backup],
+            Step::Place { staged, path, .. } => [staged, path],
+        };
+        for p in paths {
+            by_folder.entry(p.parent()).or_default().push(p.clone());
+        }
+    }
+    let folders: Vec<RelPath> = by_folder.keys().cloned().collect();
+    let listings = target.list_dirs(&folders)?;
+    let mut found = BTreeSet::new();
+    for (folder, listing) in folders.iter().zip(listings) {
+        let Some(listing) = listing else { continue };
+        let names: BTreeSet<&str> = listing.entries.iter().chain(&listing.temporary).map(|e| e.name.as_str()).collect();
+        found.extend(by_folder[folder].iter().filter(|p| names.contains(p.name())).cloned());
+    }
+    Ok(found)
+}

@@ -1,0 +1,345 @@
+//! Finishing or undoing a commit from its journal and the names found now: pure functions, so
+//! every point a run can die at is tested in memory.
+//!
+//! Each step's names say whether it ran (see [`super::journal`]): an [`Step::Aside`] ran when
+//! its backup exists; a [`Step::Place`] ran when its staged name is gone and its final name
+//! exists (and, for a name that was moved aside first, that backup exists too — otherwise the
+//! final name still holds the old entry). Going [`forward`] runs what did not run and removes
+//! the backups; going [`back`] reverses what ran, last first, and removes what was staged.
+//! Both are safe to start again after they were cut short themselves: once every step ran,
+//! the journal is marked committed ([`Move::MarkCommitted`]) before the first backup is
+//! removed, because from then on the names no longer show which steps ran.
+
+use std::collections::BTreeSet;
+
+use super::journal::{Journal, Step};
+use crate::model::Kind;
+use crate::model::relpath::RelPath;
+
+/// One change that recovery (or the commit itself) makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Move {
+    Rename {
+        from: RelPath,
+        to: RelPath,
+    },
+    /// Removes an entry (a folder with everything in it).
+    Remove {
+        path: RelPath,
+        kind: Kind,
+    },
+    /// Rewrites the journal with `committed: true`.
+    MarkCommitted,
+}
+
+/// Which way a journal is resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The commit is completed: every staged entry was verified before it began.
+    Forward,
+    /// The commit is undone: both trees as before the apply.
+    Back,
+}
+
+/// Whether a step already ran, judged from the names that exist now.
+fn ran(step: &Step, steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
+    match step {
+        Step::Aside { backup, .. } => exists(backup),
+        Step::Place { staged, path, .. } => {
+            let aside = steps.iter().find_map(|s| match s {
+                Step::Aside { path: p, backup, .. } if p == path => Some(backup),
+                _ => None,
+            });
+            !exists(staged) && exists(path) && aside.is_none_or(exists)
+        }
+    }
+}
+
+/// Whether the commit can be completed: every staged entry that has not taken its final name
+/// is still there.
+pub fn can_go_forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
+    steps.iter().all(|s| match s {
+        Step::Place { staged, .. } => ran(s, steps, exists) || exists(staged),
+        Step::Aside { .. } => true,
+    })
+}
+
+/// The way recovery goes: forward when it can, back otherwise.
+pub fn direction(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Direction {
+    if can_go_forward(steps, exists) { Direction::Forward } else { Direction::Back }
+}
+
+/// What completes the commit: the steps that did not run, in order, the journal marked
+/// committed, then the backups removed.
+pub fn forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
+    let mut out = Vec::new();
+    for s in steps {
+        if ran(s, steps, exists) {
+            continue;
+        }
+        match s {
+            // Nothing left to move aside (it was gone before): nothing to back up.
+            Step::Aside { path, .. } if !exists(path) => {}
+            Step::Aside { path, backup, .. } => out.push(Move::Rename { from: path.clone(), to: backup.clone() }),
+            Step::Place { staged, path, .. } => out.push(Move::Rename { from: staged.clone(), to: path.clone() }),
+        }
+    }
+    let moved: BTreeSet<RelPath> = out
+        .iter()
+        .filter_map(|m| match m {
+            Move::Rename { to, .. } => Some(to.clone()),
+            _ => None,
+        })
+        .collect();
+    out.push(Move::MarkCommitted);
+    out.extend(remove_backups(steps, &|p| exists(p) || moved.contains(p)));
+    out
+}
+
+/// The backups that exist, removed: what is left of a committed journal.
+fn remove_backups(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Aside { backup, kind, .. } if exists(backup) => {
+                Some(Move::Remove { path: backup.clone(), kind: *kind })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What undoes the commit: the steps that ran, last first, then the staged entries removed.
+pub fn back(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
+    let mut out = Vec::new();
+    let mut staged_now = Vec::new();
+    for s in steps.iter().rev() {
+        let done = ran(s, steps, exists);
+        match s {
+            Step::Place { staged, path, kind } => {
+                if done {
+                    out.push(Move::Rename { from: path.clone(), to: staged.clone() });
+                }
+                if done || exists(staged) {
+                    staged_now.push(Move::Remove { path: staged.clone(), kind: *kind });
+                }
+            }
+            Step::Aside { path, backup, .. } if done => {
+                out.push(Move::Rename { from: backup.clone(), to: path.clone() })
+            }
+            Step::Aside { .. } => {}
+        }
+    }
+    out.extend(staged_now);
+    out
+}
+
+/// What resolving a journal does: a committed one only loses its backups; otherwise the way
+/// [`direction`] chooses.
+pub fn resolve(journal: &Journal, exists: &dyn Fn(&RelPath) -> bool) -> (Direction, Vec<Move>) {
+    let steps = &journal.steps;
+    if journal.committed {
+        return (Direction::Forward, remove_backups(steps, exists));
+    }
+    match direction(steps, exists) {
+        Direction::Forward => (Direction::Forward, forward(steps, exists)),
+        Direction::Back => (Direction::Back, back(steps, exists)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::side::Side;
+
+    /// A side's tree: path → content (a folder's content is its entries below it).
+    type Tree = BTreeMap<String, String>;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::parse(s).unwrap()
+    }
+
+    fn exists_in(tree: &Tree) -> impl Fn(&RelPath) -> bool + '_ {
+        |path: &RelPath| {
+            let s = path.as_str();
+            tree.keys().any(|k| k == s || k.starts_with(&format!("{s}/")))
+        }
+    }
+
+    fn rename(tree: &mut Tree, from: &RelPath, to: &RelPath) {
+        let (from, to) = (from.as_str().to_string(), to.as_str().to_string());
+        assert!(!exists_in(tree)(&p(&to)), "renaming onto {to}, which exists");
+        let moved: Vec<String> =
+            tree.keys().filter(|k| **k == from || k.starts_with(&format!("{from}/"))).cloned().collect();
+        assert!(!moved.is_empty(), "renaming {from}, which does not exist");
+        for k in moved {
+            let v = tree.remove(&k).unwrap();
+            tree.insert(format!("{to}{}", &k[from.len()..]), v);
+        }
+    }
+
+    fn perform(tree: &mut Tree, journal: &mut Journal, m: &Move) {
+        match m {
+            Move::MarkCommitted => journal.committed = true,
+            Move::Rename { from, to } => rename(tree, from, to),
+            Move::Remove { path, .. } => {
+                let s = path.as_str().to_string();
+                tree.retain(|k, _| *k != s && !k.starts_with(&format!("{s}/")));
+            }
+        }
+    }
+
+    fn visible(tree: &Tree) -> Tree {
+        tree.iter()
+            .filter(|(k, _)| !k.split('/').any(|part| part.starts_with(".ftpsync-tmp-")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// A staged release: `index.html` replaced, `new.css` added, `old.js` deleted, a new
+    /// folder `img/` with two files, a folder `gone/` deleted with its content, and a
+    /// replaced metadata file.
+    fn staged() -> (Tree, Tree, Journal) {
+        let t = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tree>();
+        let before = t(&[
+            ("index.html", "old index"),
+            ("old.js", "old js"),
+            ("gone/a.txt", "a"),
+            ("gone/b/c.txt", "c"),
+            (".pyftpsync-meta.json", "old meta"),
+            ("keep.txt", "keep"),
+        ]);
+        let after = t(&[
+            ("index.html", "new index"),
+            ("new.css", "css"),
+            ("img/1.png", "one"),
+            ("img/sub/2.png", "two"),
+            (".pyftpsync-meta.json", "new meta"),
+            ("keep.txt", "keep"),
+        ]);
+        let mut start = before.clone();
+        for (k, v) in [
+            (".ftpsync-tmp-7-s0", "new index"),
+            (".ftpsync-tmp-7-s1", "css"),
+            (".ftpsync-tmp-7-s2/1.png", "one"),
+            (".ftpsync-tmp-7-s2/sub/2.png", "two"),
+            (".ftpsync-tmp-7-s3", "new meta"),
+        ] {
+            start.insert(k.into(), v.into());
+        }
+        let aside =
+            |path: &str, n: u32, kind| Step::Aside { path: p(path), backup: p(&format!(".ftpsync-tmp-7-b{n}")), kind };
+        let place =
+            |n: u32, path: &str, kind| Step::Place { staged: p(&format!(".ftpsync-tmp-7-s{n}")), path: p(path), kind };
+        let steps = vec![
+            aside("index.html", 0, Kind::File),
+            aside("old.js", 1, Kind::File),
+            aside("gone", 2, Kind::Dir),
+            aside(".pyftpsync-meta.json", 3, Kind::File),
+            place(0, "index.html", Kind::File),
+            place(1, "new.css", Kind::File),
+            place(2, "img", Kind::Dir),
+            place(3, ".pyftpsync-meta.json", Kind::File),
+        ];
+        assert_eq!(visible(&start), before);
+        let journal = Journal::new(Side::Remote, "ftpsync 7@h", "t", "d", "ftp://h/", "/l", steps);
+        (start, after, journal)
+    }
+
+    /// Runs the commit as apply does (the moves of [`forward`]), stopping after `cut` of them.
+    fn commit_cut_after(tree: &mut Tree, journal: &mut Journal, cut: usize) {
+        let moves = forward(&journal.steps, &exists_in(&*tree));
+        for m in moves.iter().take(cut) {
+            perform(tree, journal, m);
+        }
+    }
+
+    /// Resolves, stopping after `cut` moves (`None`: all of them).
+    fn resolve_cut_after(tree: &mut Tree, journal: &mut Journal, cut: Option<usize>) -> Direction {
+        let (way, moves) = resolve(journal, &exists_in(&*tree));
+        for m in moves.iter().take(cut.unwrap_or(usize::MAX)) {
+            perform(tree, journal, m);
+        }
+        way
+    }
+
+    /// Every point a commit of `journal` can be cut at: after each of its moves.
+    fn cuts(journal: &Journal, tree: &Tree) -> std::ops::RangeInclusive<usize> {
+        0..=forward(&journal.steps, &exists_in(tree)).len()
+    }
+
+    #[test]
+    fn a_commit_cut_anywhere_is_completed_and_leaves_nothing_behind() {
+        let (start, after, journal) = staged();
+        for cut in cuts(&journal, &start) {
+            let (mut tree, mut j) = (start.clone(), journal.clone());
+            commit_cut_after(&mut tree, &mut j, cut);
+            assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Forward, "cut after {cut}");
+            assert_eq!(tree, after, "cut after {cut}: the planned state, no staged or backup name left");
+        }
+    }
+
+    #[test]
+    fn recovery_cut_short_itself_converges_on_the_next_try() {
+        let (start, after, journal) = staged();
+        for cut in cuts(&journal, &start) {
+            for again in cuts(&journal, &start) {
+                let (mut tree, mut j) = (start.clone(), journal.clone());
+                commit_cut_after(&mut tree, &mut j, cut);
+                resolve_cut_after(&mut tree, &mut j, Some(again));
+                resolve_cut_after(&mut tree, &mut j, None);
+                assert_eq!(tree, after, "commit cut after {cut}, recovery after {again}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lost_staged_entry_undoes_the_commit_wherever_it_was_cut() {
+        let (start, _, journal) = staged();
+        let before = visible(&start);
+        for cut in cuts(&journal, &start) {
+            for lost in [".ftpsync-tmp-7-s1", ".ftpsync-tmp-7-s2"] {
+                let (mut tree, mut j) = (start.clone(), journal.clone());
+                commit_cut_after(&mut tree, &mut j, cut);
+                let lost_path = p(lost);
+                if !exists_in(&tree)(&lost_path) {
+                    continue; // already placed: nothing to lose
+                }
+                perform(&mut tree, &mut j, &Move::Remove { path: lost_path, kind: Kind::File });
+                assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Back, "cut after {cut}, {lost} lost");
+                assert_eq!(tree, before, "cut after {cut}, {lost} lost: the state before, nothing left over");
+                assert!(!j.committed);
+            }
+        }
+    }
+
+    #[test]
+    fn undoing_is_exact_wherever_the_commit_and_the_undo_were_cut() {
+        let (start, _, journal) = staged();
+        let before = visible(&start);
+        let renames = journal.steps.len();
+        for cut in 0..=renames {
+            for again in 0..=renames + 6 {
+                let (mut tree, mut j) = (start.clone(), journal.clone());
+                commit_cut_after(&mut tree, &mut j, cut);
+                let moves = back(&j.steps, &exists_in(&tree));
+                for m in moves.iter().take(again) {
+                    perform(&mut tree, &mut j, m);
+                }
+                let moves = back(&j.steps, &exists_in(&tree));
+                for m in &moves {
+                    perform(&mut tree, &mut j, m);
+                }
+                assert_eq!(tree, before, "commit cut after {cut}, undo cut after {again}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_entry_deleted_by_someone_else_before_the_commit_is_not_backed_up() {
+        let steps = vec![Step::Aside { path: p("x"), backup: p(".ftpsync-tmp-7-b0"), kind: Kind::File }];
+        assert_eq!(forward(&steps, &|_| false), vec![Move::MarkCommitted]);
+    }
+}

@@ -1,0 +1,136 @@
+//! A staged apply, the default: everything is written under temporary names first
+//! ([`super::run`] with a [`Staging`]), then the metadata each changed folder will hold, and
+//! only then does the commit ([`super::commit::burst`]) make it all visible in one burst of
+//! renames. A failure before the commit removes what was staged: both trees stay exactly as
+//! they were.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::commit::burst::{self, CommitFailed};
+use super::commit::journal::{Journal, Step};
+use super::stage::Staging;
+use super::waves::{Fixed, State};
+use super::workers::{Worker, share_out};
+use crate::backend::with_write_attempts;
+use crate::model::Kind;
+use crate::model::relpath::RelPath;
+use crate::model::side::Side;
+use crate::planner::snapshot::MetaFile;
+
+/// How a staged apply ended, when it got as far as its commit.
+pub enum Ended {
+    /// Committed: visible on both sides.
+    Committed { window: Duration, notes: Vec<String> },
+    /// Nothing visible changed (the reason).
+    RolledBack(anyhow::Error),
+}
+
+/// One metadata file to stage.
+struct MetaJob {
+    side: Side,
+    at: RelPath,
+    bytes: Vec<u8>,
+}
+
+/// Stages the metadata of every changed folder; returns the commit's steps for them.
+fn stage_metadata(
+    fixed: &Fixed<'_>,
+    staging: &Staging,
+    state: &Mutex<State>,
+    workers: &mut [Worker<'_>],
+) -> Result<Vec<(Side, Step)>> {
+    let mut names = staging.names.after();
+    let mut steps = Vec::new();
+    let mut jobs = Vec::new();
+    {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, folder) in st.store.dirty() {
+            let side = key;
+            let now = fixed.settings.clock.now();
+            let Some(write) = st.store.take_write(key, &folder, &fixed.layout, now) else { continue };
+            let actual = fixed.layout.folder_path(&folder, side);
+            let path = write.path().clone();
+            if staging.is_staged_folder_content(side, &actual) {
+                // In a new folder: written under its final name there, visible with it.
+                if let Some(bytes) = write.bytes() {
+                    jobs.push(MetaJob { side: key, at: staging.physical(side, &path), bytes: bytes.to_vec() });
+                }
+                continue;
+            }
+            let exists = fixed.fresh.dirs.get(&(key, folder.clone())).is_some_and(|sd| sd.meta != MetaFile::Absent);
+            if exists {
+                steps.push((side, Step::Aside { path: path.clone(), backup: names.backup(&actual), kind: Kind::File }));
+            }
+            if let Some(bytes) = write.bytes() {
+                let staged = names.metadata(&actual);
+                steps.push((side, Step::Place { staged: staged.clone(), path, kind: Kind::File }));
+                st.staged.push((key, staged.clone()));
+                jobs.push(MetaJob { side: key, at: staged, bytes: bytes.to_vec() });
+            }
+        }
+    }
+    let indices: Vec<usize> = (0..jobs.len()).collect();
+    share_out(&indices, workers, |w, i| {
+        let job = &jobs[i];
+        let target = w.side(job.side);
+        let written = with_write_attempts(target.write_attempts(), || {
+            target.write_staged(&job.at, &mut job.bytes.as_slice(), None)
+        })?;
+        anyhow::ensure!(written.bytes == job.bytes.len() as u64, "{}: the metadata file was stored short", job.at);
+        Ok(())
+    })?;
+    Ok(steps)
+}
+
+/// Removes what was staged (after a failure before the commit); returns a remark when some
+/// of it could not be removed (it has temporary names: no content, and a later run removes it).
+pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option<String> {
+    let staged = std::mem::take(&mut state.lock().unwrap_or_else(|e| e.into_inner()).staged);
+    let mut left = 0;
+    for (key, path) in &staged {
+        let target = workers[0].side(*key);
+        let removed = target.remove_tree(path).or_else(|_| target.open_another().and_then(|mut t| t.remove_tree(path)));
+        left += usize::from(removed.is_err());
+    }
+    (left > 0).then(|| {
+        format!("{left} staged file(s) could not be removed; they have temporary names, and the next run removes them.")
+    })
+}
+
+/// After staging: the metadata staged, then the commit.
+pub fn commit(
+    fixed: &Fixed<'_>,
+    staging: &Staging,
+    state: &Mutex<State>,
+    workers: &mut [Worker<'_>],
+    run: &str,
+    created: &str,
+) -> Result<Ended> {
+    let meta_steps = stage_metadata(fixed, staging, state, workers)?;
+    let digest = crate::plan::io::digest(fixed.plan);
+    let (local, remote) = (&fixed.plan.local.display, &fixed.plan.remote.display);
+    let mut journals = Vec::new();
+    for side in [Side::Remote, Side::Local] {
+        let mut steps = staging.steps(side);
+        steps.extend(meta_steps.iter().filter(|(s, _)| *s == side).map(|(_, step)| step.clone()));
+        if steps.is_empty() {
+            continue;
+        }
+        let (me, peer) = if side == Side::Local { (local, remote) } else { (remote, local) };
+        journals.push(Journal::new(side, run, created, &digest, me, peer, steps));
+    }
+    if journals.is_empty() {
+        return Ok(Ended::Committed { window: Duration::ZERO, notes: Vec::new() });
+    }
+    match burst::commit(workers, &mut journals) {
+        Ok(done) => {
+            state.lock().unwrap_or_else(|e| e.into_inner()).staged.clear();
+            Ok(Ended::Committed { window: done.window, notes: done.notes })
+        }
+        Err(CommitFailed::RolledBack(cause)) => Ok(Ended::RolledBack(cause)),
+        Err(stuck) => Err(stuck.into()),
+    }
+}
