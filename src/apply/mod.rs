@@ -38,6 +38,7 @@ use self::metastore::MetaStore;
 use self::stats::Counters;
 use self::workers::Worker;
 use crate::backend::Target;
+use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 use crate::plan::document::{Action, Plan};
@@ -98,6 +99,25 @@ fn check_while_locking(
     });
     notes.extend(confirmed?);
     checked
+}
+
+/// Whether each side (local, remote) can rename folders, asked only of a side where the plan
+/// creates or deletes one (a staged apply renames them).
+fn renames_folders(plan: &Plan, actions: &[Action], w: &mut Worker<'_>) -> Result<[bool; 2]> {
+    let mut out = [true; 2];
+    for (i, side) in [Side::Local, Side::Remote].into_iter().enumerate() {
+        let changes_folders = plan.entries.iter().zip(actions).any(|(e, a)| {
+            e.kind == Kind::Dir
+                && match side {
+                    Side::Local => matches!(a, Action::Download | Action::DeleteLocal),
+                    Side::Remote => matches!(a, Action::Upload | Action::DeleteRemote),
+                }
+        });
+        if changes_folders {
+            out[i] = w.side(side).renames_folders()?;
+        }
+    }
+    Ok(out)
 }
 
 /// Stops before any change when the plan writes names differing only in case into one remote
@@ -165,7 +185,16 @@ fn apply_locked(
             })
         })
         .collect();
-    let staging = settings.stage.then(|| stage::Staging::new(plan, &actions, &layout, std::process::id()));
+    let staging = match settings.stage {
+        true => Some(stage::Staging::new(
+            plan,
+            &actions,
+            &layout,
+            std::process::id(),
+            renames_folders(plan, &actions, &mut workers[0])?,
+        )?),
+        false => None,
+    };
     let fixed = waves::Fixed {
         plan,
         layout,

@@ -11,7 +11,7 @@ use crate::model::relpath::RelPath;
 use crate::plan::document::{Action, Plan, TargetDesc, Tool};
 
 pub const REPORT_FORMAT: &str = "ftpsync-report";
-pub const REPORT_VERSION: &str = "1.0";
+pub const REPORT_VERSION: &str = "1.1";
 
 /// How applying the plan ended (the report's `result`; a dry run applies nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,9 @@ pub enum ApplyResult {
     Rejected,
     /// Nothing was changed on purpose (dry run).
     DryRun,
+    /// A staged apply failed before its commit completed, and everything it had staged or
+    /// committed was undone: nothing changed.
+    RolledBack,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +54,9 @@ pub struct Report {
     pub result: ApplyResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A staged apply that committed: milliseconds from its first visible change to its last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_window_ms: Option<f64>,
     pub counters: Counters,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
@@ -73,6 +79,7 @@ impl Report {
             finished: started,
             result: ApplyResult::Success,
             message: None,
+            commit_window_ms: None,
             counters: Counters::default(),
             drift: Vec::new(),
             entries: Vec::new(),

@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::{Result, bail};
+
 use super::commit::journal::Step;
 use crate::meta::META_FILE;
 use crate::model::Kind;
@@ -75,6 +77,8 @@ pub struct Staging {
     /// Per plan entry that changes something on a side.
     pub entries: BTreeMap<usize, Staged>,
     pub names: Names,
+    /// Per side (local, remote): whether folders can be renamed there.
+    renames_folders: [bool; 2],
 }
 
 fn index(side: Side) -> usize {
@@ -94,8 +98,18 @@ fn destination(action: Action) -> Option<Side> {
 
 impl Staging {
     /// Plans the staging of `plan` with its effective `actions`.
-    pub fn new(plan: &Plan, actions: &[Action], layout: &Layout<'_>, pid: u32) -> Staging {
-        let mut staging = Staging { folders: Default::default(), entries: BTreeMap::new(), names: Names::new(pid) };
+    /// `renames_folders` says, per side (local, remote), whether folders can be renamed there;
+    /// where not, new folders are made under their final names while staging (empty until the
+    /// commit puts their content in place) and a deleted folder's files move aside one by one.
+    pub fn new(
+        plan: &Plan,
+        actions: &[Action],
+        layout: &Layout<'_>,
+        pid: u32,
+        renames_folders: [bool; 2],
+    ) -> Result<Staging> {
+        let mut staging =
+            Staging { folders: Default::default(), entries: BTreeMap::new(), names: Names::new(pid), renames_folders };
         // Shallowest first, so a folder's own staging is known before its content's.
         let mut order: Vec<usize> = (0..plan.entries.len()).collect();
         order.sort_by_key(|&i| (plan.entries[i].path.depth(), i));
@@ -103,52 +117,71 @@ impl Staging {
             let (e, action) = (&plan.entries[i], actions[i]);
             let Some(side) = destination(action) else { continue };
             let at = layout.entry_path(e, side);
-            if let Some(staged) = staging.stage(e, action, side, at) {
+            if let Some(staged) = staging.stage(e, action, side, at)? {
                 staging.entries.insert(i, staged);
             }
         }
-        staging
+        Ok(staging)
     }
 
-    fn stage(&mut self, e: &PlanEntry, action: Action, side: Side, at: RelPath) -> Option<Staged> {
-        let replaces = match side {
-            Side::Local => e.local.is_some(),
-            Side::Remote => e.remote.is_some(),
+    fn stage(&mut self, e: &PlanEntry, action: Action, side: Side, at: RelPath) -> Result<Option<Staged>> {
+        let found = match side {
+            Side::Local => e.local.as_ref(),
+            Side::Remote => e.remote.as_ref(),
         };
         let inside = self.physical(side, &at);
         if inside != at {
             // In a folder that is new on this side: written under its final name there, and
             // visible with the folder. (Deleting there cannot happen: the folder is new.)
             let copies = matches!(action, Action::Upload | Action::Download);
-            return copies.then(|| Staged { side, write_at: Some(inside), steps: Vec::new() });
+            return Ok(copies.then(|| Staged { side, write_at: Some(inside), steps: Vec::new() }));
         }
         let folder = at.parent();
+        let renames_folders = self.renames_folders[index(side)];
+        let copies = matches!(action, Action::Upload | Action::Download);
         let mut steps = Vec::new();
-        if replaces {
-            let backup = self.names.backup(&folder);
-            let kind = match side {
-                Side::Local => e.local.as_ref(),
-                Side::Remote => e.remote.as_ref(),
+        let kind_found = found.map_or(e.kind, |s| s.kind);
+        if copies && e.kind == Kind::Dir && !renames_folders {
+            if found.is_some() {
+                bail!(
+                    "{at} is replaced by a folder, on a side that cannot rename folders: apply this plan with --no-stage"
+                );
             }
-            .map_or(e.kind, |s| s.kind);
-            steps.push(Step::Aside { path: at.clone(), backup, kind });
+            // Made now, under its final name; its content is staged inside it.
+            return Ok(Some(Staged {
+                side,
+                write_at: Some(at.clone()),
+                steps: vec![Step::Made { path: at, kind: Kind::Dir }],
+            }));
         }
-        let write_at = match action {
-            Action::Upload | Action::Download => {
-                // Content of a deleted folder goes with it; a part of a copied folder is
-                // inside it (above); so this is a top-level copy.
-                let staged = self.names.staged(&folder);
-                if e.kind == Kind::Dir {
-                    self.folders[index(side)].insert(at.clone(), staged.clone());
-                }
-                steps.push(Step::Place { staged: staged.clone(), path: at, kind: e.kind });
-                Some(staged)
-            }
+        if !copies && kind_found == Kind::Dir && !renames_folders {
+            // Deleted: its files move aside one by one (their own entries), the folder goes
+            // once the commit is complete.
+            return Ok(e.part_of.is_none().then(|| Staged {
+                side,
+                write_at: None,
+                steps: vec![Step::Drop { path: at, kind: Kind::Dir }],
+            }));
+        }
+        if !copies && e.part_of.is_some() && renames_folders {
             // A deletion inside a folder that is deleted goes with the folder.
-            _ if e.part_of.is_some() => return None,
-            _ => None,
+            return Ok(None);
+        }
+        if found.is_some() {
+            let backup = self.names.backup(&folder);
+            steps.push(Step::Aside { path: at.clone(), backup, kind: kind_found });
+        }
+        let write_at = if copies {
+            let staged = self.names.staged(&folder);
+            if e.kind == Kind::Dir {
+                self.folders[index(side)].insert(at.clone(), staged.clone());
+            }
+            steps.push(Step::Place { staged: staged.clone(), path: at, kind: e.kind });
+            Some(staged)
+        } else {
+            None
         };
-        Some(Staged { side, write_at, steps })
+        Ok(Some(Staged { side, write_at, steps }))
     }
 
     /// Where an entry at the actual path `at` is while staging: inside a staged folder, or

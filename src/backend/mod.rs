@@ -121,6 +121,13 @@ pub trait Target: Send {
         renames.iter().try_for_each(|(from, to)| self.rename(from, to))
     }
 
+    /// Whether a folder can be renamed (with its content). A staged apply that cannot creates
+    /// new folders under their final names before its commit and moves a deleted folder's
+    /// files aside one by one. FTP asks the server once (some refuse, see the README).
+    fn renames_folders(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
     /// Removes an entry and everything in it (a backup, a staged folder); nothing there is no
     /// error. Temporary names inside are removed too.
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {

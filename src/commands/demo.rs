@@ -111,7 +111,7 @@ pub fn run(s: &DemoSettings, global: &Global) -> Result<Exit> {
     let applied = apply(&plan, &mut local, &mut *remote, &settings)?;
     sync::header(&p, &plan);
     sync::action_lines(&p, &plan, &applied.actions, false);
-    sync::summary(&p, &applied.counters, SystemClock.now() - started, false);
+    sync::summary(&p, &applied.counters, SystemClock.now() - started, false, applied.commit_window);
 
     step(
         &p,

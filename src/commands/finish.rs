@@ -62,7 +62,7 @@ impl Finish {
         counters.bytes_written = 0;
         counters.upload_bytes_written = 0;
         counters.download_bytes_written = 0;
-        sync::summary(&p, &counters, SystemClock.now() - started, true);
+        sync::summary(&p, &counters, SystemClock.now() - started, true, None);
         let mut report = Report::new(plan, digest, iso_utc(started));
         report.result = ApplyResult::DryRun;
         report.counters = counters.clone();
@@ -150,7 +150,19 @@ impl Finish {
         if unresolved > 0 {
             self.printer.note(1, &format!("{unresolved} conflict(s) left unresolved ('ask' needs a terminal; edit the plan's resolution or pass --resolve): skipped"));
         }
-        sync::summary(p, &applied.counters, SystemClock.now() - started, false);
+        sync::summary(p, &applied.counters, SystemClock.now() - started, false, applied.commit_window);
+        report.commit_window_ms = applied.commit_window.map(|w| (w.as_secs_f64() * 1e4).round() / 10.0);
+        if let Some(cause) = &applied.rolled_back {
+            self.printer.error(&format!("{cause:#}"));
+            self.printer.error("rolled back: nothing was changed on either side. Fix the cause and apply again.");
+            report.result = ApplyResult::RolledBack;
+            report.message = Some(format!("{cause:#}"));
+            report.counters = applied.counters.clone();
+            report.set_entries(plan, &applied.actions, &applied.outcomes);
+            self.write_report(&report)?;
+            // Ctrl-C keeps its own exit code (3); anything else is an error (1).
+            return Ok(if crate::error::exit_of(cause) == Exit::Aborted { Exit::Aborted } else { Exit::Error });
+        }
         let failures = applied.failures();
         if failures > 0 {
             self.printer.error(&format!("{failures} action(s) failed or were not run; the metadata records only what was done. Run the command again to finish."));

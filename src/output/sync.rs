@@ -30,7 +30,7 @@ pub fn action_lines(p: &Printer, plan: &Plan, actions: &[Action], dry_run: bool)
 
 /// `Wrote 6/15 files in 5 directories, skipped: 7, errors: 0. Elap: 0.01 sec.`; at verbosity 5
 /// and above the whole counter set.
-pub fn summary(p: &Printer, c: &Counters, elapsed: f64, dry_run: bool) {
+pub fn summary(p: &Printer, c: &Counters, elapsed: f64, dry_run: bool, commit_window: Option<std::time::Duration>) {
     let prefix = if dry_run { "(DRY-RUN) " } else { "" };
     if p.verbosity >= 5 {
         let json = serde_json::to_string_pretty(c).unwrap_or_default();
@@ -40,8 +40,13 @@ pub fn summary(p: &Printer, c: &Counters, elapsed: f64, dry_run: bool) {
     p.out(
         1,
         &format!(
-            "{prefix}Wrote {}/{} files in {} directories, skipped: {}, errors: {}. Elap: {elapsed:.2} sec.",
-            c.files_written, c.local_files, c.local_dirs, c.conflict_files_skipped, c.errors
+            "{prefix}Wrote {}/{} files in {} directories, skipped: {}, errors: {}. Elap: {elapsed:.2} sec.{}",
+            c.files_written,
+            c.local_files,
+            c.local_dirs,
+            c.conflict_files_skipped,
+            c.errors,
+            commit_window.map_or(String::new(), |w| format!(" Commit window: {:.0} ms.", w.as_secs_f64() * 1e3))
         ),
     );
 }

@@ -188,11 +188,7 @@ pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Re
 pub fn existing(target: &mut dyn Target, steps: &[Step]) -> Result<BTreeSet<RelPath>> {
     let mut by_folder: BTreeMap<RelPath, Vec<RelPath>> = BTreeMap::new();
     for s in steps {
-        let paths = match s {
-            Step::Aside { path, backup, .. } => [path, backup],
-            Step::Place { staged, path, .. } => [staged, path],
-        };
-        for p in paths {
+        for p in s.paths() {
             by_folder.entry(p.parent()).or_default().push(p.clone());
         }
     }

@@ -53,6 +53,33 @@ pub enum Step {
     /// A staged entry (a verified file, a folder with its content, a metadata file) takes its
     /// final name; moved back to the staged name when the commit is undone.
     Place { staged: RelPath, path: RelPath, kind: Kind },
+    /// A new folder created under its final name while staging, on a side that cannot rename
+    /// folders (its content was staged inside it); removed when the commit is undone.
+    Made { path: RelPath, kind: Kind },
+    /// A deleted folder on a side that cannot rename folders: its files moved aside one by
+    /// one, and the folder is removed once the commit is complete.
+    Drop { path: RelPath, kind: Kind },
+}
+
+impl Step {
+    /// The order steps run in: asides, then the rest.
+    fn wave(&self) -> u8 {
+        match self {
+            Step::Aside { .. } => 0,
+            Step::Made { .. } => 1,
+            Step::Place { .. } => 2,
+            Step::Drop { .. } => 3,
+        }
+    }
+
+    /// Every name the step involves.
+    pub fn paths(&self) -> Vec<&RelPath> {
+        match self {
+            Step::Aside { path, backup, .. } => vec![path, backup],
+            Step::Place { staged, path, .. } => vec![staged, path],
+            Step::Made { path, .. } | Step::Drop { path, .. } => vec![path],
+        }
+    }
 }
 
 impl Journal {
@@ -66,7 +93,7 @@ impl Journal {
         peer: &str,
         mut steps: Vec<Step>,
     ) -> Journal {
-        steps.sort_by_key(|s| matches!(s, Step::Place { .. }));
+        steps.sort_by_key(Step::wave);
         Journal {
             format: JOURNAL_FORMAT.into(),
             format_version: JOURNAL_VERSION.into(),

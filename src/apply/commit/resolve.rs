@@ -52,6 +52,9 @@ fn ran(step: &Step, steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
             });
             !exists(staged) && exists(path) && aside.is_none_or(exists)
         }
+        // Made before the commit; dropped only after it.
+        Step::Made { path, .. } => exists(path),
+        Step::Drop { .. } => false,
     }
 }
 
@@ -60,7 +63,7 @@ fn ran(step: &Step, steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
 pub fn can_go_forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
     steps.iter().all(|s| match s {
         Step::Place { staged, .. } => ran(s, steps, exists) || exists(staged),
-        Step::Aside { .. } => true,
+        _ => true,
     })
 }
 
@@ -82,6 +85,7 @@ pub fn forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
             Step::Aside { path, .. } if !exists(path) => {}
             Step::Aside { path, backup, .. } => out.push(Move::Rename { from: path.clone(), to: backup.clone() }),
             Step::Place { staged, path, .. } => out.push(Move::Rename { from: staged.clone(), to: path.clone() }),
+            Step::Made { .. } | Step::Drop { .. } => {}
         }
     }
     let moved: BTreeSet<RelPath> = out
@@ -104,6 +108,7 @@ fn remove_backups(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move
             Step::Aside { backup, kind, .. } if exists(backup) => {
                 Some(Move::Remove { path: backup.clone(), kind: *kind })
             }
+            Step::Drop { path, kind } if exists(path) => Some(Move::Remove { path: path.clone(), kind: *kind }),
             _ => None,
         })
         .collect()
@@ -127,7 +132,8 @@ pub fn back(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
             Step::Aside { path, backup, .. } if done => {
                 out.push(Move::Rename { from: backup.clone(), to: path.clone() })
             }
-            Step::Aside { .. } => {}
+            Step::Made { path, kind } if done => out.push(Move::Remove { path: path.clone(), kind: *kind }),
+            Step::Aside { .. } | Step::Made { .. } | Step::Drop { .. } => {}
         }
     }
     out.extend(staged_now);

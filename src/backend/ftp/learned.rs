@@ -53,6 +53,9 @@ pub enum Capability {
     /// announcement is answered and the data connection open (Twisted fails an upload that
     /// came with its announcement: `426`).
     TransferAhead,
+    /// Renaming a folder (`RNFR`/`RNTO`) → a staged apply creates new folders under their final
+    /// names before its commit and moves a deleted folder's files aside one by one.
+    FolderRename,
 }
 
 impl Capability {
@@ -74,6 +77,9 @@ impl Capability {
             Capability::Utf8Opts => "logging in without OPTS UTF8 ON",
             Capability::Pipelining => "sending one command at a time",
             Capability::TransferAhead => "sending each transfer's command once its data connection is open",
+            Capability::FolderRename => {
+                "creating new folders under their final names before the commit, and moving a deleted folder's files aside one by one"
+            }
         }
     }
 }

@@ -80,6 +80,8 @@ struct Shared {
     list_method: list_method::ListMethod,
     /// The server's optional commands that work, and those it refused.
     learned: Arc<learned::Learned>,
+    /// Whether folders can be renamed here, once probed ([`Target::renames_folders`]).
+    folder_rename: std::sync::OnceLock<bool>,
 }
 
 impl Drop for Shared {
@@ -139,6 +141,7 @@ impl FtpTarget {
             time_offset: Mutex::new(0.0),
             list_method,
             learned,
+            folder_rename: std::sync::OnceLock::new(),
         });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
@@ -497,6 +500,33 @@ impl Target for FtpTarget {
             }
         }
         Ok(())
+    }
+
+    /// Probed once per target, on temporary names in the root (no content): a folder is
+    /// created, renamed, and removed again.
+    fn renames_folders(&mut self) -> Result<bool> {
+        if let Some(known) = self.shared.folder_rename.get() {
+            return Ok(*known);
+        }
+        let n = self.shared.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let root = RelPath::root();
+        let (from, to) = (
+            self.abs(&root.join_unchecked(&format!("{TEMP_PREFIX}{pid}-p{n}"))),
+            self.abs(&root.join_unchecked(&format!("{TEMP_PREFIX}{pid}-q{n}"))),
+        );
+        let s = self.connect()?;
+        s.ok(&format!("MKD {from}"), "probing whether folders can be renamed")?;
+        let replies =
+            s.batch(&[format!("RNFR {from}"), format!("RNTO {to}")], "probing whether folders can be renamed")?;
+        let renamed = replies.iter().all(|r| r.is_ok());
+        let left = if renamed { &to } else { &from };
+        s.ok(&format!("RMD {left}"), "removing the folder that probed renaming")?;
+        if !renamed {
+            let answer = replies.iter().find(|r| !r.is_ok()).map(|r| r.text()).unwrap_or_default();
+            s.refuse(learned::Capability::FolderRename, &answer);
+        }
+        Ok(*self.shared.folder_rename.get_or_init(|| renamed))
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {

@@ -120,6 +120,10 @@ impl Target for Watched {
         self.inner.rename_all(renames)
     }
 
+    fn renames_folders(&mut self) -> Result<bool> {
+        self.inner.renames_folders()
+    }
+
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
         self.inner.remove_tree(path)
     }
