@@ -184,6 +184,10 @@ pub struct CommonArgs {
     /// Leave out (with a warning) a folder whose listing cannot be trusted, instead of stopping.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Change each entry in place as soon as it is transferred, instead of staging everything
+    /// and committing it in one burst (for a server too small to hold two versions of a file).
+    #[arg(long)]
+    pub no_stage: bool,
     /// Machine-readable output: the result report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -325,6 +329,10 @@ pub struct ApplyArgs {
     /// Exit with code 10 if a conflict was skipped or a copy failed.
     #[arg(long)]
     pub report_problems: bool,
+    /// Change each entry in place as soon as it is transferred, instead of staging everything
+    /// and committing it in one burst (for a server too small to hold two versions of a file).
+    #[arg(long)]
+    pub no_stage: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -207,6 +207,8 @@ pub struct SyncSettings {
     pub progress: bool,
     pub conn: Connection,
     pub meta_style: MetaStyle,
+    /// Stage every change and commit it in one burst (not `--no-stage`).
+    pub stage: bool,
 }
 
 impl SyncSettings {
@@ -225,6 +227,7 @@ impl SyncSettings {
             progress: false,
             conn,
             meta_style: meta_style(),
+            stage: true,
         }
     }
 
@@ -256,6 +259,7 @@ impl SyncSettings {
         s.report = c.report.clone();
         s.no_color = c.no_color;
         s.progress = c.progress;
+        s.stage = !c.no_stage;
         s
     }
 
@@ -297,6 +301,8 @@ pub struct ApplyPlanSettings {
     pub report_problems: bool,
     pub conn: Connection,
     pub meta_style: MetaStyle,
+    /// Stage every change and commit it in one burst (not `--no-stage`).
+    pub stage: bool,
 }
 
 impl ApplyPlanSettings {
@@ -312,6 +318,7 @@ impl ApplyPlanSettings {
             report_problems: a.report_problems,
             conn: Connection::from_args(&a.conn),
             meta_style: meta_style(),
+            stage: !a.no_stage,
         }
     }
 }

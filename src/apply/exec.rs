@@ -144,7 +144,12 @@ fn transfer_staged_once(
 ) -> Result<Written> {
     let Copy { src_path, dst_path, state, sha256, .. } = *copy;
     let mut written = None;
+    let mut again = false;
     src.read_file(src_path, &mut |reader| {
+        // A source that retries a cut read calls this again: the staged name starts over.
+        if std::mem::replace(&mut again, true) {
+            dst.remove_tree(write_at)?;
+        }
         let mut verified =
             Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
         written = Some(dst.write_staged(write_at, &mut verified, Some(state.mtime))?);

@@ -42,6 +42,22 @@ struct State {
     nodes: BTreeMap<RelPath, Node>,
     /// Folders whose listing fails (fault injection).
     unlistable: Vec<RelPath>,
+    /// Changes counted so far (every write, rename, creation, removal).
+    changes: usize,
+    /// The change (counted from 0) that fails, and how (fault injection).
+    fail_at: Option<(usize, Fault)>,
+    /// Set by a [`Fault::Dead`] fault: every operation fails until [`MemoryFs::revive`].
+    dead: bool,
+}
+
+/// How an injected fault fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// That one change fails; the next works (a refused command).
+    Once,
+    /// That change and everything after it fails, listings too (a connection that is gone
+    /// and does not come back), until [`MemoryFs::revive`].
+    Dead,
 }
 
 /// The shared tree.
@@ -56,7 +72,8 @@ impl MemoryFs {
     pub fn new(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
-        MemoryFs { state: Arc::new(Mutex::new(State { nodes, unlistable: Vec::new() })), clock, options }
+        let state = State { nodes, unlistable: Vec::new(), changes: 0, fail_at: None, dead: false };
+        MemoryFs { state: Arc::new(Mutex::new(state)), clock, options }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -95,6 +112,29 @@ impl MemoryFs {
     /// Makes listing a folder fail, as a server refusing it would.
     pub fn fail_listing(&self, path: &str) {
         self.lock().unlistable.push(RelPath::parse(path).expect("valid test path"));
+    }
+
+    /// Makes the change number `at` (counted from now, from 0) fail as `fault` says.
+    pub fn fail_change(&self, at: usize, fault: Fault) {
+        let mut st = self.lock();
+        st.fail_at = Some((st.changes + at, fault));
+    }
+
+    /// Whether stored files take the requested modification time.
+    pub fn sets_mtime(&self) -> bool {
+        self.options.sets_mtime
+    }
+
+    /// How many changes were made (or attempted) so far.
+    pub fn changes(&self) -> usize {
+        self.lock().changes
+    }
+
+    /// Ends a [`Fault::Dead`]: operations work again.
+    pub fn revive(&self) {
+        let mut st = self.lock();
+        st.dead = false;
+        st.fail_at = None;
     }
 
     /// Every node except the root, by path.
@@ -146,12 +186,40 @@ fn entry_of(name: &str, node: &Node) -> Entry {
     }
 }
 
+impl MemoryTarget {
+    /// Counts a change about to be made; fails it where a fault was injected.
+    fn change(&self, what: &str) -> Result<()> {
+        let mut st = self.fs.lock();
+        if st.dead {
+            bail!("{what}: the connection is gone (injected)");
+        }
+        let n = st.changes;
+        st.changes += 1;
+        match st.fail_at {
+            Some((at, fault)) if at == n => {
+                st.dead = fault == Fault::Dead;
+                bail!("{what}: refused (injected fault at change {n})")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Fails every operation while a [`Fault::Dead`] lasts.
+    fn alive(&self) -> Result<()> {
+        if self.fs.lock().dead {
+            bail!("the connection is gone (injected)");
+        }
+        Ok(())
+    }
+}
+
 impl Target for MemoryTarget {
     fn info(&self) -> &TargetInfo {
         &self.info
     }
 
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
+        self.alive()?;
         let st = self.fs.lock();
         if st.unlistable.contains(dir) {
             bail!("{dir}: permission denied (injected)");
@@ -171,10 +239,12 @@ impl Target for MemoryTarget {
     }
 
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        self.alive()?;
         Ok(self.fs.lock().nodes.get(path).map(|n| entry_of(path.name(), n)))
     }
 
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
+        self.alive()?;
         let data = match self.fs.lock().nodes.get(path) {
             Some(Node::File { data, .. }) => data.clone(),
             _ => bail!("{path}: no such file"),
@@ -183,6 +253,7 @@ impl Target for MemoryTarget {
     }
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        self.change(&format!("writing {path}"))?;
         let mut buf = Vec::new();
         data.read_to_end(&mut buf)?;
         let now = self.fs.clock.now();
@@ -210,6 +281,7 @@ impl Target for MemoryTarget {
     }
 
     fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
+        self.change(&format!("renaming {from}"))?;
         let mut st = self.fs.lock();
         if from.is_root() || !st.nodes.contains_key(from) {
             bail!("cannot rename {from}: no such file or folder");
@@ -230,6 +302,7 @@ impl Target for MemoryTarget {
     }
 
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
+        self.change(&format!("removing {path}"))?;
         if path.is_root() {
             bail!("cannot remove the root");
         }
@@ -237,7 +310,21 @@ impl Target for MemoryTarget {
         Ok(())
     }
 
+    /// Like FTP under its lock: a temporary name in this tree belongs to no running apply
+    /// (tests run one apply at a time on a tree).
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        if !is_temp_name(path.name()) {
+            bail!("{path} is not a temporary file");
+        }
+        let found = self.fs.lock().nodes.contains_key(path);
+        if found {
+            self.remove_tree(path)?;
+        }
+        Ok(found)
+    }
+
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.change(&format!("creating {path}"))?;
         let now = self.fs.clock.now();
         let mut st = self.fs.lock();
         if st.nodes.contains_key(path) {
@@ -251,6 +338,7 @@ impl Target for MemoryTarget {
     }
 
     fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        self.change(&format!("removing {path}"))?;
         let mut st = self.fs.lock();
         match st.nodes.get(path) {
             Some(Node::File { .. }) => {
@@ -262,6 +350,7 @@ impl Target for MemoryTarget {
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        self.change(&format!("removing {path}"))?;
         let mut st = self.fs.lock();
         if !matches!(st.nodes.get(path), Some(Node::Dir { .. })) || path.is_root() {
             bail!("{path}: no such folder");

@@ -52,6 +52,7 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         }
     }
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
+    super::recover::first(&mut *local, &mut *remote, args.conn.break_lock, &printer)?;
     let finish = Finish {
         printer,
         json: args.json,
@@ -60,7 +61,7 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         break_lock: args.conn.break_lock,
         workers: args.conn.workers,
         meta_style: args.meta_style.clone(),
-        stage: true,
+        stage: args.stage,
     };
     finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
 }

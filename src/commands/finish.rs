@@ -155,10 +155,10 @@ impl Finish {
         if let Some(cause) = &applied.rolled_back {
             self.printer.error(&format!("{cause:#}"));
             self.printer.error("rolled back: nothing was changed on either side. Fix the cause and apply again.");
-            report.result = ApplyResult::RolledBack;
-            report.message = Some(format!("{cause:#}"));
             report.counters = applied.counters.clone();
             report.set_entries(plan, &applied.actions, &applied.outcomes);
+            report.result = ApplyResult::RolledBack;
+            report.message = Some(format!("{cause:#}"));
             self.write_report(&report)?;
             // Ctrl-C keeps its own exit code (3); anything else is an error (1).
             return Ok(if crate::error::exit_of(cause) == Exit::Aborted { Exit::Aborted } else { Exit::Error });

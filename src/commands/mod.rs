@@ -6,6 +6,7 @@ pub mod demo;
 pub mod docs;
 pub mod finish;
 pub mod plan;
+pub mod recover;
 pub mod run;
 pub mod scan;
 pub mod serve;

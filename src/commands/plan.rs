@@ -33,6 +33,7 @@ pub struct Prepared {
 pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared> {
     let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
+    super::recover::first(&mut *local, &mut *remote, s.conn.break_lock, printer)?;
     printer.progress.scanning();
     let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers);
     printer.progress.done();

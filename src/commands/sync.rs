@@ -24,7 +24,7 @@ pub fn run(s: &SyncSettings, g: &Global) -> Result<Exit> {
         break_lock: s.conn.break_lock,
         workers: s.conn.workers,
         meta_style: s.meta_style.clone(),
-        stage: true,
+        stage: s.stage,
     };
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);

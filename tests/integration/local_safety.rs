@@ -137,7 +137,10 @@ fn a_download_never_writes_through_a_folder_replaced_by_a_link_during_apply() {
     assert!(!outside.join("b.txt").exists(), "a file was written through the link:\n{all}");
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("is a symbolic link"), "{all}");
-    assert_eq!(fs::read(w.local.join("top/big.bin")).unwrap().len(), 4 << 20);
+    // Staged: the failure rolled the whole download back, nothing staged is left.
+    assert!(!w.local.join("top/big.bin").exists(), "{all}");
+    let left: Vec<_> = fs::read_dir(w.local.join("top")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.iter().all(|n| !n.to_string_lossy().starts_with(".ftpsync-tmp-")), "{left:?}");
 }
 
 /// Runs as `nobody` when the tests run as root (whose reads and writes ignore permission bits).
@@ -223,7 +226,20 @@ fn permission_problems_fail_only_the_files_concerned() {
     fs::set_permissions(local.join("locked"), fs::Permissions::from_mode(0o555)).unwrap();
     let report = dir.path().join("report.json");
 
+    // Staged (the default): one failure and nothing changes, on either side.
+    let (local_before, remote_before) = (tree_state(&local), tree_state(&remote));
     let out = user.run(dir.path(), &["sync", s(&local), s(&remote), "--resolve", "skip", "--report", s(&report)]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("rolled back: nothing was changed"), "{all}");
+    assert_eq!((tree_state(&local), tree_state(&remote)), (local_before, remote_before), "{all}");
+    let doc: Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(doc["result"], "rolled_back", "{doc}");
+    assert_eq!(outcomes(&report).iter().find(|o| o.0 == "secret.txt").map(|o| o.1.as_str()), Some("failed"));
+
+    // Streaming (`--no-stage`): only the files concerned fail.
+    let args = ["sync", s(&local), s(&remote), "--resolve", "skip", "--report", s(&report), "--no-stage"];
+    let out = user.run(dir.path(), &args);
     let all = text(&out);
     fs::set_permissions(local.join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(local.join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();

@@ -36,6 +36,7 @@ mod scan_tree;
 mod serve_clients;
 mod server;
 mod servers;
+mod staged_faults;
 mod stall_steps;
 mod stalls;
 mod support;

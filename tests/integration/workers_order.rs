@@ -15,7 +15,7 @@ fn normalized(out: &std::process::Output, root: &Path, port: u16) -> String {
     text.lines()
         // The plan's digest covers its creation time and the folder; the report's times vary.
         .filter(|l| {
-            !["\"plan_sha256\"", "\"started\"", "\"finished\"", "\"elapsed", " sec", "Elapsed"]
+            !["\"plan_sha256\"", "\"started\"", "\"finished\"", "\"elapsed", " sec", "Elapsed", "\"commit_window_ms\""]
                 .iter()
                 .any(|k| l.contains(k))
         })

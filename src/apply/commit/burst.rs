@@ -139,8 +139,23 @@ fn remove_all(target: &mut dyn Target, moves: &[Move]) -> Result<()> {
 
 /// Undoes whatever part of the burst ran, on both sides.
 fn undo_all(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Error) -> CommitFailed {
+    // Every side learns first that the commit goes back; a side that cannot be told (its
+    // connection is gone) cannot be undone either, and then nothing is touched: the next run
+    // finds both journals as they are and takes both the same way.
+    let mut marked = journals.to_vec();
+    for j in &mut marked {
+        j.undo = true;
+        let target = workers[0].side(j.side);
+        let written = write_journal(target, j).or_else(|first| {
+            let mut fresh = target.open_another().map_err(|e| first.context(e))?;
+            write_journal(&mut *fresh, j)
+        });
+        if let Err(undo) = written {
+            return CommitFailed::Stuck { cause, undo };
+        }
+    }
     let mut failure = None;
-    for j in journals {
+    for j in &marked {
         // The connection that failed may be gone: undo on a new one if need be.
         let target = workers[0].side(j.side);
         let undone = undo(target, j).or_else(|first| {

@@ -41,6 +41,11 @@ pub struct Journal {
     /// is removed, because from then on the names no longer show which steps ran.
     #[serde(default)]
     pub committed: bool,
+    /// The commit is being undone: whoever finds the journal finishes undoing it, on both
+    /// sides. Written on every side before the first undo, so the sides never go different
+    /// ways.
+    #[serde(default)]
+    pub undo: bool,
 }
 
 /// One rename of a commit.
@@ -106,6 +111,7 @@ impl Journal {
             peer: peer.into(),
             steps,
             committed: false,
+            undo: false,
         }
     }
 

@@ -7,4 +7,5 @@
 
 pub mod burst;
 pub mod journal;
+pub mod recover;
 pub mod resolve;

@@ -147,6 +147,9 @@ pub fn resolve(journal: &Journal, exists: &dyn Fn(&RelPath) -> bool) -> (Directi
     if journal.committed {
         return (Direction::Forward, remove_backups(steps, exists));
     }
+    if journal.undo {
+        return (Direction::Back, back(steps, exists));
+    }
     match direction(steps, exists) {
         Direction::Forward => (Direction::Forward, forward(steps, exists)),
         Direction::Back => (Direction::Back, back(steps, exists)),

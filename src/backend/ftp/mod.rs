@@ -330,6 +330,13 @@ impl FtpTarget {
         self.retry(|s| read_small(s, &abs)).context("reading the lock")
     }
 
+    /// The lock's last look before a change others can see; none for a change under a
+    /// temporary name (staged, a backup), which nobody sees: a run that lost its lock still
+    /// cleans up after itself.
+    fn settle_unless_hidden(&mut self, path: &RelPath) -> Result<()> {
+        if path.components().any(is_temp_name) { Ok(()) } else { self.settle_lock() }
+    }
+
     /// Runs one command that must succeed.
     fn simple(&mut self, cmd: &str, doing: &str) -> Result<()> {
         self.retry(|s| s.ok(cmd, doing).map(drop))
@@ -530,20 +537,22 @@ impl Target for FtpTarget {
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
-        self.settle_lock()?;
+        self.settle_unless_hidden(path)?;
         let abs = self.abs(path);
         self.simple(&format!("MKD {abs}"), &format!("cannot create folder {abs}"))
     }
 
     fn remove_file(&mut self, path: &RelPath) -> Result<()> {
-        self.settle_lock()?;
-        self.refresh_lock()?;
+        if !path.components().any(is_temp_name) {
+            self.settle_lock()?;
+            self.refresh_lock()?;
+        }
         let abs = self.abs(path);
         self.simple(&format!("DELE {abs}"), &format!("cannot delete {abs}"))
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
-        self.settle_lock()?;
+        self.settle_unless_hidden(path)?;
         let abs = self.abs(path);
         self.simple(&format!("RMD {abs}"), &format!("cannot delete folder {abs}"))
     }
