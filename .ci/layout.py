@@ -15,8 +15,9 @@ own `mod.rs` counts as a file among its children, so a child importing from its 
 `mod.rs` while that `mod.rs` imports the child is a cycle too.
 
 Also checked (the rules of the layout): the planner and the plan model import nothing of the
-backends (`src/backend/`), the shared vocabulary (`src/model/`) nothing but itself, and `src/`
-holds only the few loose files listed below.
+backends (`src/backend/`), the shared vocabulary (`src/model/`) nothing but itself, `src/`
+holds only the few loose files listed below, and the README's layout section names every
+folder and loose file of `src/` (and nothing that is not there).
 """
 
 import os
@@ -298,6 +299,15 @@ def main():
     for name in sorted(os.listdir(SRC)):
         if name.endswith(".rs") and name not in LOOSE:
             problems.append(f"loose file in src/: {name} (allowed: {', '.join(sorted(LOOSE))})")
+    # The README's layout table names every folder and loose file of src/, and nothing else.
+    readme = open(os.path.join(SRC, "..", "README.md"), encoding="utf-8").read()
+    table = readme.split("### Layout", 1)[-1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`src/([\w./]+?)/?`", table))
+    present = {n for n in os.listdir(SRC) if n.endswith(".rs") or os.path.isdir(os.path.join(SRC, n))}
+    for n in sorted(present - named):
+        problems.append(f"README.md's layout section does not mention src/{n}")
+    for n in sorted(named - present):
+        problems.append(f"README.md's layout section names src/{n}, which does not exist")
     for p in problems:
         print(p)
     if problems:
