@@ -30,7 +30,7 @@ fn state(s: Option<&EntryState>) -> String {
 
 fn label(e: &PlanEntry, action: Action) -> String {
     match (e.action, action) {
-        (Action::Conflict, Action::Skip) if e.resolution.flatten().is_none() => "conflict (unresolved)".into(),
+        (Action::Conflict, Action::Skip) if e.resolution.chosen().is_none() => "conflict (unresolved)".into(),
         (Action::Conflict, a) => format!("conflict → {}", a.as_str()),
         (_, a) => a.as_str().into(),
     }
