@@ -1,6 +1,8 @@
 //! From command-line arguments to plain settings (no clap types beyond this point). The
 //! environment variables that commands depend on are read here too, once.
 
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -8,11 +10,13 @@ use anyhow::Result;
 use crate::backend::secret::Secret;
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
-    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, ScanArgs, SyncArgs, TreeArgs, UploadArgs,
+    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, ScanArgs, ServeArgs, ShowArgs, SyncArgs,
+    TreeArgs, UploadArgs,
 };
 use crate::error::ExitError;
 use crate::meta::WriteStyle;
 use crate::output::DEFAULT_VERBOSITY;
+use crate::output::show::ShowFormat;
 use crate::plan::io::FileFormat;
 use crate::plan::options::{Mode, PlanOptions};
 use crate::planner::filter::split_patterns;
@@ -312,6 +316,56 @@ impl ApplyPlanSettings {
             report_problems: a.report_problems,
             conn: Connection::from_args(&a.conn),
             meta_style: meta_style(),
+        }
+    }
+}
+
+/// `show PLAN`.
+#[derive(Clone, Debug)]
+pub struct ShowSettings {
+    /// The plan file.
+    pub plan: PathBuf,
+    pub format: ShowFormat,
+    /// Print only the plan's digest.
+    pub sha256: bool,
+    /// Also list entries that do not change.
+    pub all: bool,
+}
+
+impl ShowSettings {
+    pub fn from_args(a: &ShowArgs) -> Self {
+        ShowSettings { plan: a.plan.clone(), format: a.format, sha256: a.sha256, all: a.all }
+    }
+}
+
+/// `serve DIR`: the built-in FTP server.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// The folder to serve.
+    pub dir: PathBuf,
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The only user allowed (with `password`); `None`: anonymous logins only.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Certificate chain and private key (PEM) for explicit FTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Passive data ports (`0..=0`: any free port).
+    pub passive_ports: RangeInclusive<u16>,
+}
+
+impl ServeSettings {
+    pub fn from_args(a: &ServeArgs) -> Self {
+        ServeSettings {
+            dir: a.dir.clone(),
+            bind: a.bind,
+            port: a.port,
+            user: a.user.clone(),
+            password: a.password.clone(),
+            tls_cert: a.tls_cert.clone(),
+            tls_key: a.tls_key.clone(),
+            passive_ports: a.passive_ports.clone(),
         }
     }
 }

@@ -19,7 +19,10 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, SyncSettings, TreeSettings};
+use crate::settings::{
+    ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, ServeSettings, ShowSettings, SyncSettings,
+    TreeSettings,
+};
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -49,10 +52,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Run(a) => run::run(a, &cli, &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
-        Command::Show(a) => show::run(a),
+        Command::Show(a) => show::run(&ShowSettings::from_args(a)),
         Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
         Command::Demo => demo::run(&DemoSettings::from_environment(), &global),
-        Command::Serve(a) => serve::run(a, &global),
+        Command::Serve(a) => serve::run(&ServeSettings::from_args(a), &global),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
     }
