@@ -20,8 +20,8 @@ use anyhow::Result;
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
 use crate::settings::{
-    ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, ServeSettings, ShowSettings, SyncSettings,
-    TreeSettings,
+    ApplyPlanSettings, DemoSettings, Global, PlanOutput, RunTaskSettings, ScanSettings, ServeSettings, ShowSettings,
+    SyncSettings, TreeSettings,
 };
 
 /// Runs the parsed command line.
@@ -49,7 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             };
             plan::run(PlanOutput::from_args(p).as_ref(), &settings, &global)
         }
-        Command::Run(a) => run::run(a, &cli, &global),
+        Command::Run(a) => run::run(&RunTaskSettings::from_args(a, &cli, &global), &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(&ShowSettings::from_args(a)),
