@@ -6,7 +6,8 @@
     python3 .ci/layout.py --why      # also the imports that close each folder cycle
 
 Every path a file names (`use crate::a::b::C`, `super::x`, `self::y`, `crate::a::f()` in code)
-is resolved to the file that defines its module (the longest prefix that is a module file).
+is resolved to the file that defines its module (the longest prefix that is a module file);
+inside an inline module (`mod x { ... }`), relative paths start from that module.
 Test code (`#[cfg(test)]` modules, inline or in files of their own) is left out: tests may
 reach anything. Then, for the files and for the folders at every level (a folder stands for
 everything below it, compared with its siblings), the graph must have no cycle. A module's
@@ -14,7 +15,9 @@ own `mod.rs` counts as a file among its children, so a child importing from its 
 `mod.rs` while that `mod.rs` imports the child is a cycle too.
 
 Also checked (the rules of the layout): the planner and the plan model import nothing of the
-backends (`src/backend/`), and `src/` holds only the few loose files listed below.
+backends (`src/backend/`), the shared vocabulary (`src/model/`) nothing but itself, `src/`
+holds only the few loose files listed below, and the README's layout section names every
+folder and loose file of `src/` (and nothing that is not there).
 """
 
 import os
@@ -29,6 +32,8 @@ LOOSE = {"main.rs", "lib.rs", "cli.rs", "settings.rs", "fuzzing.rs"}
 # Folders that must not depend on the backends, directly or through others.
 PURE = ["planner", "plan", "model"]
 BACKENDS = "backend"
+# The vocabulary every layer shares: it imports nothing else of the crate.
+VOCABULARY = "model"
 
 
 def strip_comments_and_strings(text):
@@ -166,16 +171,35 @@ def resolve(path, here, mods):
     return best
 
 
+def segments(text, modpath):
+    """A file's text split by inline modules (`mod x { ... }`): each piece with the module its
+    relative paths (`super::`, `self::`) are seen from."""
+    out, rest = [], text
+    while True:
+        m = re.search(r"\b(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*\{", rest)
+        if not m:
+            out.append((rest, modpath))
+            return out
+        depth, i = 1, m.end()
+        while i < len(rest) and depth:
+            depth += {"{": 1, "}": -1}.get(rest[i], 0)
+            i += 1
+        out.append((rest[:m.start()], modpath))
+        out.extend(segments(rest[m.end():i - 1], modpath + (m.group(1),)))
+        rest = rest[i:]
+
+
 def graph():
     mods = module_files()
     edges = {}
     for modpath, file in mods.items():
         text = drop_test_modules(strip_comments_and_strings(open(file, encoding="utf-8").read()))
         deps = set()
-        for p in referenced_paths(text):
-            target = resolve(p, modpath, mods)
-            if target is not None and target != modpath and target in mods:
-                deps.add(target)
+        for piece, seen_from in segments(text, modpath):
+            for p in referenced_paths(piece):
+                target = resolve(p, seen_from, mods)
+                if target is not None and target != modpath and target in mods:
+                    deps.add(target)
         edges[modpath] = deps
     return mods, edges
 
@@ -265,10 +289,25 @@ def main():
                 elif w not in seen:
                     seen.add(w)
                     todo.append(w)
+    # The shared vocabulary stands alone.
+    for m in mods:
+        if m[:1] == (VOCABULARY,):
+            for d in sorted(edges[m]):
+                if d[:1] != (VOCABULARY,):
+                    problems.append(f"src/{VOCABULARY}/ imports another module: {rel(mods, m)} imports {rel(mods, d)}")
     # Loose files.
     for name in sorted(os.listdir(SRC)):
         if name.endswith(".rs") and name not in LOOSE:
             problems.append(f"loose file in src/: {name} (allowed: {', '.join(sorted(LOOSE))})")
+    # The README's layout table names every folder and loose file of src/, and nothing else.
+    readme = open(os.path.join(SRC, "..", "README.md"), encoding="utf-8").read()
+    table = readme.split("### Layout", 1)[-1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`src/([\w./]+?)/?`", table))
+    present = {n for n in os.listdir(SRC) if n.endswith(".rs") or os.path.isdir(os.path.join(SRC, n))}
+    for n in sorted(present - named):
+        problems.append(f"README.md's layout section does not mention src/{n}")
+    for n in sorted(named - present):
+        problems.append(f"README.md's layout section names src/{n}, which does not exist")
     for p in problems:
         print(p)
     if problems:

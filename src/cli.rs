@@ -10,6 +10,7 @@ use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
+use crate::output::show::ShowFormat;
 use crate::plan::io::FileFormat;
 use crate::plan::options::{CaseMode, Mode, Resolve};
 use crate::scan::engine::DEFAULT_WORKERS;
@@ -280,13 +281,6 @@ pub enum PlanMode {
     Download(DownloadArgs),
     /// Plan a two-way sync.
     Sync(SyncArgs),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ShowFormat {
-    Table,
-    Json,
-    Markdown,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,9 @@
 //! From command-line arguments to plain settings (no clap types beyond this point). The
 //! environment variables that commands depend on are read here too, once.
 
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -8,13 +11,15 @@ use anyhow::Result;
 use crate::backend::secret::Secret;
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
-    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, ScanArgs, SyncArgs, TreeArgs, UploadArgs,
+    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, RunArgs, ScanArgs, ServeArgs, ShowArgs,
+    SyncArgs, TreeArgs, UploadArgs,
 };
 use crate::error::ExitError;
 use crate::meta::WriteStyle;
 use crate::output::DEFAULT_VERBOSITY;
+use crate::output::show::ShowFormat;
 use crate::plan::io::FileFormat;
-use crate::plan::options::{Mode, PlanOptions};
+use crate::plan::options::{CaseMode, Mode, PlanOptions};
 use crate::planner::filter::split_patterns;
 use crate::scan::engine::DEFAULT_WORKERS;
 
@@ -319,6 +324,204 @@ impl ApplyPlanSettings {
             conn: Connection::from_args(&a.conn),
             meta_style: meta_style(),
             stage: !a.no_stage,
+        }
+    }
+}
+
+/// The boolean keys of a task in `pyftpsync.yaml`, most of them also flags of `run`
+/// ([`Flag::cli_name`]). Stated here, not in `taskfile/`, because the settings of `run`
+/// ([`CliFlags`]) are made of them and `taskfile/` builds on this layer, not the reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flag {
+    CreateFolder,
+    Delete,
+    DeleteUnmatched,
+    DryRun,
+    Files,
+    Force,
+    FtpActive,
+    Here,
+    Migrate,
+    NoColor,
+    NoKeyring,
+    NoNetrc,
+    NoPrompt,
+    NoVerifyHostKeys,
+    Progress,
+    Prompt,
+    ReportProblems,
+    Root,
+    Sort,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 19] = [
+        Flag::CreateFolder,
+        Flag::Delete,
+        Flag::DeleteUnmatched,
+        Flag::DryRun,
+        Flag::Files,
+        Flag::Force,
+        Flag::FtpActive,
+        Flag::Here,
+        Flag::Migrate,
+        Flag::NoColor,
+        Flag::NoKeyring,
+        Flag::NoNetrc,
+        Flag::NoPrompt,
+        Flag::NoVerifyHostKeys,
+        Flag::Progress,
+        Flag::Prompt,
+        Flag::ReportProblems,
+        Flag::Root,
+        Flag::Sort,
+    ];
+
+    /// The key in the YAML file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Flag::CreateFolder => "create_folder",
+            Flag::Delete => "delete",
+            Flag::DeleteUnmatched => "delete_unmatched",
+            Flag::DryRun => "dry_run",
+            Flag::Files => "files",
+            Flag::Force => "force",
+            Flag::FtpActive => "ftp_active",
+            Flag::Here => "here",
+            Flag::Migrate => "migrate",
+            Flag::NoColor => "no_color",
+            Flag::NoKeyring => "no_keyring",
+            Flag::NoNetrc => "no_netrc",
+            Flag::NoPrompt => "no_prompt",
+            Flag::NoVerifyHostKeys => "no_verify_host_keys",
+            Flag::Progress => "progress",
+            Flag::Prompt => "prompt",
+            Flag::ReportProblems => "report_problems",
+            Flag::Root => "root",
+            Flag::Sort => "sort",
+        }
+    }
+
+    /// The command-line flag of the same meaning.
+    pub fn cli_name(self) -> String {
+        format!("--{}", self.key().replace('_', "-"))
+    }
+}
+
+/// What the command line of `run` says (`taskfile::overrides` combines it with the task).
+#[derive(Clone, Debug, Default)]
+pub struct CliFlags {
+    /// The boolean flags given.
+    pub set: BTreeSet<Flag>,
+    /// `--no-dry-run` / `--execute`.
+    pub no_dry_run: bool,
+    /// Verbosity from `-v`/`-q` (3 without them).
+    pub verbose: i32,
+    /// `--case`.
+    pub case: Option<CaseMode>,
+}
+
+/// `run [TASK]`: what the command line says; the task file supplies the rest.
+#[derive(Clone, Debug)]
+pub struct RunTaskSettings {
+    /// The task to run (`None`: the file's `default_task`).
+    pub task: Option<String>,
+    pub flags: CliFlags,
+    /// `--plan-out PLAN`: write the task's plan instead of running it.
+    pub plan_out: Option<PlanOutput>,
+    /// Where to write the result report.
+    pub report: Option<PathBuf>,
+    pub conn: Connection,
+}
+
+impl RunTaskSettings {
+    pub fn from_args(a: &RunArgs, cli: &Cli, g: &Global) -> Self {
+        let given = [
+            (Flag::CreateFolder, a.create_folder),
+            (Flag::DryRun, a.dry_run),
+            (Flag::Files, a.files),
+            (Flag::Force, a.force),
+            (Flag::FtpActive, a.conn.ftp_active),
+            (Flag::Here, a.here),
+            (Flag::Migrate, a.migrate),
+            (Flag::NoColor, a.no_color),
+            (Flag::NoKeyring, a.conn.no_keyring),
+            (Flag::NoNetrc, a.conn.no_netrc),
+            (Flag::NoPrompt, a.conn.no_prompt),
+            (Flag::NoVerifyHostKeys, a.conn.no_verify_host_keys),
+            (Flag::Progress, a.progress),
+            (Flag::Prompt, a.conn.prompt),
+            (Flag::ReportProblems, a.report_problems),
+            (Flag::Root, a.root),
+            (Flag::Sort, a.sort),
+        ];
+        let flags = CliFlags {
+            set: given.into_iter().filter(|(_, on)| *on).map(|(f, _)| f).collect(),
+            no_dry_run: a.no_dry_run,
+            verbose: g.verbosity,
+            case: cli.case,
+        };
+        let plan_out = a.plan_out.as_ref().map(|path| PlanOutput {
+            path: path.clone(),
+            format: a.format,
+            detailed_exitcode: a.detailed_exitcode,
+        });
+        RunTaskSettings {
+            task: a.task.clone(),
+            flags,
+            plan_out,
+            report: a.report.clone(),
+            conn: Connection::from_args(&a.conn),
+        }
+    }
+}
+
+/// `show PLAN`.
+#[derive(Clone, Debug)]
+pub struct ShowSettings {
+    /// The plan file.
+    pub plan: PathBuf,
+    pub format: ShowFormat,
+    /// Print only the plan's digest.
+    pub sha256: bool,
+    /// Also list entries that do not change.
+    pub all: bool,
+}
+
+impl ShowSettings {
+    pub fn from_args(a: &ShowArgs) -> Self {
+        ShowSettings { plan: a.plan.clone(), format: a.format, sha256: a.sha256, all: a.all }
+    }
+}
+
+/// `serve DIR`: the built-in FTP server.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// The folder to serve.
+    pub dir: PathBuf,
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The only user allowed (with `password`); `None`: anonymous logins only.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Certificate chain and private key (PEM) for explicit FTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Passive data ports (`0..=0`: any free port).
+    pub passive_ports: RangeInclusive<u16>,
+}
+
+impl ServeSettings {
+    pub fn from_args(a: &ServeArgs) -> Self {
+        ServeSettings {
+            dir: a.dir.clone(),
+            bind: a.bind,
+            port: a.port,
+            user: a.user.clone(),
+            password: a.password.clone(),
+            tls_cert: a.tls_cert.clone(),
+            tls_key: a.tls_key.clone(),
+            passive_ports: a.passive_ports.clone(),
         }
     }
 }

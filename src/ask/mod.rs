@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 
 use anyhow::Result;
 
-use crate::plan::document::{Action, Plan, PlanEntry, Resolution};
+use crate::plan::document::{Action, Plan, PlanEntry, Resolution, ResolutionChoice};
 use crate::plan::options::Mode;
 use crate::plan::summarize;
 use crate::planner::classify::eps_cmp;
@@ -123,7 +123,7 @@ pub fn decide(choice: Choice, e: &PlanEntry) -> Result<Resolution, String> {
 
 /// True for a conflict the planner left to be asked about.
 pub fn is_open(e: &PlanEntry) -> bool {
-    e.action == Action::Conflict && e.part_of.is_none() && e.resolution == Some(None)
+    e.action == Action::Conflict && e.part_of.is_none() && e.resolution.is_ask()
 }
 
 /// Asks about every open conflict of `plan`, in path order: the answers, as (entry index,
@@ -158,7 +158,7 @@ pub fn ask_all(
 /// Writes the answers into the plan as its conflicts' resolutions and recounts its summary.
 pub fn record(plan: &mut Plan, answers: &[(usize, Resolution)]) {
     for &(i, r) in answers {
-        plan.entries[i].resolution = Some(Some(r));
+        plan.entries[i].resolution = ResolutionChoice::Chosen(r);
     }
     plan.summary = summarize(&plan.entries, plan.summary.scan.clone());
 }

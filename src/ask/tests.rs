@@ -149,13 +149,13 @@ fn end_of_input_aborts() {
 #[test]
 fn only_open_conflicts_are_asked_and_answers_are_recorded() {
     let mut decided = conflict("a", Some(1.0), Some(9.0));
-    decided.resolution = Some(Some(Resolution::Skip));
+    decided.resolution = ResolutionChoice::Chosen(Resolution::Skip);
     let mut p = plan(Mode::Sync, vec![decided, conflict("b", Some(1.0), Some(9.0))]);
     let mut script = Script { answers: ["r"].into_iter().collect(), shown: Vec::new() };
     let answers = ask_all(&p, &mut script, &mut Same, false).unwrap();
     assert_eq!(answers, [(1, Resolution::Remote)]);
     record(&mut p, &answers);
-    assert_eq!(p.entries[1].resolution, Some(Some(Resolution::Remote)));
+    assert_eq!(p.entries[1].resolution, ResolutionChoice::Chosen(Resolution::Remote));
     assert_eq!((p.summary.conflicts, p.summary.unresolved, p.summary.changes), (2, 0, 1));
 }
 

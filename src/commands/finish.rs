@@ -145,7 +145,7 @@ impl Finish {
         let unresolved = plan
             .entries
             .iter()
-            .filter(|e| e.part_of.is_none() && e.is_skipped_conflict() && e.resolution.flatten().is_none())
+            .filter(|e| e.part_of.is_none() && e.is_skipped_conflict() && e.resolution.chosen().is_none())
             .count();
         if unresolved > 0 {
             self.printer.note(1, &format!("{unresolved} conflict(s) left unresolved ('ask' needs a terminal; edit the plan's resolution or pass --resolve): skipped"));

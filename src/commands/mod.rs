@@ -20,7 +20,10 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
-use crate::settings::{ApplyPlanSettings, DemoSettings, Global, PlanOutput, ScanSettings, SyncSettings, TreeSettings};
+use crate::settings::{
+    ApplyPlanSettings, DemoSettings, Global, PlanOutput, RunTaskSettings, ScanSettings, ServeSettings, ShowSettings,
+    SyncSettings, TreeSettings,
+};
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -47,13 +50,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             };
             plan::run(PlanOutput::from_args(p).as_ref(), &settings, &global)
         }
-        Command::Run(a) => run::run(a, &cli, &global),
+        Command::Run(a) => run::run(&RunTaskSettings::from_args(a, &cli, &global), &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
-        Command::Show(a) => show::run(a),
+        Command::Show(a) => show::run(&ShowSettings::from_args(a)),
         Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
         Command::Demo => demo::run(&DemoSettings::from_environment(), &global),
-        Command::Serve(a) => serve::run(a, &global),
+        Command::Serve(a) => serve::run(&ServeSettings::from_args(a), &global),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
     }

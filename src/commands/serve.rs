@@ -5,26 +5,25 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 
-use crate::cli::ServeArgs;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
 use crate::server::{self, ServerConfig};
-use crate::settings::Global;
+use crate::settings::{Global, ServeSettings};
 
-pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
+pub fn run(s: &ServeSettings, global: &Global) -> Result<Exit> {
     let printer = Printer::new(global.verbosity, false);
-    let root = match args.dir.canonicalize() {
+    let root = match s.dir.canonicalize() {
         Ok(root) if root.is_dir() => root,
         _ => {
-            let what = if args.dir.exists() { "is not a folder" } else { "does not exist" };
+            let what = if s.dir.exists() { "is not a folder" } else { "does not exist" };
             return Err(ExitError::usage(format!(
                 "{} {what}; give the folder to serve (create it first if needed)",
-                args.dir.display()
+                s.dir.display()
             ))
             .into());
         }
     };
-    for (flag, file) in [("--tls-cert", &args.tls_cert), ("--tls-key", &args.tls_key)] {
+    for (flag, file) in [("--tls-cert", &s.tls_cert), ("--tls-key", &s.tls_key)] {
         if let Some(file) = file
             && let Err(e) = std::fs::metadata(file)
         {
@@ -33,18 +32,18 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
     }
     let config = ServerConfig {
         root: root.clone(),
-        bind: SocketAddr::new(args.bind, args.port),
-        login: args.user.clone().zip(args.password.clone()),
-        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
-        passive_ports: args.passive_ports.clone(),
+        bind: SocketAddr::new(s.bind, s.port),
+        login: s.user.clone().zip(s.password.clone()),
+        tls: s.tls_cert.clone().zip(s.tls_key.clone()),
+        passive_ports: s.passive_ports.clone(),
     };
-    let server = server::start(config).map_err(|e| explain_start_error(e, args))?;
+    let server = server::start(config).map_err(|e| explain_start_error(e, s))?;
 
-    let user = args.user.as_deref().unwrap_or("anonymous");
-    let url = server.url(args.user.as_deref());
+    let user = s.user.as_deref().unwrap_or("anonymous");
+    let url = server.url(s.user.as_deref());
     printer.out(1, &format!("Serving {} at {url} (user {user}); press Ctrl-C to stop.", root.display()));
-    if !args.bind.to_canonical().is_loopback() {
-        match (&args.user, &args.tls_cert) {
+    if !s.bind.to_canonical().is_loopback() {
+        match (&s.user, &s.tls_cert) {
             (None, _) => printer.warn(
                 "anyone who can reach this address may log in anonymously and change the folder; add --user/--password",
             ),
@@ -61,13 +60,12 @@ pub fn run(args: &ServeArgs, global: &Global) -> Result<Exit> {
 }
 
 /// A busy port is the usual reason; say what to do about it.
-fn explain_start_error(err: anyhow::Error, args: &ServeArgs) -> anyhow::Error {
+fn explain_start_error(err: anyhow::Error, s: &ServeSettings) -> anyhow::Error {
     let busy = err
         .chain()
         .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
     if busy {
-        let hint =
-            format!("port {} on {} is in use; choose another with --port (0 picks a free one)", args.port, args.bind);
+        let hint = format!("port {} on {} is in use; choose another with --port (0 picks a free one)", s.port, s.bind);
         return ExitError { exit: Exit::Error, message: hint }.into();
     }
     err

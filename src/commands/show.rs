@@ -2,20 +2,20 @@
 
 use anyhow::Result;
 
-use crate::cli::{ShowArgs, ShowFormat};
 use crate::error::{Exit, ExitError};
-use crate::output::show::{markdown, table};
+use crate::output::show::{ShowFormat, markdown, table};
 use crate::plan::io::{FileFormat, encode};
 use crate::plan::load;
+use crate::settings::ShowSettings;
 
-pub fn run(args: &ShowArgs) -> Result<Exit> {
-    let loaded = load(&args.plan).map_err(|e| ExitError::rejected(format!("{}: {e}", args.plan.display())))?;
-    if args.sha256 {
+pub fn run(s: &ShowSettings) -> Result<Exit> {
+    let loaded = load(&s.plan).map_err(|e| ExitError::rejected(format!("{}: {e}", s.plan.display())))?;
+    if s.sha256 {
         println!("{}", loaded.digest);
         return Ok(Exit::Success);
     }
-    let text = match args.format {
-        ShowFormat::Table => table(&loaded.plan, args.all),
+    let text = match s.format {
+        ShowFormat::Table => table(&loaded.plan, s.all),
         ShowFormat::Markdown => markdown(&loaded.plan, &loaded.digest),
         ShowFormat::Json => String::from_utf8(encode(&loaded.plan, FileFormat::Json)).expect("JSON is UTF-8"),
     };

@@ -80,7 +80,7 @@ pub fn action_line(e: &PlanEntry, action: Action, mode: Mode) -> Option<ActionLi
     let (lc, rc) = (e.classification.local, e.classification.remote);
     if e.action == Action::Conflict {
         let both = e.local.is_some() && e.remote.is_some();
-        return match e.resolution.flatten() {
+        return match e.resolution.chosen() {
             Some(Resolution::Local) if both => line("COPY CONFLICT", "*>*", 3, Tint::Cyan),
             Some(Resolution::Local) if e.local.is_some() => line("RESTORE CONFLICT", "*>x", 3, Tint::Cyan),
             Some(Resolution::Local) => line("DELETE CONFLICT", "x>*", 3, Tint::Red),

@@ -8,6 +8,14 @@ use crate::model::Kind;
 use crate::plan::document::{Action, EntryState, Plan, PlanEntry};
 use crate::plan::effective_actions;
 
+/// What `show` prints: [`table`], [`markdown`], or the plan as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
 /// Bytes for people: `1.5 KiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -30,7 +38,7 @@ fn state(s: Option<&EntryState>) -> String {
 
 fn label(e: &PlanEntry, action: Action) -> String {
     match (e.action, action) {
-        (Action::Conflict, Action::Skip) if e.resolution.flatten().is_none() => "conflict (unresolved)".into(),
+        (Action::Conflict, Action::Skip) if e.resolution.chosen().is_none() => "conflict (unresolved)".into(),
         (Action::Conflict, a) => format!("conflict → {}", a.as_str()),
         (_, a) => a.as_str().into(),
     }

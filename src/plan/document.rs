@@ -189,6 +189,56 @@ pub enum Resolution {
     Skip,
 }
 
+/// An entry's `resolution` field. In the plan: absent, `null`, or the resolution's name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ResolutionChoice {
+    /// The field is absent: not a conflict, or a conflict inside a folder that is copied or
+    /// deleted as a whole (it follows that folder).
+    #[default]
+    Absent,
+    /// `null`: the conflict is asked about (skipped when nobody can be asked).
+    Ask,
+    /// The conflict is decided.
+    Chosen(Resolution),
+}
+
+impl ResolutionChoice {
+    /// The decided resolution, if any (neither absent nor "ask").
+    pub fn chosen(self) -> Option<Resolution> {
+        match self {
+            ResolutionChoice::Chosen(r) => Some(r),
+            ResolutionChoice::Absent | ResolutionChoice::Ask => None,
+        }
+    }
+
+    /// True for a conflict left to be asked about (`null`).
+    pub fn is_ask(self) -> bool {
+        self == ResolutionChoice::Ask
+    }
+
+    /// True when the plan has no `resolution` field (takes a reference for serde's
+    /// `skip_serializing_if`).
+    pub fn is_absent(&self) -> bool {
+        *self == ResolutionChoice::Absent
+    }
+}
+
+/// Written as `Option<Resolution>`: `null` for "ask", the name when chosen. An absent field
+/// is never written (`skip_serializing_if`); were it written, it would be `null` as well.
+impl Serialize for ResolutionChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.chosen().serialize(s)
+    }
+}
+
+/// Read as `Option<Resolution>` when the field is there (`null` is "ask"); an absent field
+/// is [`ResolutionChoice::Absent`] through `#[serde(default)]`.
+impl<'de> Deserialize<'de> for ResolutionChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<Resolution>::deserialize(d)?.map_or(ResolutionChoice::Ask, ResolutionChoice::Chosen))
+    }
+}
+
 /// Why an entry got its action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -327,8 +377,8 @@ pub struct PlanEntry {
     pub reason: Reason,
     pub reason_text: String,
     /// Conflicts only: `local`, `remote`, `skip`, or `null` (ask). Reviewers may edit it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
-    pub resolution: Option<Option<Resolution>>,
+    #[serde(default, skip_serializing_if = "ResolutionChoice::is_absent")]
+    pub resolution: ResolutionChoice,
     /// For entries inside a folder that is copied or deleted as a whole: that folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_of: Option<RelPath>,
@@ -350,7 +400,7 @@ impl PlanEntry {
 
     /// What really happens: conflicts become the action their resolution implies.
     pub fn effective_action(&self) -> Action {
-        match (self.action, self.resolution.flatten()) {
+        match (self.action, self.resolution.chosen()) {
             (Action::Conflict, Some(Resolution::Local)) => {
                 if self.local.is_some() {
                     Action::Upload
@@ -378,21 +428,5 @@ impl PlanEntry {
     /// Unresolved or skipped conflict.
     pub fn is_skipped_conflict(&self) -> bool {
         self.action == Action::Conflict && self.effective_action() == Action::Skip
-    }
-}
-
-/// `Option<Option<T>>` where the outer `None` is an absent field and `Some(None)` is `null`.
-mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(inner) => inner.serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-        Ok(Some(Option::deserialize(d)?))
     }
 }

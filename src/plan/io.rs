@@ -12,7 +12,7 @@ use std::io::Write;
 
 use serde::Deserialize;
 
-use super::document::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution};
+use super::document::{Action, FORMAT, FORMAT_MAJOR, Plan, Reason, Resolution, ResolutionChoice};
 use super::effective::effective_actions;
 use crate::model::digest::Hasher;
 use crate::model::listing::is_temp_name;
@@ -179,17 +179,17 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
                 root.as_str()
             )));
         }
-        match (e.action, &e.resolution) {
-            (Action::Conflict, None) if e.part_of.is_none() => {
+        match (e.action, e.resolution) {
+            (Action::Conflict, ResolutionChoice::Absent) if e.part_of.is_none() => {
                 return Err(PlanError::new(format!("invalid plan: conflict {p:?} has no resolution field")));
             }
             (Action::Conflict, _) => {}
-            (_, Some(_)) => {
+            (_, ResolutionChoice::Ask | ResolutionChoice::Chosen(_)) => {
                 return Err(PlanError::new(format!("invalid plan: {p:?} has a resolution but is not a conflict")));
             }
             _ => {}
         }
-        if e.reason == Reason::KindClash && e.resolution.flatten().is_some_and(|r| r != Resolution::Skip) {
+        if e.reason == Reason::KindClash && e.resolution.chosen().is_some_and(|r| r != Resolution::Skip) {
             return Err(PlanError::new(format!(
                 "invalid plan: {p:?} is a file on one side and a folder on the other; its resolution can only be \"skip\""
             )));

@@ -26,7 +26,7 @@ pub fn summarize(entries: &[PlanEntry], scan: ScanCounts) -> Summary {
         }
         if e.action == Action::Conflict && e.part_of.is_none() {
             s.conflicts += 1;
-            if e.resolution.flatten().is_none() {
+            if e.resolution.chosen().is_none() {
                 s.unresolved += 1;
             }
         }

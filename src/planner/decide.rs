@@ -9,7 +9,7 @@ use super::classify::{classify_entry, compare_files, eps_cmp, pair_operation};
 use super::pairs::Pair;
 use crate::meta::Record;
 use crate::model::Kind;
-use crate::plan::document::{Action, Class, PairOp, Reason, Resolution};
+use crate::plan::document::{Action, Class, PairOp, Reason, Resolution, ResolutionChoice};
 use crate::plan::options::{Mode, PlanOptions, Resolve};
 use crate::planner::filter::Filter;
 
@@ -25,8 +25,8 @@ pub struct Decision {
     pub reason: Reason,
     /// What changed, also for skips (explains the skipped change).
     pub change: Reason,
-    /// Conflicts only: `Some(None)` means "ask".
-    pub resolution: Option<Option<Resolution>>,
+    /// Conflicts only.
+    pub resolution: ResolutionChoice,
     /// A remark for the reviewer (why a resolution could not be applied).
     pub note: Option<String>,
 }
@@ -51,7 +51,7 @@ pub fn decide(ctx: &DecideCtx<'_>, pair: &Pair, record: Option<&Record>, has_pee
                 action: Action::Conflict,
                 reason: Reason::KindClash,
                 change: Reason::KindClash,
-                resolution: Some(Some(Resolution::Skip)),
+                resolution: ResolutionChoice::Chosen(Resolution::Skip),
                 note: Some("a file on one side and a folder on the other cannot be resolved automatically; rename or remove one of them".into()),
             };
         return filtered(ctx, pair, any.kind, conflict);
@@ -75,7 +75,7 @@ fn filtered(ctx: &DecideCtx<'_>, pair: &Pair, kind: Kind, decision: Decision) ->
         Mode::Download if o.delete_unmatched && pair.local.is_some() => (Action::DeleteLocal, Reason::DeleteUnmatched),
         _ => (Action::Skip, Reason::Unmatched),
     };
-    Decision { action, reason, resolution: None, note: None, ..decision }
+    Decision { action, reason, resolution: ResolutionChoice::Absent, note: None, ..decision }
 }
 
 /// The upload/download re-classification rules (pyftpsync's `re_classify_pair`).
@@ -114,7 +114,7 @@ fn handle(ctx: &DecideCtx<'_>, pair: &Pair, classes: (Class, Class), op: PairOp,
         action: Action::Equal,
         reason: Reason::Unchanged,
         change: Reason::Unchanged,
-        resolution: None,
+        resolution: ResolutionChoice::Absent,
         note: None,
     };
     let (op, compared_from) = match op {
@@ -161,7 +161,7 @@ fn handle(ctx: &DecideCtx<'_>, pair: &Pair, classes: (Class, Class), op: PairOp,
         (PairOp::DeleteRemote, _) => (Action::DeleteRemote, change),
         (PairOp::Conflict | PairOp::NeedCompare, _) => {
             let (resolution, note) = resolve(o.resolve, pair);
-            d.resolution = Some(resolution);
+            d.resolution = resolution;
             d.note = note;
             (Action::Conflict, change)
         }
@@ -225,27 +225,28 @@ fn change_reason(op: PairOp, (l, r): (Class, Class), compared_from: Option<(Clas
     }
 }
 
-/// Applies `--resolve` to a conflict: `None` means "ask".
-pub fn resolve(resolve: Resolve, pair: &Pair) -> (Option<Resolution>, Option<String>) {
+/// Applies `--resolve` to a conflict.
+pub fn resolve(resolve: Resolve, pair: &Pair) -> (ResolutionChoice, Option<String>) {
+    use ResolutionChoice::{Ask, Chosen};
     match resolve {
-        Resolve::Local => (Some(Resolution::Local), None),
-        Resolve::Remote => (Some(Resolution::Remote), None),
-        Resolve::Skip => (Some(Resolution::Skip), None),
-        Resolve::Ask => (None, None),
+        Resolve::Local => (Chosen(Resolution::Local), None),
+        Resolve::Remote => (Chosen(Resolution::Remote), None),
+        Resolve::Skip => (Chosen(Resolution::Skip), None),
+        Resolve::Ask => (Ask, None),
         Resolve::New | Resolve::Old => {
             let word = if resolve == Resolve::New { "new" } else { "old" };
             let (Some(l), Some(r)) = (pair.local_entry(), pair.remote_entry()) else {
                 return (
-                    Some(Resolution::Skip),
+                    Chosen(Resolution::Skip),
                     Some(format!("cannot resolve using '{word}': the file was deleted on one side; skipped")),
                 );
             };
             match (eps_cmp(l.mtime, r.mtime), resolve) {
                 (Ordering::Equal, _) => {
-                    (None, Some(format!("cannot resolve using '{word}': both have the same modification time")))
+                    (Ask, Some(format!("cannot resolve using '{word}': both have the same modification time")))
                 }
-                (Ordering::Greater, Resolve::New) | (Ordering::Less, Resolve::Old) => (Some(Resolution::Local), None),
-                _ => (Some(Resolution::Remote), None),
+                (Ordering::Greater, Resolve::New) | (Ordering::Less, Resolve::Old) => (Chosen(Resolution::Local), None),
+                _ => (Chosen(Resolution::Remote), None),
             }
         }
     }

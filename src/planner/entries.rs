@@ -7,7 +7,9 @@ use super::texts;
 use crate::meta::Record;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
-use crate::plan::document::{Action, Class, Classification, EntryState, PlanEntry, Reason, RecordState};
+use crate::plan::document::{
+    Action, Class, Classification, EntryState, PlanEntry, Reason, RecordState, ResolutionChoice,
+};
 
 /// One side of a pair as the plan records it (a precondition of apply).
 pub fn entry_state(e: &SideEntry) -> EntryState {
@@ -33,7 +35,7 @@ pub fn stale_entry(path: RelPath, rec: &Record) -> PlanEntry {
         action: Action::Forget,
         reason: Reason::Stale,
         reason_text: texts::reason_text(Reason::Stale, Reason::Stale, None),
-        resolution: None,
+        resolution: ResolutionChoice::Absent,
         part_of: None,
         local_name: None,
         remote_name: None,

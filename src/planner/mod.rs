@@ -34,8 +34,8 @@ use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 use crate::model::target::TargetInfo;
 use crate::plan::document::{
-    Action, Class, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Folder, PairOp, Plan, Reason, Resolution, ScanCounts, Summary,
-    TargetDesc, tool,
+    Action, Class, FORMAT, FORMAT_MAJOR, FORMAT_MINOR, Folder, PairOp, Plan, Reason, Resolution, ResolutionChoice,
+    ScanCounts, Summary, TargetDesc, tool,
 };
 use crate::plan::options::{PlanOptions, Resolve};
 use crate::plan::summary::summarize;
@@ -109,7 +109,7 @@ fn visit<'a>(ctx: &PlanContext, scan: &'a DirScan, warnings: &mut Vec<String>) -
             if names.into_iter().flatten().any(|n| unusable.contains(n)) {
                 d.action = Action::Skip;
                 d.reason = Reason::Unusable;
-                d.resolution = None;
+                d.resolution = ResolutionChoice::Absent;
             }
             (pair, d, record)
         })
@@ -246,7 +246,7 @@ fn walk(ctx: &PlanContext, snapshot: &Snapshot, path: &RelPath, built: &mut Buil
             // entered, whatever its pair says.
             d.action = Action::Skip;
             d.reason = Reason::Unreadable;
-            d.resolution = None;
+            d.resolution = ResolutionChoice::Absent;
         }
         let mut entry = make_entry(child.clone(), &pair, &d, record);
         if entry.action == Action::Equal && !record_current(record, &pair) {
@@ -330,13 +330,14 @@ fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath
     let Some(what) = subtree::changed_inside(snapshot, child, side, ids) else {
         return d;
     };
+    use ResolutionChoice::{Ask, Chosen};
     let (resolution, extra) = match ctx.options.resolve {
-        Resolve::Local => (Some(Resolution::Local), None),
-        Resolve::Remote => (Some(Resolution::Remote), None),
-        Resolve::Skip => (Some(Resolution::Skip), None),
-        Resolve::Ask => (None, None),
+        Resolve::Local => (Chosen(Resolution::Local), None),
+        Resolve::Remote => (Chosen(Resolution::Remote), None),
+        Resolve::Skip => (Chosen(Resolution::Skip), None),
+        Resolve::Ask => (Ask, None),
         Resolve::New | Resolve::Old => {
-            (Some(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped"))
+            (Chosen(Resolution::Skip), Some("cannot resolve by age when one side was deleted; skipped"))
         }
     };
     let deleted_on = if side == Side::Local { "remote" } else { "local" };
@@ -347,7 +348,7 @@ fn guard_folder_deletion(ctx: &PlanContext, snapshot: &Snapshot, child: &RelPath
         action: Action::Conflict,
         reason: Reason::FolderChanged,
         change: Reason::FolderChanged,
-        resolution: Some(resolution),
+        resolution,
         note: Some(note),
         ..d
     }

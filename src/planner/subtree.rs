@@ -14,7 +14,7 @@ use super::texts;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
-use crate::plan::document::{Action, Class, Classification, PlanEntry, Reason};
+use crate::plan::document::{Action, Class, Classification, PlanEntry, Reason, ResolutionChoice};
 use crate::planner::filter::Filter;
 
 /// The two target ids: the key of each side's records of the other.
@@ -123,7 +123,7 @@ pub fn expand(
             action: child_action,
             reason,
             reason_text: texts::reason_text(reason, reason, None),
-            resolution: None,
+            resolution: ResolutionChoice::Absent,
             part_of: Some(root.clone()),
             local_name: None,
             remote_name: None,

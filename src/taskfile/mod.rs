@@ -27,7 +27,7 @@ use anyhow::Result;
 use serde_norway::{Mapping, Value};
 
 pub use discover::{Found, discover};
-pub use task::{Flag, Task, TaskCommand};
+pub use task::{Task, TaskCommand};
 
 use crate::error::ExitError;
 use task::{TaskReader, key_text};
@@ -133,6 +133,7 @@ impl TaskFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Flag;
 
     fn file(yaml: &str) -> Result<TaskFile> {
         let dir = tempfile::tempdir().unwrap();

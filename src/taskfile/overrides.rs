@@ -5,11 +5,10 @@
 //! - `-v`/`-q` replace `verbose` (when the result is not the default 3);
 //! - every other key: the task's value when it has one, else the command line's.
 
-use std::collections::BTreeSet;
-
-use super::task::{Flag, Task};
+use super::task::Task;
 use crate::output::DEFAULT_VERBOSITY;
 use crate::plan::options::CaseMode;
+use crate::settings::{CliFlags, Flag};
 
 /// pyftpsync's boolean options that the command line of `run` overrides.
 pub const OVERRIDABLE: [Flag; 12] = [
@@ -27,19 +26,8 @@ pub const OVERRIDABLE: [Flag; 12] = [
     Flag::Sort,
 ];
 
-/// What the command line of `run` says.
-#[derive(Clone, Debug, Default)]
-pub struct CliFlags {
-    /// The boolean flags given.
-    pub set: BTreeSet<Flag>,
-    /// `--no-dry-run` / `--execute`.
-    pub no_dry_run: bool,
-    /// Verbosity from `-v`/`-q` (3 without them).
-    pub verbose: i32,
-    /// `--case`.
-    pub case: Option<CaseMode>,
-}
-
+// `CliFlags` is made by the settings layer (from the command line); how it combines with a
+// task is this module's job.
 impl CliFlags {
     /// The value of a flag after [`apply`]: the task's, else the command line's.
     pub fn effective(&self, task: &Task, f: Flag) -> bool {

@@ -5,11 +5,10 @@
 
 use std::path::PathBuf;
 
-use super::overrides::CliFlags;
 use super::paths::Roots;
-use super::task::{Flag, Task};
+use super::task::Task;
 use crate::plan::options::{Mode, Resolve};
-use crate::settings::{Connection, SyncSettings, TreeSettings};
+use crate::settings::{CliFlags, Connection, Flag, SyncSettings, TreeSettings};
 
 /// The connection flags: the task's values, else the command line's.
 fn connection(task: &Task, cli: &CliFlags, conn: &Connection) -> Connection {

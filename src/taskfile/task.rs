@@ -10,6 +10,7 @@ use serde_norway::{Mapping, Value};
 use crate::error::ExitError;
 use crate::plan::options::{CaseMode, Mode, Resolve};
 use crate::planner::filter::split_patterns;
+use crate::settings::Flag;
 
 /// What a task runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,84 +43,6 @@ impl TaskCommand {
     /// pyftpsync's task keys are not checked per command).
     fn resolve_choices(self) -> &'static [Resolve] {
         self.mode().unwrap_or(Mode::Sync).resolve_choices()
-    }
-}
-
-/// The boolean keys of a task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Flag {
-    CreateFolder,
-    Delete,
-    DeleteUnmatched,
-    DryRun,
-    Files,
-    Force,
-    FtpActive,
-    Here,
-    Migrate,
-    NoColor,
-    NoKeyring,
-    NoNetrc,
-    NoPrompt,
-    NoVerifyHostKeys,
-    Progress,
-    Prompt,
-    ReportProblems,
-    Root,
-    Sort,
-}
-
-impl Flag {
-    pub const ALL: [Flag; 19] = [
-        Flag::CreateFolder,
-        Flag::Delete,
-        Flag::DeleteUnmatched,
-        Flag::DryRun,
-        Flag::Files,
-        Flag::Force,
-        Flag::FtpActive,
-        Flag::Here,
-        Flag::Migrate,
-        Flag::NoColor,
-        Flag::NoKeyring,
-        Flag::NoNetrc,
-        Flag::NoPrompt,
-        Flag::NoVerifyHostKeys,
-        Flag::Progress,
-        Flag::Prompt,
-        Flag::ReportProblems,
-        Flag::Root,
-        Flag::Sort,
-    ];
-
-    /// The key in the YAML file.
-    pub fn key(self) -> &'static str {
-        match self {
-            Flag::CreateFolder => "create_folder",
-            Flag::Delete => "delete",
-            Flag::DeleteUnmatched => "delete_unmatched",
-            Flag::DryRun => "dry_run",
-            Flag::Files => "files",
-            Flag::Force => "force",
-            Flag::FtpActive => "ftp_active",
-            Flag::Here => "here",
-            Flag::Migrate => "migrate",
-            Flag::NoColor => "no_color",
-            Flag::NoKeyring => "no_keyring",
-            Flag::NoNetrc => "no_netrc",
-            Flag::NoPrompt => "no_prompt",
-            Flag::NoVerifyHostKeys => "no_verify_host_keys",
-            Flag::Progress => "progress",
-            Flag::Prompt => "prompt",
-            Flag::ReportProblems => "report_problems",
-            Flag::Root => "root",
-            Flag::Sort => "sort",
-        }
-    }
-
-    /// The command-line flag of the same meaning.
-    pub fn cli_name(self) -> String {
-        format!("--{}", self.key().replace('_', "-"))
     }
 }
 

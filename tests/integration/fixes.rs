@@ -7,7 +7,7 @@ use ftpsync::apply::{ApplySettings, apply};
 use ftpsync::backend::memory::{MemoryFs, MemoryOptions};
 use ftpsync::meta::WriteStyle;
 use ftpsync::model::{Clock, StepClock};
-use ftpsync::plan::document::{Action, Plan, Reason, Resolution};
+use ftpsync::plan::document::{Action, Plan, Reason, Resolution, ResolutionChoice};
 use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
 use ftpsync::scan::engine::make_plan;
 
@@ -65,7 +65,10 @@ fn a_file_against_a_folder_is_a_conflict_not_a_crash() {
     p.remote.put_file("x/inner.txt", b"folder", 1e9);
     let plan = p.run(sync(Resolve::Local));
     let e = entry(&plan, "x");
-    assert_eq!((e.action, e.reason, e.resolution), (Action::Conflict, Reason::KindClash, Some(Some(Resolution::Skip))));
+    assert_eq!(
+        (e.action, e.reason, e.resolution),
+        (Action::Conflict, Reason::KindClash, ResolutionChoice::Chosen(Resolution::Skip))
+    );
     assert_eq!(p.local.read("x").as_deref(), Some(&b"file"[..]));
     assert_eq!(p.remote.read("x/inner.txt").as_deref(), Some(&b"folder"[..]));
 }
@@ -80,7 +83,7 @@ fn resolve_new_on_delete_versus_modify_skips_with_a_message() {
     p.remote.put_file("a.txt", b"edited", p.clock.now() + 5.0);
     let plan = p.run(sync(Resolve::New));
     let e = entry(&plan, "a.txt");
-    assert_eq!(e.resolution, Some(Some(Resolution::Skip)));
+    assert_eq!(e.resolution, ResolutionChoice::Chosen(Resolution::Skip));
     assert!(e.reason_text.contains("cannot resolve using 'new'"), "{}", e.reason_text);
     assert_eq!(p.remote.read("a.txt").as_deref(), Some(&b"edited"[..]));
 }
