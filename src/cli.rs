@@ -61,6 +61,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Execute a plan after proving that nothing it relies on has changed.
     Apply(ApplyArgs),
+    /// Complete or undo the commit of an apply that was cut short, from its journal (plan,
+    /// apply and the one-step commands do this on their own first).
+    Recover(RecoverArgs),
     /// Run a task of `pyftpsync.yaml` (found in the current folder or a parent).
     #[command(after_help = TASKFILE_HELP)]
     Run(RunArgs),
@@ -76,6 +79,18 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of ftpsync or of one command on stdout (`ftpsync man | man -l -`).
     Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    /// The remote folder of the interrupted apply.
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+    /// Its local folder (default: the one the remote journal names, if there is one).
+    #[arg(value_name = "LOCAL")]
+    pub local: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 #[derive(Args, Debug)]

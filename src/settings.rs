@@ -11,8 +11,8 @@ use anyhow::Result;
 use crate::backend::secret::Secret;
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
-    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, RunArgs, ScanArgs, ServeArgs, ShowArgs,
-    SyncArgs, TreeArgs, UploadArgs,
+    ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, RecoverArgs, RunArgs, ScanArgs,
+    ServeArgs, ShowArgs, SyncArgs, TreeArgs, UploadArgs,
 };
 use crate::error::ExitError;
 use crate::meta::WriteStyle;
@@ -287,6 +287,21 @@ impl SyncSettings {
         s.set_mode_flags(false, false, false, a.create_folder);
         s.options.resolve = a.resolve;
         s
+    }
+}
+
+/// `recover REMOTE [LOCAL]`.
+#[derive(Clone, Debug)]
+pub struct RecoverSettings {
+    pub remote: String,
+    /// `None`: the local folder the remote journal names.
+    pub local: Option<String>,
+    pub conn: Connection,
+}
+
+impl RecoverSettings {
+    pub fn from_args(a: &RecoverArgs) -> Self {
+        RecoverSettings { remote: a.remote.clone(), local: a.local.clone(), conn: Connection::from_args(&a.conn) }
     }
 }
 

@@ -4,11 +4,13 @@
 //! renames. A failure before the commit removes what was staged: both trees stay exactly as
 //! they were.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
 
+use super::check::{describe_state, matches};
 use super::commit::burst::{self, CommitFailed};
 use super::commit::journal::{Journal, Step};
 use super::stage::Staging;
@@ -18,6 +20,7 @@ use crate::backend::with_write_attempts;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
+use crate::plan::document::EntryState;
 use crate::planner::snapshot::MetaFile;
 
 /// How a staged apply ended, when it got as far as its commit.
@@ -100,6 +103,62 @@ pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option
     })
 }
 
+/// Just before the commit: every entry it moves aside is still as planned, and every name a
+/// staged entry takes is still free (the last look at them; the lock keeps other runs away,
+/// this catches anything else). One listing per folder, shared out over the connections.
+fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Worker<'_>]) -> Result<()> {
+    let mut expected: BTreeMap<(Side, RelPath), Option<&EntryState>> = BTreeMap::new();
+    for (&i, staged) in &staging.entries {
+        let e = &fixed.plan.entries[i];
+        let planned = match staged.side {
+            Side::Local => e.local.as_ref(),
+            Side::Remote => e.remote.as_ref(),
+        };
+        for step in &staged.steps {
+            match step {
+                Step::Aside { path, .. } => {
+                    expected.insert((staged.side, path.clone()), planned);
+                }
+                Step::Place { path, .. } => {
+                    expected.entry((staged.side, path.clone())).or_insert(None);
+                }
+                _ => {}
+            }
+        }
+    }
+    let folders: Vec<(Side, RelPath)> =
+        expected.keys().map(|(side, p)| (*side, p.parent())).collect::<BTreeSet<_>>().into_iter().collect();
+    let drift = Mutex::new(Vec::new());
+    let indices: Vec<usize> = (0..folders.len()).collect();
+    share_out(&indices, workers, |w, i| {
+        let (side, folder) = &folders[i];
+        let target = w.side(*side);
+        let listing = target.list_dir(folder)?.unwrap_or_default();
+        for ((s, path), planned) in &expected {
+            if s != side || path.parent() != *folder {
+                continue;
+            }
+            let found = listing.entries.iter().find(|e| e.name == path.name());
+            if !matches(*planned, found) {
+                let found = found.map_or("absent".to_string(), |f| {
+                    if f.kind == Kind::Dir { "a folder".into() } else { format!("{} bytes", f.size) }
+                });
+                drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                    "{path} ({}): planned {}, found {found}",
+                    target.info().display,
+                    describe_state(*planned)
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    let drift = drift.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !drift.is_empty() {
+        anyhow::bail!("changed since the plan was checked, nothing was committed: {}", drift.join("; "));
+    }
+    Ok(())
+}
+
 /// After staging: the metadata staged, then the commit.
 pub fn commit(
     fixed: &Fixed<'_>,
@@ -110,6 +169,7 @@ pub fn commit(
     created: &str,
 ) -> Result<Ended> {
     let meta_steps = stage_metadata(fixed, staging, state, workers)?;
+    check_commit_targets(fixed, staging, workers)?;
     let digest = crate::plan::io::digest(fixed.plan);
     let (local, remote) = (&fixed.plan.local.display, &fixed.plan.remote.display);
     let mut journals = Vec::new();

@@ -267,11 +267,9 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
             exec::recheck(src, &src_path, Some(src_state))?;
             if let Some(staged) = staged {
                 let at = staged.write_at.clone().context("a staged copy has a place to go")?;
+                // What the commit replaces (or the name it takes) is checked just before the
+                // commit, folder by folder (`staged::check_commit_targets`).
                 let top = !staged.steps.is_empty();
-                if top {
-                    // What the commit will replace (or the name it will take) is as planned.
-                    exec::recheck(dst, &dst_path, dst_state)?;
-                }
                 if e.kind == Kind::Dir {
                     dst.make_dir(&at)?;
                 } else {

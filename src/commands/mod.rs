@@ -21,8 +21,8 @@ use anyhow::Result;
 use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
 use crate::settings::{
-    ApplyPlanSettings, DemoSettings, Global, PlanOutput, RunTaskSettings, ScanSettings, ServeSettings, ShowSettings,
-    SyncSettings, TreeSettings,
+    ApplyPlanSettings, DemoSettings, Global, PlanOutput, RecoverSettings, RunTaskSettings, ScanSettings, ServeSettings,
+    ShowSettings, SyncSettings, TreeSettings,
 };
 
 /// Runs the parsed command line.
@@ -55,6 +55,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(&ShowSettings::from_args(a)),
         Command::Apply(a) => apply::run(&ApplyPlanSettings::from_args(a), &global),
+        Command::Recover(a) => recover::run(&RecoverSettings::from_args(a), &global),
         Command::Demo => demo::run(&DemoSettings::from_environment(), &global),
         Command::Serve(a) => serve::run(&ServeSettings::from_args(a), &global),
         Command::Completions(a) => docs::completions(a),

@@ -193,7 +193,8 @@ fn a_fault_at_any_change_leaves_the_state_before_or_the_planned_one() {
         }
         // The next run: its recovery first, then a plan and an apply.
         let (mut l, mut r) = w.targets();
-        let recovered = recover(&mut *l, &mut *r, false).unwrap_or_else(|e| panic!("{what}: recovery failed: {e:#}"));
+        let recovered =
+            recover(Some(&mut *l), &mut *r, false).unwrap_or_else(|e| panic!("{what}: recovery failed: {e:#}"));
         let resolved = w.visible();
         assert!(
             resolved == before || w.shape() == after,

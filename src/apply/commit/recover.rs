@@ -49,10 +49,14 @@ pub fn read_journal(target: &mut dyn Target) -> Result<Option<Journal>> {
     Journal::parse(&bytes).map(Some)
 }
 
-/// Looks for journals on both sides and resolves them; takes and releases the remote lock
-/// only when there is something to do.
-pub fn recover(local: &mut dyn Target, remote: &mut dyn Target, break_lock: bool) -> Result<Recovered> {
-    let (found_local, found_remote) = (read_journal(local)?, read_journal(remote)?);
+/// Looks for journals on both sides (the remote only, without `local`) and resolves them;
+/// takes and releases the remote lock only when there is something to do.
+pub fn recover(mut local: Option<&mut dyn Target>, remote: &mut dyn Target, break_lock: bool) -> Result<Recovered> {
+    let found_local = match local.as_deref_mut() {
+        Some(l) => read_journal(l)?,
+        None => None,
+    };
+    let found_remote = read_journal(remote)?;
     if found_local.is_none() && found_remote.is_none() {
         return Ok(Recovered::Nothing);
     }
@@ -65,7 +69,7 @@ pub fn recover(local: &mut dyn Target, remote: &mut dyn Target, break_lock: bool
 }
 
 fn resolve_sides(
-    local: &mut dyn Target,
+    local: Option<&mut dyn Target>,
     remote: &mut dyn Target,
     found_local: Option<Journal>,
     found_remote: Option<Journal>,
@@ -74,7 +78,7 @@ fn resolve_sides(
     if let Some(j) = found_remote {
         sides.push((remote, j));
     }
-    if let Some(j) = found_local {
+    if let (Some(j), Some(local)) = (found_local, local) {
         sides.push((local, j));
     }
     let mut found = Vec::new();

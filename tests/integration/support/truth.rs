@@ -8,13 +8,15 @@
 //! 3. after a run without faults both trees equal those of a run that never had one:
 //!    [`compare`] on two snapshots (metadata compared by its records, without upload times).
 //!
-//! Temporary files (`.ftpsync-tmp-*`, never listed nor synchronised) are counted, not compared.
+//! Temporary files (`.ftpsync-tmp-*`: staged, backups, interrupted writes) and a commit journal
+//! left for recovery (`.ftpsync-journal.json`), never listed nor synchronised, are counted, not
+//! compared.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use ftpsync::meta::{LOCK_FILE, META_FILE};
+use ftpsync::meta::{JOURNAL_FILE, LOCK_FILE, META_FILE};
 use ftpsync::model::listing::is_temp_name;
 use serde_json::Value;
 
@@ -54,7 +56,7 @@ fn walk(root: &Path, dir: &Path, versions: &Versions, tree: &mut Tree) -> Result
         let path = e.path();
         let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
         let name = e.file_name().to_string_lossy().into_owned();
-        if is_temp_name(&name) {
+        if is_temp_name(&name) || name == JOURNAL_FILE {
             tree.temp_files.push(rel);
         } else if e.file_type().unwrap().is_dir() {
             tree.nodes.insert(rel, Node::Dir);
