@@ -70,7 +70,7 @@ fn stage_metadata(
             if let Some(bytes) = write.bytes() {
                 let staged = names.metadata(&actual);
                 steps.push((side, Step::Place { staged: staged.clone(), path, kind: Kind::File }));
-                st.staged.push((key, staged.clone()));
+                st.staged.push((key, staged.clone(), Kind::File));
                 jobs.push(MetaJob { side: key, at: staged, bytes: bytes.to_vec() });
             }
         }
@@ -92,12 +92,24 @@ fn stage_metadata(
 /// of it could not be removed (it has temporary names: no content, and a later run removes it).
 pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option<String> {
     let staged = std::mem::take(&mut state.lock().unwrap_or_else(|e| e.into_inner()).staged);
-    let mut left = 0;
-    for (key, path) in &staged {
-        let target = workers[0].side(*key);
-        let removed = target.remove_tree(path).or_else(|_| target.open_another().and_then(|mut t| t.remove_tree(path)));
-        left += usize::from(removed.is_err());
-    }
+    let left = std::sync::atomic::AtomicUsize::new(0);
+    let indices: Vec<usize> = (0..staged.len()).collect();
+    // Shared out like the staging itself; a connection that fails is replaced once.
+    let _ = share_out(&indices, workers, |w, i| {
+        let (side, path, kind) = &staged[i];
+        let target = w.side(*side);
+        let remove = |t: &mut dyn crate::backend::Target| match kind {
+            // A file is removed at once (the tree walk would list its folder first).
+            Kind::File => t.remove_file(path).or_else(|_| t.remove_tree(path)),
+            Kind::Dir => t.remove_tree(path),
+        };
+        let removed = remove(&mut *target).or_else(|_| target.open_another().and_then(|mut t| remove(&mut *t)));
+        if removed.is_err() {
+            left.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    let left = left.into_inner();
     (left > 0).then(|| {
         format!("{left} staged file(s) could not be removed; they have temporary names, and the next run removes them.")
     })

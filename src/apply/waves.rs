@@ -55,7 +55,7 @@ pub(super) struct State {
     pub created_dirs: Vec<usize>,
     /// What a staged apply wrote under temporary names so far, per side (files, and folders
     /// with their content): what a failure before the commit removes.
-    pub staged: Vec<(Side, RelPath)>,
+    pub staged: Vec<(Side, RelPath, Kind)>,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -283,7 +283,7 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                     exec::transfer_staged(src, dst, &copy, &at)?;
                 }
                 if top {
-                    lock(state).staged.push((to, at));
+                    lock(state).staged.push((to, at, e.kind));
                 }
                 if e.kind == Kind::Dir {
                     return Ok(0);

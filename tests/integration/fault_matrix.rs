@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::scenarios::{self, Mode};
-use crate::support::truth::{Tree, check_claims, compare, snapshot, without_redundant_mtimes};
+use crate::support::truth::{Tree, check_claims, compare, old_or_new, snapshot, without_redundant_mtimes};
 use crate::support::world::{World, text};
 
 /// The client's network timeout during faulty runs: also how long a stall lasts for it.
@@ -194,6 +194,11 @@ fn one_fault(
         compare("local", &local, reference.0)?;
         compare("served", &served, reference.1)?;
     }
+    // All or nothing (issue 13): after the faulty run and one recovery run, each side is the
+    // state before or the planned state, both the same one, never a mix.
+    let recovered = w.recover();
+    let (local, served) = snapshots(w)?;
+    old_or_new((&local, &served), before, reference).map_err(|e| format!("{e}\nrecover said: {recovered}"))?;
     let temp = local.temp_files.len() + served.temp_files.len();
     w.converge(mode.args());
     let (local, served) = snapshots(w)?;

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::cut_proxy::{Action, Channel, Fault};
 use crate::support::scenarios::{self, Mode};
-use crate::support::truth::{Node, Tree, check_claims, compare, snapshot, without_redundant_mtimes};
+use crate::support::truth::{
+    Tree, check_claims, compare, old_or_new, snapshot, without_lock, without_redundant_mtimes,
+};
 use crate::support::world::{World, bounded_output, text};
 
 const SEED: u64 = 0x5eed_2026_0005;
@@ -47,12 +49,6 @@ fn snapshots(w: &World) -> Result<(Tree, Tree), String> {
 fn converged(local: &Tree, served: &Tree, reference: (&Tree, &Tree)) -> Result<(), String> {
     compare("local", local, reference.0)?;
     compare("served", &without_redundant_mtimes(served), &without_redundant_mtimes(reference.1))
-}
-
-fn without_lock(t: &Tree) -> Tree {
-    let mut t = t.clone();
-    t.nodes.retain(|_, n| *n != Node::Lock);
-    t
 }
 
 fn args(v: &[String]) -> Vec<&str> {
@@ -111,6 +107,10 @@ fn killed_once(
     child.wait().unwrap();
     let (local, served) = snapshots(w)?;
     check_claims(before.0, before.1, &local, &served, &w.versions)?;
+    // All or nothing (issue 13): after one recovery run, the state before or the planned one.
+    let recovered = w.recover();
+    let (local, served) = snapshots(w)?;
+    old_or_new((&local, &served), before, reference).map_err(|e| format!("{e}\nrecover said: {recovered}"))?;
     let temp = local.temp_files.len() + served.temp_files.len();
 
     // The same plan again: refused as drift with nothing changed, or the whole job done.

@@ -214,3 +214,24 @@ pub fn without_redundant_mtimes(tree: &Tree) -> Tree {
     out.nodes.retain(|_, n| !matches!(n, Node::Meta(r) if r.is_empty()));
     out
 }
+
+/// A tree without the lock file (a run cut short may leave its lock; the next run replaces it).
+pub fn without_lock(t: &Tree) -> Tree {
+    let mut t = t.clone();
+    t.nodes.retain(|_, n| *n != Node::Lock);
+    t
+}
+
+/// All or nothing (issue 13): both sides are the state before (exactly) or the planned state
+/// (as [`compare`] sees it, the server's redundant `mtimes` aside), the same one on both
+/// sides; a lock left by a run cut short aside.
+pub fn old_or_new(now: (&Tree, &Tree), before: (&Tree, &Tree), reference: (&Tree, &Tree)) -> Result<(), String> {
+    let (local, served) = (without_lock(now.0), without_lock(now.1));
+    let old = compare("local", &local, before.0).and_then(|()| compare("served", &served, before.1));
+    let new = compare("local", &local, reference.0)
+        .and_then(|()| compare("served", &without_redundant_mtimes(&served), &without_redundant_mtimes(reference.1)));
+    match (old, new) {
+        (Ok(()), _) | (_, Ok(())) => Ok(()),
+        (Err(o), Err(n)) => Err(format!("a mix of old and new: not the state before ({o}), not the planned one ({n})")),
+    }
+}

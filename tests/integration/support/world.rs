@@ -161,6 +161,15 @@ impl World {
         .collect()
     }
 
+    /// `ftpsync recover REMOTE LOCAL` without faults: completes or undoes a commit that was cut
+    /// short (a plan or an apply does the same first); fails the test unless it succeeds.
+    pub fn recover(&self) -> String {
+        let (local, url) = (self.local.to_str().unwrap().to_string(), self.proxy.url());
+        let out = self.run(&["recover", &url, &local, "--no-prompt", "--no-keyring", "--no-netrc"]);
+        assert!(out.status.success(), "recover failed:\n{}", text(&out));
+        text(&out)
+    }
+
     /// Plans and applies `mode` without faults (the supported way to finish an interrupted
     /// apply: plan again); fails the test unless both succeed.
     pub fn converge(&self, mode: &[&str]) {
