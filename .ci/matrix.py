@@ -44,7 +44,7 @@ handshake, with curl too (`sslv3 alert handshake failure`).
   and changes nothing.
 - **Download** into an empty local folder gives the served tree.
 
-Every apply above is staged (the default). In plain FTP (`tests/integration/servers/staged.rs`):
+Every apply above is staged (the default). And (`tests/integration/servers/staged.rs`):
 
 - **Staging**: `check_staging_primitives` (`src/backend/conformance.rs`) in a fresh folder:
   staged names are not listed as content, files and folders are renamed with their content,

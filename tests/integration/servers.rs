@@ -1109,9 +1109,7 @@ fn real_servers_upload_sync_download() {
                                 rows
                             }
                         };
-                        if url.tls == Tls::None {
-                            rows.extend(staged::rows(server, url, scratch));
-                        }
+                        rows.extend(staged::rows(server, url, scratch));
                         out.push((server.name.clone(), server.version.clone(), mode, rows));
                     }
                     out

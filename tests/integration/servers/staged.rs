@@ -1,4 +1,4 @@
-//! All-or-nothing apply (issue 13) on every server of the matrix, in plain FTP:
+//! All-or-nothing apply (issue 13) on every server of the matrix, in each mode:
 //! - `primitives`: [`check_staging_primitives`] (staged names invisible, renames of files and
 //!   folders with their content, several at once, trees removed) in a fresh folder;
 //! - `rollback`: a staged apply of a release (files replaced, added and deleted, a new folder
@@ -20,7 +20,7 @@ use ftpsync::apply::commit::burst::journal_path;
 use ftpsync::apply::commit::journal::{Journal, Step};
 use ftpsync::backend::conformance::check_staging_primitives;
 use ftpsync::backend::ftp::FtpTarget;
-use ftpsync::backend::url::FtpUrl;
+use ftpsync::backend::url::{FtpUrl, Tls};
 use ftpsync::backend::{Target, with_write_attempts};
 use ftpsync::meta::{JOURNAL_FILE, LOCK_FILE};
 use ftpsync::model::listing::{TEMP_PREFIX, is_temp_name};
@@ -88,17 +88,30 @@ fn visible(tree: &Tree) -> Tree {
     tree.iter().filter(|(p, _)| !hidden.contains(p)).map(|(p, v)| (p.clone(), v.clone())).collect()
 }
 
-/// `ftp://user:password@host:port/PATH/folder` for the binary (folder names are plain ASCII).
+/// `ftp[s]://user:password@host:port/PATH/folder` for the binary (folder names are plain ASCII).
 fn url_of(url: &FtpUrl, folder: &str) -> String {
     let user = url.user.as_deref().unwrap_or("anonymous");
     let password = url.password.as_deref().unwrap_or_default();
     let base = url.path.trim_end_matches('/');
-    format!("ftp://{user}:{password}@{}:{}{base}/{folder}", url.host, url.effective_port())
+    format!("{}://{user}:{password}@{}:{}{base}/{folder}", url.scheme(), url.host, url.effective_port())
+}
+
+/// Runs the binary against this server (bounded): no prompt, keyring or netrc, the password
+/// from the environment (a plan keeps the URL without it), the test CA for FTPS.
+fn binary(server: &Server, url: &FtpUrl, home: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = ftpsync_command(args);
+    cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]).env("HOME", home);
+    if url.tls != Tls::None {
+        cmd.arg("--ca-file").arg(server.ca.as_deref().expect("FTPSYNC_TEST_CA is needed for TLS"));
+    }
+    cmd.env(PASSWORD_ENV, url.password.as_deref().unwrap_or_default());
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    bounded_output(cmd)
 }
 
 /// A fresh folder in the served root, owned like the root (so the server's user may write).
-fn fresh(server: &Server, name: &str) -> std::path::PathBuf {
-    let stamp = format!("{}-{}", std::process::id(), SystemClock.now() as u64);
+fn fresh(server: &Server, url: &FtpUrl, name: &str) -> std::path::PathBuf {
+    let stamp = format!("{}-{}-{}", super::mode_name(url), std::process::id(), SystemClock.now() as u64);
     let dir = server.root.join(format!("{name}-{stamp}"));
     let meta = fs::metadata(&server.root).unwrap();
     make_dirs(&server.root, &dir, Some(owner(&meta)));
@@ -139,9 +152,9 @@ pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
                     skipped: true,
                     seconds,
                     detail: format!(
-                        "check_staging_primitives stops at `{d}`: ftpsync's FTP target stages a file with a plain \
-                         STOR, which this server lets replace a file already at the staged name (the check's \
-                         renames and removals are not reached; rollback and recover use them)"
+                        "check_staging_primitives stops at `{d}`: ftpsync's FTP target stages with a plain STOR, \
+                         which replaces a file already at that name (to settle in src/backend/ftp); its renames \
+                         and removals run in rollback and recovery"
                     ),
                     protocol: None,
                 },
@@ -158,9 +171,9 @@ pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
 const STAGED_OVERWRITE: &str = "write_staged overwrote a staged file";
 
 fn primitives(server: &Server, url: &FtpUrl) -> Result<String, String> {
-    let dir = fresh(server, "staging");
+    let dir = fresh(server, url, "staging");
     let result = (|| {
-        let mut t = connect(url, &folder_name(&dir), None).map_err(|e| format!("connect: {e:#}"))?;
+        let mut t = connect(url, &folder_name(&dir), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
         learn_transfers(&mut t)?;
         let work = RelPath::parse("work").unwrap();
         t.make_dir(&work).map_err(|e| format!("MKD work: {e:#}"))?;
@@ -236,29 +249,20 @@ fn write_all(root: &Path, tree: &Tree, owner: Option<(u32, u32)>) {
 }
 
 fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
-    let served = fresh(server, "rollback");
+    let served = fresh(server, url, "rollback");
     let owner = owner(&fs::metadata(&served).unwrap());
-    let local = scratch.join(format!("{}-rollback-local", server.name));
-    let home = scratch.join(format!("{}-rollback-home", server.name));
+    let local = scratch.join(format!("{}-{}-rollback-local", server.name, super::mode_name(url)));
+    let home = scratch.join(format!("{}-{}-rollback-home", server.name, super::mode_name(url)));
     let locked = served.join("locked");
     let result = (|| {
         let (old, new) = release();
         write_all(&served, &old, Some(owner));
         write_all(&local, &new, None);
         fs::create_dir_all(&home).unwrap();
-        let plan = scratch.join(format!("{}-rollback-plan.json", server.name));
-        let report = scratch.join(format!("{}-rollback-report.json", server.name));
+        let plan = scratch.join(format!("{}-{}-rollback-plan.json", server.name, super::mode_name(url)));
+        let report = scratch.join(format!("{}-{}-rollback-report.json", server.name, super::mode_name(url)));
         let remote = url_of(url, &folder_name(&served));
-        let run = |args: &[&str]| {
-            let mut cmd = ftpsync_command(args);
-            cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]).env("HOME", &home);
-            // The plan keeps the URL without its password: `apply` takes it from the environment.
-            cmd.env(PASSWORD_ENV, url.password.as_deref().unwrap_or_default());
-            cmd.stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            bounded_output(cmd)
-        };
+        let run = |args: &[&str]| binary(server, url, &home, args);
         let out = run(&["plan", "upload", local.to_str().unwrap(), &remote, "-o", plan.to_str().unwrap(), "--delete"]);
         if !out.status.success() {
             return Err(format!("plan failed: {}", text(&out)));
@@ -334,15 +338,15 @@ fn is_root() -> bool {
 /// `done` renames made, then (when `lose_staged`) a staged entry lost; `ftpsync recover`
 /// must give the new tree (forward) or the old one (back).
 fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_staged: bool) -> Result<String, String> {
-    let served = fresh(server, if lose_staged { "recover-back" } else { "recover-forward" });
+    let served = fresh(server, url, if lose_staged { "recover-back" } else { "recover-forward" });
     let owner = owner(&fs::metadata(&served).unwrap());
-    let home = scratch.join(format!("{}-recover-home", server.name));
+    let home = scratch.join(format!("{}-{}-recover-home", server.name, super::mode_name(url)));
     fs::create_dir_all(&home).unwrap();
     let result = (|| {
         let (old, new) = release();
         write_all(&served, &old, Some(owner));
         let before = everything(&served);
-        let mut t = connect(url, &folder_name(&served), None).map_err(|e| format!("connect: {e:#}"))?;
+        let mut t = connect(url, &folder_name(&served), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
         let pid = std::process::id();
         let p = |s: &str| RelPath::parse(s).unwrap();
         let mut n = 0;
@@ -410,12 +414,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
             return Err(format!("{done} of {} renames should leave a mix", renames.len()));
         }
 
-        let mut cmd = ftpsync_command(&["recover", &url_of(url, &folder_name(&served))]);
-        cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]).env("HOME", &home);
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let out = bounded_output(cmd);
+        let out = binary(server, url, &home, &["recover", &url_of(url, &folder_name(&served))]);
         if !out.status.success() {
             return Err(format!("recover failed: {}", text(&out)));
         }
