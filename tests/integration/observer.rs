@@ -44,7 +44,7 @@ const FILE_SIZE: usize = 24_000;
 /// Bound on the whole test, on each FTP operation, and on the observers after the apply ended.
 const DEADLINE: Duration = Duration::from_secs(240);
 const FTP_TIMEOUT: Duration = Duration::from_secs(20);
-const AFTER: Duration = Duration::from_millis(400);
+const AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -348,7 +348,13 @@ fn observe() {
     let apply_start = Instant::now();
     let out = site.run(&["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap()]);
     let apply_end = Instant::now();
-    std::thread::sleep(AFTER);
+    // Each observer looks at least once more from start to end after the apply.
+    let counts: Vec<usize> = made.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let after = Instant::now() + AFTER;
+    while made.iter().zip(&counts).any(|(n, c)| n.load(Ordering::Relaxed) < c + 2) {
+        assert!(Instant::now() < after, "the observers did not look again within {AFTER:?} after the apply");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     stop.store(true, Ordering::Relaxed);
     let disk = disk.join().expect("the disk observer panicked");
     let ftp = ftp.join().expect("the FTP observer panicked");
