@@ -287,12 +287,18 @@ fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, Str
         if report["result"] != "rolled_back" {
             return Err(format!("report result {} instead of rolled_back: {}", report["result"], text(&out)));
         }
-        // The server's refusal, as ftpsync quotes it.
+        // The failure, as ftpsync reports it: the server's refusal where it got to read it (over
+        // TLS a server may close the data connection first: then the broken pipe).
         let said = text(&out);
-        let cause = said
-            .find("the server answered")
-            .map(|at| said[at..].lines().next().unwrap_or_default().trim().to_string())
-            .ok_or_else(|| format!("apply does not quote the server's refusal: {said}"))?;
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("error:") && l.contains("locked/page.html"))
+            .ok_or_else(|| format!("apply does not name the file it could not stage: {said}"))?;
+        let cause = match line.find("the server answered") {
+            Some(at) => &line[at..],
+            None => line.rsplit_once(": ").map_or(line, |(_, why)| why),
+        }
+        .trim();
         Ok(format!("staging refused ({cause}): exit 1, result rolled_back, served tree as before"))
     })();
     unlock(&locked, server);
