@@ -13,8 +13,8 @@ import sys
 
 START, END = "<!-- interop-matrix:start -->", "<!-- interop-matrix:end -->"
 HEADING = "## Server interoperability"
-OPERATIONS = ["names", "missing", "untrusted", "upload", "replan", "active", "edits", "sync", "nochange", "drift", "download"]
-LABELS = {"nochange": "No-change sync"}
+OPERATIONS = ["names", "missing", "untrusted", "upload", "replan", "active", "edits", "sync", "nochange", "drift", "download", "primitives", "rollback", "recover"]
+LABELS = {"nochange": "No-change sync", "primitives": "Staging", "rollback": "Rollback", "recover": "Recovery"}
 MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
 INTRO = """\
 `bash .ci/run` starts these servers on loopback (`.ci/servers.sh`; ftpsync's own server,
@@ -43,6 +43,19 @@ handshake, with curl too (`sslv3 alert handshake failure`).
 - **Drift**: a file changed on the server after the plan was made: apply refuses, names it,
   and changes nothing.
 - **Download** into an empty local folder gives the served tree.
+
+Every apply above is staged (the default). And (`tests/integration/servers/staged.rs`):
+
+- **Staging**: `check_staging_primitives` (`src/backend/conformance.rs`) in a fresh folder:
+  staged names are not listed as content, files and folders are renamed with their content,
+  several at once, and trees removed.
+- **Rollback**: a staged apply of a release (files replaced, added and deleted, a new folder)
+  whose staging the server refuses partway (a folder made unwritable on disk after the plan):
+  exit 1, `result: rolled_back`, and the served folder byte for byte and time for time as
+  before, with no temporary name, journal or lock left.
+- **Recovery**: the state a commit cut short leaves (staged entries, the journal, only the first
+  renames done) is resolved by `ftpsync recover`: completed when every staged entry is there,
+  undone when one is missing; the served tree is then exactly the new or the old one.
 
 The table is generated from that run by `.ci/matrix.py`; do not edit it by hand."""
 

