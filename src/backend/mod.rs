@@ -104,9 +104,13 @@ pub trait Target: Send {
     fn remove_dir(&mut self, path: &RelPath) -> Result<()>;
 
     /// Writes `data` at exactly `path`, where nothing is visible yet: a temporary name
-    /// ([`is_temp_name`]) or a name inside a folder that has one (a staged apply). Nothing is
-    /// renamed and nothing is replaced. Sets the modification time where the target allows;
-    /// the caller compares the size stored ([`Written::bytes`]) with what it sent.
+    /// ([`is_temp_name`](crate::model::listing::is_temp_name)) or a name inside a folder that
+    /// has one (a staged apply). Nothing is renamed. The name is this run's own (its process id
+    /// and a counter; leftovers of dead runs are removed before anything is staged), so a
+    /// target may replace what is there (FTP's `STOR` does: a failed attempt's file) or refuse
+    /// (the local folder, which then removes it first). Sets the modification time where the
+    /// target allows; the caller compares the size stored ([`Written::bytes`]) with what it
+    /// sent.
     fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
 
     /// Renames an entry (a file, or a folder with everything in it) within the target. Nothing

@@ -10,8 +10,9 @@ use anyhow::{Context, Result};
 
 use super::journal::{JOURNAL_FILE, Journal, Step};
 use super::resolve::{self, Move};
-use crate::apply::workers::Worker;
+use crate::apply::workers::{Worker, share_out};
 use crate::backend::Target;
+use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
 
@@ -110,31 +111,55 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Co
 /// removed. A failure here changes nothing visible: it is reported, and the next run finishes
 /// the journal.
 fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut marked = Vec::new();
+    let mut failure = None;
     for j in journals.iter_mut() {
         j.committed = true;
-        let target = workers[0].side(j.side);
-        let done = write_journal(target, j).and_then(|()| {
-            let moves = resolve::resolve(j, &|_| true).1;
-            remove_all(target, &moves)?;
-            target.remove_file(&journal_path())
-        });
-        if let Err(e) = done {
-            notes.push(format!(
+        match write_journal(workers[0].side(j.side), j) {
+            Ok(()) => marked.push(&*j),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    // The backups (and dropped folders), shared out over the connections; a file with one
+    // command, a folder with everything in it.
+    let removals: Vec<(Side, RelPath, Kind)> = marked
+        .iter()
+        .flat_map(|j| {
+            resolve::resolve(j, &|_| true).1.into_iter().filter_map(move |m| match m {
+                Move::Remove { path, kind } => Some((j.side, path, kind)),
+                _ => None,
+            })
+        })
+        .collect();
+    let indices: Vec<usize> = (0..removals.len()).collect();
+    let removed = share_out(&indices, workers, |w, i| {
+        let (side, path, kind) = &removals[i];
+        let target = w.side(*side);
+        match kind {
+            Kind::File => target.remove_file(path).or_else(|_| target.remove_tree(path)),
+            Kind::Dir => target.remove_tree(path),
+        }
+    });
+    if let Err(e) = removed {
+        failure.get_or_insert(e);
+    }
+    if failure.is_none() {
+        for j in &marked {
+            if let Err(e) = workers[0].side(j.side).remove_file(&journal_path()) {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    failure
+        .map(|e| {
+            format!(
                 "The commit is complete, but cleaning up after it failed ({e:#}); the next run removes what is left."
-            ));
-        }
-    }
-    notes
-}
-
-fn remove_all(target: &mut dyn Target, moves: &[Move]) -> Result<()> {
-    for m in moves {
-        if let Move::Remove { path, .. } = m {
-            target.remove_tree(path)?;
-        }
-    }
-    Ok(())
+            )
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Undoes whatever part of the burst ran, on both sides.

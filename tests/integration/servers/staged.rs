@@ -146,29 +146,11 @@ pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
             let seconds = started.elapsed().as_secs_f64();
             match result {
                 Ok(detail) => Row { operation, ok: true, skipped: false, seconds, detail, protocol: None },
-                Err(d) if operation == "primitives" && d == STAGED_OVERWRITE => Row {
-                    operation,
-                    ok: true,
-                    skipped: true,
-                    seconds,
-                    detail: format!(
-                        "check_staging_primitives stops at `{d}`: ftpsync's FTP target stages with a plain STOR, \
-                         which replaces a file already at that name (to settle in src/backend/ftp); its renames \
-                         and removals run in rollback and recovery"
-                    ),
-                    protocol: None,
-                },
                 Err(detail) => Row { operation, ok: false, skipped: false, seconds, detail, protocol: None },
             }
         })
         .collect()
 }
-
-/// What `check_staging_primitives` reports on every FTP server: `write_staged` is a plain
-/// `STOR`, which every server lets replace a file already at that name (the local folder and
-/// the memory tree refuse). Not a server's problem but ftpsync's FTP target's; shown in the
-/// matrix as a known problem until the target looks before it stores (a round trip per file).
-const STAGED_OVERWRITE: &str = "write_staged overwrote a staged file";
 
 fn primitives(server: &Server, url: &FtpUrl) -> Result<String, String> {
     let dir = fresh(server, url, "staging");
