@@ -101,7 +101,7 @@ pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option
         let remove = |t: &mut dyn crate::backend::Target| match kind {
             // A file is removed at once (the tree walk would list its folder first).
             Kind::File => t.remove_file(path).or_else(|_| t.remove_tree(path)),
-            Kind::Dir => t.remove_tree(path),
+            Kind::Dir => t.remove_folder(path),
         };
         let removed = remove(&mut *target).or_else(|_| target.open_another().and_then(|mut t| remove(&mut *t)));
         if removed.is_err() {

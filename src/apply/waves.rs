@@ -265,24 +265,23 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 Side::Remote => (&mut *w.remote, &mut *w.local),
             };
             exec::recheck(src, &src_path, Some(src_state))?;
+            let copy = exec::Copy {
+                src_path: &src_path,
+                dst_path: &dst_path,
+                state: src_state,
+                replaces: dst_state,
+                sha256: e.sha256.as_deref(),
+            };
             if let Some(staged) = staged {
                 let at = staged.write_at.clone().context("a staged copy has a place to go")?;
                 // What the commit replaces (or the name it takes) is checked just before the
                 // commit, folder by folder (`staged::check_commit_targets`).
-                let top = !staged.steps.is_empty();
                 if e.kind == Kind::Dir {
                     dst.make_dir(&at)?;
                 } else {
-                    let copy = exec::Copy {
-                        src_path: &src_path,
-                        dst_path: &dst_path,
-                        state: src_state,
-                        replaces: dst_state,
-                        sha256: e.sha256.as_deref(),
-                    };
                     exec::transfer_staged(src, dst, &copy, &at)?;
                 }
-                if top {
+                if !staged.steps.is_empty() {
                     lock(state).staged.push((to, at, e.kind));
                 }
                 if e.kind == Kind::Dir {
@@ -299,13 +298,6 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
-            let copy = exec::Copy {
-                src_path: &src_path,
-                dst_path: &dst_path,
-                state: src_state,
-                replaces: dst_state,
-                sha256: e.sha256.as_deref(),
-            };
             exec::transfer(src, dst, &copy)?;
             Ok(record_copy(fixed, state, e, to, src_state, dst.info().records_mtimes, dst.time_offset()))
         }

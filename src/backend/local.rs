@@ -260,6 +260,11 @@ impl Target for LocalTarget {
         fs::rename(&src, &dst).with_context(|| format!("cannot rename {} to {}", src.display(), dst.display()))
     }
 
+    /// One operation here: the folder's parent is no concern.
+    fn remove_folder(&mut self, path: &RelPath) -> Result<()> {
+        self.remove_tree(path)
+    }
+
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
         let abs = self.abs_no_links(path)?;
         let result = match abs.symlink_metadata() {

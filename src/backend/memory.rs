@@ -301,6 +301,11 @@ impl Target for MemoryTarget {
         Ok(())
     }
 
+    /// One operation here: the folder's parent is no concern.
+    fn remove_folder(&mut self, path: &RelPath) -> Result<()> {
+        self.remove_tree(path)
+    }
+
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
         self.change(&format!("removing {path}"))?;
         if path.is_root() {

@@ -142,9 +142,17 @@ pub trait Target: Send {
         if found.kind == Kind::File {
             return self.remove_file(path);
         }
-        let inside = self.list_dir(path)?.unwrap_or_default();
+        self.remove_folder(path)
+    }
+
+    /// Removes a folder known to be one, and everything in it (temporary names too); nothing
+    /// there is no error. Unlike [`Target::remove_tree`] it does not look at the parent folder,
+    /// which other connections may be changing meanwhile (a server may fail a listing then).
+    fn remove_folder(&mut self, path: &RelPath) -> Result<()> {
+        let Some(inside) = self.list_dir(path)? else { return Ok(()) };
         for e in inside.entries.iter().chain(&inside.temporary) {
-            self.remove_tree(&path.join_unchecked(&e.name))?;
+            let p = path.join_unchecked(&e.name);
+            if e.kind == Kind::Dir { self.remove_folder(&p)? } else { self.remove_file(&p)? }
         }
         self.remove_dir(path)
     }

@@ -53,6 +53,38 @@ fn points(shape: Shape) -> Vec<(Channel, f64, Action)> {
     out
 }
 
+/// What goes wrong at a fault point.
+#[derive(Clone, Copy, Debug)]
+enum Injected {
+    Fault(Fault),
+    /// The `nth` command `verb` refused with this reply (`support::cut_proxy::refusal`).
+    Refusal(&'static str, usize, &'static str),
+}
+
+const DISK_FULL: &str = "452 Insufficient storage space (injected)";
+const QUOTA: &str = "552 Exceeded storage allocation (injected)";
+
+/// The refusal points of a scenario that writes the server (upload, sync of the tree): the
+/// second and a late upload, the first, a middle and the last rename (of `stors` uploads and
+/// `rntos` renames the reference run made).
+fn refusals(
+    shape: Shape,
+    mode: Mode,
+    stors: usize,
+    rntos: usize,
+) -> Vec<(&'static str, usize, &'static str, &'static str)> {
+    if shape != Shape::Tree || mode == Mode::Download || stors < 4 || rntos < 4 {
+        return Vec::new();
+    }
+    vec![
+        ("STOR", 2, DISK_FULL, "upload refused (452)"),
+        ("STOR", stors * 3 / 4, DISK_FULL, "upload refused (452)"),
+        ("RNTO", 1, QUOTA, "rename refused (552)"),
+        ("RNTO", rntos / 2, QUOTA, "rename refused (552)"),
+        ("RNTO", rntos, QUOTA, "rename refused (552)"),
+    ]
+}
+
 fn kind_label(channel: Channel, action: Action) -> &'static str {
     match (channel, action) {
         (Channel::Control, Action::Reset) => "control reset",
@@ -96,9 +128,11 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
     // The reference: the same apply without faults, measuring its traffic.
     let plan = w.plan(mode.args());
     w.proxy.arm(None);
+    w.proxy.refuse(None);
     let out = w.run(&str_args(&World::apply_args(&plan, 20, 3)));
     assert!(out.status.success(), "the reference run failed:\n{}", text(&out));
     let (control, data) = w.proxy.bytes_since_armed();
+    let (stors, rntos) = (w.proxy.commands_seen("STOR"), w.proxy.commands_seen("RNTO"));
     let (local_ref, served_ref) = snapshots(&w).expect("the reference trees");
     check_claims(&local0, &served0, &local_ref, &served_ref, &w.versions).expect("the reference run's metadata");
 
@@ -118,10 +152,21 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
         temp_left: 0,
         seconds: 0.0,
     };
-    for (i, (channel, fraction, action)) in points(shape).into_iter().enumerate() {
+    let faults = points(shape).into_iter().map(|(channel, fraction, action)| {
         let total = if channel == Channel::Control { control } else { data };
         let fault = Fault { channel, at: (total as f64 * fraction) as u64, action };
-        let label = kind_label(channel, action);
+        (Injected::Fault(fault), kind_label(channel, action), format!("at {} bytes ({fraction} of {total})", fault.at))
+    });
+    // A full disk or a quota as the server says it: the nth upload (`452`) or rename (`552`)
+    // refused, early and late, in staging and in the commit (the renames run at its end).
+    let refusals = refusals(shape, mode, stors, rntos).into_iter().map(|(verb, nth, reply, label)| {
+        (
+            Injected::Refusal(verb, nth, reply),
+            label,
+            format!("{verb} {nth} of {}", if verb == "STOR" { stors } else { rntos }),
+        )
+    });
+    for (i, (injected, label, at)) in faults.chain(refusals).enumerate() {
         match row.kinds.iter_mut().find(|(k, _)| *k == label) {
             Some(k) => k.1 += 1,
             None => row.kinds.push((label, 1)),
@@ -129,7 +174,7 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
         row.runs += 1;
         // Half the runs give up at the first failure, half retry.
         let retries = if i % 2 == 0 { 1 } else { 3 };
-        match one_fault(&w, mode, fault, retries, (&local0, &served0), (&local_ref, &served_ref)) {
+        match one_fault(&w, mode, injected, retries, (&local0, &served0), (&local_ref, &served_ref)) {
             Ok((succeeded, temp)) => {
                 row.passed += 1;
                 row.temp_left += temp;
@@ -139,10 +184,7 @@ fn run_scenario(shape: Shape, mode: Mode) -> Row {
                     row.failed += 1;
                 }
             }
-            Err(e) => row.failures.push(format!(
-                "{} — {label} at {} bytes ({fraction} of {total}), retries {retries}: {e}",
-                row.name, fault.at
-            )),
+            Err(e) => row.failures.push(format!("{} — {label} {at}, retries {retries}: {e}", row.name)),
         }
     }
     row.seconds = started.elapsed().as_secs_f64();
@@ -158,20 +200,24 @@ fn str_args(args: &[String]) -> Vec<&str> {
 fn one_fault(
     w: &World,
     mode: Mode,
-    fault: Fault,
+    injected: Injected,
     retries: u32,
     before: (&Tree, &Tree),
     reference: (&Tree, &Tree),
 ) -> Result<(bool, usize), String> {
     w.restore_template();
     let plan = w.plan(mode.args());
-    let fired = w.proxy.faults_fired();
-    w.proxy.arm(Some(fault));
+    let fired = w.proxy.faults_fired() + w.proxy.refusals_given();
+    match injected {
+        Injected::Fault(fault) => w.proxy.arm(Some(fault)),
+        Injected::Refusal(verb, nth, reply) => w.proxy.refuse(Some((verb, nth, reply))),
+    }
     let started = Instant::now();
     let out = w.run(&str_args(&World::apply_args(&plan, FAULT_TIMEOUT, retries)));
     let took = started.elapsed();
     w.proxy.arm(None);
-    if w.proxy.faults_fired() == fired {
+    w.proxy.refuse(None);
+    if w.proxy.faults_fired() + w.proxy.refusals_given() == fired {
         return Err("the fault never fired".into());
     }
     // One fault costs at most one timeout on each connection it touches, never one per file
@@ -184,7 +230,7 @@ fn one_fault(
         ));
     }
     let code = out.status.code();
-    let slow_only = matches!(fault.action, Action::Delay(_));
+    let slow_only = matches!(injected, Injected::Fault(Fault { action: Action::Delay(_), .. }));
     if !(code == Some(0) || (code == Some(1) && !slow_only)) {
         return Err(format!("unexpected end of the faulty run:\n{}", text(&out)));
     }

@@ -43,13 +43,14 @@ pub enum CommitFailed {
     Stuck { cause: anyhow::Error, undo: anyhow::Error },
 }
 
-/// The renames of one wave of a side's steps.
-fn renames(steps: &[Step], asides: bool) -> Vec<(RelPath, RelPath)> {
+/// The renames of one wave ([`Step::wave`]) of a side's steps.
+fn renames(steps: &[Step], wave: u8) -> Vec<(RelPath, RelPath)> {
     steps
         .iter()
+        .filter(|s| s.wave() == wave)
         .filter_map(|s| match s {
-            Step::Aside { path, backup, .. } if asides => Some((path.clone(), backup.clone())),
-            Step::Place { staged, path, .. } if !asides => Some((staged.clone(), path.clone())),
+            Step::Aside { path, backup, .. } => Some((path.clone(), backup.clone())),
+            Step::Place { staged, path, .. } => Some((staged.clone(), path.clone())),
             _ => None,
         })
         .collect()
@@ -93,13 +94,21 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Co
         .reconfirm_lock()
         .and_then(|()| journals.iter().try_for_each(|j| write_journal(workers[0].side(j.side), j)));
     if let Err(e) = prepared {
-        return Err(undo_all(workers, journals, e));
+        return Err(undo_unstarted(workers, journals, e));
     }
     let of = |side| journals.iter().find(|j| j.side == side).map_or(&[][..], |j| j.steps.as_slice());
     let (local, remote) = (of(Side::Local), of(Side::Remote));
     let started = Instant::now();
-    let burst = wave(workers, &renames(local, true), &renames(remote, true))
-        .and_then(|()| wave(workers, &renames(local, false), &renames(remote, false)));
+    let mut burst = Ok(());
+    for n in 0..=5 {
+        let (l, r) = (renames(local, n), renames(remote, n));
+        if !(l.is_empty() && r.is_empty()) {
+            burst = wave(workers, &l, &r);
+        }
+        if burst.is_err() {
+            break;
+        }
+    }
     let window = started.elapsed();
     if let Err(e) = burst {
         return Err(undo_all(workers, journals, e));
@@ -139,7 +148,7 @@ fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
         let target = w.side(*side);
         match kind {
             Kind::File => target.remove_file(path).or_else(|_| target.remove_tree(path)),
-            Kind::Dir => target.remove_tree(path),
+            Kind::Dir => target.remove_folder(path),
         }
     });
     if let Err(e) = removed {
@@ -160,6 +169,33 @@ fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
         })
         .into_iter()
         .collect()
+}
+
+/// Undoes a commit that failed before its first rename (the lock lost, a journal that could
+/// not be written): nothing visible changed, so no side needs telling first; what was staged
+/// and any journal written go. Only a journal that may have stayed behind makes it stuck (the
+/// next run would find it).
+fn undo_unstarted(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Error) -> CommitFailed {
+    let mut failure = None;
+    for j in journals {
+        let target = workers[0].side(j.side);
+        let undone = undo(target, j).or_else(|first| {
+            let mut fresh = target.open_another().map_err(|e| first.context(e))?;
+            undo(&mut *fresh, j)
+        });
+        if let Err(e) = undone {
+            failure.get_or_insert(e);
+        }
+    }
+    match failure {
+        Some(undo) if journal_may_remain(workers, journals) => CommitFailed::Stuck { cause, undo },
+        _ => CommitFailed::RolledBack(cause),
+    }
+}
+
+/// Whether a journal of `journals` may still be on its side (it is there, or nobody can tell).
+fn journal_may_remain(workers: &mut [Worker<'_>], journals: &[Journal]) -> bool {
+    journals.iter().any(|j| workers[0].side(j.side).stat(&journal_path()).map_or(true, |found| found.is_some()))
 }
 
 /// Undoes whatever part of the burst ran, on both sides.
@@ -213,6 +249,7 @@ pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Re
     for m in moves {
         match m {
             Move::Rename { from, to } => target.rename(from, to)?,
+            Move::Remove { path, kind: Kind::Dir } => target.remove_folder(path)?,
             Move::Remove { path, .. } => target.remove_tree(path)?,
             Move::MarkCommitted => {
                 let mut marked = journal.clone();

@@ -16,6 +16,7 @@ use crate::model::side::Side;
 use crate::plan::document::Tool;
 
 pub use crate::meta::JOURNAL_FILE;
+use crate::meta::META_FILE;
 pub const JOURNAL_FORMAT: &str = "ftpsync-journal";
 pub const JOURNAL_VERSION: &str = "1.0";
 
@@ -35,7 +36,8 @@ pub struct Journal {
     /// journals of one commit name each other, so recovery finds the pair.
     pub target: String,
     pub peer: String,
-    /// In the order they run: every [`Step::Aside`] before any [`Step::Place`].
+    /// In the order they run ([`Step::wave`]): entries moved aside before others take their
+    /// names, content before metadata.
     pub steps: Vec<Step>,
     /// Every step ran: what is left is removing the backups. Written before the first backup
     /// is removed, because from then on the names no longer show which steps ran.
@@ -68,12 +70,18 @@ pub enum Step {
 
 impl Step {
     /// The order steps run in: asides, then the rest.
-    fn wave(&self) -> u8 {
+    /// Content first, metadata last: a record never describes content that is not in place
+    /// yet, even while the commit runs (a run killed in it leaves true claims). Each wave
+    /// runs after the one before has ended.
+    pub fn wave(&self) -> u8 {
+        let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
-            Step::Aside { .. } => 0,
+            Step::Aside { path, .. } if !metadata(path) => 0,
             Step::Made { .. } => 1,
-            Step::Place { .. } => 2,
-            Step::Drop { .. } => 3,
+            Step::Place { path, .. } if !metadata(path) => 2,
+            Step::Aside { .. } => 3,
+            Step::Place { .. } => 4,
+            Step::Drop { .. } => 5,
         }
     }
 

@@ -247,23 +247,29 @@ impl FtpTarget {
     ) -> Result<Written> {
         let tmp = self.abs(&self.temp_name(path));
         let dest = self.abs(path);
+        self.upload(&tmp, &dest, data, mtime, guard, true)
+    }
+
+    /// Uploads to `tmp`, checked, and (with `rename`) renames it to `dest` ([`upload::store`]);
+    /// removes `tmp` after a failure.
+    fn upload(
+        &mut self,
+        tmp: &str,
+        dest: &str,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Option<Guard<'_>>,
+        rename: bool,
+    ) -> Result<Written> {
         let lock_abs = self.lock_abs();
         let shared = self.shared.clone();
         let s = self.connect()?;
         s.refresh();
         let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
-        let up = upload::Upload {
-            tmp: &tmp,
-            dest: &dest,
-            mtime,
-            guard,
-            settle: &settle,
-            list_method: &shared.list_method,
-            rename: true,
-        };
+        let up = upload::Upload { tmp, dest, mtime, guard, settle: &settle, list_method: &shared.list_method, rename };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
-            self.discard(&tmp, is_transient(e));
+            self.discard(tmp, is_transient(e));
         }
         result
     }
@@ -468,24 +474,8 @@ impl Target for FtpTarget {
     fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
         self.refresh_lock()?;
         let abs = self.abs(path);
-        let shared = self.shared.clone();
-        let s = self.connect()?;
-        s.refresh();
-        let no_rename = |_: &mut Session| Ok(());
-        let up = upload::Upload {
-            tmp: &abs,
-            dest: &abs,
-            mtime,
-            guard: None,
-            settle: &no_rename,
-            list_method: &shared.list_method,
-            rename: false,
-        };
-        let result = upload::store(s, &shared.mtime, &up, data);
-        if let Err(e) = &result {
-            self.discard(&abs, is_transient(e));
-        }
-        result
+        // Checked and stamped like any upload, but left at its staged name.
+        self.upload(&abs, &abs, data, mtime, None, false)
     }
 
     fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {

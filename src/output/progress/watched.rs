@@ -124,6 +124,10 @@ impl Target for Watched {
         self.inner.renames_folders()
     }
 
+    fn remove_folder(&mut self, path: &RelPath) -> Result<()> {
+        self.inner.remove_folder(path)
+    }
+
     fn remove_tree(&mut self, path: &RelPath) -> Result<()> {
         self.inner.remove_tree(path)
     }

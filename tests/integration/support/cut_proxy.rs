@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod fault;
+mod refusal;
 
 pub use fault::{Action, Channel, Fault};
 use fault::{Armed, Verdict};
@@ -57,6 +58,8 @@ struct Shared {
     stop: AtomicBool,
     /// See [`CutProxy::forget_idle_data`].
     forget_idle: Mutex<Option<Duration>>,
+    /// See [`CutProxy::refuse`].
+    refusals: refusal::Refusals,
 }
 
 impl Shared {
@@ -88,6 +91,7 @@ impl CutProxy {
             armed: Armed::default(),
             stop: AtomicBool::new(false),
             forget_idle: Mutex::new(None),
+            refusals: Default::default(),
         });
         let accepting = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -141,6 +145,23 @@ impl CutProxy {
     /// not even its end (a connection opened ahead and left waiting dies like this).
     pub fn forget_idle_data(&self, idle: Duration) {
         *self.shared.forget_idle.lock().unwrap() = Some(idle);
+    }
+
+    /// Refuses the `nth` (counted from 1, over all sessions) command `verb` with `reply`, as a
+    /// server does that cannot do it (`452`, `552`), without the server doing it; `None`
+    /// refuses nothing. Restarts the counts of [`CutProxy::commands_seen`].
+    pub fn refuse(&self, refusal: Option<(&str, usize, &str)>) {
+        self.shared.refusals.arm(refusal);
+    }
+
+    /// Commands `verb` the clients sent since [`CutProxy::refuse`].
+    pub fn commands_seen(&self, verb: &str) -> usize {
+        self.shared.refusals.seen(verb)
+    }
+
+    /// How many refusals were given so far.
+    pub fn refusals_given(&self) -> usize {
+        self.shared.refusals.fired()
     }
 
     /// How many armed faults fired so far.
@@ -294,11 +315,13 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
     }
     let pair = Pair::new(client, server);
     let Some((c, s)) = pair.clones() else { return };
+    let session = Arc::new(Mutex::new(refusal::Session::default()));
     let upward = {
-        let (pair, shared) = (pair.clone(), shared.clone());
+        let (pair, shared, session) = (pair.clone(), shared.clone(), session.clone());
         std::thread::spawn(move || {
             let gate = |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| {
-                through_fault(&shared, Channel::Control, chunk, write, &pair, &pair).unwrap_or_else(|| write(chunk))
+                let chunk = shared.refusals.upward(&session, chunk);
+                through_fault(&shared, Channel::Control, &chunk, write, &pair, &pair).unwrap_or_else(|| write(&chunk))
             };
             pump(c, s, &pair, gate)
         })
@@ -318,6 +341,7 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
         if pair.is_stalled() {
             continue;
         }
+        line = shared.refusals.downward(&session, line);
         if let Some(port) = epsv_port(&line) {
             let Ok(listener) = TcpListener::bind("127.0.0.1:0") else { break };
             let Ok(local) = listener.local_addr() else { break };
