@@ -137,11 +137,43 @@ def timeline(sessions):
     return span, stor
 
 
+
+def windows(log, segments):
+    """Per segment of WORK/segments.txt (tool workload run start end): the visible changes and
+    the mixed time twice, between the first and last reply (when the server answered) and
+    between the first and last command (when the server got it): the change itself happened
+    in between, and a reply can wait in the server's send buffer (Nagle) while the change is
+    done."""
+    out = []
+    with open(segments) as f:
+        for line in f:
+            tool, w, r, start, end = line.split()
+            sessions = parse(log, int(start), int(end))
+            root = f"/{tool}-{r}"
+            seen = changes(sessions, root)
+            cmds = sorted(t for t, _ in change_commands(sessions, root))
+            out.append((tool, w, int(r), len(seen), (seen[-1][0] - seen[0][0]) * 1e3 if seen else 0.0,
+                        (cmds[-1] - cmds[0]) * 1e3 if cmds else 0.0))
+    return out
+
+
+def change_commands(sessions, root):
+    """The arrival times of the commands of `changes` (same rules, the command's time)."""
+    flipped = {port: [(rt, v, a, t, c) for t, v, a, rt, c in rows] for port, rows in sessions.items()}
+    return [(t, v) for t, v, _ in changes(flipped, root)]
+
+
 if __name__ == "__main__":
-    # python3 bench/ftplog.py LOG START END: every command of a segment (offsets as written to
-    # WORK/segments.txt by commit_window.py), in time order, with its reply.
     import sys
 
+    if sys.argv[1] == "--windows":
+        # python3 bench/ftplog.py --windows LOG SEGMENTS: the mixed time of every segment.
+        print("tool workload run changes mixed_by_replies_ms mixed_by_commands_ms")
+        for row in windows(sys.argv[2], sys.argv[3]):
+            print("%s %s %d %d %.1f %.1f" % row)
+        sys.exit()
+    # python3 bench/ftplog.py LOG START END: every command of a segment (offsets as written to
+    # WORK/segments.txt by commit_window.py), in time order, with its reply.
     log, start, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rows = sorted((t, port, verb, arg, rt, code) for port, rs in parse(log, start, end).items()
                   for t, verb, arg, rt, code in rs)
