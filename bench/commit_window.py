@@ -122,9 +122,11 @@ def one_run(tool, exe, home, env, master, r):
             f.write(f"{tool} {w} {r} {start} {end}\n")  # for `python3 bench/ftplog.py LOG START END`
         sessions = ftplog.parse(LOG, start, end)
         seen = ftplog.changes(sessions, "/" + remote_dir)
+        by_cmd = sorted(t for t, _ in ftplog.change_commands(sessions, "/" + remote_dir))
         (first_cmd, last_reply), (first_stor, last_stor) = ftplog.timeline(sessions)
         m = {"total": secs, "changes": len(seen),
              "mixed_ms": (seen[-1][0] - seen[0][0]) * 1e3 if seen else 0.0,
+             "mixed_cmd_ms": (by_cmd[-1] - by_cmd[0]) * 1e3 if by_cmd else 0.0,
              "first_change_s": seen[0][0] - first_cmd if seen else None,
              "stor_s": (last_stor - first_stor) if first_stor else None,
              "after_last_change_s": last_reply - seen[-1][0] if seen else None}
@@ -159,6 +161,18 @@ def tables(args, results):
             b = [m["total"] for m in streaming[w]]
             lines.append(f"| {NAMES[w]} | {med(a):.2f} s | {med(b):.2f} s | {med(a) / med(b):.3f} | "
                          f"{', '.join(f'{x:.2f}' for x in a)}; {', '.join(f'{x:.2f}' for x in b)} |")
+    if ours:
+        lines += ["\nftpsync's commit window, staged: its report, and the server's view from the log (by replies; "
+                  "by commands: the change happened in between)\n",
+                  "| workload | `commit_window_ms` (report), median | runs | log, by replies, median | runs | "
+                  "by commands, median |", "|---|---:|---|---:|---|---:|"]
+        for w in WORKLOADS:
+            ms = ours[w]
+            rep = [m["commit_window_ms"] for m in ms]
+            log = [m["mixed_ms"] for m in ms]
+            lines.append(f"| {NAMES[w]} | {fmt(med(rep), ' ms')} | {', '.join(fmt(x, '', 1) for x in rep)} | "
+                         f"{med(log):.0f} ms | {', '.join(f'{x:.1f}' for x in log)} | "
+                         f"{med([m['mixed_cmd_ms'] for m in ms]):.1f} ms |")
     lines += ["\nTime the site was mixed (first to last visible change, server's side, from the control "
               "log), median of runs; ftpsync's own `commit_window_ms` beside it\n",
               "| tool | runs | " + " | ".join(f"{w} mixed | {w} changes" for w in WORKLOADS) + " |",
