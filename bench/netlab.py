@@ -8,6 +8,11 @@ twice:
     direction, 198.18.1.1 <-> 198.18.1.2 (this kernel has no netem; see
     shared/spec/test-servers.md §4). The relay is this module run as a script.
 
+The relay can also write down the payload of every TCP segment to or from one server port (the
+FTP control connections), stamped with the time the server receives it or sends it: a command
+log with the server's view of time, for any client (`Lab(rtt_ms, log=PATH, log_port=PORT)`;
+bench/ftplog.py reads it).
+
 Addresses come from 198.18.0.0/15, the range reserved for benchmarks. Needs root.
 
     with Lab(rtt_ms=20) as lab:
@@ -34,8 +39,9 @@ def sh(*args, check=True):
 
 
 class Lab:
-    def __init__(self, rtt_ms):
+    def __init__(self, rtt_ms, log=None, log_port=None):
         self.rtt_ms = rtt_ms
+        self.log = [log, str(log_port)] if log else []
         self.relay = None
         self.servers = []
 
@@ -49,7 +55,7 @@ class Lab:
         sh("ip", "-n", SRV, "addr", "add", f"{FAST_SRV}/30", "dev", "vsrv")
         sh("ip", "-n", CLI, "link", "set", "vcli", "up")
         sh("ip", "-n", SRV, "link", "set", "vsrv", "up")
-        self.relay = subprocess.Popen([sys.executable, os.path.abspath(__file__), "relay", str(self.rtt_ms / 2)])
+        self.relay = subprocess.Popen([sys.executable, os.path.abspath(__file__), "relay", str(self.rtt_ms / 2)] + self.log)
         for _ in range(100):
             if sh("ip", "-n", CLI, "route", "get", SLOW_SRV, check=False).returncode == 0 and self._tun_up():
                 break
@@ -98,8 +104,9 @@ class Lab:
             sh("ip", "netns", "del", ns, check=False)
 
 
-def relay(delay_ms):
-    """Moves packets between the TUN devices of the two namespaces, each `delay_ms` late."""
+def relay(delay_ms, log_path=None, log_port=None):
+    """Moves packets between the TUN devices of the two namespaces, each `delay_ms` late; with
+    `log_path`, writes down the TCP payload to and from `log_port` (see `log_segment`)."""
     tunsetiff, iff_tun, iff_no_pi = 0x400454CA, 0x0001, 0x1000
 
     def tun(name):
@@ -115,12 +122,17 @@ def relay(delay_ms):
         sh("ip", "-n", ns, "route", "add", peer + "/32", "dev", dev)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     delay, other, queue, seq = delay_ms / 1000.0, {fc: fs, fs: fc}, [], 0
+    # Line-buffered: a reader that sees a tool's run end finds all of its commands written.
+    log = open(log_path, "w", buffering=1) if log_path else None
     while True:
         timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else None
         ready, _, _ = select.select([fc, fs], [], [], timeout)
         now = time.monotonic()
         for fd in ready:
-            heapq.heappush(queue, (now + delay, seq, other[fd], os.read(fd, 65535)))
+            packet = os.read(fd, 65535)
+            if log:
+                log_segment(log, int(log_port), packet, now, delay, fd == fc)
+            heapq.heappush(queue, (now + delay, seq, other[fd], packet))
             seq += 1
         while queue and queue[0][0] <= time.monotonic():
             _, _, out, packet = heapq.heappop(queue)
@@ -130,5 +142,25 @@ def relay(delay_ms):
                 pass
 
 
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "relay":
-    relay(float(sys.argv[2]))
+def log_segment(log, port, packet, now, delay, from_client):
+    """One line per TCP segment with payload to or from `port`: the time the server receives
+    it (client to server: it leaves the relay `delay` later) or sends it (server to client: it
+    just arrived), the direction (C: from the client, S: from the server), the client's port
+    (which connection), the sequence number (to drop retransmissions) and the payload in hex.
+    Times are CLOCK_MONOTONIC seconds, the same clock as the benchmark's time.monotonic()."""
+    if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
+        return
+    ihl = (packet[0] & 15) * 4
+    total = struct.unpack_from("!H", packet, 2)[0]
+    sport, dport, tcp_seq = struct.unpack_from("!HHI", packet, ihl)
+    start = ihl + (packet[ihl + 12] >> 4) * 4
+    if start >= total or port not in (sport, dport):
+        return
+    if from_client and dport == port:
+        log.write(f"{now + delay:.6f} C {sport} {tcp_seq} {packet[start:total].hex()}\n")
+    elif not from_client and sport == port:
+        log.write(f"{now:.6f} S {dport} {tcp_seq} {packet[start:total].hex()}\n")
+
+
+if __name__ == "__main__" and len(sys.argv) in (3, 5) and sys.argv[1] == "relay":
+    relay(float(sys.argv[2]), *sys.argv[3:])
