@@ -671,6 +671,9 @@ fn run(local: &Path, remote: &mut FtpTarget, mode: Mode) -> Result<Plan, String>
         .plan;
     check_nothing_skipped(&plan)?;
     let applied = apply(&plan, &mut l, remote, &settings()).map_err(|e| format!("apply: {e:#}"))?;
+    if let Some(cause) = &applied.rolled_back {
+        return Err(format!("apply rolled back: {cause:#}"));
+    }
     let errors: Vec<String> = applied
         .outcomes
         .iter()

@@ -62,6 +62,9 @@ const STAT_YES: u8 = 1;
 const STAT_NO: u8 = 2;
 
 /// State shared by all connections of one target.
+/// `RNFR`/`RNTO` pairs sent in one write ([`Target::rename_all`]): some 4 KiB of commands.
+const RENAMES_PER_WRITE: usize = 32;
+
 struct Shared {
     settings: Settings,
     options: Options,
@@ -488,12 +491,18 @@ impl Target for FtpTarget {
         self.settle_lock()?;
         self.refresh_lock()?;
         let pairs: Vec<(String, String)> = renames.iter().map(|(f, t)| (self.abs(f), self.abs(t))).collect();
-        let cmds: Vec<String> = pairs.iter().flat_map(|(f, t)| [format!("RNFR {f}"), format!("RNTO {t}")]).collect();
         let s = self.connect()?;
-        let replies = s.batch(&cmds, "renaming")?;
-        for ((from, to), pair) in pairs.iter().zip(replies.chunks(2)) {
-            if let Some(bad) = pair.iter().find(|r| !r.is_ok()) {
-                return Err(refused(bad, &format!("cannot rename {from} to {to}")));
+        // A bounded number per write: a client that writes more than the socket buffers hold
+        // before reading blocks with a server that stops reading until its replies are read
+        // (seen with TLS, one connection and hundreds of renames).
+        for chunk in pairs.chunks(RENAMES_PER_WRITE) {
+            let cmds: Vec<String> =
+                chunk.iter().flat_map(|(f, t)| [format!("RNFR {f}"), format!("RNTO {t}")]).collect();
+            let replies = s.batch(&cmds, "renaming")?;
+            for ((from, to), pair) in chunk.iter().zip(replies.chunks(2)) {
+                if let Some(bad) = pair.iter().find(|r| !r.is_ok()) {
+                    return Err(refused(bad, &format!("cannot rename {from} to {to}")));
+                }
             }
         }
         Ok(())
