@@ -176,18 +176,7 @@ fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
 /// and any journal written go. Only a journal that may have stayed behind makes it stuck (the
 /// next run would find it).
 fn undo_unstarted(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Error) -> CommitFailed {
-    let mut failure = None;
-    for j in journals {
-        let target = workers[0].side(j.side);
-        let undone = undo(target, j).or_else(|first| {
-            let mut fresh = target.open_another().map_err(|e| first.context(e))?;
-            undo(&mut *fresh, j)
-        });
-        if let Err(e) = undone {
-            failure.get_or_insert(e);
-        }
-    }
-    match failure {
+    match undo_sides(workers, journals) {
         Some(undo) if journal_may_remain(workers, journals) => CommitFailed::Stuck { cause, undo },
         _ => CommitFailed::RolledBack(cause),
     }
@@ -215,8 +204,16 @@ fn undo_all(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Err
             return CommitFailed::Stuck { cause, undo };
         }
     }
+    match undo_sides(workers, &marked) {
+        None => CommitFailed::RolledBack(cause),
+        Some(undo) => CommitFailed::Stuck { cause, undo },
+    }
+}
+
+/// Undoes each side's commit ([`undo`]); the first failure, if any.
+fn undo_sides(workers: &mut [Worker<'_>], journals: &[Journal]) -> Option<anyhow::Error> {
     let mut failure = None;
-    for j in &marked {
+    for j in journals {
         // The connection that failed may be gone: undo on a new one if need be.
         let target = workers[0].side(j.side);
         let undone = undo(target, j).or_else(|first| {
@@ -227,10 +224,7 @@ fn undo_all(workers: &mut [Worker<'_>], journals: &[Journal], cause: anyhow::Err
             failure.get_or_insert(e);
         }
     }
-    match failure {
-        None => CommitFailed::RolledBack(cause),
-        Some(undo) => CommitFailed::Stuck { cause, undo },
-    }
+    failure
 }
 
 /// Undoes a side's commit from the names found, and removes its journal.
