@@ -49,7 +49,7 @@ pub fn describe_state(s: Option<&EntryState>) -> String {
     }
 }
 
-fn describe_entry(e: Option<&Entry>) -> String {
+pub fn describe_entry(e: Option<&Entry>) -> String {
     describe_state(
         e.map(|e| EntryState {
             kind: e.kind,
@@ -201,11 +201,7 @@ fn check_side(
     }
     let mut found: BTreeMap<&str, &Entry> = sd.entries.iter().map(|e| (e.name.as_str(), e)).collect();
     for e in entries {
-        let state = match side {
-            Side::Local => e.local.as_ref(),
-            Side::Remote => e.remote.as_ref(),
-        };
-        let Some(state) = state else { continue };
+        let Some(state) = e.state(side) else { continue };
         let now = found.remove(side_name(e, side));
         if !matches(Some(state), now) {
             drift.push(Drift {
@@ -233,11 +229,7 @@ fn check_side(
 fn unread_meta_drift(sd: &SideDir, side: Side, entries: &[&PlanEntry], drift: &mut Vec<Drift>) {
     let effective = effective_entries(sd).0;
     for e in entries {
-        let state = match side {
-            Side::Local => e.local.as_ref(),
-            Side::Remote => e.remote.as_ref(),
-        };
-        let Some(state) = state.filter(|s| s.kind == Kind::File) else { continue };
+        let Some(state) = e.state(side).filter(|s| s.kind == Kind::File) else { continue };
         let Some(found) = effective.iter().find(|f| f.entry.name == side_name(e, side)) else { continue };
         if (found.entry.mtime - state.mtime).abs() >= FITS {
             drift.push(Drift {

@@ -98,14 +98,24 @@ pub fn transfer(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> 
 }
 
 fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Written> {
-    let Copy { src_path, dst_path, state, replaces, sha256 } = *copy;
     let side = dst.info().display.clone();
-    let guard = |found: Option<&Entry>| still_planned(&side, dst_path, replaces, found);
+    let guard = |found: Option<&Entry>| still_planned(&side, copy.dst_path, copy.replaces, found);
+    copy_verified(src, copy, &mut |data| dst.replace_file(copy.dst_path, data, Some(copy.state.mtime), &guard))
+}
+
+/// Streams the planned source of `copy` through the check that it is exactly the planned
+/// content into `store`, and checks the size stored.
+fn copy_verified(
+    src: &mut dyn Target,
+    copy: &Copy<'_>,
+    store: &mut dyn FnMut(&mut dyn Read) -> Result<Written>,
+) -> Result<Written> {
+    let Copy { src_path, dst_path, state, sha256, .. } = *copy;
     let mut written = None;
     src.read_file(src_path, &mut |reader| {
         let mut verified =
             Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
-        written = Some(dst.replace_file(dst_path, &mut verified, Some(state.mtime), &guard)?);
+        written = Some(store(&mut verified)?);
         Ok(())
     })?;
     let Some(w) = written else { bail!("{src_path}: nothing was read") };
@@ -142,22 +152,12 @@ fn transfer_staged_once(
     copy: &Copy<'_>,
     write_at: &RelPath,
 ) -> Result<Written> {
-    let Copy { src_path, dst_path, state, sha256, .. } = *copy;
-    let mut written = None;
     let mut again = false;
-    src.read_file(src_path, &mut |reader| {
+    copy_verified(src, copy, &mut |data| {
         // A source that retries a cut read calls this again: the staged name starts over.
         if std::mem::replace(&mut again, true) {
             dst.remove_tree(write_at)?;
         }
-        let mut verified =
-            Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
-        written = Some(dst.write_staged(write_at, &mut verified, Some(state.mtime))?);
-        Ok(())
-    })?;
-    let Some(w) = written else { bail!("{src_path}: nothing was read") };
-    if w.bytes != state.size {
-        bail!("{dst_path}: {} bytes stored, {} planned", w.bytes, state.size);
-    }
-    Ok(w)
+        dst.write_staged(write_at, data, Some(copy.state.mtime))
+    })
 }

@@ -213,57 +213,12 @@ fn apply_locked(
         created_dirs: Vec::new(),
         staged: Vec::new(),
     };
-    let (state, result) = waves::execute(&fixed, state, &mut workers);
-    let Some(staging) = &staging else {
-        result?;
-        let mut messages = state.store.messages;
-        messages.sort();
-        return Ok(Applied {
-            actions: fixed.actions,
-            outcomes: state.outcomes,
-            counters: state.counters,
-            messages,
-            rolled_back: None,
-            commit_window: None,
-        });
-    };
-    let state = std::sync::Mutex::new(state);
-    let ended = match result {
-        Ok(()) => {
-            let created = crate::meta::timefmt::iso_utc(settings.clock.now());
-            let run = format!("ftpsync {}", std::process::id());
-            match staged::commit(&fixed, staging, &state, &mut workers, &run, &created) {
-                Ok(ended) => ended,
-                // The journal stays, and so do the staged files it needs.
-                Err(e) if e.downcast_ref::<commit::burst::CommitFailed>().is_some() => return Err(e.into()),
-                Err(e) => staged::Ended::RolledBack(e),
-            }
-        }
-        Err(e) => staged::Ended::RolledBack(e),
-    };
-    let mut state = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (rolled_back, commit_window) = match ended {
-        staged::Ended::Committed { window, notes } => {
-            notes.iter().for_each(|n| state.store.messages.push(n.clone()));
-            (None, Some(window))
-        }
-        staged::Ended::RolledBack(cause) => {
-            let state_m = std::sync::Mutex::new(state);
-            let left = staged::remove_staged(&state_m, &mut workers);
-            state = state_m.into_inner().unwrap_or_else(|e| e.into_inner());
-            state.store.messages = left.into_iter().collect();
-            for o in &mut state.outcomes {
-                if o.status == Status::Done {
-                    *o = Outcome {
-                        status: Status::NotRun,
-                        error: Some("rolled back: the commit did not happen".into()),
-                    };
-                }
-            }
-            let failed = state.outcomes.iter().filter(|o| o.status == Status::Failed).count();
-            state.counters = Counters::from_scan(plan);
-            state.counters.errors = failed as u64;
-            (Some(cause), None)
+    let (mut state, result) = waves::execute(&fixed, state, &mut workers);
+    let ended = match &staging {
+        Some(staging) => staged::end(&fixed, staging, &mut state, &mut workers, result)?,
+        None => {
+            result?;
+            staged::Ending { rolled_back: None, commit_window: None }
         }
     };
     let mut messages = state.store.messages;
@@ -273,7 +228,7 @@ fn apply_locked(
         outcomes: state.outcomes,
         counters: state.counters,
         messages,
-        rolled_back,
-        commit_window,
+        rolled_back: ended.rolled_back,
+        commit_window: ended.commit_window,
     })
 }

@@ -125,20 +125,16 @@ impl Staging {
     }
 
     fn stage(&mut self, e: &PlanEntry, action: Action, side: Side, at: RelPath) -> Result<Option<Staged>> {
-        let found = match side {
-            Side::Local => e.local.as_ref(),
-            Side::Remote => e.remote.as_ref(),
-        };
+        let found = e.state(side);
+        let copies = matches!(action, Action::Upload | Action::Download);
         let inside = self.physical(side, &at);
         if inside != at {
             // In a folder that is new on this side: written under its final name there, and
             // visible with the folder. (Deleting there cannot happen: the folder is new.)
-            let copies = matches!(action, Action::Upload | Action::Download);
             return Ok(copies.then(|| Staged { side, write_at: Some(inside), steps: Vec::new() }));
         }
         let folder = at.parent();
         let renames_folders = self.renames_folders[index(side)];
-        let copies = matches!(action, Action::Upload | Action::Download);
         let mut steps = Vec::new();
         let kind_found = found.map_or(e.kind, |s| s.kind);
         if copies && e.kind == Kind::Dir && !renames_folders {
@@ -206,15 +202,5 @@ impl Staging {
     /// Every rename of the commit on one side, in plan order (the journal sorts them).
     pub fn steps(&self, side: Side) -> Vec<Step> {
         self.entries.values().filter(|s| s.side == side).flat_map(|s| s.steps.iter().cloned()).collect()
-    }
-
-    /// Every entry written while staging on one side that is not inside a staged folder (a
-    /// staged folder goes as a whole): what a failure before the commit removes.
-    pub fn written(&self, side: Side) -> Vec<RelPath> {
-        self.entries
-            .values()
-            .filter(|s| s.side == side && !s.steps.is_empty())
-            .filter_map(|s| s.write_at.clone())
-            .collect()
     }
 }

@@ -1,5 +1,5 @@
 //! A staged apply, the default: everything is written under temporary names first
-//! ([`super::run`] with a [`Staging`]), then the metadata each changed folder will hold, and
+//! ([`super::waves`] with a [`Staging`]), then the metadata each changed folder will hold, and
 //! only then does the commit ([`super::commit::burst`]) make it all visible in one burst of
 //! renames. A failure before the commit removes what was staged: both trees stay exactly as
 //! they were.
@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::check::{describe_state, matches};
-use super::commit::burst::{self, CommitFailed};
+use super::check::{describe_entry, describe_state, matches};
+use super::commit::burst::{self, CommitFailed, remove_entry};
 use super::commit::journal::{Journal, Step};
+use super::outcome::{Outcome, Status};
 use super::stage::Staging;
+use super::stats::Counters;
 use super::waves::{Fixed, State};
 use super::workers::{Worker, share_out};
 use crate::backend::with_write_attempts;
@@ -24,7 +26,7 @@ use crate::plan::document::EntryState;
 use crate::planner::snapshot::MetaFile;
 
 /// How a staged apply ended, when it got as far as its commit.
-pub enum Ended {
+enum Ended {
     /// Committed: visible on both sides.
     Committed { window: Duration, notes: Vec<String> },
     /// Nothing visible changed (the reason).
@@ -42,37 +44,33 @@ struct MetaJob {
 fn stage_metadata(
     fixed: &Fixed<'_>,
     staging: &Staging,
-    state: &Mutex<State>,
+    state: &mut State,
     workers: &mut [Worker<'_>],
 ) -> Result<Vec<(Side, Step)>> {
     let mut names = staging.names.after();
     let mut steps = Vec::new();
     let mut jobs = Vec::new();
-    {
-        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, folder) in st.store.dirty() {
-            let side = key;
-            let now = fixed.settings.clock.now();
-            let Some(write) = st.store.take_write(key, &folder, &fixed.layout, now) else { continue };
-            let actual = fixed.layout.folder_path(&folder, side);
-            let path = write.path().clone();
-            if staging.is_staged_folder_content(side, &actual) {
-                // In a new folder: written under its final name there, visible with it.
-                if let Some(bytes) = write.bytes() {
-                    jobs.push(MetaJob { side: key, at: staging.physical(side, &path), bytes: bytes.to_vec() });
-                }
-                continue;
-            }
-            let exists = fixed.fresh.dirs.get(&(key, folder.clone())).is_some_and(|sd| sd.meta != MetaFile::Absent);
-            if exists {
-                steps.push((side, Step::Aside { path: path.clone(), backup: names.backup(&actual), kind: Kind::File }));
-            }
+    for (side, folder) in state.store.dirty() {
+        let now = fixed.settings.clock.now();
+        let Some(write) = state.store.take_write(side, &folder, &fixed.layout, now) else { continue };
+        let actual = fixed.layout.folder_path(&folder, side);
+        let path = write.path().clone();
+        if staging.is_staged_folder_content(side, &actual) {
+            // In a new folder: written under its final name there, visible with it.
             if let Some(bytes) = write.bytes() {
-                let staged = names.metadata(&actual);
-                steps.push((side, Step::Place { staged: staged.clone(), path, kind: Kind::File }));
-                st.staged.push((key, staged.clone(), Kind::File));
-                jobs.push(MetaJob { side: key, at: staged, bytes: bytes.to_vec() });
+                jobs.push(MetaJob { side, at: staging.physical(side, &path), bytes: bytes.to_vec() });
             }
+            continue;
+        }
+        let exists = fixed.fresh.dirs.get(&(side, folder.clone())).is_some_and(|sd| sd.meta != MetaFile::Absent);
+        if exists {
+            steps.push((side, Step::Aside { path: path.clone(), backup: names.backup(&actual), kind: Kind::File }));
+        }
+        if let Some(bytes) = write.bytes() {
+            let staged = names.metadata(&actual);
+            steps.push((side, Step::Place { staged: staged.clone(), path, kind: Kind::File }));
+            state.staged.push((side, staged.clone(), Kind::File));
+            jobs.push(MetaJob { side, at: staged, bytes: bytes.to_vec() });
         }
     }
     let indices: Vec<usize> = (0..jobs.len()).collect();
@@ -90,20 +88,16 @@ fn stage_metadata(
 
 /// Removes what was staged (after a failure before the commit); returns a remark when some
 /// of it could not be removed (it has temporary names: no content, and a later run removes it).
-pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option<String> {
-    let staged = std::mem::take(&mut state.lock().unwrap_or_else(|e| e.into_inner()).staged);
+fn remove_staged(state: &mut State, workers: &mut [Worker<'_>]) -> Option<String> {
+    let staged = std::mem::take(&mut state.staged);
     let left = std::sync::atomic::AtomicUsize::new(0);
     let indices: Vec<usize> = (0..staged.len()).collect();
     // Shared out like the staging itself; a connection that fails is replaced once.
     let _ = share_out(&indices, workers, |w, i| {
         let (side, path, kind) = &staged[i];
         let target = w.side(*side);
-        let remove = |t: &mut dyn crate::backend::Target| match kind {
-            // A file is removed at once (the tree walk would list its folder first).
-            Kind::File => t.remove_file(path).or_else(|_| t.remove_tree(path)),
-            Kind::Dir => t.remove_folder(path),
-        };
-        let removed = remove(&mut *target).or_else(|_| target.open_another().and_then(|mut t| remove(&mut *t)));
+        let removed = remove_entry(target, path, *kind)
+            .or_else(|_| target.open_another().and_then(|mut t| remove_entry(&mut *t, path, *kind)));
         if removed.is_err() {
             left.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -121,11 +115,7 @@ pub fn remove_staged(state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Option
 fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Worker<'_>]) -> Result<()> {
     let mut expected: BTreeMap<(Side, RelPath), Option<&EntryState>> = BTreeMap::new();
     for (&i, staged) in &staging.entries {
-        let e = &fixed.plan.entries[i];
-        let planned = match staged.side {
-            Side::Local => e.local.as_ref(),
-            Side::Remote => e.remote.as_ref(),
-        };
+        let planned = fixed.plan.entries[i].state(staged.side);
         for step in &staged.steps {
             match step {
                 Step::Aside { path, .. } => {
@@ -152,13 +142,11 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
             }
             let found = listing.entries.iter().find(|e| e.name == path.name());
             if !matches(*planned, found) {
-                let found = found.map_or("absent".to_string(), |f| {
-                    if f.kind == Kind::Dir { "a folder".into() } else { format!("{} bytes", f.size) }
-                });
                 drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
-                    "{path} ({}): planned {}, found {found}",
+                    "{path} ({}): planned {}, found {}",
                     target.info().display,
-                    describe_state(*planned)
+                    describe_state(*planned),
+                    describe_entry(found)
                 ));
             }
         }
@@ -172,10 +160,10 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
 }
 
 /// After staging: the metadata staged, then the commit.
-pub fn commit(
+fn commit(
     fixed: &Fixed<'_>,
     staging: &Staging,
-    state: &Mutex<State>,
+    state: &mut State,
     workers: &mut [Worker<'_>],
     run: &str,
     created: &str,
@@ -199,10 +187,63 @@ pub fn commit(
     }
     match burst::commit(workers, &mut journals) {
         Ok(done) => {
-            state.lock().unwrap_or_else(|e| e.into_inner()).staged.clear();
+            state.staged.clear();
             Ok(Ended::Committed { window: done.window, notes: done.notes })
         }
         Err(CommitFailed::RolledBack(cause)) => Ok(Ended::RolledBack(cause)),
         Err(stuck) => Err(stuck.into()),
     }
+}
+
+/// How a staged apply ended: the cause when it was rolled back, the commit window when not.
+pub struct Ending {
+    pub rolled_back: Option<anyhow::Error>,
+    pub commit_window: Option<Duration>,
+}
+
+/// The end of a staged apply once its waves ran (`staged`: how they ended): the commit; or,
+/// after a failure anywhere before it, the rollback (what was staged removed, every entry
+/// done counted as not run). Only a commit that could be neither completed nor undone is an
+/// error: its journal stays for the next run.
+pub fn end(
+    fixed: &Fixed<'_>,
+    staging: &Staging,
+    state: &mut State,
+    workers: &mut [Worker<'_>],
+    staged: Result<()>,
+) -> Result<Ending> {
+    let ended = match staged {
+        Ok(()) => {
+            let created = crate::meta::timefmt::iso_utc(fixed.settings.clock.now());
+            let run = format!("ftpsync {}", std::process::id());
+            match commit(fixed, staging, state, workers, &run, &created) {
+                Ok(ended) => ended,
+                // The journal stays, and so do the staged files it needs.
+                Err(e) if e.downcast_ref::<CommitFailed>().is_some() => return Err(e),
+                Err(e) => Ended::RolledBack(e),
+            }
+        }
+        Err(e) => Ended::RolledBack(e),
+    };
+    Ok(match ended {
+        Ended::Committed { window, notes } => {
+            state.store.messages.extend(notes);
+            Ending { rolled_back: None, commit_window: Some(window) }
+        }
+        Ended::RolledBack(cause) => {
+            state.store.messages = remove_staged(state, workers).into_iter().collect();
+            for o in &mut state.outcomes {
+                if o.status == Status::Done {
+                    *o = Outcome {
+                        status: Status::NotRun,
+                        error: Some("rolled back: the commit did not happen".into()),
+                    };
+                }
+            }
+            let failed = state.outcomes.iter().filter(|o| o.status == Status::Failed).count();
+            state.counters = Counters::from_scan(fixed.plan);
+            state.counters.errors = failed as u64;
+            Ending { rolled_back: Some(cause), commit_window: None }
+        }
+    })
 }

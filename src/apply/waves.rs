@@ -252,10 +252,7 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
         Action::Upload | Action::Download => {
             let (from, to) =
                 if action == Action::Upload { (Side::Local, Side::Remote) } else { (Side::Remote, Side::Local) };
-            let (src_state, dst_state) = match from {
-                Side::Local => (e.local.as_ref(), e.remote.as_ref()),
-                Side::Remote => (e.remote.as_ref(), e.local.as_ref()),
-            };
+            let (src_state, dst_state) = (e.state(from), e.state(to));
             let src_state = src_state.context("the source of a copy must exist")?;
             before_local_change(w, to)?;
             let src_path = fixed.layout.entry_path(e, from);
@@ -358,7 +355,7 @@ fn delete_one(
 
 fn delete(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, e: &PlanEntry, action: Action) -> Result<()> {
     let side = if action == Action::DeleteLocal { Side::Local } else { Side::Remote };
-    let planned = if side == Side::Local { e.local.as_ref() } else { e.remote.as_ref() };
+    let planned = e.state(side);
     let path = fixed.layout.entry_path(e, side);
     if fixed.staging.is_some() {
         // Staged: the entry is moved aside at commit; here it is only checked.

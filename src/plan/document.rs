@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
+use crate::model::side::Side;
 use crate::model::target::{TargetInfo, TargetKind};
 use crate::plan::options::{Mode, PlanOptions};
 
@@ -396,6 +397,14 @@ impl PlanEntry {
     /// The side states as (local, remote).
     pub fn states(&self) -> (Option<&EntryState>, Option<&EntryState>) {
         (self.local.as_ref(), self.remote.as_ref())
+    }
+
+    /// The state planned on one side.
+    pub fn state(&self, side: Side) -> Option<&EntryState> {
+        match side {
+            Side::Local => self.local.as_ref(),
+            Side::Remote => self.remote.as_ref(),
+        }
     }
 
     /// What really happens: conflicts become the action their resolution implies.

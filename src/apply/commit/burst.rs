@@ -98,17 +98,9 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Co
     }
     let of = |side| journals.iter().find(|j| j.side == side).map_or(&[][..], |j| j.steps.as_slice());
     let (local, remote) = (of(Side::Local), of(Side::Remote));
+    let waves: BTreeSet<u8> = local.iter().chain(remote).map(Step::wave).collect();
     let started = Instant::now();
-    let mut burst = Ok(());
-    for n in 0..=5 {
-        let (l, r) = (renames(local, n), renames(remote, n));
-        if !(l.is_empty() && r.is_empty()) {
-            burst = wave(workers, &l, &r);
-        }
-        if burst.is_err() {
-            break;
-        }
-    }
+    let burst = waves.into_iter().try_for_each(|n| wave(workers, &renames(local, n), &renames(remote, n)));
     let window = started.elapsed();
     if let Err(e) = burst {
         return Err(undo_all(workers, journals, e));
@@ -145,11 +137,7 @@ fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
     let indices: Vec<usize> = (0..removals.len()).collect();
     let removed = share_out(&indices, workers, |w, i| {
         let (side, path, kind) = &removals[i];
-        let target = w.side(*side);
-        match kind {
-            Kind::File => target.remove_file(path).or_else(|_| target.remove_tree(path)),
-            Kind::Dir => target.remove_folder(path),
-        }
+        remove_entry(w.side(*side), path, *kind)
     });
     if let Err(e) = removed {
         failure.get_or_insert(e);
@@ -243,8 +231,7 @@ pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Re
     for m in moves {
         match m {
             Move::Rename { from, to } => target.rename(from, to)?,
-            Move::Remove { path, kind: Kind::Dir } => target.remove_folder(path)?,
-            Move::Remove { path, .. } => target.remove_tree(path)?,
+            Move::Remove { path, kind } => remove_entry(target, path, *kind)?,
             Move::MarkCommitted => {
                 let mut marked = journal.clone();
                 marked.committed = true;
@@ -253,6 +240,15 @@ pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Re
         }
     }
     Ok(())
+}
+
+/// Removes an entry whose kind is known: a file with one command (the tree walk would list
+/// its folder first), a folder with everything in it. Nothing there is no error.
+pub fn remove_entry(target: &mut dyn Target, path: &RelPath, kind: Kind) -> Result<()> {
+    match kind {
+        Kind::File => target.remove_file(path).or_else(|_| target.remove_tree(path)),
+        Kind::Dir => target.remove_folder(path),
+    }
 }
 
 /// The names of `steps` that exist now on a side (one listing per folder they are in).
