@@ -501,6 +501,12 @@ fn write_file(root: &Path, rel: &str, content: &[u8], mtime: i64, owner: Option<
 /// Every file and folder below `root` (metadata and lock excluded; anything else, temporary
 /// files included, counts).
 fn read_tree(root: &Path) -> Tree {
+    walk_tree(root, &|rel| !(rel.ends_with(META_FILE) || rel == LOCK_FILE))
+}
+
+/// The files below `root` that `keep` takes (by path relative to it; files: bytes and mtime),
+/// and every folder (`/`).
+fn walk_tree(root: &Path, keep: &dyn Fn(&str) -> bool) -> Tree {
     let mut out = Tree::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -511,12 +517,9 @@ fn read_tree(root: &Path) -> Tree {
             if meta.is_dir() {
                 stack.push(e.path());
                 out.insert(format!("{rel}/"), (Vec::new(), 0));
-                continue;
+            } else if keep(&rel) {
+                out.insert(rel, (fs::read(e.path()).unwrap(), meta.mtime()));
             }
-            if rel.ends_with(META_FILE) || rel == LOCK_FILE {
-                continue;
-            }
-            out.insert(rel, (fs::read(e.path()).unwrap(), meta.mtime()));
         }
     }
     out

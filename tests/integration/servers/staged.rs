@@ -29,49 +29,14 @@ use ftpsync::model::side::Side;
 use ftpsync::model::{Clock, Kind, SystemClock};
 use ftpsync::settings::PASSWORD_ENV;
 
-use super::{Row, Server, Tree, connect, known_problem, make_dirs, write_file};
+use super::{Row, Server, Tree, connect, known_problem, make_dirs};
 use crate::support::ftpsync_command;
 use crate::support::world::{bounded_output, text};
 
 /// Every entry below `root` (files: bytes and mtime; folders: `/`), bookkeeping included: a
 /// metadata file, lock, journal or temporary name that should not be there is a difference.
 fn everything(root: &Path) -> Tree {
-    let mut out = Tree::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let meta = e.metadata().unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if meta.is_dir() {
-                stack.push(e.path());
-                out.insert(format!("{rel}/"), (Vec::new(), 0));
-            } else {
-                out.insert(rel, (fs::read(e.path()).unwrap(), std::os::unix::fs::MetadataExt::mtime(&meta)));
-            }
-        }
-    }
-    out
-}
-
-/// The differences between two trees (first few), or `Ok`.
-fn diff(what: &str, got: &Tree, want: &Tree, times: bool) -> Result<(), String> {
-    let mut d = Vec::new();
-    for (p, (c, m)) in want {
-        match got.get(p) {
-            None => d.push(format!("{p:?} missing")),
-            Some((gc, _)) if gc != c => d.push(format!("{p:?} has other bytes")),
-            Some((_, gm)) if times && gm != m => d.push(format!("{p:?} has mtime {gm} instead of {m}")),
-            _ => {}
-        }
-    }
-    d.extend(got.keys().filter(|p| !want.contains_key(*p)).map(|p| format!("{p:?} should not exist")));
-    if d.is_empty() {
-        return Ok(());
-    }
-    let n = d.len();
-    d.truncate(5);
-    Err(format!("{what}: {n} difference(s): {}", d.join("; ")))
+    super::walk_tree(root, &|_| true)
 }
 
 /// Names below `root` that a finished run must not leave: temporary names, journal, lock.
@@ -224,12 +189,6 @@ fn release() -> (Tree, Tree) {
     (old, new)
 }
 
-fn write_all(root: &Path, tree: &Tree, owner: Option<(u32, u32)>) {
-    for (p, (c, m)) in tree {
-        write_file(root, p, c, *m, owner);
-    }
-}
-
 fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
     let served = fresh(server, url, "rollback");
     let owner = owner(&fs::metadata(&served).unwrap());
@@ -238,8 +197,8 @@ fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, Str
     let locked = served.join("locked");
     let result = (|| {
         let (old, new) = release();
-        write_all(&served, &old, Some(owner));
-        write_all(&local, &new, None);
+        super::write_tree(&served, &old, Some(owner));
+        super::write_tree(&local, &new, None);
         fs::create_dir_all(&home).unwrap();
         let plan = scratch.join(format!("{}-{}-rollback-plan.json", server.name, super::mode_name(url)));
         let report = scratch.join(format!("{}-{}-rollback-report.json", server.name, super::mode_name(url)));
@@ -256,7 +215,7 @@ fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, Str
         let out = run(&["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap(), "--retries", "1"]);
         unlock(&locked, server);
         let after = everything(&served);
-        diff("served folder after the rolled-back apply", &after, &before, true)?;
+        super::same_tree("served folder after the rolled-back apply", &after, &before, true)?;
         let left = leftovers(&after);
         if !left.is_empty() {
             return Err(format!("left behind: {left:?}"));
@@ -332,7 +291,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
     fs::create_dir_all(&home).unwrap();
     let result = (|| {
         let (old, new) = release();
-        write_all(&served, &old, Some(owner));
+        super::write_tree(&served, &old, Some(owner));
         let before = everything(&served);
         let mut t = connect(url, &folder_name(&served), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
         let pid = std::process::id();
@@ -396,8 +355,8 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
         }
         t.close().map_err(|e| format!("close: {e:#}"))?;
         let mixed = everything(&served);
-        if diff("", &visible(&mixed), &visible(&before), true).is_ok()
-            || diff("", &visible(&mixed), &with_dirs(&new), false).is_ok()
+        if super::same_tree("", &visible(&mixed), &visible(&before), true).is_ok()
+            || super::same_tree("", &visible(&mixed), &super::with_folders(&new), false).is_ok()
         {
             return Err(format!("{done} of {} renames should leave a mix", renames.len()));
         }
@@ -413,13 +372,18 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
         }
         let said = text(&out);
         if lose_staged {
-            diff("served folder after recovery (back)", &after, &before, true)?;
+            super::same_tree("served folder after recovery (back)", &after, &before, true)?;
             if !said.contains("Undid") {
                 return Err(format!("recover did not say it undid the commit: {said}"));
             }
             Ok(format!("{done}/{} renames done, staged folder lost: undone, old tree", renames.len()))
         } else {
-            diff("served folder after recovery (forward)", &visible(&after), &with_dirs(&new), false)?;
+            super::same_tree(
+                "served folder after recovery (forward)",
+                &visible(&after),
+                &super::with_folders(&new),
+                false,
+            )?;
             if !said.contains("Completed") {
                 return Err(format!("recover did not say it completed the commit: {said}"));
             }
@@ -431,10 +395,6 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
 }
 
 /// A tree with its folders (as [`everything`] lists them).
-fn with_dirs(tree: &Tree) -> Tree {
-    super::with_folders(tree)
-}
-
 fn recover(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
     let forward = cut_short(server, url, scratch, 3, false)?;
     let back = cut_short(server, url, scratch, 5, true)?;
