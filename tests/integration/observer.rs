@@ -13,8 +13,9 @@
 //! tree (`lo`) and before the end of the first one that did not (`hi`), and the commit began no
 //! later than that change. So every change is visible within `[lo, hi + window]`, and every
 //! mixed observation must overlap it. The site must be seen old while files are being staged
-//! (temporary names present), new at the end, never old again once it changed, and the window
-//! must be a small part of the whole apply.
+//! (temporary names present), new at the end, and never old again once it changed. (How short
+//! the window is, is a benchmark's question: `bench/commit_window.py` measures it at 20 ms
+//! round-trip time against its targets; on a loaded test machine its length says little.)
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -455,12 +456,5 @@ fn observe() {
             o.why
         );
     }
-    // The window is a small part of the apply: staging took the time, not the commit.
-    assert!(
-        window * 4 < apply_end - apply_start,
-        "commit window {:.1} ms of an apply of {:.0} ms",
-        ms(window),
-        ms(apply_end - apply_start)
-    );
     server.shutdown();
 }
