@@ -157,6 +157,20 @@ pub trait Target: Send {
         self.remove_dir(path)
     }
 
+    /// Removes entries whose kind is known (backups after a commit): a file with one command
+    /// (falling back to [`Target::remove_tree`] when that fails, which also takes a file that
+    /// is already gone), a folder with everything in it ([`Target::remove_folder`]). A target may
+    /// send the files' removals all at once (FTP pipelines `DELE` where the server allows it).
+    fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
+        for (path, kind) in entries {
+            match kind {
+                Kind::File => self.remove_file(path).or_else(|_| self.remove_tree(path))?,
+                Kind::Dir => self.remove_folder(path)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a file with a temporary name ([`is_temp_name`](crate::model::listing::is_temp_name)) if it provably belongs to a run
     /// that is gone; `Ok(false)` when it is left (it may be a running one's) or was gone
     /// already. FTP: only while this connection holds the lock (no other run applies on the

@@ -268,7 +268,7 @@ impl FtpTarget {
         let shared = self.shared.clone();
         let s = self.connect()?;
         s.refresh();
-        let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs);
+        let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs).map(drop);
         let up = upload::Upload { tmp, dest, mtime, guard, settle: &settle, list_method: &shared.list_method, rename };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
@@ -301,10 +301,14 @@ impl FtpTarget {
     }
 
     /// Settles the lock on `s` ([`lock_gate`]): the second reading, where it is still due.
-    fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<()> {
-        shared
-            .gate
-            .settle(|| Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse)))
+    /// Settles the lock on this session; whether that read it (the reading was still due).
+    fn settle_on(shared: &Shared, s: &mut Session, lock_abs: &str) -> Result<bool> {
+        let mut read = false;
+        shared.gate.settle(|| {
+            read = true;
+            Ok(read_small(s, lock_abs).context("reading the lock")?.as_deref().and_then(LockFile::parse))
+        })?;
+        Ok(read)
     }
 
     /// The server's clock, from the time it gave the lock file written at `written`.
@@ -508,6 +512,30 @@ impl Target for FtpTarget {
         Ok(())
     }
 
+    /// The files' `DELE`s in one write where the server takes commands ahead (as the renames);
+    /// a file whose `DELE` fails is looked for and removed the slow way (it may be gone
+    /// already), folders one by one.
+    fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
+        let files: Vec<&RelPath> = entries.iter().filter(|(_, k)| *k == Kind::File).map(|(p, _)| p).collect();
+        if files.iter().any(|p| !p.components().any(is_temp_name)) {
+            self.settle_lock()?;
+            self.refresh_lock()?;
+        }
+        let mut failed = Vec::new();
+        for chunk in files.chunks(RENAMES_PER_WRITE * 2) {
+            let cmds: Vec<String> = chunk.iter().map(|p| format!("DELE {}", self.abs(p))).collect();
+            let replies = self.connect()?.batch(&cmds, "removing")?;
+            failed.extend(chunk.iter().zip(&replies).filter(|(_, r)| !r.is_ok()).map(|(p, _)| (*p).clone()));
+        }
+        for path in failed {
+            self.remove_tree(&path)?;
+        }
+        for (path, _) in entries.iter().filter(|(_, k)| *k == Kind::Dir) {
+            self.remove_folder(path)?;
+        }
+        Ok(())
+    }
+
     /// Probed once per target, on temporary names in the root (no content): a folder is
     /// created, renamed, and removed again.
     fn renames_folders(&mut self) -> Result<bool> {
@@ -673,8 +701,14 @@ impl Target for FtpTarget {
     }
 
     fn reconfirm_lock(&mut self) -> Result<()> {
-        self.settle_lock()?;
+        // The lock's second reading, if it is still due, is this reading: it finds the first
+        // line of the file ours, as below.
+        let (shared, lock_abs) = (self.shared.clone(), self.lock_abs());
+        let just_read = self.retry(|s| Self::settle_on(&shared, s, &lock_abs))?;
         let Some(held) = &self.lock else { return Ok(()) };
+        if just_read {
+            return Ok(());
+        }
         let me = held.content.lock_holder.clone();
         let lock_path = RelPath::root().join_unchecked(LOCK_FILE);
         let current = self.read_small(&lock_path)?.and_then(|b| LockFile::parse(&b));
@@ -716,7 +750,7 @@ impl Target for FtpTarget {
 
     fn settle_lock(&mut self) -> Result<()> {
         let (shared, lock_abs) = (self.shared.clone(), self.lock_abs());
-        self.retry(|s| Self::settle_on(&shared, s, &lock_abs))
+        self.retry(|s| Self::settle_on(&shared, s, &lock_abs)).map(drop)
     }
 
     fn close(&mut self) -> Result<()> {
