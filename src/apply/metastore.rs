@@ -208,6 +208,11 @@ impl MetaStore {
         }
     }
 
+    /// Keys of documents that this run is expected to write: changes are pending or made.
+    pub fn expected(&self) -> Vec<(Side, RelPath)> {
+        self.docs.iter().filter(|(_, d)| (d.pending > 0 || d.dirty) && !d.gone).map(|(k, _)| k.clone()).collect()
+    }
+
     /// Keys of documents with unwritten changes.
     pub fn dirty(&self) -> Vec<(Side, RelPath)> {
         self.docs

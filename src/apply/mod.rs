@@ -28,7 +28,7 @@ pub mod workers;
 pub use self::outcome::{Applied, ApplyError, Outcome, Status};
 pub use self::settings::ApplySettings;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
@@ -204,19 +204,29 @@ fn apply_locked(
         local_mtimes,
         remote_mtimes,
         staging: staging.as_ref(),
+        prologue: None,
     };
-    let state = waves::State {
+    let mut state = waves::State {
         store,
         counters: Counters::from_scan(plan),
         outcomes,
         failed_dirs: Vec::new(),
         created_dirs: Vec::new(),
         staged: Vec::new(),
+        staged_meta: BTreeMap::new(),
+        meta_names: staging.as_ref().map_or_else(|| stage::Names::new(std::process::id()), |s| s.names.after()),
+        meta_planned: BTreeMap::new(),
     };
+    let early = staging.as_ref().map(|s| staged::Early::new(&fixed, s, &mut state));
+    let write_early = |w: &mut Worker<'_>| early.as_ref().map_or(Ok(()), |e| e.write(w));
+    let mut fixed = fixed;
+    if early.is_some() {
+        fixed.prologue = Some(&write_early);
+    }
     let (mut state, result) = waves::execute(&fixed, state, &mut workers);
-    let ended = match &staging {
-        Some(staging) => staged::end(&fixed, staging, &mut state, &mut workers, result)?,
-        None => {
+    let ended = match (&staging, &early) {
+        (Some(staging), Some(early)) => staged::end(&fixed, staging, &mut state, &mut workers, early, result)?,
+        _ => {
             result?;
             staged::Ending { rolled_back: None, commit_window: None }
         }

@@ -1,6 +1,6 @@
 //! A staged apply, the default: everything is written under temporary names first
-//! ([`super::waves`] with a [`Staging`]), then the metadata each changed folder will hold, and
-//! only then does the commit ([`super::commit::burst`]) make it all visible in one burst of
+//! ([`super::waves`] with a [`Staging`]), the metadata each changed folder will hold included
+//! (staged as the folder's last change is), and only then does the commit ([`super::commit::burst`]) make it all visible in one burst of
 //! renames. A failure before the commit removes what was staged: both trees stay exactly as
 //! they were.
 
@@ -18,7 +18,7 @@ use super::stage::Staging;
 use super::stats::Counters;
 use super::waves::{Fixed, State};
 use super::workers::{Worker, share_out};
-use crate::backend::with_write_attempts;
+use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
@@ -29,61 +29,9 @@ use crate::planner::snapshot::MetaFile;
 enum Ended {
     /// Committed: visible on both sides.
     Committed { window: Duration, notes: Vec<String> },
-    /// Nothing visible changed (the reason).
-    RolledBack(anyhow::Error),
-}
-
-/// One metadata file to stage.
-struct MetaJob {
-    side: Side,
-    at: RelPath,
-    bytes: Vec<u8>,
-}
-
-/// Stages the metadata of every changed folder; returns the commit's steps for them.
-fn stage_metadata(
-    fixed: &Fixed<'_>,
-    staging: &Staging,
-    state: &mut State,
-    workers: &mut [Worker<'_>],
-) -> Result<Vec<(Side, Step)>> {
-    let mut names = staging.names.after();
-    let mut steps = Vec::new();
-    let mut jobs = Vec::new();
-    for (side, folder) in state.store.dirty() {
-        let now = fixed.settings.clock.now();
-        let Some(write) = state.store.take_write(side, &folder, &fixed.layout, now) else { continue };
-        let actual = fixed.layout.folder_path(&folder, side);
-        let path = write.path().clone();
-        if staging.is_staged_folder_content(side, &actual) {
-            // In a new folder: written under its final name there, visible with it.
-            if let Some(bytes) = write.bytes() {
-                jobs.push(MetaJob { side, at: staging.physical(side, &path), bytes: bytes.to_vec() });
-            }
-            continue;
-        }
-        let exists = fixed.fresh.dirs.get(&(side, folder.clone())).is_some_and(|sd| sd.meta != MetaFile::Absent);
-        if exists {
-            steps.push((side, Step::Aside { path: path.clone(), backup: names.backup(&actual), kind: Kind::File }));
-        }
-        if let Some(bytes) = write.bytes() {
-            let staged = names.metadata(&actual);
-            steps.push((side, Step::Place { staged: staged.clone(), path, kind: Kind::File }));
-            state.staged.push((side, staged.clone(), Kind::File));
-            jobs.push(MetaJob { side, at: staged, bytes: bytes.to_vec() });
-        }
-    }
-    let indices: Vec<usize> = (0..jobs.len()).collect();
-    share_out(&indices, workers, |w, i| {
-        let job = &jobs[i];
-        let target = w.side(job.side);
-        let written = with_write_attempts(target.write_attempts(), || {
-            target.write_staged(&job.at, &mut job.bytes.as_slice(), None)
-        })?;
-        anyhow::ensure!(written.bytes == job.bytes.len() as u64, "{}: the metadata file was stored short", job.at);
-        Ok(())
-    })?;
-    Ok(steps)
+    /// Nothing visible changed (the reason); whether the journals are gone already (the
+    /// commit undid itself) or are still to be removed.
+    RolledBack { cause: anyhow::Error, journals_removed: bool },
 }
 
 /// Removes what was staged (after a failure before the commit); returns a remark when some
@@ -111,7 +59,9 @@ fn remove_staged(state: &mut State, workers: &mut [Worker<'_>]) -> Option<String
 
 /// Just before the commit: every entry it moves aside is still as planned, and every name a
 /// staged entry takes is still free (the last look at them; the lock keeps other runs away,
-/// this catches anything else). One listing per folder, shared out over the connections.
+/// this catches anything else); and the lock is still ours, read by the first worker while
+/// the others list (each takes a group of folders of one side, which a target may list in one
+/// round trip, as apply's first check does).
 fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Worker<'_>]) -> Result<()> {
     let mut expected: BTreeMap<(Side, RelPath), Option<&EntryState>> = BTreeMap::new();
     for (&i, staged) in &staging.entries {
@@ -128,30 +78,54 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
             }
         }
     }
-    let folders: Vec<(Side, RelPath)> =
-        expected.keys().map(|(side, p)| (*side, p.parent())).collect::<BTreeSet<_>>().into_iter().collect();
+    let folders: BTreeSet<(Side, RelPath)> = expected.keys().map(|(side, p)| (*side, p.parent())).collect();
+    let listers = workers.len().saturating_sub(1).max(1);
+    let mut groups: Vec<(Side, Vec<RelPath>)> = Vec::new();
+    for side in [Side::Local, Side::Remote] {
+        let of_side: Vec<RelPath> = folders.iter().filter(|(s, _)| *s == side).map(|(_, f)| f.clone()).collect();
+        let share = of_side.len().div_ceil(listers).max(1);
+        groups.extend(of_side.chunks(share).map(|c| (side, c.to_vec())));
+    }
     let drift = Mutex::new(Vec::new());
-    let indices: Vec<usize> = (0..folders.len()).collect();
-    share_out(&indices, workers, |w, i| {
-        let (side, folder) = &folders[i];
-        let target = w.side(*side);
-        let listing = target.list_dir(folder)?.unwrap_or_default();
-        for ((s, path), planned) in &expected {
-            if s != side || path.parent() != *folder {
-                continue;
+    let list = |listers: &mut [Worker<'_>]| {
+        let indices: Vec<usize> = (0..groups.len()).collect();
+        share_out(&indices, listers, |w, g| {
+            let (side, group) = &groups[g];
+            let target = w.side(*side);
+            let listings = target.list_dirs(group)?;
+            for (folder, listing) in group.iter().zip(listings) {
+                let listing = listing.unwrap_or_default();
+                for ((s, path), planned) in &expected {
+                    if s != side || path.parent() != *folder {
+                        continue;
+                    }
+                    let found = listing.entries.iter().find(|e| e.name == path.name());
+                    if !matches(*planned, found) {
+                        drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                            "{path} ({}): planned {}, found {}",
+                            target.info().display,
+                            describe_state(*planned),
+                            describe_entry(found)
+                        ));
+                    }
+                }
             }
-            let found = listing.entries.iter().find(|e| e.name == path.name());
-            if !matches(*planned, found) {
-                drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
-                    "{path} ({}): planned {}, found {}",
-                    target.info().display,
-                    describe_state(*planned),
-                    describe_entry(found)
-                ));
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })
+    };
+    let (first, others) = workers.split_first_mut().expect("apply has at least one worker");
+    if others.is_empty() {
+        first.remote.reconfirm_lock()?;
+        list(std::slice::from_mut(first))?;
+    } else {
+        let (locked, listed) = std::thread::scope(|s| {
+            let locking = s.spawn(|| first.remote.reconfirm_lock());
+            let listed = list(others);
+            (locking.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), listed)
+        });
+        locked?;
+        listed?;
+    }
     let drift = drift.into_inner().unwrap_or_else(|e| e.into_inner());
     if !drift.is_empty() {
         anyhow::bail!("changed since the plan was checked, nothing was committed: {}", drift.join("; "));
@@ -159,38 +133,126 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
     Ok(())
 }
 
-/// After staging: the metadata staged, then the commit.
-fn commit(
+/// The journals of a staged apply, one per side that changes: the steps of the content
+/// ([`Staging::steps`]) and of the metadata (`meta`, per side and folder).
+fn journals(
     fixed: &Fixed<'_>,
     staging: &Staging,
-    state: &mut State,
-    workers: &mut [Worker<'_>],
+    meta: &BTreeMap<(Side, RelPath), Vec<Step>>,
     run: &str,
     created: &str,
-) -> Result<Ended> {
-    let meta_steps = stage_metadata(fixed, staging, state, workers)?;
-    check_commit_targets(fixed, staging, workers)?;
+) -> Vec<Journal> {
     let digest = crate::plan::io::digest(fixed.plan);
     let (local, remote) = (&fixed.plan.local.display, &fixed.plan.remote.display);
     let mut journals = Vec::new();
     for side in [Side::Remote, Side::Local] {
         let mut steps = staging.steps(side);
-        steps.extend(meta_steps.iter().filter(|(s, _)| *s == side).map(|(_, step)| step.clone()));
+        steps.extend(meta.iter().filter(|((s, _), _)| *s == side).flat_map(|(_, steps)| steps.iter().cloned()));
         if steps.is_empty() {
             continue;
         }
         let (me, peer) = if side == Side::Local { (local, remote) } else { (remote, local) };
         journals.push(Journal::new(side, run, created, &digest, me, peer, steps));
     }
+    journals
+}
+
+/// The journals, written while the transfers run (by one worker, first, [`Fixed::prologue`]):
+/// the commit then finds them in place, and a run that dies while staging leaves a journal
+/// the next run undoes, removing what was staged. Their metadata steps are the expected ones
+/// ([`expect_metadata`]); when staging ends otherwise, the commit writes them again.
+pub struct Early {
+    journals: Vec<Journal>,
+    /// The sides whose journal is written.
+    written: Mutex<Vec<Side>>,
+}
+
+impl Early {
+    pub fn new(fixed: &Fixed<'_>, staging: &Staging, state: &mut State) -> Early {
+        expect_metadata(fixed, staging, state);
+        let created = crate::meta::timefmt::iso_utc(fixed.settings.clock.now());
+        let run = format!("ftpsync {}", std::process::id());
+        Early { journals: journals(fixed, staging, &state.meta_planned, &run, &created), written: Mutex::new(vec![]) }
+    }
+
+    /// Writes the journals (the prologue).
+    pub fn write(&self, w: &mut Worker<'_>) -> Result<()> {
+        for j in &self.journals {
+            burst::write_journal(w.side(j.side), j)?;
+            self.written.lock().unwrap_or_else(|e| e.into_inner()).push(j.side);
+        }
+        Ok(())
+    }
+
+    fn written(&self) -> Vec<Side> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Removes the journals written (after a rollback before the commit); a remark when one
+    /// stays (the next run finds it and undoes what it lists: nothing visible changed).
+    fn remove(&self, workers: &mut [Worker<'_>]) -> Option<String> {
+        let stuck: Vec<String> = self
+            .written()
+            .into_iter()
+            .filter_map(|side| {
+                let target = workers[0].side(side);
+                target.remove_file(&burst::journal_path()).err().map(|e| format!("{e:#}"))
+            })
+            .collect();
+        (!stuck.is_empty()).then(|| {
+            format!("The commit journal could not be removed ({}); the next run removes it.", stuck.join("; "))
+        })
+    }
+}
+
+/// The metadata steps expected before staging begins: every document with changes to come
+/// is staged under a new name, after moving the one found aside.
+fn expect_metadata(fixed: &Fixed<'_>, staging: &Staging, state: &mut State) {
+    for key in state.store.expected() {
+        let (side, folder) = &key;
+        let actual = fixed.layout.folder_path(folder, *side);
+        if staging.is_staged_folder_content(*side, &actual) {
+            continue;
+        }
+        let path = actual.join_unchecked(META_FILE);
+        let mut steps = Vec::new();
+        if fixed.fresh.dirs.get(&key).is_some_and(|sd| sd.meta != MetaFile::Absent) {
+            steps.push(Step::Aside { path: path.clone(), backup: state.meta_names.backup(&actual), kind: Kind::File });
+        }
+        steps.push(Step::Place { staged: state.meta_names.metadata(&actual), path, kind: Kind::File });
+        state.meta_planned.insert(key, steps);
+    }
+}
+
+/// After staging: the last look, then the commit.
+fn commit(
+    fixed: &Fixed<'_>,
+    staging: &Staging,
+    state: &mut State,
+    workers: &mut [Worker<'_>],
+    early: &Early,
+) -> Result<Ended> {
+    check_commit_targets(fixed, staging, workers)?;
+    let meta: BTreeMap<(Side, RelPath), Vec<Step>> =
+        state.staged_meta.iter().map(|(k, (steps, _))| (k.clone(), steps.clone())).collect();
+    let (run, created) =
+        early.journals.first().map_or((String::new(), String::new()), |j| (j.run.clone(), j.created.clone()));
+    let mut journals = journals(fixed, staging, &meta, &run, &created);
+    let written = early.written();
+    // A side written early that has nothing to commit after all.
+    for side in written.iter().filter(|s| !journals.iter().any(|j| j.side == **s)) {
+        workers[0].side(*side).remove_file(&burst::journal_path())?;
+    }
     if journals.is_empty() {
         return Ok(Ended::Committed { window: Duration::ZERO, notes: Vec::new() });
     }
-    match burst::commit(workers, &mut journals) {
+    let in_place = journals == early.journals && written.len() == journals.len();
+    match burst::commit(workers, &mut journals, in_place) {
         Ok(done) => {
             state.staged.clear();
             Ok(Ended::Committed { window: done.window, notes: done.notes })
         }
-        Err(CommitFailed::RolledBack(cause)) => Ok(Ended::RolledBack(cause)),
+        Err(CommitFailed::RolledBack(cause)) => Ok(Ended::RolledBack { cause, journals_removed: true }),
         Err(stuck) => Err(stuck.into()),
     }
 }
@@ -202,36 +264,36 @@ pub struct Ending {
 }
 
 /// The end of a staged apply once its waves ran (`staged`: how they ended): the commit; or,
-/// after a failure anywhere before it, the rollback (what was staged removed, every entry
-/// done counted as not run). Only a commit that could be neither completed nor undone is an
-/// error: its journal stays for the next run.
+/// after a failure anywhere before it, the rollback (what was staged removed, then the
+/// journals written early, every entry done counted as not run). Only a commit that could be
+/// neither completed nor undone is an error: its journal stays for the next run.
 pub fn end(
     fixed: &Fixed<'_>,
     staging: &Staging,
     state: &mut State,
     workers: &mut [Worker<'_>],
+    early: &Early,
     staged: Result<()>,
 ) -> Result<Ending> {
     let ended = match staged {
-        Ok(()) => {
-            let created = crate::meta::timefmt::iso_utc(fixed.settings.clock.now());
-            let run = format!("ftpsync {}", std::process::id());
-            match commit(fixed, staging, state, workers, &run, &created) {
-                Ok(ended) => ended,
-                // The journal stays, and so do the staged files it needs.
-                Err(e) if e.downcast_ref::<CommitFailed>().is_some() => return Err(e),
-                Err(e) => Ended::RolledBack(e),
-            }
-        }
-        Err(e) => Ended::RolledBack(e),
+        Ok(()) => match commit(fixed, staging, state, workers, early) {
+            Ok(ended) => ended,
+            // The journal stays, and so do the staged files it needs.
+            Err(e) if e.downcast_ref::<CommitFailed>().is_some() => return Err(e),
+            Err(cause) => Ended::RolledBack { cause, journals_removed: false },
+        },
+        Err(cause) => Ended::RolledBack { cause, journals_removed: false },
     };
     Ok(match ended {
         Ended::Committed { window, notes } => {
             state.store.messages.extend(notes);
             Ending { rolled_back: None, commit_window: Some(window) }
         }
-        Ended::RolledBack(cause) => {
+        Ended::RolledBack { cause, journals_removed } => {
             state.store.messages = remove_staged(state, workers).into_iter().collect();
+            if !journals_removed {
+                state.store.messages.extend(early.remove(workers));
+            }
             for o in &mut state.outcomes {
                 if o.status == Status::Done {
                     *o = Outcome {

@@ -13,15 +13,18 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 
 use super::check::Fresh;
+use super::commit::burst::remove_entry;
+use super::commit::journal::Step;
 use super::effects::meta_effects;
 use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
 use super::outcome::{Outcome, Status};
 use super::settings::ApplySettings;
+use super::stage::Names;
 use super::stage::Staging;
 use super::stats::Counters;
-use super::workers::{Worker, share_out_then};
-use crate::backend::{Target, is_lock_lost};
+use super::workers::{Worker, share_out, share_out_then};
+use crate::backend::{Target, is_lock_lost, with_write_attempts};
 use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
@@ -42,6 +45,20 @@ pub(super) struct Fixed<'a> {
     /// A staged apply: nothing visible changes here; entries are written where the staging
     /// says, and the commit ([`super::staged`]) makes them visible.
     pub staging: Option<&'a Staging>,
+    /// Work one worker does first while the others start transferring (a staged apply's
+    /// journals, written ahead of its commit).
+    pub prologue: Option<&'a Prologue<'a>>,
+}
+
+/// See [`Fixed::prologue`].
+pub type Prologue<'a> = dyn Fn(&mut Worker<'_>) -> Result<()> + Sync + 'a;
+
+/// Work that follows a job, or precedes all of them.
+enum Later {
+    /// A metadata file whose folder's last change is done.
+    Meta(MetaWrite),
+    /// [`Fixed::prologue`].
+    Prologue,
 }
 
 /// What the workers share and update.
@@ -56,6 +73,14 @@ pub(super) struct State {
     /// What a staged apply wrote under temporary names so far, per side (files, and folders
     /// with their content): what a failure before the commit removes.
     pub staged: Vec<(Side, RelPath, Kind)>,
+    /// A staged apply's metadata files, staged as each folder's last change ends: per side and
+    /// folder, the commit's steps for it and where it was written.
+    pub staged_meta: BTreeMap<(Side, RelPath), (Vec<Step>, Option<RelPath>)>,
+    /// Names for staged metadata files (they go on where the staging's own names stop).
+    pub meta_names: Names,
+    /// The steps expected for each folder's metadata before staging begins (for a journal
+    /// written early): staging uses their names, so the expectation usually holds.
+    pub meta_planned: BTreeMap<(Side, RelPath), Vec<Step>>,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -91,8 +116,12 @@ pub(super) fn execute(fixed: &Fixed<'_>, state: State, workers: &mut [Worker<'_>
     let state = Mutex::new(state);
     let result = run_phases(fixed, &state, workers);
     // Whatever happened, write what is known to be true (a staged apply has changed nothing
-    // visible: its metadata goes with its commit).
-    let flushed = if fixed.staging.is_some() { Ok(()) } else { flush_all(fixed, &state, &mut workers[0]) };
+    // visible: its metadata goes with its commit, and only a complete staging needs the rest).
+    let flushed = match fixed.staging {
+        None => flush_all(fixed, &state, &mut workers[0]),
+        Some(_) if result.is_ok() => stage_rest(fixed, &state, workers),
+        Some(_) => Ok(()),
+    };
     let state = state.into_inner().unwrap_or_else(|e| e.into_inner());
     (state, result.and(flushed))
 }
@@ -102,13 +131,18 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
+    let mut prologue = fixed.prologue;
     for wave in waves(fixed, is_transfer, false) {
         share_out_then(
+            prologue.take().map(|_| Later::Prologue).into_iter().collect(),
             &wave,
             workers,
-            |w, i| transfer_one(fixed, state, w, i),
-            |w, write| write_meta(state, w, write),
+            |w, i| Ok(transfer_one(fixed, state, w, i)?.into_iter().map(Later::Meta).collect()),
+            |w, later| follow_up(fixed, state, w, later),
         )?;
+    }
+    if let Some(prologue) = prologue {
+        prologue(&mut workers[0])?;
     }
     // A copied folder is recorded after everything inside it, so the record's time is later
     // than every file the copy wrote.
@@ -123,9 +157,9 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
         }
     }
     for (i, e) in fixed.plan.entries.iter().enumerate() {
-        if fixed.staging.is_none() && copies_folder(e, fixed.actions[i]) {
+        if copies_folder(e, fixed.actions[i]) {
             for write in settle(fixed, state, e, fixed.actions[i]) {
-                write_meta(state, &mut workers[0], write)?;
+                write_meta(fixed, state, &mut workers[0], write)?;
             }
         }
     }
@@ -139,10 +173,11 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
     }
     for wave in waves(fixed, is_deletion, true) {
         share_out_then(
+            Vec::new(),
             &wave,
             workers,
-            |w, i| delete_one(fixed, state, w, i, blocked),
-            |w, write| write_meta(state, w, write),
+            |w, i| Ok(delete_one(fixed, state, w, i, blocked)?.into_iter().map(Later::Meta).collect()),
+            |w, later| follow_up(fixed, state, w, later),
         )?;
     }
     let mut st = lock(state);
@@ -152,6 +187,14 @@ fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>
         }
     }
     Ok(())
+}
+
+/// Does one [`Later`].
+fn follow_up(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, later: Later) -> Result<()> {
+    match later {
+        Later::Meta(write) => write_meta(fixed, state, w, write),
+        Later::Prologue => fixed.prologue.map_or(Ok(()), |p| p(w)),
+    }
 }
 
 /// Creates, transfers or records one entry, then settles its metadata; returns the metadata
@@ -187,12 +230,9 @@ fn transfer_one(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: 
     };
     let failed = (outcome.status == Status::Failed).then(|| outcome.error.clone().unwrap_or_default());
     lock(state).outcomes[i] = outcome;
-    if fixed.staging.is_some() {
-        // Staged: metadata is staged once everything else is; a failure stops the staging.
-        if let Some(why) = failed {
-            anyhow::bail!("{}: {why}", e.path);
-        }
-        return Ok(Vec::new());
+    if let (Some(_), Some(why)) = (fixed.staging, failed) {
+        // Staged: a failure stops the staging.
+        anyhow::bail!("{}: {why}", e.path);
     }
     // Folder records wait until the folder's content is done (see `run_phases`).
     Ok(if copies_folder(e, action) { Vec::new() } else { settle(fixed, state, e, action) })
@@ -215,8 +255,11 @@ fn before_local_change(w: &mut Worker<'_>, side: Side) -> Result<()> {
     if side == Side::Local { w.remote.settle_lock() } else { Ok(()) }
 }
 
-/// Writes one metadata document taken out of the store.
-fn write_meta(state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Result<()> {
+/// Writes one metadata document taken out of the store (stages it, in a staged apply).
+fn write_meta(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Result<()> {
+    if let Some(staging) = fixed.staging {
+        return stage_meta(fixed, staging, state, w, write);
+    }
     before_local_change(w, write.side)?;
     match write.perform(w.side(write.side)) {
         Ok(message) => {
@@ -228,6 +271,90 @@ fn write_meta(state: &Mutex<State>, w: &mut Worker<'_>, write: MetaWrite) -> Res
             Err(e)
         }
     }
+}
+
+/// Stages one metadata document as soon as its folder's last change is staged, so that the
+/// metadata is ready when the transfers are (the streaming apply writes it at the same moment).
+/// A document staged before (made dirty again later) is staged anew and its earlier file goes.
+fn stage_meta(
+    fixed: &Fixed<'_>,
+    staging: &Staging,
+    state: &Mutex<State>,
+    w: &mut Worker<'_>,
+    write: MetaWrite,
+) -> Result<()> {
+    let side = write.side;
+    let key = (side, write.folder.clone());
+    let actual = fixed.layout.folder_path(&write.folder, side);
+    let path = write.path().clone();
+    // Where it goes is decided under the lock; the write runs without it.
+    let (at, earlier) = {
+        let mut st = lock(state);
+        let earlier = st.staged_meta.remove(&key).and_then(|(_, at)| at);
+        if let Some(old) = &earlier {
+            st.staged.retain(|(s, p, _)| !(*s == side && p == old));
+        }
+        // The names expected when staging began, the first time.
+        let planned = if earlier.is_none() { st.meta_planned.get(&key).cloned().unwrap_or_default() } else { vec![] };
+        let mut planned_names = planned.into_iter().map(|s| match s {
+            Step::Aside { backup, .. } => backup,
+            Step::Place { staged, .. } => staged,
+            Step::Made { path, .. } | Step::Drop { path, .. } => path,
+        });
+        let mut steps = Vec::new();
+        let at = if staging.is_staged_folder_content(side, &actual) {
+            // In a new folder: written under its final name there, visible with it.
+            write.bytes().map(|_| staging.physical(side, &path))
+        } else {
+            if fixed.fresh.dirs.get(&key).is_some_and(|sd| sd.meta != MetaFile::Absent) {
+                let backup = planned_names.next().unwrap_or_else(|| st.meta_names.backup(&actual));
+                steps.push(Step::Aside { path: path.clone(), backup, kind: Kind::File });
+            }
+            write.bytes().map(|_| {
+                let staged = planned_names.next().unwrap_or_else(|| st.meta_names.metadata(&actual));
+                steps.push(Step::Place { staged: staged.clone(), path: path.clone(), kind: Kind::File });
+                staged
+            })
+        };
+        if let Some(at) = &at {
+            st.staged.push((side, at.clone(), Kind::File));
+        }
+        st.staged_meta.insert(key, (steps, at.clone()));
+        (at, earlier)
+    };
+    let target = w.side(side);
+    if let Some(old) = earlier {
+        remove_entry(target, &old, Kind::File)?;
+    }
+    if let (Some(at), Some(bytes)) = (at, write.bytes()) {
+        let written = with_write_attempts(target.write_attempts(), || target.write_staged(&at, &mut &bytes[..], None))
+            .with_context(|| format!("cannot stage the metadata file {path}"))?;
+        anyhow::ensure!(written.bytes == bytes.len() as u64, "{at}: the metadata file was stored short");
+    }
+    Ok(())
+}
+
+/// Stages the metadata documents still unwritten once the staging is complete (those no
+/// change settled, such as records dropped when the folder was read), shared out over the
+/// workers.
+fn stage_rest(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
+    let writes: Vec<Mutex<Option<MetaWrite>>> = {
+        let mut st = lock(state);
+        let dirty = st.store.dirty();
+        dirty
+            .into_iter()
+            .filter_map(|(side, folder)| {
+                let now = fixed.settings.clock.now();
+                st.store.take_write(side, &folder, &fixed.layout, now)
+            })
+            .map(|w| Mutex::new(Some(w)))
+            .collect()
+    };
+    let indices: Vec<usize> = (0..writes.len()).collect();
+    share_out(&indices, workers, |w, i| {
+        let write = writes[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        write.map_or(Ok(()), |write| write_meta(fixed, state, w, write))
+    })
 }
 
 /// Transfers, creates or records one entry; returns the bytes transferred.

@@ -66,15 +66,19 @@ pub fn share_out(
 /// What the workers of [`share_out_then`] share.
 struct Board<T> {
     next: usize,
+    first: VecDeque<T>,
     follow_ups: VecDeque<T>,
     running: usize,
     failure: Option<anyhow::Error>,
 }
 
 /// [`share_out`] for jobs that leave follow-up work (a metadata file to write once a folder's
-/// last transfer is done): items go first, follow-ups to whichever worker is free; the workers
-/// stay until nothing is left to take and nothing runs that could leave more.
+/// last transfer is done): `first` goes before the items (work of the same kind as follow-ups,
+/// which one worker does while the others start on the items), then items, then follow-ups to
+/// whichever worker is free; the workers stay until nothing is left to take and nothing runs
+/// that could leave more.
 pub fn share_out_then<T: Send>(
+    first: Vec<T>,
     items: &[usize],
     workers: &mut [Worker<'_>],
     job: impl Fn(&mut Worker<'_>, usize) -> Result<Vec<T>> + Sync,
@@ -84,7 +88,8 @@ pub fn share_out_then<T: Send>(
         Item(usize),
         FollowUp(T),
     }
-    let board = Mutex::new(Board { next: 0, follow_ups: VecDeque::new(), running: 0, failure: None });
+    let board =
+        Mutex::new(Board { next: 0, first: first.into(), follow_ups: VecDeque::new(), running: 0, failure: None });
     let changed = Condvar::new();
     let lock = || board.lock().unwrap_or_else(|e| e.into_inner());
     let work = |w: &mut Worker<'_>| loop {
@@ -93,6 +98,10 @@ pub fn share_out_then<T: Send>(
             loop {
                 if b.failure.is_some() {
                     return;
+                }
+                if let Some(t) = b.first.pop_front() {
+                    b.running += 1;
+                    break Task::FollowUp(t);
                 }
                 if let Some(&i) = items.get(b.next) {
                     b.next += 1;

@@ -188,16 +188,22 @@ fn largest_temporary(dir: &std::path::Path) -> u64 {
 }
 
 /// Issue 12, acceptance 5: a run killed while the big file's temporary file is half written
-/// (the transfer stalled by the proxy) leaves it behind; the next run (plan again, apply)
-/// removes it, says so, and none is left on either side.
+/// (the transfer stalled by the proxy) leaves it behind; the next run removes it, says so, and
+/// none is left on either side. A staged apply's journal, written while it stages, lists it:
+/// the next run's recovery (here the plan) undoes the staging. A streaming apply's is found
+/// by the next apply.
 #[test]
 fn the_next_apply_removes_the_temporary_files_of_a_killed_run() {
-    for mode in [Mode::Upload, Mode::Download] {
+    for (mode, staged) in [(Mode::Upload, true), (Mode::Download, true), (Mode::Upload, false), (Mode::Download, false)]
+    {
         let mut w = World::new();
         scenarios::big(&mut w, mode);
         let plan = w.plan(mode.args());
         w.proxy.arm(Some(Fault { channel: Channel::Data, at: 10 << 20, action: Action::Stall }));
-        let apply = World::apply_args(&plan, 20, 3);
+        let mut apply = World::apply_args(&plan, 20, 3);
+        if !staged {
+            apply.push("--no-stage".into());
+        }
         let mut child = w
             .command(&args(&apply))
             .stdout(std::process::Stdio::null())
@@ -216,15 +222,16 @@ fn the_next_apply_removes_the_temporary_files_of_a_killed_run() {
         let left = local.temp_files.len() + served.temp_files.len();
         assert!(left > 0, "{mode:?}: the killed run left no temporary file");
 
-        let plan = w.plan(mode.args());
+        let (plan, planned) = w.plan_saying(mode.args());
         let out = w.run(&args(&World::apply_args(&plan, 20, 3)));
-        let said = text(&out);
+        let said = format!("{planned}{}", text(&out));
         assert!(out.status.success(), "{mode:?}: {said}");
         let side = if mode == Mode::Upload { "remote" } else { "local" };
-        assert!(
-            said.contains(&format!("Removed {left} temporary file(s) of an interrupted run ({side})")),
-            "{mode:?}: {said}"
-        );
+        let expected = match staged {
+            true => "Undid the interrupted commit of ftpsync ".to_string(),
+            false => format!("Removed {left} temporary file(s) of an interrupted run ({side})"),
+        };
+        assert!(said.contains(&expected), "{mode:?}, staged {staged}: {said}");
         let (local, served) = snapshots(&w).unwrap();
         assert!(
             local.temp_files.is_empty() && served.temp_files.is_empty(),

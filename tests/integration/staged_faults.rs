@@ -1,6 +1,7 @@
 //! All-or-nothing apply (issue 13), in memory: a release (files replaced, added and deleted, a
 //! folder added with content, a folder deleted with content, metadata on both sides) is
-//! applied with a fault injected at every change it makes, on either side. A refused change
+//! applied with a fault injected at every change it makes, on either side (a folder whose only
+//! change is a deletion included). A refused change
 //! (`Once`) rolls the apply back or, after the commit, only leaves cleanup for later; a
 //! connection that is gone for good (`Dead`, remote) may leave a journal, which the next run
 //! resolves. At every point the visible trees (everything but ftpsync's temporary, journal
@@ -48,6 +49,8 @@ impl World {
             ("gone/a.txt", "a"),
             ("gone/b/c.txt", "c"),
             ("keep.txt", "keep"),
+            ("docs/a.txt", "a"),
+            ("docs/b.txt", "b"),
         ] {
             local.put_file(path, content.as_bytes(), t);
         }
@@ -62,6 +65,8 @@ impl World {
         world.local.put_file("img/sub/2.png", b"two", t);
         world.local.remove("old.js");
         world.local.remove("gone");
+        // A folder whose only change is a deletion: its metadata is staged like any other.
+        world.local.remove("docs/b.txt");
         world
     }
 

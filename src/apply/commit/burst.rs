@@ -1,5 +1,5 @@
 //! Running a commit: the journals written, every rename of both sides in one burst over all
-//! connections, the journals marked committed, the backups removed. A burst that fails is
+//! connections, the backups removed, then the journals. A burst that fails is
 //! undone from the names found afterwards ([`resolve::back`]); one that cannot be undone (the
 //! connection is gone) leaves its journal for the next run ([`super::recover`]).
 
@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use super::journal::{JOURNAL_FILE, Journal, Step};
 use super::resolve::{self, Move};
-use crate::apply::workers::{Worker, share_out};
+use crate::apply::workers::Worker;
 use crate::backend::Target;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
@@ -56,20 +56,27 @@ fn renames(steps: &[Step], wave: u8) -> Vec<(RelPath, RelPath)> {
         .collect()
 }
 
-/// Runs one wave: the remote renames shared out over the workers' connections (each sends
-/// its share at once), the local ones at the same time on the first worker's.
-fn wave(workers: &mut [Worker<'_>], local: &[(RelPath, RelPath)], remote: &[(RelPath, RelPath)]) -> Result<()> {
+/// Runs `each` over both sides' items at once: the remote ones shared out over the workers'
+/// connections (each gets one share, which a target may send at once), the local ones on the
+/// first worker's.
+fn spread<T: Sync>(
+    workers: &mut [Worker<'_>],
+    local: &[T],
+    remote: &[T],
+    each: impl Fn(&mut dyn Target, &[T]) -> Result<()> + Sync,
+) -> Result<()> {
     let chunk = remote.len().div_ceil(workers.len()).max(1);
     let mut shares = remote.chunks(chunk);
+    let each = &each;
     std::thread::scope(|s| {
         let mut running = Vec::new();
         for (i, w) in workers.iter_mut().enumerate() {
             let Worker { local: l, remote: r } = w;
             if let Some(share) = shares.next() {
-                running.push(s.spawn(move || r.rename_all(share)));
+                running.push(s.spawn(move || each(&mut **r, share)));
             }
             if i == 0 && !local.is_empty() {
-                running.push(s.spawn(move || l.rename_all(local)));
+                running.push(s.spawn(move || each(&mut **l, local)));
             }
         }
         let results: Vec<Result<()>> =
@@ -78,7 +85,12 @@ fn wave(workers: &mut [Worker<'_>], local: &[(RelPath, RelPath)], remote: &[(Rel
     })
 }
 
-fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
+/// Runs one wave of renames ([`Step::wave`]) on both sides at once.
+fn wave(workers: &mut [Worker<'_>], local: &[(RelPath, RelPath)], remote: &[(RelPath, RelPath)]) -> Result<()> {
+    spread(workers, local, remote, |t, share| t.rename_all(share))
+}
+
+pub fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
     let bytes = journal.to_bytes();
     target
         .write_file(&journal_path(), &mut bytes.as_slice(), None)
@@ -86,13 +98,15 @@ fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
         .map(drop)
 }
 
-/// Commits the staged changes of both sides (`journals`: one per side that changes).
-pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Committed, CommitFailed> {
-    // Before anything visible: the lock is still ours, and the journals are in place.
-    let prepared = workers[0]
-        .remote
-        .reconfirm_lock()
-        .and_then(|()| journals.iter().try_for_each(|j| write_journal(workers[0].side(j.side), j)));
+/// Commits the staged changes of both sides (`journals`: one per side that changes;
+/// `in_place`: they are written already).
+pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal], in_place: bool) -> Result<Committed, CommitFailed> {
+    // Before anything visible: the journals are in place (the caller has just confirmed the
+    // lock is still ours).
+    let prepared = match in_place {
+        true => Ok(()),
+        false => journals.iter().try_for_each(|j| write_journal(workers[0].side(j.side), j)),
+    };
     if let Err(e) = prepared {
         return Err(undo_unstarted(workers, journals, e));
     }
@@ -108,42 +122,26 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Result<Co
     Ok(Committed { window, notes: finish(workers, journals) })
 }
 
-/// After a complete burst: the journals marked committed, then the backups and the journals
-/// removed. A failure here changes nothing visible: it is reported, and the next run finishes
+/// After a complete burst: the backups removed, then the journals. Nothing marks the journal
+/// committed first: as long as it is there, the names show that the burst is complete (no
+/// staged name is left, see [`resolve::complete`]), and a run that dies here is finished by the
+/// next one. A failure here changes nothing visible: it is reported, and the next run finishes
 /// the journal.
-fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
-    let mut marked = Vec::new();
-    let mut failure = None;
-    for j in journals.iter_mut() {
-        j.committed = true;
-        match write_journal(workers[0].side(j.side), j) {
-            Ok(()) => marked.push(&*j),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    // The backups (and dropped folders), shared out over the connections; a file with one
-    // command, a folder with everything in it.
-    let removals: Vec<(Side, RelPath, Kind)> = marked
+fn finish(workers: &mut [Worker<'_>], journals: &[Journal]) -> Vec<String> {
+    // The backups (and dropped folders), shared out over the connections, each sending its
+    // share at once; a file with one command, a folder with everything in it.
+    let removals: Vec<(Side, RelPath, Kind)> = journals
         .iter()
         .flat_map(|j| {
-            resolve::resolve(j, &|_| true).1.into_iter().filter_map(move |m| match m {
+            resolve::remove_backups(&j.steps, &|_| true).into_iter().filter_map(move |m| match m {
                 Move::Remove { path, kind } => Some((j.side, path, kind)),
                 _ => None,
             })
         })
         .collect();
-    let indices: Vec<usize> = (0..removals.len()).collect();
-    let removed = share_out(&indices, workers, |w, i| {
-        let (side, path, kind) = &removals[i];
-        remove_entry(w.side(*side), path, *kind)
-    });
-    if let Err(e) = removed {
-        failure.get_or_insert(e);
-    }
+    let mut failure = remove_shared(workers, &removals).err();
     if failure.is_none() {
-        for j in &marked {
+        for j in journals {
             if let Err(e) = workers[0].side(j.side).remove_file(&journal_path()) {
                 failure.get_or_insert(e);
             }
@@ -157,6 +155,14 @@ fn finish(workers: &mut [Worker<'_>], journals: &mut [Journal]) -> Vec<String> {
         })
         .into_iter()
         .collect()
+}
+
+/// Removes entries of both sides at once ([`Target::remove_all`]).
+fn remove_shared(workers: &mut [Worker<'_>], removals: &[(Side, RelPath, Kind)]) -> Result<()> {
+    let of = |side| -> Vec<(RelPath, Kind)> {
+        removals.iter().filter(|(s, _, _)| *s == side).map(|(_, p, k)| (p.clone(), *k)).collect()
+    };
+    spread(workers, &of(Side::Local), &of(Side::Remote), |t, share| t.remove_all(share))
 }
 
 /// Undoes a commit that failed before its first rename (the lock lost, a journal that could
@@ -245,10 +251,7 @@ pub fn perform(target: &mut dyn Target, journal: &Journal, moves: &[Move]) -> Re
 /// Removes an entry whose kind is known: a file with one command (the tree walk would list
 /// its folder first), a folder with everything in it. Nothing there is no error.
 pub fn remove_entry(target: &mut dyn Target, path: &RelPath, kind: Kind) -> Result<()> {
-    match kind {
-        Kind::File => target.remove_file(path).or_else(|_| target.remove_tree(path)),
-        Kind::Dir => target.remove_folder(path),
-    }
+    target.remove_all(&[(path.clone(), kind)])
 }
 
 /// The names of `steps` that exist now on a side (one listing per folder they are in).

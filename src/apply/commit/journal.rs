@@ -16,7 +16,6 @@ use crate::model::side::Side;
 use crate::plan::document::Tool;
 
 pub use crate::meta::JOURNAL_FILE;
-use crate::meta::META_FILE;
 pub const JOURNAL_FORMAT: &str = "ftpsync-journal";
 pub const JOURNAL_VERSION: &str = "1.0";
 
@@ -37,10 +36,11 @@ pub struct Journal {
     pub target: String,
     pub peer: String,
     /// In the order they run ([`Step::wave`]): entries moved aside before others take their
-    /// names, content before metadata.
+    /// names.
     pub steps: Vec<Step>,
-    /// Every step ran: what is left is removing the backups. Written before the first backup
-    /// is removed, because from then on the names no longer show which steps ran.
+    /// Every step ran: what is left is removing the backups. Recovery writes it before the
+    /// first backup it removes; a commit that ran to its end needs no mark (the names show it,
+    /// [`resolve::complete`](super::resolve::complete)), and older versions wrote it too.
     #[serde(default)]
     pub committed: bool,
     /// The commit is being undone: whoever finds the journal finishes undoing it, on both
@@ -69,19 +69,16 @@ pub enum Step {
 }
 
 impl Step {
-    /// The order steps run in: asides, then the rest.
-    /// Content first, metadata last: a record never describes content that is not in place
-    /// yet, even while the commit runs (a run killed in it leaves true claims). Each wave
-    /// runs after the one before has ended.
+    /// The order steps run in: asides, then the rest. Each wave runs after the one before has
+    /// ended; within one, content and metadata go together (two round trips for the whole
+    /// commit). A run killed between two renames of a wave may leave a record ahead of its
+    /// content or behind it: the next run completes or undoes the commit before it reads any.
     pub fn wave(&self) -> u8 {
-        let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
-            Step::Aside { path, .. } if !metadata(path) => 0,
+            Step::Aside { .. } => 0,
             Step::Made { .. } => 1,
-            Step::Place { path, .. } if !metadata(path) => 2,
-            Step::Aside { .. } => 3,
-            Step::Place { .. } => 4,
-            Step::Drop { .. } => 5,
+            Step::Place { .. } => 2,
+            Step::Drop { .. } => 3,
         }
     }
 

@@ -88,18 +88,18 @@ fn resolve_sides(
     // Forward only if every side can and none was being undone: the two sides of one commit
     // go the same way.
     let forward = sides.iter().all(|(_, j)| !j.undo)
-        && sides
-            .iter()
-            .zip(&found)
-            .all(|((_, j), f)| j.committed || resolve::can_go_forward(&j.steps, &|p| f.contains(p)));
+        && sides.iter().zip(&found).all(|((_, j), f)| {
+            resolve::settled(j, &|p| f.contains(p)) || resolve::can_go_forward(&j.steps, &|p| f.contains(p))
+        });
     let run = sides[0].1.run.clone();
     let mut renames = 0;
     for ((target, journal), f) in sides.iter_mut().zip(&found) {
         let exists = |p: &crate::model::relpath::RelPath| f.contains(p);
-        let moves = match (journal.committed, forward) {
-            (true, _) => resolve::resolve(journal, &exists).1,
-            (false, true) => resolve::forward(&journal.steps, &exists),
-            (false, false) => resolve::back(&journal.steps, &exists),
+        // A side whose burst is complete goes back too when the other cannot go forward.
+        let moves = match (forward, resolve::settled(journal, &exists)) {
+            (true, true) => resolve::remove_backups(&journal.steps, &exists),
+            (true, false) => resolve::forward(&journal.steps, &exists),
+            (false, _) => resolve::back(&journal.steps, &exists),
         };
         renames += moves.iter().filter(|m| matches!(m, resolve::Move::Rename { .. })).count();
         perform(&mut **target, journal, &moves)

@@ -7,8 +7,10 @@
 //! final name still holds the old entry). Going [`forward`] runs what did not run and removes
 //! the backups; going [`back`] reverses what ran, last first, and removes what was staged.
 //! Both are safe to start again after they were cut short themselves: once every step ran,
-//! the journal is marked committed ([`Move::MarkCommitted`]) before the first backup is
-//! removed, because from then on the names no longer show which steps ran.
+//! recovery marks the journal committed ([`Move::MarkCommitted`]) before the first backup is
+//! removed, because from then on the names no longer show which steps ran. A commit that ran
+//! to its end removes its backups without that mark: the names show a complete burst on their
+//! own ([`complete`]) for as long as the journal is there.
 
 use std::collections::BTreeSet;
 
@@ -101,7 +103,7 @@ pub fn forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
 }
 
 /// The backups that exist, removed: what is left of a committed journal.
-fn remove_backups(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
+pub fn remove_backups(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
     steps
         .iter()
         .filter_map(|s| match s {
@@ -140,11 +142,33 @@ pub fn back(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Vec<Move> {
     out
 }
 
-/// What resolving a journal does: a committed one only loses its backups; otherwise the way
+/// Whether the names show a burst that ran to its end: every staged entry has taken its final
+/// name, every entry moved aside for good is gone, every folder made is there. Only a burst
+/// makes this true (before it, staged names exist or final names are absent), and removing
+/// backups afterwards keeps it true: so the commit needs no mark of its own before its cleanup.
+/// Of a journal being undone nothing can be told this way (an undo that removed the staged
+/// entries looks the same): the journal says so itself first.
+pub fn complete(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
+    let placed = |path: &RelPath| steps.iter().any(|s| matches!(s, Step::Place { path: p, .. } if p == path));
+    steps.iter().all(|s| match s {
+        Step::Place { staged, path, .. } => !exists(staged) && exists(path),
+        Step::Aside { path, .. } => placed(path) || !exists(path),
+        Step::Made { path, .. } => exists(path),
+        Step::Drop { .. } => true,
+    })
+}
+
+/// Whether a journal's commit is over, only its cleanup left: marked committed (by an
+/// earlier version, or by recovery), or [`complete`] and not being undone.
+pub fn settled(journal: &Journal, exists: &dyn Fn(&RelPath) -> bool) -> bool {
+    journal.committed || (!journal.undo && complete(&journal.steps, exists))
+}
+
+/// What resolving a journal does: a settled one only loses its backups; otherwise the way
 /// [`direction`] chooses.
 pub fn resolve(journal: &Journal, exists: &dyn Fn(&RelPath) -> bool) -> (Direction, Vec<Move>) {
     let steps = &journal.steps;
-    if journal.committed {
+    if settled(journal, exists) {
         return (Direction::Forward, remove_backups(steps, exists));
     }
     if journal.undo {
@@ -287,6 +311,49 @@ mod tests {
             commit_cut_after(&mut tree, &mut j, cut);
             assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Forward, "cut after {cut}");
             assert_eq!(tree, after, "cut after {cut}: the planned state, no staged or backup name left");
+        }
+    }
+
+    #[test]
+    fn a_commit_cut_in_its_cleanup_needs_no_mark() {
+        // As apply commits: the renames, then the backups removed, the journal never marked.
+        let (start, after, journal) = staged();
+        let moves: Vec<Move> =
+            forward(&journal.steps, &exists_in(&start)).into_iter().filter(|m| *m != Move::MarkCommitted).collect();
+        for cut in 0..=moves.len() {
+            let (mut tree, mut j) = (start.clone(), journal.clone());
+            for m in moves.iter().take(cut) {
+                perform(&mut tree, &mut j, m);
+            }
+            assert!(!j.committed);
+            resolve_cut_after(&mut tree, &mut j, None);
+            assert_eq!(tree, after, "cut after {cut}");
+        }
+    }
+
+    #[test]
+    fn staged_entries_removed_before_the_burst_leave_the_state_before() {
+        // A commit that failed before its first rename removes what was staged; its journal,
+        // if written, is not marked.
+        let (start, after, journal) = staged();
+        let before = visible(&start);
+        let staged: Vec<Move> = journal
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Place { staged, kind, .. } => Some(Move::Remove { path: staged.clone(), kind: *kind }),
+                _ => None,
+            })
+            .collect();
+        for cut in 0..=staged.len() {
+            let (mut tree, mut j) = (start.clone(), journal.clone());
+            for m in staged.iter().take(cut) {
+                perform(&mut tree, &mut j, m);
+            }
+            resolve_cut_after(&mut tree, &mut j, None);
+            // With every staged entry there the commit could go on, and does.
+            let expected = if cut == 0 { &after } else { &before };
+            assert_eq!(tree, *expected, "{cut} staged entries removed");
         }
     }
 

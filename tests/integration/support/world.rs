@@ -131,6 +131,11 @@ impl World {
 
     /// `ftpsync plan MODE LOCAL URL FLAGS -o PLAN` without faults; returns the plan's path.
     pub fn plan(&self, mode: &[&str]) -> PathBuf {
+        self.plan_saying(mode).0
+    }
+
+    /// [`World::plan`], and what it said.
+    pub fn plan_saying(&self, mode: &[&str]) -> (PathBuf, String) {
         self.proxy.arm(None);
         let plan = self.root.join("plan.json");
         let (local, url) = (self.local.to_str().unwrap().to_string(), self.proxy.url());
@@ -139,7 +144,7 @@ impl World {
         args.extend(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]);
         let out = self.run(&args);
         assert!(out.status.success(), "plan failed:\n{}", text(&out));
-        plan
+        (plan, text(&out))
     }
 
     /// `ftpsync apply PLAN` with a network timeout and a number of attempts.
