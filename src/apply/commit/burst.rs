@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use super::journal::{JOURNAL_FILE, Journal, Step};
 use super::resolve::{self, Move};
 use crate::apply::workers::Worker;
-use crate::backend::Target;
+use crate::backend::{Target, with_write_attempts};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
@@ -92,8 +92,7 @@ fn wave(workers: &mut [Worker<'_>], local: &[(RelPath, RelPath)], remote: &[(Rel
 
 pub fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
     let bytes = journal.to_bytes();
-    target
-        .write_file(&journal_path(), &mut bytes.as_slice(), None)
+    with_write_attempts(target.write_attempts(), || target.write_file(&journal_path(), &mut bytes.as_slice(), None))
         .with_context(|| format!("cannot write the commit journal {JOURNAL_FILE} on {}", target.info().display))
         .map(drop)
 }

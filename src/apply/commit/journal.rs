@@ -16,6 +16,7 @@ use crate::model::side::Side;
 use crate::plan::document::Tool;
 
 pub use crate::meta::JOURNAL_FILE;
+use crate::meta::META_FILE;
 pub const JOURNAL_FORMAT: &str = "ftpsync-journal";
 pub const JOURNAL_VERSION: &str = "1.0";
 
@@ -36,7 +37,7 @@ pub struct Journal {
     pub target: String,
     pub peer: String,
     /// In the order they run ([`Step::wave`]): entries moved aside before others take their
-    /// names.
+    /// names, content before metadata.
     pub steps: Vec<Step>,
     /// Every step ran: what is left is removing the backups. Recovery writes it before the
     /// first backup it removes; a commit that ran to its end needs no mark (the names show it,
@@ -69,16 +70,18 @@ pub enum Step {
 }
 
 impl Step {
-    /// The order steps run in: asides, then the rest. Each wave runs after the one before has
-    /// ended; within one, content and metadata go together (two round trips for the whole
-    /// commit). A run killed between two renames of a wave may leave a record ahead of its
-    /// content or behind it: the next run completes or undoes the commit before it reads any.
+    /// The order steps run in: asides (content and metadata: a metadata file that is absent
+    /// for a moment claims nothing), then content takes its place, then metadata: a record
+    /// never describes content that is not in place yet, even while the commit runs (a run
+    /// killed in it leaves true claims). Each wave runs after the one before has ended: three
+    /// round trips for the whole commit.
     pub fn wave(&self) -> u8 {
         match self {
             Step::Aside { .. } => 0,
             Step::Made { .. } => 1,
-            Step::Place { .. } => 2,
-            Step::Drop { .. } => 3,
+            Step::Place { path, .. } if path.name() != META_FILE => 2,
+            Step::Place { .. } => 3,
+            Step::Drop { .. } => 4,
         }
     }
 

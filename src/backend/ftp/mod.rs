@@ -42,7 +42,7 @@ use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, s
 use self::session::{Session, Settings};
 use self::wire::Direction;
 use super::{Guard, ReadSink, Target, Written, is_transient};
-use crate::meta::LOCK_FILE;
+use crate::meta::{JOURNAL_FILE, LOCK_FILE};
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
 use crate::model::target::{TargetInfo, TargetKind};
@@ -64,6 +64,24 @@ const STAT_NO: u8 = 2;
 /// State shared by all connections of one target.
 /// `RNFR`/`RNTO` pairs sent in one write ([`Target::rename_all`]): some 4 KiB of commands.
 const RENAMES_PER_WRITE: usize = 32;
+
+/// How an upload's temporary file takes its name: after the lock's last look (a change others
+/// see), or without one ([`unseen`]).
+#[derive(Clone, Copy)]
+enum Rename {
+    Settled,
+    Unseen,
+}
+
+/// Names that are no part of the site: temporary names (staged entries, backups) and the
+/// commit journal.
+fn unseen(path: &RelPath) -> bool {
+    path.components().any(is_temp_name) || is_journal(path)
+}
+
+fn is_journal(path: &RelPath) -> bool {
+    path.parent().is_root() && path.name() == JOURNAL_FILE
+}
 
 struct Shared {
     settings: Settings,
@@ -223,9 +241,12 @@ impl FtpTarget {
         self.retry(|s| list(s, &abs, None, &shared.list_method))
     }
 
+    /// A temporary name next to `path`; the journal's keeps its name as a suffix (as a staged
+    /// metadata file does), so that whoever lists the folder can tell what is being written.
     fn temp_name(&self, path: &RelPath) -> RelPath {
         let n = self.shared.temp_counter.fetch_add(1, Ordering::Relaxed);
-        path.parent().join_unchecked(&format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+        let suffix = if is_journal(path) { JOURNAL_FILE } else { "" };
+        path.parent().join_unchecked(&format!("{TEMP_PREFIX}{}-{n}{suffix}", std::process::id()))
     }
 
     /// Rewrites the lock when it is getting old (called while applying).
@@ -250,7 +271,8 @@ impl FtpTarget {
     ) -> Result<Written> {
         let tmp = self.abs(&self.temp_name(path));
         let dest = self.abs(path);
-        self.upload(&tmp, &dest, data, mtime, guard, true)
+        let rename = if unseen(path) { Rename::Unseen } else { Rename::Settled };
+        self.upload(&tmp, &dest, data, mtime, guard, Some(rename))
     }
 
     /// Uploads to `tmp`, checked, and (with `rename`) renames it to `dest` ([`upload::store`]);
@@ -262,13 +284,17 @@ impl FtpTarget {
         data: &mut dyn Read,
         mtime: Option<f64>,
         guard: Option<Guard<'_>>,
-        rename: bool,
+        rename: Option<Rename>,
     ) -> Result<Written> {
         let lock_abs = self.lock_abs();
         let shared = self.shared.clone();
         let s = self.connect()?;
         s.refresh();
-        let settle = |s: &mut Session| Self::settle_on(&shared, s, &lock_abs).map(drop);
+        let settle = |s: &mut Session| match rename {
+            Some(Rename::Settled) => Self::settle_on(&shared, s, &lock_abs).map(drop),
+            _ => Ok(()),
+        };
+        let rename = rename.is_some();
         let up = upload::Upload { tmp, dest, mtime, guard, settle: &settle, list_method: &shared.list_method, rename };
         let result = upload::store(s, &shared.mtime, &up, data);
         if let Err(e) = &result {
@@ -344,10 +370,11 @@ impl FtpTarget {
     }
 
     /// The lock's last look before a change others can see; none for a change under a
-    /// temporary name (staged, a backup), which nobody sees: a run that lost its lock still
-    /// cleans up after itself.
+    /// temporary name (staged, a backup) or of the commit journal, which are no part of the
+    /// site: a run that lost its lock still cleans up after itself, and a staged apply writes
+    /// its journal while staging, long before its commit shows anything.
     fn settle_unless_hidden(&mut self, path: &RelPath) -> Result<()> {
-        if path.components().any(is_temp_name) { Ok(()) } else { self.settle_lock() }
+        if unseen(path) { Ok(()) } else { self.settle_lock() }
     }
 
     /// Runs one command that must succeed.
@@ -482,7 +509,7 @@ impl Target for FtpTarget {
         self.refresh_lock()?;
         let abs = self.abs(path);
         // Checked and stamped like any upload, but left at its staged name.
-        self.upload(&abs, &abs, data, mtime, None, false)
+        self.upload(&abs, &abs, data, mtime, None, None)
     }
 
     fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
@@ -517,7 +544,7 @@ impl Target for FtpTarget {
     /// already), folders one by one.
     fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
         let files: Vec<&RelPath> = entries.iter().filter(|(_, k)| *k == Kind::File).map(|(p, _)| p).collect();
-        if files.iter().any(|p| !p.components().any(is_temp_name)) {
+        if files.iter().any(|p| !unseen(p)) {
             self.settle_lock()?;
             self.refresh_lock()?;
         }
@@ -570,7 +597,7 @@ impl Target for FtpTarget {
     }
 
     fn remove_file(&mut self, path: &RelPath) -> Result<()> {
-        if !path.components().any(is_temp_name) {
+        if !unseen(path) {
             self.settle_lock()?;
             self.refresh_lock()?;
         }

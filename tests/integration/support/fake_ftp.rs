@@ -53,10 +53,10 @@ pub enum Stall {
     /// Active mode: `PORT`/`EPRT` are accepted and a transfer answered `150`, but the server
     /// never connects.
     DataAccept,
-    /// A file transfer (`RETR`/`STOR`, not of the lock or metadata file) is answered `150`
+    /// A file transfer (`RETR`/`STOR`, not of the lock, metadata or journal file) is answered `150`
     /// and its data connection accepted, then nothing: no data, no end, no reply.
     AfterStart,
-    /// An upload (not of the lock or metadata file) is read for 64 KiB, then no more.
+    /// An upload (not of the lock, metadata or journal file) is read for 64 KiB, then no more.
     UploadData,
     /// `AUTH TLS` is answered `234`, then nothing (the client's TLS handshake waits).
     AuthTls,
@@ -546,7 +546,7 @@ struct Held {
 
 /// A file whose transfer the stalls spare (the lock and the metadata).
 fn spared(path: &str) -> bool {
-    path.ends_with("-lock.json") || path.ends_with("-meta.json")
+    path.ends_with("-lock.json") || path.ends_with("-meta.json") || path.ends_with("-journal.json")
 }
 
 /// A listener whose accept queue is full: connecting to it never completes (the kernel drops
