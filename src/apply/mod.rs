@@ -212,6 +212,7 @@ fn apply_locked(
         failed_dirs: Vec::new(),
         created_dirs: Vec::new(),
         staged: Vec::new(),
+        contents: vec![None; plan.entries.len()],
     };
     let (mut state, result) = waves::execute(&fixed, state, &mut workers);
     let ended = match &staging {
@@ -230,5 +231,6 @@ fn apply_locked(
         messages,
         rolled_back: ended.rolled_back,
         commit_window: ended.commit_window,
+        contents: state.contents,
     })
 }

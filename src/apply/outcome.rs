@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::Drift;
+use super::report::Content;
 use super::stats::Counters;
 use crate::plan::document::{Action, Plan};
 use crate::plan::effective::effective_actions;
@@ -47,6 +48,8 @@ pub struct Applied {
     pub rolled_back: Option<anyhow::Error>,
     /// A staged apply that committed: the time from its first visible change to its last.
     pub commit_window: Option<std::time::Duration>,
+    /// The content of every file written, indexed like the plan.
+    pub contents: Vec<Option<Content>>,
 }
 
 impl Applied {
@@ -64,6 +67,7 @@ impl Applied {
             messages: Vec::new(),
             rolled_back: None,
             commit_window: None,
+            contents: vec![None; plan.entries.len()],
         }
     }
 

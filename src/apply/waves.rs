@@ -17,6 +17,7 @@ use super::effects::meta_effects;
 use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
 use super::outcome::{Outcome, Status};
+use super::report::Content;
 use super::settings::ApplySettings;
 use super::stage::Staging;
 use super::stats::Counters;
@@ -56,6 +57,8 @@ pub(super) struct State {
     /// What a staged apply wrote under temporary names so far, per side (files, and folders
     /// with their content): what a failure before the commit removes.
     pub staged: Vec<(Side, RelPath, Kind)>,
+    /// What each file written holds (for the report).
+    pub contents: Vec<Option<Content>>,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -276,7 +279,8 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 if e.kind == Kind::Dir {
                     dst.make_dir(&at)?;
                 } else {
-                    exec::transfer_staged(src, dst, &copy, &at)?;
+                    let copied = exec::transfer_staged(src, dst, &copy, &at)?;
+                    keep_content(state, i, src_state, copied);
                 }
                 if !staged.steps.is_empty() {
                     lock(state).staged.push((to, at, e.kind));
@@ -295,11 +299,19 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
-            exec::transfer(src, dst, &copy)?;
+            let copied = exec::transfer(src, dst, &copy)?;
+            keep_content(state, i, src_state, copied);
             Ok(record_copy(fixed, state, e, to, src_state, dst.info().records_mtimes, dst.time_offset()))
         }
         _ => Ok(0),
     }
+}
+
+/// Keeps what a copied file holds for the report: the planned size and time (the size was
+/// checked, the time set where the destination allows) and the sha256 of the bytes sent.
+fn keep_content(state: &Mutex<State>, i: usize, src_state: &EntryState, copied: exec::Copied) {
+    lock(state).contents[i] =
+        copied.sha256.map(|sha256| Content { size: src_state.size, mtime: src_state.mtime, sha256 });
 }
 
 /// Records a copied file in the metadata; returns its size.
