@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::Drift;
-use super::report::Content;
 use super::stats::Counters;
 use crate::plan::document::{Action, Plan};
 use crate::plan::effective::effective_actions;
@@ -33,6 +32,16 @@ impl Outcome {
     pub(crate) fn of(status: Status) -> Self {
         Outcome { status, error: None }
     }
+}
+
+/// A file as apply wrote it (the report's `content`): its size, the modification time it was
+/// given (the planned source time) and the sha256 of the bytes sent, computed while they
+/// streamed through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    pub size: u64,
+    pub mtime: f64,
+    pub sha256: String,
 }
 
 /// Result of an apply that got past the checks.

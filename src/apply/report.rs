@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apply::check::Drift;
+pub use crate::apply::outcome::Content;
 use crate::apply::outcome::{Outcome, Status};
 use crate::apply::stats::Counters;
 use crate::model::Kind;
@@ -29,15 +30,6 @@ pub enum ApplyResult {
     /// A staged apply failed before its commit completed, and everything it had staged or
     /// committed was undone: nothing changed.
     RolledBack,
-}
-
-/// A file as apply wrote it: its size, the modification time it was given (the planned source
-/// time) and the sha256 of the bytes sent, computed while they streamed through.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Content {
-    pub size: u64,
-    pub mtime: f64,
-    pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@
 pub mod encoding;
 pub mod errors;
 pub mod features;
+pub mod hash;
 pub mod learned;
 pub mod list_method;
 pub mod listing;
@@ -85,6 +86,8 @@ struct Shared {
     learned: Arc<learned::Learned>,
     /// Whether folders can be renamed here, once probed ([`Target::renames_folders`]).
     folder_rename: std::sync::OnceLock<bool>,
+    /// How the server hashes files, as learnt so far ([`Target::hash_files`]).
+    hashing: hash::State,
 }
 
 impl Drop for Shared {
@@ -145,6 +148,7 @@ impl FtpTarget {
             list_method,
             learned,
             folder_rename: std::sync::OnceLock::new(),
+            hashing: Default::default(),
         });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
@@ -450,6 +454,16 @@ impl Target for FtpTarget {
                 (Err(e), _) => Err(e),
             }
         })
+    }
+
+    fn hash_files(
+        &mut self,
+        paths: &[RelPath],
+        alg: crate::model::digest::HashAlg,
+    ) -> Result<Vec<Result<crate::model::digest::Hashed>>> {
+        let abs: Vec<String> = paths.iter().map(|p| self.abs(p)).collect();
+        let shared = self.shared.clone();
+        self.retry(|s| hash::hash_files(s, &shared.hashing, &abs, alg))
     }
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
