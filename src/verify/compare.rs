@@ -199,7 +199,7 @@ fn compare_contents(
     left: &mut dyn Target,
     right: &mut dyn Target,
     out: &mut [FileResult],
-    mut todo: Vec<(usize, RelPath)>,
+    todo: Vec<(usize, RelPath)>,
     opts: &Options<'_>,
 ) {
     let mut by_alg: BTreeMap<usize, (HashAlg, Digest)> = BTreeMap::new();
@@ -209,16 +209,17 @@ fn compare_contents(
         passes.push((HashAlg::Sha256, true));
     }
     let (left_name, right_name) = (left.info().display.clone(), right.info().display.clone());
+    let mut todo: Vec<(usize, RelPath, Option<String>)> = todo.into_iter().map(|(at, p)| (at, p, None)).collect();
     for (alg, download) in passes {
         if todo.is_empty() {
             break;
         }
-        let paths: Vec<RelPath> = todo.iter().map(|(_, p)| p.clone()).collect();
+        let paths: Vec<RelPath> = todo.iter().map(|(_, p, _)| p.clone()).collect();
         let got = digests(right, &paths, alg, download, opts.workers);
         let mut rest = Vec::new();
-        for ((at, p), d) in todo.into_iter().zip(got) {
+        for ((at, p, _), d) in todo.into_iter().zip(got) {
             match d {
-                Digest::Unsupported(_) if !download => rest.push((at, p)),
+                Digest::Unsupported(why) => rest.push((at, p, Some(why))),
                 d => {
                     by_alg.insert(at, (alg, d));
                 }
@@ -259,19 +260,13 @@ fn compare_contents(
     }
     for (at, (_, d)) in by_alg {
         let r = &mut out[at];
-        match d {
-            Digest::Unsupported(why) => {
-                r.detail = Some(format!("content not compared: {why} (pass --download to compare it)"))
-            }
-            Digest::Failed(why) => {
-                r.status = Status::Error;
-                r.detail = Some(why);
-            }
-            Digest::Hex { .. } => {}
+        if let Digest::Failed(why) = d {
+            r.status = Status::Error;
+            r.detail = Some(why);
         }
     }
-    for (at, _) in todo {
-        out[at].detail =
-            Some("content not compared: the server offers no SHA-2 hashing (pass --download to compare it)".into());
+    for (at, _, why) in todo {
+        let why = why.unwrap_or_else(|| "the server offers no SHA-2 hashing".into());
+        out[at].detail = Some(format!("content not compared: {why} (pass --download to compare it)"));
     }
 }
