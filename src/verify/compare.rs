@@ -76,7 +76,7 @@ pub fn against_expected(
     let known: BTreeSet<&RelPath> = expected.entries.iter().map(|(p, _)| p).collect();
     for (path, want) in &expected.entries {
         let found = tree.get(path);
-        let mut r = match (want, found) {
+        let r = match (want, found) {
             (None, None) => continue,
             (None, Some(f)) => {
                 let mut r = result(path, Status::Extra, Some("should have been deleted".into()));
@@ -103,9 +103,6 @@ pub fn against_expected(
                 r
             }
         };
-        if r.expected.as_ref().is_some_and(|e| e.kind == Kind::Dir) {
-            r.content_proven = false;
-        }
         out.push(r);
     }
     if opts.strict {
@@ -268,5 +265,67 @@ fn compare_contents(
     for (at, _, why) in todo {
         let why = why.unwrap_or_else(|| "the server offers no SHA-2 hashing".into());
         out[at].detail = Some(format!("content not compared: {why} (pass --download to compare it)"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::memory::{MemoryFs, MemoryOptions};
+    use crate::model::SystemClock;
+    use crate::verify::expect::Expected;
+
+    fn tree() -> MemoryFs {
+        let fs = MemoryFs::new(Arc::new(SystemClock), MemoryOptions::default());
+        fs.put_file("a.txt", b"alpha", 1000.0);
+        fs.put_file("sub/b.txt", b"bravo", 2000.0);
+        fs
+    }
+
+    fn state(size: u64, mtime: f64, content: &[u8]) -> Option<State> {
+        let sha256 = Some(crate::model::digest::sha256_hex(content));
+        Some(State { kind: Kind::File, size: Some(size), mtime: Some(mtime), sha256 })
+    }
+
+    #[test]
+    fn same_size_same_time_other_bytes_is_found_by_content() {
+        let filter = Filter::new(&[], &[]).unwrap();
+        let opts = Options { strict: true, download: false, workers: 2, filter: &filter };
+        let fs = tree();
+        fs.put_file("a.txt", b"ALPHA", 1000.0);
+        fs.put_file("extra.txt", b"?", 1000.0);
+        let expected = Expected {
+            against: "report",
+            remote: crate::plan::document::TargetDesc::from(fs.target("r", false).info()),
+            entries: vec![
+                (RelPath::parse("a.txt").unwrap(), state(5, 1000.0, b"alpha")),
+                (RelPath::parse("sub/b.txt").unwrap(), state(5, 2000.0, b"bravo")),
+                (RelPath::parse("gone.txt").unwrap(), None),
+            ],
+            notes: Vec::new(),
+        };
+        let got = against_expected(&mut fs.target("r", false), &expected, &opts).unwrap();
+        let of = |p: &str| got.iter().find(|r| r.path == p).unwrap_or_else(|| panic!("{p} in {got:#?}"));
+        assert_eq!((of("a.txt").status, of("a.txt").method.as_str()), (Status::Differs, "read locally (SHA-256)"));
+        assert!(of("sub/b.txt").status == Status::Match && of("sub/b.txt").content_proven);
+        assert_eq!(of("extra.txt").status, Status::Extra);
+        assert!(got.iter().all(|r| r.path != "gone.txt" && r.path != "sub"), "{got:#?}");
+    }
+
+    #[test]
+    fn two_targets_by_content() {
+        let filter = Filter::new(&[], &[]).unwrap();
+        let opts = Options { strict: false, download: false, workers: 1, filter: &filter };
+        let (left, right) = (tree(), tree());
+        right.put_file("sub/b.txt", b"BRAVO", 5.0);
+        right.put_file("c.txt", b"new", 5.0);
+        let got = two_targets(&mut left.target("l", false), &mut right.target("r", false), &opts).unwrap();
+        let of = |p: &str| got.iter().find(|r| r.path == p).unwrap();
+        // Times are not compared, content is.
+        assert!(of("a.txt").status == Status::Match && of("a.txt").content_proven);
+        assert_eq!(of("sub/b.txt").status, Status::Differs);
+        assert_eq!(of("c.txt").status, Status::Extra);
     }
 }
