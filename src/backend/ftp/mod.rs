@@ -11,7 +11,8 @@
 //!
 //! A connection is a [`session`] (connect, TLS, login), prepared after login by `setup`; what
 //! the server announced is its [`features`], and [`errors`] sorts failures into those worth a
-//! retry and final ones.
+//! retry and final ones. [`hash`] has the server hash its own files (`HASH`, `XSHA256`) for
+//! `ftpsync verify`.
 
 pub mod encoding;
 pub mod errors;
