@@ -74,7 +74,6 @@ SystemLog {d}/system.log
 TransferLog {d}/xfer.log
 WtmpLog off
 UseReverseDNS off
-IdentLookups off
 PassivePorts {40000 if digest else 41000} {40999 if digest else 41999}
 AuthOrder mod_auth_file.c
 AuthUserFile {d}/passwd
