@@ -50,6 +50,8 @@ pub fn run(s: &VerifySettings, g: &Global) -> Result<Exit> {
             Verdict::new(expected.against, s.source.clone(), shown, s.strict, s.download, files)
         }
     };
+    // Interrupted: what was not checked is no verdict.
+    crate::error::interrupt::check()?;
     match s.format {
         ShowFormat::Json => printer.data(&serde_json::to_string_pretty(&verdict)?),
         ShowFormat::Markdown => printer.data(&crate::verify::render::markdown(&verdict)),

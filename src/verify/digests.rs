@@ -82,7 +82,8 @@ fn in_parallel(target: &mut dyn Target, paths: &[RelPath], workers: usize, per: 
     let extra = workers.max(1).min(paths.len().div_ceil(per.max(1))).saturating_sub(1);
     let opener = target.opener();
     let run = |t: &mut dyn Target| {
-        loop {
+        // Ctrl-C: no further batch starts (the command then exits as aborted).
+        while crate::error::interrupt::check().is_ok() {
             let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
             let Some((at, batch)) = next else { break };
             let done = job(t, batch);
