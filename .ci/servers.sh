@@ -25,6 +25,8 @@
 #                                 ftps:// explicit TLS (a name appears once per mode)
 #   FTPSYNC_TEST_SERVER_ROOTS     NAME=DIR;...  the folder on disk that is "/" for that login
 #   FTPSYNC_TEST_SERVER_VERSIONS  NAME=VERSION;...
+#   FTPSYNC_TEST_SERVER_XFERLOGS  NAME=FILE;...  the transfer log (xferlog format) of the servers
+#                                 that write one: proftpd (what verify's tests prove unread)
 #   FTPSYNC_TEST_CA               PEM file of the test CA (the servers' certificates chain to it)
 #   FTPSYNC_SERVER_PIDS           the server processes (space-separated), each the leader of its
 #                                 own process group, for the caller to stop (kill -- -PID)
@@ -329,6 +331,15 @@ TimesGMT              on
 ModulePath            /usr/lib/proftpd
 LoadModule            mod_site_misc.c
 LoadModule            mod_tls.c
+LoadModule            mod_digest.c
+# Server-side hashing for ftpsync verify: FEAT HASH (draft-bryan-ftpext-hash) and XSHA256 etc.
+# No digest cache: it is keyed on the file's path, size and time, so a file changed in place
+# with both kept (touch -r) would be answered with its old digest.
+<IfModule mod_digest.c>
+  DigestEngine             on
+  DigestAlgorithms         all
+  DigestCache              off
+</IfModule>
 <IfModule mod_tls.c>
   TLSEngine                on
   TLSLog                   $rt/log/proftpd.tls
@@ -470,6 +481,7 @@ tmp_env=$env_file.tmp
   echo "export FTPSYNC_TEST_SERVERS='$(join "${servers[@]}")'"
   echo "export FTPSYNC_TEST_SERVER_ROOTS='$(join "${roots[@]}")'"
   echo "export FTPSYNC_TEST_SERVER_VERSIONS='$(join "${versions[@]}")'"
+  echo "export FTPSYNC_TEST_SERVER_XFERLOGS='proftpd=$rt/log/proftpd.xfer'"
   echo "export FTPSYNC_TEST_CA='$rt/ca.pem'"
   echo "FTPSYNC_SERVER_PIDS='${pids[*]}'"
   echo "FTPSYNC_SERVER_RUNTIME='$rt'"

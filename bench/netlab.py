@@ -29,7 +29,11 @@ import subprocess
 import sys
 import time
 
-CLI, SRV = "ftpb-cli", "ftpb-srv"
+# NETLAB_PREFIX names another pair of namespaces (and TUN devices), for a benchmark that runs
+# while another one does (bench/verify_bench.py); the relay, a child, inherits it.
+PREFIX = os.environ.get("NETLAB_PREFIX", "ftpb")
+CLI, SRV = f"{PREFIX}-cli", f"{PREFIX}-srv"
+TUN_CLI, TUN_SRV = ("tbcli", "tbsrv") if PREFIX == "ftpb" else (f"t{PREFIX[:8]}c", f"t{PREFIX[:8]}s")
 FAST_CLI, FAST_SRV = "198.18.0.1", "198.18.0.2"
 SLOW_CLI, SLOW_SRV = "198.18.1.1", "198.18.1.2"
 
@@ -114,8 +118,8 @@ def relay(delay_ms, log_path=None, log_port=None):
         fcntl.ioctl(fd, tunsetiff, struct.pack("16sH", name.encode(), iff_tun | iff_no_pi))
         return fd
 
-    fc, fs = tun("tbcli"), tun("tbsrv")
-    for dev, ns, mine, peer in (("tbcli", CLI, SLOW_CLI, SLOW_SRV), ("tbsrv", SRV, SLOW_SRV, SLOW_CLI)):
+    fc, fs = tun(TUN_CLI), tun(TUN_SRV)
+    for dev, ns, mine, peer in ((TUN_CLI, CLI, SLOW_CLI, SLOW_SRV), (TUN_SRV, SRV, SLOW_SRV, SLOW_CLI)):
         sh("ip", "link", "set", dev, "netns", ns)
         sh("ip", "-n", ns, "addr", "add", mine + "/32", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up", "mtu", "1500")

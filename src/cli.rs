@@ -67,6 +67,10 @@ pub enum Command {
     /// Run a task of `pyftpsync.yaml` (found in the current folder or a parent).
     #[command(after_help = TASKFILE_HELP)]
     Run(RunArgs),
+    /// Prove what a target holds: against an apply's report or a plan (`verify REPORT|PLAN`),
+    /// or against another target by content (`verify LOCAL REMOTE`). Exit 0: everything
+    /// matches; 4: a difference.
+    Verify(VerifyArgs),
     /// List a target's files and folders; remove its metadata or lock files.
     Scan(ScanArgs),
     /// Show a target's folder structure as a tree.
@@ -460,6 +464,37 @@ pub struct ScanArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub common: ReadOnlyArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A result report (`apply --report FILE`) or a plan file; or, with REMOTE, the first of
+    /// two targets (a local folder or URL).
+    #[arg(value_name = "REPORT|PLAN|LOCAL")]
+    pub source: String,
+    /// The second target: compare LOCAL and REMOTE by content.
+    #[arg(value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// Where the server cannot hash a file itself (SHA-256/SHA-512), download it and hash it
+    /// here (streamed, in parallel over --workers); without it such files are compared by
+    /// size and time only, and say so.
+    #[arg(long)]
+    pub download: bool,
+    /// Also report files on the target that the report or plan does not know.
+    #[arg(long)]
+    pub strict: bool,
+    /// Check this remote instead of the one the report or plan names (the same folder under
+    /// another URL).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// `table` (differences, errors and files not proven by content), `markdown` (every file,
+    /// for a CI summary) or `json` (schemas/verify.schema.json).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -15,6 +15,8 @@
 //! - [`output`]: everything printed for people;
 //! - [`scan`]: the I/O half of planning: lists both sides into a snapshot, makes the plan;
 //! - [`ask`]: `--resolve ask`, the interactive conflict prompt (a layer after planning);
+//! - [`verify`]: `ftpsync verify`, what a target holds against a report, a plan or another
+//!   target (read-only: listings and digests);
 //! - [`apply`]: the only code that changes anything, and its report;
 //! - [`planner`]: classification and decisions, without I/O;
 //! - [`plan`]: the plan document, the options it records, its file formats and digest;
@@ -42,3 +44,4 @@ pub mod scan;
 pub mod server;
 pub mod settings;
 pub mod taskfile;
+pub mod verify;

@@ -12,7 +12,7 @@ use crate::backend::secret::Secret;
 use crate::backend::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS};
 use crate::cli::{
     ApplyArgs, Cli, CommonArgs, ConnArgs, DownloadArgs, FilterArgs, PlanArgs, RecoverArgs, RunArgs, ScanArgs,
-    ServeArgs, ShowArgs, SyncArgs, TreeArgs, UploadArgs,
+    ServeArgs, ShowArgs, SyncArgs, TreeArgs, UploadArgs, VerifyArgs,
 };
 use crate::error::ExitError;
 use crate::meta::WriteStyle;
@@ -157,6 +157,40 @@ impl TreeSettings {
             target: a.target.clone(),
             files: a.files,
             sort: a.sort,
+            matches,
+            exclude,
+            conn: Connection::from_args(&a.conn),
+        }
+    }
+}
+
+/// `verify REPORT|PLAN`, `verify LOCAL REMOTE`.
+#[derive(Clone, Debug)]
+pub struct VerifySettings {
+    /// The report or plan file, or the first target.
+    pub source: String,
+    /// The second target (two targets compared by content).
+    pub remote: Option<String>,
+    pub download: bool,
+    pub strict: bool,
+    /// The remote to check instead of the one the report or plan names.
+    pub target: Option<String>,
+    pub format: ShowFormat,
+    pub matches: Vec<String>,
+    pub exclude: Vec<String>,
+    pub conn: Connection,
+}
+
+impl VerifySettings {
+    pub fn from_args(a: &VerifyArgs) -> Self {
+        let (matches, exclude) = a.filter.patterns();
+        VerifySettings {
+            source: a.source.clone(),
+            remote: a.remote.clone(),
+            download: a.download,
+            strict: a.strict,
+            target: a.target.clone(),
+            format: a.format,
             matches,
             exclude,
             conn: Connection::from_args(&a.conn),

@@ -39,12 +39,16 @@ fn still_planned(side: &str, path: &RelPath, planned: Option<&EntryState>, found
 
 /// Passes bytes through, and turns end-of-file into an error when the stream is not exactly
 /// the planned content (size, and sha256 when pinned) — so the destination's temporary file is
-/// never renamed into place.
+/// never renamed into place. The sha256 of what passed is kept for the report (computed on the
+/// way: the file is read once).
 struct Verified<'a> {
     inner: &'a mut dyn Read,
     expected: u64,
     count: u64,
-    hasher: Option<(Hasher, &'a str)>,
+    hasher: Option<Hasher>,
+    pinned: Option<&'a str>,
+    /// The sha256 of the whole stream, once its end was read.
+    digest: Option<String>,
 }
 
 impl Read for Verified<'_> {
@@ -57,11 +61,12 @@ impl Read for Verified<'_> {
                     self.count, self.expected
                 )));
             }
-            if let Some((hasher, want)) = self.hasher.take() {
+            if let Some(hasher) = self.hasher.take() {
                 let got = hasher.finish();
-                if got != want {
+                if let Some(want) = self.pinned.filter(|want| *want != got) {
                     return Err(io::Error::other(format!("the source content changed: sha256 {got}, planned {want}")));
                 }
+                self.digest = Some(got);
             }
             return Ok(0);
         }
@@ -72,7 +77,7 @@ impl Read for Verified<'_> {
                 self.expected
             )));
         }
-        if let Some((h, _)) = &mut self.hasher {
+        if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
         }
         Ok(n)
@@ -89,15 +94,22 @@ pub struct Copy<'a> {
     pub sha256: Option<&'a str>,
 }
 
+/// A file written: what the destination stored, and the sha256 of the bytes sent (`None` when
+/// the destination stopped reading before the end, which the size check then refuses).
+pub struct Copied {
+    pub written: Written,
+    pub sha256: Option<String>,
+}
+
 /// Copies one file between targets, stamping it with the planned modification time. The
 /// destination only changes if the whole planned content arrived and what it replaces is
 /// still as planned. A write that fails transiently is tried again from the start, as often
 /// as the destination allows.
-pub fn transfer(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Written> {
+pub fn transfer(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Copied> {
     with_write_attempts(dst.write_attempts(), || transfer_once(src, dst, copy))
 }
 
-fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Written> {
+fn transfer_once(src: &mut dyn Target, dst: &mut dyn Target, copy: &Copy<'_>) -> Result<Copied> {
     let side = dst.info().display.clone();
     let guard = |found: Option<&Entry>| still_planned(&side, copy.dst_path, copy.replaces, found);
     copy_verified(src, copy, &mut |data| dst.replace_file(copy.dst_path, data, Some(copy.state.mtime), &guard))
@@ -109,20 +121,27 @@ fn copy_verified(
     src: &mut dyn Target,
     copy: &Copy<'_>,
     store: &mut dyn FnMut(&mut dyn Read) -> Result<Written>,
-) -> Result<Written> {
+) -> Result<Copied> {
     let Copy { src_path, dst_path, state, sha256, .. } = *copy;
-    let mut written = None;
+    let mut copied = None;
     src.read_file(src_path, &mut |reader| {
-        let mut verified =
-            Verified { inner: reader, expected: state.size, count: 0, hasher: sha256.map(|s| (Hasher::default(), s)) };
-        written = Some(store(&mut verified)?);
+        let mut verified = Verified {
+            inner: reader,
+            expected: state.size,
+            count: 0,
+            hasher: Some(Hasher::default()),
+            pinned: sha256,
+            digest: None,
+        };
+        let written = store(&mut verified)?;
+        copied = Some(Copied { written, sha256: verified.digest.take() });
         Ok(())
     })?;
-    let Some(w) = written else { bail!("{src_path}: nothing was read") };
-    if w.bytes != state.size {
-        bail!("{dst_path}: {} bytes stored, {} planned", w.bytes, state.size);
+    let Some(c) = copied else { bail!("{src_path}: nothing was read") };
+    if c.written.bytes != state.size {
+        bail!("{dst_path}: {} bytes stored, {} planned", c.written.bytes, state.size);
     }
-    Ok(w)
+    Ok(c)
 }
 
 /// Copies one file to `write_at` on the destination, a name nothing visible uses (a staged
@@ -134,7 +153,7 @@ pub fn transfer_staged(
     dst: &mut dyn Target,
     copy: &Copy<'_>,
     write_at: &RelPath,
-) -> Result<Written> {
+) -> Result<Copied> {
     with_write_attempts(dst.write_attempts(), || {
         let result = transfer_staged_once(src, dst, copy, write_at);
         if result.is_err() {
@@ -151,7 +170,7 @@ fn transfer_staged_once(
     dst: &mut dyn Target,
     copy: &Copy<'_>,
     write_at: &RelPath,
-) -> Result<Written> {
+) -> Result<Copied> {
     let mut again = false;
     copy_verified(src, copy, &mut |data| {
         // A source that retries a cut read calls this again: the staged name starts over.

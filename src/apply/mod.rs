@@ -216,6 +216,7 @@ fn apply_locked(
         staged_meta: BTreeMap::new(),
         meta_names: staging.as_ref().map_or_else(|| stage::Names::new(std::process::id()), |s| s.names.after()),
         meta_planned: BTreeMap::new(),
+        contents: vec![None; plan.entries.len()],
     };
     let early = staging.as_ref().map(|s| staged::Early::new(&fixed, s, &mut state));
     let write_early = |w: &mut Worker<'_>| early.as_ref().map_or(Ok(()), |e| e.write(w));
@@ -240,5 +241,6 @@ fn apply_locked(
         messages,
         rolled_back: ended.rolled_back,
         commit_window: ended.commit_window,
+        contents: state.contents,
     })
 }

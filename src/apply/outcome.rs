@@ -34,6 +34,16 @@ impl Outcome {
     }
 }
 
+/// A file as apply wrote it (the report's `content`): its size, the modification time it was
+/// given (the planned source time) and the sha256 of the bytes sent, computed while they
+/// streamed through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    pub size: u64,
+    pub mtime: f64,
+    pub sha256: String,
+}
+
 /// Result of an apply that got past the checks.
 pub struct Applied {
     /// The effective action of every plan entry.
@@ -47,6 +57,8 @@ pub struct Applied {
     pub rolled_back: Option<anyhow::Error>,
     /// A staged apply that committed: the time from its first visible change to its last.
     pub commit_window: Option<std::time::Duration>,
+    /// The content of every file written, indexed like the plan.
+    pub contents: Vec<Option<Content>>,
 }
 
 impl Applied {
@@ -64,6 +76,7 @@ impl Applied {
             messages: Vec::new(),
             rolled_back: None,
             commit_window: None,
+            contents: vec![None; plan.entries.len()],
         }
     }
 

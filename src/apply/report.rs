@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apply::check::Drift;
+pub use crate::apply::outcome::Content;
 use crate::apply::outcome::{Outcome, Status};
 use crate::apply::stats::Counters;
 use crate::model::Kind;
@@ -11,7 +12,8 @@ use crate::model::relpath::RelPath;
 use crate::plan::document::{Action, Plan, TargetDesc, Tool};
 
 pub const REPORT_FORMAT: &str = "ftpsync-report";
-pub const REPORT_VERSION: &str = "1.1";
+/// 1.2: `content` of every file written (size, time, sha256), for `ftpsync verify`.
+pub const REPORT_VERSION: &str = "1.2";
 
 /// How applying the plan ended (the report's `result`; a dry run applies nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub struct ReportEntry {
     pub action: Action,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// A file this apply wrote (on the side its action names), since format 1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,15 +91,24 @@ impl Report {
         }
     }
 
-    /// Fills in the entries from actions and outcomes.
-    pub fn set_entries(&mut self, plan: &Plan, actions: &[Action], outcomes: &[Outcome]) {
+    /// Fills in the entries from actions, outcomes and the content of the files written (kept
+    /// only where the entry is done: a rolled-back write is no content).
+    pub fn set_entries(&mut self, plan: &Plan, actions: &[Action], outcomes: &[Outcome], contents: &[Option<Content>]) {
+        let content = |i: usize, o: &Outcome| contents.get(i).cloned().flatten().filter(|_| o.status == Status::Done);
         self.entries = plan
             .entries
             .iter()
             .zip(actions)
             .zip(outcomes)
-            .filter(|((_, a), _)| **a != Action::Equal)
-            .map(|((e, a), o)| ReportEntry { path: e.path.clone(), kind: e.kind, action: *a, outcome: o.clone() })
+            .enumerate()
+            .filter(|(_, ((_, a), _))| **a != Action::Equal)
+            .map(|(i, ((e, a), o))| ReportEntry {
+                path: e.path.clone(),
+                kind: e.kind,
+                action: *a,
+                outcome: o.clone(),
+                content: content(i, o),
+            })
             .collect();
         if outcomes.iter().any(|o| matches!(o.status, Status::Failed | Status::NotRun)) {
             self.result = ApplyResult::Failed;

@@ -18,7 +18,7 @@ use super::commit::journal::Step;
 use super::effects::meta_effects;
 use super::exec;
 use super::metastore::{MetaStore, MetaWrite};
-use super::outcome::{Outcome, Status};
+use super::outcome::{Content, Outcome, Status};
 use super::settings::ApplySettings;
 use super::stage::Names;
 use super::stage::Staging;
@@ -81,6 +81,8 @@ pub(super) struct State {
     /// The steps expected for each folder's metadata before staging begins (for a journal
     /// written early): staging uses their names, so the expectation usually holds.
     pub meta_planned: BTreeMap<(Side, RelPath), Vec<Step>>,
+    /// What each file written holds (for the report).
+    pub contents: Vec<Option<Content>>,
 }
 
 fn is_transfer(a: Action) -> bool {
@@ -403,7 +405,8 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 if e.kind == Kind::Dir {
                     dst.make_dir(&at)?;
                 } else {
-                    exec::transfer_staged(src, dst, &copy, &at)?;
+                    let copied = exec::transfer_staged(src, dst, &copy, &at)?;
+                    keep_content(state, i, src_state, copied);
                 }
                 if !staged.steps.is_empty() {
                     lock(state).staged.push((to, at, e.kind));
@@ -422,11 +425,19 @@ fn perform(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, i: usize
                 dst.make_dir(&dst_path)?;
                 return Ok(0);
             }
-            exec::transfer(src, dst, &copy)?;
+            let copied = exec::transfer(src, dst, &copy)?;
+            keep_content(state, i, src_state, copied);
             Ok(record_copy(fixed, state, e, to, src_state, dst.info().records_mtimes, dst.time_offset()))
         }
         _ => Ok(0),
     }
+}
+
+/// Keeps what a copied file holds for the report: the planned size and time (the size was
+/// checked, the time set where the destination allows) and the sha256 of the bytes sent.
+fn keep_content(state: &Mutex<State>, i: usize, src_state: &EntryState, copied: exec::Copied) {
+    lock(state).contents[i] =
+        copied.sha256.map(|sha256| Content { size: src_state.size, mtime: src_state.mtime, sha256 });
 }
 
 /// Records a copied file in the metadata; returns its size.

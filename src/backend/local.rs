@@ -194,6 +194,14 @@ impl Target for LocalTarget {
         }
     }
 
+    fn hash_files(
+        &mut self,
+        paths: &[RelPath],
+        alg: crate::model::digest::HashAlg,
+    ) -> Result<Vec<Result<crate::model::digest::Hashed>>> {
+        Ok(super::hash::hash_by_reading(self, paths, alg))
+    }
+
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
         let abs = self.abs_no_links(path)?;
         let meta = abs.symlink_metadata().with_context(|| format!("cannot open {}", abs.display()))?;

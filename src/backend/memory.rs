@@ -243,6 +243,14 @@ impl Target for MemoryTarget {
         Ok(self.fs.lock().nodes.get(path).map(|n| entry_of(path.name(), n)))
     }
 
+    fn hash_files(
+        &mut self,
+        paths: &[RelPath],
+        alg: crate::model::digest::HashAlg,
+    ) -> Result<Vec<Result<crate::model::digest::Hashed>>> {
+        Ok(super::hash::hash_by_reading(self, paths, alg))
+    }
+
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
         self.alive()?;
         let data = match self.fs.lock().nodes.get(path) {

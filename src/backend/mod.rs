@@ -23,6 +23,7 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use crate::model::digest::{HashAlg, Hashed};
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
 use crate::model::target::TargetInfo;
@@ -177,6 +178,16 @@ pub trait Target: Send {
     /// remote then); a local folder: when the process named in it no longer runs.
     fn remove_stale_temporary(&mut self, _path: &RelPath) -> Result<bool> {
         Ok(false)
+    }
+
+    /// Hashes files with `alg` without sending their content: an FTP server's own hashing
+    /// (`HASH`, `XSHA256`...), a local folder reading its disk. One answer per path, in order:
+    /// a digest, [`Hashed::Unsupported`] when this target cannot (the caller falls back, e.g.
+    /// to downloading), or an error for that file (it could not be hashed: missing, a
+    /// server failure). The outer error is the connection's. By default nothing is supported.
+    fn hash_files(&mut self, paths: &[RelPath], alg: HashAlg) -> Result<Vec<Result<Hashed>>> {
+        let why = format!("{} cannot compute {} itself", self.info().display, alg.name());
+        Ok(paths.iter().map(|_| Ok(Hashed::Unsupported(why.clone()))).collect())
     }
 
     /// Looks up one entry; `Ok(None)` if it does not exist.

@@ -156,7 +156,7 @@ impl Finish {
             self.printer.error(&format!("{cause:#}"));
             self.printer.error("rolled back: nothing was changed on either side. Fix the cause and apply again.");
             report.counters = applied.counters.clone();
-            report.set_entries(plan, &applied.actions, &applied.outcomes);
+            report.set_entries(plan, &applied.actions, &applied.outcomes, &applied.contents);
             report.result = ApplyResult::RolledBack;
             report.message = Some(format!("{cause:#}"));
             self.write_report(&report)?;
@@ -168,7 +168,7 @@ impl Finish {
             self.printer.error(&format!("{failures} action(s) failed or were not run; the metadata records only what was done. Run the command again to finish."));
         }
         report.counters = applied.counters.clone();
-        report.set_entries(plan, &applied.actions, &applied.outcomes);
+        report.set_entries(plan, &applied.actions, &applied.outcomes, &applied.contents);
         self.write_report(&report)?;
         Ok(self.exit_for(&applied.counters, failures))
     }

@@ -14,6 +14,7 @@ pub mod show;
 pub mod sync;
 pub mod targets;
 pub mod tree;
+pub mod verify;
 pub mod version;
 
 use anyhow::Result;
@@ -22,7 +23,7 @@ use crate::cli::{Cli, Command, PlanMode};
 use crate::error::{Exit, ExitError};
 use crate::settings::{
     ApplyPlanSettings, DemoSettings, Global, PlanOutput, RecoverSettings, RunTaskSettings, ScanSettings, ServeSettings,
-    ShowSettings, SyncSettings, TreeSettings,
+    ShowSettings, SyncSettings, TreeSettings, VerifySettings,
 };
 
 /// Runs the parsed command line.
@@ -36,7 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let Some(command) = &cli.command else {
-        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'show', 'apply', 'serve', 'demo', 'completions', 'man'); see --help").into());
+        return Err(ExitError::usage("missing command (choose from 'upload', 'download', 'sync', 'run', 'scan', 'tree', 'plan', 'verify', 'show', 'apply', 'serve', 'demo', 'completions', 'man'); see --help").into());
     };
     match command {
         Command::Upload(a) => sync::run(&SyncSettings::upload(a, &cli), &global),
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             plan::run(PlanOutput::from_args(p).as_ref(), &settings, &global)
         }
         Command::Run(a) => run::run(&RunTaskSettings::from_args(a, &cli, &global), &global),
+        Command::Verify(a) => verify::run(&VerifySettings::from_args(a), &global),
         Command::Scan(a) => scan::run(&ScanSettings::from_args(a), &global),
         Command::Tree(a) => tree::run(&TreeSettings::from_args(a), &global),
         Command::Show(a) => show::run(&ShowSettings::from_args(a)),

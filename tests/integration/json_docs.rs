@@ -56,6 +56,33 @@ fn plan_summary_apply_and_show_documents() {
         report["entries"].as_array().unwrap().iter().all(|e| e["status"] == "done" || e["status"] == "skipped"),
         "{report:#}"
     );
+    // Format 1.2: every file written carries its size, time and the sha256 of the bytes sent,
+    // which are the bytes now in place on the side it was written to.
+    let written: Vec<&Value> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["status"] == "done" && e["kind"] == "file" && matches!(e["action"].as_str(), Some("upload" | "download"))
+        })
+        .collect();
+    assert!(!written.is_empty(), "{report:#}");
+    for e in written {
+        let side = if e["action"] == "upload" { &remote } else { &local };
+        let bytes = std::fs::read(side.join(e["path"].as_str().unwrap())).unwrap();
+        assert_eq!(e["content"]["sha256"], ftpsync::model::digest::sha256_hex(&bytes), "{e:#}");
+        assert_eq!(e["content"]["size"], bytes.len() as u64, "{e:#}");
+        assert!(e["content"]["mtime"].as_f64().is_some(), "{e:#}");
+    }
+    // A report of format 1.1 (no `content`) stays valid.
+    let mut older = report.clone();
+    older["format_version"] = "1.1".into();
+    older["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .for_each(|e| drop(e.as_object_mut().unwrap().remove("content")));
+    assert_schema_valid("report", &older);
 
     // Applied again: the targets changed since, so the report says rejected, with the drift.
     let out = ftpsync(&["apply", s(&plan), "--json"]);

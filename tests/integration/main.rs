@@ -43,4 +43,5 @@ mod stalls;
 mod support;
 mod tls_data_first;
 mod unreadable;
+mod verify;
 mod workers_order;

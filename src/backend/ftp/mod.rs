@@ -11,11 +11,13 @@
 //!
 //! A connection is a [`session`] (connect, TLS, login), prepared after login by `setup`; what
 //! the server announced is its [`features`], and [`errors`] sorts failures into those worth a
-//! retry and final ones.
+//! retry and final ones. [`hash`] has the server hash its own files (`HASH`, `XSHA256`) for
+//! `ftpsync verify`.
 
 pub mod encoding;
 pub mod errors;
 pub mod features;
+pub mod hash;
 pub mod learned;
 pub mod list_method;
 pub mod listing;
@@ -103,6 +105,8 @@ struct Shared {
     learned: Arc<learned::Learned>,
     /// Whether folders can be renamed here, once probed ([`Target::renames_folders`]).
     folder_rename: std::sync::OnceLock<bool>,
+    /// How the server hashes files, as learnt so far ([`Target::hash_files`]).
+    hashing: hash::State,
 }
 
 impl Drop for Shared {
@@ -163,6 +167,7 @@ impl FtpTarget {
             list_method,
             learned,
             folder_rename: std::sync::OnceLock::new(),
+            hashing: Default::default(),
         });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         target.connect()?;
@@ -481,6 +486,16 @@ impl Target for FtpTarget {
                 (Err(e), _) => Err(e),
             }
         })
+    }
+
+    fn hash_files(
+        &mut self,
+        paths: &[RelPath],
+        alg: crate::model::digest::HashAlg,
+    ) -> Result<Vec<Result<crate::model::digest::Hashed>>> {
+        let abs: Vec<String> = paths.iter().map(|p| self.abs(p)).collect();
+        let shared = self.shared.clone();
+        self.retry(|s| hash::hash_files(s, &shared.hashing, &abs, alg))
     }
 
     fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {

@@ -1,6 +1,6 @@
 //! A scripted FTP server with every optional command ftpsync can use (`FEAT`, `MLSD`, `MLST`,
 //! `STAT -la` listings, `NOOP`, `EPSV`, `SIZE`, `MDTM`, `MFMT`, `SITE UTIME` in both forms,
-//! `MDTM` with a time, `OPTS UTF8 ON`) that refuses a chosen set of them with a chosen code,
+//! `MDTM` with a time, `OPTS UTF8 ON`, `HASH` with `OPTS HASH`, `XSHA256`/`XSHA512`) that refuses a chosen set of them with a chosen code,
 //! for the fallback tests. `FEAT` announces every feature whatever is refused (a server whose
 //! FEAT lies). It can also hang up after a chosen command, and answer like aioftp: a command
 //! it refuses at once, before the replies to the commands that came before it in the same
@@ -17,6 +17,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use sha2::Digest;
 
 use super::sockets;
 
@@ -224,6 +226,9 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
     // Replies held back behind a refusal (out-of-order mode).
     let mut held: Vec<String> = Vec::new();
     let mut line = Vec::new();
+    // The `HASH` algorithm selected on this connection (`OPTS HASH`); SHA-1 is the default
+    // this server announces, which it does not compute.
+    let mut hash_alg = "SHA-1".to_string();
     loop {
         if input.buffer().is_empty() && !held.is_empty() {
             for r in held.drain(..) {
@@ -266,9 +271,34 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             "USER" => reply("331 password please".into()),
             "PASS" => reply("230 logged in".into()),
             "TYPE" | "NOOP" => reply("200 ok".into()),
+            // draft-bryan-ftpext-hash: the algorithm is selected per connection.
+            "OPTS" if arg.to_ascii_uppercase().starts_with("HASH ") => match arg[5..].trim().to_ascii_uppercase().as_str() {
+                a @ ("SHA-256" | "SHA-512") => {
+                    hash_alg = a.to_string();
+                    reply(format!("200 {a}"))
+                }
+                _ => reply("504 algorithm not supported".into()),
+            },
             "OPTS" => reply("200 UTF8 on".into()),
+            // The draft's reply without the byte range; XSHA256's as some servers give it.
+            "HASH" | "XSHA256" | "XSHA512" => match tree.files.get(&arg) {
+                Some(_) if verb == "HASH" && hash_alg == "SHA-1" => reply("504 SHA-1 is not computed here".into()),
+                Some((c, _)) => {
+                    let alg = match verb.as_str() {
+                        "HASH" => hash_alg.as_str(),
+                        "XSHA512" => "SHA-512",
+                        _ => "SHA-256",
+                    };
+                    let hex = match alg {
+                        "SHA-512" => ftpsync::model::digest::hex(&sha2::Sha512::digest(c)),
+                        _ => ftpsync::model::digest::sha256_hex(c),
+                    };
+                    reply(if verb == "HASH" { format!("213 {alg} {hex} {arg}") } else { format!("213 {hex}") })
+                }
+                None => reply("550 no such file".into()),
+            },
             "SYST" => reply("215 UNIX Type: L8".into()),
-            "FEAT" => reply("211-Features:\r\n MLST type*;size*;modify*;\r\n MLSD\r\n SIZE\r\n MDTM\r\n MFMT\r\n UTF8\r\n EPSV\r\n211 End".into()),
+            "FEAT" => reply("211-Features:\r\n MLST type*;size*;modify*;\r\n MLSD\r\n SIZE\r\n MDTM\r\n MFMT\r\n UTF8\r\n EPSV\r\n HASH SHA-1*;SHA-256;SHA-512;MD5\r\n XSHA256\r\n XSHA512\r\n XMD5\r\n211 End".into()),
             "PWD" => reply("257 \"/\" is the current folder".into()),
             "CWD" if tree.dirs.contains(&normalise(&arg)) => {
                 cwd = normalise(&arg);
