@@ -319,9 +319,10 @@ impl SftpTarget {
     /// Renames `tmp` onto `dest`, replacing what is there. With `posix-rename@openssh.com` one
     /// atomic request. Without it (SFTP version 3's `RENAME` refuses a taken name), the old
     /// file is first renamed to a temporary name, in the same train of requests as the rename
-    /// into place and its removal: the name is missing only between two requests the server
-    /// handles one after the other, never for a round trip; after a failure the old file is
-    /// still there under its own or the temporary name (which the next apply removes).
+    /// into place: the name is missing only between two requests the server handles one after
+    /// the other, never for a round trip. The old file is removed once the new one is in
+    /// place; if the new one could not be placed, the old one is renamed back (and if even that
+    /// fails, it stays under the temporary name, which the next apply reports and removes).
     fn place(&mut self, tmp: &str, dest: &str, dest_rel: &RelPath) -> Result<()> {
         let sftp = self.sftp()?;
         let shared = self.shared.clone();
@@ -345,13 +346,20 @@ impl SftpTarget {
             let (d1, a1, t2, d2, a3) = (d.clone(), a.clone(), t.clone(), d.clone(), a.clone());
             let moved = send(async move { s1.rename(d1, a1).await.map(drop) });
             let placed = send(async move { s2.rename(t2, d2).await.map(drop) });
-            let removed = send(async move { s3.remove(a3).await.map(drop) });
-            let moved = moved.await;
-            placed.await.map_err(|e| failed(e, &doing))?;
-            if moved.is_ok() {
-                let _ = removed.await;
+            let (moved, placed) = (moved.await.is_ok(), placed.await);
+            match placed {
+                Ok(()) if moved => {
+                    let _ = s3.remove(a3).await;
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    if moved {
+                        let _ = s3.rename(a3, d).await;
+                    }
+                    Err(failed(e, &doing))
+                }
             }
-            Ok(())
         })
     }
 
@@ -823,8 +831,8 @@ impl SftpTarget {
         let now = crate::model::Clock::now(&crate::model::SystemClock);
         let Some(held) = self.lock.as_ref().filter(|h| lockfile::refresh_due(h.written, now)) else { return Ok(()) };
         let content = LockFile { lock_time: now, lock_holder: held.content.lock_holder.clone() };
-        let abs = self.lock_abs();
-        self.upload(&abs, &mut content.to_bytes().as_slice(), None)?;
+        // Written aside and renamed over the old one: the lock is never missing or half written.
+        self.store(&RelPath::root().join_unchecked(LOCK_FILE), &mut content.to_bytes().as_slice(), None, None)?;
         self.lock = Some(lockfile::Held { content, written: now });
         Ok(())
     }
