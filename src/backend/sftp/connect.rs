@@ -303,9 +303,10 @@ impl Unauthenticated {
         Ok(self.note(r))
     }
 
-    /// Whether the server still takes passwords.
+    /// Whether the server still takes passwords (as the `password` method, or as the answer
+    /// to a `keyboard-interactive` prompt, which PAM-based servers often offer instead).
     pub fn takes_password(&self) -> bool {
-        self.offers(russh::MethodKind::Password)
+        self.offers(russh::MethodKind::Password) || self.offers(russh::MethodKind::KeyboardInteractive)
     }
 
     /// Tries a password.
@@ -314,12 +315,38 @@ impl Unauthenticated {
         if !self.tried.iter().any(|t| t == "password") {
             self.tried.push("password".into());
         }
-        let r = self
-            .ssh
-            .authenticate_password(user, password.expose())
-            .await
-            .map_err(|e| Transient(format!("SSH login failed: {e}")))?;
-        Ok(self.note(r).then(|| Login::Password(password.clone())))
+        let lost = |e: russh::Error| Transient(format!("SSH login failed: {e}"));
+        let ok = if self.offers(russh::MethodKind::Password) {
+            let r = self.ssh.authenticate_password(user, password.expose()).await.map_err(lost)?;
+            self.note(r)
+        } else {
+            self.keyboard_interactive(user, password).await.map_err(lost)?
+        };
+        Ok(ok.then(|| Login::Password(password.clone())))
+    }
+
+    /// `keyboard-interactive` with the password as the answer to its one hidden prompt; a
+    /// server asking more (a one-time code...) is not answered.
+    async fn keyboard_interactive(&mut self, user: &str, password: &Secret) -> Result<bool, russh::Error> {
+        use russh::client::KeyboardInteractiveAuthResponse as R;
+        let mut reply = self.ssh.authenticate_keyboard_interactive_start(user, None).await?;
+        for _ in 0..4 {
+            reply = match reply {
+                R::Success => return Ok(true),
+                R::Failure { remaining_methods, .. } => {
+                    self.offered = Some(remaining_methods.iter().copied().collect());
+                    return Ok(false);
+                }
+                R::InfoRequest { prompts, .. } if prompts.is_empty() => {
+                    self.ssh.authenticate_keyboard_interactive_respond(Vec::new()).await?
+                }
+                R::InfoRequest { prompts, .. } if prompts.len() == 1 && !prompts[0].echo => {
+                    self.ssh.authenticate_keyboard_interactive_respond(vec![password.expose().to_string()]).await?
+                }
+                R::InfoRequest { .. } => return Ok(false),
+            };
+        }
+        Ok(false)
     }
 
     /// Logs in again the way an earlier connection did.
@@ -349,7 +376,7 @@ impl Unauthenticated {
             self.tried.join(", ")
         };
         let offered = match &self.offered {
-            Some(o) => o.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>().join(", "),
+            Some(o) => o.iter().map(String::from).collect::<Vec<_>>().join(", "),
             None => "unknown".into(),
         };
         let msg =
