@@ -28,6 +28,14 @@ use crate::backend::{LoginRefused, Transient};
 /// The SFTP extension that replaces a file atomically (rename(2)); OpenSSH offers it.
 pub const POSIX_RENAME: &str = "posix-rename@openssh.com";
 
+/// Runs one step of connecting or logging in, bounded by the timeout: a server that stops
+/// answering is a lost connection ([`Transient`]), never a hang.
+pub async fn bounded<T>(timeout: Duration, step: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(timeout, step)
+        .await
+        .map_err(|_| Transient(format!("the SSH server did not answer in time ({} s, --timeout)", timeout.as_secs())))?
+}
+
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct Settings {
@@ -393,8 +401,9 @@ impl Unauthenticated {
     /// Opens the SFTP channel.
     pub async fn sftp(self, timeout: Duration) -> Result<Conn> {
         let lost = |e: russh::Error| Transient(format!("cannot open the SFTP channel: {e}"));
-        let channel = self.ssh.channel_open_session().await.map_err(lost)?;
-        channel.request_subsystem(true, "sftp").await.map_err(lost)?;
+        let channel =
+            bounded(timeout, async { self.ssh.channel_open_session().await.map_err(|e| lost(e).into()) }).await?;
+        bounded(timeout, async { channel.request_subsystem(true, "sftp").await.map_err(|e| lost(e).into()) }).await?;
         let config = russh_sftp::client::Config {
             request_timeout_secs: timeout.as_secs().max(1),
             max_concurrent_reads: 64,

@@ -80,13 +80,13 @@ impl Shared {
     /// A new connection, logged in the way the first one was.
     fn reconnect(&self) -> Result<Conn> {
         let server = self.settings.url.display();
-        self.rt().block_on(async {
+        self.rt().block_on(connect::bounded(self.settings.timeout * 3, async {
             let mut un = connect::connect(&self.settings).await?;
             if !un.again(&self.user, &self.login).await? {
                 return Err(un.refused(&server));
             }
             un.sftp(self.settings.timeout).await
-        })
+        }))
     }
 }
 
@@ -127,15 +127,15 @@ impl Opening {
 
     /// Learns the methods the server takes; `Some` when it needs none.
     pub fn try_nothing(&mut self, user: &str) -> Result<Option<Login>> {
-        Ok(self.rt.block_on(self.un.methods(user))?.then_some(Login::Nothing))
+        Ok(self.rt.block_on(connect::bounded(self.settings.timeout, self.un.methods(user)))?.then_some(Login::Nothing))
     }
 
     pub fn try_agent(&mut self, user: &str) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.agent(user))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.agent(user)))
     }
 
     pub fn try_keys(&mut self, user: &str, keys: &[KeyFile]) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.keys(user, keys))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.keys(user, keys)))
     }
 
     pub fn takes_password(&self) -> bool {
@@ -143,7 +143,7 @@ impl Opening {
     }
 
     pub fn try_password(&mut self, user: &str, password: &super::secret::Secret) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.password(user, password))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.password(user, password)))
     }
 
     /// The error when no method worked.
