@@ -64,6 +64,8 @@ struct Shared {
     login: Login,
     options: Options,
     temp_counter: AtomicU64,
+    /// Never use `posix-rename@openssh.com` ([`SftpTarget::without_posix_rename`]).
+    no_posix_rename: std::sync::atomic::AtomicBool,
     /// The server's clock minus ours, learnt from the lock file's time.
     time_offset: Mutex<f64>,
     /// Logged-in connections not in use (the scan's, for apply's workers).
@@ -175,6 +177,7 @@ impl Opening {
             login,
             options,
             temp_counter: AtomicU64::new(0),
+            no_posix_rename: Default::default(),
             time_offset: Mutex::new(0.0),
             spare: Mutex::new(Vec::new()),
             rt: Some(rt),
@@ -240,7 +243,15 @@ impl SftpTarget {
     }
 
     fn posix_rename(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.posix_rename)
+        !self.shared.no_posix_rename.load(Ordering::Relaxed) && self.conn.as_ref().is_some_and(|c| c.posix_rename)
+    }
+
+    /// Replaces files as on a server without `posix-rename@openssh.com` ([`SftpTarget::place`]'s
+    /// fallback), on every connection of this target: how the tests reach that path on servers
+    /// that all offer the extension.
+    pub fn without_posix_rename(self) -> SftpTarget {
+        self.shared.no_posix_rename.store(true, Ordering::Relaxed);
+        self
     }
 
     /// Runs `op` on the live connection, reconnecting and trying again (with growing pauses)
