@@ -10,6 +10,8 @@
 #   absolute paths of the served folders;
 # - Twisted's FTP server and aioftp (.ci/twistedftpd.py, .ci/aioftpd.py): plain FTP only
 #   (neither offers AUTH TLS).
+# - SFTP: OpenSSH's sshd (internal-sftp, chrooted) and proftpd's mod_sftp, each with a password
+#   login and a key-only login, both landing in `/site` (see "SFTP servers" below).
 # Each server is started as the leader of its own process group (socat's per-connection
 # children and the ftpds they run are in it): stop a server with `kill -- -PID`.
 #
@@ -26,6 +28,14 @@
 #   FTPSYNC_TEST_SERVER_ROOTS     NAME=DIR;...  the folder on disk that is "/" for that login
 #   FTPSYNC_TEST_SERVER_VERSIONS  NAME=VERSION;...
 #   FTPSYNC_TEST_CA               PEM file of the test CA (the servers' certificates chain to it)
+#   FTPSYNC_TEST_SFTP_SERVERS     NAME=sftp://USER:PASSWORD@127.0.0.1:PORT/site;...  (the password
+#                                 login; names sshd, proftpd-sftp)
+#   FTPSYNC_TEST_SFTP_ROOTS       NAME=DIR;...  the folder on disk that is the URL's /site
+#   FTPSYNC_TEST_SFTP_KNOWN_HOSTS known_hosts file with every SFTP server's host keys
+#                                 ([127.0.0.1]:PORT form)
+#   FTPSYNC_TEST_SFTP_KEY_USER    NAME=USER;...  the key-only login (same /site)
+#   FTPSYNC_TEST_SFTP_KEY_DIR     id_ed25519, id_rsa (no passphrase) and id_ed25519_enc (passphrase
+#                                 ftpsync-test-passphrase), each authorized for the key logins
 #   FTPSYNC_SERVER_PIDS           the server processes (space-separated), each the leader of its
 #                                 own process group, for the caller to stop (kill -- -PID)
 #   FTPSYNC_SERVER_RUNTIME        the runtime folder, for the caller to remove
@@ -34,7 +44,7 @@
 # URLs carry user and password (hex, so no escaping is needed); ";" never occurs in them.
 #
 # Needs root (apt, system users, servers that chroot). Installs idempotently: apt packages
-# proftpd-basic + proftpd-mod-crypto, socat; vsftpd, pure-ftpd, inetutils-ftpd and ftpd-ssl via
+# proftpd-basic + proftpd-mod-crypto, socat, openssh-server + openssh-client; vsftpd, pure-ftpd, inetutils-ftpd and ftpd-ssl via
 # `apt-get download` + `dpkg-deb -x` (Debian's FTP servers conflict with each other, and the
 # last two pull in an inetd listening on port 21 on every interface); pyftpdlib + pyOpenSSL,
 # Twisted, aioftp, each in a venv of the system Python. Creates the system user ftpsync-ci (no
@@ -44,7 +54,9 @@
 # it runs in a private mount namespace that sees a copy of /etc/pam.d with the package's
 # pam.d/ftp, so nothing of the host is changed; where mount namespaces are not allowed, the
 # file is installed as /etc/pam.d/ftp for the run (only when no such file exists) and listed
-# in FTPSYNC_SERVER_REMOVE. On failure it stops what it started and prints the server's log.
+# in FTPSYNC_SERVER_REMOVE. Creates the SFTP logins ftpsync-sftp (password) and ftpsync-sftp-key
+# (keys only, same uid); sshd's chroot is made under /srv (listed in FTPSYNC_SERVER_REMOVE).
+# On failure it stops what it started and prints the server's log.
 set -euo pipefail
 
 [[ $# -eq 2 ]] || { echo "usage: $0 CACHE_DIR ENV_FILE" >&2; exit 2; }
