@@ -29,7 +29,12 @@ import subprocess
 import sys
 import time
 
-CLI, SRV = "ftpb-cli", "ftpb-srv"
+# NETLAB_NAME (default "ftpb") names the namespaces and the relay's devices, so that two
+# benchmarks (bench/ftp_bench.py, bench/sftp_bench.py) can run at once without one's setup
+# tearing down the other's lab; the relay, a child process, reads the same variable.
+NAME = os.environ.get("NETLAB_NAME", "ftpb")
+CLI, SRV = f"{NAME}-cli", f"{NAME}-srv"
+TUN_CLI, TUN_SRV = f"t{NAME}c"[:15], f"t{NAME}s"[:15]
 FAST_CLI, FAST_SRV = "198.18.0.1", "198.18.0.2"
 SLOW_CLI, SLOW_SRV = "198.18.1.1", "198.18.1.2"
 
@@ -114,8 +119,8 @@ def relay(delay_ms, log_path=None, log_port=None):
         fcntl.ioctl(fd, tunsetiff, struct.pack("16sH", name.encode(), iff_tun | iff_no_pi))
         return fd
 
-    fc, fs = tun("tbcli"), tun("tbsrv")
-    for dev, ns, mine, peer in (("tbcli", CLI, SLOW_CLI, SLOW_SRV), ("tbsrv", SRV, SLOW_SRV, SLOW_CLI)):
+    fc, fs = tun(TUN_CLI), tun(TUN_SRV)
+    for dev, ns, mine, peer in ((TUN_CLI, CLI, SLOW_CLI, SLOW_SRV), (TUN_SRV, SRV, SLOW_SRV, SLOW_CLI)):
         sh("ip", "link", "set", dev, "netns", ns)
         sh("ip", "-n", ns, "addr", "add", mine + "/32", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up", "mtu", "1500")
