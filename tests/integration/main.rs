@@ -17,6 +17,7 @@ mod fuzzed;
 mod golden;
 mod golden_ftp;
 mod hostile;
+mod hostile_sftp;
 mod interop;
 mod interrupted;
 mod json_docs;
