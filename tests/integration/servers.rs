@@ -64,7 +64,7 @@ use suppaftp::types::FileType;
 
 use crate::support::{settings, workers};
 
-mod sftp;
+pub(crate) mod sftp;
 mod staged;
 
 /// Bound on every socket operation of the FTP client.

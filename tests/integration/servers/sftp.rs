@@ -30,7 +30,7 @@ use crate::support::world::{bounded_output, text};
 pub(super) const CI_SFTP_SERVERS: [&str; 2] = ["sshd", "proftpd-sftp"];
 
 /// One SFTP server of the environment.
-pub(super) struct SftpServer {
+pub(crate) struct SftpServer {
     pub name: String,
     pub version: String,
     /// The folder on disk that is the URL's path.
@@ -47,8 +47,22 @@ pub(super) struct SftpServer {
 impl SftpServer {
     /// The URL of `folder` below the server's path, without the password (the binary takes it
     /// from the environment, as a CI job would).
-    fn url(&self, user: &str, folder: &str) -> String {
+    pub(crate) fn url(&self, user: &str, folder: &str) -> String {
         format!("sftp://{user}@{}{}/{folder}", self.address, self.path.trim_end_matches('/'))
+    }
+
+    /// The password login's URL of `folder`, with the password (for pyftpsync).
+    pub(crate) fn url_with_password(&self, folder: &str) -> String {
+        self.url(&format!("{}:{}", self.user, self.password), folder)
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The folder on disk that is the URL's path.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
     }
 }
 
@@ -61,7 +75,7 @@ fn parse(name: &str, url: &str) -> (String, String, String, String) {
     (user.into(), password.into(), address.into(), if path.is_empty() { "/".into() } else { path.into() })
 }
 
-pub(super) fn servers_from_env() -> Vec<SftpServer> {
+pub(crate) fn servers_from_env() -> Vec<SftpServer> {
     let roots: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SFTP_ROOTS").into_iter().collect();
     let key_users: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SFTP_KEY_USER").into_iter().collect();
     let versions: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SERVER_VERSIONS").into_iter().collect();
@@ -89,14 +103,35 @@ pub(super) fn servers_from_env() -> Vec<SftpServer> {
 fn home(scratch: &Path, server: &SftpServer) -> PathBuf {
     let home = scratch.join(format!("{}-sftp-home", server.name));
     fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/known_hosts"), known_hosts()).unwrap();
+    home
+}
+
+/// The run's known_hosts file (`FTPSYNC_TEST_SFTP_KNOWN_HOSTS`).
+fn known_hosts() -> String {
     let known = std::env::var_os("FTPSYNC_TEST_SFTP_KNOWN_HOSTS").expect("FTPSYNC_TEST_SFTP_KNOWN_HOSTS is not set");
-    fs::copy(&known, home.join(".ssh/known_hosts"))
-        .unwrap_or_else(|e| panic!("{}: {e}", PathBuf::from(&known).display()));
+    fs::read_to_string(&known).unwrap_or_else(|e| panic!("{}: {e}", PathBuf::from(&known).display()))
+}
+
+/// A HOME for both tools against one server: pysftp (pyftpsync) looks a host up without its
+/// port, so this server's keys are there under the plain host too (only this server's: two
+/// servers on 127.0.0.1 would otherwise claim the same name).
+pub(crate) fn home_for_both(dir: &Path, server: &SftpServer) -> PathBuf {
+    let home = dir.join(format!("{}-home", server.name));
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let bracketed = format!("[{host}]:{port} ");
+    let mut lines = String::new();
+    for line in known_hosts().lines().filter(|l| l.starts_with(&bracketed)) {
+        lines.push_str(&format!("{line}\n{host} {}\n", &line[bracketed.len()..]));
+    }
+    assert!(!lines.is_empty(), "{}: no host key for {} in FTPSYNC_TEST_SFTP_KNOWN_HOSTS", server.name, server.address);
+    fs::write(home.join(".ssh/known_hosts"), lines).unwrap();
     home
 }
 
 /// Runs the binary (bounded) with the server's password in the environment.
-fn binary(server: &SftpServer, home: &Path, args: &[&str]) -> Output {
+pub(crate) fn binary(server: &SftpServer, home: &Path, args: &[&str]) -> Output {
     let mut cmd = ftpsync_command(args);
     cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"])
         .env("HOME", home)
