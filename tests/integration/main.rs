@@ -16,6 +16,7 @@ mod ftp_quirks;
 mod fuzzed;
 mod golden;
 mod golden_ftp;
+mod golden_sftp;
 mod hostile;
 mod hostile_sftp;
 mod interop;
