@@ -27,7 +27,7 @@ use ftpsync::settings::Connection;
 use serde_json::Value;
 
 use crate::golden::{load_scenarios, observe_with};
-use crate::servers::sftp::{SftpServer, servers_from_env};
+use crate::servers::sftp::{Served, SftpServer, servers_from_env};
 use crate::support::fixture::{self, MODIFY, X_EDITS};
 use crate::support::{settings, workers};
 
@@ -97,7 +97,8 @@ fn pyftpsync_fixture_scenarios_over_sftp() {
     let scenarios = load_scenarios();
     let local_base = tempfile::tempdir().unwrap();
     let stamp = format!("golden-{}-{}", std::process::id(), SystemClock.now() as u64);
-    let served_base = server.root().join(&stamp);
+    let served = Served(server.root().join(&stamp));
+    let served_base = &served.0;
     let root_of = |key: &str, variant: &str| match variant {
         "fs" => local_base.path().join(format!("{key}-fs")),
         _ => served_base.join(key),
@@ -113,7 +114,7 @@ fn pyftpsync_fixture_scenarios_over_sftp() {
                 let mut r: Box<dyn Target> = if variant == "fs" {
                     Box::new(LocalTarget::open(&root.join("remote")).unwrap())
                 } else {
-                    chown_like_root(&server, &served_base);
+                    chown_like_root(&server, served_base);
                     open_remote(&server, &format!("{stamp}/{}/remote", s.key), &pin)
                 };
                 let plan =
@@ -124,7 +125,7 @@ fn pyftpsync_fixture_scenarios_over_sftp() {
                 r.close().unwrap();
             }
             if variant == "sftp" {
-                chown_like_root(&server, &served_base);
+                chown_like_root(&server, served_base);
             }
         }
     }
@@ -156,6 +157,6 @@ fn pyftpsync_fixture_scenarios_over_sftp() {
             failures.push(format!("{}:\n  local:  {}\n  sftp:   {}", s.key, observed[0], observed[1]));
         }
     }
-    let _ = fs::remove_dir_all(&served_base);
+    drop(served);
     assert!(failures.is_empty(), "SFTP runs differ from local runs:\n{}", failures.join("\n"));
 }

@@ -170,7 +170,7 @@ mod over_sftp {
     use serde_json::Value;
 
     use super::{SCENARIOS, observed_tree, run_pyftpsync, s, with_differences};
-    use crate::servers::sftp::{SftpServer, binary, home_for_both, servers_from_env};
+    use crate::servers::sftp::{Served, SftpServer, binary, home_for_both, servers_from_env};
     use crate::support::fixture::{self, MODIFY};
     use crate::support::pyftpsync;
 
@@ -240,14 +240,15 @@ mod over_sftp {
             Order::FtpsyncFirst => ("ftpsync", "pyftpsync"),
         };
         let stamp = format!("interop-{test:?}-{order:?}-{}", std::process::id());
-        let served_base: PathBuf = server.root().join(&stamp);
+        let served = Served(server.root().join(&stamp));
+        let served_base: &PathBuf = &served.0;
         let folder = |key: &str| format!("{stamp}/{key}/remote");
         for (key, _) in SCENARIOS {
             // local/ and remote/ side by side in the served area, so that the fixture's
             // remote edits are made on the served folder on disk.
             let root = served_base.join(key);
             fixture::initial_local(&root);
-            chown_like_root(server, &served_base);
+            chown_like_root(server, served_base);
             sync_with(first, exe, server, &home, &root.join("local"), &folder(key), "skip");
         }
         std::thread::sleep(std::time::Duration::from_millis(2100));
@@ -259,7 +260,6 @@ mod over_sftp {
             sync_with(then, exe, server, &home, &root.join("local"), &folder(key), resolve);
             out.push((key, comparable(observed_tree(&root))));
         }
-        let _ = fs::remove_dir_all(&served_base);
         out
     }
 

@@ -60,9 +60,32 @@ impl SftpServer {
         &self.user
     }
 
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// `host:port`.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The URL's path (`/site`).
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The folder on disk that is the URL's path.
     pub(crate) fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+/// A folder made in a served root, removed when dropped (also when a check panics).
+pub(crate) struct Served(pub PathBuf);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
