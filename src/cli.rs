@@ -128,9 +128,18 @@ pub struct ConnArgs {
     /// Save the password to the keyring after a successful login.
     #[arg(long)]
     pub store_password: bool,
-    /// Accepted for pyftpsync compatibility (SFTP is not supported).
-    #[arg(long, hide = true)]
+    /// SFTP: do not verify the server's host key (dangerous; pyftpsync's flag).
+    #[arg(long)]
     pub no_verify_host_keys: bool,
+    /// SFTP: a private key file to log in with (repeatable; tried after the ssh-agent's keys
+    /// and before the default keys in ~/.ssh). An encrypted key takes its passphrase from
+    /// FTPSYNC_SSH_KEY_PASSPHRASE or a prompt.
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// SFTP: accept only the host key with this fingerprint (`SHA256:...`, as `ssh-keygen -l`
+    /// prints it; repeatable) instead of looking it up in ~/.ssh/known_hosts.
+    #[arg(long = "host-key", value_name = "SHA256:...")]
+    pub host_keys: Vec<String>,
     /// Trust the certificates in this PEM file for FTPS (instead of the system roots).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,

@@ -58,8 +58,12 @@ pub struct Connection {
     pub no_netrc: bool,
     /// Save the password to the keyring after a successful login.
     pub store_password: bool,
-    /// Accepted for pyftpsync compatibility (SFTP is not supported).
+    /// SFTP: the host key is not verified.
     pub no_verify_host_keys: bool,
+    /// SFTP: `--ssh-key` files, in order.
+    pub ssh_keys: Vec<PathBuf>,
+    /// SFTP: `--host-key` fingerprints (the plan's, at apply).
+    pub host_keys: Vec<String>,
     /// Trust the certificates in this PEM file for FTPS (instead of the system roots).
     pub ca_file: Option<PathBuf>,
     /// Do not verify the FTPS server certificate.
@@ -88,6 +92,8 @@ impl Connection {
             no_netrc: a.no_netrc,
             store_password: a.store_password,
             no_verify_host_keys: a.no_verify_host_keys,
+            ssh_keys: a.ssh_keys.clone(),
+            host_keys: a.host_keys.clone(),
             ca_file: a.ca_file.clone(),
             insecure: a.insecure,
             implicit_tls: a.implicit_tls,
@@ -109,6 +115,8 @@ impl Connection {
             no_netrc: true,
             store_password: false,
             no_verify_host_keys: false,
+            ssh_keys: Vec::new(),
+            host_keys: Vec::new(),
             ca_file: None,
             insecure: false,
             implicit_tls: false,

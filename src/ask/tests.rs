@@ -47,7 +47,13 @@ fn conflict(path: &str, local: Option<f64>, remote: Option<f64>) -> PlanEntry {
 }
 
 fn plan(mode: Mode, entries: Vec<PlanEntry>) -> Plan {
-    let desc = |url: &str| TargetDesc { kind: TargetKind::Local, url: url.into(), id: url.into(), display: url.into() };
+    let desc = |url: &str| TargetDesc {
+        kind: TargetKind::Local,
+        url: url.into(),
+        id: url.into(),
+        display: url.into(),
+        host_key: None,
+    };
     Plan {
         format: "ftpsync-plan".into(),
         format_version: "1.0".into(),

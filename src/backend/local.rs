@@ -44,6 +44,7 @@ impl LocalTarget {
             id: shown.clone(),
             display: shown,
             records_mtimes: false,
+            host_key: None,
         };
         Ok(LocalTarget { root, info })
     }

@@ -160,6 +160,7 @@ impl MemoryFs {
                 id: format!("mem/{name}"),
                 display: format!("mem://{name}"),
                 records_mtimes,
+                host_key: None,
             },
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! A [`Target`] lists folders, streams files in and out, creates and removes entries. The
 //! local folder ([`local::LocalTarget`]), the in-memory tree used by tests
-//! ([`memory::MemoryTarget`]) and FTP servers all implement it, so scanning, planning and apply
+//! ([`memory::MemoryTarget`]), FTP servers and SFTP servers ([`sftp::SftpTarget`]) all implement it, so scanning, planning and apply
 //! never know which one they talk to. Writes are atomic: a file is written under a temporary
 //! name and renamed into place only when complete.
 //!
@@ -17,6 +17,7 @@ pub mod local;
 pub mod memory;
 pub mod pool;
 pub mod secret;
+pub mod sftp;
 pub mod url;
 
 use std::io::Read;

@@ -1,6 +1,7 @@
-//! Where a target lives: a local folder or an FTP URL, parsed as pyftpsync parses it.
+//! Where a target lives: a local folder, an FTP or an SFTP URL, parsed as pyftpsync parses it.
 //!
-//! `ftp://[user[:password]@]host[:port]/path` and `ftps://` (explicit TLS). The user part ends
+//! `ftp://[user[:password]@]host[:port]/path`, `ftps://` (explicit TLS) and `sftp://` (SFTP
+//! over SSH, port 22; the path is absolute on the server, as in pyftpsync 4). The user part ends
 //! at the last `@`; the password is percent-decoded, the user name is not (pyftpsync 4.1).
 //! Anything without one of these schemes is a local path. A parsed URL never shows its
 //! password: [`FtpUrl::redacted`] is what goes into plans, reports and messages.
@@ -20,9 +21,11 @@ pub enum Tls {
     Explicit,
     /// TLS from the first byte (`--implicit-tls`, usually port 990).
     Implicit,
+    /// Not FTP at all: `sftp://`, SFTP over SSH (which brings its own encryption).
+    Ssh,
 }
 
-/// A parsed FTP location.
+/// A parsed FTP or SFTP location.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FtpUrl {
     pub tls: Tls,
@@ -44,13 +47,18 @@ impl fmt::Debug for FtpUrl {
 
 impl FtpUrl {
     pub fn scheme(&self) -> &'static str {
-        if self.tls == Tls::None { "ftp" } else { "ftps" }
+        match self.tls {
+            Tls::None => "ftp",
+            Tls::Explicit | Tls::Implicit => "ftps",
+            Tls::Ssh => "sftp",
+        }
     }
 
     /// The port to connect to.
     pub fn effective_port(&self) -> u16 {
         match (self.port, self.tls) {
             (0, Tls::Implicit) => 990,
+            (0, Tls::Ssh) => 22,
             (0, _) => 21,
             (p, _) => p,
         }
@@ -73,7 +81,7 @@ impl FtpUrl {
         format!("{}{}", self.host, self.path)
     }
 
-    /// pyftpsync's display name: `ftp://HOST/ROOT`.
+    /// pyftpsync's display name: `ftp://HOST/ROOT` (`sftp://HOST/ROOT`).
     pub fn display(&self) -> String {
         format!("{}://{}{}", self.scheme(), self.host_for_url(), self.path)
     }
@@ -84,6 +92,8 @@ impl FtpUrl {
 pub enum Location {
     Local(PathBuf),
     Ftp(FtpUrl),
+    /// An `sftp://` URL ([`Tls::Ssh`]).
+    Sftp(FtpUrl),
 }
 
 impl Location {
@@ -95,7 +105,7 @@ impl Location {
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "ftp" => Tls::None,
             "ftps" => Tls::Explicit,
-            "sftp" => bail!("sftp:// targets are not supported by ftpsync; use ftp:// or ftps://"),
+            "sftp" => Tls::Ssh,
             _ => return Ok(Location::Local(expand_home(s))),
         };
         let (netloc, path) = match rest.find('/') {
@@ -122,7 +132,16 @@ impl Location {
             path.pop();
         }
         let user = user.filter(|u| !u.is_empty());
-        Ok(Location::Ftp(FtpUrl { tls, host: host.to_ascii_lowercase(), port, user, password, path }))
+        let url = FtpUrl { tls, host: host.to_ascii_lowercase(), port, user, password, path };
+        Ok(if tls == Tls::Ssh { Location::Sftp(url) } else { Location::Ftp(url) })
+    }
+
+    /// The server URL of a remote location (FTP or SFTP), `None` for a folder.
+    pub fn remote(&self) -> Option<&FtpUrl> {
+        match self {
+            Location::Local(_) => None,
+            Location::Ftp(u) | Location::Sftp(u) => Some(u),
+        }
     }
 }
 
@@ -221,7 +240,21 @@ mod tests {
         assert_eq!(ftp("ftp://h/a/b/").path, "/a/b");
         assert_eq!(ftp("ftp://[::1]:21/x").host, "::1");
         assert!(matches!(Location::parse("http://x/y").unwrap(), Location::Local(_)));
-        assert!(Location::parse("sftp://x/y").is_err());
+        let Location::Sftp(u) = Location::parse("sftp://joe:p%40w@Example.com:2222/var/www/").unwrap() else {
+            panic!("not sftp")
+        };
+        assert_eq!((u.effective_port(), u.host.as_str(), u.path.as_str()), (2222, "example.com", "/var/www"));
+        assert_eq!((u.user.as_deref(), u.password.as_deref()), (Some("joe"), Some("p@w")));
+        assert_eq!(
+            (u.id(), u.display(), u.redacted()),
+            (
+                "example.com/var/www".into(),
+                "sftp://example.com/var/www".into(),
+                "sftp://joe@example.com:2222/var/www".into()
+            )
+        );
+        let Location::Sftp(u) = Location::parse("sftp://h").unwrap() else { panic!("not sftp") };
+        assert_eq!((u.effective_port(), u.path.as_str()), (22, "/"));
     }
 
     #[test]

@@ -5,12 +5,31 @@ use anyhow::Result;
 
 use super::finish::Finish;
 use super::targets::{open, open_folder};
+use crate::backend::Target;
+use crate::backend::sftp::connect::HostKeyRefused;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
 use crate::output::progress::watched::Watched;
 use crate::plan::document::TargetDesc;
 use crate::plan::load;
-use crate::settings::{ApplyPlanSettings, Global};
+use crate::settings::{ApplyPlanSettings, Connection, Global};
+
+/// Opens the plan's remote side. An SFTP server must present the host key the plan recorded
+/// (whatever known_hosts or `--host-key` say): another key is a reason to reject the plan.
+fn open_remote(desc: &TargetDesc, conn: &Connection, printer: &Printer, create: bool) -> Result<Box<dyn Target>> {
+    let Some(fp) = &desc.host_key else { return open(&desc.url, conn, printer, create) };
+    let pinned = Connection { host_keys: vec![fp.clone()], no_verify_host_keys: false, ..conn.clone() };
+    open(&desc.url, &pinned, printer, create).map_err(|e| {
+        match e.chain().find_map(|c| c.downcast_ref::<HostKeyRefused>()) {
+            Some(refused) => ExitError::rejected(format!(
+                "plan rejected: {} no longer presents the host key the plan was made with ({fp}): {refused}",
+                desc.display
+            ))
+            .into(),
+            None => e,
+        }
+    })
+}
 
 pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, args.no_color);
@@ -32,7 +51,7 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         Some(dir) => open_folder(dir)?,
         None => open(&plan.local.url, &args.conn, &printer, false)?,
     };
-    let remote = open(&plan.remote.url, &args.conn, &printer, plan.options.create_folder)?;
+    let remote = open_remote(&plan.remote, &args.conn, &printer, plan.options.create_folder)?;
     if args.local.is_some() {
         // Another checkout: the folder differs by design; its content is checked like any other.
         let info = local.info();

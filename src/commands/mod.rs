@@ -10,6 +10,7 @@ pub mod recover;
 pub mod run;
 pub mod scan;
 pub mod serve;
+pub mod sftp_login;
 pub mod show;
 pub mod sync;
 pub mod targets;

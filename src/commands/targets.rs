@@ -1,5 +1,5 @@
-//! Opening the targets a command names: folders, and FTP/FTPS servers with their credentials
-//! and TLS settings.
+//! Opening the targets a command names: folders, FTP/FTPS servers with their credentials
+//! and TLS settings, and SFTP servers with their host keys and logins (`sftp.rs` beside this).
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +23,7 @@ pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: b
     match Location::parse(location).map_err(|e| ExitError::usage(format!("{}: {e}", redact_raw(location))))? {
         Location::Local(path) => open_folder(&path),
         Location::Ftp(url) => Ok(Box::new(open_ftp(url, conn, printer, create_root)?)),
+        Location::Sftp(url) => Ok(Box::new(super::sftp_login::open_sftp(url, conn, printer, create_root)?)),
     }
 }
 
@@ -30,7 +31,7 @@ pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: b
 /// folder on the FTP server.
 pub fn root_path(info: &TargetInfo) -> String {
     match Location::parse(&info.url) {
-        Ok(Location::Ftp(url)) => url.path,
+        Ok(Location::Ftp(url) | Location::Sftp(url)) => url.path,
         _ => info.url.clone(),
     }
 }
@@ -125,8 +126,10 @@ pub fn open_pair(
     if remote == "." {
         return Err(ExitError::usage("'.' is expected to be the local target (not remote)").into());
     }
-    if matches!(Location::parse(local), Ok(Location::Ftp(_))) {
-        return Err(ExitError::usage("the local target must be a folder; the remote one may be an FTP URL").into());
+    if matches!(Location::parse(local), Ok(Location::Ftp(_) | Location::Sftp(_))) {
+        return Err(
+            ExitError::usage("the local target must be a folder; the remote one may be an FTP or SFTP URL").into()
+        );
     }
     Ok((open(local, conn, printer, false)?, open(remote, conn, printer, create_root)?))
 }

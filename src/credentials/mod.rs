@@ -18,6 +18,7 @@
 
 pub mod netrc;
 mod prompt;
+pub use self::prompt::os_login_name;
 mod store;
 
 use std::cell::Cell;

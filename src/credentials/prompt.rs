@@ -61,7 +61,7 @@ pub(super) fn home_dir() -> Option<PathBuf> {
 
 /// Python's `getpass.getuser()`: `LOGNAME`, `USER`, `LNAME`, `USERNAME`, then the password
 /// database entry of the current user.
-pub(super) fn os_login_name() -> Option<String> {
+pub fn os_login_name() -> Option<String> {
     let from_env =
         ["LOGNAME", "USER", "LNAME", "USERNAME"].iter().filter_map(|n| std::env::var(n).ok()).find(|u| !u.is_empty());
     from_env.or_else(passwd_name)

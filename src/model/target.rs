@@ -7,6 +7,7 @@
 pub enum TargetKind {
     Local,
     Ftp,
+    Sftp,
     Memory,
 }
 
@@ -23,4 +24,7 @@ pub struct TargetInfo {
     /// True when the real modification time of uploaded files is remembered in the `mtimes`
     /// map of the folder's metadata (pyftpsync does this for FTP targets).
     pub records_mtimes: bool,
+    /// The `SHA256:` fingerprint of the host key the server presented (SFTP): recorded in the
+    /// plan, and apply refuses a server presenting another.
+    pub host_key: Option<String>,
 }

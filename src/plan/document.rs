@@ -57,11 +57,20 @@ pub struct TargetDesc {
     pub url: String,
     pub id: String,
     pub display: String,
+    /// SFTP: the `SHA256:` fingerprint of the server's host key when the plan was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
 }
 
 impl From<&TargetInfo> for TargetDesc {
     fn from(info: &TargetInfo) -> Self {
-        TargetDesc { kind: info.kind, url: info.url.clone(), id: info.id.clone(), display: info.display.clone() }
+        TargetDesc {
+            kind: info.kind,
+            url: info.url.clone(),
+            id: info.id.clone(),
+            display: info.display.clone(),
+            host_key: info.host_key.clone(),
+        }
     }
 }
 

@@ -39,6 +39,8 @@ mod scan_tree;
 mod serve_clients;
 mod server;
 mod servers;
+mod sftp_auth;
+mod sftp_primitives;
 mod staged_faults;
 mod stall_steps;
 mod stalls;

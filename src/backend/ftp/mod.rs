@@ -130,6 +130,7 @@ impl FtpTarget {
             id: url.id(),
             display: url.display(),
             records_mtimes: true,
+            host_key: None,
         };
         let learned: Arc<learned::Learned> = Default::default();
         let list_method = list_method::ListMethod::new(url.display(), learned.clone());

@@ -10,6 +10,7 @@ pub mod iis_ftp;
 pub mod pty;
 pub mod refusing_ftp;
 pub mod scenarios;
+pub mod sftp;
 pub mod sockets;
 pub mod truth;
 pub mod world;

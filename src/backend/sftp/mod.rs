@@ -1,0 +1,832 @@
+//! SFTP servers (`sftp://`) as a target.
+//!
+//! [`connect`] makes one SSH connection (host key judged by [`hostkeys`], login by agent, key
+//! files or password) with an SFTP channel; [`SftpTarget`] is one such connection rooted at
+//! the URL's folder, with the same guarantees as FTP: every file is written under a temporary
+//! name, its size checked with a stat and its time set (`FSETSTAT`, in the same train of
+//! requests as the data: [`transfer`]), then renamed into place with
+//! `posix-rename@openssh.com`, which replaces atomically. A server without that extension
+//! gets the fallback described at [`SftpTarget::place`]. Folders are listed with their
+//! attributes (`READDIR`), several at once ([`Target::list_dirs`]), and every name is checked
+//! ([`listing`]). Failures are sorted by [`errors`]; a lost connection is reopened and the
+//! operation tried again, as for FTP.
+//!
+//! The lock file is created exclusively (`SSH_FXF_EXCL`): of two runs starting together only
+//! one can create it, so no second reading is needed as with FTP's `APPE` (see `ftp::lock`
+//! for the file's content and when a lock is stale, shared with FTP).
+//!
+//! All connections of a target share one small tokio runtime ([`Shared`]); the [`Target`]
+//! methods block on it, so the rest of ftpsync stays synchronous.
+
+pub mod connect;
+pub mod errors;
+pub mod hostkeys;
+pub mod listing;
+mod lockfile;
+pub mod transfer;
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+
+use self::connect::{Conn, KeyFile, Login, Settings, Unauthenticated};
+use self::errors::{failed, is_denied, is_missing};
+use self::transfer::{Download, send};
+use super::ftp::lock::LockFile;
+use super::{Guard, ReadSink, Target, Unreadable, Written, is_transient};
+use crate::meta::LOCK_FILE;
+use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
+use crate::model::relpath::RelPath;
+use crate::model::target::{TargetInfo, TargetKind};
+use crate::model::{Entry, Kind};
+
+/// Options of an SFTP target beyond the connection itself.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Attempts for an operation that failed transiently (reconnecting in between).
+    pub retries: u32,
+    /// `--create-folder`: a missing root folder is planned as empty and created by apply.
+    pub create_root: bool,
+}
+
+/// State shared by all connections of one target.
+struct Shared {
+    settings: Settings,
+    user: String,
+    login: Login,
+    options: Options,
+    temp_counter: AtomicU64,
+    /// The server's clock minus ours, learnt from the lock file's time.
+    time_offset: Mutex<f64>,
+    /// Logged-in connections not in use (the scan's, for apply's workers).
+    spare: Mutex<Vec<Conn>>,
+    /// Dropped last: the connections above run on it.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Shared {
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("the runtime lives as long as the target")
+    }
+
+    /// A new connection, logged in the way the first one was.
+    fn reconnect(&self) -> Result<Conn> {
+        let server = self.settings.url.display();
+        self.rt().block_on(async {
+            let mut un = connect::connect(&self.settings).await?;
+            if !un.again(&self.user, &self.login).await? {
+                return Err(un.refused(&server));
+            }
+            un.sftp(self.settings.timeout).await
+        })
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.spare.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A connection being opened: the key exchange is done (the host key accepted), the login
+/// is driven by the caller (`commands::targets`), which knows where passwords come from.
+pub struct Opening {
+    rt: tokio::runtime::Runtime,
+    settings: Settings,
+    un: Unauthenticated,
+}
+
+impl Opening {
+    /// Connects and judges the host key.
+    pub fn start(settings: Settings) -> Result<Opening> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ftpsync-sftp")
+            .enable_all()
+            .build()
+            .context("cannot start the SFTP runtime")?;
+        let un = rt.block_on(connect::connect(&settings))?;
+        Ok(Opening { rt, settings, un })
+    }
+
+    /// The `SHA256:` fingerprint of the server's host key.
+    pub fn host_key(&self) -> &str {
+        self.un.host_key()
+    }
+
+    /// Learns the methods the server takes; `Some` when it needs none.
+    pub fn try_nothing(&mut self, user: &str) -> Result<Option<Login>> {
+        Ok(self.rt.block_on(self.un.methods(user))?.then_some(Login::Nothing))
+    }
+
+    pub fn try_agent(&mut self, user: &str) -> Result<Option<Login>> {
+        self.rt.block_on(self.un.agent(user))
+    }
+
+    pub fn try_keys(&mut self, user: &str, keys: &[KeyFile]) -> Result<Option<Login>> {
+        self.rt.block_on(self.un.keys(user, keys))
+    }
+
+    pub fn takes_password(&self) -> bool {
+        self.un.takes_password()
+    }
+
+    pub fn try_password(&mut self, user: &str, password: &super::secret::Secret) -> Result<Option<Login>> {
+        self.rt.block_on(self.un.password(user, password))
+    }
+
+    /// The error when no method worked.
+    pub fn refused(&self) -> anyhow::Error {
+        self.un.refused(&self.settings.url.display())
+    }
+
+    /// Opens the SFTP channel and checks the root folder.
+    pub fn finish(self, user: String, login: Login, options: Options) -> Result<SftpTarget> {
+        let Opening { rt, settings, un } = self;
+        let conn = rt.block_on(un.sftp(settings.timeout))?;
+        let url = &settings.url;
+        let info = TargetInfo {
+            kind: TargetKind::Sftp,
+            url: url.redacted(),
+            id: url.id(),
+            display: url.display(),
+            records_mtimes: true,
+            host_key: Some(conn.host_key.clone()),
+        };
+        if !conn.posix_rename {
+            crate::backend::ftp::learned::chose!(
+                "sftp: the server does not offer posix-rename@openssh.com: files are replaced by moving the old one aside first"
+            );
+        }
+        let shared = Arc::new(Shared {
+            settings,
+            user,
+            login,
+            options,
+            temp_counter: AtomicU64::new(0),
+            time_offset: Mutex::new(0.0),
+            spare: Mutex::new(Vec::new()),
+            rt: Some(rt),
+        });
+        let mut target = SftpTarget { shared, info, conn: Some(conn), root_missing: false, lock: None };
+        let root = target.abs(&RelPath::root());
+        let found = target.retry(|s| {
+            let root = root.clone();
+            async move {
+                match s.stat(root.clone()).await {
+                    Ok(a) => Ok(Some(a.attrs)),
+                    Err(e) if is_missing(&e) => Ok(None),
+                    Err(e) => Err(failed(e, &format!("cannot look at {root}"))),
+                }
+            }
+        })?;
+        match found {
+            Some(a) if listing::kind_of(&a, "") == listing::Kind::Dir => {}
+            Some(_) => bail!("{} on {} is not a folder", target.shared.settings.url.path, target.info.display),
+            None if target.shared.options.create_root => target.root_missing = true,
+            None => bail!(
+                "the remote folder {} does not exist on {} (pass --create-folder to create it)",
+                target.shared.settings.url.path,
+                target.info.display
+            ),
+        }
+        Ok(target)
+    }
+}
+
+/// One connection to an SFTP server, rooted at the URL's folder.
+pub struct SftpTarget {
+    shared: Arc<Shared>,
+    info: TargetInfo,
+    conn: Option<Conn>,
+    root_missing: bool,
+    lock: Option<lockfile::Held>,
+}
+
+/// An SSH string: its length (4 bytes, big-endian), then its bytes.
+fn ssh_string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl SftpTarget {
+    /// The absolute server path of a relative path.
+    fn abs(&self, path: &RelPath) -> String {
+        let root = self.shared.settings.url.path.trim_end_matches('/');
+        if path.is_root() { if root.is_empty() { "/".into() } else { root.into() } } else { format!("{root}/{path}") }
+    }
+
+    fn temp_name(&self, path: &RelPath) -> RelPath {
+        let n = self.shared.temp_counter.fetch_add(1, Ordering::Relaxed);
+        path.parent().join_unchecked(&format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+    }
+
+    fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
+        if self.conn.is_none() {
+            self.conn = Some(self.shared.reconnect()?);
+        }
+        Ok(self.conn.as_ref().expect("just connected").sftp.clone())
+    }
+
+    fn posix_rename(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.posix_rename)
+    }
+
+    /// Runs `op` on the live connection, reconnecting and trying again (with growing pauses)
+    /// while it fails transiently.
+    fn retry<T, F, Fut>(&mut self, mut op: F) -> Result<T>
+    where
+        F: FnMut(Arc<RawSftpSession>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let attempts = self.shared.options.retries.max(1);
+        let mut pause = Duration::from_millis(250);
+        let mut last = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            let sftp = match self.sftp() {
+                Ok(s) => s,
+                Err(e) if is_transient(&e) => {
+                    last = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let shared = self.shared.clone();
+            match shared.rt().block_on(op(sftp)) {
+                Err(e) if is_transient(&e) => {
+                    self.conn = None;
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        let e = last.unwrap_or_else(|| anyhow!("no attempt was made"));
+        Err(e.context(format!("gave up after {attempts} attempts")))
+    }
+
+    /// Runs one request that must succeed (retried while the connection fails).
+    fn simple<F, Fut>(&mut self, doing: String, op: F) -> Result<()>
+    where
+        F: Fn(Arc<RawSftpSession>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), russh_sftp::client::error::Error>>,
+    {
+        self.retry(|s| {
+            let fut = op(s);
+            let doing = doing.clone();
+            async move { fut.await.map_err(|e| failed(e, &doing)) }
+        })
+    }
+
+    /// Writes `data` at `abs` (no rename); the file is removed again after a failure.
+    fn upload(&mut self, abs: &str, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        let sftp = self.sftp()?;
+        let shared = self.shared.clone();
+        let result = shared.rt().block_on(transfer::upload(&sftp, abs, data, mtime));
+        match result {
+            Ok(s) => Ok(Written { bytes: s.bytes, mtime_set: s.mtime_set }),
+            Err(e) => {
+                if is_transient(&e) {
+                    self.conn = None;
+                }
+                let abs = abs.to_string();
+                let _ = self.retry(|s| {
+                    let abs = abs.clone();
+                    async move {
+                        let _ = s.remove(abs).await;
+                        Ok(())
+                    }
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Renames `tmp` onto `dest`, replacing what is there. With `posix-rename@openssh.com` one
+    /// atomic request. Without it (SFTP version 3's `RENAME` refuses a taken name), the old
+    /// file is first renamed to a temporary name, in the same train of requests as the rename
+    /// into place and its removal: the name is missing only between two requests the server
+    /// handles one after the other, never for a round trip; after a failure the old file is
+    /// still there under its own or the temporary name (which the next apply removes).
+    fn place(&mut self, tmp: &str, dest: &str, dest_rel: &RelPath) -> Result<()> {
+        let sftp = self.sftp()?;
+        let shared = self.shared.clone();
+        let doing = format!("cannot rename {tmp} to {dest}");
+        if self.posix_rename() {
+            let mut data = Vec::new();
+            ssh_string(&mut data, tmp);
+            ssh_string(&mut data, dest);
+            let reply = shared.rt().block_on(sftp.extended(connect::POSIX_RENAME, data));
+            return match reply {
+                Ok(russh_sftp::protocol::Packet::Status(s)) if s.status_code == StatusCode::Ok => Ok(()),
+                Ok(russh_sftp::protocol::Packet::Status(s)) => Err(failed(s.into(), &doing)),
+                Ok(_) => Err(anyhow!("{doing}: unexpected answer to {}", connect::POSIX_RENAME)),
+                Err(e) => Err(failed(e, &doing)),
+            };
+        }
+        let aside = self.abs(&self.temp_name(dest_rel));
+        let (t, d, a) = (tmp.to_string(), dest.to_string(), aside.clone());
+        shared.rt().block_on(async move {
+            let (s1, s2, s3) = (sftp.clone(), sftp.clone(), sftp.clone());
+            let (d1, a1, t2, d2, a3) = (d.clone(), a.clone(), t.clone(), d.clone(), a.clone());
+            let moved = send(async move { s1.rename(d1, a1).await.map(drop) });
+            let placed = send(async move { s2.rename(t2, d2).await.map(drop) });
+            let removed = send(async move { s3.remove(a3).await.map(drop) });
+            let moved = moved.await;
+            placed.await.map_err(|e| failed(e, &doing))?;
+            if moved.is_ok() {
+                let _ = removed.await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Uploads under a temporary name, checks, guards and renames into place.
+    fn store(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Option<Guard<'_>>,
+    ) -> Result<Written> {
+        let tmp = self.abs(&self.temp_name(path));
+        let dest = self.abs(path);
+        let written = self.upload(&tmp, data, mtime)?;
+        let checked = match guard {
+            Some(g) => self.stat(path).and_then(|found| g(found.as_ref())),
+            None => Ok(()),
+        };
+        let placed = checked.and_then(|()| self.place(&tmp, &dest, path));
+        if let Err(e) = placed {
+            let _ = self.remove_quietly(&tmp);
+            return Err(e);
+        }
+        Ok(written)
+    }
+
+    fn remove_quietly(&mut self, abs: &str) -> Result<()> {
+        let abs = abs.to_string();
+        self.retry(|s| {
+            let abs = abs.clone();
+            async move {
+                let _ = s.remove(abs).await;
+                Ok(())
+            }
+        })
+    }
+
+    /// Reads a small file (the lock), `None` if it does not exist.
+    fn read_small(&mut self, abs: &str) -> Result<Option<Vec<u8>>> {
+        let abs = abs.to_string();
+        self.retry(|s| {
+            let abs = abs.clone();
+            async move {
+                let h = match s.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()).await {
+                    Ok(h) => h.handle,
+                    Err(e) if is_missing(&e) => return Ok(None),
+                    Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
+                };
+                let mut out = Vec::new();
+                loop {
+                    match s.read(h.clone(), out.len() as u64, transfer::CHUNK as u32).await {
+                        Ok(d) if d.data.is_empty() => break,
+                        Ok(d) => out.extend_from_slice(&d.data),
+                        Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break,
+                        Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
+                    }
+                    if out.len() > 1 << 20 {
+                        bail!("{abs} is larger than a lock file can be");
+                    }
+                }
+                let _ = s.close(h).await;
+                Ok(Some(out))
+            }
+        })
+    }
+
+    async fn list_one(s: Arc<RawSftpSession>, abs: String, server: String) -> Result<Option<Listing>> {
+        let h = match s.opendir(abs.clone()).await {
+            Ok(h) => h.handle,
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) if is_denied(&e) => {
+                return Err(Unreadable { folder: abs, server, why: "permission denied".into(), again: false }.into());
+            }
+            Err(e) => return Err(failed(e, &format!("cannot list {abs}"))),
+        };
+        let mut files = Vec::new();
+        let result = loop {
+            match s.readdir(h.clone()).await {
+                Ok(name) => files.extend(name.files),
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        let closed = s.close(h).await;
+        match result {
+            Err(e) if errors::is_lost(&e) => Err(failed(e, &format!("cannot list {abs}"))),
+            Err(e) => {
+                Err(Unreadable { folder: abs, server, why: format!("reading it failed: {e}"), again: true }.into())
+            }
+            Ok(()) => {
+                closed.map_err(|e| failed(e, &format!("cannot list {abs}")))?;
+                Ok(Some(listing::listing_of(files)))
+            }
+        }
+    }
+}
+
+impl Target for SftpTarget {
+    fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
+        Ok(self.list_dirs(std::slice::from_ref(dir))?.pop().flatten())
+    }
+
+    /// All folders at once on the one channel: every `OPENDIR` is sent before the first answer
+    /// is awaited, so a batch costs the round trips of its largest folder.
+    fn list_dirs(&mut self, dirs: &[RelPath]) -> Result<Vec<Option<Listing>>> {
+        let root_missing = self.root_missing;
+        let abs: Vec<(bool, String)> = dirs.iter().map(|d| (d.is_root() && root_missing, self.abs(d))).collect();
+        let server = self.info.display.clone();
+        self.retry(|s| {
+            let futs: Vec<_> = abs
+                .iter()
+                .map(|(missing_root, a)| {
+                    let (s, a, server, missing_root) = (s.clone(), a.clone(), server.clone(), *missing_root);
+                    async move {
+                        if missing_root {
+                            return Ok(Some(Listing::default()));
+                        }
+                        SftpTarget::list_one(s, a, server).await
+                    }
+                })
+                .collect();
+            async move { futures::future::join_all(futs).await.into_iter().collect() }
+        })
+    }
+
+    fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        if path.is_root() {
+            return Ok((!self.root_missing).then(|| Entry::dir("", 0.0)));
+        }
+        if path.parent().is_root() && self.root_missing {
+            return Ok(None);
+        }
+        let (abs, name) = (self.abs(path), path.name().to_string());
+        self.retry(|s| {
+            let (abs, name) = (abs.clone(), name.clone());
+            async move {
+                match s.lstat(abs.clone()).await {
+                    Ok(a) => Ok(listing::entry_of(&name, &a.attrs, "").ok()),
+                    Err(e) if is_missing(&e) => Ok(None),
+                    Err(e) => Err(failed(e, &format!("cannot look at {abs}"))),
+                }
+            }
+        })
+    }
+
+    fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
+        self.refresh_lock()?;
+        let abs = self.abs(path);
+        let shared = self.shared.clone();
+        // The sink starts over (a new temporary file) if a transient failure forces a retry.
+        let attempts = self.shared.options.retries.max(1);
+        let mut last = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
+            }
+            let sftp = match self.sftp() {
+                Ok(s) => s,
+                Err(e) if is_transient(&e) => {
+                    last = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let opened = shared.rt().block_on(sftp.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()));
+            let handle = match opened {
+                Ok(h) => h.handle,
+                Err(e) => {
+                    let e = failed(e, &format!("cannot download {abs}"));
+                    if is_transient(&e) {
+                        self.conn = None;
+                        last = Some(e);
+                        continue;
+                    }
+                    return Err(e);
+                }
+            };
+            let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone());
+            let result = sink(&mut dl);
+            dl.close();
+            match result {
+                Err(e)
+                    if format!("{e:#}").contains("connection lost")
+                        || format!("{e:#}").contains("no answer in time") =>
+                {
+                    self.conn = None;
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        let e = last.unwrap_or_else(|| anyhow!("no attempt was made"));
+        Err(e.context(format!("gave up after {attempts} attempts")))
+    }
+
+    fn write_file(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        self.refresh_lock()?;
+        self.store(path, data, mtime, None)
+    }
+
+    fn replace_file(
+        &mut self,
+        path: &RelPath,
+        data: &mut dyn Read,
+        mtime: Option<f64>,
+        guard: Guard<'_>,
+    ) -> Result<Written> {
+        self.refresh_lock()?;
+        self.store(path, data, mtime, Some(guard))
+    }
+
+    fn write_attempts(&self) -> u32 {
+        self.shared.options.retries.max(1)
+    }
+
+    fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
+        self.refresh_lock()?;
+        let abs = self.abs(path);
+        self.upload(&abs, data, mtime)
+    }
+
+    fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
+        self.rename_all(&[(from.clone(), to.clone())])
+    }
+
+    /// All renames sent before the first answer is awaited; the server runs them in order.
+    /// Not retried on a new connection: a rename cut off may have happened.
+    fn rename_all(&mut self, renames: &[(RelPath, RelPath)]) -> Result<()> {
+        self.refresh_lock()?;
+        let pairs: Vec<(String, String)> = renames.iter().map(|(f, t)| (self.abs(f), self.abs(t))).collect();
+        let sftp = self.sftp()?;
+        let shared = self.shared.clone();
+        let result = shared.rt().block_on(async move {
+            let sent: Vec<_> = pairs
+                .iter()
+                .map(|(f, t)| {
+                    let (s, f, t) = (sftp.clone(), f.clone(), t.clone());
+                    send(async move { s.rename(f, t).await.map(drop) })
+                })
+                .collect();
+            let mut first = None;
+            for ((f, t), r) in pairs.iter().zip(sent) {
+                if let Err(e) = r.await
+                    && first.is_none()
+                {
+                    first = Some(failed(e, &format!("cannot rename {f} to {t}")));
+                }
+            }
+            first.map_or(Ok(()), Err)
+        });
+        if result.as_ref().is_err_and(is_transient) {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn make_dir(&mut self, path: &RelPath) -> Result<()> {
+        let abs = self.abs(path);
+        self.simple(format!("cannot create folder {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.mkdir(abs, FileAttributes::empty()).await.map(drop) }
+        })
+    }
+
+    fn remove_file(&mut self, path: &RelPath) -> Result<()> {
+        if !path.components().any(is_temp_name) {
+            self.refresh_lock()?;
+        }
+        let abs = self.abs(path);
+        self.simple(format!("cannot delete {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.remove(abs).await.map(drop) }
+        })
+    }
+
+    fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
+        let abs = self.abs(path);
+        self.simple(format!("cannot delete folder {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.rmdir(abs).await.map(drop) }
+        })
+    }
+
+    fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
+        if !is_temp_name(path.name()) {
+            bail!("{path} is not a temporary file");
+        }
+        // Every ftpsync run applying here holds the lock: while it is ours, a temporary file
+        // belongs to no running one. Without the lock nothing is known.
+        if self.lock.is_none() {
+            return Ok(false);
+        }
+        match self.stat_any(path)? {
+            None => Ok(false),
+            Some(Kind::Dir) => self.remove_folder(path).map(|()| true),
+            Some(Kind::File) => self.remove_file(path).map(|()| true),
+        }
+    }
+
+    fn opener(&self) -> super::Opener {
+        let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
+        Arc::new(move || {
+            let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match spare {
+                Some(c) => c,
+                None => shared.reconnect()?,
+            };
+            Ok(Box::new(SftpTarget {
+                shared: shared.clone(),
+                info: info.clone(),
+                conn: Some(conn),
+                root_missing,
+                lock: None,
+            }) as Box<dyn Target>)
+        })
+    }
+
+    fn begin_lock(&mut self, break_lock: bool) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        if self.root_missing {
+            let abs = self.abs(&RelPath::root());
+            self.simple(format!("cannot create the remote folder {abs}"), |s| {
+                let abs = abs.clone();
+                async move { s.mkdir(abs, FileAttributes::empty()).await.map(drop) }
+            })?;
+            self.root_missing = false;
+            notes.push(format!("Created the remote folder {abs}."));
+        }
+        let (held, more) = lockfile::take(self, break_lock)?;
+        notes.extend(more);
+        self.learn_time_offset(held.content.lock_time);
+        self.lock = Some(held);
+        Ok(notes)
+    }
+
+    fn reconfirm_lock(&mut self) -> Result<()> {
+        let Some(held) = &self.lock else { return Ok(()) };
+        let me = held.content.lock_holder.clone();
+        let current = self.read_small(&self.lock_abs())?.and_then(|b| LockFile::parse(&b));
+        match current {
+            Some(l) if l.lock_holder == me => Ok(()),
+            other => Err(anyhow::Error::new(crate::backend::LockLost(format!(
+                "the lock {LOCK_FILE} on {} is no longer ours ({}): another run took it over; nothing was committed",
+                self.info.display,
+                other.and_then(|l| l.lock_holder).unwrap_or_else(|| "it is gone".into())
+            )))),
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        let Some(held) = self.lock.take() else { return Ok(()) };
+        // Only remove the lock if it is still ours (it may have been broken and retaken).
+        let current = self.read_small(&self.lock_abs())?.and_then(|b| LockFile::parse(&b));
+        if current.as_ref().and_then(|l| l.lock_holder.as_ref()) == held.content.lock_holder.as_ref() {
+            let abs = self.lock_abs();
+            self.simple(format!("cannot remove the lock {abs}"), |s| {
+                let abs = abs.clone();
+                async move { s.remove(abs).await.map(drop) }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn folds_case(&mut self) -> Result<bool> {
+        if self.lock.is_none() {
+            bail!("internal error: the server's case rules are asked under the lock");
+        }
+        // The lock file is known to exist now, under exactly this name.
+        let swapped: String = LOCK_FILE
+            .chars()
+            .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+            .collect();
+        Ok(self.stat_any(&RelPath::root().join_unchecked(&swapped))?.is_some())
+    }
+
+    fn time_offset(&self) -> f64 {
+        *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let unlocked = self.unlock();
+        // The connection waits for the next worker (scan, then apply, use the same ones).
+        if let Some(c) = self.conn.take() {
+            self.shared.spare.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        }
+        unlocked
+    }
+}
+
+impl SftpTarget {
+    /// The kind of whatever is at `path` (links and special files count as files: they are
+    /// removed with `REMOVE`), `None` if nothing is.
+    fn stat_any(&mut self, path: &RelPath) -> Result<Option<Kind>> {
+        let abs = self.abs(path);
+        self.retry(|s| {
+            let abs = abs.clone();
+            async move {
+                match s.lstat(abs.clone()).await {
+                    Ok(a) if listing::kind_of(&a.attrs, "") == listing::Kind::Dir => Ok(Some(Kind::Dir)),
+                    Ok(_) => Ok(Some(Kind::File)),
+                    Err(e) if is_missing(&e) => Ok(None),
+                    Err(e) => Err(failed(e, &format!("cannot look at {abs}"))),
+                }
+            }
+        })
+    }
+}
+
+impl lockfile::LockIo for SftpTarget {
+    fn create_exclusive(&mut self, content: &LockFile) -> Result<bool> {
+        let abs = self.lock_abs();
+        let bytes = content.to_bytes();
+        self.retry(|s| {
+            let (abs, bytes) = (abs.clone(), bytes.clone());
+            async move {
+                let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+                let h = match s.open(abs.clone(), flags, FileAttributes::empty()).await {
+                    Ok(h) => h.handle,
+                    // SFTP version 3 has no "exists" code (OpenSSH says "Failure"): whether a
+                    // lock is there is read next, and a real failure shows there.
+                    Err(russh_sftp::client::error::Error::Status(_)) => return Ok(false),
+                    Err(e) => return Err(failed(e, &format!("cannot create the lock {abs}"))),
+                };
+                let written = s.write(h.clone(), 0, bytes).await;
+                let closed = s.close(h).await;
+                written.and(closed).map_err(|e| failed(e, &format!("cannot write the lock {abs}")))?;
+                Ok(true)
+            }
+        })
+    }
+
+    fn read_lock(&mut self) -> Result<Option<Vec<u8>>> {
+        self.read_small(&self.lock_abs())
+    }
+
+    fn remove_lock(&mut self) -> Result<()> {
+        let abs = self.lock_abs();
+        self.simple(format!("cannot remove the lock {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.remove(abs).await.map(drop) }
+        })
+    }
+
+    fn shown(&self) -> String {
+        self.info.display.clone()
+    }
+}
+
+impl SftpTarget {
+    fn lock_abs(&self) -> String {
+        self.abs(&RelPath::root().join_unchecked(LOCK_FILE))
+    }
+
+    /// The server's clock, from the time it gave the lock file written at `written`.
+    fn learn_time_offset(&mut self, written: f64) {
+        if let Ok(Some(e)) = self.stat(&RelPath::root().join_unchecked(LOCK_FILE)) {
+            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = e.mtime - written.floor();
+        }
+    }
+
+    /// Rewrites the lock when it is getting old (called while applying).
+    fn refresh_lock(&mut self) -> Result<()> {
+        let now = crate::model::Clock::now(&crate::model::SystemClock);
+        let Some(held) = self.lock.as_ref().filter(|h| lockfile::refresh_due(h.written, now)) else { return Ok(()) };
+        let content = LockFile { lock_time: now, lock_holder: held.content.lock_holder.clone() };
+        let abs = self.lock_abs();
+        self.upload(&abs, &mut content.to_bytes().as_slice(), None)?;
+        self.lock = Some(lockfile::Held { content, written: now });
+        Ok(())
+    }
+}
+
+impl Drop for SftpTarget {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
