@@ -7,8 +7,8 @@
 //!
 //! `download`, `sync` and `tree` against it, with a short `--timeout`: the binary finishes
 //! (bounded), never panics, exits 0 or 1, writes nothing outside the local root (a watched
-//! parent folder, and the place `../../../../tmp/...` points to), brings the valid files, and
-//! names the file whose reads stall.
+//! parent folder, and the place `../../../../tmp/...` points to), brings the valid files,
+//! reports the bad entries, and names the file whose reads stall (exit 1).
 //!
 //! The server needs Python with asyncssh: `FTPSYNC_TEST_PYTHON` (`.ci/run` sets it), else
 //! `python3`. Without asyncssh the test says so and passes, unless `CI=true`, where it fails.
@@ -160,16 +160,26 @@ fn hostile_sftp_server_cannot_write_outside_panic_or_hang() {
     let url = format!("sftp://{USER}@127.0.0.1:{}/site", server.port);
     let local_arg = local.to_str().unwrap();
 
-    let out = run(&home, &["download", &url, local_arg, "--resolve", "skip"]);
+    // The stalling file aside (a failed transfer rolls the whole staged apply back): the valid
+    // files arrive, every bad entry is skipped.
+    let out = run(&home, &["download", local_arg, &url, "--resolve", "skip", "--exclude", "stall.bin"]);
     check_run("download", &out, &parent, &local);
+    assert_eq!(out.status.code(), Some(0), "download without stall.bin:\n{}", text(&out));
     assert_eq!(fs::read(local.join("ok.txt")).ok().as_deref(), Some(VALID), "download: ok.txt\n{}", text(&out));
     assert_eq!(fs::read(local.join("sub/inner.txt")).ok().as_deref(), Some(INNER), "download: inner\n{}", text(&out));
+    let said = text(&out);
+    for skipped in ["a/b.txt", "../escape.txt", "/abs.txt", "huge63.bin", "huge64.bin", "loop", "cycle", "passwd"] {
+        assert!(said.contains(&format!("Skipping remote \"{skipped}\"")), "download: {skipped} not reported:\n{said}");
+    }
+    // With it: the read that never answers ends with the timeout, the file named, exit 1.
+    let out = run(&home, &["download", local_arg, &url, "--resolve", "skip"]);
+    check_run("download with the stalling file", &out, &parent, &local);
     assert!(text(&out).contains("stall.bin"), "download: the stalled file is not named:\n{}", text(&out));
     assert_eq!(out.status.code(), Some(1), "download: a file could not be read, exit 1:\n{}", text(&out));
 
     // A local file to upload, beside what arrived: sync reads and writes on the server.
     fs::write(local.join("ok.txt"), b"changed locally, longer than before\n").unwrap();
-    let out = run(&home, &["sync", local_arg, &url, "--resolve", "skip"]);
+    let out = run(&home, &["sync", local_arg, &url, "--resolve", "skip", "--exclude", "stall.bin"]);
     check_run("sync", &out, &parent, &local);
 
     let out = run(&home, &["tree", "--files", &url]);

@@ -302,7 +302,7 @@ pub(super) fn rows(server: &SftpServer, scratch: &Path) -> Vec<Row> {
         "download",
         Box::new(|| {
             fs::create_dir_all(fresh).unwrap();
-            ok(server, home, &["download", url, fresh.to_str().unwrap()])?;
+            ok(server, home, &["download", fresh.to_str().unwrap(), url])?;
             same_tree("downloaded folder", &read_tree(fresh), &read_tree(served), true)?;
             Ok(format!("{} entries", read_tree(fresh).len()))
         }),
