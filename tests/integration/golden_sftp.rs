@@ -11,7 +11,6 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 
 use clap::Parser;
 use ftpsync::apply::apply;
@@ -27,8 +26,8 @@ use ftpsync::settings::Connection;
 use serde_json::Value;
 
 use crate::golden::{load_scenarios, observe_with};
-use crate::servers::sftp::{Served, SftpServer, servers_from_env};
 use crate::support::fixture::{self, MODIFY, X_EDITS};
+use crate::support::sftp::{Scratch, SftpServer, servers};
 use crate::support::{settings, workers};
 
 /// The connection flags, parsed as the command line parses them.
@@ -36,22 +35,6 @@ use crate::support::{settings, workers};
 struct Flags {
     #[command(flatten)]
     conn: ConnArgs,
-}
-
-/// The `SHA256:` fingerprint of the server's (only) host key, from the run's known_hosts file.
-fn fingerprint(server: &SftpServer) -> String {
-    let known = std::env::var_os("FTPSYNC_TEST_SFTP_KNOWN_HOSTS").expect("FTPSYNC_TEST_SFTP_KNOWN_HOSTS is not set");
-    let out = Command::new("ssh-keygen").arg("-lf").arg(&known).output().expect("run ssh-keygen -lf");
-    let address = server.url("x", "").split_once('@').unwrap().1.split_once('/').unwrap().0.to_string();
-    let (host, port) = address.rsplit_once(':').unwrap();
-    let tag = format!("[{host}]:{port}");
-    let prints: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.split_whitespace().nth(2) == Some(tag.as_str()))
-        .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
-        .collect();
-    assert_eq!(prints.len(), 1, "{}: expected one host key for {tag}, found {prints:?}", server.name);
-    prints[0].clone()
 }
 
 fn open_remote(server: &SftpServer, folder: &str, pin: &str) -> Box<dyn Target> {
@@ -67,13 +50,13 @@ fn open_remote(server: &SftpServer, folder: &str, pin: &str) -> Box<dyn Target> 
     ])
     .unwrap_or_else(|e| panic!("connection flags: {e}"));
     let conn = Connection::from_args(&flags.conn);
-    targets::open(&server.url_with_password(folder), &conn, &Printer::silent(), false)
+    targets::open(&server.url_of(folder), &conn, &Printer::silent(), false)
         .unwrap_or_else(|e| panic!("{}: open {folder}: {e:#}", server.name))
 }
 
 /// Gives `dir` and everything in it to the owner of the served root (the server's login).
 fn chown_like_root(server: &SftpServer, dir: &Path) {
-    let meta = fs::metadata(server.root()).unwrap();
+    let meta = fs::metadata(&server.root).unwrap();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(p) = stack.pop() {
         std::os::unix::fs::lchown(&p, Some(meta.uid()), Some(meta.gid())).unwrap();
@@ -85,7 +68,7 @@ fn chown_like_root(server: &SftpServer, dir: &Path) {
 
 #[test]
 fn pyftpsync_fixture_scenarios_over_sftp() {
-    let Some(server) = servers_from_env().into_iter().find(|s| s.name == "sshd") else {
+    let Some(server) = servers().into_iter().find(|s| s.name == "sshd") else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true but FTPSYNC_TEST_SFTP_SERVERS has no sshd: .ci/run starts it with .ci/servers.sh"
@@ -93,12 +76,11 @@ fn pyftpsync_fixture_scenarios_over_sftp() {
         eprintln!("skipping the golden scenarios over SFTP: FTPSYNC_TEST_SFTP_SERVERS has no sshd");
         return;
     };
-    let pin = fingerprint(&server);
+    let pin = server.fingerprint();
     let scenarios = load_scenarios();
     let local_base = tempfile::tempdir().unwrap();
-    let stamp = format!("golden-{}-{}", std::process::id(), SystemClock.now() as u64);
-    let served = Served(server.root().join(&stamp));
-    let served_base = &served.0;
+    let served = Scratch::new(&server, "golden");
+    let (stamp, served_base) = (&served.name, &served.dir);
     let root_of = |key: &str, variant: &str| match variant {
         "fs" => local_base.path().join(format!("{key}-fs")),
         _ => served_base.join(key),

@@ -165,14 +165,15 @@ fn ftpsync_first_then_pyftpsync() {
 mod over_sftp {
     use std::fs;
     use std::os::unix::fs::MetadataExt;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use serde_json::Value;
 
     use super::{SCENARIOS, observed_tree, run_pyftpsync, s, with_differences};
-    use crate::servers::sftp::{Served, SftpServer, binary, home_for_both, servers_from_env};
+    use crate::servers::sftp::{binary, home_for_both, url, user};
     use crate::support::fixture::{self, MODIFY};
     use crate::support::pyftpsync;
+    use crate::support::sftp::{Scratch, SftpServer};
 
     /// Who syncs first and who continues.
     #[derive(Clone, Copy, PartialEq, Debug)]
@@ -183,20 +184,12 @@ mod over_sftp {
     }
 
     fn servers() -> Vec<SftpServer> {
-        let servers = servers_from_env();
-        if servers.is_empty() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but FTPSYNC_TEST_SFTP_SERVERS lists no server: .ci/run starts them with .ci/servers.sh"
-            );
-            eprintln!("skipping pyftpsync interop over SFTP: FTPSYNC_TEST_SFTP_SERVERS lists no server");
-        }
-        servers
+        crate::support::sftp::servers()
     }
 
     /// Gives the served folder to the server's login (the fixture writes it as this process).
     fn chown_like_root(server: &SftpServer, dir: &Path) {
-        let meta = fs::metadata(server.root()).unwrap();
+        let meta = fs::metadata(&server.root).unwrap();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(p) = stack.pop() {
             std::os::unix::fs::lchown(&p, Some(meta.uid()), Some(meta.gid())).unwrap();
@@ -208,14 +201,14 @@ mod over_sftp {
 
     fn sync_with(tool: &str, exe: &Path, server: &SftpServer, home: &Path, local: &Path, folder: &str, resolve: &str) {
         if tool == "pyftpsync" {
-            let url = server.url_with_password(folder);
+            let url = server.url_of(folder);
             run_pyftpsync(
                 exe,
                 home,
                 &["sync", s(local), &url, "--resolve", resolve, "--no-keyring", "--no-netrc", "-q"],
             );
         } else {
-            let url = server.url(server.user(), folder);
+            let url = url(server, user(server), folder);
             let out = binary(server, home, &["sync", s(local), &url, "--resolve", resolve]);
             let said = crate::support::world::text(&out);
             assert!(out.status.success(), "{}: ftpsync sync {folder} failed:\n{said}", server.name);
@@ -239,9 +232,8 @@ mod over_sftp {
             Order::PyftpsyncFirst => ("pyftpsync", "ftpsync"),
             Order::FtpsyncFirst => ("ftpsync", "pyftpsync"),
         };
-        let stamp = format!("interop-{test:?}-{order:?}-{}", std::process::id());
-        let served = Served(server.root().join(&stamp));
-        let served_base: &PathBuf = &served.0;
+        let served = Scratch::new(server, &format!("interop-{test:?}-{order:?}"));
+        let (stamp, served_base) = (&served.name, &served.dir);
         let folder = |key: &str| format!("{stamp}/{key}/remote");
         for (key, _) in SCENARIOS {
             // local/ and remote/ side by side in the served area, so that the fixture's

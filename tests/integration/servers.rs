@@ -1068,7 +1068,7 @@ fn real_servers_upload_sync_download() {
         assert!(!in_ci(), "CI=true but FTPSYNC_TEST_SERVERS does not list {absent:?}: .ci/servers.sh starts them");
         eprintln!("not tested (FTPSYNC_TEST_SERVERS does not list them): {absent:?}");
     }
-    let sftp_servers = sftp::servers_from_env();
+    let sftp_servers = crate::support::sftp::servers();
     let absent: Vec<&str> =
         sftp::CI_SFTP_SERVERS.into_iter().filter(|name| !sftp_servers.iter().any(|s| s.name == *name)).collect();
     if !absent.is_empty() {
@@ -1133,7 +1133,7 @@ fn real_servers_upload_sync_download() {
         let sftp_handles: Vec<_> = sftp_servers
             .iter()
             .map(|server| {
-                scope.spawn(move || (server.name.clone(), server.version.clone(), "sftp", sftp::rows(server, scratch)))
+                scope.spawn(move || (server.name.clone(), sftp::version(server), "sftp", sftp::rows(server, scratch)))
             })
             .collect();
         let mut all: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("a server's thread panicked")).collect();

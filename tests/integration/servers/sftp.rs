@@ -12,7 +12,6 @@
 //! Servers come from `FTPSYNC_TEST_SFTP_SERVERS` / `_ROOTS` / `_KNOWN_HOSTS` / `_KEY_USER` /
 //! `_KEY_DIR` (format in `.ci/servers.sh`); with `CI=true` both servers must be listed.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -24,101 +23,34 @@ use ftpsync::settings::PASSWORD_ENV;
 
 use super::{Row, Tree, Unstorable, known_problem, pairs, read_tree, same_tree, write_file, write_tree};
 use crate::support::ftpsync_command;
+pub(crate) use crate::support::sftp::SftpServer;
 use crate::support::world::{bounded_output, text};
 
 /// The SFTP servers `.ci/servers.sh` starts: with `CI=true`, each must be listed.
 pub(super) const CI_SFTP_SERVERS: [&str; 2] = ["sshd", "proftpd-sftp"];
 
-/// One SFTP server of the environment.
-pub(crate) struct SftpServer {
-    pub name: String,
-    pub version: String,
-    /// The folder on disk that is the URL's path.
-    root: PathBuf,
-    user: String,
-    password: String,
-    key_user: Option<String>,
-    /// `host:port`.
-    address: String,
-    /// The URL's path (`/site`).
-    path: String,
+/// The URL of `folder` below the server's path for `user`, without a password (the binary
+/// takes it from the environment, as a CI job would).
+pub(crate) fn url(server: &SftpServer, user: &str, folder: &str) -> String {
+    format!("sftp://{user}@{}{}/{folder}", address(server), server.url.path.trim_end_matches('/'))
 }
 
-impl SftpServer {
-    /// The URL of `folder` below the server's path, without the password (the binary takes it
-    /// from the environment, as a CI job would).
-    pub(crate) fn url(&self, user: &str, folder: &str) -> String {
-        format!("sftp://{user}@{}{}/{folder}", self.address, self.path.trim_end_matches('/'))
-    }
-
-    /// The password login's URL of `folder`, with the password (for pyftpsync).
-    pub(crate) fn url_with_password(&self, folder: &str) -> String {
-        self.url(&format!("{}:{}", self.user, self.password), folder)
-    }
-
-    pub(crate) fn user(&self) -> &str {
-        &self.user
-    }
-
-    pub(crate) fn password(&self) -> &str {
-        &self.password
-    }
-
-    /// `host:port`.
-    pub(crate) fn address(&self) -> &str {
-        &self.address
-    }
-
-    /// The URL's path (`/site`).
-    pub(crate) fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The folder on disk that is the URL's path.
-    pub(crate) fn root(&self) -> &Path {
-        &self.root
-    }
+/// The password login's name.
+pub(crate) fn user(server: &SftpServer) -> &str {
+    server.url.user.as_deref().unwrap_or_default()
 }
 
-/// A folder made in a served root, removed when dropped (also when a check panics).
-pub(crate) struct Served(pub PathBuf);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// `host:port`.
+pub(crate) fn address(server: &SftpServer) -> String {
+    format!("{}:{}", server.url.host, server.url.effective_port())
 }
 
-/// `sftp://USER:PASSWORD@HOST:PORT/PATH` (as `.ci/servers.sh` writes it: no escaping needed).
-fn parse(name: &str, url: &str) -> (String, String, String, String) {
-    let rest = url.strip_prefix("sftp://").unwrap_or_else(|| panic!("FTPSYNC_TEST_SFTP_SERVERS: {name}: not sftp://"));
-    let (login, rest) = rest.rsplit_once('@').unwrap_or_else(|| panic!("{name}: no user in {url}"));
-    let (user, password) = login.split_once(':').unwrap_or((login, ""));
-    let (address, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    (user.into(), password.into(), address.into(), if path.is_empty() { "/".into() } else { path.into() })
-}
-
-pub(crate) fn servers_from_env() -> Vec<SftpServer> {
-    let roots: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SFTP_ROOTS").into_iter().collect();
-    let key_users: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SFTP_KEY_USER").into_iter().collect();
-    let versions: BTreeMap<_, _> = pairs("FTPSYNC_TEST_SERVER_VERSIONS").into_iter().collect();
-    pairs("FTPSYNC_TEST_SFTP_SERVERS")
+/// The version `.ci/servers.sh` found (`FTPSYNC_TEST_SERVER_VERSIONS`).
+pub(super) fn version(server: &SftpServer) -> String {
+    pairs("FTPSYNC_TEST_SERVER_VERSIONS")
         .into_iter()
-        .map(|(name, url)| {
-            let (user, password, address, path) = parse(&name, &url);
-            let root = roots.get(&name).unwrap_or_else(|| panic!("FTPSYNC_TEST_SFTP_ROOTS has no folder for {name}"));
-            SftpServer {
-                version: versions.get(&name).cloned().unwrap_or_else(|| "unknown".into()),
-                root: PathBuf::from(root),
-                key_user: key_users.get(&name).cloned(),
-                user,
-                password,
-                address,
-                path,
-                name,
-            }
-        })
-        .collect()
+        .find(|(name, _)| *name == server.name)
+        .map_or_else(|| "unknown".into(), |(_, v)| v)
 }
 
 /// A HOME for the binary whose `~/.ssh/known_hosts` is the run's (nothing else: no keys, no
@@ -142,13 +74,14 @@ fn known_hosts() -> String {
 pub(crate) fn home_for_both(dir: &Path, server: &SftpServer) -> PathBuf {
     let home = dir.join(format!("{}-home", server.name));
     fs::create_dir_all(home.join(".ssh")).unwrap();
-    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let address = address(server);
+    let (host, port) = address.rsplit_once(':').unwrap();
     let bracketed = format!("[{host}]:{port} ");
     let mut lines = String::new();
     for line in known_hosts().lines().filter(|l| l.starts_with(&bracketed)) {
         lines.push_str(&format!("{line}\n{host} {}\n", &line[bracketed.len()..]));
     }
-    assert!(!lines.is_empty(), "{}: no host key for {} in FTPSYNC_TEST_SFTP_KNOWN_HOSTS", server.name, server.address);
+    assert!(!lines.is_empty(), "{}: no host key for {} in FTPSYNC_TEST_SFTP_KNOWN_HOSTS", server.name, address);
     fs::write(home.join(".ssh/known_hosts"), lines).unwrap();
     home
 }
@@ -159,7 +92,7 @@ pub(crate) fn binary(server: &SftpServer, home: &Path, args: &[&str]) -> Output 
     cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"])
         .env("HOME", home)
         .env_remove("SSH_AUTH_SOCK")
-        .env(PASSWORD_ENV, &server.password)
+        .env(PASSWORD_ENV, server.password())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -210,7 +143,7 @@ pub(super) fn rows(server: &SftpServer, scratch: &Path) -> Vec<Row> {
     let base = super::fixture_for(&names);
     write_tree(&local, &base, None);
     let expected = std::cell::RefCell::new(base.clone());
-    let url = server.url(&server.user, &folder);
+    let url = url(server, user(server), &folder);
     let (home, local, served, fresh, plan, url) = (&home, &local, &served, &fresh, &plan, &url);
     let l = local.to_str().unwrap();
     let files = base.keys().filter(|p| !p.ends_with('/')).count();
@@ -353,7 +286,7 @@ fn key_login(server: &SftpServer, home: &Path, scratch: &Path, folder: &str) -> 
     let key_folder = format!("{folder}-key");
     let l = local.to_str().unwrap();
     // No password at all for the key login: the key must be what lets it in.
-    let mut cmd = ftpsync_command(&["upload", l, &server.url(key_user, &key_folder), "--create-folder"]);
+    let mut cmd = ftpsync_command(&["upload", l, &url(server, key_user, &key_folder), "--create-folder"]);
     cmd.args(["--ssh-key", key.to_str().unwrap(), "--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"])
         .env("HOME", home)
         .env_remove("SSH_AUTH_SOCK")
@@ -368,7 +301,7 @@ fn key_login(server: &SftpServer, home: &Path, scratch: &Path, folder: &str) -> 
         }
         same_tree("served folder (key login)", &read_tree(&served), &tree, true)?;
         let plan = scratch.join(format!("{}-sftp-key-plan.json", server.name));
-        plan_is_empty(server, home, &local, &server.url(&server.user, &key_folder), &plan)?;
+        plan_is_empty(server, home, &local, &url(server, user(server), &key_folder), &plan)?;
         Ok(format!("{key_user} with id_ed25519: uploaded; the password login plans nothing after it"))
     })();
     let _ = fs::remove_dir_all(&served);

@@ -117,7 +117,7 @@ impl World {
     /// listed (a failure with `CI=true`).
     pub fn new_sftp(name: &str) -> Option<World> {
         use std::os::unix::fs::MetadataExt;
-        let Some(server) = crate::servers::sftp::servers_from_env().into_iter().find(|s| s.name == name) else {
+        let Some(server) = super::sftp::servers().into_iter().find(|s| s.name == name) else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI=true but FTPSYNC_TEST_SFTP_SERVERS has no {name}: .ci/run starts it with .ci/servers.sh"
@@ -130,17 +130,18 @@ impl World {
         let (local, home) = (root.join("local"), root.join("home"));
         let folder =
             format!("faults-{}-{}", std::process::id(), FOLDERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-        let served = server.root().join(&folder);
+        let served = server.root.join(&folder);
         for d in [&local, &served, &home] {
             fs::create_dir_all(d).unwrap();
         }
-        let meta = fs::metadata(server.root()).unwrap();
+        let meta = fs::metadata(&server.root).unwrap();
         let owner = (meta.uid(), meta.gid());
         std::os::unix::fs::chown(&served, Some(owner.0), Some(owner.1)).unwrap();
-        let upstream: std::net::SocketAddr = server.address().parse().expect("an SFTP server's address");
+        let address = crate::servers::sftp::address(&server);
+        let upstream: std::net::SocketAddr = address.parse().expect("an SFTP server's address");
         let proxy = CutProxy::start_raw(upstream);
         // The server's host keys, under the proxy's address (which the binary connects to).
-        let (host, port) = server.address().rsplit_once(':').unwrap();
+        let (host, port) = address.rsplit_once(':').unwrap();
         let known = fs::read_to_string(std::env::var_os("FTPSYNC_TEST_SFTP_KNOWN_HOSTS").unwrap()).unwrap();
         let ours: String = known
             .lines()
@@ -149,8 +150,9 @@ impl World {
             .collect();
         fs::create_dir_all(home.join(".ssh")).unwrap();
         fs::write(home.join(".ssh/known_hosts"), ours).unwrap();
-        let url = format!("sftp://{}@{}{}/{folder}", server.user(), proxy.addr(), server.path().trim_end_matches('/'));
-        let sftp = Some(SftpSide { password: server.password().to_string(), owner });
+        let user = crate::servers::sftp::user(&server);
+        let url = format!("sftp://{user}@{}{}/{folder}", proxy.addr(), server.url.path.trim_end_matches('/'));
+        let sftp = Some(SftpSide { password: server.password(), owner });
         Some(World { _dir: dir, root, local, served, home, versions: Versions::new(), proxy, _server: None, url, sftp })
     }
 
