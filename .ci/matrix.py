@@ -48,8 +48,9 @@ handshake, with curl too (`sslv3 alert handshake failure`).
 
 SFTP rows (`tests/integration/servers/sftp.rs`): OpenSSH's sshd (chrooted `internal-sftp`) and
 proftpd's `mod_sftp`, through the binary as a user runs it (password from `FTPSYNC_PASSWORD`,
-host key checked against `~/.ssh/known_hosts`), with the same fixture and checks; SFTP sets
-modification times, so the served files must carry the local times.
+host key checked against `~/.ssh/known_hosts`), with the same fixture and checks, staging,
+rollback and recovery included; SFTP sets modification times, so the served files must carry
+the local times.
 
 Every apply above is staged (the default). And (`tests/integration/servers/staged.rs`):
 

@@ -1123,7 +1123,7 @@ fn real_servers_upload_sync_download() {
                                 rows
                             }
                         };
-                        rows.extend(staged::rows(server, url, scratch));
+                        rows.extend(staged::rows(staged::Remote::Ftp(server, url), scratch));
                         out.push((server.name.clone(), server.version.clone(), mode, rows));
                     }
                     out

@@ -7,7 +7,8 @@
 //! missing → upload → replan → edits → sync → nochange → drift → download, as for FTP (see
 //! `servers.rs`); SFTP sets modification times (SETSTAT), so the served files must carry the
 //! local times. A further row, `key`, uploads as the key-only login with `--ssh-key` (ed25519)
-//! and checks that the password login sees the same tree.
+//! and checks that the password login sees the same tree; then the staging rows of every
+//! server (`staged.rs`: primitives, rollback, recovery).
 //!
 //! Servers come from `FTPSYNC_TEST_SFTP_SERVERS` / `_ROOTS` / `_KNOWN_HOSTS` / `_KEY_USER` /
 //! `_KEY_DIR` (format in `.ci/servers.sh`); with `CI=true` both servers must be listed.
@@ -268,6 +269,8 @@ pub(super) fn rows(server: &SftpServer, scratch: &Path) -> Vec<Row> {
         }
     }
     let _ = fs::remove_dir_all(served);
+    // All-or-nothing apply over SFTP: the staging rows of every server (servers/staged.rs).
+    out.extend(super::staged::rows(super::staged::Remote::Sftp(server, home), scratch));
     out
 }
 
