@@ -25,6 +25,8 @@ peak memory (max RSS, GNU time).
 
 Needs root (namespaces, a system user, apt for rsync, lftp, rclone, openssh).
 
+FTPSYNC_BIN=PATH uses that ftpsync binary instead of building one.
+
 usage: sudo python3 bench/sftp_bench.py [--rtt 20] [--runs 3] [--pyftpsync-runs N] [--w4-runs N]
                                         [--files 2000] [--dirs 100] [--size-mib 256]
                                         [--tools ftpsync,rsync,rclone,lftp,pyftpsync]
@@ -94,9 +96,10 @@ def install(build):
         run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyftpsync==4.1.0"])
     if subprocess.run([python, "-c", "import pysftp"], capture_output=True).returncode != 0:
         run([os.path.join(venv, "bin", "pip"), "install", "-q", "pysftp", "paramiko<4"])
-    if build:
+    ftpsync = os.environ.get("FTPSYNC_BIN")  # a release build made elsewhere (stated in the report)
+    if build and not ftpsync:
         run(["cargo", "build", "--release", "--quiet", "--locked"], cwd=REPO)
-    return {"ftpsync": os.path.join(REPO, "target/release/ftpsync"), "pyftpsync": pyftpsync}
+    return {"ftpsync": ftpsync or os.path.join(REPO, "target/release/ftpsync"), "pyftpsync": pyftpsync}
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -342,6 +345,9 @@ def lab_run(args, exe, ctx, env):
                   f"{f' --w4-runs {args.w4_runs}' if args.w4_runs else ''}` "
                   f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load before: "
                   f"{' '.join(open('/proc/loadavg').read().split()[:3])})"]
+        if os.environ.get("FTPSYNC_BIN"):
+            version = subprocess.run([exe["ftpsync"], "--version"], capture_output=True, text=True).stdout.strip()
+            report.append(f"ftpsync binary: FTPSYNC_BIN={os.environ['FTPSYNC_BIN']} ({version})")
         if ctx["extra"]:
             report.append(f"ftpsync options: {' '.join(ctx['extra'])}")
         if set(args.workloads) & {"W1", "W2", "W3"}:
