@@ -97,20 +97,23 @@ pub fn open_sftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_r
     if let Some(login) = opening.try_nothing(&user)? {
         return done(opening, user, login);
     }
-    // 1. The ssh-agent, 2. --ssh-key files, 3. the default keys: only without a password in
-    // the URL (a password given there is what the user wants to log in with).
-    if url.password.is_none() {
-        if let Some(login) = opening.try_agent(&user)? {
-            return done(opening, user, login);
-        }
-        let mut ask = passphrase(conn);
-        let mut keys = Vec::new();
-        for path in &conn.ssh_keys {
-            keys.push(connect::load_key(path, &mut ask).map_err(|e| ExitError::usage(format!("{e:#}")))?);
-        }
-        if let Some(login) = opening.try_keys(&user, &keys)? {
-            return done(opening, user, login);
-        }
+    // 1. The ssh-agent, 2. --ssh-key files, 3. the default keys. A password given in the URL
+    // or FTPSYNC_PASSWORD is what the user means to log in with: then only the keys named with
+    // --ssh-key come first (a server counts every key offered against its MaxAuthTries, 6 with
+    // OpenSSH, and an agent with many keys would use them up before the password).
+    let explicit_password = url.password.is_some();
+    if !explicit_password && let Some(login) = opening.try_agent(&user)? {
+        return done(opening, user, login);
+    }
+    let mut ask = passphrase(conn);
+    let mut keys = Vec::new();
+    for path in &conn.ssh_keys {
+        keys.push(connect::load_key(path, &mut ask).map_err(|e| ExitError::usage(format!("{e:#}")))?);
+    }
+    if let Some(login) = opening.try_keys(&user, &keys)? {
+        return done(opening, user, login);
+    }
+    if !explicit_password {
         let defaults: Vec<KeyFile> = connect::default_key_files()
             .iter()
             .filter(|p| !conn.ssh_keys.contains(p))

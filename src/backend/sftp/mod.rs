@@ -54,6 +54,9 @@ pub struct Options {
     pub create_root: bool,
 }
 
+/// Folders listed at once on one channel ([`Target::list_dirs`]).
+const LIST_IN_FLIGHT: usize = 64;
+
 /// State shared by all connections of one target.
 struct Shared {
     settings: Settings,
@@ -474,7 +477,11 @@ impl Target for SftpTarget {
                     }
                 })
                 .collect();
-            async move { futures::future::join_all(futs).await.into_iter().collect() }
+            // In order, at most LIST_IN_FLIGHT folders open at once (a server limits handles).
+            async move {
+                use futures::StreamExt;
+                futures::stream::iter(futs).buffered(LIST_IN_FLIGHT).collect::<Vec<_>>().await.into_iter().collect()
+            }
         })
     }
 
@@ -532,12 +539,10 @@ impl Target for SftpTarget {
             };
             let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone());
             let result = sink(&mut dl);
+            let lost = dl.lost;
             dl.close();
             match result {
-                Err(e)
-                    if format!("{e:#}").contains("connection lost")
-                        || format!("{e:#}").contains("no answer in time") =>
-                {
+                Err(e) if lost => {
                     self.conn = None;
                     last = Some(e);
                 }

@@ -147,6 +147,8 @@ pub struct Download {
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
+    /// The connection failed while reading (worth another attempt on a new one).
+    pub lost: bool,
 }
 
 impl Download {
@@ -162,6 +164,7 @@ impl Download {
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            lost: false,
         };
         let rt = d.rt.clone();
         let _guard = rt.enter();
@@ -200,10 +203,14 @@ impl Read for Download {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.pos >= self.buf.len() {
             let Some((offset, len, fut)) = self.ahead.pop_front() else { return Ok(0) };
-            let data = self.rt.block_on(fut).map_err(|e| {
-                let e = failed(e, &format!("download of {} interrupted", self.abs));
-                std::io::Error::other(format!("{e:#}"))
-            })?;
+            let data = match self.rt.block_on(fut) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.lost = super::errors::is_lost(&e);
+                    let e = failed(e, &format!("download of {} interrupted", self.abs));
+                    return Err(std::io::Error::other(format!("{e:#}")));
+                }
+            };
             if data.is_empty() {
                 // The end: the reads sent past it are answered the same way.
                 self.eof = true;
