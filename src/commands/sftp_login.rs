@@ -151,6 +151,8 @@ pub fn open_sftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_r
         (u, Some(p)) => (u.unwrap_or(user), p),
         (_, None) => return Err(no_password("none was found")),
     };
+    // Asked again only on a terminal (as for FTP); elsewhere the refusal is the error.
+    let can_ask = !conn.no_prompt && std::io::stdin().is_terminal();
     for attempt in 0.. {
         trace::register_secret(password.expose());
         match opening.try_password(&user, &password) {
@@ -162,7 +164,7 @@ pub fn open_sftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_r
                 }
                 return done(opening, user, login);
             }
-            Ok(None) if attempt < 3 && opening.takes_password() => {
+            Ok(None) if attempt < 3 && opening.takes_password() && can_ask => {
                 printer.error(&format!("{:#}", opening.refused()));
                 match resolver.reprompt(&url.host, Some(user.as_str()))? {
                     Some(c) => {

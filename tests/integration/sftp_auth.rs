@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::ftpsync_command;
 use crate::support::sftp::{KEY_PASSPHRASE, Scratch, key_dir, known_hosts, servers};
+use crate::support::{assert_schema_valid, ftpsync_command};
 
 /// A HOME for one run: `.ssh/known_hosts` as given (nothing: no file).
 struct Home {
@@ -274,6 +274,11 @@ fn no_secret_in_any_output_or_file_at_any_verbosity() {
         for (i, o) in runs.iter().enumerate() {
             assert!(o.status.success(), "{}: run {i} failed:\n{}", s.name, text(o));
             assert!(!text(o).contains(&pw), "{}: the password shows in the output of run {i}", s.name);
+        }
+        // The plan and the report of an SFTP target follow their schemas (kind, host key).
+        for (schema, file) in [("plan", &plan), ("report", &report)] {
+            let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+            assert_schema_valid(schema, &doc);
         }
         for dir in [work.path(), scratch.dir.as_path()] {
             for f in walk(dir) {

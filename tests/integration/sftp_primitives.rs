@@ -35,11 +35,25 @@ fn staging_primitives_on_every_sftp_server() {
 
 #[test]
 fn large_files_both_ways_and_replaced() {
+    large_files(false);
+}
+
+/// The same where the server offers no atomic replace: the old file is moved aside, the new
+/// one renamed into place, the old one removed.
+#[test]
+fn large_files_replaced_without_posix_rename() {
+    large_files(true);
+}
+
+fn large_files(fallback: bool) {
     for s in servers() {
-        let scratch = Scratch::new(&s, "sftp-large");
+        let scratch = Scratch::new(&s, if fallback { "sftp-large-fallback" } else { "sftp-large" });
         std::fs::create_dir(&scratch.dir).unwrap();
         chown_like_root(&s, &scratch.dir);
         let mut t = open(&s, &scratch.name);
+        if fallback {
+            t = t.without_posix_rename();
+        }
         // 5 MiB and a bit: many chunks in flight, and a last partial one.
         let data: Vec<u8> = (0..5 * 1024 * 1024 + 123).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
         let path = RelPath::parse("big.bin").unwrap();

@@ -28,6 +28,14 @@ use crate::backend::{LoginRefused, Transient};
 /// The SFTP extension that replaces a file atomically (rename(2)); OpenSSH offers it.
 pub const POSIX_RENAME: &str = "posix-rename@openssh.com";
 
+/// Runs one step of connecting or logging in, bounded by the timeout: a server that stops
+/// answering is a lost connection ([`Transient`]), never a hang.
+pub async fn bounded<T>(timeout: Duration, step: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(timeout, step)
+        .await
+        .map_err(|_| Transient(format!("the SSH server did not answer in time ({} s, --timeout)", timeout.as_secs())))?
+}
+
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct Settings {
@@ -303,9 +311,10 @@ impl Unauthenticated {
         Ok(self.note(r))
     }
 
-    /// Whether the server still takes passwords.
+    /// Whether the server still takes passwords (as the `password` method, or as the answer
+    /// to a `keyboard-interactive` prompt, which PAM-based servers often offer instead).
     pub fn takes_password(&self) -> bool {
-        self.offers(russh::MethodKind::Password)
+        self.offers(russh::MethodKind::Password) || self.offers(russh::MethodKind::KeyboardInteractive)
     }
 
     /// Tries a password.
@@ -314,12 +323,38 @@ impl Unauthenticated {
         if !self.tried.iter().any(|t| t == "password") {
             self.tried.push("password".into());
         }
-        let r = self
-            .ssh
-            .authenticate_password(user, password.expose())
-            .await
-            .map_err(|e| Transient(format!("SSH login failed: {e}")))?;
-        Ok(self.note(r).then(|| Login::Password(password.clone())))
+        let lost = |e: russh::Error| Transient(format!("SSH login failed: {e}"));
+        let ok = if self.offers(russh::MethodKind::Password) {
+            let r = self.ssh.authenticate_password(user, password.expose()).await.map_err(lost)?;
+            self.note(r)
+        } else {
+            self.keyboard_interactive(user, password).await.map_err(lost)?
+        };
+        Ok(ok.then(|| Login::Password(password.clone())))
+    }
+
+    /// `keyboard-interactive` with the password as the answer to its one hidden prompt; a
+    /// server asking more (a one-time code...) is not answered.
+    async fn keyboard_interactive(&mut self, user: &str, password: &Secret) -> Result<bool, russh::Error> {
+        use russh::client::KeyboardInteractiveAuthResponse as R;
+        let mut reply = self.ssh.authenticate_keyboard_interactive_start(user, None).await?;
+        for _ in 0..4 {
+            reply = match reply {
+                R::Success => return Ok(true),
+                R::Failure { remaining_methods, .. } => {
+                    self.offered = Some(remaining_methods.iter().copied().collect());
+                    return Ok(false);
+                }
+                R::InfoRequest { prompts, .. } if prompts.is_empty() => {
+                    self.ssh.authenticate_keyboard_interactive_respond(Vec::new()).await?
+                }
+                R::InfoRequest { prompts, .. } if prompts.len() == 1 && !prompts[0].echo => {
+                    self.ssh.authenticate_keyboard_interactive_respond(vec![password.expose().to_string()]).await?
+                }
+                R::InfoRequest { .. } => return Ok(false),
+            };
+        }
+        Ok(false)
     }
 
     /// Logs in again the way an earlier connection did.
@@ -349,7 +384,7 @@ impl Unauthenticated {
             self.tried.join(", ")
         };
         let offered = match &self.offered {
-            Some(o) => o.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>().join(", "),
+            Some(o) => o.iter().map(String::from).collect::<Vec<_>>().join(", "),
             None => "unknown".into(),
         };
         let msg =
@@ -366,8 +401,9 @@ impl Unauthenticated {
     /// Opens the SFTP channel.
     pub async fn sftp(self, timeout: Duration) -> Result<Conn> {
         let lost = |e: russh::Error| Transient(format!("cannot open the SFTP channel: {e}"));
-        let channel = self.ssh.channel_open_session().await.map_err(lost)?;
-        channel.request_subsystem(true, "sftp").await.map_err(lost)?;
+        let channel =
+            bounded(timeout, async { self.ssh.channel_open_session().await.map_err(|e| lost(e).into()) }).await?;
+        bounded(timeout, async { channel.request_subsystem(true, "sftp").await.map_err(|e| lost(e).into()) }).await?;
         let config = russh_sftp::client::Config {
             request_timeout_secs: timeout.as_secs().max(1),
             max_concurrent_reads: 64,

@@ -64,6 +64,8 @@ struct Shared {
     login: Login,
     options: Options,
     temp_counter: AtomicU64,
+    /// Never use `posix-rename@openssh.com` ([`SftpTarget::without_posix_rename`]).
+    no_posix_rename: std::sync::atomic::AtomicBool,
     /// The server's clock minus ours, learnt from the lock file's time.
     time_offset: Mutex<f64>,
     /// Logged-in connections not in use (the scan's, for apply's workers).
@@ -80,13 +82,13 @@ impl Shared {
     /// A new connection, logged in the way the first one was.
     fn reconnect(&self) -> Result<Conn> {
         let server = self.settings.url.display();
-        self.rt().block_on(async {
+        self.rt().block_on(connect::bounded(self.settings.timeout * 3, async {
             let mut un = connect::connect(&self.settings).await?;
             if !un.again(&self.user, &self.login).await? {
                 return Err(un.refused(&server));
             }
             un.sftp(self.settings.timeout).await
-        })
+        }))
     }
 }
 
@@ -127,15 +129,15 @@ impl Opening {
 
     /// Learns the methods the server takes; `Some` when it needs none.
     pub fn try_nothing(&mut self, user: &str) -> Result<Option<Login>> {
-        Ok(self.rt.block_on(self.un.methods(user))?.then_some(Login::Nothing))
+        Ok(self.rt.block_on(connect::bounded(self.settings.timeout, self.un.methods(user)))?.then_some(Login::Nothing))
     }
 
     pub fn try_agent(&mut self, user: &str) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.agent(user))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.agent(user)))
     }
 
     pub fn try_keys(&mut self, user: &str, keys: &[KeyFile]) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.keys(user, keys))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.keys(user, keys)))
     }
 
     pub fn takes_password(&self) -> bool {
@@ -143,7 +145,7 @@ impl Opening {
     }
 
     pub fn try_password(&mut self, user: &str, password: &super::secret::Secret) -> Result<Option<Login>> {
-        self.rt.block_on(self.un.password(user, password))
+        self.rt.block_on(connect::bounded(self.settings.timeout, self.un.password(user, password)))
     }
 
     /// The error when no method worked.
@@ -175,6 +177,7 @@ impl Opening {
             login,
             options,
             temp_counter: AtomicU64::new(0),
+            no_posix_rename: Default::default(),
             time_offset: Mutex::new(0.0),
             spare: Mutex::new(Vec::new()),
             rt: Some(rt),
@@ -240,7 +243,15 @@ impl SftpTarget {
     }
 
     fn posix_rename(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.posix_rename)
+        !self.shared.no_posix_rename.load(Ordering::Relaxed) && self.conn.as_ref().is_some_and(|c| c.posix_rename)
+    }
+
+    /// Replaces files as on a server without `posix-rename@openssh.com` ([`SftpTarget::place`]'s
+    /// fallback), on every connection of this target: how the tests reach that path on servers
+    /// that all offer the extension.
+    pub fn without_posix_rename(self) -> SftpTarget {
+        self.shared.no_posix_rename.store(true, Ordering::Relaxed);
+        self
     }
 
     /// Runs `op` on the live connection, reconnecting and trying again (with growing pauses)
@@ -319,9 +330,10 @@ impl SftpTarget {
     /// Renames `tmp` onto `dest`, replacing what is there. With `posix-rename@openssh.com` one
     /// atomic request. Without it (SFTP version 3's `RENAME` refuses a taken name), the old
     /// file is first renamed to a temporary name, in the same train of requests as the rename
-    /// into place and its removal: the name is missing only between two requests the server
-    /// handles one after the other, never for a round trip; after a failure the old file is
-    /// still there under its own or the temporary name (which the next apply removes).
+    /// into place: the name is missing only between two requests the server handles one after
+    /// the other, never for a round trip. The old file is removed once the new one is in
+    /// place; if the new one could not be placed, the old one is renamed back (and if even that
+    /// fails, it stays under the temporary name, which the next apply reports and removes).
     fn place(&mut self, tmp: &str, dest: &str, dest_rel: &RelPath) -> Result<()> {
         let sftp = self.sftp()?;
         let shared = self.shared.clone();
@@ -345,13 +357,20 @@ impl SftpTarget {
             let (d1, a1, t2, d2, a3) = (d.clone(), a.clone(), t.clone(), d.clone(), a.clone());
             let moved = send(async move { s1.rename(d1, a1).await.map(drop) });
             let placed = send(async move { s2.rename(t2, d2).await.map(drop) });
-            let removed = send(async move { s3.remove(a3).await.map(drop) });
-            let moved = moved.await;
-            placed.await.map_err(|e| failed(e, &doing))?;
-            if moved.is_ok() {
-                let _ = removed.await;
+            let (moved, placed) = (moved.await.is_ok(), placed.await);
+            match placed {
+                Ok(()) if moved => {
+                    let _ = s3.remove(a3).await;
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    if moved {
+                        let _ = s3.rename(a3, d).await;
+                    }
+                    Err(failed(e, &doing))
+                }
             }
-            Ok(())
         })
     }
 
@@ -823,8 +842,8 @@ impl SftpTarget {
         let now = crate::model::Clock::now(&crate::model::SystemClock);
         let Some(held) = self.lock.as_ref().filter(|h| lockfile::refresh_due(h.written, now)) else { return Ok(()) };
         let content = LockFile { lock_time: now, lock_holder: held.content.lock_holder.clone() };
-        let abs = self.lock_abs();
-        self.upload(&abs, &mut content.to_bytes().as_slice(), None)?;
+        // Written aside and renamed over the old one: the lock is never missing or half written.
+        self.store(&RelPath::root().join_unchecked(LOCK_FILE), &mut content.to_bytes().as_slice(), None, None)?;
         self.lock = Some(lockfile::Held { content, written: now });
         Ok(())
     }

@@ -117,7 +117,11 @@ async fn write_all(
     };
     let attrs = fstat.await.map_err(|e| failed(e, &format!("cannot check the size of {abs}")))?.attrs;
     close.await.map_err(|e| failed(e, &format!("cannot close {abs} (the data may not be stored)")))?;
-    Ok(Stored { bytes: attrs.size.unwrap_or(offset), mtime_set })
+    let bytes = attrs.size.unwrap_or(offset);
+    if bytes != offset {
+        anyhow::bail!("{abs}: the server stored {bytes} bytes of {offset} (a full disk or a quota?)");
+    }
+    Ok(Stored { bytes, mtime_set })
 }
 
 /// Fills `buf` as far as the source allows (0: the end).
