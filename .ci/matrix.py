@@ -13,9 +13,9 @@ import sys
 
 START, END = "<!-- interop-matrix:start -->", "<!-- interop-matrix:end -->"
 HEADING = "## Server interoperability"
-OPERATIONS = ["names", "missing", "untrusted", "upload", "replan", "active", "edits", "sync", "nochange", "drift", "download", "primitives", "rollback", "recover"]
-LABELS = {"nochange": "No-change sync", "primitives": "Staging", "rollback": "Rollback", "recover": "Recovery"}
-MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)"}
+OPERATIONS = ["names", "missing", "untrusted", "upload", "replan", "active", "edits", "sync", "nochange", "drift", "download", "primitives", "rollback", "recover", "key"]
+LABELS = {"key": "Key login", "nochange": "No-change sync", "primitives": "Staging", "rollback": "Rollback", "recover": "Recovery"}
+MODES = {"plain": "FTP", "tls": "FTPS (explicit, CA-verified)", "sftp": "SFTP (host key verified)"}
 INTRO = """\
 `bash .ci/run` starts these servers on loopback (`.ci/servers.sh`; ftpsync's own server,
 `ftpsync serve`, runs inside the test) and runs `tests/integration/servers.rs` against each,
@@ -43,6 +43,14 @@ handshake, with curl too (`sslv3 alert handshake failure`).
 - **Drift**: a file changed on the server after the plan was made: apply refuses, names it,
   and changes nothing.
 - **Download** into an empty local folder gives the served tree.
+- **Key login** (SFTP only): the key-only login uploads with `--ssh-key` (ed25519, no
+  password anywhere), and the password login then plans nothing.
+
+SFTP rows (`tests/integration/servers/sftp.rs`): OpenSSH's sshd (chrooted `internal-sftp`) and
+proftpd's `mod_sftp`, through the binary as a user runs it (password from `FTPSYNC_PASSWORD`,
+host key checked against `~/.ssh/known_hosts`), with the same fixture and checks, staging,
+rollback and recovery included; SFTP sets modification times, so the served files must carry
+the local times.
 
 Every apply above is staged (the default). And (`tests/integration/servers/staged.rs`):
 

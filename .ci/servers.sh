@@ -10,6 +10,8 @@
 #   absolute paths of the served folders;
 # - Twisted's FTP server and aioftp (.ci/twistedftpd.py, .ci/aioftpd.py): plain FTP only
 #   (neither offers AUTH TLS).
+# - SFTP: OpenSSH's sshd (internal-sftp, chrooted) and proftpd's mod_sftp, each with a password
+#   login and a key-only login, both landing in `/site` (see "SFTP servers" below).
 # Each server is started as the leader of its own process group (socat's per-connection
 # children and the ftpds they run are in it): stop a server with `kill -- -PID`.
 #
@@ -28,6 +30,14 @@
 #   FTPSYNC_TEST_SERVER_XFERLOGS  NAME=FILE;...  the transfer log (xferlog format) of the servers
 #                                 that write one: proftpd (what verify's tests prove unread)
 #   FTPSYNC_TEST_CA               PEM file of the test CA (the servers' certificates chain to it)
+#   FTPSYNC_TEST_SFTP_SERVERS     NAME=sftp://USER:PASSWORD@127.0.0.1:PORT/site;...  (the password
+#                                 login; names sshd, proftpd-sftp)
+#   FTPSYNC_TEST_SFTP_ROOTS       NAME=DIR;...  the folder on disk that is the URL's /site
+#   FTPSYNC_TEST_SFTP_KNOWN_HOSTS known_hosts file with every SFTP server's host keys
+#                                 ([127.0.0.1]:PORT form)
+#   FTPSYNC_TEST_SFTP_KEY_USER    NAME=USER;...  the key-only login (same /site)
+#   FTPSYNC_TEST_SFTP_KEY_DIR     id_ed25519, id_rsa (no passphrase) and id_ed25519_enc (passphrase
+#                                 ftpsync-test-passphrase), each authorized for the key logins
 #   FTPSYNC_SERVER_PIDS           the server processes (space-separated), each the leader of its
 #                                 own process group, for the caller to stop (kill -- -PID)
 #   FTPSYNC_SERVER_RUNTIME        the runtime folder, for the caller to remove
@@ -36,7 +46,7 @@
 # URLs carry user and password (hex, so no escaping is needed); ";" never occurs in them.
 #
 # Needs root (apt, system users, servers that chroot). Installs idempotently: apt packages
-# proftpd-basic + proftpd-mod-crypto, socat; vsftpd, pure-ftpd, inetutils-ftpd and ftpd-ssl via
+# proftpd-basic + proftpd-mod-crypto, socat, openssh-server + openssh-client; vsftpd, pure-ftpd, inetutils-ftpd and ftpd-ssl via
 # `apt-get download` + `dpkg-deb -x` (Debian's FTP servers conflict with each other, and the
 # last two pull in an inetd listening on port 21 on every interface); pyftpdlib + pyOpenSSL,
 # Twisted, aioftp, each in a venv of the system Python. Creates the system user ftpsync-ci (no
@@ -46,7 +56,9 @@
 # it runs in a private mount namespace that sees a copy of /etc/pam.d with the package's
 # pam.d/ftp, so nothing of the host is changed; where mount namespaces are not allowed, the
 # file is installed as /etc/pam.d/ftp for the run (only when no such file exists) and listed
-# in FTPSYNC_SERVER_REMOVE. On failure it stops what it started and prints the server's log.
+# in FTPSYNC_SERVER_REMOVE. Creates the SFTP logins ftpsync-sftp (password) and ftpsync-sftp-key
+# (keys only, same uid); sshd's chroot is made under /srv (listed in FTPSYNC_SERVER_REMOVE).
+# On failure it stops what it started and prints the server's log.
 set -euo pipefail
 
 [[ $# -eq 2 ]] || { echo "usage: $0 CACHE_DIR ENV_FILE" >&2; exit 2; }
@@ -55,6 +67,8 @@ cache=$(mkdir -p "$1" && cd "$1" && pwd)
 env_file=$2
 user=ftpsync-ci
 unix_user=ftpsync-ci-unix
+sftp_user=ftpsync-sftp
+sftp_key_user=ftpsync-sftp-key
 
 log() { printf '%s\n' "-- servers: $*" >&2; }
 die() { printf '%s\n' "-- servers: ERROR: $*" >&2; exit 1; }
@@ -119,7 +133,8 @@ python_venv() { # DIR MODULES PACKAGES...
 }
 
 install_all() {
-  apt_install proftpd-basic proftpd-mod-crypto openssl curl python3-venv util-linux socat
+  apt_install proftpd-basic proftpd-mod-crypto openssl curl python3-venv util-linux socat \
+    openssh-server openssh-client
   local debs=$cache/debs pkgs=$cache/pkgs
   if [[ ! -x $pkgs/usr/sbin/vsftpd || ! -x $pkgs/usr/sbin/pure-ftpd || ! -x $pkgs/usr/bin/pure-pw ]]; then
     log "apt-get download vsftpd pure-ftpd"
@@ -154,6 +169,20 @@ install_all() {
     useradd --system --user-group --no-create-home --home-dir / --shell /bin/sh "$unix_user"
   fi
   echo "$unix_user:$(cat "$cache/password")" | chpasswd
+  # The SFTP logins (see "SFTP servers" below): a password user, and a key-only user with the
+  # same uid (useradd -o), so that both write the same files in the same served folder.
+  if ! id -u "$sftp_user" >/dev/null 2>&1; then
+    log "creating the system user $sftp_user"
+    useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin "$sftp_user"
+  fi
+  echo "$sftp_user:$(cat "$cache/password")" | chpasswd
+  if ! id -u "$sftp_key_user" >/dev/null 2>&1; then
+    log "creating the system user $sftp_key_user (uid of $sftp_user)"
+    useradd --system --non-unique --uid "$(id -u "$sftp_user")" --gid "$(id -g "$sftp_user")" \
+      --no-create-home --home-dir / --shell /usr/sbin/nologin "$sftp_key_user"
+  fi
+  # No password ("*" is no hash, so no password matches; "!" would lock the account for keys too).
+  usermod --password '*' "$sftp_key_user"
 }
 
 exec 9>"$cache/install.lock"
@@ -474,6 +503,217 @@ launch netkit-ftpd "${ranges[5]}" --plain-only --unix-login
 launch twisted "${ranges[6]}" --plain-only
 launch aioftp "${ranges[7]}" --plain-only
 
+# ---------------------------------------------------------------------------------------------
+# SFTP servers: OpenSSH's sshd (internal-sftp, chrooted) and proftpd's mod_sftp, each on a free
+# port of 127.0.0.1 with host keys made for this run. Both have the same two logins, landing in
+# the folder `/site`: $sftp_user with the password (URL), and $sftp_key_user, who may only log
+# in with the run's keys (id_ed25519, id_rsa and the passphrase-protected id_ed25519_enc). The
+# key user has the password user's uid, so either one can change what the other wrote.
+
+sftp_servers=() sftp_roots=() sftp_key_users=()
+sftp_keys=$rt/sftp-keys
+known_hosts=$rt/sftp_known_hosts
+sftp_passphrase=ftpsync-test-passphrase
+(
+  umask 077 && mkdir -p "$sftp_keys"
+  ssh-keygen -q -t ed25519 -N '' -C "ftpsync test ed25519" -f "$sftp_keys/id_ed25519"
+  ssh-keygen -q -t rsa -b 3072 -N '' -C "ftpsync test rsa" -f "$sftp_keys/id_rsa"
+  ssh-keygen -q -t ed25519 -N "$sftp_passphrase" -C "ftpsync test ed25519, encrypted" -f "$sftp_keys/id_ed25519_enc"
+)
+: >"$known_hosts" && chmod 644 "$known_hosts"
+
+# Waits (bounded) until the port presents an SSH host key while the process lives, and adds
+# the server's keys to the known_hosts file (`[127.0.0.1]:PORT TYPE KEY`).
+wait_ssh() { # PID PORT
+  local i keys
+  for i in $(seq 50); do
+    kill -0 "$1" 2>/dev/null || return 1
+    keys=$(ssh-keyscan -T 2 -p "$2" 127.0.0.1 2>/dev/null | grep -v '^#' || true)
+    if [[ -n $keys ]]; then
+      printf '%s\n' "$keys" >>"$known_hosts"
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# Logs in with the password (curl, libssh2) and with each unencrypted key (OpenSSH's sftp,
+# host key checked against the known_hosts file) and lists /site.
+sftp_smoke() { # PORT
+  curl -sS --max-time 20 --insecure --user "$sftp_user:$password" "sftp://127.0.0.1:$1/site/" >/dev/null || return 1
+  local key
+  for key in id_ed25519 id_rsa; do
+    echo 'ls /site' | timeout 30 sftp -q -b - -P "$1" -i "$sftp_keys/$key" -o BatchMode=yes -o IdentitiesOnly=yes \
+      -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known_hosts" -o GlobalKnownHostsFile=/dev/null \
+      "$sftp_key_user@127.0.0.1" >/dev/null || { echo "key login with $key failed" >&2; return 1; }
+  done
+  # The password user has no key: a key login must fail (the key user's keys are not theirs).
+  if echo 'ls /site' | timeout 30 sftp -q -b - -P "$1" -i "$sftp_keys/id_ed25519" -o BatchMode=yes \
+    -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known_hosts" \
+    -o GlobalKnownHostsFile=/dev/null "$sftp_user@127.0.0.1" >/dev/null 2>&1; then
+    echo "$sftp_user logged in with a key; only the password should work" >&2
+    return 1
+  fi
+}
+
+# Starts NAME (start_NAME PORT, in a process group of its own) on a free port; ROOT is the
+# folder on disk that is the logins' `/site`.
+launch_sftp() { # NAME ROOT
+  local name=$1 root=$2 port pid attempt t0=$SECONDS
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    "start_$name" "$port" </dev/null >>"$rt/log/$name.out" 2>&1 &
+    pid=$!
+    if wait_ssh "$pid" "$port"; then
+      pids+=("$pid")
+      [[ $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]] || die "$name (pid $pid) does not lead its own process group"
+      if ! sftp_smoke "$port" 2>>"$rt/log/$name.out"; then
+        tail -n 40 "$rt/log/$name".* >&2 || true
+        die "$name answers on port $port but a login or listing failed; logs above"
+      fi
+      sftp_servers+=("$name=sftp://$sftp_user:$password@127.0.0.1:$port/site")
+      sftp_roots+=("$name=$root")
+      sftp_key_users+=("$name=$sftp_key_user")
+      log "$name: pid $pid, port $port ($((SECONDS - t0)) s)"
+      return 0
+    fi
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    log "$name did not come up on port $port (attempt $attempt)"
+  done
+  tail -n 40 "$rt/log/$name".* >&2 || true
+  die "$name does not start; its log is above"
+}
+
+# sshd's chroot and every folder above it must be root's and writable by nobody else, which
+# rules out the runtime folder (under $TMPDIR, /tmp is world-writable): this one is under /srv,
+# and removed by the caller (FTPSYNC_SERVER_REMOVE).
+mkdir -p /srv
+sshd_dir=$(mktemp -d /srv/ftpsync-sshd.XXXXXX)
+remove+=("$sshd_dir")
+chmod 755 "$sshd_dir"
+mkdir -p "$sshd_dir/chroot/site" "$sshd_dir/authorized_keys" /run/sshd
+chmod 755 "$sshd_dir/chroot" "$sshd_dir/authorized_keys"
+chown "$sftp_user:$sftp_user" "$sshd_dir/chroot/site"
+cat "$sftp_keys"/id_ed25519.pub "$sftp_keys"/id_rsa.pub "$sftp_keys"/id_ed25519_enc.pub \
+  >"$sshd_dir/authorized_keys/$sftp_key_user"
+chmod 644 "$sshd_dir/authorized_keys/$sftp_key_user"
+ssh-keygen -q -t ed25519 -N '' -C "ftpsync test sshd" -f "$sshd_dir/host_ed25519"
+
+start_sshd() { # PORT
+  # The password user may only use the password, the key user only keys; both are chrooted
+  # and get nothing but SFTP (internal-sftp: no shell, no other binary in the chroot).
+  cat >"$sshd_dir/sshd_config" <<EOF
+Port $1
+ListenAddress 127.0.0.1
+HostKey $sshd_dir/host_ed25519
+PidFile none
+UsePAM yes
+KbdInteractiveAuthentication no
+PasswordAuthentication yes
+PubkeyAuthentication yes
+PermitRootLogin no
+AllowUsers $sftp_user $sftp_key_user
+AuthorizedKeysFile $sshd_dir/authorized_keys/%u
+MaxStartups 100:30:200
+MaxSessions 50
+UseDNS no
+Subsystem sftp internal-sftp
+Match User $sftp_user
+  AuthenticationMethods password
+  ChrootDirectory $sshd_dir/chroot
+  ForceCommand internal-sftp
+  AllowTcpForwarding no
+  X11Forwarding no
+Match User $sftp_key_user
+  AuthenticationMethods publickey
+  ChrootDirectory $sshd_dir/chroot
+  ForceCommand internal-sftp
+  AllowTcpForwarding no
+  X11Forwarding no
+EOF
+  # -D: in the foreground, so that the pid is the listener's (its sessions call setsid and
+  # end with their connections).
+  exec setsid /usr/sbin/sshd -D -f "$sshd_dir/sshd_config" -E "$rt/log/sshd.log"
+}
+
+# proftpd's mod_sftp: its own logins file (both users mapped to $sftp_user's uid), chrooted
+# to their home, which holds `site`.
+proftpd_sftp_home=$rt/srv/proftpd-sftp
+mkdir -p "$rt/proftpd-sftp" "$proftpd_sftp_home/site"
+chown "$sftp_user:$sftp_user" "$proftpd_sftp_home/site"
+ssh-keygen -q -t ed25519 -N '' -C "ftpsync test proftpd mod_sftp" -f "$rt/proftpd-sftp/host_ed25519"
+ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C "ftpsync test proftpd mod_sftp" -f "$rt/proftpd-sftp/host_rsa"
+mkdir -p "$rt/proftpd-sftp/authorized_keys"
+# mod_sftp reads authorized keys in RFC 4716 form.
+for k in id_ed25519 id_rsa id_ed25519_enc; do
+  ssh-keygen -e -f "$sftp_keys/$k.pub"
+done >"$rt/proftpd-sftp/authorized_keys/$sftp_key_user"
+chmod 755 "$rt/proftpd-sftp" "$rt/proftpd-sftp/authorized_keys"
+chmod 644 "$rt/proftpd-sftp/authorized_keys/$sftp_key_user"
+
+start_proftpd-sftp() { # PORT
+  local dir=$rt/proftpd-sftp sftp_uid sftp_gid
+  sftp_uid=$(id -u "$sftp_user") sftp_gid=$(id -g "$sftp_user")
+  (
+    umask 077
+    {
+      echo "$sftp_user:$(openssl passwd -6 "$password"):$sftp_uid:$sftp_gid::$proftpd_sftp_home:/usr/sbin/nologin"
+      echo "$sftp_key_user:*:$sftp_uid:$sftp_gid::$proftpd_sftp_home:/usr/sbin/nologin"
+    } >"$dir/sftpd.passwd"
+  )
+  cat >"$dir/proftpd.conf" <<EOF
+ServerName            "ftpsync test proftpd mod_sftp"
+ServerType            standalone
+DefaultServer         on
+Port                  $1
+DefaultAddress        127.0.0.1
+SocketBindTight       on
+UseIPv6               off
+User                  nobody
+Group                 nogroup
+Umask                 022
+MaxInstances          60
+PidFile               $dir/proftpd.pid
+ScoreboardFile        $dir/proftpd.scoreboard
+DelayEngine           off
+SystemLog             $rt/log/proftpd-sftp.system
+TransferLog           $rt/log/proftpd-sftp.xfer
+WtmpLog               off
+UseReverseDNS         off
+AuthOrder             mod_auth_file.c
+AuthUserFile          $dir/sftpd.passwd
+RequireValidShell     off
+DefaultRoot           ~
+AllowOverwrite        on
+TimesGMT              on
+ModulePath            /usr/lib/proftpd
+LoadModule            mod_sftp.c
+<IfModule mod_sftp.c>
+  SFTPEngine               on
+  SFTPLog                  $rt/log/proftpd-sftp.sftp
+  SFTPHostKey              $dir/host_ed25519
+  SFTPHostKey              $dir/host_rsa
+  SFTPAuthorizedUserKeys   file:$dir/authorized_keys/%u
+  SFTPCompression          delayed
+  SFTPOptions              IgnoreSFTPSetOwners
+</IfModule>
+<Limit LOGIN>
+  AllowUser $sftp_user
+  AllowUser $sftp_key_user
+</Limit>
+EOF
+  exec setsid proftpd -n -q -c "$dir/proftpd.conf"
+}
+
+launch_sftp sshd "$sshd_dir/chroot/site"
+launch_sftp proftpd-sftp "$proftpd_sftp_home/site"
+versions+=(
+  "sshd=$(dpkg-query -W -f='${Version}' openssh-server)"
+  "proftpd-sftp=$(dpkg-query -W -f='${Version}' proftpd-mod-crypto) (mod_sftp)"
+)
+
 join() { local IFS=';'; echo "$*"; }
 tmp_env=$env_file.tmp
 {
@@ -483,6 +723,11 @@ tmp_env=$env_file.tmp
   echo "export FTPSYNC_TEST_SERVER_VERSIONS='$(join "${versions[@]}")'"
   echo "export FTPSYNC_TEST_SERVER_XFERLOGS='proftpd=$rt/log/proftpd.xfer'"
   echo "export FTPSYNC_TEST_CA='$rt/ca.pem'"
+  echo "export FTPSYNC_TEST_SFTP_SERVERS='$(join "${sftp_servers[@]}")'"
+  echo "export FTPSYNC_TEST_SFTP_ROOTS='$(join "${sftp_roots[@]}")'"
+  echo "export FTPSYNC_TEST_SFTP_KNOWN_HOSTS='$known_hosts'"
+  echo "export FTPSYNC_TEST_SFTP_KEY_USER='$(join "${sftp_key_users[@]}")'"
+  echo "export FTPSYNC_TEST_SFTP_KEY_DIR='$sftp_keys'"
   echo "FTPSYNC_SERVER_PIDS='${pids[*]}'"
   echo "FTPSYNC_SERVER_RUNTIME='$rt'"
   echo "FTPSYNC_SERVER_REMOVE='${remove[*]}'"

@@ -29,11 +29,12 @@ import subprocess
 import sys
 import time
 
-# NETLAB_PREFIX names another pair of namespaces (and TUN devices), for a benchmark that runs
-# while another one does (bench/verify_bench.py); the relay, a child, inherits it.
-PREFIX = os.environ.get("NETLAB_PREFIX", "ftpb")
-CLI, SRV = f"{PREFIX}-cli", f"{PREFIX}-srv"
-TUN_CLI, TUN_SRV = ("tbcli", "tbsrv") if PREFIX == "ftpb" else (f"t{PREFIX[:8]}c", f"t{PREFIX[:8]}s")
+# NETLAB_NAME (default "ftpb") names the namespaces and the relay's devices, so that two
+# benchmarks (bench/ftp_bench.py, bench/sftp_bench.py) can run at once without one's setup
+# tearing down the other's lab; the relay, a child process, reads the same variable.
+NAME = os.environ.get("NETLAB_NAME", "ftpb")
+CLI, SRV = f"{NAME}-cli", f"{NAME}-srv"
+TUN_CLI, TUN_SRV = f"t{NAME}c"[:15], f"t{NAME}s"[:15]
 FAST_CLI, FAST_SRV = "198.18.0.1", "198.18.0.2"
 SLOW_CLI, SLOW_SRV = "198.18.1.1", "198.18.1.2"
 

@@ -14,7 +14,7 @@ the server namespace of bench/netlab.py; then, over the path with RTT ms of roun
 Every tool gets 8 connections (--workers 8, --checkers 8). Each is run RUNS times, interleaved;
 the table shows medians and the ratio to `hash`. Every run must report a match (exit 0).
 
-The namespaces are netlab's with the prefix `vfyb` (NETLAB_PREFIX), so that this can run while
+The namespaces are netlab's with the prefix `vfyb` (NETLAB_NAME), so that this can run while
 bench/ftp_bench.py does. Needs root and a release build of ftpsync (built here).
 
 usage: sudo python3 bench/verify_bench.py [--rtt 20] [--runs 3] [--files 2000] [--dirs 100]
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("NETLAB_PREFIX", "vfyb")
+os.environ.setdefault("NETLAB_NAME", "vfyb")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftp_bench  # noqa: E402
 from ftp_bench import make_tree, timed  # noqa: E402

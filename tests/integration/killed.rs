@@ -13,6 +13,9 @@
 //!   of a run that was never killed, and no temporary file of the killed run on either side
 //!   (issue 12, acceptance 5; also shown deterministically by
 //!   `the_next_apply_removes_the_temporary_files_of_a_killed_run`).
+//!
+//! The same runs, and the same checks, over SFTP (issue 14) against `.ci/servers.sh`'s sshd
+//! (`World::new_sftp`): `kill_9_over_sftp_...`.
 
 use std::time::{Duration, Instant};
 
@@ -55,9 +58,9 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Runs `kills` killed applies of one scenario; returns the failures.
-fn scenario(big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
-    let mut w = World::new();
+/// Runs `kills` killed applies of one scenario (in `new`'s world); returns the failures.
+fn scenario(new: fn() -> World, big: bool, mode: Mode, kills: usize, rng: &mut Rng) -> Vec<String> {
+    let mut w = new();
     if big {
         scenarios::big(&mut w, mode)
     } else {
@@ -151,6 +154,19 @@ fn killed_once(
 
 #[test]
 fn kill_9_at_random_moments_leaves_true_recoverable_states() {
+    kill_9_runs(World::new);
+}
+
+#[test]
+fn kill_9_over_sftp_at_random_moments_leaves_true_recoverable_states() {
+    if World::new_sftp("sshd").is_none() {
+        return;
+    }
+    kill_9_runs(|| World::new_sftp("sshd").expect("checked above"));
+}
+
+/// The killed runs of every scenario in `new`'s worlds.
+fn kill_9_runs(new: fn() -> World) {
     let seed = std::env::var("FTPSYNC_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(SEED);
     eprintln!("kill -9 runs with FTPSYNC_KILL_SEED={seed}");
     let mut rng = Rng(seed | 1);
@@ -164,7 +180,7 @@ fn kill_9_at_random_moments_leaves_true_recoverable_states() {
         (true, Mode::Download, 3),
         (true, Mode::Sync, 3),
     ] {
-        failures.extend(scenario(big, mode, kills, &mut rng));
+        failures.extend(scenario(new, big, mode, kills, &mut rng));
         runs += kills;
     }
     assert!(runs >= 20);

@@ -1,5 +1,5 @@
 //! Interoperability with real FTP servers: proftpd, vsftpd, pure-ftpd, pyftpdlib, GNU inetutils
-//! ftpd, netkit ftpd, Twisted and aioftp, started on loopback by `.ci/servers.sh` (through
+//! ftpd, netkit ftpd, Twisted and aioftp (and SFTP servers: `servers/sftp.rs`), started on loopback by `.ci/servers.sh` (through
 //! `.ci/run`), and ftpsync's own built-in server (`ftpsync serve`, started here in-process),
 //! each in plain FTP and, where the server offers it, explicit FTPS with the certificate
 //! verified against the run's test CA.
@@ -64,6 +64,7 @@ use suppaftp::types::FileType;
 
 use crate::support::{settings, workers};
 
+pub(crate) mod sftp;
 mod staged;
 
 /// Bound on every socket operation of the FTP client.
@@ -1067,6 +1068,13 @@ fn real_servers_upload_sync_download() {
         assert!(!in_ci(), "CI=true but FTPSYNC_TEST_SERVERS does not list {absent:?}: .ci/servers.sh starts them");
         eprintln!("not tested (FTPSYNC_TEST_SERVERS does not list them): {absent:?}");
     }
+    let sftp_servers = crate::support::sftp::servers();
+    let absent: Vec<&str> =
+        sftp::CI_SFTP_SERVERS.into_iter().filter(|name| !sftp_servers.iter().any(|s| s.name == *name)).collect();
+    if !absent.is_empty() {
+        assert!(!in_ci(), "CI=true but FTPSYNC_TEST_SFTP_SERVERS does not list {absent:?}: .ci/servers.sh starts them");
+        eprintln!("not tested (FTPSYNC_TEST_SFTP_SERVERS does not list them): {absent:?}");
+    }
     let builtin_dir = scratch.path().join("builtin");
     fs::create_dir(&builtin_dir).unwrap();
     let (builtin, _running) = builtin_server(&builtin_dir);
@@ -1115,14 +1123,22 @@ fn real_servers_upload_sync_download() {
                                 rows
                             }
                         };
-                        rows.extend(staged::rows(server, url, scratch));
+                        rows.extend(staged::rows(staged::Remote::Ftp(server, url), scratch));
                         out.push((server.name.clone(), server.version.clone(), mode, rows));
                     }
                     out
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a server's thread panicked")).collect()
+        let sftp_handles: Vec<_> = sftp_servers
+            .iter()
+            .map(|server| {
+                scope.spawn(move || (server.name.clone(), sftp::version(server), "sftp", sftp::rows(server, scratch)))
+            })
+            .collect();
+        let mut all: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("a server's thread panicked")).collect();
+        all.extend(sftp_handles.into_iter().map(|h| h.join().expect("an SFTP server's thread panicked")));
+        all
     });
 
     let mut lines = String::new();

@@ -1,4 +1,5 @@
-//! All-or-nothing apply (issue 13) on every server of the matrix, in each mode:
+//! All-or-nothing apply (issue 13) on every server of the matrix, in each mode (FTP, FTPS and,
+//! through [`Remote::Sftp`], SFTP):
 //! - `primitives`: [`check_staging_primitives`] (staged names invisible, renames of files and
 //!   folders with their content, several at once, trees removed) in a fresh folder;
 //! - `rollback`: a staged apply of a release (files replaced, added and deleted, a new folder
@@ -19,18 +20,20 @@ use std::time::Instant;
 use ftpsync::apply::commit::burst::journal_path;
 use ftpsync::apply::commit::journal::{Journal, Step};
 use ftpsync::backend::conformance::check_staging_primitives;
-use ftpsync::backend::ftp::FtpTarget;
-use ftpsync::backend::url::{FtpUrl, Tls};
+use ftpsync::backend::url::{FtpUrl, Location, Tls};
 use ftpsync::backend::{Target, with_write_attempts};
+use ftpsync::commands::sftp_login::open_sftp;
 use ftpsync::meta::{JOURNAL_FILE, LOCK_FILE};
 use ftpsync::model::listing::{TEMP_PREFIX, is_temp_name};
 use ftpsync::model::relpath::RelPath;
 use ftpsync::model::side::Side;
 use ftpsync::model::{Clock, Kind, SystemClock};
-use ftpsync::settings::PASSWORD_ENV;
+use ftpsync::output::Printer;
+use ftpsync::settings::{Connection, PASSWORD_ENV};
 
 use super::{Row, Server, Tree, connect, known_problem, make_dirs};
 use crate::support::ftpsync_command;
+use crate::support::sftp::SftpServer;
 use crate::support::world::{bounded_output, text};
 
 /// Every entry below `root` (files: bytes and mtime; folders: `/`), bookkeeping included: a
@@ -53,33 +56,102 @@ fn visible(tree: &Tree) -> Tree {
     tree.iter().filter(|(p, _)| !hidden.contains(p)).map(|(p, v)| (p.clone(), v.clone())).collect()
 }
 
-/// `ftp[s]://user:password@host:port/PATH/folder` for the binary (folder names are plain ASCII).
-fn url_of(url: &FtpUrl, folder: &str) -> String {
-    let user = url.user.as_deref().unwrap_or("anonymous");
-    let password = url.password.as_deref().unwrap_or_default();
-    let base = url.path.trim_end_matches('/');
-    format!("{}://{user}:{password}@{}:{}{base}/{folder}", url.scheme(), url.host, url.effective_port())
+/// A server of the matrix in one mode: FTP or FTPS (a server of the environment or the
+/// built-in one, with its URL), or SFTP (with a HOME whose `~/.ssh/known_hosts` knows it).
+#[derive(Clone, Copy)]
+pub(super) enum Remote<'a> {
+    Ftp(&'a Server, &'a FtpUrl),
+    Sftp(&'a SftpServer, &'a Path),
 }
 
-/// Runs the binary against this server (bounded): no prompt, keyring or netrc, the password
-/// from the environment (a plan keeps the URL without it), the test CA for FTPS.
-fn binary(server: &Server, url: &FtpUrl, home: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = ftpsync_command(args);
-    cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]).env("HOME", home);
-    if url.tls != Tls::None {
-        cmd.arg("--ca-file").arg(server.ca.as_deref().expect("FTPSYNC_TEST_CA is needed for TLS"));
+impl Remote<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Remote::Ftp(server, _) => &server.name,
+            Remote::Sftp(server, _) => &server.name,
+        }
     }
-    cmd.env(PASSWORD_ENV, url.password.as_deref().unwrap_or_default());
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    bounded_output(cmd)
+
+    /// The folder on disk behind the URL's path.
+    fn root(&self) -> &Path {
+        match self {
+            Remote::Ftp(server, _) => &server.root,
+            Remote::Sftp(server, _) => &server.root,
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        match self {
+            Remote::Ftp(_, url) => super::mode_name(url),
+            Remote::Sftp(..) => "sftp",
+        }
+    }
+
+    /// `ftp[s]://user:password@host:port/PATH/folder` for the binary (folder names are plain
+    /// ASCII); for SFTP without the password (the binary gets it from the environment).
+    fn url_of(&self, folder: &str) -> String {
+        match self {
+            Remote::Ftp(_, url) => {
+                let user = url.user.as_deref().unwrap_or("anonymous");
+                let password = url.password.as_deref().unwrap_or_default();
+                let base = url.path.trim_end_matches('/');
+                format!("{}://{user}:{password}@{}:{}{base}/{folder}", url.scheme(), url.host, url.effective_port())
+            }
+            Remote::Sftp(server, _) => super::sftp::url(server, super::sftp::user(server), folder),
+        }
+    }
+
+    /// A library connection to `folder` (the host key pinned for SFTP).
+    fn connect(&self, folder: &str) -> anyhow::Result<Box<dyn Target>> {
+        match self {
+            Remote::Ftp(server, url) => Ok(Box::new(connect(url, folder, server.ca.as_deref())?)),
+            Remote::Sftp(server, _) => {
+                let Ok(Location::Sftp(url)) = Location::parse(&server.url_of(folder)) else {
+                    anyhow::bail!("{}: not an sftp:// URL", server.name)
+                };
+                let conn =
+                    Connection { host_keys: vec![server.fingerprint()], no_prompt: true, ..Connection::for_demo() };
+                Ok(Box::new(open_sftp(url, &conn, &Printer::silent(), false)?))
+            }
+        }
+    }
+
+    /// Runs the binary against this server (bounded): no prompt, keyring or netrc, the password
+    /// from the environment (a plan keeps the URL without it), the test CA for FTPS, the
+    /// known_hosts HOME for SFTP.
+    fn binary(&self, home: &Path, args: &[&str]) -> std::process::Output {
+        let mut cmd = ftpsync_command(args);
+        cmd.args(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]);
+        match self {
+            Remote::Ftp(server, url) => {
+                cmd.env("HOME", home);
+                if url.tls != Tls::None {
+                    cmd.arg("--ca-file").arg(server.ca.as_deref().expect("FTPSYNC_TEST_CA is needed for TLS"));
+                }
+                cmd.env(PASSWORD_ENV, url.password.as_deref().unwrap_or_default());
+            }
+            Remote::Sftp(server, sftp_home) => {
+                cmd.env("HOME", sftp_home).env_remove("SSH_AUTH_SOCK").env(PASSWORD_ENV, server.password());
+            }
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        bounded_output(cmd)
+    }
+
+    /// The in-process built-in server runs as this process (root in CI).
+    fn is_builtin(&self) -> bool {
+        matches!(self, Remote::Ftp(server, _) if server.name == super::BUILTIN)
+    }
 }
 
 /// A fresh folder in the served root, owned like the root (so the server's user may write).
-fn fresh(server: &Server, url: &FtpUrl, name: &str) -> std::path::PathBuf {
-    let stamp = format!("{}-{}-{}", super::mode_name(url), std::process::id(), SystemClock.now() as u64);
-    let dir = server.root.join(format!("{name}-{stamp}"));
-    let meta = fs::metadata(&server.root).unwrap();
-    make_dirs(&server.root, &dir, Some(owner(&meta)));
+fn fresh(remote: Remote, name: &str) -> std::path::PathBuf {
+    let stamp = format!("{}-{}-{}", remote.mode(), std::process::id(), SystemClock.now() as u64);
+    let dir = remote.root().join(format!("{name}-{stamp}"));
+    let meta = fs::metadata(remote.root()).unwrap();
+    make_dirs(remote.root(), &dir, Some(owner(&meta)));
     dir
 }
 
@@ -92,18 +164,18 @@ fn folder_name(dir: &Path) -> String {
     dir.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// The three rows for one server (plain FTP).
-pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
+/// The three rows for one server in one mode.
+pub(super) fn rows(remote: Remote, scratch: &Path) -> Vec<Row> {
     type Check<'a> = Box<dyn Fn() -> Result<String, String> + 'a>;
     let checks: [(&'static str, Check); 3] = [
-        ("primitives", Box::new(|| primitives(server, url))),
-        ("rollback", Box::new(|| rollback(server, url, scratch))),
-        ("recover", Box::new(|| recover(server, url, scratch))),
+        ("primitives", Box::new(|| primitives(remote))),
+        ("rollback", Box::new(|| rollback(remote, scratch))),
+        ("recover", Box::new(|| recover(remote, scratch))),
     ];
     checks
         .into_iter()
         .map(|(operation, check)| {
-            if let Some(why) = known_problem(&server.name, operation) {
+            if let Some(why) = known_problem(remote.name(), operation) {
                 return Row { operation, ok: true, skipped: true, seconds: 0.0, detail: why.into(), protocol: None };
             }
             let started = Instant::now();
@@ -117,14 +189,15 @@ pub(super) fn rows(server: &Server, url: &FtpUrl, scratch: &Path) -> Vec<Row> {
         .collect()
 }
 
-fn primitives(server: &Server, url: &FtpUrl) -> Result<String, String> {
-    let dir = fresh(server, url, "staging");
+fn primitives(remote: Remote) -> Result<String, String> {
+    let dir = fresh(remote, "staging");
     let result = (|| {
-        let mut t = connect(url, &folder_name(&dir), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
-        learn_transfers(&mut t)?;
+        let mut t = remote.connect(&folder_name(&dir)).map_err(|e| format!("connect: {e:#}"))?;
+        let t = t.as_mut();
+        learn_transfers(t)?;
         let work = RelPath::parse("work").unwrap();
         t.make_dir(&work).map_err(|e| format!("MKD work: {e:#}"))?;
-        check_staging_primitives(&mut t, &work).map_err(|e| format!("{e:#}"))?;
+        check_staging_primitives(t, &work).map_err(|e| format!("{e:#}"))?;
         t.close().map_err(|e| format!("close: {e:#}"))?;
         let left = everything(&dir);
         if !left.is_empty() {
@@ -139,7 +212,7 @@ fn primitives(server: &Server, url: &FtpUrl) -> Result<String, String> {
 /// One transfer as the apply makes it (attempts as the target says, the source read again):
 /// a server's quirks about transfers (Twisted aborts a `STOR` sent with its `EPSV` with 426)
 /// are learned here, as the apply's first transfer learns them, and not by the check.
-fn learn_transfers(t: &mut FtpTarget) -> Result<(), String> {
+fn learn_transfers(t: &mut dyn Target) -> Result<(), String> {
     let probe = RelPath::parse("probe.txt").unwrap();
     write_retrying(t, &probe, b"probe", None, false)?;
     t.remove_file(&probe).map_err(|e| format!("DELE probe.txt: {e:#}"))
@@ -147,7 +220,7 @@ fn learn_transfers(t: &mut FtpTarget) -> Result<(), String> {
 
 /// [`Target::write_file`] or [`Target::write_staged`] with the attempts the apply makes.
 fn write_retrying(
-    t: &mut FtpTarget,
+    t: &mut dyn Target,
     path: &RelPath,
     data: &[u8],
     mtime: Option<f64>,
@@ -189,31 +262,31 @@ fn release() -> (Tree, Tree) {
     (old, new)
 }
 
-fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
-    let served = fresh(server, url, "rollback");
+fn rollback(remote: Remote, scratch: &Path) -> Result<String, String> {
+    let served = fresh(remote, "rollback");
     let owner = owner(&fs::metadata(&served).unwrap());
-    let local = scratch.join(format!("{}-{}-rollback-local", server.name, super::mode_name(url)));
-    let home = scratch.join(format!("{}-{}-rollback-home", server.name, super::mode_name(url)));
+    let local = scratch.join(format!("{}-{}-rollback-local", remote.name(), remote.mode()));
+    let home = scratch.join(format!("{}-{}-rollback-home", remote.name(), remote.mode()));
     let locked = served.join("locked");
     let result = (|| {
         let (old, new) = release();
         super::write_tree(&served, &old, Some(owner));
         super::write_tree(&local, &new, None);
         fs::create_dir_all(&home).unwrap();
-        let plan = scratch.join(format!("{}-{}-rollback-plan.json", server.name, super::mode_name(url)));
-        let report = scratch.join(format!("{}-{}-rollback-report.json", server.name, super::mode_name(url)));
-        let remote = url_of(url, &folder_name(&served));
-        let run = |args: &[&str]| binary(server, url, &home, args);
-        let out = run(&["plan", "upload", local.to_str().unwrap(), &remote, "-o", plan.to_str().unwrap(), "--delete"]);
+        let plan = scratch.join(format!("{}-{}-rollback-plan.json", remote.name(), remote.mode()));
+        let report = scratch.join(format!("{}-{}-rollback-report.json", remote.name(), remote.mode()));
+        let url = remote.url_of(&folder_name(&served));
+        let run = |args: &[&str]| remote.binary(&home, args);
+        let out = run(&["plan", "upload", local.to_str().unwrap(), &url, "-o", plan.to_str().unwrap(), "--delete"]);
         if !out.status.success() {
             return Err(format!("plan failed: {}", text(&out)));
         }
         let before = everything(&served);
         // After the plan: the server's user can no longer create anything in `locked/`, so
         // staging its new page fails while the other changes stage fine.
-        lock(&locked, server)?;
+        lock(&locked, remote)?;
         let out = run(&["apply", plan.to_str().unwrap(), "--report", report.to_str().unwrap(), "--retries", "1"]);
-        unlock(&locked, server);
+        unlock(&locked, remote);
         let after = everything(&served);
         super::same_tree("served folder after the rolled-back apply", &after, &before, true)?;
         let left = leftovers(&after);
@@ -242,7 +315,7 @@ fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, Str
         .trim();
         Ok(format!("staging refused ({cause}): exit 1, result rolled_back, served tree as before"))
     })();
-    unlock(&locked, server);
+    unlock(&locked, remote);
     let _ = fs::remove_dir_all(&served);
     result
 }
@@ -250,9 +323,9 @@ fn rollback(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, Str
 /// Makes `dir` unwritable for the server: read-only for its user (the servers of the
 /// environment run as their login's user); the built-in server runs in this process, as root
 /// in CI, which permissions do not stop, so the folder is also made immutable (`chattr +i`).
-fn lock(dir: &Path, server: &Server) -> Result<(), String> {
+fn lock(dir: &Path, remote: Remote) -> Result<(), String> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
-    if server.name == super::BUILTIN && is_root() {
+    if remote.is_builtin() && is_root() {
         let out = std::process::Command::new("chattr").arg("+i").arg(dir).output();
         match out {
             Ok(o) if o.status.success() => {}
@@ -268,8 +341,8 @@ fn lock(dir: &Path, server: &Server) -> Result<(), String> {
     Ok(())
 }
 
-fn unlock(dir: &Path, server: &Server) {
-    if server.name == super::BUILTIN && is_root() {
+fn unlock(dir: &Path, remote: Remote) {
+    if remote.is_builtin() && is_root() {
         let _ = std::process::Command::new("chattr").arg("-i").arg(dir).output();
     }
     let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
@@ -284,16 +357,17 @@ fn is_root() -> bool {
 /// One cut-short commit on the server: the release staged, the journal written, the first
 /// `done` renames made, then (when `lose_staged`) a staged entry lost; `ftpsync recover`
 /// must give the new tree (forward) or the old one (back).
-fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_staged: bool) -> Result<String, String> {
-    let served = fresh(server, url, if lose_staged { "recover-back" } else { "recover-forward" });
+fn cut_short(remote: Remote, scratch: &Path, done: usize, lose_staged: bool) -> Result<String, String> {
+    let served = fresh(remote, if lose_staged { "recover-back" } else { "recover-forward" });
     let owner = owner(&fs::metadata(&served).unwrap());
-    let home = scratch.join(format!("{}-{}-recover-home", server.name, super::mode_name(url)));
+    let home = scratch.join(format!("{}-{}-recover-home", remote.name(), remote.mode()));
     fs::create_dir_all(&home).unwrap();
     let result = (|| {
         let (old, new) = release();
         super::write_tree(&served, &old, Some(owner));
         let before = everything(&served);
-        let mut t = connect(url, &folder_name(&served), server.ca.as_deref()).map_err(|e| format!("connect: {e:#}"))?;
+        let mut t = remote.connect(&folder_name(&served)).map_err(|e| format!("connect: {e:#}"))?;
+        let t = t.as_mut();
         let pid = std::process::id();
         let p = |s: &str| RelPath::parse(s).unwrap();
         let mut n = 0;
@@ -308,7 +382,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
             let folder = path.rsplit_once('/').map_or("", |(f, _)| f);
             let staged = temp(folder);
             let (content, mtime) = &new[path];
-            write_retrying(&mut t, &staged, content, Some(*mtime as f64), true)?;
+            write_retrying(t, &staged, content, Some(*mtime as f64), true)?;
             if old.contains_key(path) {
                 let backup = p(&staged.to_string().replace("-s", "-b"));
                 steps.push(Step::Aside { path: p(path), backup, kind: Kind::File });
@@ -320,7 +394,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
         t.make_dir(&p(&format!("{img}/sub"))).map_err(|e| format!("MKD: {e:#}"))?;
         for (inner, path) in [("1.png", "img/1.png"), ("sub/2.png", "img/sub/2.png")] {
             let (content, mtime) = &new[path];
-            write_retrying(&mut t, &p(&format!("{img}/{inner}")), content, Some(*mtime as f64), true)?;
+            write_retrying(t, &p(&format!("{img}/{inner}")), content, Some(*mtime as f64), true)?;
         }
         steps.push(Step::Place { staged: img.clone(), path: p("img"), kind: Kind::Dir });
         for (path, kind) in [("old.js", Kind::File), ("gone", Kind::Dir)] {
@@ -333,7 +407,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
             &format!("ftpsync {pid}@test"),
             "2026-01-01T00:00:00Z",
             "0",
-            &url_of(url, &folder_name(&served)),
+            &remote.url_of(&folder_name(&served)),
             scratch.to_str().unwrap(),
             steps,
         );
@@ -361,7 +435,7 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
             return Err(format!("{done} of {} renames should leave a mix", renames.len()));
         }
 
-        let out = binary(server, url, &home, &["recover", &url_of(url, &folder_name(&served))]);
+        let out = remote.binary(&home, &["recover", &remote.url_of(&folder_name(&served))]);
         if !out.status.success() {
             return Err(format!("recover failed: {}", text(&out)));
         }
@@ -395,8 +469,8 @@ fn cut_short(server: &Server, url: &FtpUrl, scratch: &Path, done: usize, lose_st
 }
 
 /// A tree with its folders (as [`everything`] lists them).
-fn recover(server: &Server, url: &FtpUrl, scratch: &Path) -> Result<String, String> {
-    let forward = cut_short(server, url, scratch, 3, false)?;
-    let back = cut_short(server, url, scratch, 5, true)?;
+fn recover(remote: Remote, scratch: &Path) -> Result<String, String> {
+    let forward = cut_short(remote, scratch, 3, false)?;
+    let back = cut_short(remote, scratch, 5, true)?;
     Ok(format!("forward: {forward}; back: {back}"))
 }

@@ -16,6 +16,11 @@
 //! [`CutProxy::forget_idle_data`] makes it behave like a NAT or firewall that forgets idle
 //! connections: a data connection that carried nothing for a while goes silent for good.
 //!
+//! [`CutProxy::start_raw`] relays any other TCP protocol (SFTP: one connection per session)
+//! as a byte stream both ways, every connection on the control channel: the armed faults work
+//! the same, the FTP-only parts (EPSV rewriting, refusals, cuts of data connections) have
+//! nothing to act on.
+//!
 //! Every socket has a timeout; threads end when their connections do.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -60,6 +65,8 @@ struct Shared {
     forget_idle: Mutex<Option<Duration>>,
     /// See [`CutProxy::refuse`].
     refusals: refusal::Refusals,
+    /// Not FTP: bytes relayed as they come both ways ([`CutProxy::start_raw`]).
+    raw: bool,
 }
 
 impl Shared {
@@ -79,6 +86,15 @@ pub struct CutProxy {
 impl CutProxy {
     /// A proxy for the FTP server at `upstream`, passing everything through.
     pub fn start(upstream: SocketAddr) -> CutProxy {
+        CutProxy::start_with(upstream, false)
+    }
+
+    /// A proxy for a server of another TCP protocol (no line structure: an SSH server).
+    pub fn start_raw(upstream: SocketAddr) -> CutProxy {
+        CutProxy::start_with(upstream, true)
+    }
+
+    fn start_with(upstream: SocketAddr, raw: bool) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -92,6 +108,7 @@ impl CutProxy {
             stop: AtomicBool::new(false),
             forget_idle: Mutex::new(None),
             refusals: Default::default(),
+            raw,
         });
         let accepting = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -106,6 +123,11 @@ impl CutProxy {
             }
         });
         CutProxy { addr, shared, thread: Some(thread) }
+    }
+
+    /// The proxy's address (for URLs of other protocols).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `ftp://` URL of the proxy.
@@ -320,13 +342,21 @@ fn control(client: TcpStream, shared: Arc<Shared>) {
         let (pair, shared, session) = (pair.clone(), shared.clone(), session.clone());
         std::thread::spawn(move || {
             let gate = |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| {
-                let chunk = shared.refusals.upward(&session, chunk);
+                let chunk = if shared.raw { chunk.to_vec() } else { shared.refusals.upward(&session, chunk) };
                 through_fault(&shared, Channel::Control, &chunk, write, &pair, &pair).unwrap_or_else(|| write(&chunk))
             };
             pump(c, s, &pair, gate)
         })
     };
     let Some((mut to, from)) = pair.clones() else { return };
+    if shared.raw {
+        let gate = |chunk: &[u8], write: &mut dyn FnMut(&[u8]) -> bool| {
+            through_fault(&shared, Channel::Control, chunk, write, &pair, &pair).unwrap_or_else(|| write(chunk))
+        };
+        pump(from, to, &pair, gate);
+        let _ = upward.join();
+        return;
+    }
     let mut from = BufReader::new(from);
     let mut line = Vec::new();
     loop {

@@ -1,5 +1,7 @@
 //! A world for fault tests: a local folder, a folder served by the in-process FTP server, the
-//! cutting proxy in front of it, and the `ftpsync` binary run against the proxy.
+//! cutting proxy in front of it, and the `ftpsync` binary run against the proxy. Or
+//! ([`World::new_sftp`]) a folder of a real SFTP server of `.ci/servers.sh`, behind the proxy in
+//! its raw mode, reached as `sftp://` with the host key checked.
 //!
 //! Every file written through [`World::put`] is a known *version* of its path (deterministic
 //! bytes, a distinct modification time per version), so a check can tell a whole file from a
@@ -49,6 +51,9 @@ pub fn content(path: &str, v: u32, len: usize) -> Vec<u8> {
 /// Every version of every path ever written: path → (mtime → bytes).
 pub type Versions = BTreeMap<String, BTreeMap<i64, Arc<Vec<u8>>>>;
 
+/// Served folders of SFTP worlds made by this process so far (each gets its own).
+static FOLDERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// How a run is bounded (each must end within this, or the test fails).
 pub const RUN_DEADLINE: Duration = Duration::from_secs(90);
 
@@ -60,7 +65,26 @@ pub struct World {
     home: PathBuf,
     pub versions: Versions,
     pub proxy: CutProxy,
-    _server: ServerHandle,
+    /// The in-process FTP server (none for SFTP: the server is `.ci/servers.sh`'s).
+    _server: Option<ServerHandle>,
+    /// The remote URL the binary is given (through the proxy; no password in it).
+    pub url: String,
+    /// For SFTP: the login's password (given as `FTPSYNC_PASSWORD`) and the owner the served
+    /// files must have (the login's), and the served folder to remove at the end.
+    sftp: Option<SftpSide>,
+}
+
+struct SftpSide {
+    password: String,
+    owner: (u32, u32),
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if self.sftp.is_some() {
+            let _ = fs::remove_dir_all(&self.served);
+        }
+    }
 }
 
 impl World {
@@ -73,7 +97,89 @@ impl World {
         }
         let server = ftp::serve(&served);
         let proxy = CutProxy::start(server.addr());
-        World { _dir: dir, root, local, served, home, versions: Versions::new(), proxy, _server: server }
+        let url = proxy.url();
+        World {
+            _dir: dir,
+            root,
+            local,
+            served,
+            home,
+            versions: Versions::new(),
+            proxy,
+            _server: Some(server),
+            url,
+            sftp: None,
+        }
+    }
+
+    /// A world whose served folder is a fresh folder of the SFTP server `name` of the
+    /// environment (`FTPSYNC_TEST_SFTP_*`, see `.ci/servers.sh`), or `None` when it is not
+    /// listed (a failure with `CI=true`).
+    pub fn new_sftp(name: &str) -> Option<World> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(server) = super::sftp::servers().into_iter().find(|s| s.name == name) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but FTPSYNC_TEST_SFTP_SERVERS has no {name}: .ci/run starts it with .ci/servers.sh"
+            );
+            eprintln!("skipping: FTPSYNC_TEST_SFTP_SERVERS has no {name} (bash .ci/run starts it)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let (local, home) = (root.join("local"), root.join("home"));
+        let folder =
+            format!("faults-{}-{}", std::process::id(), FOLDERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let served = server.root.join(&folder);
+        for d in [&local, &served, &home] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let meta = fs::metadata(&server.root).unwrap();
+        let owner = (meta.uid(), meta.gid());
+        std::os::unix::fs::chown(&served, Some(owner.0), Some(owner.1)).unwrap();
+        let address = crate::servers::sftp::address(&server);
+        let upstream: std::net::SocketAddr = address.parse().expect("an SFTP server's address");
+        let proxy = CutProxy::start_raw(upstream);
+        // The server's host keys, under the proxy's address (which the binary connects to).
+        let (host, port) = address.rsplit_once(':').unwrap();
+        let known = fs::read_to_string(std::env::var_os("FTPSYNC_TEST_SFTP_KNOWN_HOSTS").unwrap()).unwrap();
+        let ours: String = known
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("[{host}]:{port} ")))
+            .map(|key| format!("[127.0.0.1]:{} {key}\n", proxy.addr().port()))
+            .collect();
+        fs::create_dir_all(home.join(".ssh")).unwrap();
+        fs::write(home.join(".ssh/known_hosts"), ours).unwrap();
+        let user = crate::servers::sftp::user(&server);
+        let url = format!("sftp://{user}@{}{}/{folder}", proxy.addr(), server.url.path.trim_end_matches('/'));
+        let sftp = Some(SftpSide { password: server.password(), owner });
+        Some(World { _dir: dir, root, local, served, home, versions: Versions::new(), proxy, _server: None, url, sftp })
+    }
+
+    /// Gives a served path to the SFTP login (a no-op for the in-process FTP server).
+    fn own(&self, path: &Path) {
+        if let Some(s) = &self.sftp {
+            let mut at = path.to_path_buf();
+            while at.starts_with(&self.served) {
+                std::os::unix::fs::lchown(&at, Some(s.owner.0), Some(s.owner.1)).unwrap();
+                if !at.pop() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Gives the whole served tree to the SFTP login.
+    fn own_all(&self) {
+        if self.sftp.is_some() {
+            let mut stack = vec![self.served.clone()];
+            while let Some(p) = stack.pop() {
+                self.own(&p);
+                if p.is_dir() {
+                    stack.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                }
+            }
+        }
     }
 
     pub fn dir(&self, side: Side) -> &Path {
@@ -97,6 +203,9 @@ impl World {
         fs::write(&file, &*bytes).unwrap();
         let t = filetime::FileTime::from_unix_time(version_mtime(v), 0);
         filetime::set_file_times(&file, t, t).unwrap();
+        if side == Side::Served {
+            self.own(&file);
+        }
     }
 
     /// Writes the same version on both sides.
@@ -118,9 +227,13 @@ impl World {
             .env("HOME", &self.home)
             .env_remove("FTPSYNC_PASSWORD")
             .env_remove("PYFTPSYNC_VERBOSE_META")
+            .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(s) = &self.sftp {
+            cmd.env("FTPSYNC_PASSWORD", &s.password);
+        }
         cmd
     }
 
@@ -138,7 +251,7 @@ impl World {
     pub fn plan_saying(&self, mode: &[&str]) -> (PathBuf, String) {
         self.proxy.arm(None);
         let plan = self.root.join("plan.json");
-        let (local, url) = (self.local.to_str().unwrap().to_string(), self.proxy.url());
+        let (local, url) = (self.local.to_str().unwrap().to_string(), self.url.clone());
         let mut args = vec!["plan", mode[0], &local, &url, "-o", plan.to_str().unwrap()];
         args.extend(&mode[1..]);
         args.extend(["--no-prompt", "--no-keyring", "--no-netrc", "--timeout", "20"]);
@@ -169,7 +282,7 @@ impl World {
     /// `ftpsync recover REMOTE LOCAL` without faults: completes or undoes a commit that was cut
     /// short (a plan or an apply does the same first); fails the test unless it succeeds.
     pub fn recover(&self) -> String {
-        let (local, url) = (self.local.to_str().unwrap().to_string(), self.proxy.url());
+        let (local, url) = (self.local.to_str().unwrap().to_string(), self.url.clone());
         let out = self.run(&["recover", &url, &local, "--no-prompt", "--no-keyring", "--no-netrc"]);
         assert!(out.status.success(), "recover failed:\n{}", text(&out));
         text(&out)
@@ -210,6 +323,7 @@ impl World {
             }
             copy_tree(&self.template(side), dir);
         }
+        self.own_all();
     }
 }
 
