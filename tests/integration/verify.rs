@@ -314,6 +314,33 @@ fn servers_without_hashing_prove_the_deploy_with_download() {
     }
 }
 
+#[test]
+fn sftp_servers_prove_the_deploy_with_download() {
+    // SFTP has no hashing extension ftpsync asks for: content by download, as on vsftpd.
+    for sftp in crate::support::sftp::servers() {
+        let name = &sftp.name;
+        let key = sftp.fingerprint();
+        let scratch_dir = crate::support::sftp::Scratch::new(&sftp, "verify");
+        let scratch = tempfile::tempdir().unwrap();
+        let local = scratch.path().join("site");
+        site(&local);
+        let report = scratch.path().join("report.json");
+        let url = sftp.url_of(&scratch_dir.name);
+        let (l, r) = (local.to_str().unwrap(), report.to_str().unwrap());
+        let out = run(&["upload", l, &url, "--create-folder", "--report", r, "--host-key", &key], &url);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        let out = run(&["verify", r, "--download", "--host-key", &key, "--format", "json"], &url);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+        let doc = json(&out);
+        assert_schema_valid("verify", &doc);
+        for f in doc["files"].as_array().unwrap().iter().filter(|f| f["expected"]["kind"] == "file") {
+            assert_eq!(f["method"], "download (SHA-256)", "{name}: {f:#}");
+        }
+        tamper(&scratch_dir.dir);
+        assert_tampering_found(&report, &url, &["--download", "--host-key", &key], "download (SHA-256)");
+    }
+}
+
 /// Uploads a small site to a scripted server and runs `verify LOCAL REMOTE --format json`.
 fn verify_against(refusals: Refusals, extra: &[&str]) -> (Value, RefusingFtp, i32) {
     let server = RefusingFtp::start(refusals);
