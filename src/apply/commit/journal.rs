@@ -70,18 +70,20 @@ pub enum Step {
 }
 
 impl Step {
-    /// The order steps run in: asides (content and metadata: a metadata file that is absent
-    /// for a moment claims nothing), then content takes its place, then metadata: a record
-    /// never describes content that is not in place yet, even while the commit runs (a run
-    /// killed in it leaves true claims). Each wave runs after the one before has ended: three
-    /// round trips for the whole commit.
+    /// The order steps run in: asides, then the rest. Content first, metadata last: a record
+    /// never describes content that is not in place yet, and a metadata file is missing only
+    /// between its own two waves (a missing file forgets what was in step), even while the
+    /// commit runs: a run killed in it leaves true claims. Each wave runs after the one before
+    /// has ended.
     pub fn wave(&self) -> u8 {
+        let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
-            Step::Aside { .. } => 0,
+            Step::Aside { path, .. } if !metadata(path) => 0,
             Step::Made { .. } => 1,
-            Step::Place { path, .. } if path.name() != META_FILE => 2,
-            Step::Place { .. } => 3,
-            Step::Drop { .. } => 4,
+            Step::Place { path, .. } if !metadata(path) => 2,
+            Step::Aside { .. } => 3,
+            Step::Place { .. } => 4,
+            Step::Drop { .. } => 5,
         }
     }
 

@@ -54,18 +54,22 @@ impl SftpServer {
         self.url.password.clone().unwrap_or_default()
     }
 
-    /// The `SHA256:` fingerprint of the server's host key, from the known_hosts file.
+    /// The `SHA256:` fingerprint of the host key the server presents to ftpsync, from the
+    /// known_hosts file. A server with several keys (proftpd here: ed25519 and RSA) presents
+    /// the one the client asks for first: ed25519, then ECDSA, then RSA.
     pub fn fingerprint(&self) -> String {
         let entry = host_entry(&self.url.host, self.url.effective_port());
         let text = std::fs::read_to_string(known_hosts()).expect("FTPSYNC_TEST_SFTP_KNOWN_HOSTS is readable");
+        let preference = |kind: &str| ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"].iter().position(|k| *k == kind);
         text.lines()
             .filter_map(|l| {
                 let mut f = l.split_whitespace();
-                let (hosts, _, key) = (f.next()?, f.next()?, f.next()?);
-                hosts.split(',').any(|h| h == entry).then(|| russh::keys::parse_public_key_base64(key).ok()).flatten()
+                let (hosts, kind, key) = (f.next()?, f.next()?, f.next()?);
+                let key = hosts.split(',').any(|h| h == entry).then(|| russh::keys::parse_public_key_base64(key).ok());
+                Some((preference(kind).unwrap_or(usize::MAX), key.flatten()?))
             })
-            .map(|k| fingerprint(&k))
-            .next()
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, k)| fingerprint(&k))
             .unwrap_or_else(|| panic!("FTPSYNC_TEST_SFTP_KNOWN_HOSTS has no key for {entry}"))
     }
 }
