@@ -15,6 +15,10 @@ bench/ftplog.py reads it).
 
 Addresses come from 198.18.0.0/15, the range reserved for benchmarks. Needs root.
 
+Two labs can run side by side on one machine (two people benchmarking): the environment
+variable FTPBENCH_ID (a few letters) is appended to the names of the namespaces and TUN
+devices; without it, a second lab would tear down the first one's namespaces on start.
+
     with Lab(rtt_ms=20) as lab:
         lab.server(["pure-ftpd", ...])          # started in ftpb-srv
         lab.client(["lftp", "-c", ...])         # command line prefix for ftpb-cli
@@ -29,7 +33,8 @@ import subprocess
 import sys
 import time
 
-CLI, SRV = "ftpb-cli", "ftpb-srv"
+SUFFIX = os.environ.get("FTPBENCH_ID", "")[:6]
+CLI, SRV = "ftpb-cli" + SUFFIX, "ftpb-srv" + SUFFIX
 FAST_CLI, FAST_SRV = "198.18.0.1", "198.18.0.2"
 SLOW_CLI, SLOW_SRV = "198.18.1.1", "198.18.1.2"
 
@@ -114,8 +119,9 @@ def relay(delay_ms, log_path=None, log_port=None):
         fcntl.ioctl(fd, tunsetiff, struct.pack("16sH", name.encode(), iff_tun | iff_no_pi))
         return fd
 
-    fc, fs = tun("tbcli"), tun("tbsrv")
-    for dev, ns, mine, peer in (("tbcli", CLI, SLOW_CLI, SLOW_SRV), ("tbsrv", SRV, SLOW_SRV, SLOW_CLI)):
+    cli_dev, srv_dev = "tbcli" + SUFFIX, "tbsrv" + SUFFIX
+    fc, fs = tun(cli_dev), tun(srv_dev)
+    for dev, ns, mine, peer in ((cli_dev, CLI, SLOW_CLI, SLOW_SRV), (srv_dev, SRV, SLOW_SRV, SLOW_CLI)):
         sh("ip", "link", "set", dev, "netns", ns)
         sh("ip", "-n", ns, "addr", "add", mine + "/32", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up", "mtu", "1500")
