@@ -374,12 +374,18 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
 }
 
-/// The lines between the first and the last of a multi-line `STAT` reply.
+/// The lines between the first and the last of a multi-line `STAT` reply. proftpd starts
+/// every one of them with a space (RFC 959 lets a server indent a multi-line reply's inner
+/// lines so that none can pass for its last); a listing line itself never starts with one
+/// (it starts with the entry's type and permissions), so one leading space shared by all lines
+/// is the indentation and is taken off.
 fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
     if !(211..=213).contains(&reply.code) || reply.lines.len() < 3 {
         return None;
     }
-    Some(reply.lines[1..reply.lines.len() - 1].iter().map(Vec::as_slice).collect())
+    let body = &reply.lines[1..reply.lines.len() - 1];
+    let indented = body.iter().all(|l| l.first() == Some(&b' '));
+    Some(body.iter().map(|l| if indented { &l[1..] } else { l.as_slice() }).collect())
 }
 
 /// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
@@ -549,5 +555,36 @@ pub fn read_small(s: &mut Session, abs: &str) -> Result<Option<Vec<u8>>> {
         // Some servers (libunftp) accept the RETR and report the missing file at the end.
         Err(r) if matches!(r.code, 450 | 550) => Ok(None),
         Err(r) => Err(refused(&r, &format!("cannot read {abs}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(code: u16, lines: &[&str]) -> Reply {
+        Reply { code, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() }
+    }
+
+    #[test]
+    fn stat_bodies_lose_proftpds_indentation_only() {
+        // proftpd 1.3.8: every inner line indented by one space.
+        let proftpd = reply(
+            212,
+            &[
+                "212-Status of /site:",
+                " drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .",
+                " -rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces",
+                "212 End of status",
+            ],
+        );
+        let body = stat_body(&proftpd).expect("a listing");
+        assert_eq!(body[0], b"drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .");
+        assert_eq!(body[1], b"-rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces");
+        // pure-ftpd: not indented; a line that starts otherwise keeps its bytes.
+        let pure = reply(213, &["213-STAT", "drwxr-xr-x 2 a b 4096 Dec 6 21:44 .", " odd line", "213 End."]);
+        let body = stat_body(&pure).expect("a listing");
+        assert_eq!(body, vec![&b"drwxr-xr-x 2 a b 4096 Dec 6 21:44 ."[..], &b" odd line"[..]]);
+        assert!(stat_body(&reply(212, &["212 nothing"])).is_none());
     }
 }
