@@ -4,7 +4,9 @@
 //! target, by trying them in turn and reading the time back; after that the command is known
 //! in advance and travels in the same write as the upload's other follow-up commands. A
 //! command the server refuses is simply not the one; when none works the real times live in
-//! the `mtimes` metadata only (as with pyftpsync). `-vv` says which was chosen.
+//! the `mtimes` metadata only (as with pyftpsync). `-vv` says which was chosen. Where `FEAT`
+//! announces `MFMT` and `MDTM`, the first try and its reading back travel with an upload's
+//! other follow-up commands too ([`first_try`]): finding the method costs no round trip there.
 
 use std::sync::{Arc, Mutex};
 
@@ -108,6 +110,60 @@ fn name(m: Method) -> &'static str {
     }
 }
 
+/// The first candidate (`MFMT`) and the `MDTM` that reads its effect back, as two commands for
+/// the write that already carries an upload's size check, where `FEAT` announces both and
+/// nothing refused either yet; `None` where [`discover`] has to go step by step.
+pub fn first_try(s: &Session, path: &str, t: f64) -> Option<[String; 2]> {
+    let ts = stamp(t)?;
+    let usable = s.features.mfmt && s.features.mdtm && !s.has_refused(Capability::Mdtm);
+    usable.then(|| [command(Method::Mfmt, path, &ts).expect("MFMT has a command"), format!("MDTM {path}")])
+}
+
+/// Judges the replies to [`first_try`]'s commands as [`discover`] judges its own first try:
+/// `MFMT` applied and the time reads back (or the server turned out to have no `MDTM`: the
+/// command's own reply is believed). Then the method is known for all connections and true
+/// returned; otherwise [`discover`] goes on with the other candidates (and `MFMT` once more,
+/// which costs a round trip only where the first try failed).
+pub fn judge_first_try(
+    s: &mut Session,
+    shared: &Shared,
+    path: &str,
+    t: f64,
+    set: Option<&Reply>,
+    read: Option<&Reply>,
+) -> bool {
+    let worked = match (set, read) {
+        (Some(set), Some(read)) if applied(set) => {
+            if unsupported(read.code) {
+                s.refuse(Capability::Mdtm, &read.text());
+                true
+            } else {
+                parse_mdtm(read) == Some(t.floor() as i64)
+            }
+        }
+        _ => false,
+    };
+    if !worked {
+        return discover(s, shared, path, t);
+    }
+    remember(shared, Method::Mfmt);
+    true
+}
+
+/// Keeps the method found for all connections of the target (said once with `-vv`).
+fn remember(shared: &Shared, method: Method) {
+    let mut known = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if known.is_none() {
+        match method {
+            Method::Unsupported => chose!(
+                "ftp: no command sets modification times here (tried MFMT, SITE UTIME, MDTM with a time): the times are kept in the metadata"
+            ),
+            m => chose!("ftp: modification times set with {}", name(m)),
+        }
+    }
+    *known = Some(method);
+}
+
 /// Finds the method that works by trying each on `path` (absolute), remembers it for all
 /// connections of the target, and returns whether the time of `path` was set.
 pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
@@ -123,17 +179,7 @@ pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
         }
         try_method(s, m, path, &ts) && reads_back(s, path, want)
     });
-    let method = found.unwrap_or(Method::Unsupported);
-    let mut known = shared.lock().unwrap_or_else(|e| e.into_inner());
-    if known.is_none() {
-        match method {
-            Method::Unsupported => chose!(
-                "ftp: no command sets modification times here (tried MFMT, SITE UTIME, MDTM with a time): the times are kept in the metadata"
-            ),
-            m => chose!("ftp: modification times set with {}", name(m)),
-        }
-    }
-    *known = Some(method);
+    remember(shared, found.unwrap_or(Method::Unsupported));
     found.is_some()
 }
 
