@@ -122,8 +122,7 @@ pub fn first_try(s: &Session, path: &str, t: f64) -> Option<[String; 2]> {
 /// Judges the replies to [`first_try`]'s commands as [`discover`] judges its own first try:
 /// `MFMT` applied and the time reads back (or the server turned out to have no `MDTM`: the
 /// command's own reply is believed). Then the method is known for all connections and true
-/// returned; otherwise [`discover`] goes on with the other candidates (and `MFMT` once more,
-/// which costs a round trip only where the first try failed).
+/// returned; otherwise the other candidates are tried as [`discover`] tries them.
 pub fn judge_first_try(
     s: &mut Session,
     shared: &Shared,
@@ -144,7 +143,8 @@ pub fn judge_first_try(
         _ => false,
     };
     if !worked {
-        return discover(s, shared, path, t);
+        // MFMT was tried here (refused, or without effect): the other candidates follow.
+        return discover_among(s, shared, path, t, &CANDIDATES[1..]);
     }
     remember(shared, Method::Mfmt);
     true
@@ -167,9 +167,14 @@ fn remember(shared: &Shared, method: Method) {
 /// Finds the method that works by trying each on `path` (absolute), remembers it for all
 /// connections of the target, and returns whether the time of `path` was set.
 pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
+    discover_among(s, shared, path, t, &CANDIDATES)
+}
+
+/// [`discover`] among `candidates` only.
+fn discover_among(s: &mut Session, shared: &Shared, path: &str, t: f64, candidates: &[Method]) -> bool {
     let Some(ts) = stamp(t) else { return false };
     let want = t.floor() as i64;
-    let found = CANDIDATES.into_iter().find(|&m| {
+    let found = candidates.iter().copied().find(|&m| {
         if m == Method::Mfmt && !s.features.mfmt {
             return false;
         }
