@@ -12,9 +12,10 @@ about four: the data connection's handshake and the listing's own close). A grou
 
 Phases, by the first command of a group (other than EPSV/PASV) and its argument:
 
-  login      USER PASS AUTH PBSZ PROT FEAT OPTS TYPE SYST, the first CWD/PWD, QUIT
+  login      USER PASS AUTH PBSZ PROT FEAT OPTS TYPE SYST CLNT LANG HOST, the first CWD/PWD,
+             QUIT; for ftpsync also the look for an interrupted commit's journal at the start
   scan       listings (MLSD LIST NLST STAT), MDTM/MLST/SIZE of files, NOOP/PWD fences,
-             before the lock is first touched
+             before the lock is first touched (a peer's listings, whenever they come)
   lock       anything naming .pyftpsync-lock.json (or ftpsync's temporary name for it)
              before the first transfer; `unlock` after the last transfer
   meta-read  RETR of .pyftpsync-meta.json
@@ -45,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplog  # noqa: E402
 
 PHASES = ("login", "scan", "lock", "meta-read", "recheck", "transfer", "meta-write", "commit", "unlock")
-LOGIN = {"USER", "PASS", "AUTH", "PBSZ", "PROT", "FEAT", "OPTS", "TYPE", "SYST", "QUIT", "CLNT"}
+LOGIN = {"USER", "PASS", "AUTH", "PBSZ", "PROT", "FEAT", "OPTS", "TYPE", "SYST", "QUIT", "CLNT", "LANG", "HOST"}
 ANNOUNCE = {"EPSV", "PASV", "PORT", "EPRT"}
 LISTINGS = {"MLSD", "LIST", "NLST", "STAT"}
 LOOKS = {"MDTM", "MLST", "SIZE", "NOOP", "PWD", "XPWD", "CWD", "CDUP"}
@@ -81,7 +82,10 @@ class Classifier:
     """Phase of each group of one tool run, in time order across its connections (the lock
     and the first transfer split the run)."""
 
-    def __init__(self, streaming=False):
+    def __init__(self, peer=False, streaming=False):
+        # A peer (lftp, rclone) has no lock, check or commit: its listings are its scan, even
+        # while it transfers.
+        self.peer = peer
         self.locked = False
         self.transferred_last = None  # time of the last content transfer
         self.journal_tmp = set()
@@ -91,11 +95,13 @@ class Classifier:
 
     def phase(self, group, first_cmd):
         verbs = [r[1] for r in group]
-        rows = [r for r in group if r[1] not in ANNOUNCE] or group
+        if all(v in ANNOUNCE for v in verbs):
+            return None  # counted with the group after it
+        rows = [r for r in group if r[1] not in ANNOUNCE]
         row = rows[0]
         verb, arg = row[1], arg_of(row)
         name = arg.rsplit("/", 1)[-1]
-        if first_cmd and verb in ("CWD", "PWD", "XPWD"):
+        if first_cmd and verb in ("CWD", "PWD", "XPWD") or verb in ("PWD", "XPWD") and self.peer:
             return "login"
         if verb in LOGIN or all(v in LOGIN for v in verbs):
             return "login"
@@ -105,6 +111,8 @@ class Classifier:
                 return "lock"
             # The commit's own look at the lock (staged apply) until its journal is gone.
             return "unlock" if self.journal == "removed" or self.journal is None and self.streaming else "commit"
+        if not self.locked and any(JOURNAL in arg_of(r) for r in rows):
+            return "login"  # the look for an interrupted commit every run makes at its start
         if any(JOURNAL in arg_of(r) for r in rows) or name in self.journal_tmp:
             if verb == "DELE" and JOURNAL in arg:
                 self.journal = "removed"
@@ -139,13 +147,15 @@ class Classifier:
             self.transferred_last = row[0]
             return "transfer"
         if verb in LISTINGS or verb in LOOKS:
+            if self.peer:
+                return "scan"
             if self.transferred_last is not None:
                 return "commit" if self.journal is None and self.locked else "recheck"
             return "recheck" if self.locked else "scan"
         return "transfer"
 
 
-def account(sessions, rtt):
+def account(sessions, rtt, peer=False):
     """{phase: [commands, round trips, first, last]} and the run's span in seconds."""
     per_conn = {port: groups(rows) for port, rows in sessions.items()}
     tagged = []
@@ -153,16 +163,15 @@ def account(sessions, rtt):
         for n, g in enumerate(gs):
             tagged.append((g[0][0], port, n, g))
     tagged.sort()
-    clf = Classifier()
+    clf = Classifier(peer=peer)
     phase_of = {}
     for _t, port, n, g in tagged:
         phase_of[(port, n)] = clf.phase(g, n == 0)
     out = {p: [0, 0, None, None] for p in PHASES}
     for port, gs in per_conn.items():
         for n, g in enumerate(gs):
-            phase = phase_of[(port, n)]
-            if all(r[1] in ANNOUNCE for r in g) and n + 1 < len(gs):
-                phase = phase_of[(port, n + 1)]
+            later = [phase_of[(port, m)] for m in range(n, len(gs)) if phase_of[(port, m)]]
+            phase = later[0] if later else "transfer"
             acc = out[phase]
             acc[0] += len(g)
             acc[1] += cost(g, rtt)
@@ -194,10 +203,10 @@ def main():
             tool, w, r, start, end = line.split()
             sessions = ftplog.parse(args.log, int(start), int(end))
             if args.commands and (tool, w, r) == tuple(args.commands):
-                print_commands(sessions, args.rtt)
+                print_commands(sessions, args.rtt, peer=tool != "ftpsync")
                 return
             if tool in tools and w in workloads:
-                runs[(w, tool)].append(account(sessions, args.rtt))
+                runs[(w, tool)].append(account(sessions, args.rtt, peer=tool != "ftpsync"))
     if args.markdown:
         for w in workloads:
             print(f"\n{w}: commands / round trips (summed over connections) / wall ms per phase, median of runs\n")
@@ -223,13 +232,13 @@ def main():
             print(f"{tool} {w} run {n}: {span * 1e3:.0f} ms; " + ", ".join(parts))
 
 
-def print_commands(sessions, rtt):
+def print_commands(sessions, rtt, peer=False):
     per_conn = {port: groups(rows) for port, rows in sessions.items()}
     tagged = sorted((g[0][0], port, n, g) for port, gs in per_conn.items() for n, g in enumerate(gs))
-    clf = Classifier()
+    clf = Classifier(peer=peer)
     t0 = tagged[0][0] if tagged else 0
     for t, port, n, g in tagged:
-        phase = clf.phase(g, n == 0)
+        phase = clf.phase(g, n == 0) or "(next)"
         cmds = "; ".join(f"{r[1]} {arg_of(r)}".strip() for r in g)
         print(f"{(t - t0) * 1e3:8.1f} {port:>5} {phase:<10} {cost(g, rtt):>2}rt {cmds}")
 
