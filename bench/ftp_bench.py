@@ -19,7 +19,8 @@ workloads, and over a plain veth pair for the throughput one. Workloads:
 Every parallel tool gets --workers/--parallel/--transfers 8. ftpsync runs with its defaults:
 temporary-name uploads verified with SIZE, modification times set on the server. After each
 run the served folder is compared with the local tree (content, and modification time for the
-tools that set it). Each workload is run RUNS times; the table shows medians, the ratio to
+tools that set it). Each workload is run RUNS times, the tools' runs interleaved (run 1 of every
+tool, then run 2...); the table shows medians, the ratio to
 ftpsync, and peak memory (max RSS). ftpsync's FTP commands per workload are counted from its
 -vvv protocol trace. With several servers, each gets its own lab and its own tables, the tools
 side by side on it. With --log, the relay writes down the control connections
@@ -350,51 +351,52 @@ def runs_of(args, tool, big=False):
 
 
 def bench_small(args, exe, home, served_root, env, server, log=None):
-    """W1-W3 for each tool; returns {workload: {tool: [(secs, mib)]}} and command counts. With
-    `log` (the relay's control log), each timed run's byte range of it is appended to
-    WORK/segments-SERVER.txt: tool workload run start end."""
+    """W1-W3 for each tool, the tools' runs interleaved; returns {workload: {tool: [(secs, mib)]}}
+    and command counts. With `log` (the relay's control log), each timed run's byte range of it
+    is appended to WORK/segments-SERVER.txt: tool workload run start end."""
     results = collections.defaultdict(lambda: collections.defaultdict(list))
     counts = {}
     master = os.path.join(WORK, "master")
     make_tree(master, args.files, args.dirs, 4096)
     segments = os.path.join(WORK, f"segments-{server}.txt")
-    for tool in args.tools:
-        for r in range(runs_of(args, tool)):
-            local = os.path.join(WORK, "local", tool)
-            shutil.rmtree(local, ignore_errors=True)
-            shutil.copytree(master, local)
-            remote_dir = f"{tool}-w1-{r}"
-            served = os.path.join(served_root, remote_dir)
-            if tool == "rclone" and server == "pyftpdlib":
-                # rclone does not make the target folder on pyftpdlib (a 501 it does not expect).
-                os.makedirs(served)
-                shutil.chown(served, *owner_of(served_root))
-            cmd = commands(tool, exe, local, remote_dir, SLOW_SRV, home, server)
-            for w in ("W1", "W2", "W3"):
-                if w not in args.workloads:
-                    continue
-                if w == "W3":
-                    change_one_percent(local, args.files)
-                start = log_size(log)
-                results[w][tool].append(timed(cmd, env))
-                if log:
-                    time.sleep(0.1)  # the relay's last lines (the QUIT) written
-                    with open(segments, "a") as f:
-                        f.write(f"{tool} {w} {r} {start} {log_size(log)}\n")
-                problem = verify(local, served, sets_mtime(tool, server))
-                if problem:
-                    raise RuntimeError(f"{tool} {w} on {server}: wrong result: {problem}")
-                print(f"  {server:<10} {tool:<10} {w} run {r + 1}: {results[w][tool][-1][0]:7.2f} s", flush=True)
-                if tool == "ftpsync" and w == "W2":
-                    plan = os.path.join(WORK, "plan.json")
-                    check = subprocess.run(Lab.client([exe["ftpsync"], "plan", "upload", local,
-                                                       cmd[3], "-o", plan, "--detailed-exitcode", "-qq",
-                                                       "--no-prompt", "--no-keyring", "--no-netrc"]), env=env,
-                                           stdout=subprocess.DEVNULL)
-                    if check.returncode != 0:
-                        raise RuntimeError("ftpsync W2: the plan after an unchanged upload is not empty")
-            if tool == "ftpsync" and r == 0 and not args.no_counts:
-                counts = measure_counts(args, exe, home, env, master, server)
+    # Run 1 of every tool, then run 2...: a change in the machine's load falls on all alike.
+    rounds = max(runs_of(args, t) for t in args.tools)
+    for r, tool in ((r, t) for r in range(rounds) for t in args.tools if r < runs_of(args, t)):
+        local = os.path.join(WORK, "local", tool)
+        shutil.rmtree(local, ignore_errors=True)
+        shutil.copytree(master, local)
+        remote_dir = f"{tool}-w1-{r}"
+        served = os.path.join(served_root, remote_dir)
+        if tool == "rclone" and server == "pyftpdlib":
+            # rclone does not make the target folder on pyftpdlib (a 501 it does not expect).
+            os.makedirs(served)
+            shutil.chown(served, *owner_of(served_root))
+        cmd = commands(tool, exe, local, remote_dir, SLOW_SRV, home, server)
+        for w in ("W1", "W2", "W3"):
+            if w not in args.workloads:
+                continue
+            if w == "W3":
+                change_one_percent(local, args.files)
+            start = log_size(log)
+            results[w][tool].append(timed(cmd, env))
+            if log:
+                time.sleep(0.1)  # the relay's last lines (the QUIT) written
+                with open(segments, "a") as f:
+                    f.write(f"{tool} {w} {r} {start} {log_size(log)}\n")
+            problem = verify(local, served, sets_mtime(tool, server))
+            if problem:
+                raise RuntimeError(f"{tool} {w} on {server}: wrong result: {problem}")
+            print(f"  {server:<10} {tool:<10} {w} run {r + 1}: {results[w][tool][-1][0]:7.2f} s", flush=True)
+            if tool == "ftpsync" and w == "W2":
+                plan = os.path.join(WORK, "plan.json")
+                check = subprocess.run(Lab.client([exe["ftpsync"], "plan", "upload", local,
+                                                   cmd[3], "-o", plan, "--detailed-exitcode", "-qq",
+                                                   "--no-prompt", "--no-keyring", "--no-netrc"]), env=env,
+                                       stdout=subprocess.DEVNULL)
+                if check.returncode != 0:
+                    raise RuntimeError("ftpsync W2: the plan after an unchanged upload is not empty")
+        if tool == "ftpsync" and r == 0 and not args.no_counts:
+            counts = measure_counts(args, exe, home, env, master, server)
     return results, counts
 
 
