@@ -38,7 +38,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
-use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
+use self::ops::{ByStat, Watched, entered_ok, exists, list, list_by_stat, mlst, read_small, stat_safe};
 use self::session::{Session, Settings};
 use self::wire::Direction;
 use super::{Guard, ReadSink, Target, Written, is_transient};
@@ -147,11 +147,15 @@ impl FtpTarget {
             folder_rename: std::sync::OnceLock::new(),
         });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
-        target.connect()?;
-        // Entered, not listed: the scan lists it (one listing per folder, and the first
-        // listing learns whether the server lists over the control connection).
+        // Entered (at login), not listed: the scan lists it (one listing per folder, and the
+        // first listing learns whether the server lists over the control connection).
+        let entered = target.connect()?.take_entered();
         let root = target.abs(&RelPath::root());
-        if !target.retry(|s| exists(s, &root))? {
+        let exists_now = match entered {
+            Some(reply) => entered_ok(&reply, &root)?,
+            None => target.retry(|s| exists(s, &root))?,
+        };
+        if !exists_now {
             if !target.shared.options.create_root {
                 bail!(
                     "the remote folder {} does not exist on {} (pass --create-folder to create it)",

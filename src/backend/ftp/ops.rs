@@ -405,10 +405,15 @@ fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
 /// as for an empty folder).
 pub fn exists(s: &mut Session, abs: &str) -> Result<bool> {
     let reply = s.exec(&format!("CWD {abs}"), &format!("cannot enter {abs}"))?;
+    entered_ok(&reply, abs)
+}
+
+/// What the reply to `CWD abs` says: entered (true), missing (false), or refused otherwise.
+pub fn entered_ok(reply: &Reply, abs: &str) -> Result<bool> {
     match reply.code {
         c if (200..400).contains(&c) => Ok(true),
         c if missing(c) => Ok(false),
-        _ => Err(refused(&reply, &format!("cannot enter {abs}"))),
+        _ => Err(refused(reply, &format!("cannot enter {abs}"))),
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Session {
     /// The last transfer's command went out in the same write as its announcement
     /// ([`Session::aborted_ahead`]).
     sent_ahead: bool,
+    /// The reply to the `CWD` into the target's folder sent at login, until asked for
+    /// ([`Session::take_entered`]).
+    entered: Option<Reply>,
 }
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
@@ -233,7 +236,7 @@ impl Session {
                 _ => {}
             }
         }
-        let (features, first) = setup::setup(&mut ctl, &s.url, learned)?;
+        let (features, first, entered) = setup::setup(&mut ctl, &s.url, learned)?;
         let data = DataSettings { tls, timeout: s.timeout };
         let mode = if s.active {
             Mode::Active
@@ -250,7 +253,21 @@ impl Session {
             };
             setup::report(&features, &ctl, learned, shown);
         }
-        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone(), sent_ahead: false })
+        Ok(Session {
+            ctl,
+            features,
+            data,
+            mode,
+            announced: None,
+            learned: learned.clone(),
+            sent_ahead: false,
+            entered: Some(entered),
+        })
+    }
+
+    /// The reply to the `CWD` into the target's folder this connection sent at login, once.
+    pub fn take_entered(&mut self) -> Option<Reply> {
+        self.entered.take()
     }
 
     /// Remembers that the server refused `cap` (answering `answer`), on this connection and on
