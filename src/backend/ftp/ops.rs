@@ -297,6 +297,13 @@ pub fn stat_safe(abs: &str) -> bool {
 /// implemented), whose answer must come last and be its own: a reply out of place (a name with
 /// a line break in it, say) makes the connection unusable instead of misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
+    list_by_stat_only(s, dirs, None)
+}
+
+/// [`list_by_stat`], with `only`: the exact time is asked of the file of that name alone (a
+/// lookup must not cost one `MDTM` per file of its folder; the other files keep the times the
+/// listing shows).
+pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
     let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
     let (fence, _) = s.fence();
@@ -335,8 +342,8 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             continue;
         };
         let mut listing = parsed.listing.clone();
-        settle_listing(s, &parsed, &mut listing, None);
-        let vague = vague_files(&listing, &parsed.details, None);
+        settle_listing(s, &parsed, &mut listing, only);
+        let vague = vague_files(&listing, &parsed.details, only);
         if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
             // Times to the minute or day at best, and MLSD gives them to the second.
             found.push(None);
