@@ -15,6 +15,10 @@ bench/ftplog.py reads it).
 
 Addresses come from 198.18.0.0/15, the range reserved for benchmarks. Needs root.
 
+Two labs can run side by side on one machine (two people benchmarking): the environment
+variable NETLAB_NAME (a few letters, default `ftpb`) names the namespaces and TUN devices;
+without it, a second lab would tear down the first one's namespaces on start.
+
     with Lab(rtt_ms=20) as lab:
         lab.server(["pure-ftpd", ...])          # started in ftpb-srv
         lab.client(["lftp", "-c", ...])         # command line prefix for ftpb-cli

@@ -40,7 +40,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
-use self::ops::{ByStat, Watched, exists, list, list_by_stat, mlst, read_small, stat_safe};
+use self::ops::{ByStat, Watched, entered_ok, exists, list, list_by_stat_only, mlst, read_small, stat_safe};
 use self::session::{Session, Settings};
 use self::wire::Direction;
 use super::{Guard, ReadSink, Target, Written, is_transient};
@@ -171,11 +171,15 @@ impl FtpTarget {
             hashing: Default::default(),
         });
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
-        target.connect()?;
-        // Entered, not listed: the scan lists it (one listing per folder, and the first
-        // listing learns whether the server lists over the control connection).
+        // Entered (at login), not listed: the scan lists it (one listing per folder, and the
+        // first listing learns whether the server lists over the control connection).
+        let entered = target.connect()?.take_entered();
         let root = target.abs(&RelPath::root());
-        if !target.retry(|s| exists(s, &root))? {
+        let exists_now = match entered {
+            Some(reply) => entered_ok(&reply, &root)?,
+            None => target.retry(|s| exists(s, &root))?,
+        };
+        if !exists_now {
             if !target.shared.options.create_root {
                 bail!(
                     "the remote folder {} does not exist on {} (pass --create-folder to create it)",
@@ -383,6 +387,28 @@ impl FtpTarget {
         if unseen(path) { Ok(()) } else { self.settle_lock() }
     }
 
+    /// Lists folders over the control connection (`ops::list_by_stat_only`), and
+    /// learns from the first answer whether the server lists that way: a server that never
+    /// listed this way is not asked again; one that did, always.
+    fn list_by_stat(&mut self, paths: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
+        let found = self.retry(|s| list_by_stat_only(s, paths, only))?;
+        let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
+        if !found.iter().any(|f| matches!(f, ByStat::Again))
+            && self
+                .shared
+                .stat_lists
+                .compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            if verdict == STAT_YES {
+                learned::chose!("ftp: folders listed over the control connection (STAT -la), several per round trip");
+            } else {
+                learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
+            }
+        }
+        Ok(found)
+    }
+
     /// Runs one command that must succeed.
     fn simple(&mut self, cmd: &str, doing: &str) -> Result<()> {
         self.retry(|s| s.ok(cmd, doing).map(drop))
@@ -410,24 +436,7 @@ impl Target for FtpTarget {
             (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
         if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
-            let found = self.retry(|s| list_by_stat(s, &paths))?;
-            let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
-            // A server that never listed this way is not asked again; one that did, always.
-            if !found.iter().any(|f| matches!(f, ByStat::Again))
-                && self
-                    .shared
-                    .stat_lists
-                    .compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                if verdict == STAT_YES {
-                    learned::chose!(
-                        "ftp: folders listed over the control connection (STAT -la), several per round trip"
-                    );
-                } else {
-                    learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
-                }
-            }
+            let found = self.list_by_stat(&paths, None)?;
             for (&i, f) in batch.iter().zip(found) {
                 if let ByStat::Listed(l) = f {
                     out[i] = Some(Some(l));
@@ -454,6 +463,14 @@ impl Target for FtpTarget {
             return Ok(None);
         }
         let (abs, name) = (self.abs(&parent), path.name().to_string());
+        // Without MLST: the folder's listing over the control connection where the server
+        // lists that way (one round trip; LIST needs a data connection: three or more).
+        if self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO
+            && stat_safe(&abs)
+            && let Some(ByStat::Listed(l)) = self.list_by_stat(std::slice::from_ref(&abs), Some(&name))?.pop()
+        {
+            return Ok(l.entries.into_iter().find(|e| e.name == name));
+        }
         let shared = self.shared.clone();
         let listing = self.retry(|s| list(s, &abs, Some(&name), &shared.list_method))?;
         Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == name)))

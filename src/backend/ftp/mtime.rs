@@ -4,7 +4,9 @@
 //! target, by trying them in turn and reading the time back; after that the command is known
 //! in advance and travels in the same write as the upload's other follow-up commands. A
 //! command the server refuses is simply not the one; when none works the real times live in
-//! the `mtimes` metadata only (as with pyftpsync). `-vv` says which was chosen.
+//! the `mtimes` metadata only (as with pyftpsync). `-vv` says which was chosen. Where `FEAT`
+//! announces `MFMT` and `MDTM`, the first try and its reading back travel with an upload's
+//! other follow-up commands too ([`first_try`]): finding the method costs no round trip there.
 
 use std::sync::{Arc, Mutex};
 
@@ -108,22 +110,48 @@ fn name(m: Method) -> &'static str {
     }
 }
 
-/// Finds the method that works by trying each on `path` (absolute), remembers it for all
-/// connections of the target, and returns whether the time of `path` was set.
-pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
-    let Some(ts) = stamp(t) else { return false };
-    let want = t.floor() as i64;
-    let found = CANDIDATES.into_iter().find(|&m| {
-        if m == Method::Mfmt && !s.features.mfmt {
-            return false;
+/// The first candidate (`MFMT`) and the `MDTM` that reads its effect back, as two commands for
+/// the write that already carries an upload's size check, where `FEAT` announces both and
+/// nothing refused either yet; `None` where [`discover`] has to go step by step.
+pub fn first_try(s: &Session, path: &str, t: f64) -> Option<[String; 2]> {
+    let ts = stamp(t)?;
+    let usable = s.features.mfmt && s.features.mdtm && !s.has_refused(Capability::Mdtm);
+    usable.then(|| [command(Method::Mfmt, path, &ts).expect("MFMT has a command"), format!("MDTM {path}")])
+}
+
+/// Judges the replies to [`first_try`]'s commands as [`discover`] judges its own first try:
+/// `MFMT` applied and the time reads back (or the server turned out to have no `MDTM`: the
+/// command's own reply is believed). Then the method is known for all connections and true
+/// returned; otherwise the other candidates are tried as [`discover`] tries them.
+pub fn judge_first_try(
+    s: &mut Session,
+    shared: &Shared,
+    path: &str,
+    t: f64,
+    set: Option<&Reply>,
+    read: Option<&Reply>,
+) -> bool {
+    let worked = match (set, read) {
+        (Some(set), Some(read)) if applied(set) => {
+            if unsupported(read.code) {
+                s.refuse(Capability::Mdtm, &read.text());
+                true
+            } else {
+                parse_mdtm(read) == Some(t.floor() as i64)
+            }
         }
-        // A server that does not know MDTM does not set times with it either.
-        if m == Method::MdtmSet && s.has_refused(Capability::Mdtm) {
-            return false;
-        }
-        try_method(s, m, path, &ts) && reads_back(s, path, want)
-    });
-    let method = found.unwrap_or(Method::Unsupported);
+        _ => false,
+    };
+    if !worked {
+        // MFMT was tried here (refused, or without effect): the other candidates follow.
+        return discover_among(s, shared, path, t, &CANDIDATES[1..]);
+    }
+    remember(shared, Method::Mfmt);
+    true
+}
+
+/// Keeps the method found for all connections of the target (said once with `-vv`).
+fn remember(shared: &Shared, method: Method) {
     let mut known = shared.lock().unwrap_or_else(|e| e.into_inner());
     if known.is_none() {
         match method {
@@ -134,6 +162,29 @@ pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
         }
     }
     *known = Some(method);
+}
+
+/// Finds the method that works by trying each on `path` (absolute), remembers it for all
+/// connections of the target, and returns whether the time of `path` was set.
+pub fn discover(s: &mut Session, shared: &Shared, path: &str, t: f64) -> bool {
+    discover_among(s, shared, path, t, &CANDIDATES)
+}
+
+/// [`discover`] among `candidates` only.
+fn discover_among(s: &mut Session, shared: &Shared, path: &str, t: f64, candidates: &[Method]) -> bool {
+    let Some(ts) = stamp(t) else { return false };
+    let want = t.floor() as i64;
+    let found = candidates.iter().copied().find(|&m| {
+        if m == Method::Mfmt && !s.features.mfmt {
+            return false;
+        }
+        // A server that does not know MDTM does not set times with it either.
+        if m == Method::MdtmSet && s.has_refused(Capability::Mdtm) {
+            return false;
+        }
+        try_method(s, m, path, &ts) && reads_back(s, path, want)
+    });
+    remember(shared, found.unwrap_or(Method::Unsupported));
     found.is_some()
 }
 

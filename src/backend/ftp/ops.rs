@@ -297,6 +297,13 @@ pub fn stat_safe(abs: &str) -> bool {
 /// implemented), whose answer must come last and be its own: a reply out of place (a name with
 /// a line break in it, say) makes the connection unusable instead of misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
+    list_by_stat_only(s, dirs, None)
+}
+
+/// [`list_by_stat`], with `only`: the exact time is asked of the file of that name alone (a
+/// lookup must not cost one `MDTM` per file of its folder; the other files keep the times the
+/// listing shows).
+pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
     let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
     let (fence, _) = s.fence();
@@ -335,8 +342,8 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
             continue;
         };
         let mut listing = parsed.listing.clone();
-        settle_listing(s, &parsed, &mut listing, None);
-        let vague = vague_files(&listing, &parsed.details, None);
+        settle_listing(s, &parsed, &mut listing, only);
+        let vague = vague_files(&listing, &parsed.details, only);
         if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
             // Times to the minute or day at best, and MLSD gives them to the second.
             found.push(None);
@@ -374,12 +381,18 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
     Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
 }
 
-/// The lines between the first and the last of a multi-line `STAT` reply.
+/// The lines between the first and the last of a multi-line `STAT` reply. proftpd starts
+/// every one of them with a space (RFC 959 lets a server indent a multi-line reply's inner
+/// lines so that none can pass for its last); a listing line itself never starts with one
+/// (it starts with the entry's type and permissions), so one leading space shared by all lines
+/// is the indentation and is taken off.
 fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
     if !(211..=213).contains(&reply.code) || reply.lines.len() < 3 {
         return None;
     }
-    Some(reply.lines[1..reply.lines.len() - 1].iter().map(Vec::as_slice).collect())
+    let body = &reply.lines[1..reply.lines.len() - 1];
+    let indented = body.iter().all(|l| l.first() == Some(&b' '));
+    Some(body.iter().map(|l| if indented { &l[1..] } else { l.as_slice() }).collect())
 }
 
 /// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
@@ -399,10 +412,15 @@ fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
 /// as for an empty folder).
 pub fn exists(s: &mut Session, abs: &str) -> Result<bool> {
     let reply = s.exec(&format!("CWD {abs}"), &format!("cannot enter {abs}"))?;
+    entered_ok(&reply, abs)
+}
+
+/// What the reply to `CWD abs` says: entered (true), missing (false), or refused otherwise.
+pub fn entered_ok(reply: &Reply, abs: &str) -> Result<bool> {
     match reply.code {
         c if (200..400).contains(&c) => Ok(true),
         c if missing(c) => Ok(false),
-        _ => Err(refused(&reply, &format!("cannot enter {abs}"))),
+        _ => Err(refused(reply, &format!("cannot enter {abs}"))),
     }
 }
 
@@ -549,5 +567,36 @@ pub fn read_small(s: &mut Session, abs: &str) -> Result<Option<Vec<u8>>> {
         // Some servers (libunftp) accept the RETR and report the missing file at the end.
         Err(r) if matches!(r.code, 450 | 550) => Ok(None),
         Err(r) => Err(refused(&r, &format!("cannot read {abs}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(code: u16, lines: &[&str]) -> Reply {
+        Reply { code, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() }
+    }
+
+    #[test]
+    fn stat_bodies_lose_proftpds_indentation_only() {
+        // proftpd 1.3.8: every inner line indented by one space.
+        let proftpd = reply(
+            212,
+            &[
+                "212-Status of /site:",
+                " drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .",
+                " -rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces",
+                "212 End of status",
+            ],
+        );
+        let body = stat_body(&proftpd).expect("a listing");
+        assert_eq!(body[0], b"drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .");
+        assert_eq!(body[1], b"-rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces");
+        // pure-ftpd: not indented; a line that starts otherwise keeps its bytes.
+        let pure = reply(213, &["213-STAT", "drwxr-xr-x 2 a b 4096 Dec 6 21:44 .", " odd line", "213 End."]);
+        let body = stat_body(&pure).expect("a listing");
+        assert_eq!(body, vec![&b"drwxr-xr-x 2 a b 4096 Dec 6 21:44 ."[..], &b" odd line"[..]]);
+        assert!(stat_body(&reply(212, &["212 nothing"])).is_none());
     }
 }

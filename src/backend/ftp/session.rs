@@ -26,7 +26,7 @@ use super::features::Features;
 use super::learned::{Capability, Learned, unsupported};
 use super::setup::{self, DroppedAfterOpts};
 use super::tls::Trust;
-use super::wire::data::passive_addr;
+use super::wire::data::{Early, passive_addr};
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
 use crate::backend::secret::Secret;
 use crate::backend::url::{FtpUrl, Tls};
@@ -60,6 +60,9 @@ pub struct Session {
     /// The last transfer's command went out in the same write as its announcement
     /// ([`Session::aborted_ahead`]).
     sent_ahead: bool,
+    /// The reply to the `CWD` into the target's folder sent at login, until asked for
+    /// ([`Session::take_entered`]).
+    entered: Option<Reply>,
 }
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
@@ -79,12 +82,19 @@ struct Announced {
 
 impl Announced {
     /// The announcement and its connection, while fresh and open; `None` when it is stale
-    /// or the other end closed the connection already.
-    fn usable(self) -> Option<(Reply, Option<std::io::Result<std::net::TcpStream>>)> {
+    /// or the other end closed the connection already. A connection still being opened is
+    /// handed over as it is (when `before_open`: the transfer's command may reach the server
+    /// before its data connection does), so that the command need not wait for the
+    /// connection's handshake; it cannot have been closed by the other end yet.
+    fn usable(self, before_open: bool) -> Option<(Reply, Option<Early>)> {
         let fresh = self.at.elapsed() < ANNOUNCED_FRESH;
-        let early = self.opening.and_then(|h| h.join().ok());
+        let early = match self.opening {
+            Some(h) if before_open && !h.is_finished() => Some(Early::Opening(h)),
+            Some(h) => h.join().ok().map(Early::Open),
+            None => None,
+        };
         let open = match &early {
-            Some(Ok(tcp)) => still_open(tcp),
+            Some(Early::Open(Ok(tcp))) => still_open(tcp),
             _ => true,
         };
         (fresh && open).then_some((self.reply, early))
@@ -226,7 +236,7 @@ impl Session {
                 _ => {}
             }
         }
-        let (features, first) = setup::setup(&mut ctl, &s.url, learned)?;
+        let (features, first, entered) = setup::setup(&mut ctl, &s.url, learned)?;
         let data = DataSettings { tls, timeout: s.timeout };
         let mode = if s.active {
             Mode::Active
@@ -243,7 +253,21 @@ impl Session {
             };
             setup::report(&features, &ctl, learned, shown);
         }
-        Ok(Session { ctl, features, data, mode, announced: None, learned: learned.clone(), sent_ahead: false })
+        Ok(Session {
+            ctl,
+            features,
+            data,
+            mode,
+            announced: None,
+            learned: learned.clone(),
+            sent_ahead: false,
+            entered: Some(entered),
+        })
+    }
+
+    /// The reply to the `CWD` into the target's folder this connection sent at login, once.
+    pub fn take_entered(&mut self) -> Option<Reply> {
+        self.entered.take()
     }
 
     /// Remembers that the server refused `cap` (answering `answer`), on this connection and on
@@ -327,7 +351,11 @@ impl Session {
         // server give the old port up).
         let announced = self.announced.take();
         let had_announced = announced.is_some();
-        if let Some((announced, early)) = announced.and_then(Announced::usable) {
+        let before_open = self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead);
+        if let Some((announced, early)) = announced.and_then(|a| a.usable(before_open)) {
+            // A command sent before its connection is open is judged as one sent with its
+            // announcement ([`Session::aborted_ahead`]).
+            self.sent_ahead = matches!(early, Some(Early::Opening(_)));
             match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
                 // The server gave the announced port up after all: announce another.
                 Err(Failure::Refused(r)) if r.code == 425 => {}

@@ -61,9 +61,11 @@ fn plausible(cmds: &[String], replies: &[Reply]) -> bool {
     })
 }
 
-/// Prepares a logged-in connection; returns the features to use and whether this is the
-/// target's first connection to get this far (which reports the methods chosen).
-pub fn setup(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<(Features, bool)> {
+/// Prepares a logged-in connection; returns the features to use, whether this is the
+/// target's first connection to get this far (which reports the methods chosen), and the reply
+/// to a `CWD` into the target's folder: it travels with the other commands (every connection
+/// works there, and the first one learns at no cost of its own whether the folder exists).
+pub fn setup(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<(Features, bool, Reply)> {
     let shown = url.display();
     let binary = learned.binary().unwrap_or(Binary::Image);
     let known = learned.features();
@@ -74,6 +76,7 @@ pub fn setup(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<(Feat
     if known.is_none() {
         cmds.push("FEAT".into());
     }
+    cmds.push(format!("CWD {}", url.path));
     let mut replies = run(ctl, &cmds, &shown)?;
     if ctl.pipelining() && cmds.len() > 1 && !plausible(&cmds, &replies) {
         // Refused, or read out of order? The first command alone tells (it is the binary
@@ -104,7 +107,8 @@ pub fn setup(ctl: &mut Control, url: &FtpUrl, learned: &Learned) -> Result<(Feat
         }
     }
     let first = learned.set_features(features);
-    Ok((learned.mask(features), first))
+    let entered = replies.pop().expect("one reply per command");
+    Ok((learned.mask(features), first, entered))
 }
 
 /// Judges the reply to the binary-mode command, falling back from `TYPE I` to `TYPE L 8`, and

@@ -105,6 +105,14 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     if let Some((_, Plan::Command(cmd))) = &time {
         then.push(cmd.clone());
     }
+    // The method not known yet: its first candidate tried, and read back, in this write.
+    let first_try = match &time {
+        Some((t, Plan::Unknown)) => mtime::first_try(s, tmp, *t),
+        _ => None,
+    };
+    if let Some(cmds) = &first_try {
+        then.extend(cmds.iter().cloned());
+    }
     let guard_by_mlst = up.guard.is_some() && s.features.mlst;
     if guard_by_mlst {
         then.push(format!("MLST {dest}"));
@@ -162,6 +170,10 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     }
     let mtime_set = match time {
         Some((_, Plan::Command(_))) => replies.next().is_some_and(|r| mtime::applied(&r)),
+        Some((t, Plan::Unknown)) if first_try.is_some() => {
+            let (set, read) = (replies.next(), replies.next());
+            mtime::judge_first_try(s, mtimes, tmp, t, set.as_ref(), read.as_ref())
+        }
         Some((t, Plan::Unknown)) => mtime::discover(s, mtimes, tmp, t),
         _ => false,
     };

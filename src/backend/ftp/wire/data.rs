@@ -227,6 +227,25 @@ pub struct Opened {
     last: Option<Reply>,
 }
 
+/// A data connection opened ahead of its transfer command (see [`Transfer::open_announced`]).
+pub enum Early {
+    /// Connected (or failed to).
+    Open(io::Result<std::net::TcpStream>),
+    /// Still connecting on a thread of its own.
+    Opening(std::thread::JoinHandle<io::Result<std::net::TcpStream>>),
+}
+
+impl Early {
+    /// The connection, waiting for it if it is still being opened; `None` where its thread
+    /// died (the transfer then connects by itself).
+    fn resolve(self) -> Option<io::Result<std::net::TcpStream>> {
+        match self {
+            Early::Open(r) => Some(r),
+            Early::Opening(h) => h.join().ok(),
+        }
+    }
+}
+
 impl<'c> Transfer<'c> {
     pub fn new(ctl: &'c mut Control, opened: Opened) -> Transfer<'c> {
         let lenient_eof = opened.data.is_tls();
@@ -284,17 +303,20 @@ impl<'c> Transfer<'c> {
 
     /// Sends `cmd` for a passive data connection announced earlier (see
     /// `Session::announce_next`) and opens it: the announcement's round trip is saved.
-    /// `early` is the data connection, when it was opened while other commands ran.
+    /// `early` is the data connection, when it was opened (or is being opened) while other
+    /// commands ran; one still being opened is waited for only once `cmd` is on its way, so
+    /// that the connection's handshake and the command travel at the same time.
     pub fn open_announced(
         ctl: &mut Control,
         cmd: &str,
         dir: Direction,
         announced: Reply,
-        early: Option<io::Result<std::net::TcpStream>>,
+        early: Option<Early>,
         settings: &DataSettings,
     ) -> Result<Opened, Failure> {
         ctl.send(cmd);
         ctl.flush()?;
+        let early = early.and_then(Early::resolve);
         Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
     }
 
