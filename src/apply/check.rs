@@ -140,7 +140,7 @@ pub fn check(
 /// target may list together (see `Target::list_dirs`). Each side's folders are shared among
 /// all `workers`: the remote ones are slow (metadata files read one after another) and must
 /// not wait in a few long groups while the workers that took the local ones are done at once.
-fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
+pub(super) fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> {
     let mut groups = Vec::new();
     for side in [Side::Local, Side::Remote] {
         let of_side: Vec<usize> = (0..sides.len()).filter(|&i| sides[i] == side).collect();

@@ -1,8 +1,8 @@
 //! A staged apply, the default: everything is written under temporary names first
 //! ([`super::waves`] with a [`Staging`]), the metadata each changed folder will hold included
-//! (staged as the folder's last change is), and only then does the commit ([`super::commit::burst`]) make it all visible in one burst of
-//! renames. A failure before the commit removes what was staged: both trees stay exactly as
-//! they were.
+//! (staged as the folder's last change is), and only then does the commit
+//! ([`super::commit::burst`]) make it all visible in one burst of renames. A failure before the
+//! commit removes what was staged: both trees stay exactly as they were.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::check::{describe_entry, describe_state, matches};
+use super::check::{describe_entry, describe_state, groups_by_side, matches};
 use super::commit::burst::{self, CommitFailed, remove_entry};
 use super::commit::journal::{Journal, Step};
 use super::outcome::{Outcome, Status};
@@ -78,14 +78,13 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
             }
         }
     }
-    let folders: BTreeSet<(Side, RelPath)> = expected.keys().map(|(side, p)| (*side, p.parent())).collect();
-    let listers = workers.len().saturating_sub(1).max(1);
-    let mut groups: Vec<(Side, Vec<RelPath>)> = Vec::new();
-    for side in [Side::Local, Side::Remote] {
-        let of_side: Vec<RelPath> = folders.iter().filter(|(s, _)| *s == side).map(|(_, f)| f.clone()).collect();
-        let share = of_side.len().div_ceil(listers).max(1);
-        groups.extend(of_side.chunks(share).map(|c| (side, c.to_vec())));
-    }
+    let folders: Vec<(Side, RelPath)> =
+        expected.keys().map(|(side, p)| (*side, p.parent())).collect::<BTreeSet<_>>().into_iter().collect();
+    let sides: Vec<Side> = folders.iter().map(|(side, _)| *side).collect();
+    let groups: Vec<(Side, Vec<RelPath>)> = groups_by_side(&sides, workers.len().saturating_sub(1).max(1))
+        .into_iter()
+        .map(|g| (folders[g[0]].0, g.iter().map(|&i| folders[i].1.clone()).collect()))
+        .collect();
     let drift = Mutex::new(Vec::new());
     let list = |listers: &mut [Worker<'_>]| {
         let indices: Vec<usize> = (0..groups.len()).collect();
@@ -237,7 +236,7 @@ fn commit(
         state.staged_meta.iter().map(|(k, (steps, _))| (k.clone(), steps.clone())).collect();
     let (run, created) =
         early.journals.first().map_or((String::new(), String::new()), |j| (j.run.clone(), j.created.clone()));
-    let mut journals = journals(fixed, staging, &meta, &run, &created);
+    let journals = journals(fixed, staging, &meta, &run, &created);
     let written = early.written();
     // A side written early that has nothing to commit after all.
     for side in written.iter().filter(|s| !journals.iter().any(|j| j.side == **s)) {
@@ -247,7 +246,7 @@ fn commit(
         return Ok(Ended::Committed { window: Duration::ZERO, notes: Vec::new() });
     }
     let in_place = journals == early.journals && written.len() == journals.len();
-    match burst::commit(workers, &mut journals, in_place) {
+    match burst::commit(workers, &journals, in_place) {
         Ok(done) => {
             state.staged.clear();
             Ok(Ended::Committed { window: done.window, notes: done.notes })

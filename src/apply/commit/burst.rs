@@ -99,7 +99,7 @@ pub fn write_journal(target: &mut dyn Target, journal: &Journal) -> Result<()> {
 
 /// Commits the staged changes of both sides (`journals`: one per side that changes;
 /// `in_place`: they are written already).
-pub fn commit(workers: &mut [Worker<'_>], journals: &mut [Journal], in_place: bool) -> Result<Committed, CommitFailed> {
+pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) -> Result<Committed, CommitFailed> {
     // Before anything visible: the journals are in place (the caller has just confirmed the
     // lock is still ours).
     let prepared = match in_place {
