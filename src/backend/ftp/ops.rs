@@ -455,6 +455,21 @@ pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
     parse_mlst(&reply, path).map(Some)
 }
 
+/// Several entries via `MLST`, all in one write ending in a fence (see [`list_by_stat`]):
+/// `None` if the server does not implement `MLST` after all (remembered, as by [`mlst`]).
+pub fn mlst_all(s: &mut Session, paths: &[String]) -> Result<Option<Vec<Option<Entry>>>> {
+    let doing = "looking up entries with MLST";
+    let mut cmds: Vec<String> = paths.iter().map(|p| format!("MLST {p}")).collect();
+    cmds.push(s.fence().0.into());
+    let replies = s.batch(&cmds, doing)?;
+    in_step(s, &replies, doing)?;
+    if let Some(r) = replies.iter().find(|r| unsupported(r.code)) {
+        s.refuse(Capability::Mlst, &r.text());
+        return Ok(None);
+    }
+    paths.iter().zip(&replies).map(|(p, r)| parse_mlst(r, p)).collect::<Result<_>>().map(Some)
+}
+
 /// Renames `from` over `to` (`RNFR` and `RNTO` in one write). Servers that refuse to rename
 /// onto an existing name (IIS) get `to` removed first and the rename again, but only when
 /// `may_replace` says the caller knows an existing file there may go: a refused rename onto a
