@@ -372,19 +372,6 @@ def bench_small(args, exe, home, served_root, env, server, log=None):
             os.makedirs(served)
             shutil.chown(served, *owner_of(served_root))
         cmd = commands(tool, exe, local, remote_dir, SLOW_SRV, home, server)
-        if "W1" not in args.workloads:
-            # W2 and W3 alone: the remote folder starts as a copy (on the server's disk, times
-            # kept) of one ftpsync uploaded once, untimed: the peers' initial uploads take
-            # minutes and are not what is measured. Extra metadata files change nothing for
-            # an upload-only peer.
-            primed = prime(exe, home, env, master, served_root, server)
-            if os.path.exists(served):
-                shutil.rmtree(served)
-            shutil.copytree(primed, served, copy_function=shutil.copy2)
-            uid, gid = owner_of(primed)
-            for d, _, names in os.walk(served):
-                for n in [d] + [os.path.join(d, n) for n in names]:
-                    os.chown(n, uid, gid)
         for w in ("W1", "W2", "W3"):
             if w not in args.workloads:
                 continue
@@ -411,18 +398,6 @@ def bench_small(args, exe, home, served_root, env, server, log=None):
         if tool == "ftpsync" and r == 0 and not args.no_counts:
             counts = measure_counts(args, exe, home, env, master, server)
     return results, counts
-
-
-def prime(exe, home, env, master, served_root, server):
-    """The folder ftpsync uploaded `master` to once (made on the first call)."""
-    primed = os.path.join(served_root, "primed")
-    if not os.path.exists(os.path.join(primed, ".pyftpsync-meta.json")):
-        local = os.path.join(WORK, "local", "primer")
-        shutil.rmtree(local, ignore_errors=True)
-        shutil.copytree(master, local)
-        subprocess.run(Lab.client(commands("ftpsync", exe, local, "primed", SLOW_SRV, home, server)), env=env,
-                       check=True, stdout=subprocess.DEVNULL)
-    return primed
 
 
 def owner_of(path):
