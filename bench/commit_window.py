@@ -79,6 +79,8 @@ def release(root):
 def tool_command(tool, exe, local, remote_dir, home, workload, report):
     base = "ftpsync" if tool.startswith("ftpsync") else tool
     cmd = commands(base, exe, local, remote_dir, SLOW_SRV, home)
+    if tool == "ftpsync-baseline":
+        cmd[0] = exe["baseline"]
     delete = workload == "REL"
     if base == "ftpsync":
         cmd += ["--report", report] + (["--no-stage"] if tool == "ftpsync-no-stage" else [])
@@ -205,12 +207,19 @@ def main():
     ap.add_argument("--peer-runs", type=int, default=1, help="runs of lftp, rclone and pyftpsync")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--dirs", type=int, default=100)
-    ap.add_argument("--tools", default="ftpsync,ftpsync-no-stage,lftp,rclone,pyftpsync")
+    ap.add_argument("--tools", default="ftpsync,ftpsync-no-stage,lftp,rclone,pyftpsync",
+                    help="also ftpsync-baseline: the staged apply of the --baseline binary")
+    ap.add_argument("--ftpsync", help="the ftpsync binary to measure (default: a release build of this checkout)")
+    ap.add_argument("--baseline", help="another ftpsync binary, measured as the tool ftpsync-baseline")
     args = ap.parse_args()
     tools = args.tools.split(",")
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
-    exe = install()
+    exe = install(args.ftpsync)
+    if args.baseline:
+        exe["baseline"] = os.path.abspath(args.baseline)
+    elif "ftpsync-baseline" in tools:
+        sys.exit("ftpsync-baseline needs --baseline BINARY")
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     home = os.path.join(WORK, "home")

@@ -80,12 +80,15 @@ fn useful_extra(actions: &[Action], folders: &BTreeSet<RelPath>, workers: usize)
 
 /// Checks the plan while the remote lock is being confirmed (the lock was claimed before, so
 /// no run that starts now changes what is checked; nothing is changed until both are done).
+/// The first worker, once the lock is confirmed, writes a staged apply's journals (`early`)
+/// while the others are still checking: it would be idle otherwise.
 fn check_while_locking(
     plan: &Plan,
     layout: &Layout<'_>,
     folders: &BTreeSet<RelPath>,
     workers: &mut [Worker<'_>],
     notes: &mut Vec<String>,
+    early: Option<&staged::Early>,
 ) -> Result<(Vec<Drift>, check::Fresh)> {
     let (first, others) = workers.split_first_mut().expect("apply has at least one worker");
     if others.is_empty() {
@@ -93,12 +96,45 @@ fn check_while_locking(
         return check::check(plan, layout, folders, workers);
     }
     let (confirmed, checked) = std::thread::scope(|s| {
-        let confirming = s.spawn(|| first.remote.confirm_lock());
+        let confirming = s.spawn(|| {
+            let notes = first.remote.confirm_lock()?;
+            early.map_or(Ok(()), |e| e.write(first))?;
+            Ok::<_, anyhow::Error>(notes)
+        });
         let checked = check::check(plan, layout, folders, others);
         (confirming.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), checked)
     });
     notes.extend(confirmed?);
     checked
+}
+
+/// Everything apply finds out before its first change: the plan checked (drift refuses it),
+/// names that would collide on a server that ignores case, a dead run's temporary files
+/// removed.
+fn before_changes(
+    plan: &Plan,
+    actions: &[Action],
+    layout: &Layout<'_>,
+    workers: &mut [Worker<'_>],
+    notes: &mut Vec<String>,
+    early: Option<&staged::Early>,
+) -> Result<check::Fresh, ApplyError> {
+    let folders = touched_folders(plan, actions);
+    let (drift, fresh) = check_while_locking(plan, layout, &folders, workers, notes, early)?;
+    if !drift.is_empty() {
+        return Err(ApplyError::Drift(drift));
+    }
+    refuse_case_collisions(plan, actions, &mut *workers[0].remote)?;
+    // Before our own uploads start: a dead run's temporary name may be one of ours too.
+    notes.extend(leftovers::remove(plan, layout, &fresh, &mut workers[0])?);
+    Ok(fresh)
+}
+
+/// The folders whose metadata apply is expected to write, per side.
+fn expected_meta(plan: &Plan, actions: &[Action], local_mtimes: bool, remote_mtimes: bool) -> Vec<(Side, RelPath)> {
+    let keys: BTreeSet<(Side, RelPath)> =
+        plan.entries.iter().zip(actions).flat_map(|(e, a)| meta_effects(e, *a, local_mtimes, remote_mtimes)).collect();
+    keys.into_iter().collect()
 }
 
 /// Whether each side (local, remote) can rename folders, asked only of a side where the plan
@@ -144,15 +180,36 @@ fn apply_locked(
     let mut extra = crate::backend::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
     let mut workers = vec![Worker { local, remote }];
     workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
-    let (drift, fresh) = check_while_locking(plan, &layout, &folders, &mut workers, notes)?;
-    if !drift.is_empty() {
-        return Err(ApplyError::Drift(drift));
-    }
-    refuse_case_collisions(plan, &actions, &mut *workers[0].remote)?;
-    // Before our own uploads start: a dead run's temporary name may be one of ours too.
-    notes.extend(leftovers::remove(plan, &layout, &fresh, &mut workers[0])?);
     let (local_mtimes, remote_mtimes) =
         (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
+    // What a staged apply stages, and so its journals, follow from the plan: the journals are
+    // written while the plan is checked.
+    let staging = match settings.stage {
+        true => Some(stage::Staging::new(
+            plan,
+            &actions,
+            &layout,
+            std::process::id(),
+            renames_folders(plan, &actions, &mut workers[0])?,
+        )?),
+        false => None,
+    };
+    let mut meta_names = staging.as_ref().map_or_else(|| stage::Names::new(std::process::id()), |s| s.names.after());
+    let early = staging.as_ref().map(|s| {
+        let expected = expected_meta(plan, &actions, local_mtimes, remote_mtimes);
+        staged::Early::new(plan, &layout, settings.clock.now(), s, &expected, &mut meta_names)
+    });
+    // Not while the root, where the journals go, is being listed: a server may refuse a listing
+    // when a file in it is renamed meanwhile (the journal is written under a temporary name
+    // first), and would make the folder unreadable. Then the first free worker writes them.
+    let early_in_check = early.as_ref().filter(|_| !folders.contains(&RelPath::root()));
+    let fresh = match before_changes(plan, &actions, &layout, &mut workers, notes, early_in_check) {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            notes.extend(early.as_ref().and_then(|early| early.remove(&mut workers)));
+            return Err(e);
+        }
+    };
     let mut store = MetaStore::new(settings.meta_style.clone());
     if copies_records_to_remote(remote_mtimes) {
         store = store.with_copy_on_remote(&plan.local.id);
@@ -168,6 +225,7 @@ fn apply_locked(
             }
         }
     }
+    // One expectation per change: the document is written when the last of them settles.
     for (e, a) in plan.entries.iter().zip(&actions) {
         for (side, folder) in meta_effects(e, *a, local_mtimes, remote_mtimes) {
             store.expect(side, &folder);
@@ -185,16 +243,7 @@ fn apply_locked(
             })
         })
         .collect();
-    let staging = match settings.stage {
-        true => Some(stage::Staging::new(
-            plan,
-            &actions,
-            &layout,
-            std::process::id(),
-            renames_folders(plan, &actions, &mut workers[0])?,
-        )?),
-        false => None,
-    };
+    let write_early = |w: &mut Worker<'_>| early.as_ref().map_or(Ok(()), |e| e.write(w));
     let fixed = waves::Fixed {
         plan,
         layout,
@@ -204,9 +253,10 @@ fn apply_locked(
         local_mtimes,
         remote_mtimes,
         staging: staging.as_ref(),
-        prologue: None,
+        // Journals not written while checking (one connection only): the first free worker's.
+        prologue: early.as_ref().filter(|e| !e.is_written()).map(|_| &write_early as &waves::Prologue<'_>),
     };
-    let mut state = waves::State {
+    let state = waves::State {
         store,
         counters: Counters::from_scan(plan),
         outcomes,
@@ -214,16 +264,10 @@ fn apply_locked(
         created_dirs: Vec::new(),
         staged: Vec::new(),
         staged_meta: BTreeMap::new(),
-        meta_names: staging.as_ref().map_or_else(|| stage::Names::new(std::process::id()), |s| s.names.after()),
-        meta_planned: BTreeMap::new(),
+        meta_names,
+        meta_planned: early.as_ref().map(|e| e.meta_planned.clone()).unwrap_or_default(),
         contents: vec![None; plan.entries.len()],
     };
-    let early = staging.as_ref().map(|s| staged::Early::new(&fixed, s, &mut state));
-    let write_early = |w: &mut Worker<'_>| early.as_ref().map_or(Ok(()), |e| e.write(w));
-    let mut fixed = fixed;
-    if early.is_some() {
-        fixed.prologue = Some(&write_early);
-    }
     let (mut state, result) = waves::execute(&fixed, state, &mut workers);
     let ended = match (&staging, &early) {
         (Some(staging), Some(early)) => staged::end(&fixed, staging, &mut state, &mut workers, early, result)?,

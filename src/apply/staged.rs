@@ -14,7 +14,7 @@ use super::check::{describe_entry, describe_state, groups_by_side, matches};
 use super::commit::burst::{self, CommitFailed, remove_entry};
 use super::commit::journal::{Journal, Step};
 use super::outcome::{Outcome, Status};
-use super::stage::Staging;
+use super::stage::{Names, Staging};
 use super::stats::Counters;
 use super::waves::{Fixed, State};
 use super::workers::{Worker, share_out};
@@ -22,8 +22,8 @@ use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
-use crate::plan::document::EntryState;
-use crate::planner::snapshot::MetaFile;
+use crate::plan::document::{EntryState, MetaStatus, Plan};
+use crate::plan::layout::Layout;
 
 /// How a staged apply ended, when it got as far as its commit.
 enum Ended {
@@ -60,8 +60,8 @@ fn remove_staged(state: &mut State, workers: &mut [Worker<'_>]) -> Option<String
 /// Just before the commit: every entry it moves aside is still as planned, and every name a
 /// staged entry takes is still free (the last look at them; the lock keeps other runs away,
 /// this catches anything else); and the lock is still ours, read by the first worker while
-/// the others list (each takes a group of folders of one side, which a target may list in one
-/// round trip, as apply's first check does).
+/// the others look (each takes the entries of a group of folders of one side, which a target
+/// may look up in one round trip, [`Target::look_up_all`](crate::backend::Target::look_up_all)).
 fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Worker<'_>]) -> Result<()> {
     let mut expected: BTreeMap<(Side, RelPath), Option<&EntryState>> = BTreeMap::new();
     for (&i, staged) in &staging.entries {
@@ -91,22 +91,21 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
         share_out(&indices, listers, |w, g| {
             let (side, group) = &groups[g];
             let target = w.side(*side);
-            let listings = target.list_dirs(group)?;
-            for (folder, listing) in group.iter().zip(listings) {
-                let listing = listing.unwrap_or_default();
-                for ((s, path), planned) in &expected {
-                    if s != side || path.parent() != *folder {
-                        continue;
-                    }
-                    let found = listing.entries.iter().find(|e| e.name == path.name());
-                    if !matches(*planned, found) {
-                        drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
-                            "{path} ({}): planned {}, found {}",
-                            target.info().display,
-                            describe_state(*planned),
-                            describe_entry(found)
-                        ));
-                    }
+            let looked: Vec<(&RelPath, Option<&EntryState>)> = expected
+                .iter()
+                .filter(|((s, path), _)| s == side && group.contains(&path.parent()))
+                .map(|((_, path), planned)| (path, *planned))
+                .collect();
+            let paths: Vec<RelPath> = looked.iter().map(|(p, _)| (*p).clone()).collect();
+            let found = target.look_up_all(&paths)?;
+            for ((path, planned), found) in looked.into_iter().zip(found) {
+                if !matches(planned, found.as_ref()) {
+                    drift.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                        "{path} ({}): planned {}, found {}",
+                        target.info().display,
+                        describe_state(planned),
+                        describe_entry(found.as_ref())
+                    ));
                 }
             }
             Ok(())
@@ -135,14 +134,14 @@ fn check_commit_targets(fixed: &Fixed<'_>, staging: &Staging, workers: &mut [Wor
 /// The journals of a staged apply, one per side that changes: the steps of the content
 /// ([`Staging::steps`]) and of the metadata (`meta`, per side and folder).
 fn journals(
-    fixed: &Fixed<'_>,
+    plan: &Plan,
     staging: &Staging,
     meta: &BTreeMap<(Side, RelPath), Vec<Step>>,
     run: &str,
     created: &str,
 ) -> Vec<Journal> {
-    let digest = crate::plan::io::digest(fixed.plan);
-    let (local, remote) = (&fixed.plan.local.display, &fixed.plan.remote.display);
+    let digest = crate::plan::io::digest(plan);
+    let (local, remote) = (&plan.local.display, &plan.remote.display);
     let mut journals = Vec::new();
     for side in [Side::Remote, Side::Local] {
         let mut steps = staging.steps(side);
@@ -156,25 +155,41 @@ fn journals(
     journals
 }
 
-/// The journals, written while the transfers run (by one worker, first, [`Fixed::prologue`]):
-/// the commit then finds them in place, and a run that dies while staging leaves a journal
-/// the next run undoes, removing what was staged. Their metadata steps are the expected ones
-/// ([`expect_metadata`]); when staging ends otherwise, the commit writes them again.
+/// The journals, written before the transfers begin: by the first worker once it has
+/// confirmed the lock, while the others check the plan (see `apply::check_while_locking`), or
+/// else by the first free worker while the others start transferring ([`Fixed::prologue`]).
+/// The commit then finds them in place, and a run that dies while staging leaves a journal
+/// the next run undoes, removing what was staged. They are predicted from the plan alone
+/// ([`expect_metadata`]): when staging ends otherwise, the commit writes them again.
 pub struct Early {
     journals: Vec<Journal>,
+    /// The metadata steps expected per side and folder (staging uses their names).
+    pub meta_planned: BTreeMap<(Side, RelPath), Vec<Step>>,
     /// The sides whose journal is written.
     written: Mutex<Vec<Side>>,
 }
 
 impl Early {
-    pub fn new(fixed: &Fixed<'_>, staging: &Staging, state: &mut State) -> Early {
-        expect_metadata(fixed, staging, state);
-        let created = crate::meta::timefmt::iso_utc(fixed.settings.clock.now());
+    /// `expected`: the folders whose metadata the apply is expected to write, per side.
+    pub fn new(
+        plan: &Plan,
+        layout: &Layout<'_>,
+        now: f64,
+        staging: &Staging,
+        expected: &[(Side, RelPath)],
+        meta_names: &mut Names,
+    ) -> Early {
+        let meta_planned = expect_metadata(layout, staging, expected, meta_names);
+        let created = crate::meta::timefmt::iso_utc(now);
         let run = format!("ftpsync {}", std::process::id());
-        Early { journals: journals(fixed, staging, &state.meta_planned, &run, &created), written: Mutex::new(vec![]) }
+        Early {
+            journals: journals(plan, staging, &meta_planned, &run, &created),
+            meta_planned,
+            written: Mutex::new(vec![]),
+        }
     }
 
-    /// Writes the journals (the prologue).
+    /// Writes the journals.
     pub fn write(&self, w: &mut Worker<'_>) -> Result<()> {
         for j in &self.journals {
             burst::write_journal(w.side(j.side), j)?;
@@ -183,13 +198,19 @@ impl Early {
         Ok(())
     }
 
+    /// Whether every journal is written.
+    pub fn is_written(&self) -> bool {
+        self.written().len() == self.journals.len()
+    }
+
     fn written(&self) -> Vec<Side> {
         self.written.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Removes the journals written (after a rollback before the commit); a remark when one
-    /// stays (the next run finds it and undoes what it lists: nothing visible changed).
-    fn remove(&self, workers: &mut [Worker<'_>]) -> Option<String> {
+    /// Removes the journals written (after a rollback before the commit, or a check that
+    /// refused the plan); a remark when one stays (the next run finds it and undoes what it
+    /// lists: nothing visible changed).
+    pub fn remove(&self, workers: &mut [Worker<'_>]) -> Option<String> {
         let stuck: Vec<String> = self
             .written()
             .into_iter()
@@ -204,23 +225,33 @@ impl Early {
     }
 }
 
-/// The metadata steps expected before staging begins: every document with changes to come
-/// is staged under a new name, after moving the one found aside.
-fn expect_metadata(fixed: &Fixed<'_>, staging: &Staging, state: &mut State) {
-    for key in state.store.expected() {
-        let (side, folder) = &key;
-        let actual = fixed.layout.folder_path(folder, *side);
+/// The metadata steps expected before staging begins, from the plan: every document with
+/// changes to come is staged under a new name, after moving the one the plan found aside
+/// (apply's check refuses a plan whose metadata files changed since).
+fn expect_metadata(
+    layout: &Layout<'_>,
+    staging: &Staging,
+    expected: &[(Side, RelPath)],
+    meta_names: &mut Names,
+) -> BTreeMap<(Side, RelPath), Vec<Step>> {
+    let mut planned = BTreeMap::new();
+    for key in expected {
+        let (side, folder) = key;
+        let actual = layout.folder_path(folder, *side);
         if staging.is_staged_folder_content(*side, &actual) {
             continue;
         }
         let path = actual.join_unchecked(META_FILE);
+        let found =
+            layout.folder(folder).and_then(|f| if *side == Side::Local { f.local.as_ref() } else { f.remote.as_ref() });
         let mut steps = Vec::new();
-        if fixed.fresh.dirs.get(&key).is_some_and(|sd| sd.meta != MetaFile::Absent) {
-            steps.push(Step::Aside { path: path.clone(), backup: state.meta_names.backup(&actual), kind: Kind::File });
+        if found.is_some_and(|fs| fs.meta != MetaStatus::Absent) {
+            steps.push(Step::Aside { path: path.clone(), backup: meta_names.backup(&actual), kind: Kind::File });
         }
-        steps.push(Step::Place { staged: state.meta_names.metadata(&actual), path, kind: Kind::File });
-        state.meta_planned.insert(key, steps);
+        steps.push(Step::Place { staged: meta_names.metadata(&actual), path, kind: Kind::File });
+        planned.insert(key.clone(), steps);
     }
+    planned
 }
 
 /// After staging: the last look, then the commit.
@@ -236,7 +267,7 @@ fn commit(
         state.staged_meta.iter().map(|(k, (steps, _))| (k.clone(), steps.clone())).collect();
     let (run, created) =
         early.journals.first().map_or((String::new(), String::new()), |j| (j.run.clone(), j.created.clone()));
-    let journals = journals(fixed, staging, &meta, &run, &created);
+    let journals = journals(fixed.plan, staging, &meta, &run, &created);
     let written = early.written();
     // A side written early that has nothing to commit after all.
     for side in written.iter().filter(|s| !journals.iter().any(|j| j.side == **s)) {

@@ -200,6 +200,13 @@ pub trait Target: Send {
         Ok(listing.and_then(|l| l.entries.into_iter().find(|e| e.name == path.name())))
     }
 
+    /// Looks up several entries at once (`None`: absent, or its folder is), with times as
+    /// exact as listings give them: by default from the listings of their folders, listed
+    /// together ([`Target::list_dirs`]). FTP asks for each entry itself, all in one write.
+    fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+        look_up_by_listing(self, paths)
+    }
+
     /// Something that opens independent connections to the same target, from any thread.
     fn opener(&self) -> Opener;
 
@@ -258,6 +265,14 @@ pub trait Target: Send {
         Ok(())
     }
 
+    /// [`Target::unlock`] for a caller that has just found the lock ours with
+    /// [`Target::reconfirm_lock`] on this connection, nothing else having run on it since: a
+    /// target may remove it without reading it again. The reading happened as long before the
+    /// removal as it would have in [`Target::unlock`]: one round trip.
+    fn unlock_reconfirmed(&mut self) -> Result<()> {
+        self.unlock()
+    }
+
     /// The server's clock minus ours (estimated when locking): shifts the upload times kept in
     /// `mtimes` so they compare with the server's times.
     fn time_offset(&self) -> f64 {
@@ -271,6 +286,21 @@ pub trait Target: Send {
 }
 
 /// Reads a whole (small) file into memory.
+/// [`Target::look_up_all`] from the listings of the entries' folders.
+pub fn look_up_by_listing<T: Target + ?Sized>(target: &mut T, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+    let mut folders: Vec<RelPath> = paths.iter().map(RelPath::parent).collect();
+    folders.sort();
+    folders.dedup();
+    let listings = target.list_dirs(&folders)?;
+    Ok(paths
+        .iter()
+        .map(|p| {
+            let at = folders.binary_search(&p.parent()).expect("every entry's folder was listed");
+            listings[at].as_ref().and_then(|l| l.entries.iter().find(|e| e.name == p.name()).cloned())
+        })
+        .collect())
+}
+
 pub fn read_to_vec(target: &mut dyn Target, path: &RelPath) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     target.read_file(path, &mut |r| {

@@ -121,15 +121,22 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) 
     Ok(Committed { window, notes: finish(workers, journals) })
 }
 
-/// After a complete burst: the backups removed, then the journals. Nothing marks the journal
-/// committed first: as long as it is there, the names show that the burst is complete (no
-/// staged name is left, see [`resolve::complete`]), and a run that dies here is finished by the
-/// next one. A failure here changes nothing visible: it is reported, and the next run finishes
-/// the journal.
+/// After a complete burst: the backups removed, the journals, and the remote lock released.
+/// Nothing marks the journal committed first: as long as it is there, the names show that
+/// the burst is complete (no staged name is left, see [`resolve::complete`]), and a run that
+/// dies here is finished by the next one. A failure here changes nothing visible: it is
+/// reported, and the next run finishes the journal.
+///
+/// All of it is one round trip where it can be: the journals go with the backups (a backup
+/// left behind by a journal removed first is a temporary name, which any later run removes),
+/// unless a folder is still to be dropped (the journal is what finishes that); and while the
+/// other connections remove them, the first reads the lock, which it then removes without
+/// reading it again ([`Target::unlock_reconfirmed`]). The lock goes only after the journals:
+/// a run that starts sooner would find one and take it over.
 fn finish(workers: &mut [Worker<'_>], journals: &[Journal]) -> Vec<String> {
     // The backups (and dropped folders), shared out over the connections, each sending its
     // share at once; a file with one command, a folder with everything in it.
-    let removals: Vec<(Side, RelPath, Kind)> = journals
+    let mut removals: Vec<(Side, RelPath, Kind)> = journals
         .iter()
         .flat_map(|j| {
             resolve::remove_backups(&j.steps, &|_| true).into_iter().filter_map(move |m| match m {
@@ -138,13 +145,34 @@ fn finish(workers: &mut [Worker<'_>], journals: &[Journal]) -> Vec<String> {
             })
         })
         .collect();
-    let mut failure = remove_shared(workers, &removals).err();
-    if failure.is_none() {
+    let drops = journals.iter().flat_map(|j| &j.steps).any(|s| matches!(s, Step::Drop { .. }));
+    if !drops {
+        removals.extend(journals.iter().map(|j| (j.side, journal_path(), Kind::File)));
+    }
+    let (first, others) = workers.split_first_mut().expect("a commit has at least one worker");
+    let (removed, released) = if others.is_empty() || drops {
+        (remove_shared(std::slice::from_mut(first), &removals), None)
+    } else {
+        std::thread::scope(|s| {
+            let releasing = s.spawn(|| first.remote.reconfirm_lock());
+            let removed = remove_shared(others, &removals);
+            (removed, Some(releasing.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+        })
+    };
+    let mut failure = removed.err();
+    if failure.is_none() && drops {
         for j in journals {
             if let Err(e) = workers[0].side(j.side).remove_file(&journal_path()) {
                 failure.get_or_insert(e);
             }
         }
+    }
+    // Found ours just now, while nothing else ran on that connection: removed at once. Not
+    // found ours (or not read): the lock is left to the usual unlock, which reads it first.
+    if released.is_some_and(|r| r.is_ok())
+        && let Err(e) = workers[0].remote.unlock_reconfirmed()
+    {
+        failure.get_or_insert(e);
     }
     failure
         .map(|e| {

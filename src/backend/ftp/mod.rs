@@ -446,6 +446,27 @@ impl Target for FtpTarget {
         dirs.iter().zip(out).map(|(d, o)| o.map_or_else(|| self.list_dir(d), Ok)).collect()
     }
 
+    fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+        // With MLST: one write for all of them (a listing costs two round trips where the
+        // server lists over the control connection, the second for the exact times).
+        if self.session.as_ref().is_some_and(|s| s.features.mlst) && !paths.iter().any(RelPath::is_root) {
+            let abs: Vec<String> = paths.iter().map(|p| self.abs(p)).collect();
+            if let Some(found) = self.retry(|s| ops::mlst_all(s, &abs))? {
+                return Ok(found
+                    .into_iter()
+                    .zip(paths)
+                    .map(|(f, p)| {
+                        f.map(|mut e| {
+                            e.name = p.name().to_string();
+                            e
+                        })
+                    })
+                    .collect());
+            }
+        }
+        crate::backend::look_up_by_listing(self, paths)
+    }
+
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
         if self.session.as_ref().is_some_and(|s| s.features.mlst) && !path.is_root() {
             let abs = self.abs(path);
@@ -793,6 +814,15 @@ impl Target for FtpTarget {
             self.simple(&format!("DELE {abs}"), &format!("cannot remove the lock {abs}"))?;
         }
         Ok(())
+    }
+
+    fn unlock_reconfirmed(&mut self) -> Result<()> {
+        if self.lock.take().is_none() {
+            return Ok(());
+        }
+        self.shared.gate.release();
+        let abs = self.lock_abs();
+        self.simple(&format!("DELE {abs}"), &format!("cannot remove the lock {abs}")).map(drop)
     }
 
     fn folds_case(&mut self) -> Result<bool> {

@@ -455,6 +455,33 @@ pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
     parse_mlst(&reply, path).map(Some)
 }
 
+/// Several entries via `MLST`, all in one write ending in a fence (see [`list_by_stat`]):
+/// `None` if the server does not implement `MLST` after all (remembered, as by [`mlst`]), or
+/// no fence (the caller lists the folders instead).
+pub fn mlst_all(s: &mut Session, paths: &[String]) -> Result<Option<Vec<Option<Entry>>>> {
+    let doing = "looking up entries with MLST";
+    let mut cmds: Vec<String> = paths.iter().map(|p| format!("MLST {p}")).collect();
+    let (fence, _) = s.fence();
+    cmds.push(fence.into());
+    let replies = s.batch(&cmds, doing)?;
+    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
+        // The fence proved nothing, so nothing of the batch is trusted: the folders are listed
+        // instead, this time; without NOOP the connection is dropped (it may be out of step),
+        // and the next batch ends with PWD.
+        if fence == "NOOP" {
+            s.refuse(Capability::Noop, &last.text());
+            s.give_up();
+        }
+        return Ok(None);
+    }
+    in_step(s, &replies, doing)?;
+    if let Some(r) = replies.iter().find(|r| unsupported(r.code)) {
+        s.refuse(Capability::Mlst, &r.text());
+        return Ok(None);
+    }
+    paths.iter().zip(&replies).map(|(p, r)| parse_mlst(r, p)).collect::<Result<_>>().map(Some)
+}
+
 /// Renames `from` over `to` (`RNFR` and `RNTO` in one write). Servers that refuse to rename
 /// onto an existing name (IIS) get `to` removed first and the rename again, but only when
 /// `may_replace` says the caller knows an existing file there may go: a refused rename onto a

@@ -11,11 +11,12 @@ use anyhow::Result;
 use super::{Progress, Show};
 use crate::backend::{Guard, Opener, ReadSink, Target, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
-use crate::model::Entry;
+use crate::model::digest::{HashAlg, Hashed};
 use crate::model::listing::Listing;
 use crate::model::listing::is_temp_name;
 use crate::model::relpath::RelPath;
 use crate::model::target::TargetInfo;
+use crate::model::{Entry, Kind};
 
 pub struct Watched {
     inner: Box<dyn Target>,
@@ -148,6 +149,14 @@ impl Target for Watched {
         self.inner.remove_dir(path)
     }
 
+    fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
+        self.inner.remove_all(entries)
+    }
+
+    fn hash_files(&mut self, paths: &[RelPath], alg: HashAlg) -> Result<Vec<Result<Hashed>>> {
+        self.inner.hash_files(paths, alg)
+    }
+
     fn remove_stale_temporary(&mut self, path: &RelPath) -> Result<bool> {
         self.inner.remove_stale_temporary(path)
     }
@@ -185,6 +194,14 @@ impl Target for Watched {
 
     fn unlock(&mut self) -> Result<()> {
         self.inner.unlock()
+    }
+
+    fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+        self.inner.look_up_all(paths)
+    }
+
+    fn unlock_reconfirmed(&mut self) -> Result<()> {
+        self.inner.unlock_reconfirmed()
     }
 
     fn time_offset(&self) -> f64 {
