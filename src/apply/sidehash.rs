@@ -32,12 +32,12 @@ pub enum ContentHash {
 }
 
 impl ContentHash {
-    /// The hasher for a stream of `size` bytes.
-    pub fn for_size(size: u64) -> io::Result<ContentHash> {
-        if size < SIDE_FROM {
-            Ok(ContentHash::Inline(Hasher::default()))
-        } else {
-            SideHasher::start().map(ContentHash::Side)
+    /// The hasher for a stream of `size` bytes. When no thread can be started (a process
+    /// limit), the copy is not refused for it: it hashes in place, only slower.
+    pub fn for_size(size: u64) -> ContentHash {
+        match size {
+            ..SIDE_FROM => ContentHash::Inline(Hasher::default()),
+            _ => SideHasher::start().map_or_else(|_| ContentHash::Inline(Hasher::default()), ContentHash::Side),
         }
     }
 
@@ -187,7 +187,7 @@ mod tests {
         // Pieces that straddle chunk boundaries, chunks enough to wait for the hasher, and a
         // partial last chunk.
         let bytes = data(CHUNKS * CHUNK * 3 + 12_345);
-        let mut h = ContentHash::for_size(bytes.len() as u64).unwrap();
+        let mut h = ContentHash::for_size(bytes.len() as u64);
         assert!(matches!(h, ContentHash::Side(_)));
         for piece in bytes.chunks(32 * 1024 + 7) {
             h.update(piece).unwrap();
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn small_files_are_hashed_in_place() {
         let bytes = data(1000);
-        let mut h = ContentHash::for_size(SIDE_FROM - 1).unwrap();
+        let mut h = ContentHash::for_size(SIDE_FROM - 1);
         assert!(matches!(h, ContentHash::Inline(_)));
         h.update(&bytes).unwrap();
         assert_eq!(h.finish().unwrap(), sha256_hex(&bytes));
