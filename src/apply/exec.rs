@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use anyhow::{Result, bail};
 
 use super::check::{describe_state, matches};
-use super::sidehash::ContentHash;
+use super::sidehash::CopyHasher;
 use crate::backend::{Target, Written, with_write_attempts};
 use crate::model::Entry;
 use crate::model::relpath::RelPath;
@@ -46,7 +46,7 @@ struct Verified<'a> {
     inner: &'a mut dyn Read,
     expected: u64,
     count: u64,
-    hasher: Option<ContentHash>,
+    hasher: Option<CopyHasher>,
     pinned: Option<&'a str>,
     /// The sha256 of the whole stream, once its end was read.
     digest: Option<String>,
@@ -130,7 +130,7 @@ fn copy_verified(
             inner: reader,
             expected: state.size,
             count: 0,
-            hasher: Some(ContentHash::for_size(state.size)),
+            hasher: Some(CopyHasher::for_size(state.size)),
             pinned: sha256,
             digest: None,
         };
@@ -189,7 +189,7 @@ mod tests {
     use crate::model::digest::sha256_hex;
 
     fn verified<'a>(inner: &'a mut dyn Read, expected: u64, pinned: Option<&'a str>) -> Verified<'a> {
-        let hasher = Some(ContentHash::for_size(expected));
+        let hasher = Some(CopyHasher::for_size(expected));
         Verified { inner, expected, count: 0, hasher, pinned, digest: None }
     }
 

@@ -26,36 +26,36 @@ const CHUNKS: usize = 4;
 pub const SIDE_FROM: u64 = 4 * CHUNK as u64;
 
 /// A streaming sha256, on this thread or on a second one.
-pub enum ContentHash {
+pub enum CopyHasher {
     Inline(Hasher),
     Side(SideHasher),
 }
 
-impl ContentHash {
+impl CopyHasher {
     /// The hasher for a stream of `size` bytes. When no thread can be started (a process
     /// limit), the copy is not refused for it: it hashes in place, only slower.
-    pub fn for_size(size: u64) -> ContentHash {
+    pub fn for_size(size: u64) -> CopyHasher {
         match size {
-            ..SIDE_FROM => ContentHash::Inline(Hasher::default()),
-            _ => SideHasher::start().map_or_else(|_| ContentHash::Inline(Hasher::default()), ContentHash::Side),
+            ..SIDE_FROM => CopyHasher::Inline(Hasher::default()),
+            _ => SideHasher::start().map_or_else(|_| CopyHasher::Inline(Hasher::default()), CopyHasher::Side),
         }
     }
 
     pub fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            ContentHash::Inline(h) => {
+            CopyHasher::Inline(h) => {
                 h.update(bytes);
                 Ok(())
             }
-            ContentHash::Side(h) => h.update(bytes),
+            CopyHasher::Side(h) => h.update(bytes),
         }
     }
 
     /// The lower-case hex sha256 of everything passed to `update`.
     pub fn finish(self) -> io::Result<String> {
         match self {
-            ContentHash::Inline(h) => Ok(h.finish()),
-            ContentHash::Side(h) => h.finish(),
+            CopyHasher::Inline(h) => Ok(h.finish()),
+            CopyHasher::Side(h) => h.finish(),
         }
     }
 }
@@ -187,8 +187,8 @@ mod tests {
         // Pieces that straddle chunk boundaries, chunks enough to wait for the hasher, and a
         // partial last chunk.
         let bytes = data(CHUNKS * CHUNK * 3 + 12_345);
-        let mut h = ContentHash::for_size(bytes.len() as u64);
-        assert!(matches!(h, ContentHash::Side(_)));
+        let mut h = CopyHasher::for_size(bytes.len() as u64);
+        assert!(matches!(h, CopyHasher::Side(_)));
         for piece in bytes.chunks(32 * 1024 + 7) {
             h.update(piece).unwrap();
         }
@@ -208,8 +208,8 @@ mod tests {
     #[test]
     fn small_files_are_hashed_in_place() {
         let bytes = data(1000);
-        let mut h = ContentHash::for_size(SIDE_FROM - 1);
-        assert!(matches!(h, ContentHash::Inline(_)));
+        let mut h = CopyHasher::for_size(SIDE_FROM - 1);
+        assert!(matches!(h, CopyHasher::Inline(_)));
         h.update(&bytes).unwrap();
         assert_eq!(h.finish().unwrap(), sha256_hex(&bytes));
     }
