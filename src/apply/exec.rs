@@ -6,9 +6,9 @@ use std::io::{self, Read};
 use anyhow::{Result, bail};
 
 use super::check::{describe_state, matches};
+use super::sidehash::CopyHasher;
 use crate::backend::{Target, Written, with_write_attempts};
 use crate::model::Entry;
-use crate::model::digest::Hasher;
 use crate::model::relpath::RelPath;
 use crate::plan::document::EntryState;
 
@@ -40,12 +40,13 @@ fn still_planned(side: &str, path: &RelPath, planned: Option<&EntryState>, found
 /// Passes bytes through, and turns end-of-file into an error when the stream is not exactly
 /// the planned content (size, and sha256 when pinned) — so the destination's temporary file is
 /// never renamed into place. The sha256 of what passed is kept for the report (computed on the
-/// way: the file is read once).
+/// way, on a second thread for large files: the file is read once, and hashing overlaps with
+/// the writes — see [`super::sidehash`]).
 struct Verified<'a> {
     inner: &'a mut dyn Read,
     expected: u64,
     count: u64,
-    hasher: Option<Hasher>,
+    hasher: Option<CopyHasher>,
     pinned: Option<&'a str>,
     /// The sha256 of the whole stream, once its end was read.
     digest: Option<String>,
@@ -62,7 +63,7 @@ impl Read for Verified<'_> {
                 )));
             }
             if let Some(hasher) = self.hasher.take() {
-                let got = hasher.finish();
+                let got = hasher.finish()?;
                 if let Some(want) = self.pinned.filter(|want| *want != got) {
                     return Err(io::Error::other(format!("the source content changed: sha256 {got}, planned {want}")));
                 }
@@ -78,7 +79,7 @@ impl Read for Verified<'_> {
             )));
         }
         if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
+            h.update(&buf[..n])?;
         }
         Ok(n)
     }
@@ -129,7 +130,7 @@ fn copy_verified(
             inner: reader,
             expected: state.size,
             count: 0,
-            hasher: Some(Hasher::default()),
+            hasher: Some(CopyHasher::for_size(state.size)),
             pinned: sha256,
             digest: None,
         };
@@ -179,4 +180,42 @@ fn transfer_staged_once(
         }
         dst.write_staged(write_at, data, Some(copy.state.mtime))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::sidehash::SIDE_FROM;
+    use crate::model::digest::sha256_hex;
+
+    fn verified<'a>(inner: &'a mut dyn Read, expected: u64, pinned: Option<&'a str>) -> Verified<'a> {
+        let hasher = Some(CopyHasher::for_size(expected));
+        Verified { inner, expected, count: 0, hasher, pinned, digest: None }
+    }
+
+    /// Both ways of hashing (in place, and on the side for large files) keep the same checks.
+    #[test]
+    fn large_and_small_streams_are_hashed_and_checked_alike() {
+        for len in [1000, SIDE_FROM as usize * 3 + 17] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let sha = sha256_hex(&bytes);
+            let mut out = Vec::new();
+            let mut src = &bytes[..];
+            let mut v = verified(&mut src, len as u64, Some(&sha));
+            crate::backend::copy::copy(&mut v, &mut out).unwrap();
+            assert_eq!((out == bytes, v.digest.as_deref()), (true, Some(sha.as_str())), "{len} bytes");
+
+            let other = sha256_hex(b"other");
+            let mut src = &bytes[..];
+            let mut v = verified(&mut src, len as u64, Some(&other));
+            let err = crate::backend::copy::copy(&mut v, &mut Vec::new()).unwrap_err().to_string();
+            assert!(err.starts_with("the source content changed: sha256 "), "{len} bytes: {err}");
+
+            let mut src = &bytes[..];
+            let mut v = verified(&mut src, len as u64 + 1, None);
+            let err = crate::backend::copy::copy(&mut v, &mut Vec::new()).unwrap_err().to_string();
+            assert!(err.starts_with("the source changed during the transfer"), "{len} bytes: {err}");
+            assert!(v.digest.is_none());
+        }
+    }
 }

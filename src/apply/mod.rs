@@ -19,6 +19,7 @@ pub mod metastore;
 pub mod outcome;
 pub mod report;
 pub mod settings;
+mod sidehash;
 pub mod stage;
 mod staged;
 pub mod stats;
