@@ -134,6 +134,8 @@ const MAX_BATCH: usize = 32;
 /// Work shared by the scan workers.
 struct Queue {
     todo: Vec<ScanRequest>,
+    /// Folders queued so far: the k-th extra connection opens once k were (see [`work_waits`]).
+    queued: usize,
     /// Requests taken but not finished (their follow-ups may still come).
     busy: usize,
     error: Option<anyhow::Error>,
@@ -149,8 +151,14 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     // one folder logs in once. A server may refuse some: one is enough.
     let extra = workers.max(1) - 1;
     let (open_local, open_remote) = (local.opener(), remote.opener());
-    let queue =
-        Mutex::new(Queue { todo: Vec::new(), busy: 1, error: None, snapshot: Snapshot::default(), workers: extra + 1 });
+    let queue = Mutex::new(Queue {
+        todo: Vec::new(),
+        queued: 0,
+        busy: 1,
+        error: None,
+        snapshot: Snapshot::default(),
+        workers: extra + 1,
+    });
     let wake = Condvar::new();
     std::thread::scope(|s| {
         for k in 1..=extra {
@@ -174,14 +182,18 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     }
 }
 
-/// Waits until at least `k` folders wait to be listed (true) or the scan is over (false).
+/// Waits until at least `k` folders were queued and one still waits (true), or the scan is
+/// over (false). Counted since the start, not as waiting now: the connections that took the
+/// first ones may have taken all but a few by the time this one looks, and a connection that
+/// apply opens later (it uses the scan's) costs a login in the middle of the run instead of
+/// one beside the others.
 fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
     let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         if q.error.is_some() || (q.todo.is_empty() && q.busy == 0) {
             return false;
         }
-        if q.todo.len() >= k {
+        if q.queued >= k && !q.todo.is_empty() {
             return true;
         }
         q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -234,6 +246,7 @@ fn work(
         match result {
             Ok(done) => {
                 for (next, scan) in done {
+                    q.queued += next.len();
                     q.todo.extend(next);
                     q.snapshot.dirs.insert(scan.request.path.clone(), scan);
                 }
