@@ -1,9 +1,11 @@
 //! Moving file content over one SFTP channel with many requests in flight: a file is written
 //! as a train of `WRITE`s sent without waiting (at most [`IN_FLIGHT`] unanswered), followed in
 //! the same train by the `FSETSTAT` of its time, the `FSTAT` of its size and the `CLOSE`; a
-//! small file costs two round trips (open, then everything else). A download keeps
+//! small file costs two round trips (open, then everything else). A download keeps up to
 //! [`IN_FLIGHT`] `READ`s outstanding (russh-sftp's own file reader waits for each, which is
-//! slow on a link with latency: its issue #70).
+//! slow on a link with latency: its issue #70), starting with two and doubling with each
+//! answer that brings data: a small file (a metadata file) costs the open and one round trip
+//! of two reads, not 64 requests the server answers with the end of the file.
 //!
 //! A request's packet is sent when its future is first polled, and the server answers in
 //! order: [`send`] polls each once, right away, so that the order on the wire is the order of
@@ -151,6 +153,8 @@ pub struct Download {
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
+    /// Reads kept in flight now (up to [`IN_FLIGHT`]).
+    window: usize,
     /// The connection failed while reading (worth another attempt on a new one).
     pub lost: bool,
 }
@@ -168,6 +172,7 @@ impl Download {
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            window: 2,
             lost: false,
         };
         let rt = d.rt.clone();
@@ -189,7 +194,7 @@ impl Download {
     }
 
     fn fill(&mut self) {
-        while !self.eof && self.ahead.len() < IN_FLIGHT {
+        while !self.eof && self.ahead.len() < self.window {
             self.request(self.next, CHUNK as u32);
             self.next += CHUNK as u64;
         }
@@ -238,6 +243,7 @@ impl Read for Download {
                 self.ahead.push_front((rest, left, fut));
             }
             self.delivered += data.len() as u64;
+            self.window = (self.window * 2).min(IN_FLIGHT);
             self.buf = data;
             self.pos = 0;
             let _guard = self.rt.enter();
