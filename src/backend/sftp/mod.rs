@@ -16,15 +16,18 @@
 //! for the file's content and when a lock is stale, shared with FTP).
 //!
 //! All connections of a target share one small tokio runtime ([`Shared`]); the [`Target`]
-//! methods block on it, so the rest of ftpsync stays synchronous.
+//! methods block on it, so the rest of ftpsync stays synchronous. They also share SSH
+//! sessions: many workers send their requests on one channel ([`sessions`]).
 
 pub mod connect;
 pub mod errors;
 pub mod hostkeys;
 pub mod listing;
 mod lockfile;
+pub mod sessions;
 pub mod transfer;
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +39,8 @@ use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 
 use self::connect::{Conn, KeyFile, Login, Settings, Unauthenticated};
 use self::errors::{failed, is_denied, is_missing};
-use self::transfer::{Download, send};
+use self::sessions::{Lane, PER_SESSION, Pool};
+use self::transfer::{Download, Pending, send};
 use super::ftp::lock::LockFile;
 use super::{Guard, ReadSink, Target, Unreadable, Written, is_transient};
 use crate::meta::LOCK_FILE;
@@ -68,8 +72,8 @@ struct Shared {
     no_posix_rename: std::sync::atomic::AtomicBool,
     /// The server's clock minus ours, learnt from the lock file's time.
     time_offset: Mutex<f64>,
-    /// Logged-in connections not in use (the scan's, for apply's workers).
-    spare: Mutex<Vec<Conn>>,
+    /// The sessions, shared by this target's connections (the scan's stay for apply's).
+    pool: Pool,
     /// Dropped last: the connections above run on it.
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -94,7 +98,7 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.spare.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pool.clear();
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_millis(200));
         }
@@ -179,10 +183,13 @@ impl Opening {
             temp_counter: AtomicU64::new(0),
             no_posix_rename: Default::default(),
             time_offset: Mutex::new(0.0),
-            spare: Mutex::new(Vec::new()),
+            pool: Pool::default(),
             rt: Some(rt),
         });
-        let mut target = SftpTarget { shared, info, conn: Some(conn), root_missing: false, lock: None };
+        let lane = Lane::open(conn);
+        shared.pool.adopt(&lane);
+        let mut target =
+            SftpTarget { shared, info, lane: Some(lane), root_missing: false, lock: None, lock_stamped: None };
         let root = target.abs(&RelPath::root());
         let found = target.retry(|s| {
             let root = root.clone();
@@ -212,9 +219,12 @@ impl Opening {
 pub struct SftpTarget {
     shared: Arc<Shared>,
     info: TargetInfo,
-    conn: Option<Conn>,
+    /// The session this connection's requests go to (shared with others: [`sessions`]).
+    lane: Option<Arc<Lane>>,
     root_missing: bool,
     lock: Option<lockfile::Held>,
+    /// The time the server gave the lock file this connection just created.
+    lock_stamped: Option<f64>,
 }
 
 /// An SSH string: its length (4 bytes, big-endian), then its bytes.
@@ -236,14 +246,26 @@ impl SftpTarget {
     }
 
     fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
-        if self.conn.is_none() {
-            self.conn = Some(self.shared.reconnect()?);
+        if self.lane.is_none() {
+            let shared = self.shared.clone();
+            self.lane = Some(shared.pool.take(|| shared.reconnect())?);
         }
-        Ok(self.conn.as_ref().expect("just connected").sftp.clone())
+        let conn = self.lane.as_ref().and_then(|l| l.conn()).context("internal error: a session without connection")?;
+        Ok(conn.sftp.clone())
+    }
+
+    /// Gives up the session after a failure of its connection: nobody gets it again, and the
+    /// next request goes to another one.
+    fn lost(&mut self) {
+        if let Some(lane) = self.lane.take() {
+            lane.lose();
+            self.shared.pool.release(&lane);
+        }
     }
 
     fn posix_rename(&self) -> bool {
-        !self.shared.no_posix_rename.load(Ordering::Relaxed) && self.conn.as_ref().is_some_and(|c| c.posix_rename)
+        !self.shared.no_posix_rename.load(Ordering::Relaxed)
+            && self.lane.as_ref().and_then(|l| l.conn()).is_some_and(|c| c.posix_rename)
     }
 
     /// Replaces files as on a server without `posix-rename@openssh.com` ([`SftpTarget::place`]'s
@@ -280,7 +302,7 @@ impl SftpTarget {
             let shared = self.shared.clone();
             match shared.rt().block_on(op(sftp)) {
                 Err(e) if is_transient(&e) => {
-                    self.conn = None;
+                    self.lost();
                     last = Some(e);
                 }
                 other => return other,
@@ -312,7 +334,7 @@ impl SftpTarget {
             Ok(s) => Ok(Written { bytes: s.bytes, mtime_set: s.mtime_set }),
             Err(e) => {
                 if is_transient(&e) {
-                    self.conn = None;
+                    self.lost();
                 }
                 let abs = abs.to_string();
                 let _ = self.retry(|s| {
@@ -419,6 +441,26 @@ impl SftpTarget {
                     Err(e) if is_missing(&e) => return Ok(None),
                     Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
                 };
+                // The first two reads at once: a file shorter than one read costs two round
+                // trips (the open, then its content and the end).
+                let chunk = transfer::CHUNK as u32;
+                let (s1, h1, s2, h2) = (s.clone(), h.clone(), s.clone(), h.clone());
+                let first = send(async move { s1.read(h1, 0, chunk).await });
+                let second = send(async move { s2.read(h2, u64::from(chunk), chunk).await });
+                let is_end = |r: &Result<_, russh_sftp::client::error::Error>| {
+                    matches!(r, Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof)
+                };
+                let (first, second) = (first.await, second.await);
+                let whole = match (&first, is_end(&second)) {
+                    (Ok(d), true) if d.data.len() < transfer::CHUNK => Some(d.data.clone()),
+                    (r, true) if is_end(r) => Some(Vec::new()),
+                    _ => None,
+                };
+                if let Some(whole) = whole {
+                    drop(send(async move { s.close(h).await }));
+                    return Ok(Some(whole));
+                }
+                // Longer (or answered otherwise): read on, one read at a time.
                 let mut out = Vec::new();
                 loop {
                     match s.read(h.clone(), out.len() as u64, transfer::CHUNK as u32).await {
@@ -446,24 +488,35 @@ impl SftpTarget {
             }
             Err(e) => return Err(failed(e, &format!("cannot list {abs}"))),
         };
+        // Two `READDIR`s in flight: a folder that fits in one answer costs two round trips
+        // (the open, then its names and the end), and the `CLOSE` is not waited for (the
+        // server handles it before any later request). The server answers in order, so what
+        // follows the end is only more ends (or an error about reading past it): not looked at.
+        let next = || {
+            let (s, h) = (s.clone(), h.clone());
+            send(async move { s.readdir(h).await })
+        };
+        let mut ahead: VecDeque<Pending<_>> = VecDeque::from([next(), next()]);
         let mut files = Vec::new();
         let result = loop {
-            match s.readdir(h.clone()).await {
-                Ok(name) => files.extend(name.files),
+            let Some(first) = ahead.pop_front() else { break Ok(()) };
+            match first.await {
+                Ok(name) => {
+                    files.extend(name.files);
+                    ahead.push_back(next());
+                }
                 Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
-        let closed = s.close(h).await;
+        drop(ahead);
+        drop(send(async move { s.close(h).await }));
         match result {
             Err(e) if errors::is_lost(&e) => Err(failed(e, &format!("cannot list {abs}"))),
             Err(e) => {
                 Err(Unreadable { folder: abs, server, why: format!("reading it failed: {e}"), again: true }.into())
             }
-            Ok(()) => {
-                closed.map_err(|e| failed(e, &format!("cannot list {abs}")))?;
-                Ok(Some(listing::listing_of(files)))
-            }
+            Ok(()) => Ok(Some(listing::listing_of(files))),
         }
     }
 }
@@ -549,7 +602,7 @@ impl Target for SftpTarget {
                 Err(e) => {
                     let e = failed(e, &format!("cannot download {abs}"));
                     if is_transient(&e) {
-                        self.conn = None;
+                        self.lost();
                         last = Some(e);
                         continue;
                     }
@@ -562,7 +615,7 @@ impl Target for SftpTarget {
             dl.close();
             match result {
                 Err(e) if lost => {
-                    self.conn = None;
+                    self.lost();
                     last = Some(e);
                 }
                 other => return other,
@@ -586,6 +639,10 @@ impl Target for SftpTarget {
     ) -> Result<Written> {
         self.refresh_lock()?;
         self.store(path, data, mtime, Some(guard))
+    }
+
+    fn workers_per_session(&self) -> usize {
+        PER_SESSION
     }
 
     fn write_attempts(&self) -> u32 {
@@ -628,7 +685,7 @@ impl Target for SftpTarget {
             first.map_or(Ok(()), Err)
         });
         if result.as_ref().is_err_and(is_transient) {
-            self.conn = None;
+            self.lost();
         }
         result
     }
@@ -650,6 +707,39 @@ impl Target for SftpTarget {
             let abs = abs.clone();
             async move { s.remove(abs).await.map(drop) }
         })
+    }
+
+    /// Every file's `REMOVE` sent at once (the backups after a commit); a file whose removal
+    /// failed (gone already, or a folder after all) and every folder then as by default.
+    fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
+        if entries.iter().any(|(p, _)| !p.components().any(is_temp_name)) {
+            self.refresh_lock()?;
+        }
+        let files: Vec<String> = entries.iter().filter(|(_, k)| *k == Kind::File).map(|(p, _)| self.abs(p)).collect();
+        let sftp = self.sftp()?;
+        let shared = self.shared.clone();
+        let removed: Vec<Result<(), russh_sftp::client::error::Error>> = shared.rt().block_on(async move {
+            let sent: Vec<_> = files
+                .into_iter()
+                .map(|abs| {
+                    let s = sftp.clone();
+                    send(async move { s.remove(abs).await.map(drop) })
+                })
+                .collect();
+            futures::future::join_all(sent).await
+        });
+        if removed.iter().any(|r| r.as_ref().is_err_and(errors::is_lost)) {
+            self.lost();
+        }
+        let mut removed = removed.into_iter();
+        for (path, kind) in entries {
+            match kind {
+                Kind::File if removed.next().is_some_and(|r| r.is_ok()) => {}
+                Kind::File => self.remove_file(path).or_else(|_| self.remove_tree(path))?,
+                Kind::Dir => self.remove_folder(path)?,
+            }
+        }
+        Ok(())
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
@@ -679,17 +769,14 @@ impl Target for SftpTarget {
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
-            let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let conn = match spare {
-                Some(c) => c,
-                None => shared.reconnect()?,
-            };
+            let lane = shared.pool.take(|| shared.reconnect())?;
             Ok(Box::new(SftpTarget {
                 shared: shared.clone(),
                 info: info.clone(),
-                conn: Some(conn),
+                lane: Some(lane),
                 root_missing,
                 lock: None,
+                lock_stamped: None,
             }) as Box<dyn Target>)
         })
     }
@@ -758,9 +845,9 @@ impl Target for SftpTarget {
 
     fn close(&mut self) -> Result<()> {
         let unlocked = self.unlock();
-        // The connection waits for the next worker (scan, then apply, use the same ones).
-        if let Some(c) = self.conn.take() {
-            self.shared.spare.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        // The session waits for the next worker (scan, then apply, use the same ones).
+        if let Some(lane) = self.lane.take() {
+            self.shared.pool.release(&lane);
         }
         unlocked
     }
@@ -789,7 +876,7 @@ impl lockfile::LockIo for SftpTarget {
     fn create_exclusive(&mut self, content: &LockFile) -> Result<bool> {
         let abs = self.lock_abs();
         let bytes = content.to_bytes();
-        self.retry(|s| {
+        let (created, stamped) = self.retry(|s| {
             let (abs, bytes) = (abs.clone(), bytes.clone());
             async move {
                 let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
@@ -797,15 +884,22 @@ impl lockfile::LockIo for SftpTarget {
                     Ok(h) => h.handle,
                     // SFTP version 3 has no "exists" code (OpenSSH says "Failure"): whether a
                     // lock is there is read next, and a real failure shows there.
-                    Err(russh_sftp::client::error::Error::Status(_)) => return Ok(false),
+                    Err(russh_sftp::client::error::Error::Status(_)) => return Ok((false, None)),
                     Err(e) => return Err(failed(e, &format!("cannot create the lock {abs}"))),
                 };
-                let written = s.write(h.clone(), 0, bytes).await;
-                let closed = s.close(h).await;
+                // One train: the content, its time as the server stamped it (the server's
+                // clock, `learn_time_offset`), the close.
+                let (sw, hw, sf, hf) = (s.clone(), h.clone(), s.clone(), h.clone());
+                let written = send(async move { sw.write(hw, 0, bytes).await.map(drop) });
+                let stat = send(async move { sf.fstat(hf).await });
+                let closed = send(async move { s.close(h).await.map(drop) });
+                let (written, stat, closed) = (written.await, stat.await, closed.await);
                 written.and(closed).map_err(|e| failed(e, &format!("cannot write the lock {abs}")))?;
-                Ok(true)
+                Ok((true, stat.ok().and_then(|a| a.attrs.mtime)))
             }
-        })
+        })?;
+        self.lock_stamped = stamped.map(f64::from);
+        Ok(created)
     }
 
     fn read_lock(&mut self) -> Result<Option<Vec<u8>>> {
@@ -832,8 +926,12 @@ impl SftpTarget {
 
     /// The server's clock, from the time it gave the lock file written at `written`.
     fn learn_time_offset(&mut self, written: f64) {
-        if let Ok(Some(e)) = self.stat(&RelPath::root().join_unchecked(LOCK_FILE)) {
-            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = e.mtime - written.floor();
+        let stamped = match self.lock_stamped.take() {
+            Some(t) => Some(t),
+            None => self.stat(&RelPath::root().join_unchecked(LOCK_FILE)).ok().flatten().map(|e| e.mtime),
+        };
+        if let Some(t) = stamped {
+            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t - written.floor();
         }
     }
 
