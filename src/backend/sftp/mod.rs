@@ -7,13 +7,14 @@
 //! requests as the data: [`transfer`]), then renamed into place with
 //! `posix-rename@openssh.com`, which replaces atomically. A server without that extension
 //! gets the fallback described at [`SftpTarget::place`]. Folders are listed with their
-//! attributes (`READDIR`), several at once ([`Target::list_dirs`]), and every name is checked
-//! ([`listing`]). Failures are sorted by [`errors`]; a lost connection is reopened and the
-//! operation tried again, as for FTP.
+//! attributes (`READDIR`), several at once ([`Target::list_dirs`], [`folders`]), and every
+//! name is checked ([`listing`]). Failures are sorted by [`errors`]; a lost connection is
+//! reopened and the operation tried again, as for FTP.
 //!
 //! The lock file is created exclusively (`SSH_FXF_EXCL`): of two runs starting together only
 //! one can create it, so no second reading is needed as with FTP's `APPE` (see `ftp::lock`
-//! for the file's content and when a lock is stale, shared with FTP).
+//! for the file's content and when a lock is stale, shared with FTP; `lock_io` for its
+//! requests).
 //!
 //! All connections of a target share one small tokio runtime ([`Shared`]); the [`Target`]
 //! methods block on it, so the rest of ftpsync stays synchronous. They also share SSH
@@ -21,13 +22,14 @@
 
 pub mod connect;
 pub mod errors;
+pub mod folders;
 pub mod hostkeys;
 pub mod listing;
+mod lock_io;
 mod lockfile;
 pub mod sessions;
 pub mod transfer;
 
-use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,11 +40,11 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 
 use self::connect::{Conn, KeyFile, Login, Settings, Unauthenticated};
-use self::errors::{failed, is_denied, is_missing};
+use self::errors::{failed, is_missing};
 use self::sessions::{Lane, PER_SESSION, Pool};
-use self::transfer::{Download, Pending, send};
+use self::transfer::{Download, send};
 use super::ftp::lock::LockFile;
-use super::{Guard, ReadSink, Target, Unreadable, Written, is_transient};
+use super::{Guard, ReadSink, Target, Written, is_transient};
 use crate::meta::LOCK_FILE;
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
@@ -429,96 +431,6 @@ impl SftpTarget {
             }
         })
     }
-
-    /// Reads a small file (the lock), `None` if it does not exist.
-    fn read_small(&mut self, abs: &str) -> Result<Option<Vec<u8>>> {
-        let abs = abs.to_string();
-        self.retry(|s| {
-            let abs = abs.clone();
-            async move {
-                let h = match s.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()).await {
-                    Ok(h) => h.handle,
-                    Err(e) if is_missing(&e) => return Ok(None),
-                    Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
-                };
-                // The first two reads at once: a file shorter than one read costs two round
-                // trips (the open, then its content and the end).
-                let chunk = transfer::CHUNK as u32;
-                let (s1, h1, s2, h2) = (s.clone(), h.clone(), s.clone(), h.clone());
-                let first = send(async move { s1.read(h1, 0, chunk).await });
-                let second = send(async move { s2.read(h2, u64::from(chunk), chunk).await });
-                let is_end = |r: &Result<_, russh_sftp::client::error::Error>| {
-                    matches!(r, Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof)
-                };
-                let (first, second) = (first.await, second.await);
-                let whole = match (&first, is_end(&second)) {
-                    (Ok(d), true) if d.data.len() < transfer::CHUNK => Some(d.data.clone()),
-                    (r, true) if is_end(r) => Some(Vec::new()),
-                    _ => None,
-                };
-                if let Some(whole) = whole {
-                    drop(send(async move { s.close(h).await }));
-                    return Ok(Some(whole));
-                }
-                // Longer (or answered otherwise): read on, one read at a time.
-                let mut out = Vec::new();
-                loop {
-                    match s.read(h.clone(), out.len() as u64, transfer::CHUNK as u32).await {
-                        Ok(d) if d.data.is_empty() => break,
-                        Ok(d) => out.extend_from_slice(&d.data),
-                        Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break,
-                        Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
-                    }
-                    if out.len() > 1 << 20 {
-                        bail!("{abs} is larger than a lock file can be");
-                    }
-                }
-                let _ = s.close(h).await;
-                Ok(Some(out))
-            }
-        })
-    }
-
-    async fn list_one(s: Arc<RawSftpSession>, abs: String, server: String) -> Result<Option<Listing>> {
-        let h = match s.opendir(abs.clone()).await {
-            Ok(h) => h.handle,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) if is_denied(&e) => {
-                return Err(Unreadable { folder: abs, server, why: "permission denied".into(), again: false }.into());
-            }
-            Err(e) => return Err(failed(e, &format!("cannot list {abs}"))),
-        };
-        // Two `READDIR`s in flight: a folder that fits in one answer costs two round trips
-        // (the open, then its names and the end), and the `CLOSE` is not waited for (the
-        // server handles it before any later request). The server answers in order, so what
-        // follows the end is only more ends (or an error about reading past it): not looked at.
-        let next = || {
-            let (s, h) = (s.clone(), h.clone());
-            send(async move { s.readdir(h).await })
-        };
-        let mut ahead: VecDeque<Pending<_>> = VecDeque::from([next(), next()]);
-        let mut files = Vec::new();
-        let result = loop {
-            let Some(first) = ahead.pop_front() else { break Ok(()) };
-            match first.await {
-                Ok(name) => {
-                    files.extend(name.files);
-                    ahead.push_back(next());
-                }
-                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        drop(ahead);
-        drop(send(async move { s.close(h).await }));
-        match result {
-            Err(e) if errors::is_lost(&e) => Err(failed(e, &format!("cannot list {abs}"))),
-            Err(e) => {
-                Err(Unreadable { folder: abs, server, why: format!("reading it failed: {e}"), again: true }.into())
-            }
-            Ok(()) => Ok(Some(listing::listing_of(files))),
-        }
-    }
 }
 
 impl Target for SftpTarget {
@@ -545,7 +457,7 @@ impl Target for SftpTarget {
                         if missing_root {
                             return Ok(Some(Listing::default()));
                         }
-                        SftpTarget::list_one(s, a, server).await
+                        folders::list_one(s, a, server).await
                     }
                 })
                 .collect();
@@ -869,81 +781,6 @@ impl SftpTarget {
                 }
             }
         })
-    }
-}
-
-impl lockfile::LockIo for SftpTarget {
-    fn create_exclusive(&mut self, content: &LockFile) -> Result<bool> {
-        let abs = self.lock_abs();
-        let bytes = content.to_bytes();
-        let (created, stamped) = self.retry(|s| {
-            let (abs, bytes) = (abs.clone(), bytes.clone());
-            async move {
-                let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
-                let h = match s.open(abs.clone(), flags, FileAttributes::empty()).await {
-                    Ok(h) => h.handle,
-                    // SFTP version 3 has no "exists" code (OpenSSH says "Failure"): whether a
-                    // lock is there is read next, and a real failure shows there.
-                    Err(russh_sftp::client::error::Error::Status(_)) => return Ok((false, None)),
-                    Err(e) => return Err(failed(e, &format!("cannot create the lock {abs}"))),
-                };
-                // One train: the content, its time as the server stamped it (the server's
-                // clock, `learn_time_offset`), the close.
-                let (sw, hw, sf, hf) = (s.clone(), h.clone(), s.clone(), h.clone());
-                let written = send(async move { sw.write(hw, 0, bytes).await.map(drop) });
-                let stat = send(async move { sf.fstat(hf).await });
-                let closed = send(async move { s.close(h).await.map(drop) });
-                let (written, stat, closed) = (written.await, stat.await, closed.await);
-                written.and(closed).map_err(|e| failed(e, &format!("cannot write the lock {abs}")))?;
-                Ok((true, stat.ok().and_then(|a| a.attrs.mtime)))
-            }
-        })?;
-        self.lock_stamped = stamped.map(f64::from);
-        Ok(created)
-    }
-
-    fn read_lock(&mut self) -> Result<Option<Vec<u8>>> {
-        self.read_small(&self.lock_abs())
-    }
-
-    fn remove_lock(&mut self) -> Result<()> {
-        let abs = self.lock_abs();
-        self.simple(format!("cannot remove the lock {abs}"), |s| {
-            let abs = abs.clone();
-            async move { s.remove(abs).await.map(drop) }
-        })
-    }
-
-    fn shown(&self) -> String {
-        self.info.display.clone()
-    }
-}
-
-impl SftpTarget {
-    fn lock_abs(&self) -> String {
-        self.abs(&RelPath::root().join_unchecked(LOCK_FILE))
-    }
-
-    /// The server's clock, from the time it gave the lock file written at `written`.
-    fn learn_time_offset(&mut self, written: f64) {
-        let stamped = match self.lock_stamped.take() {
-            Some(t) => Some(t),
-            None => self.stat(&RelPath::root().join_unchecked(LOCK_FILE)).ok().flatten().map(|e| e.mtime),
-        };
-        if let Some(t) = stamped {
-            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = t - written.floor();
-        }
-    }
-
-    /// Rewrites the lock when it is getting old (called while applying).
-    fn refresh_lock(&mut self) -> Result<()> {
-        let now = crate::model::Clock::now(&crate::model::SystemClock);
-        let Some(held) = self.lock.as_ref().filter(|h| lockfile::refresh_due(h.written, now)) else { return Ok(()) };
-        let content = LockFile { lock_time: now, lock_holder: held.content.lock_holder.clone() };
-        // Written aside and renamed over the old one: the lock is never missing or half written.
-        self.store(&RelPath::root().join_unchecked(LOCK_FILE), &mut content.to_bytes().as_slice(), None, None)?;
-        self.lock = Some(lockfile::Held { content, written: now });
-        Ok(())
     }
 }
 
