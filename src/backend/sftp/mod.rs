@@ -508,7 +508,14 @@ impl Target for SftpTarget {
                 }
                 Err(e) => return Err(e),
             };
-            let opened = shared.rt().block_on(sftp.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()));
+            // The size in the same train as the open: a read that ends there is the end, with
+            // no round trip to ask for more (a server may answer short before the end).
+            let (s1, s2, a1, a2) = (sftp.clone(), sftp.clone(), abs.clone(), abs.clone());
+            let (opened, size) = shared.rt().block_on(async move {
+                let opened = send(async move { s1.open(a1, OpenFlags::READ, FileAttributes::empty()).await });
+                let size = send(async move { s2.lstat(a2).await });
+                (opened.await, size.await.ok().and_then(|a| a.attrs.size))
+            });
             let handle = match opened {
                 Ok(h) => h.handle,
                 Err(e) => {
@@ -521,7 +528,7 @@ impl Target for SftpTarget {
                     return Err(e);
                 }
             };
-            let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone());
+            let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone(), size);
             let result = sink(&mut dl);
             let lost = dl.lost;
             dl.close();

@@ -153,6 +153,9 @@ pub struct Download {
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
+    /// The size the server gave just before the open: a short read that ends there is the
+    /// end of the file (the reads sent after it say so), not a reason to ask for the rest.
+    size: Option<u64>,
     /// Reads kept in flight now (up to [`IN_FLIGHT`]).
     window: usize,
     /// The connection failed while reading (worth another attempt on a new one).
@@ -160,12 +163,14 @@ pub struct Download {
 }
 
 impl Download {
-    pub fn new(rt: Handle, sftp: Arc<RawSftpSession>, handle: String, abs: String) -> Download {
+    /// `size`: the file's size just before it was opened, if known.
+    pub fn new(rt: Handle, sftp: Arc<RawSftpSession>, handle: String, abs: String, size: Option<u64>) -> Download {
         let mut d = Download {
             rt,
             sftp,
             handle,
             abs,
+            size,
             next: 0,
             delivered: 0,
             ahead: VecDeque::new(),
@@ -226,8 +231,16 @@ impl Read for Download {
                 self.ahead.clear();
                 return Ok(0);
             }
-            debug_assert_eq!(offset, self.delivered);
-            if data.len() < len as usize {
+            if offset != self.delivered {
+                // Data past a short read taken for the end (the file grew meanwhile): read on
+                // from where the delivered bytes end, never leaving a gap.
+                self.ahead.clear();
+                self.next = self.delivered;
+                let _guard = self.rt.enter();
+                self.fill();
+                continue;
+            }
+            if data.len() < len as usize && self.size != Some(offset + data.len() as u64) {
                 // A short read before the end: ask for the rest first, in order.
                 let rest = offset + data.len() as u64;
                 let (s, h) = (self.sftp.clone(), self.handle.clone());
