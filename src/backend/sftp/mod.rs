@@ -81,6 +81,13 @@ struct Shared {
 }
 
 impl Shared {
+    /// Opens sessions like the first one (held by no `Shared`: a pool that kept it would keep
+    /// its target alive).
+    fn connector(shared: &Arc<Shared>) -> sessions::Connect {
+        let shared = shared.clone();
+        Arc::new(move || shared.reconnect())
+    }
+
     fn rt(&self) -> &tokio::runtime::Runtime {
         self.rt.as_ref().expect("the runtime lives as long as the target")
     }
@@ -190,8 +197,15 @@ impl Opening {
         });
         let lane = Lane::open(conn);
         shared.pool.adopt(&lane);
-        let mut target =
-            SftpTarget { shared, info, lane: Some(lane), root_missing: false, lock: None, lock_stamped: None };
+        let mut target = SftpTarget {
+            shared,
+            info,
+            lane: Some(lane),
+            using: None,
+            root_missing: false,
+            lock: None,
+            lock_stamped: None,
+        };
         let root = target.abs(&RelPath::root());
         let found = target.retry(|s| {
             let root = root.clone();
@@ -223,6 +237,9 @@ pub struct SftpTarget {
     info: TargetInfo,
     /// The session this connection's requests go to (shared with others: [`sessions`]).
     lane: Option<Arc<Lane>>,
+    /// The session the last requests went to (this connection's, or another while that one
+    /// is being opened).
+    using: Option<Arc<Lane>>,
     root_missing: bool,
     lock: Option<lockfile::Held>,
     /// The time the server gave the lock file this connection just created.
@@ -247,27 +264,46 @@ impl SftpTarget {
         path.parent().join_unchecked(&format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
     }
 
+    /// The channel for the next requests: this connection's session, or while that is still
+    /// being opened, another open one ([`sessions`]).
     fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
-        if self.lane.is_none() {
-            let shared = self.shared.clone();
-            self.lane = Some(shared.pool.take(|| shared.reconnect())?);
+        for _ in 0..2 {
+            let lane = match &self.lane {
+                Some(l) => l.clone(),
+                None => {
+                    let lane = self.shared.pool.take(&Shared::connector(&self.shared))?;
+                    self.lane = Some(lane.clone());
+                    lane
+                }
+            };
+            let used = if lane.opening() { self.shared.pool.any_open().unwrap_or(lane) } else { lane };
+            self.using = Some(used.clone());
+            match used.wait() {
+                Ok(conn) => return Ok(conn.sftp.clone()),
+                // Its session could not be opened: another one, once.
+                Err(_) if self.lane.as_ref().is_some_and(|l| Arc::ptr_eq(l, &used)) => self.lost(),
+                Err(e) => return Err(e),
+            }
         }
-        let conn = self.lane.as_ref().and_then(|l| l.conn()).context("internal error: a session without connection")?;
-        Ok(conn.sftp.clone())
+        let lane = self.shared.pool.take(&Shared::connector(&self.shared))?;
+        self.lane = Some(lane.clone());
+        self.using = Some(lane.clone());
+        Ok(lane.wait()?.sftp.clone())
     }
 
-    /// Gives up the session after a failure of its connection: nobody gets it again, and the
-    /// next request goes to another one.
+    /// Gives up the session the last requests went to, after a failure of its connection:
+    /// nobody gets it again, and the next request goes to another one.
     fn lost(&mut self) {
-        if let Some(lane) = self.lane.take() {
-            lane.lose();
+        let Some(used) = self.using.take() else { return };
+        used.lose();
+        if let Some(lane) = self.lane.take_if(|l| Arc::ptr_eq(l, &used) || !l.usable()) {
             self.shared.pool.release(&lane);
         }
     }
 
     fn posix_rename(&self) -> bool {
         !self.shared.no_posix_rename.load(Ordering::Relaxed)
-            && self.lane.as_ref().and_then(|l| l.conn()).is_some_and(|c| c.posix_rename)
+            && self.using.as_ref().or(self.lane.as_ref()).and_then(|l| l.conn()).is_some_and(|c| c.posix_rename)
     }
 
     /// Replaces files as on a server without `posix-rename@openssh.com` ([`SftpTarget::place`]'s
@@ -688,11 +724,12 @@ impl Target for SftpTarget {
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
-            let lane = shared.pool.take(|| shared.reconnect())?;
+            let lane = shared.pool.take(&Shared::connector(&shared))?;
             Ok(Box::new(SftpTarget {
                 shared: shared.clone(),
                 info: info.clone(),
                 lane: Some(lane),
+                using: None,
                 root_missing,
                 lock: None,
                 lock_stamped: None,
@@ -765,6 +802,7 @@ impl Target for SftpTarget {
     fn close(&mut self) -> Result<()> {
         let unlocked = self.unlock();
         // The session waits for the next worker (scan, then apply, use the same ones).
+        self.using = None;
         if let Some(lane) = self.lane.take() {
             self.shared.pool.release(&lane);
         }

@@ -9,6 +9,11 @@
 //! ([`Target::workers_per_session`](crate::backend::Target::workers_per_session)). Measured at
 //! 20 ms round-trip time: see bench/RESULTS.md, section SFTP.
 //!
+//! A new session is opened in the background when one is open already: its users send their
+//! requests on an open one meanwhile (W1 waited 320 ms for three logins before its first
+//! upload). A server that refuses one gets no further attempts: the sessions it accepted
+//! take more users.
+//!
 //! A session that failed (a lost connection) is marked lost: nobody is given it again, and
 //! each of its users gets a session of the pool (a new one when none has room) on its next
 //! request, so one lost connection costs one new login per [`PER_SESSION`] workers, not one
@@ -27,9 +32,12 @@ use crate::backend::{Transient, is_transient};
 /// needs no login beyond the scan's.
 pub const PER_SESSION: usize = 32;
 
+/// Opens a session (logged in, with its SFTP channel).
+pub type Connect = Arc<dyn Fn() -> Result<Conn> + Send + Sync>;
+
 /// One SSH session (with its SFTP channel), and who uses it.
 pub struct Lane {
-    /// Set once, by the worker that opens it (the others given this lane meanwhile wait).
+    /// Set once, when it is open (or failed to open).
     conn: OnceLock<Result<Arc<Conn>, Failed>>,
     /// Targets holding it.
     users: AtomicUsize,
@@ -45,10 +53,35 @@ impl Lane {
         Arc::new(lane)
     }
 
-    /// The session; `None` while it is being opened (only its opener asks then) or when
-    /// opening it failed.
+    fn fresh(users: usize) -> Arc<Lane> {
+        Arc::new(Lane { conn: OnceLock::new(), users: AtomicUsize::new(users), lost: AtomicBool::new(false) })
+    }
+
+    /// The session; `None` while it is being opened or when opening it failed.
     pub fn conn(&self) -> Option<&Arc<Conn>> {
         self.conn.get().and_then(|c| c.as_ref().ok())
+    }
+
+    /// Whether it is still being opened.
+    pub fn opening(&self) -> bool {
+        self.conn.get().is_none()
+    }
+
+    /// Waits until it is open; the error that kept it from opening.
+    pub fn wait(&self) -> Result<&Arc<Conn>> {
+        self.conn.wait().as_ref().map_err(Failed::error)
+    }
+
+    fn set(&self, opened: Result<Conn>) -> Result<(), anyhow::Error> {
+        let (kept, result) = match opened {
+            Ok(c) => (Ok(Arc::new(c)), Ok(())),
+            Err(e) => (Err(Failed(format!("{e:#}"), is_transient(&e))), Err(e)),
+        };
+        if kept.is_err() {
+            self.lose();
+        }
+        let _ = self.conn.set(kept);
+        result
     }
 
     /// Marks the session lost (a request on it failed with the connection).
@@ -56,7 +89,7 @@ impl Lane {
         self.lost.store(true, Ordering::Relaxed);
     }
 
-    fn usable(&self) -> bool {
+    pub fn usable(&self) -> bool {
         !self.lost.load(Ordering::Relaxed) && self.conn().is_none_or(|c| !c.ssh.is_closed())
     }
 }
@@ -65,10 +98,21 @@ impl Lane {
 /// whether it was [`Transient`].
 struct Failed(String, bool);
 
+impl Failed {
+    fn error(&self) -> anyhow::Error {
+        match self {
+            Failed(shown, true) => Transient(shown.clone()).into(),
+            Failed(shown, false) => anyhow!("{shown}"),
+        }
+    }
+}
+
 /// The lanes of one target.
 #[derive(Default)]
 pub struct Pool {
     lanes: Mutex<Vec<Arc<Lane>>>,
+    /// A session opened in the background failed: no more are opened while one is usable.
+    refused: Arc<AtomicBool>,
 }
 
 impl Pool {
@@ -77,46 +121,55 @@ impl Pool {
         self.lanes.lock().unwrap_or_else(|e| e.into_inner()).push(lane.clone());
     }
 
-    /// A lane for one more user: the least used one with room, else a new one (opened with
-    /// `connect`, by this caller, while others given the same lane wait for it).
-    pub fn take(&self, connect: impl FnOnce() -> Result<Conn>) -> Result<Arc<Lane>> {
-        let lane = {
+    /// A lane for one more user: the least used one with room; else, while one is open, a new
+    /// one opened in the background (or, after a server refused one, the least used open
+    /// one); else a new one opened now by this caller.
+    pub fn take(&self, connect: &Connect) -> Result<Arc<Lane>> {
+        let (lane, now) = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             lanes.retain(|l| l.usable() || l.users.load(Ordering::Relaxed) > 0);
-            let roomy = lanes
-                .iter()
-                .filter(|l| l.usable() && l.users.load(Ordering::Relaxed) < PER_SESSION)
-                .min_by_key(|l| l.users.load(Ordering::Relaxed))
-                .cloned();
-            let lane = roomy.unwrap_or_else(|| {
-                let fresh =
-                    Arc::new(Lane { conn: OnceLock::new(), users: AtomicUsize::new(0), lost: AtomicBool::new(false) });
-                lanes.push(fresh.clone());
-                fresh
-            });
+            let users = |l: &&Arc<Lane>| l.users.load(Ordering::Relaxed);
+            let usable = || lanes.iter().filter(|l| l.usable());
+            let roomy = usable().filter(|l| users(l) < PER_SESSION).min_by_key(users).cloned();
+            let open = usable().filter(|l| l.conn().is_some()).min_by_key(users).cloned();
+            let (lane, now) = match (roomy, open) {
+                (Some(l), _) => (l, false),
+                (None, Some(l)) if self.refused.load(Ordering::Relaxed) => (l, false),
+                (None, Some(_)) => {
+                    let fresh = Lane::fresh(0);
+                    let (opening, refused, connect) = (fresh.clone(), self.refused.clone(), connect.clone());
+                    std::thread::spawn(move || {
+                        if opening.set(connect()).is_err() {
+                            refused.store(true, Ordering::Relaxed);
+                        }
+                    });
+                    lanes.push(fresh.clone());
+                    (fresh, false)
+                }
+                (None, None) => {
+                    let fresh = Lane::fresh(0);
+                    lanes.push(fresh.clone());
+                    (fresh, true)
+                }
+            };
             lane.users.fetch_add(1, Ordering::Relaxed);
-            lane
+            (lane, now)
         };
-        let mut failure = None;
-        let opened = lane.conn.get_or_init(|| {
-            connect().map(Arc::new).map_err(|e| {
-                let shown = Failed(format!("{e:#}"), is_transient(&e));
-                failure = Some(e);
-                shown
-            })
-        });
-        if opened.is_ok() {
-            return Ok(lane);
+        if now && let Err(e) = lane.set(connect()) {
+            self.release(&lane);
+            return Err(e);
         }
-        self.release(&lane);
-        lane.lose();
-        // The opener reports the error itself (its kind decides about retries); those who
-        // waited for it get its text.
-        Err(failure.unwrap_or_else(|| match opened {
-            Err(Failed(shown, true)) => Transient(shown.clone()).into(),
-            Err(Failed(shown, false)) => anyhow!("{shown}"),
-            Ok(_) => anyhow!("internal error: an open session refused"),
-        }))
+        Ok(lane)
+    }
+
+    /// The least used open session, for a user whose own is still being opened.
+    pub fn any_open(&self) -> Option<Arc<Lane>> {
+        let lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
+            .iter()
+            .filter(|l| l.usable() && l.conn().is_some())
+            .min_by_key(|l| l.users.load(Ordering::Relaxed))
+            .cloned()
     }
 
     /// One user less (a target closed, or gave up its lost session).
