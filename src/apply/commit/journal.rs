@@ -71,21 +71,21 @@ pub enum Step {
 
 impl Step {
     /// The order steps run in: asides, then the rest. Content first, metadata last: a record
-    /// never describes content that is not in place yet (a metadata file takes its name only
-    /// in the wave after the last content's), and a metadata file is missing only between its
-    /// own two waves, one round trip (a missing file claims nothing, it forgets what was in
-    /// step), even while the commit runs: a run killed in it leaves true claims. So the old
-    /// metadata moves aside in the same wave as the content takes its names. Each wave runs
-    /// after the one before has ended.
+    /// never describes content that is not in place yet, and a metadata file is missing only
+    /// between its own two waves (a missing file forgets what was in step), even while the
+    /// commit runs: a run killed in it leaves true claims. Each wave runs after the one before
+    /// has ended. (Moving the old metadata aside in the content's wave saved a round trip, but
+    /// a kill -9 there found a local metadata file missing while the remote's wave ran: the
+    /// window is the same length, and where it falls decides what a kill finds.)
     pub fn wave(&self) -> u8 {
         let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
             Step::Aside { path, .. } if !metadata(path) => 0,
             Step::Made { .. } => 1,
             Step::Place { path, .. } if !metadata(path) => 2,
-            Step::Aside { .. } => 2,
-            Step::Place { .. } => 3,
-            Step::Drop { .. } => 4,
+            Step::Aside { .. } => 3,
+            Step::Place { .. } => 4,
+            Step::Drop { .. } => 5,
         }
     }
 
