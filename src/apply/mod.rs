@@ -116,12 +116,12 @@ fn before_changes(
     plan: &Plan,
     actions: &[Action],
     layout: &Layout<'_>,
+    folders: &BTreeSet<RelPath>,
     workers: &mut [Worker<'_>],
     notes: &mut Vec<String>,
     early: Option<&staged::Early>,
 ) -> Result<check::Fresh, ApplyError> {
-    let folders = touched_folders(plan, actions);
-    let (drift, fresh) = check_while_locking(plan, layout, &folders, workers, notes, early)?;
+    let (drift, fresh) = check_while_locking(plan, layout, folders, workers, notes, early)?;
     if !drift.is_empty() {
         return Err(ApplyError::Drift(drift));
     }
@@ -129,13 +129,6 @@ fn before_changes(
     // Before our own uploads start: a dead run's temporary name may be one of ours too.
     notes.extend(leftovers::remove(plan, layout, &fresh, &mut workers[0])?);
     Ok(fresh)
-}
-
-/// The folders whose metadata apply is expected to write, per side.
-fn expected_meta(plan: &Plan, actions: &[Action], local_mtimes: bool, remote_mtimes: bool) -> Vec<(Side, RelPath)> {
-    let keys: BTreeSet<(Side, RelPath)> =
-        plan.entries.iter().zip(actions).flat_map(|(e, a)| meta_effects(e, *a, local_mtimes, remote_mtimes)).collect();
-    keys.into_iter().collect()
 }
 
 /// Whether each side (local, remote) can rename folders, asked only of a side where the plan
@@ -196,15 +189,20 @@ fn apply_locked(
         false => None,
     };
     let mut meta_names = staging.as_ref().map_or_else(|| stage::Names::new(std::process::id()), |s| s.names.after());
+    // Each change's metadata documents, once per change (a document is written when the last
+    // of its changes settles).
+    let meta_changes: Vec<(Side, RelPath)> =
+        plan.entries.iter().zip(&actions).flat_map(|(e, a)| meta_effects(e, *a, local_mtimes, remote_mtimes)).collect();
     let early = staging.as_ref().map(|s| {
-        let expected = expected_meta(plan, &actions, local_mtimes, remote_mtimes);
+        let expected: Vec<(Side, RelPath)> =
+            meta_changes.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
         staged::Early::new(plan, &layout, settings.clock.now(), s, &expected, &mut meta_names)
     });
     // Not while the root, where the journals go, is being listed: a server may refuse a listing
     // when a file in it is renamed meanwhile (the journal is written under a temporary name
     // first), and would make the folder unreadable. Then the first free worker writes them.
     let early_in_check = early.as_ref().filter(|_| !folders.contains(&RelPath::root()));
-    let fresh = match before_changes(plan, &actions, &layout, &mut workers, notes, early_in_check) {
+    let fresh = match before_changes(plan, &actions, &layout, &folders, &mut workers, notes, early_in_check) {
         Ok(fresh) => fresh,
         Err(e) => {
             notes.extend(early.as_ref().and_then(|early| early.remove(&mut workers)));
@@ -226,11 +224,8 @@ fn apply_locked(
             }
         }
     }
-    // One expectation per change: the document is written when the last of them settles.
-    for (e, a) in plan.entries.iter().zip(&actions) {
-        for (side, folder) in meta_effects(e, *a, local_mtimes, remote_mtimes) {
-            store.expect(side, &folder);
-        }
+    for (side, folder) in &meta_changes {
+        store.expect(*side, folder);
     }
     let outcomes = actions
         .iter()

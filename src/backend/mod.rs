@@ -285,7 +285,6 @@ pub trait Target: Send {
     }
 }
 
-/// Reads a whole (small) file into memory.
 /// [`Target::look_up_all`] from the listings of the entries' folders.
 pub fn look_up_by_listing<T: Target + ?Sized>(target: &mut T, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
     let mut folders: Vec<RelPath> = paths.iter().map(RelPath::parent).collect();
@@ -301,6 +300,7 @@ pub fn look_up_by_listing<T: Target + ?Sized>(target: &mut T, paths: &[RelPath])
         .collect())
 }
 
+/// Reads a whole (small) file into memory.
 pub fn read_to_vec(target: &mut dyn Target, path: &RelPath) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     target.read_file(path, &mut |r| {
