@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::journal::{JOURNAL_FILE, Journal, Step};
+use super::journal::{JOURNAL_FILE, Journal, METADATA_WAVE, Step};
 use super::resolve::{self, Move};
 use crate::apply::workers::Worker;
 use crate::backend::{Target, with_write_attempts};
@@ -45,15 +45,39 @@ pub enum CommitFailed {
 
 /// The renames of one wave ([`Step::wave`]) of a side's steps.
 fn renames(steps: &[Step], wave: u8) -> Vec<(RelPath, RelPath)> {
-    steps
-        .iter()
-        .filter(|s| s.wave() == wave)
-        .filter_map(|s| match s {
-            Step::Aside { path, backup, .. } => Some((path.clone(), backup.clone())),
-            Step::Place { staged, path, .. } => Some((staged.clone(), path.clone())),
-            _ => None,
-        })
-        .collect()
+    steps.iter().filter(|s| s.wave() == wave).filter_map(rename_of).collect()
+}
+
+/// The rename a step makes in the burst (made and dropped folders make none).
+fn rename_of(step: &Step) -> Option<(RelPath, RelPath)> {
+    match step {
+        Step::Aside { path, backup, .. } => Some((path.clone(), backup.clone())),
+        Step::Place { staged, path, .. } => Some((staged.clone(), path.clone())),
+        _ => None,
+    }
+}
+
+/// The local side's renames of one wave. They take microseconds, so its metadata files do not
+/// wait a wave between moving aside and being replaced: in the first metadata wave
+/// ([`METADATA_WAVE`]) each old file moves aside and the new one takes its name at once, one
+/// folder after the other, so a local metadata file is missing only between two local renames
+/// and never while a remote wave runs (where a kill -9 found one missing). The remote's
+/// metadata keeps its two waves: a server's rename is a round trip, and its second may only
+/// start once the first has ended.
+fn local_renames(steps: &[Step], wave: u8) -> Vec<(RelPath, RelPath)> {
+    match wave {
+        METADATA_WAVE => {
+            let mut metadata: Vec<&Step> = steps.iter().filter(|s| s.wave() >= METADATA_WAVE).collect();
+            // Per file: moved aside, then replaced (stable: the aside comes first in a journal).
+            metadata.sort_by_key(|s| match s {
+                Step::Aside { path, .. } | Step::Place { path, .. } => Some(path.clone()),
+                _ => None,
+            });
+            metadata.into_iter().filter_map(rename_of).collect()
+        }
+        w if w > METADATA_WAVE => Vec::new(),
+        w => renames(steps, w),
+    }
 }
 
 /// Runs `each` over both sides' items at once: the remote ones shared out over the workers'
@@ -111,9 +135,11 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) 
     }
     let of = |side| journals.iter().find(|j| j.side == side).map_or(&[][..], |j| j.steps.as_slice());
     let (local, remote) = (of(Side::Local), of(Side::Remote));
-    let waves: BTreeSet<u8> = local.iter().chain(remote).map(Step::wave).collect();
+    // The local side's metadata runs in the first metadata wave ([`local_renames`]).
+    let waves: BTreeSet<u8> =
+        local.iter().map(|s| s.wave().min(METADATA_WAVE)).chain(remote.iter().map(Step::wave)).collect();
     let started = Instant::now();
-    let burst = waves.into_iter().try_for_each(|n| wave(workers, &renames(local, n), &renames(remote, n)));
+    let burst = waves.into_iter().try_for_each(|n| wave(workers, &local_renames(local, n), &renames(remote, n)));
     let window = started.elapsed();
     if let Err(e) = burst {
         return Err(undo_all(workers, journals, e));
@@ -298,4 +324,41 @@ pub fn existing(target: &mut dyn Target, steps: &[Step]) -> Result<BTreeSet<RelP
         found.extend(by_folder[folder].iter().filter(|p| names.contains(p.name())).cloned());
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn local_metadata_is_replaced_file_by_file_in_one_wave() {
+        let meta = crate::meta::META_FILE;
+        let (a, b) = (p(&format!("a/{meta}")), p(&format!("b/{meta}")));
+        let mut steps = Vec::new();
+        for (n, m) in [&a, &b].into_iter().enumerate() {
+            let (backup, staged) = (p(&format!(".ftpsync-tmp-1-b{n}")), p(&format!(".ftpsync-tmp-1-s{n}")));
+            steps.push(Step::Aside { path: m.clone(), backup, kind: Kind::File });
+            steps.push(Step::Place { staged, path: m.clone(), kind: Kind::File });
+        }
+        steps.push(Step::Place { staged: p(".ftpsync-tmp-1-s9"), path: p("a/x.html"), kind: Kind::File });
+        let journal = Journal::new(Side::Local, "r", "t", "d", "/l", "ftp://h/", steps);
+        let steps = &journal.steps;
+        assert_eq!(local_renames(steps, 2), vec![(p(".ftpsync-tmp-1-s9"), p("a/x.html"))]);
+        let order: Vec<_> = local_renames(steps, METADATA_WAVE).into_iter().map(|(f, t)| format!("{f}>{t}")).collect();
+        let want = [
+            format!("{a}>.ftpsync-tmp-1-b0"),
+            format!(".ftpsync-tmp-1-s0>{a}"),
+            format!("{b}>.ftpsync-tmp-1-b1"),
+            format!(".ftpsync-tmp-1-s1>{b}"),
+        ];
+        assert_eq!(order, want);
+        assert!(local_renames(steps, METADATA_WAVE + 1).is_empty());
+        // The remote keeps its two waves.
+        assert_eq!(renames(steps, METADATA_WAVE).len(), 2);
+        assert_eq!(renames(steps, METADATA_WAVE + 1).len(), 2);
+    }
 }

@@ -19,6 +19,8 @@ pub use crate::meta::JOURNAL_FILE;
 use crate::meta::META_FILE;
 pub const JOURNAL_FORMAT: &str = "ftpsync-journal";
 pub const JOURNAL_VERSION: &str = "1.0";
+/// The first of the two metadata waves ([`Step::wave`]): the old metadata files move aside.
+pub const METADATA_WAVE: u8 = 3;
 
 /// One side's pending commit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,16 +78,17 @@ impl Step {
     /// commit runs: a run killed in it leaves true claims. Each wave runs after the one before
     /// has ended. (Moving the old metadata aside in the content's wave saved a round trip, but
     /// a kill -9 there found a local metadata file missing while the remote's wave ran: the
-    /// window is the same length, and where it falls decides what a kill finds.)
+    /// window is the same length, and where it falls decides what a kill finds. The local side
+    /// runs both of its metadata waves at once, see `burst::local_renames`.)
     pub fn wave(&self) -> u8 {
         let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
             Step::Aside { path, .. } if !metadata(path) => 0,
             Step::Made { .. } => 1,
             Step::Place { path, .. } if !metadata(path) => 2,
-            Step::Aside { .. } => 3,
-            Step::Place { .. } => 4,
-            Step::Drop { .. } => 5,
+            Step::Aside { .. } => METADATA_WAVE,
+            Step::Place { .. } => METADATA_WAVE + 1,
+            Step::Drop { .. } => METADATA_WAVE + 2,
         }
     }
 
