@@ -160,10 +160,20 @@ fn run_scenario(shape: Shape, mode: Mode, protocol: Protocol) -> Row {
     let out = w.run(&str_args(&World::apply_args(&plan, 20, 3)));
     let reference_took = reference_started.elapsed();
     assert!(out.status.success(), "the reference run failed:\n{}", text(&out));
-    let (control, data) = w.proxy.bytes_since_armed();
+    let (mut control, mut data) = w.proxy.bytes_since_armed();
     let (stors, rntos) = (w.proxy.commands_seen("STOR"), w.proxy.commands_seen("RNTO"));
     let (local_ref, served_ref) = snapshots(&w).expect("the reference trees");
     check_claims(&local0, &served0, &local_ref, &served_ref, &w.versions).expect("the reference run's metadata");
+    // Once more: a run's traffic varies (a connection retried on a loaded machine, an SSH
+    // packet's padding), and a point late in the traffic must lie within every run's, so the
+    // smaller of the two counts is the reference.
+    w.restore_template();
+    let plan = w.plan(mode.args());
+    w.proxy.arm(None);
+    let out = w.run(&str_args(&World::apply_args(&plan, 20, 3)));
+    assert!(out.status.success(), "the second reference run failed:\n{}", text(&out));
+    let (control2, data2) = w.proxy.bytes_since_armed();
+    (control, data) = (control.min(control2), data.min(data2));
 
     let name = format!(
         "{}{} of {}",
