@@ -129,23 +129,28 @@ fn refusals<'l>(log: &'l [Logged], cmd: &str, code: u16) -> Vec<&'l Logged> {
 
 /// After the first refusal of `cmd`, no connection sends it again, and no connection that
 /// logged in after that refusal sends it at all. One batch of it counts as one attempt (the
-/// `MDTM`s of a listing go in one write, and are refused together): on each connection the
-/// commands must be consecutive. With one worker connections run one after the other, so
+/// `MDTM`s of a listing go in one write, and are refused together; so do the `MDTM`s reading
+/// back the ways of setting a time tried together): on each connection the commands must be
+/// consecutive, or in one write. With one worker connections run one after the other, so
 /// this is exact; with more, connections that logged in at the same time may each be refused
 /// once.
 fn not_repeated(log: &[Logged], cmd: &str, concurrent: bool) {
     let sent: Vec<&Logged> = log.iter().filter(|l| l.is(cmd)).collect();
     let Some(first) = sent.first() else { return };
     let conns: std::collections::BTreeSet<usize> = sent.iter().map(|l| l.conn).collect();
+    // The next command is part of the same attempt.
+    let same_attempt = |l: &Logged| l.is(cmd) || l.with_previous;
     for conn in &conns {
         let on_conn: Vec<&Logged> = log.iter().filter(|l| l.conn == *conn).collect();
         let positions: Vec<usize> = on_conn.iter().enumerate().filter(|(_, l)| l.is(cmd)).map(|(i, _)| i).collect();
-        let one_batch = positions.windows(2).all(|w| w[1] == w[0] + 1);
+        let one_batch = positions.windows(2).all(|w| on_conn[w[0] + 1..=w[1]].iter().all(|l| same_attempt(l)));
         assert!(one_batch, "{cmd} sent again on connection {conn} after its refusal: {sent:?}");
     }
     if !concurrent {
-        let batch_end =
-            log.iter().find(|l| l.conn == first.conn && l.seq > first.seq && !l.is(cmd)).map_or(usize::MAX, |l| l.seq);
+        let batch_end = log
+            .iter()
+            .find(|l| l.conn == first.conn && l.seq > first.seq && !same_attempt(l))
+            .map_or(usize::MAX, |l| l.seq);
         let later: Vec<&&Logged> = sent.iter().filter(|l| l.seq > batch_end).collect();
         assert!(later.is_empty(), "{cmd} sent again after its refusal (seq {}): {later:?}", first.seq);
     }
@@ -243,6 +248,14 @@ fn without_epsv_data_connections_use_pasv() {
     }
 }
 
+/// The ways of setting a time other than `MFMT` (`SITE UTIME` in both forms, `MDTM` with a
+/// time) are tried together: each came in the same write as the command before it.
+fn tried_together(run: &str, log: &[Logged]) {
+    let ways = ["SITE UTIME", "MDTM 2*"];
+    let alone: Vec<&Logged> = log.iter().filter(|l| ways.iter().any(|w| l.is(w)) && !l.with_previous).collect();
+    assert!(alone.is_empty(), "{run}: a way of setting a time sent on its own (a round trip of its own): {alone:?}");
+}
+
 #[test]
 fn without_mfmt_times_are_set_with_site_utime() {
     let report = refusing(&[("MFMT", 502)]);
@@ -255,6 +268,51 @@ fn without_mfmt_and_site_utime_times_are_set_with_mdtm() {
     let report = refusing(&[("MFMT", 500), ("SITE UTIME", 500)]);
     assert!(report.server_times_kept);
     assert!(report.upload_out.contains("modification times set with MDTM with a time"), "{}", report.upload_out);
+}
+
+#[test]
+fn like_vsftpd_the_time_command_is_found_in_the_uploads_own_write() {
+    // vsftpd: no MFMT in FEAT, SITE UTIME unknown (500), MDTM with a time sets it. Every way
+    // is tried, and read back, in the write that checks the first upload's size: finding
+    // the method costs no round trip. Where FEAT lists MFMT and the server refuses it, the
+    // others follow it in one write of their own.
+    let cmds = [("MFMT", 500), ("SITE UTIME", 500)];
+    let fake = RefusingFtp::start(Refusals { unannounced: vec!["MFMT".into()], ..Refusals::refusing(&cmds) });
+    let report = round_trip(&fake, 1, &|run, log| {
+        assert!(!log.iter().any(|l| l.is("MFMT")), "{run}: MFMT tried though FEAT leaves it out: {log:?}");
+        tried_together(run, log);
+        for form in ["SITE UTIME /*", "SITE UTIME 2*"] {
+            not_repeated(log, form, false);
+        }
+        if run == "upload" {
+            let first = log.iter().position(|l| l.is("SITE UTIME")).expect("the ways tried");
+            let write = log[..=first].iter().rposition(|l| !l.with_previous).expect("a write's start");
+            assert!(
+                log[write].is("SIZE") && log[write].text.contains(".ftpsync-tmp"),
+                "tried in the write that checks an upload's size: {:?}",
+                &log[write..=first]
+            );
+        }
+    });
+    assert!(report.server_times_kept);
+    assert!(report.upload_out.contains("modification times set with MDTM with a time"), "{}", report.upload_out);
+    // FEAT lists MFMT, the server refuses it: the others in one write.
+    let fake = RefusingFtp::start(Refusals::refusing(&cmds));
+    round_trip(&fake, 1, &tried_together);
+}
+
+#[test]
+fn a_way_that_answers_done_and_does_nothing_is_not_chosen() {
+    // SITE UTIME (path first) answers 200 and does nothing; the time-first form sets it. Tried
+    // together, the readings between them tell which one did.
+    let fake = RefusingFtp::start(Refusals {
+        unannounced: vec!["MFMT".into()],
+        ignores: vec!["SITE UTIME /*".into()],
+        ..Refusals::refusing(&[("MFMT", 500)])
+    });
+    let report = round_trip(&fake, 1, &tried_together);
+    assert!(report.server_times_kept);
+    assert!(report.upload_out.contains("modification times set with SITE UTIME (time first)"), "{}", report.upload_out);
 }
 
 #[test]

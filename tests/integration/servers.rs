@@ -655,7 +655,10 @@ fn protocol(url: &FtpUrl, folder: &str, ca: Option<&Path>, file: &str, mtime: i6
     }
     let shared = mtime::Shared::default();
     let path = format!("{}/{file}", settings.url.path);
-    mtime::discover(&mut session, &shared, &path, mtime as f64);
+    // A day off the time it was uploaded with: only a command that works changes it (a file
+    // that has the time already cannot tell which did).
+    mtime::discover(&mut session, &shared, &path, (mtime - 86_400) as f64)
+        .map_err(|e| format!("setting a modification time: {e:#}"))?;
     let method = match *shared.lock().unwrap() {
         Some(Method::Mfmt) => "MFMT",
         Some(Method::SiteUtimeLong) => "SITE UTIME (5 arguments)",

@@ -56,6 +56,9 @@ pub enum Capability {
     /// Renaming a folder (`RNFR`/`RNTO`) → a staged apply creates new folders under their final
     /// names before its commit and moves a deleted folder's files aside one by one.
     FolderRename,
+    /// The ways of setting a modification time tried together in one write (their replies
+    /// came out of step) → one at a time.
+    TimeTrial,
 }
 
 impl Capability {
@@ -80,6 +83,7 @@ impl Capability {
             Capability::FolderRename => {
                 "creating new folders under their final names before the commit, and moving a deleted folder's files aside one by one"
             }
+            Capability::TimeTrial => "trying the ways of setting modification times one at a time",
         }
     }
 }

@@ -427,6 +427,12 @@ impl Session {
         self.announces() && self.announced.is_none()
     }
 
+    /// Whether several commands may go in one write (not where the server answered them out
+    /// of order).
+    pub fn pipelines(&self) -> bool {
+        self.ctl.pipelining()
+    }
+
     /// Whether data connections may be announced ahead on this session at all.
     pub fn announces(&self) -> bool {
         self.mode == Mode::Extended && self.ctl.pipelining()

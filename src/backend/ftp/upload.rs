@@ -105,13 +105,13 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     if let Some((_, Plan::Command(cmd))) = &time {
         then.push(cmd.clone());
     }
-    // The method not known yet: its first candidate tried, and read back, in this write.
-    let first_try = match &time {
-        Some((t, Plan::Unknown)) => mtime::first_try(s, tmp, *t),
+    // The method not known yet: the candidates tried, and read back, in this write.
+    let trial = match &time {
+        Some((t, Plan::Unknown)) => mtime::trial(s, tmp, *t),
         _ => None,
     };
-    if let Some(cmds) = &first_try {
-        then.extend(cmds.iter().cloned());
+    if let Some(trial) = &trial {
+        then.extend(trial.commands().iter().cloned());
     }
     let guard_by_mlst = up.guard.is_some() && s.features.mlst;
     if guard_by_mlst {
@@ -170,11 +170,13 @@ pub fn store(s: &mut Session, mtimes: &mtime::Shared, up: &Upload<'_>, data: &mu
     }
     let mtime_set = match time {
         Some((_, Plan::Command(_))) => replies.next().is_some_and(|r| mtime::applied(&r)),
-        Some((t, Plan::Unknown)) if first_try.is_some() => {
-            let (set, read) = (replies.next(), replies.next());
-            mtime::judge_first_try(s, mtimes, tmp, t, set.as_ref(), read.as_ref())
-        }
-        Some((t, Plan::Unknown)) => mtime::discover(s, mtimes, tmp, t),
+        Some((t, Plan::Unknown)) => match &trial {
+            Some(trial) => {
+                let answers: Vec<Reply> = replies.by_ref().take(trial.commands().len()).collect();
+                mtime::judge(s, mtimes, trial, tmp, t, &answers)?
+            }
+            None => mtime::discover(s, mtimes, tmp, t)?,
+        },
         _ => false,
     };
     if !up.rename {

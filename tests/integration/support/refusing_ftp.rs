@@ -2,13 +2,14 @@
 //! `STAT -la` listings, `NOOP`, `EPSV`, `SIZE`, `MDTM`, `MFMT`, `SITE UTIME` in both forms,
 //! `MDTM` with a time, `OPTS UTF8 ON`, `HASH` with `OPTS HASH`, `XSHA256`/`XSHA512`) that refuses a chosen set of them with a chosen code,
 //! for the fallback tests. `FEAT` announces every feature whatever is refused (a server whose
-//! FEAT lies). It can also hang up after a chosen command, and answer like aioftp: a command
+//! FEAT lies), unless told to leave some out. It can also hang up after a chosen command, and answer like aioftp: a command
 //! it refuses at once, before the replies to the commands that came before it in the same
 //! write; and abort an upload whose command came with its `EPSV`/`PASV`/`PORT`, like Twisted.
 //! Active mode (`PORT`, `EPRT`) works too: it connects to the client when the transfer starts.
 //!
 //! Every command is logged with its connection's number and a global sequence number, so a
-//! test can tell whether a refused command was sent again after its refusal. Sockets have
+//! test can tell whether a refused command was sent again after its refusal, and with whether
+//! it came in the same write as the command before it (what costs a round trip). Sockets have
 //! timeouts, ports are chosen by the kernel, threads end with their connection.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,9 @@ pub struct Logged {
     pub text: String,
     /// The reply code it got.
     pub code: u16,
+    /// It came in the same write as the command before it on its connection (it was waiting
+    /// when that one was read): no round trip of its own.
+    pub with_previous: bool,
 }
 
 impl Logged {
@@ -57,6 +61,11 @@ fn matches_command(upper: &str, cmd: &str) -> bool {
 pub struct Refusals {
     /// Command (`SIZE`, `SITE UTIME`, `OPTS UTF8`, `TYPE I`, `MDTM 2*`...) → reply code.
     pub refuse: BTreeMap<String, u16>,
+    /// Features `FEAT` leaves out (`MFMT`, as vsftpd's does).
+    pub unannounced: Vec<String>,
+    /// Commands (as in `refuse`) answered `200` that do nothing: a way of setting a time that
+    /// only says it did.
+    pub ignores: Vec<String>,
     /// Closes the connection instead of answering this command (`OPTS UTF8`).
     pub hang_up_on: Option<String>,
     /// Answers refused commands at once, before the replies to earlier commands of the same
@@ -236,6 +245,7 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             }
         }
         line.clear();
+        let with_previous = !input.buffer().is_empty();
         if input.read_until(b'\n', &mut line)? == 0 {
             return Ok(());
         }
@@ -246,10 +256,17 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
         };
         let logged = if arg.is_empty() { verb.clone() } else { format!("{verb} {arg}") };
         let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
-        let log = |code: u16| shared.log.lock().unwrap().push(Logged { seq, conn, text: logged.clone(), code });
+        let log = |code: u16| {
+            shared.log.lock().unwrap().push(Logged { seq, conn, text: logged.clone(), code, with_previous })
+        };
         if shared.refusals.hang_up_on.as_deref().is_some_and(|h| logged.to_ascii_uppercase().starts_with(h)) {
             log(0);
             return Ok(());
+        }
+        if shared.refusals.ignores.iter().any(|c| matches_command(&logged.to_ascii_uppercase(), c)) {
+            log(200);
+            out.write_all(b"200 done (not really)\r\n")?;
+            continue;
         }
         if let Some(code) = shared.refusals.code_for(&logged) {
             log(code);
@@ -272,13 +289,15 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             "PASS" => reply("230 logged in".into()),
             "TYPE" | "NOOP" => reply("200 ok".into()),
             // draft-bryan-ftpext-hash: the algorithm is selected per connection.
-            "OPTS" if arg.to_ascii_uppercase().starts_with("HASH ") => match arg[5..].trim().to_ascii_uppercase().as_str() {
-                a @ ("SHA-256" | "SHA-512") => {
-                    hash_alg = a.to_string();
-                    reply(format!("200 {a}"))
+            "OPTS" if arg.to_ascii_uppercase().starts_with("HASH ") => {
+                match arg[5..].trim().to_ascii_uppercase().as_str() {
+                    a @ ("SHA-256" | "SHA-512") => {
+                        hash_alg = a.to_string();
+                        reply(format!("200 {a}"))
+                    }
+                    _ => reply("504 algorithm not supported".into()),
                 }
-                _ => reply("504 algorithm not supported".into()),
-            },
+            }
             "OPTS" => reply("200 UTF8 on".into()),
             // The draft's reply without the byte range; XSHA256's as some servers give it.
             "HASH" | "XSHA256" | "XSHA512" => match tree.files.get(&arg) {
@@ -298,7 +317,28 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 None => reply("550 no such file".into()),
             },
             "SYST" => reply("215 UNIX Type: L8".into()),
-            "FEAT" => reply("211-Features:\r\n MLST type*;size*;modify*;\r\n MLSD\r\n SIZE\r\n MDTM\r\n MFMT\r\n UTF8\r\n EPSV\r\n HASH SHA-1*;SHA-256;SHA-512;MD5\r\n XSHA256\r\n XSHA512\r\n XMD5\r\n211 End".into()),
+            "FEAT" => {
+                let all = [
+                    "MLST type*;size*;modify*;",
+                    "MLSD",
+                    "SIZE",
+                    "MDTM",
+                    "MFMT",
+                    "UTF8",
+                    "EPSV",
+                    "HASH SHA-1*;SHA-256;SHA-512;MD5",
+                    "XSHA256",
+                    "XSHA512",
+                    "XMD5",
+                ];
+                let unannounced = &shared.refusals.unannounced;
+                let shown: String = all
+                    .iter()
+                    .filter(|f| !unannounced.iter().any(|u| f.split(' ').next() == Some(u.as_str())))
+                    .map(|f| format!(" {f}\r\n"))
+                    .collect();
+                reply(format!("211-Features:\r\n{shown}211 End"))
+            }
             "PWD" => reply("257 \"/\" is the current folder".into()),
             "CWD" if tree.dirs.contains(&normalise(&arg)) => {
                 cwd = normalise(&arg);
@@ -333,7 +373,11 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 }
                 None => reply("501 bad address".into()),
             },
-            "STOR" | "APPE" if shared.refusals.aborts_uploads_sent_ahead && announced_with_more && (passive.is_some() || active.is_some()) => {
+            "STOR" | "APPE"
+                if shared.refusals.aborts_uploads_sent_ahead
+                    && announced_with_more
+                    && (passive.is_some() || active.is_some()) =>
+            {
                 // Opened for writing before the transfer fails: STOR leaves the file empty.
                 let file = tree.files.entry(arg.clone()).or_insert_with(|| (Vec::new(), now()));
                 if verb == "STOR" {
@@ -359,26 +403,33 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 Some((c, _)) => reply(format!("213 {}", c.len())),
                 None => reply("550 not a plain file".into()),
             },
-            "MDTM" => match arg.split_once(' ').filter(|(ts, _)| ts.len() == 14 && ts.bytes().all(|b| b.is_ascii_digit())) {
-                // vsftpd's form: MDTM YYYYMMDDHHMMSS path sets the time.
-                Some((ts, path)) => {
-                    let set = parse_stamp(ts).is_some_and(|t| tree.set_time(path, t));
-                    reply(if set { "213 time set" } else { "550 cannot set" }.into());
+            "MDTM" => {
+                match arg.split_once(' ').filter(|(ts, _)| ts.len() == 14 && ts.bytes().all(|b| b.is_ascii_digit())) {
+                    // vsftpd's form: MDTM YYYYMMDDHHMMSS path sets the time.
+                    Some((ts, path)) => {
+                        let set = parse_stamp(ts).is_some_and(|t| tree.set_time(path, t));
+                        reply(if set { "213 time set" } else { "550 cannot set" }.into());
+                    }
+                    None => match tree.files.get(&arg) {
+                        Some((_, t)) => reply(format!("213 {}", stamp(*t))),
+                        None => reply("550 no such file".into()),
+                    },
                 }
-                None => match tree.files.get(&arg) {
-                    Some((_, t)) => reply(format!("213 {}", stamp(*t))),
-                    None => reply("550 no such file".into()),
-                },
-            },
+            }
             "MFMT" => {
-                let set = arg.split_once(' ').and_then(|(ts, path)| Some((parse_stamp(ts)?, path))).is_some_and(|(t, path)| tree.set_time(path, t));
+                let set = arg
+                    .split_once(' ')
+                    .and_then(|(ts, path)| Some((parse_stamp(ts)?, path)))
+                    .is_some_and(|(t, path)| tree.set_time(path, t));
                 reply(if set { "213 Modify=set".into() } else { "550 cannot set".into() });
             }
             "SITE" => {
                 // SITE UTIME path atime mtime ctime UTC (proftpd) or SITE UTIME time path.
                 let words: Vec<&str> = arg.split(' ').collect();
                 let set = match words.as_slice() {
-                    ["UTIME", path @ .., _, mtime, _, "UTC"] => parse_stamp(mtime).is_some_and(|t| tree.set_time(&path.join(" "), t)),
+                    ["UTIME", path @ .., _, mtime, _, "UTC"] => {
+                        parse_stamp(mtime).is_some_and(|t| tree.set_time(&path.join(" "), t))
+                    }
                     ["UTIME", ts, path @ ..] => parse_stamp(ts).is_some_and(|t| tree.set_time(&path.join(" "), t)),
                     _ => false,
                 };
@@ -413,7 +464,9 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
                 tree.dirs.insert(normalise(&arg));
                 reply(format!("257 \"{arg}\" created"));
             }
-            "RMD" => reply(if tree.dirs.remove(&normalise(&arg)) { "250 removed" } else { "550 no such folder" }.into()),
+            "RMD" => {
+                reply(if tree.dirs.remove(&normalise(&arg)) { "250 removed" } else { "550 no such folder" }.into())
+            }
             "QUIT" => {
                 log(221);
                 for r in held.drain(..) {
