@@ -69,6 +69,7 @@ pub struct Held(Arc<(Mutex<HeldState>, Condvar)>);
 struct HeldState {
     released: bool,
     waiting: usize,
+    held: usize,
 }
 
 impl Held {
@@ -83,10 +84,16 @@ impl Held {
         self.0.0.lock().unwrap_or_else(|e| e.into_inner()).waiting
     }
 
+    /// How many openings were held so far (waiting now or not).
+    pub fn held(&self) -> usize {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).held
+    }
+
     fn wait(&self) -> Result<()> {
         let (lock, changed) = &*self.0;
         let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
         st.waiting += 1;
+        st.held += 1;
         let (mut st, waited) = changed
             .wait_timeout_while(st, std::time::Duration::from_secs(60), |st| !st.released)
             .unwrap_or_else(|e| e.into_inner());
