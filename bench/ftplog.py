@@ -92,7 +92,8 @@ def parse(path, start, end):
         data = f.read(end - start).decode()
     for row in data.splitlines():
         t, way, port, seq, payload = row.split(" ")
-        streams[(port, way)].add(float(t), int(seq), bytes.fromhex(payload))
+        if way in ("C", "S"):  # not the handshake's and the ends' lines (`C+`, `S+`)
+            streams[(port, way)].add(float(t), int(seq), bytes.fromhex(payload))
     sessions = {}
     for port in {p for p, _ in streams}:
         cmds = streams[(port, "C")].lines
@@ -103,6 +104,38 @@ def parse(path, start, end):
             rows.append((t, verb.upper(), arg, reply[0], reply[1]))
         sessions[port] = rows
     return sessions
+
+
+def logins(path, start, end):
+    """Per connection, how its login went, in the server's time: [(port, first SYN, every SYN
+    after it (retransmissions), SYN-ACK, greeting sent, USER arrived, PASS answered, first
+    command after the login arrived)]; a time the log does not have is None."""
+    events = collections.defaultdict(list)
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start).decode()
+    for row in data.splitlines():
+        t, way, port, _seq, payload = row.split(" ")
+        if way in ("C+", "S+"):
+            events[port].append((float(t), way, payload))
+    streams = collections.defaultdict(Stream)
+    for row in data.splitlines():
+        t, way, port, seq, payload = row.split(" ")
+        if way in ("C", "S"):
+            streams[(port, way)].add(float(t), int(seq), bytes.fromhex(payload))
+    out = []
+    for port in sorted({p for p, _ in streams} | set(events)):
+        syns = [t for t, way, flags in events[port] if way == "C+" and flags == "SYN"]
+        synack = next((t for t, way, flags in events[port] if way == "S+" and "SYN" in flags), None)
+        sent = streams[(port, "S")].lines
+        cmds = streams[(port, "C")].lines
+        greeting = sent[0][0] if sent else None
+        user = next((t for t, line in cmds if line.upper().startswith("USER")), None)
+        replies = final_replies(sent)[1:]
+        passed = next((r[0] for (t, line), r in zip(cmds, replies) if line.upper().startswith("PASS")), None)
+        after = next((t for t, line in cmds if line.split(" ")[0].upper() not in ("USER", "PASS")), None)
+        out.append((port, syns[0] if syns else None, syns[1:], synack, greeting, user, passed, after))
+    return out
 
 
 def changes(sessions, root):
@@ -171,6 +204,20 @@ if __name__ == "__main__":
         print("tool workload run changes mixed_by_replies_ms mixed_by_commands_ms")
         for row in windows(sys.argv[2], sys.argv[3]):
             print("%s %s %d %d %.1f %.1f" % row)
+        sys.exit()
+    if sys.argv[1] == "--logins":
+        # python3 bench/ftplog.py --logins LOG START END: each connection's handshake and
+        # login, ms after the segment's first SYN (the relay logs SYNs since issue 17).
+        rows = logins(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        t0 = min((r[1] for r in rows if r[1] is not None), default=0.0)
+
+        def ms(t):
+            return "-" if t is None else f"{(t - t0) * 1e3:.1f}"
+
+        print("port syn syn_again synack greeting user pass_ok next_command")
+        for port, syn, again, synack, greeting, user, passed, after in sorted(rows, key=lambda r: r[1] or 0):
+            print(port, ms(syn), ",".join(ms(t) for t in again) or "-", ms(synack), ms(greeting), ms(user), ms(passed),
+                  ms(after))
         sys.exit()
     # python3 bench/ftplog.py LOG START END: every command of a segment (offsets as written to
     # WORK/segments.txt by commit_window.py), in time order, with its reply.

@@ -156,14 +156,25 @@ def log_segment(log, port, packet, now, delay, from_client):
     it (client to server: it leaves the relay `delay` later) or sends it (server to client: it
     just arrived), the direction (C: from the client, S: from the server), the client's port
     (which connection), the sequence number (to drop retransmissions) and the payload in hex.
-    Times are CLOCK_MONOTONIC seconds, the same clock as the benchmark's time.monotonic()."""
+    Times are CLOCK_MONOTONIC seconds, the same clock as the benchmark's time.monotonic().
+    Segments with SYN, FIN or RST get a line of their own, `C+`/`S+` with the flags for payload."""
     if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
         return
     ihl = (packet[0] & 15) * 4
     total = struct.unpack_from("!H", packet, 2)[0]
     sport, dport, tcp_seq = struct.unpack_from("!HHI", packet, ihl)
     start = ihl + (packet[ihl + 12] >> 4) * 4
-    if start >= total or port not in (sport, dport):
+    if port not in (sport, dport):
+        return
+    # The handshake and the ends, as `t C+ port seq FLAGS` / `t S+ ...` (no payload): where a
+    # login's time goes before its greeting (a SYN retransmitted, a slow accept).
+    flags = "".join(n for bit, n in ((2, "SYN"), (16, "ACK"), (1, "FIN"), (4, "RST")) if packet[ihl + 13] & bit)
+    if packet[ihl + 13] & 7:
+        if from_client and dport == port:
+            log.write(f"{now + delay:.6f} C+ {sport} {tcp_seq} {flags}\n")
+        elif not from_client and sport == port:
+            log.write(f"{now:.6f} S+ {dport} {tcp_seq} {flags}\n")
+    if start >= total:
         return
     if from_client and dport == port:
         log.write(f"{now + delay:.6f} C {sport} {tcp_seq} {packet[start:total].hex()}\n")

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::workers::{Worker, share_out};
+use super::workers::{Worker, crew_size, share_out};
 use crate::backend::{Target, read_to_vec};
 use crate::meta::{META_FILE, timefmt};
 use crate::model::listing::Listing;
@@ -108,7 +108,7 @@ pub fn check(
     type Found = (Vec<Drift>, Option<SideDir>);
     let found: Vec<Mutex<Option<Found>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let sides: Vec<Side> = jobs.iter().map(|j| j.1).collect();
-    let groups = groups_by_side(&sides, workers.len());
+    let groups = groups_by_side(&sides, crew_size(workers));
     let all: Vec<usize> = (0..groups.len()).collect();
     share_out(&all, workers, |w, g| {
         let group = &groups[g];

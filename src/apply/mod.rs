@@ -39,6 +39,7 @@ use self::metastore::MetaStore;
 use self::stats::Counters;
 use self::workers::Worker;
 use crate::backend::Target;
+use crate::backend::pool::{Joining, Pair};
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
@@ -54,12 +55,18 @@ pub fn apply(
     remote: &mut dyn Target,
     settings: &ApplySettings,
 ) -> Result<Applied, ApplyError> {
+    // The extra connections come up while the locks are taken (they change nothing before the
+    // lock is confirmed: they only take jobs shared out after it), and join when ready.
+    let joining = Joining::new(local, remote);
+    let actions = effective_actions(&plan.entries);
+    joining.open(useful_extra(&actions, &touched_folders(plan, &actions), settings.workers));
     let mut notes = local.lock(settings.break_lock)?;
     if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
         return Err(e.into());
     }
-    let result = apply_locked(plan, local, remote, settings, &mut notes);
+    let result = apply_locked(plan, local, remote, settings, &mut notes, &joining);
+    joining.report_failures();
     let unlocked = remote.unlock().and(local.unlock());
     let mut applied = result?;
     unlocked?;
@@ -166,14 +173,16 @@ fn apply_locked(
     remote: &mut dyn Target,
     settings: &ApplySettings,
     notes: &mut Vec<String>,
+    joining: &Joining,
 ) -> Result<Applied, ApplyError> {
     let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
-    // A server refusing more connections: go on with those we have.
-    let mut extra = crate::backend::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
-    let mut workers = vec![Worker { local, remote }];
-    workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
+    // The connections up by now (a connection a target had spare is); the others join the
+    // lists shared out once they are up (a server refusing more: the work goes on without).
+    let mut extra: Vec<Pair> = std::iter::from_fn(|| joining.take()).collect();
+    let mut workers = vec![Worker { local, remote, late: Some(joining) }];
+    workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r, late: Some(joining) }));
     let (local_mtimes, remote_mtimes) =
         (workers[0].local.info().records_mtimes, workers[0].remote.info().records_mtimes);
     // What a staged apply stages, and so its journals, follow from the plan: the journals are

@@ -1,19 +1,23 @@
 //! The connections apply works with (one pair per worker: a connection to each side), and
-//! sharing a list of independent jobs out among them.
+//! sharing a list of independent jobs out among them. Connections still coming up when a list
+//! is shared out join the work as they come ([`Joining`]), and stay for the lists after it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::Result;
 
 use crate::backend::Target;
+use crate::backend::pool::{Joining, Pair};
 use crate::model::side::Side;
 
 /// One worker's connections.
 pub struct Worker<'t> {
     pub local: &'t mut dyn Target,
     pub remote: &'t mut dyn Target,
+    /// More connections coming up, which join the jobs shared out to this worker's crew.
+    pub late: Option<&'t Joining>,
 }
 
 impl Worker<'_> {
@@ -21,6 +25,46 @@ impl Worker<'_> {
         match side {
             Side::Local => &mut *self.local,
             Side::Remote => &mut *self.remote,
+        }
+    }
+}
+
+/// How many workers a list shared out to `workers` may get: those there and those still coming.
+pub fn crew_size(workers: &[Worker<'_>]) -> usize {
+    workers.len() + workers.first().and_then(|w| w.late).map_or(0, Joining::expected)
+}
+
+/// Runs `work` on every worker at the same time, and on each late connection (see [`Worker::late`])
+/// as soon as it is ready, until the first workers are done (`work` returns when nothing is left
+/// to take). The late connections go back to be taken by the next list.
+fn run_crew(workers: &mut [Worker<'_>], work: &(dyn Fn(&mut Worker<'_>) + Sync)) {
+    let late = workers.first().and_then(|w| w.late).filter(|l| l.expected() > 0);
+    let joined: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if let Some(late) = late {
+            let (joined, done) = (&joined, &done);
+            s.spawn(move || {
+                while let Some((mut local, mut remote)) = late.next(done) {
+                    s.spawn(move || {
+                        work(&mut Worker { local: &mut *local, remote: &mut *remote, late: Some(late) });
+                        joined.lock().unwrap_or_else(|e| e.into_inner()).push((local, remote));
+                    });
+                }
+            });
+        }
+        let first: Vec<_> = workers.iter_mut().map(|w| s.spawn(move || work(w))).collect();
+        for h in first {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        done.store(true, Ordering::SeqCst);
+        late.inspect(|l| l.wake());
+    });
+    if let Some(late) = late {
+        for pair in joined.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            late.give_back(pair);
         }
     }
 }
@@ -48,14 +92,11 @@ pub fn share_out(
             }
         }
     };
-    if workers.len() == 1 || items.len() <= 1 {
+    if items.len() <= 1 || crew_size(workers) == 1 {
         work(&mut workers[0]);
     } else {
-        std::thread::scope(|s| {
-            for w in workers.iter_mut().take(items.len()) {
-                s.spawn(|| work(w));
-            }
-        });
+        let n = items.len().min(workers.len());
+        run_crew(&mut workers[..n], &work);
     }
     match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(e),
@@ -132,14 +173,10 @@ pub fn share_out_then<T: Send>(
         }
         changed.notify_all();
     };
-    if workers.len() == 1 {
+    if crew_size(workers) == 1 {
         work(&mut workers[0]);
     } else {
-        std::thread::scope(|s| {
-            for w in workers.iter_mut() {
-                s.spawn(|| work(w));
-            }
-        });
+        run_crew(workers, &work);
     }
     match board.into_inner().unwrap_or_else(|e| e.into_inner()).failure {
         Some(e) => Err(e),

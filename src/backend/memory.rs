@@ -6,9 +6,9 @@
 //! times (`sets_mtime: false`): stored files are then stamped with the clock, and the real time
 //! is remembered in the metadata's `mtimes` map, exactly as with a real server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use anyhow::{Result, anyhow, bail};
 
@@ -48,6 +48,61 @@ struct State {
     fail_at: Option<(usize, Fault)>,
     /// Set by a [`Fault::Dead`] fault: every operation fails until [`MemoryFs::revive`].
     dead: bool,
+    /// How the next openings of another connection go, in turn (fault injection).
+    openings: VecDeque<Opening>,
+}
+
+/// How an opening of another connection goes (fault injection; an opening not told comes up).
+#[derive(Clone)]
+pub enum Opening {
+    /// It fails, as a server refusing more connections does.
+    Fails,
+    /// It comes up only once [`Held::release`]d, as a slow login does (or fails after a minute).
+    Held(Held),
+}
+
+/// A connection held while it comes up.
+#[derive(Clone, Default)]
+pub struct Held(Arc<(Mutex<HeldState>, Condvar)>);
+
+#[derive(Default)]
+struct HeldState {
+    released: bool,
+    waiting: usize,
+    held: usize,
+}
+
+impl Held {
+    /// Lets the held connections come up.
+    pub fn release(&self) {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).released = true;
+        self.0.1.notify_all();
+    }
+
+    /// How many openings wait for [`Held::release`] now.
+    pub fn waiting(&self) -> usize {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).waiting
+    }
+
+    /// How many openings were held so far (waiting now or not).
+    pub fn held(&self) -> usize {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).held
+    }
+
+    fn wait(&self) -> Result<()> {
+        let (lock, changed) = &*self.0;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.waiting += 1;
+        st.held += 1;
+        let (mut st, waited) = changed
+            .wait_timeout_while(st, std::time::Duration::from_secs(60), |st| !st.released)
+            .unwrap_or_else(|e| e.into_inner());
+        st.waiting -= 1;
+        if waited.timed_out() {
+            bail!("the connection did not come up (held, injected)");
+        }
+        Ok(())
+    }
 }
 
 /// How an injected fault fails.
@@ -72,7 +127,8 @@ impl MemoryFs {
     pub fn new(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
-        let state = State { nodes, unlistable: Vec::new(), changes: 0, fail_at: None, dead: false };
+        let state =
+            State { nodes, unlistable: Vec::new(), changes: 0, fail_at: None, dead: false, openings: VecDeque::new() };
         MemoryFs { state: Arc::new(Mutex::new(state)), clock, options }
     }
 
@@ -118,6 +174,11 @@ impl MemoryFs {
     pub fn fail_change(&self, at: usize, fault: Fault) {
         let mut st = self.lock();
         st.fail_at = Some((st.changes + at, fault));
+    }
+
+    /// Makes the next openings of another connection go as `openings` say, in turn.
+    pub fn fail_openings(&self, openings: impl IntoIterator<Item = Opening>) {
+        self.lock().openings.extend(openings);
     }
 
     /// Whether stored files take the requested modification time.
@@ -378,6 +439,14 @@ impl Target for MemoryTarget {
 
     fn opener(&self) -> super::Opener {
         let me = self.clone();
-        std::sync::Arc::new(move || Ok(Box::new(me.clone()) as Box<dyn Target>))
+        std::sync::Arc::new(move || {
+            let opening = me.fs.lock().openings.pop_front();
+            match opening {
+                None => {}
+                Some(Opening::Fails) => bail!("421 too many connections (injected)"),
+                Some(Opening::Held(held)) => held.wait()?,
+            }
+            Ok(Box::new(me.clone()) as Box<dyn Target>)
+        })
     }
 }

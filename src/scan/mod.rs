@@ -9,10 +9,12 @@ pub mod browse;
 pub mod engine;
 pub mod prefetch;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 
+use crate::backend::pool::Joining;
 use crate::backend::{Target, Unreadable, read_to_vec, unreadable_of};
 use crate::meta::META_FILE;
 use crate::model::listing::Listing;
@@ -150,7 +152,10 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     // wait to give it something to do (the k-th extra one when k folders wait), so a tree of
     // one folder logs in once. A server may refuse some: one is enough.
     let extra = workers.max(1) - 1;
-    let (open_local, open_remote) = (local.opener(), remote.opener());
+    // Each opens in the background: the scan does not wait for a login that is still under way
+    // when the listing is done (the connection then goes to the target's spare ones).
+    let joining = Joining::new(local, remote);
+    let done = AtomicBool::new(false);
     let queue = Mutex::new(Queue {
         todo: Vec::new(),
         queued: 0,
@@ -162,19 +167,23 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     let wake = Condvar::new();
     std::thread::scope(|s| {
         for k in 1..=extra {
-            let (queue, wake) = (&queue, &wake);
-            let (open_local, open_remote) = (open_local.clone(), open_remote.clone());
+            let (queue, wake, joining, done) = (&queue, &wake, &joining, &done);
             s.spawn(move || {
                 if !work_waits(queue, wake, k) {
                     return;
                 }
-                if let (Ok(mut l), Ok(mut r)) = (open_local(), open_remote()) {
+                joining.open(1);
+                if let Some((mut l, mut r)) = joining.next(done) {
                     work(&mut *l, &mut *r, ctx, queue, wake, Vec::new());
                 }
             });
         }
         work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()]);
+        // Everything is listed (or failed): connections still coming up have nothing to do.
+        done.store(true, Ordering::SeqCst);
+        joining.wake();
     });
+    joining.report_failures();
     let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
     match q.error {
         Some(e) => Err(e),

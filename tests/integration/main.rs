@@ -23,6 +23,7 @@ mod interop;
 mod interrupted;
 mod json_docs;
 mod killed;
+mod late_connections;
 mod lazy_meta;
 mod leftovers;
 mod listing_fallbacks;

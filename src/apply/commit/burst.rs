@@ -95,7 +95,7 @@ fn spread<T: Sync>(
     std::thread::scope(|s| {
         let mut running = Vec::new();
         for (i, w) in workers.iter_mut().enumerate() {
-            let Worker { local: l, remote: r } = w;
+            let Worker { local: l, remote: r, .. } = w;
             if let Some(share) = shares.next() {
                 running.push(s.spawn(move || each(&mut **r, share)));
             }
