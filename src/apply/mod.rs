@@ -171,7 +171,9 @@ fn apply_locked(
     let layout = Layout::new(plan);
     let folders = touched_folders(plan, &actions);
     // A server refusing more connections: go on with those we have.
-    let mut extra = crate::backend::pool::open_pairs(local, remote, useful_extra(&actions, &folders, settings.workers));
+    let per_session = remote.workers_per_session().max(local.workers_per_session());
+    let wanted = useful_extra(&actions, &folders, settings.workers.max(1) * per_session);
+    let mut extra = crate::backend::pool::open_pairs(local, remote, wanted);
     let mut workers = vec![Worker { local, remote }];
     workers.extend(extra.iter_mut().map(|(l, r)| Worker { local: &mut **l, remote: &mut **r }));
     let (local_mtimes, remote_mtimes) =
