@@ -129,9 +129,13 @@ impl SftpTarget {
                         Ok(d) if d.data.is_empty() => break,
                         Ok(d) => out.extend_from_slice(&d.data),
                         Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break,
-                        Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
+                        Err(e) => {
+                            drop(send(async move { s.close(h).await }));
+                            return Err(failed(e, &format!("cannot read {abs}")));
+                        }
                     }
                     if out.len() > 1 << 20 {
+                        drop(send(async move { s.close(h).await }));
                         bail!("{abs} is larger than a lock file can be");
                     }
                 }

@@ -67,9 +67,13 @@ pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, 
         .await
         .map_err(|e| failed(e, &format!("cannot create {abs}")))?
         .handle;
-    let result = write_all(sftp, &handle, abs, data, mtime).await;
-    if result.is_err() {
-        // The handle is released even when the writes failed (the caller removes the file).
+    let mut closed = false;
+    let result = write_all(sftp, &handle, abs, data, mtime, &mut closed).await;
+    if result.is_err() && !closed {
+        // The handle is released even when the writes failed (the caller removes the file);
+        // once only: a server reuses a closed handle's name at once (OpenSSH's is its slot in
+        // a table), and a second CLOSE would close a file another worker on this channel has
+        // just opened.
         let close = sftp.clone();
         let h = handle.clone();
         drop(send(async move { close.close(h).await }));
@@ -77,12 +81,15 @@ pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, 
     result
 }
 
+/// Sends the writes, the time, the size check and the close; `closed` tells whether the
+/// close went out (then the handle is not the caller's to close, even after an error).
 async fn write_all(
     sftp: &Arc<RawSftpSession>,
     handle: &str,
     abs: &str,
     data: &mut dyn Read,
     mtime: Option<f64>,
+    closed: &mut bool,
 ) -> Result<Stored> {
     let mut inflight: VecDeque<Pending<()>> = VecDeque::new();
     let mut offset = 0u64;
@@ -110,6 +117,7 @@ async fn write_all(
     let fstat = send(async move { s.fstat(h).await });
     let (s, h) = (sftp.clone(), handle.to_string());
     let close = send(async move { s.close(h).await.map(drop) });
+    *closed = true;
     for w in inflight {
         w.await.map_err(|e| failed(e, &format!("cannot write {abs}")))?;
     }
