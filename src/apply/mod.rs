@@ -68,15 +68,17 @@ pub fn apply(
     Ok(applied)
 }
 
-/// How many connections beyond the first apply can keep busy: one per entry that is copied or
-/// removed, or per folder the check lists, whichever is more, up to `--workers` in all. A plan
-/// that uploads one file logs in once.
+/// How many connections beyond the first apply can keep busy, up to `--workers` in all: one per
+/// entry that is copied or removed beyond the first, or one per folder the check lists when it
+/// lists more than one (the first connection confirms the lock meanwhile:
+/// [`check_while_locking`]), whichever is more. A plan that uploads one file logs in once.
 fn useful_extra(actions: &[Action], folders: &BTreeSet<RelPath>, workers: usize) -> usize {
     let changes = actions
         .iter()
         .filter(|a| matches!(a, Action::Upload | Action::Download | Action::DeleteLocal | Action::DeleteRemote))
         .count();
-    (workers.max(1) - 1).min(changes.max(folders.len()).saturating_sub(1))
+    let checking = if folders.len() > 1 { folders.len() } else { 0 };
+    (workers.max(1) - 1).min(changes.saturating_sub(1).max(checking))
 }
 
 /// Checks the plan while the remote lock is being confirmed (the lock was claimed before, so

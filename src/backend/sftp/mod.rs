@@ -525,6 +525,40 @@ impl Target for SftpTarget {
         })
     }
 
+    /// Every entry's `LSTAT` sent before the first answer is awaited: one round trip, where
+    /// listing their folders costs two (the open, then the names) and reads every name of a
+    /// folder to find a few.
+    fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+        let root_missing = self.root_missing;
+        let special = |p: &RelPath| p.is_root() || (p.parent().is_root() && root_missing);
+        let asked: Vec<(String, String)> =
+            paths.iter().filter(|p| !special(p)).map(|p| (self.abs(p), p.name().to_string())).collect();
+        let found: Vec<Option<Entry>> = self.retry(|s| {
+            let asked = asked.clone();
+            async move {
+                // Sent here, in the runtime (a request's timeout needs it).
+                let sent: Vec<_> = asked
+                    .iter()
+                    .map(|(abs, _)| {
+                        let (s, abs) = (s.clone(), abs.clone());
+                        send(async move { s.lstat(abs).await })
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(sent.len());
+                for ((abs, name), reply) in asked.iter().zip(sent) {
+                    out.push(match reply.await {
+                        Ok(a) => listing::entry_of(name, &a.attrs, "").ok(),
+                        Err(e) if is_missing(&e) => None,
+                        Err(e) => return Err(failed(e, &format!("cannot look at {abs}"))),
+                    });
+                }
+                Ok(out)
+            }
+        })?;
+        let mut found = found.into_iter();
+        paths.iter().map(|p| if special(p) { self.stat(p) } else { Ok(found.next().flatten()) }).collect()
+    }
+
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
         self.refresh_lock()?;
         let abs = self.abs(path);
@@ -781,6 +815,19 @@ impl Target for SftpTarget {
             })?;
         }
         Ok(())
+    }
+
+    /// The lock was read and found ours one round trip before ([`Target::reconfirm_lock`]),
+    /// as [`Target::unlock`] would read it: removed without reading it again.
+    fn unlock_reconfirmed(&mut self) -> Result<()> {
+        if self.lock.take().is_none() {
+            return Ok(());
+        }
+        let abs = self.lock_abs();
+        self.simple(format!("cannot remove the lock {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.remove(abs).await.map(drop) }
+        })
     }
 
     fn folds_case(&mut self) -> Result<bool> {
