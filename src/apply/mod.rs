@@ -59,7 +59,9 @@ pub fn apply(
     // lock is confirmed: they only take jobs shared out after it), and join when ready.
     let joining = Joining::new(local, remote);
     let actions = effective_actions(&plan.entries);
-    joining.open(useful_extra(&actions, &touched_folders(plan, &actions), settings.workers));
+    // A target whose connections share a session (SFTP) runs several workers per session.
+    let per_session = remote.workers_per_session().max(local.workers_per_session());
+    joining.open(useful_extra(&actions, &touched_folders(plan, &actions), settings.workers.max(1) * per_session));
     let mut notes = local.lock(settings.break_lock)?;
     if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
@@ -75,15 +77,17 @@ pub fn apply(
     Ok(applied)
 }
 
-/// How many connections beyond the first apply can keep busy: one per entry that is copied or
-/// removed, or per folder the check lists, whichever is more, up to `--workers` in all. A plan
-/// that uploads one file logs in once.
+/// How many connections beyond the first apply can keep busy, up to `--workers` in all: one per
+/// entry that is copied or removed beyond the first, or one per folder the check lists when it
+/// lists more than one (the first connection confirms the lock meanwhile:
+/// [`check_while_locking`]), whichever is more. A plan that uploads one file logs in once.
 fn useful_extra(actions: &[Action], folders: &BTreeSet<RelPath>, workers: usize) -> usize {
     let changes = actions
         .iter()
         .filter(|a| matches!(a, Action::Upload | Action::Download | Action::DeleteLocal | Action::DeleteRemote))
         .count();
-    (workers.max(1) - 1).min(changes.max(folders.len()).saturating_sub(1))
+    let checking = if folders.len() > 1 { folders.len() } else { 0 };
+    (workers.max(1) - 1).min(changes.saturating_sub(1).max(checking))
 }
 
 /// Checks the plan while the remote lock is being confirmed (the lock was claimed before, so

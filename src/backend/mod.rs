@@ -96,6 +96,13 @@ pub trait Target: Send {
         1
     }
 
+    /// How many of apply's workers one connection of `--workers` carries. One by default;
+    /// a target whose connection takes the requests of several at once offers more (SFTP:
+    /// one channel, many requests in flight), and its [`Target::opener`] shares connections.
+    fn workers_per_session(&self) -> usize {
+        1
+    }
+
     /// Creates a folder (its parent exists).
     fn make_dir(&mut self, path: &RelPath) -> Result<()>;
 

@@ -231,9 +231,12 @@ fn work(
                     return;
                 }
                 if !q.todo.is_empty() {
-                    // A fair share of what waits, so that no connection idles while another
-                    // has a long list (a target may list them together).
-                    let share = q.todo.len().div_ceil(q.workers).clamp(1, MAX_BATCH);
+                    // A fair share of what waits among the workers free to take some, so that
+                    // no connection idles while another has a long list (a target may list
+                    // them together), and a level of folders goes out in one round (dividing
+                    // by all workers would leave ever smaller shares for further rounds).
+                    let idle = q.workers.saturating_sub(q.busy).max(1);
+                    let share = q.todo.len().div_ceil(idle).clamp(1, MAX_BATCH);
                     let at = q.todo.len() - share;
                     q.busy += 1;
                     break q.todo.split_off(at);

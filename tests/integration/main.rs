@@ -41,6 +41,7 @@ mod serve_clients;
 mod server;
 mod servers;
 mod sftp_auth;
+mod sftp_handles;
 mod sftp_primitives;
 mod staged_faults;
 mod stall_steps;

@@ -7,22 +7,27 @@
 //! requests as the data: [`transfer`]), then renamed into place with
 //! `posix-rename@openssh.com`, which replaces atomically. A server without that extension
 //! gets the fallback described at [`SftpTarget::place`]. Folders are listed with their
-//! attributes (`READDIR`), several at once ([`Target::list_dirs`]), and every name is checked
-//! ([`listing`]). Failures are sorted by [`errors`]; a lost connection is reopened and the
-//! operation tried again, as for FTP.
+//! attributes (`READDIR`), several at once ([`Target::list_dirs`], [`folders`]), and every
+//! name is checked ([`listing`]). Failures are sorted by [`errors`]; a lost connection is
+//! reopened and the operation tried again, as for FTP.
 //!
 //! The lock file is created exclusively (`SSH_FXF_EXCL`): of two runs starting together only
 //! one can create it, so no second reading is needed as with FTP's `APPE` (see `ftp::lock`
-//! for the file's content and when a lock is stale, shared with FTP).
+//! for the file's content and when a lock is stale, shared with FTP; `lock_io` for its
+//! requests).
 //!
 //! All connections of a target share one small tokio runtime ([`Shared`]); the [`Target`]
-//! methods block on it, so the rest of ftpsync stays synchronous.
+//! methods block on it, so the rest of ftpsync stays synchronous. They also share SSH
+//! sessions: many workers send their requests on one channel ([`sessions`]).
 
 pub mod connect;
 pub mod errors;
+pub mod folders;
 pub mod hostkeys;
 pub mod listing;
+mod lock_io;
 mod lockfile;
+pub mod sessions;
 pub mod transfer;
 
 use std::io::Read;
@@ -35,10 +40,11 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 
 use self::connect::{Conn, KeyFile, Login, Settings, Unauthenticated};
-use self::errors::{failed, is_denied, is_missing};
+use self::errors::{failed, is_missing};
+use self::sessions::{Lane, PER_SESSION, Pool};
 use self::transfer::{Download, send};
 use super::ftp::lock::LockFile;
-use super::{Guard, ReadSink, Target, Unreadable, Written, is_transient};
+use super::{Guard, ReadSink, Target, Written, is_transient};
 use crate::meta::LOCK_FILE;
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
@@ -68,13 +74,20 @@ struct Shared {
     no_posix_rename: std::sync::atomic::AtomicBool,
     /// The server's clock minus ours, learnt from the lock file's time.
     time_offset: Mutex<f64>,
-    /// Logged-in connections not in use (the scan's, for apply's workers).
-    spare: Mutex<Vec<Conn>>,
+    /// The sessions, shared by this target's connections (the scan's stay for apply's).
+    pool: Pool,
     /// Dropped last: the connections above run on it.
     rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Shared {
+    /// Opens sessions like the first one (held by no `Shared`: a pool that kept it would keep
+    /// its target alive).
+    fn connector(shared: &Arc<Shared>) -> sessions::Connect {
+        let shared = shared.clone();
+        Arc::new(move || shared.reconnect())
+    }
+
     fn rt(&self) -> &tokio::runtime::Runtime {
         self.rt.as_ref().expect("the runtime lives as long as the target")
     }
@@ -94,7 +107,7 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.spare.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pool.clear();
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_millis(200));
         }
@@ -179,10 +192,20 @@ impl Opening {
             temp_counter: AtomicU64::new(0),
             no_posix_rename: Default::default(),
             time_offset: Mutex::new(0.0),
-            spare: Mutex::new(Vec::new()),
+            pool: Pool::default(),
             rt: Some(rt),
         });
-        let mut target = SftpTarget { shared, info, conn: Some(conn), root_missing: false, lock: None };
+        let lane = Lane::open(conn);
+        shared.pool.adopt(&lane);
+        let mut target = SftpTarget {
+            shared,
+            info,
+            lane: Some(lane),
+            using: None,
+            root_missing: false,
+            lock: None,
+            lock_stamped: None,
+        };
         let root = target.abs(&RelPath::root());
         let found = target.retry(|s| {
             let root = root.clone();
@@ -212,9 +235,15 @@ impl Opening {
 pub struct SftpTarget {
     shared: Arc<Shared>,
     info: TargetInfo,
-    conn: Option<Conn>,
+    /// The session this connection's requests go to (shared with others: [`sessions`]).
+    lane: Option<Arc<Lane>>,
+    /// The session the last requests went to (this connection's, or another while that one
+    /// is being opened).
+    using: Option<Arc<Lane>>,
     root_missing: bool,
     lock: Option<lockfile::Held>,
+    /// The time the server gave the lock file this connection just created.
+    lock_stamped: Option<f64>,
 }
 
 /// An SSH string: its length (4 bytes, big-endian), then its bytes.
@@ -235,15 +264,46 @@ impl SftpTarget {
         path.parent().join_unchecked(&format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
     }
 
+    /// The channel for the next requests: this connection's session, or while that is still
+    /// being opened, another open one ([`sessions`]).
     fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
-        if self.conn.is_none() {
-            self.conn = Some(self.shared.reconnect()?);
+        for _ in 0..2 {
+            let lane = match &self.lane {
+                Some(l) => l.clone(),
+                None => {
+                    let lane = self.shared.pool.take(&Shared::connector(&self.shared))?;
+                    self.lane = Some(lane.clone());
+                    lane
+                }
+            };
+            let used = if lane.opening() { self.shared.pool.any_open().unwrap_or(lane) } else { lane };
+            self.using = Some(used.clone());
+            match used.wait() {
+                Ok(conn) => return Ok(conn.sftp.clone()),
+                // Its session could not be opened: another one, once.
+                Err(_) if self.lane.as_ref().is_some_and(|l| Arc::ptr_eq(l, &used)) => self.lost(),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(self.conn.as_ref().expect("just connected").sftp.clone())
+        let lane = self.shared.pool.take(&Shared::connector(&self.shared))?;
+        self.lane = Some(lane.clone());
+        self.using = Some(lane.clone());
+        Ok(lane.wait()?.sftp.clone())
+    }
+
+    /// Gives up the session the last requests went to, after a failure of its connection:
+    /// nobody gets it again, and the next request goes to another one.
+    fn lost(&mut self) {
+        let Some(used) = self.using.take() else { return };
+        used.lose();
+        if let Some(lane) = self.lane.take_if(|l| Arc::ptr_eq(l, &used) || !l.usable()) {
+            self.shared.pool.release(&lane);
+        }
     }
 
     fn posix_rename(&self) -> bool {
-        !self.shared.no_posix_rename.load(Ordering::Relaxed) && self.conn.as_ref().is_some_and(|c| c.posix_rename)
+        !self.shared.no_posix_rename.load(Ordering::Relaxed)
+            && self.using.as_ref().or(self.lane.as_ref()).and_then(|l| l.conn()).is_some_and(|c| c.posix_rename)
     }
 
     /// Replaces files as on a server without `posix-rename@openssh.com` ([`SftpTarget::place`]'s
@@ -280,7 +340,7 @@ impl SftpTarget {
             let shared = self.shared.clone();
             match shared.rt().block_on(op(sftp)) {
                 Err(e) if is_transient(&e) => {
-                    self.conn = None;
+                    self.lost();
                     last = Some(e);
                 }
                 other => return other,
@@ -312,7 +372,7 @@ impl SftpTarget {
             Ok(s) => Ok(Written { bytes: s.bytes, mtime_set: s.mtime_set }),
             Err(e) => {
                 if is_transient(&e) {
-                    self.conn = None;
+                    self.lost();
                 }
                 let abs = abs.to_string();
                 let _ = self.retry(|s| {
@@ -407,65 +467,6 @@ impl SftpTarget {
             }
         })
     }
-
-    /// Reads a small file (the lock), `None` if it does not exist.
-    fn read_small(&mut self, abs: &str) -> Result<Option<Vec<u8>>> {
-        let abs = abs.to_string();
-        self.retry(|s| {
-            let abs = abs.clone();
-            async move {
-                let h = match s.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()).await {
-                    Ok(h) => h.handle,
-                    Err(e) if is_missing(&e) => return Ok(None),
-                    Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
-                };
-                let mut out = Vec::new();
-                loop {
-                    match s.read(h.clone(), out.len() as u64, transfer::CHUNK as u32).await {
-                        Ok(d) if d.data.is_empty() => break,
-                        Ok(d) => out.extend_from_slice(&d.data),
-                        Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break,
-                        Err(e) => return Err(failed(e, &format!("cannot read {abs}"))),
-                    }
-                    if out.len() > 1 << 20 {
-                        bail!("{abs} is larger than a lock file can be");
-                    }
-                }
-                let _ = s.close(h).await;
-                Ok(Some(out))
-            }
-        })
-    }
-
-    async fn list_one(s: Arc<RawSftpSession>, abs: String, server: String) -> Result<Option<Listing>> {
-        let h = match s.opendir(abs.clone()).await {
-            Ok(h) => h.handle,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) if is_denied(&e) => {
-                return Err(Unreadable { folder: abs, server, why: "permission denied".into(), again: false }.into());
-            }
-            Err(e) => return Err(failed(e, &format!("cannot list {abs}"))),
-        };
-        let mut files = Vec::new();
-        let result = loop {
-            match s.readdir(h.clone()).await {
-                Ok(name) => files.extend(name.files),
-                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        let closed = s.close(h).await;
-        match result {
-            Err(e) if errors::is_lost(&e) => Err(failed(e, &format!("cannot list {abs}"))),
-            Err(e) => {
-                Err(Unreadable { folder: abs, server, why: format!("reading it failed: {e}"), again: true }.into())
-            }
-            Ok(()) => {
-                closed.map_err(|e| failed(e, &format!("cannot list {abs}")))?;
-                Ok(Some(listing::listing_of(files)))
-            }
-        }
-    }
 }
 
 impl Target for SftpTarget {
@@ -492,7 +493,7 @@ impl Target for SftpTarget {
                         if missing_root {
                             return Ok(Some(Listing::default()));
                         }
-                        SftpTarget::list_one(s, a, server).await
+                        folders::list_one(s, a, server).await
                     }
                 })
                 .collect();
@@ -524,6 +525,40 @@ impl Target for SftpTarget {
         })
     }
 
+    /// Every entry's `LSTAT` sent before the first answer is awaited: one round trip, where
+    /// listing their folders costs two (the open, then the names) and reads every name of a
+    /// folder to find a few.
+    fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {
+        let root_missing = self.root_missing;
+        let special = |p: &RelPath| p.is_root() || (p.parent().is_root() && root_missing);
+        let asked: Vec<(String, String)> =
+            paths.iter().filter(|p| !special(p)).map(|p| (self.abs(p), p.name().to_string())).collect();
+        let found: Vec<Option<Entry>> = self.retry(|s| {
+            let asked = asked.clone();
+            async move {
+                // Sent here, in the runtime (a request's timeout needs it).
+                let sent: Vec<_> = asked
+                    .iter()
+                    .map(|(abs, _)| {
+                        let (s, abs) = (s.clone(), abs.clone());
+                        send(async move { s.lstat(abs).await })
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(sent.len());
+                for ((abs, name), reply) in asked.iter().zip(sent) {
+                    out.push(match reply.await {
+                        Ok(a) => listing::entry_of(name, &a.attrs, "").ok(),
+                        Err(e) if is_missing(&e) => None,
+                        Err(e) => return Err(failed(e, &format!("cannot look at {abs}"))),
+                    });
+                }
+                Ok(out)
+            }
+        })?;
+        let mut found = found.into_iter();
+        paths.iter().map(|p| if special(p) { self.stat(p) } else { Ok(found.next().flatten()) }).collect()
+    }
+
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
         self.refresh_lock()?;
         let abs = self.abs(path);
@@ -543,26 +578,33 @@ impl Target for SftpTarget {
                 }
                 Err(e) => return Err(e),
             };
-            let opened = shared.rt().block_on(sftp.open(abs.clone(), OpenFlags::READ, FileAttributes::empty()));
+            // The size in the same train as the open: a read that ends there is the end, with
+            // no round trip to ask for more (a server may answer short before the end).
+            let (s1, s2, a1, a2) = (sftp.clone(), sftp.clone(), abs.clone(), abs.clone());
+            let (opened, size) = shared.rt().block_on(async move {
+                let opened = send(async move { s1.open(a1, OpenFlags::READ, FileAttributes::empty()).await });
+                let size = send(async move { s2.lstat(a2).await });
+                (opened.await, size.await.ok().and_then(|a| a.attrs.size))
+            });
             let handle = match opened {
                 Ok(h) => h.handle,
                 Err(e) => {
                     let e = failed(e, &format!("cannot download {abs}"));
                     if is_transient(&e) {
-                        self.conn = None;
+                        self.lost();
                         last = Some(e);
                         continue;
                     }
                     return Err(e);
                 }
             };
-            let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone());
+            let mut dl = Download::new(shared.rt().handle().clone(), sftp, handle, abs.clone(), size);
             let result = sink(&mut dl);
             let lost = dl.lost;
             dl.close();
             match result {
                 Err(e) if lost => {
-                    self.conn = None;
+                    self.lost();
                     last = Some(e);
                 }
                 other => return other,
@@ -586,6 +628,10 @@ impl Target for SftpTarget {
     ) -> Result<Written> {
         self.refresh_lock()?;
         self.store(path, data, mtime, Some(guard))
+    }
+
+    fn workers_per_session(&self) -> usize {
+        PER_SESSION
     }
 
     fn write_attempts(&self) -> u32 {
@@ -628,7 +674,7 @@ impl Target for SftpTarget {
             first.map_or(Ok(()), Err)
         });
         if result.as_ref().is_err_and(is_transient) {
-            self.conn = None;
+            self.lost();
         }
         result
     }
@@ -650,6 +696,39 @@ impl Target for SftpTarget {
             let abs = abs.clone();
             async move { s.remove(abs).await.map(drop) }
         })
+    }
+
+    /// Every file's `REMOVE` sent at once (the backups after a commit); a file whose removal
+    /// failed (gone already, or a folder after all) and every folder then as by default.
+    fn remove_all(&mut self, entries: &[(RelPath, Kind)]) -> Result<()> {
+        if entries.iter().any(|(p, _)| !p.components().any(is_temp_name)) {
+            self.refresh_lock()?;
+        }
+        let files: Vec<String> = entries.iter().filter(|(_, k)| *k == Kind::File).map(|(p, _)| self.abs(p)).collect();
+        let sftp = self.sftp()?;
+        let shared = self.shared.clone();
+        let removed: Vec<Result<(), russh_sftp::client::error::Error>> = shared.rt().block_on(async move {
+            let sent: Vec<_> = files
+                .into_iter()
+                .map(|abs| {
+                    let s = sftp.clone();
+                    send(async move { s.remove(abs).await.map(drop) })
+                })
+                .collect();
+            futures::future::join_all(sent).await
+        });
+        if removed.iter().any(|r| r.as_ref().is_err_and(errors::is_lost)) {
+            self.lost();
+        }
+        let mut removed = removed.into_iter();
+        for (path, kind) in entries {
+            match kind {
+                Kind::File if removed.next().is_some_and(|r| r.is_ok()) => {}
+                Kind::File => self.remove_file(path).or_else(|_| self.remove_tree(path))?,
+                Kind::Dir => self.remove_folder(path)?,
+            }
+        }
+        Ok(())
     }
 
     fn remove_dir(&mut self, path: &RelPath) -> Result<()> {
@@ -679,17 +758,15 @@ impl Target for SftpTarget {
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
-            let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let conn = match spare {
-                Some(c) => c,
-                None => shared.reconnect()?,
-            };
+            let lane = shared.pool.take(&Shared::connector(&shared))?;
             Ok(Box::new(SftpTarget {
                 shared: shared.clone(),
                 info: info.clone(),
-                conn: Some(conn),
+                lane: Some(lane),
+                using: None,
                 root_missing,
                 lock: None,
+                lock_stamped: None,
             }) as Box<dyn Target>)
         })
     }
@@ -740,6 +817,19 @@ impl Target for SftpTarget {
         Ok(())
     }
 
+    /// The lock was read and found ours one round trip before ([`Target::reconfirm_lock`]),
+    /// as [`Target::unlock`] would read it: removed without reading it again.
+    fn unlock_reconfirmed(&mut self) -> Result<()> {
+        if self.lock.take().is_none() {
+            return Ok(());
+        }
+        let abs = self.lock_abs();
+        self.simple(format!("cannot remove the lock {abs}"), |s| {
+            let abs = abs.clone();
+            async move { s.remove(abs).await.map(drop) }
+        })
+    }
+
     fn folds_case(&mut self) -> Result<bool> {
         if self.lock.is_none() {
             bail!("internal error: the server's case rules are asked under the lock");
@@ -758,9 +848,10 @@ impl Target for SftpTarget {
 
     fn close(&mut self) -> Result<()> {
         let unlocked = self.unlock();
-        // The connection waits for the next worker (scan, then apply, use the same ones).
-        if let Some(c) = self.conn.take() {
-            self.shared.spare.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        // The session waits for the next worker (scan, then apply, use the same ones).
+        self.using = None;
+        if let Some(lane) = self.lane.take() {
+            self.shared.pool.release(&lane);
         }
         unlocked
     }
@@ -782,70 +873,6 @@ impl SftpTarget {
                 }
             }
         })
-    }
-}
-
-impl lockfile::LockIo for SftpTarget {
-    fn create_exclusive(&mut self, content: &LockFile) -> Result<bool> {
-        let abs = self.lock_abs();
-        let bytes = content.to_bytes();
-        self.retry(|s| {
-            let (abs, bytes) = (abs.clone(), bytes.clone());
-            async move {
-                let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
-                let h = match s.open(abs.clone(), flags, FileAttributes::empty()).await {
-                    Ok(h) => h.handle,
-                    // SFTP version 3 has no "exists" code (OpenSSH says "Failure"): whether a
-                    // lock is there is read next, and a real failure shows there.
-                    Err(russh_sftp::client::error::Error::Status(_)) => return Ok(false),
-                    Err(e) => return Err(failed(e, &format!("cannot create the lock {abs}"))),
-                };
-                let written = s.write(h.clone(), 0, bytes).await;
-                let closed = s.close(h).await;
-                written.and(closed).map_err(|e| failed(e, &format!("cannot write the lock {abs}")))?;
-                Ok(true)
-            }
-        })
-    }
-
-    fn read_lock(&mut self) -> Result<Option<Vec<u8>>> {
-        self.read_small(&self.lock_abs())
-    }
-
-    fn remove_lock(&mut self) -> Result<()> {
-        let abs = self.lock_abs();
-        self.simple(format!("cannot remove the lock {abs}"), |s| {
-            let abs = abs.clone();
-            async move { s.remove(abs).await.map(drop) }
-        })
-    }
-
-    fn shown(&self) -> String {
-        self.info.display.clone()
-    }
-}
-
-impl SftpTarget {
-    fn lock_abs(&self) -> String {
-        self.abs(&RelPath::root().join_unchecked(LOCK_FILE))
-    }
-
-    /// The server's clock, from the time it gave the lock file written at `written`.
-    fn learn_time_offset(&mut self, written: f64) {
-        if let Ok(Some(e)) = self.stat(&RelPath::root().join_unchecked(LOCK_FILE)) {
-            *self.shared.time_offset.lock().unwrap_or_else(|e| e.into_inner()) = e.mtime - written.floor();
-        }
-    }
-
-    /// Rewrites the lock when it is getting old (called while applying).
-    fn refresh_lock(&mut self) -> Result<()> {
-        let now = crate::model::Clock::now(&crate::model::SystemClock);
-        let Some(held) = self.lock.as_ref().filter(|h| lockfile::refresh_due(h.written, now)) else { return Ok(()) };
-        let content = LockFile { lock_time: now, lock_holder: held.content.lock_holder.clone() };
-        // Written aside and renamed over the old one: the lock is never missing or half written.
-        self.store(&RelPath::root().join_unchecked(LOCK_FILE), &mut content.to_bytes().as_slice(), None, None)?;
-        self.lock = Some(lockfile::Held { content, written: now });
-        Ok(())
     }
 }
 

@@ -1,9 +1,11 @@
 //! Moving file content over one SFTP channel with many requests in flight: a file is written
 //! as a train of `WRITE`s sent without waiting (at most [`IN_FLIGHT`] unanswered), followed in
 //! the same train by the `FSETSTAT` of its time, the `FSTAT` of its size and the `CLOSE`; a
-//! small file costs two round trips (open, then everything else). A download keeps
+//! small file costs two round trips (open, then everything else). A download keeps up to
 //! [`IN_FLIGHT`] `READ`s outstanding (russh-sftp's own file reader waits for each, which is
-//! slow on a link with latency: its issue #70).
+//! slow on a link with latency: its issue #70), starting with two and doubling with each
+//! answer that brings data: a small file (a metadata file) costs the open and one round trip
+//! of two reads, not 64 requests the server answers with the end of the file.
 //!
 //! A request's packet is sent when its future is first polled, and the server answers in
 //! order: [`send`] polls each once, right away, so that the order on the wire is the order of
@@ -65,9 +67,13 @@ pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, 
         .await
         .map_err(|e| failed(e, &format!("cannot create {abs}")))?
         .handle;
-    let result = write_all(sftp, &handle, abs, data, mtime).await;
-    if result.is_err() {
-        // The handle is released even when the writes failed (the caller removes the file).
+    let mut closed = false;
+    let result = write_all(sftp, &handle, abs, data, mtime, &mut closed).await;
+    if result.is_err() && !closed {
+        // The handle is released even when the writes failed (the caller removes the file);
+        // once only: a server reuses a closed handle's name at once (OpenSSH's is its slot in
+        // a table), and a second CLOSE would close a file another worker on this channel has
+        // just opened.
         let close = sftp.clone();
         let h = handle.clone();
         drop(send(async move { close.close(h).await }));
@@ -75,12 +81,15 @@ pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, 
     result
 }
 
+/// Sends the writes, the time, the size check and the close; `closed` tells whether the
+/// close went out (then the handle is not the caller's to close, even after an error).
 async fn write_all(
     sftp: &Arc<RawSftpSession>,
     handle: &str,
     abs: &str,
     data: &mut dyn Read,
     mtime: Option<f64>,
+    closed: &mut bool,
 ) -> Result<Stored> {
     let mut inflight: VecDeque<Pending<()>> = VecDeque::new();
     let mut offset = 0u64;
@@ -108,6 +117,7 @@ async fn write_all(
     let fstat = send(async move { s.fstat(h).await });
     let (s, h) = (sftp.clone(), handle.to_string());
     let close = send(async move { s.close(h).await.map(drop) });
+    *closed = true;
     for w in inflight {
         w.await.map_err(|e| failed(e, &format!("cannot write {abs}")))?;
     }
@@ -151,23 +161,31 @@ pub struct Download {
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
+    /// The size the server gave just before the open: a short read that ends there is the
+    /// end of the file (the reads sent after it say so), not a reason to ask for the rest.
+    size: Option<u64>,
+    /// Reads kept in flight now (up to [`IN_FLIGHT`]).
+    window: usize,
     /// The connection failed while reading (worth another attempt on a new one).
     pub lost: bool,
 }
 
 impl Download {
-    pub fn new(rt: Handle, sftp: Arc<RawSftpSession>, handle: String, abs: String) -> Download {
+    /// `size`: the file's size just before it was opened, if known.
+    pub fn new(rt: Handle, sftp: Arc<RawSftpSession>, handle: String, abs: String, size: Option<u64>) -> Download {
         let mut d = Download {
             rt,
             sftp,
             handle,
             abs,
+            size,
             next: 0,
             delivered: 0,
             ahead: VecDeque::new(),
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            window: 2,
             lost: false,
         };
         let rt = d.rt.clone();
@@ -189,7 +207,7 @@ impl Download {
     }
 
     fn fill(&mut self) {
-        while !self.eof && self.ahead.len() < IN_FLIGHT {
+        while !self.eof && self.ahead.len() < self.window {
             self.request(self.next, CHUNK as u32);
             self.next += CHUNK as u64;
         }
@@ -221,8 +239,16 @@ impl Read for Download {
                 self.ahead.clear();
                 return Ok(0);
             }
-            debug_assert_eq!(offset, self.delivered);
-            if data.len() < len as usize {
+            if offset != self.delivered {
+                // Data past a short read taken for the end (the file grew meanwhile): read on
+                // from where the delivered bytes end, never leaving a gap.
+                self.ahead.clear();
+                self.next = self.delivered;
+                let _guard = self.rt.enter();
+                self.fill();
+                continue;
+            }
+            if data.len() < len as usize && self.size != Some(offset + data.len() as u64) {
                 // A short read before the end: ask for the rest first, in order.
                 let rest = offset + data.len() as u64;
                 let (s, h) = (self.sftp.clone(), self.handle.clone());
@@ -238,6 +264,7 @@ impl Read for Download {
                 self.ahead.push_front((rest, left, fut));
             }
             self.delivered += data.len() as u64;
+            self.window = (self.window * 2).min(IN_FLIGHT);
             self.buf = data;
             self.pos = 0;
             let _guard = self.rt.enter();

@@ -137,6 +137,10 @@ impl Target for Watched {
         self.inner.write_attempts()
     }
 
+    fn workers_per_session(&self) -> usize {
+        self.inner.workers_per_session()
+    }
+
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
         self.inner.make_dir(path)
     }
