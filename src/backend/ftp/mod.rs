@@ -409,7 +409,7 @@ impl FtpTarget {
     /// ([`plain_stat`]).
     fn probe_plain_stat(&mut self, dirs: &[RelPath], abs: &[String]) -> Result<Vec<Option<Listing>>> {
         let absent = plain_stat::absent_path(&abs[0]);
-        let probe = self.retry(|s| plain_stat::probe(s, abs, &absent))?;
+        let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
         let mut listings = Vec::with_capacity(dirs.len());
         for d in dirs {
             listings.push(self.list_dir(d)?);

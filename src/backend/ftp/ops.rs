@@ -11,7 +11,7 @@ use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
-use super::plain_stat::{Form, Plain, read_plain};
+use super::plain_stat::{Form, Plain, Probe, read_plain, stat_lines};
 use super::session::Session;
 use super::wire::{Direction, Failure, Reply};
 use crate::backend::{Transient, Unreadable, unreadable_of};
@@ -406,24 +406,33 @@ fn dotted_listing(reply: &Reply, now: f64) -> Option<listing::Parsed> {
     parse_listing(&payload, Format::List, now).ok()
 }
 
-/// The lines between the first and the last of a multi-line `STAT` reply (none for an empty
-/// folder's, where the server lists no `.`). proftpd starts every one of them with a space
-/// (RFC 959 lets a server indent a multi-line reply's inner lines so that none can pass for
-/// its last); a listing line itself never starts with one (it starts with the entry's type and
-/// permissions), so one leading space shared by all lines is the indentation and is taken off.
-pub(super) fn stat_lines(reply: &Reply) -> Option<Vec<&[u8]>> {
-    if !(211..=213).contains(&reply.code) || reply.lines.len() < 2 {
-        return None;
+/// Asks plain `STAT` of each folder and of `absent` in one write with its fence; `None` when
+/// the fence proved nothing (no `NOOP` here: the connection is dropped, as by
+/// [`list_by_stat`]). The replies are judged by [`super::plain_stat::verdict`].
+pub fn probe_plain_stat(s: &mut Session, dirs: &[String], absent: &str) -> Result<Option<Probe>> {
+    let doing = "probing STAT without options";
+    let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
+    cmds.push(Form::Plain.command(absent));
+    let (fence, _) = s.fence();
+    cmds.push(fence.into());
+    let replies = s.batch(&cmds, doing)?;
+    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
+        if fence == "NOOP" {
+            s.refuse(Capability::Noop, &last.text());
+        }
+        s.give_up();
+        return Ok(None);
     }
-    let body = &reply.lines[1..reply.lines.len() - 1];
-    let indented = body.iter().all(|l| l.first() == Some(&b' '));
-    Some(body.iter().map(|l| if indented { &l[1..] } else { l.as_slice() }).collect())
+    in_step(s, &replies, doing)?;
+    let now = SystemClock.now();
+    let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
+    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
 }
 
 /// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
 /// for `PWD`); otherwise the replies are out of step with the commands and the connection is
 /// given up.
-pub(super) fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
+fn in_step(s: &mut Session, replies: &[Reply], doing: &str) -> Result<()> {
     let (_, code) = s.fence();
     if replies.last().is_some_and(|r| r.code == code) {
         return Ok(());
@@ -619,36 +628,5 @@ pub fn read_small(s: &mut Session, abs: &str) -> Result<Option<Vec<u8>>> {
         // Some servers (libunftp) accept the RETR and report the missing file at the end.
         Err(r) if matches!(r.code, 450 | 550) => Ok(None),
         Err(r) => Err(refused(&r, &format!("cannot read {abs}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(code: u16, lines: &[&str]) -> Reply {
-        Reply { code, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() }
-    }
-
-    #[test]
-    fn stat_bodies_lose_proftpds_indentation_only() {
-        // proftpd 1.3.8: every inner line indented by one space.
-        let proftpd = reply(
-            212,
-            &[
-                "212-Status of /site:",
-                " drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .",
-                " -rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces",
-                "212 End of status",
-            ],
-        );
-        let body = stat_lines(&proftpd).expect("a listing");
-        assert_eq!(body[0], b"drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .");
-        assert_eq!(body[1], b"-rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces");
-        // pure-ftpd: not indented; a line that starts otherwise keeps its bytes.
-        let pure = reply(213, &["213-STAT", "drwxr-xr-x 2 a b 4096 Dec 6 21:44 .", " odd line", "213 End."]);
-        let body = stat_lines(&pure).expect("a listing");
-        assert_eq!(body, vec![&b"drwxr-xr-x 2 a b 4096 Dec 6 21:44 ."[..], &b" odd line"[..]]);
-        assert!(stat_lines(&reply(212, &["212 nothing"])).is_none());
     }
 }

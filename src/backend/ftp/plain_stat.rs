@@ -22,14 +22,11 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use super::learned::{self, Capability, unsupported};
+use super::learned::{self, unsupported};
 use super::listing::{Format, Parsed, parse_listing};
-use super::ops::{in_step, stat_lines};
-use super::session::Session;
 use super::wire::Reply;
+use crate::model::Kind;
 use crate::model::listing::{Listing, TEMP_PREFIX};
-use crate::model::{Clock, Kind, SystemClock};
-use anyhow::Result;
 
 /// How a folder is asked for its listing over the control connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,27 +202,18 @@ pub fn absent_path(dir: &str) -> String {
     format!("{}/{TEMP_PREFIX}absent-{}", dir.trim_end_matches('/'), std::process::id())
 }
 
-/// Asks plain `STAT` of each folder and of `absent` in one write with its fence; `None` when
-/// the fence proved nothing (no `NOOP` here: the connection is dropped, as by
-/// `ops::list_by_stat`).
-pub fn probe(s: &mut Session, dirs: &[String], absent: &str) -> Result<Option<Probe>> {
-    let doing = "probing STAT without options";
-    let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
-    cmds.push(Form::Plain.command(absent));
-    let (fence, _) = s.fence();
-    cmds.push(fence.into());
-    let replies = s.batch(&cmds, doing)?;
-    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
-        if fence == "NOOP" {
-            s.refuse(Capability::Noop, &last.text());
-        }
-        s.give_up();
-        return Ok(None);
+/// The lines between the first and the last of a multi-line `STAT` reply (none for an empty
+/// folder's, where the server lists no `.`). proftpd starts every one of them with a space
+/// (RFC 959 lets a server indent a multi-line reply's inner lines so that none can pass for
+/// its last); a listing line itself never starts with one (it starts with the entry's type and
+/// permissions), so one leading space shared by all lines is the indentation and is taken off.
+pub(super) fn stat_lines(reply: &Reply) -> Option<Vec<&[u8]>> {
+    if !(211..=213).contains(&reply.code) || reply.lines.len() < 2 {
+        return None;
     }
-    in_step(s, &replies, doing)?;
-    let now = SystemClock.now();
-    let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
-    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
+    let body = &reply.lines[1..reply.lines.len() - 1];
+    let indented = body.iter().all(|l| l.first() == Some(&b' '));
+    Some(body.iter().map(|l| if indented { &l[1..] } else { l.as_slice() }).collect())
 }
 
 /// What a probe proved.
@@ -408,6 +396,28 @@ mod tests {
         let mut arrow = pyftpdlib_folder();
         arrow.lines.insert(2, b"-rw-r--r--   1 ftpsync-ci ftpsync-ci        1 Dec 07 03:52 a -> b".to_vec());
         assert!(matches!(read_plain(&arrow, "/probe/full", NOW), Plain::Unsure));
+    }
+
+    #[test]
+    fn stat_lines_lose_proftpds_indentation_only() {
+        // proftpd 1.3.8: every inner line indented by one space.
+        let proftpd = reply(
+            212,
+            &[
+                "212-Status of /site:",
+                " drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .",
+                " -rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces",
+                "212 End of status",
+            ],
+        );
+        let body = stat_lines(&proftpd).expect("a listing");
+        assert_eq!(body[0], b"drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .");
+        assert_eq!(body[1], b"-rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces");
+        // pure-ftpd: not indented; a line that starts otherwise keeps its bytes.
+        let pure = reply(213, &["213-STAT", "drwxr-xr-x 2 a b 4096 Dec 6 21:44 .", " odd line", "213 End."]);
+        let body = stat_lines(&pure).expect("a listing");
+        assert_eq!(body, vec![&b"drwxr-xr-x 2 a b 4096 Dec 6 21:44 ."[..], &b" odd line"[..]]);
+        assert!(stat_lines(&reply(212, &["212 nothing"])).is_none());
     }
 
     fn entry(name: &str, kind: Kind, size: u64) -> Entry {
