@@ -404,21 +404,29 @@ impl FtpTarget {
         Ok(found)
     }
 
-    /// Lists folders on data connections as before, having asked plain `STAT` of them too
-    /// (one round trip), and learns from the comparison whether plain `STAT` lists here
-    /// ([`plain_stat`]).
+    /// Lists folders while plain `STAT` is on probation ([`plain_stat`]): asks plain `STAT` of
+    /// all of them and of a path that cannot exist (one round trip), then lists them one by
+    /// one on data connections, as before, comparing each with its `STAT` reply until one
+    /// proves or disproves plain `STAT`; the rest are listed as the server then deserves.
     fn probe_plain_stat(&mut self, dirs: &[RelPath], abs: &[String]) -> Result<Vec<Option<Listing>>> {
         let absent = plain_stat::absent_path(&abs[0]);
         let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
+        let mut verdict =
+            probe.as_ref().map_or(plain_stat::Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
         let mut listings = Vec::with_capacity(dirs.len());
-        for d in dirs {
-            listings.push(self.list_dir(d)?);
+        while listings.len() < dirs.len() && verdict == plain_stat::Verdict::Undecided {
+            let i = listings.len();
+            let listing = self.list_dir(&dirs[i])?;
+            if let Some(p) = &probe {
+                verdict = plain_stat::judge(&p.folders[i], listing.as_ref(), &abs[i]);
+            }
+            listings.push(listing);
         }
-        if let Some(probe) = probe {
-            let refs: Vec<Option<&Listing>> = listings.iter().map(Option::as_ref).collect();
-            self.shared.stat_mode.learn_plain(plain_stat::verdict(&probe, &refs, abs));
-        } else {
-            self.shared.stat_mode.learn_plain(plain_stat::Verdict::Undecided);
+        self.shared.stat_mode.learn_plain(verdict);
+        let rest = &dirs[listings.len()..];
+        if !rest.is_empty() {
+            // Decided (no longer probing): plain STAT, or data connections.
+            listings.extend(self.list_dirs(rest)?);
         }
         Ok(listings)
     }

@@ -11,13 +11,14 @@
 //! data-connection listing judges those, as it always did here), and one not wholly
 //! understood are no listing: that folder is listed on a data connection.
 //!
-//! What the server does is probed, never assumed from its name: once `STAT -la` was refused,
-//! the next listings of folders ask `STAT PATH` as well, plus a path that cannot exist, and
-//! list the folders on data connections as before. Plain `STAT` is used from then on only when
-//! its listings named exactly the same entries (kinds and sizes too) as the data connection's,
-//! hidden ones among them (a server whose `STAT` runs a plain `ls` hides them: pure-ftpd
-//! does), and the missing path was refused (pure-ftpd lists a missing path as empty). A
-//! difference ends the probing for the run; so do [`PROBES`] probes without a hidden entry.
+//! What the server does is probed, never assumed from its name: once `STAT -la` was refused
+//! (as for a missing path), a listing of folders asks plain `STAT` of them, plus a path that
+//! cannot exist, and lists them on data connections as before, comparing each with its `STAT`
+//! reply. Plain `STAT` is used from then on only once a folder's listing named exactly the
+//! same entries (kinds and sizes too) both ways, a hidden one among them (a server whose
+//! `STAT` runs a plain `ls` hides them: pure-ftpd does), and the missing path was refused
+//! (pure-ftpd lists a missing path as an empty folder). A difference ends the probing for the
+//! run; so do [`PROBES`] probes that prove nothing (folders without hidden entries).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -62,7 +63,8 @@ pub enum Mode {
     No,
 }
 
-/// How many listings of folders may probe plain `STAT` without meeting a hidden entry.
+/// How many probes may end undecided (no folder with a hidden entry) before plain `STAT` is
+/// given up.
 pub const PROBES: u8 = 3;
 
 impl Mode {
@@ -227,26 +229,29 @@ pub enum Verdict {
     Differs(String),
 }
 
-/// Judges a probe against the data-connection listings of the same folders (`None`: missing;
-/// a folder whose listing failed is left out by the caller).
-pub fn verdict(probe: &Probe, listings: &[Option<&Listing>], dirs: &[String]) -> Verdict {
-    if !matches!(probe.absent, Plain::Refused(c) if !unsupported(c)) {
-        return Verdict::Differs("a missing path was not refused".into());
+/// What the reply to the path that cannot exist ([`absent_path`]) says: nothing against plain
+/// `STAT` if it was refused (not as "not implemented").
+pub fn judge_absent(absent: &Plain) -> Verdict {
+    match absent {
+        Plain::Refused(c) if !unsupported(*c) => Verdict::Undecided,
+        _ => Verdict::Differs("a missing path was not refused".into()),
     }
-    let mut hidden = false;
-    for ((plain, listing), dir) in probe.folders.iter().zip(listings).zip(dirs) {
-        match (plain, listing) {
-            (Plain::Listed(_), None) => return Verdict::Differs(format!("{dir} is listed but missing")),
-            (Plain::Refused(c), Some(_)) => return Verdict::Differs(format!("{dir} was answered {c}")),
-            (Plain::NotListing, Some(_)) => return Verdict::Differs(format!("{dir} was answered without a listing")),
-            (Plain::Listed(p), Some(l)) => match differences(&p.listing, l) {
-                Some(why) => return Verdict::Differs(format!("{dir}: {why}")),
-                None => hidden |= p.listing.entries.iter().any(|e| e.name.starts_with('.')),
-            },
-            _ => {}
-        }
+}
+
+/// What one folder's plain `STAT` reply says against its data-connection listing (`None`:
+/// missing): proven by the same entries with a hidden one among them.
+pub fn judge(plain: &Plain, listing: Option<&Listing>, dir: &str) -> Verdict {
+    match (plain, listing) {
+        (Plain::Listed(_), None) => Verdict::Differs(format!("{dir} is listed but missing")),
+        (Plain::Refused(c), Some(_)) => Verdict::Differs(format!("{dir} was answered {c}")),
+        (Plain::NotListing, Some(_)) => Verdict::Differs(format!("{dir} was answered without a listing")),
+        (Plain::Listed(p), Some(l)) => match differences(&p.listing, l) {
+            Some(why) => Verdict::Differs(format!("{dir}: {why}")),
+            None if p.listing.entries.iter().any(|e| e.name.starts_with('.')) => Verdict::Proven,
+            None => Verdict::Undecided,
+        },
+        _ => Verdict::Undecided,
     }
-    if hidden { Verdict::Proven } else { Verdict::Undecided }
 }
 
 /// How a plain `STAT` listing (unsettled, without skipped entries) differs from the
@@ -439,49 +444,46 @@ mod tests {
         }
     }
 
-    fn probe_of(folder: Reply, absent: Reply) -> Probe {
-        Probe { folders: vec![read_plain(&folder, "/probe/full", NOW)], absent: read_plain(&absent, "/x/absent", NOW) }
-    }
-
     fn refused() -> Reply {
         reply(550, &["550 No such file or directory."])
     }
 
+    fn judged(folder: Reply, data: Option<&Listing>) -> Verdict {
+        judge(&read_plain(&folder, "/probe/full", NOW), data, "/probe/full")
+    }
+
     #[test]
     fn plain_stat_is_proven_by_the_same_entries_hidden_ones_included() {
-        let dirs = ["/probe/full".to_string()];
-        let probe = probe_of(pyftpdlib_folder(), refused());
-        assert_eq!(verdict(&probe, &[Some(&mlsd_full())], &dirs), Verdict::Proven);
+        assert_eq!(judged(pyftpdlib_folder(), Some(&mlsd_full())), Verdict::Proven);
+        assert_eq!(judge_absent(&read_plain(&refused(), "/x/absent", NOW)), Verdict::Undecided);
         // No hidden entry: nothing proves STAT shows them.
         let mut plain = pyftpdlib_folder();
         plain.lines.remove(1);
         let mut mlsd = mlsd_full();
         mlsd.entries.remove(0);
-        assert_eq!(verdict(&probe_of(plain, refused()), &[Some(&mlsd)], &dirs), Verdict::Undecided);
+        assert_eq!(judged(plain, Some(&mlsd)), Verdict::Undecided);
     }
 
     #[test]
     fn plain_stat_that_hides_entries_or_lists_missing_paths_is_refused() {
-        let dirs = ["/probe/full".to_string()];
         // pure-ftpd's STAT without options hides dot files.
         let mut hides = pyftpdlib_folder();
         hides.lines.remove(1);
-        let v = verdict(&probe_of(hides, refused()), &[Some(&mlsd_full())], &dirs);
+        let v = judged(hides, Some(&mlsd_full()));
         assert!(matches!(v, Verdict::Differs(ref why) if why.contains(".hidden")), "{v:?}");
-        // pure-ftpd lists a missing path as an empty folder.
+        // pure-ftpd lists a missing path as an empty folder; twisted does not implement STAT.
         let empty = reply(213, &["213-STAT", "213 End."]);
-        let v = verdict(&probe_of(pyftpdlib_folder(), empty), &[Some(&mlsd_full())], &dirs);
-        assert!(matches!(v, Verdict::Differs(_)), "{v:?}");
+        assert!(matches!(judge_absent(&read_plain(&empty, "/x/absent", NOW)), Verdict::Differs(_)));
+        let twisted = reply(502, &["502 Command 'STAT' not implemented"]);
+        assert!(matches!(judge_absent(&read_plain(&twisted, "/x/absent", NOW)), Verdict::Differs(_)));
         // A listing of a folder the data connection does not find, a size that differs, a
         // folder refused although it exists.
-        let v = verdict(&probe_of(pyftpdlib_folder(), refused()), &[None], &dirs);
-        assert!(matches!(v, Verdict::Differs(_)), "{v:?}");
+        assert!(matches!(judged(pyftpdlib_folder(), None), Verdict::Differs(_)));
         let mut bigger = mlsd_full();
         bigger.entries[1].size = 7;
-        let v = verdict(&probe_of(pyftpdlib_folder(), refused()), &[Some(&bigger)], &dirs);
+        let v = judged(pyftpdlib_folder(), Some(&bigger));
         assert!(matches!(v, Verdict::Differs(ref why) if why.contains("a.txt")), "{v:?}");
-        let v = verdict(&probe_of(refused(), refused()), &[Some(&mlsd_full())], &dirs);
-        assert!(matches!(v, Verdict::Differs(_)), "{v:?}");
+        assert!(matches!(judged(refused(), Some(&mlsd_full())), Verdict::Differs(_)));
         // The built-in server (libunftp) answers with `200` and the lines of a listing, the
         // first of them on the reply's first line: no STAT listing.
         let libunftp = reply(
@@ -491,10 +493,12 @@ mod tests {
                 "200 drwxr-xr-x            2            0            0           4096 Dec 07 04:11 sub",
             ],
         );
-        let v = verdict(&probe_of(libunftp, reply(451, &["451 Local error"])), &[Some(&mlsd_full())], &dirs);
+        let v = judged(libunftp, Some(&mlsd_full()));
         assert!(matches!(v, Verdict::Differs(ref why) if why.contains("without a listing")), "{v:?}");
-        // A folder that is missing both ways says nothing.
-        assert_eq!(verdict(&probe_of(refused(), refused()), &[None], &dirs), Verdict::Undecided);
+        // A folder missing both ways, or a reply that could be a file's, says nothing.
+        assert_eq!(judged(refused(), None), Verdict::Undecided);
+        let one = reply(213, &["213-Status:", "-rw-r--r--   1 a b        2 Dec 07 03:50 full", "213 End of status."]);
+        assert_eq!(judged(one, Some(&mlsd_full())), Verdict::Undecided);
     }
 
     #[test]
