@@ -66,6 +66,7 @@ use crate::support::{settings, workers};
 
 pub(crate) mod sftp;
 mod staged;
+mod stat_forms;
 
 /// Bound on every socket operation of the FTP client.
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -25,6 +25,7 @@ pub mod lock;
 pub mod lock_gate;
 pub mod mtime;
 pub mod ops;
+pub mod plain_stat;
 pub mod session;
 mod setup;
 pub mod tls;
@@ -32,7 +33,7 @@ mod upload;
 pub mod wire;
 
 use std::io::Read;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,10 +59,6 @@ pub struct Options {
     /// `--create-folder`: a missing root folder is planned as empty and created by apply.
     pub create_root: bool,
 }
-
-const STAT_UNKNOWN: u8 = 0;
-const STAT_YES: u8 = 1;
-const STAT_NO: u8 = 2;
 
 /// State shared by all connections of one target.
 /// `RNFR`/`RNTO` pairs sent in one write ([`Target::rename_all`]): some 4 KiB of commands.
@@ -92,9 +89,8 @@ struct Shared {
     temp_counter: AtomicU64,
     /// Logged-in connections not in use.
     spare: Mutex<Vec<Session>>,
-    /// Whether the server lists folders over the control connection: [`STAT_UNKNOWN`] until
-    /// its first answer shows it.
-    stat_lists: AtomicU8,
+    /// Whether (and how) the server lists folders over the control connection, as learnt.
+    stat_mode: plain_stat::Learning,
     /// The last look at our lock, before the first change others can see.
     gate: lock_gate::Gate,
     /// The server's clock minus ours, learnt when the lock is confirmed.
@@ -162,7 +158,7 @@ impl FtpTarget {
             mtime: Default::default(),
             temp_counter: AtomicU64::new(0),
             spare: Mutex::new(Vec::new()),
-            stat_lists: AtomicU8::new(STAT_UNKNOWN),
+            stat_mode: Default::default(),
             gate: Default::default(),
             time_offset: Mutex::new(0.0),
             list_method,
@@ -387,26 +383,52 @@ impl FtpTarget {
         if unseen(path) { Ok(()) } else { self.settle_lock() }
     }
 
-    /// Lists folders over the control connection (`ops::list_by_stat_only`), and
-    /// learns from the first answer whether the server lists that way: a server that never
-    /// listed this way is not asked again; one that did, always.
+    /// Lists folders over the control connection (`ops::list_by_stat_only`) in the form the
+    /// server is known to take, and learns from the first answer to `STAT -la` whether it
+    /// lists that way: a server that did, always; one that refused every folder, perhaps
+    /// with plain `STAT` ([`plain_stat`]); one that did not, never.
     fn list_by_stat(&mut self, paths: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
-        let found = self.retry(|s| list_by_stat_only(s, paths, only))?;
-        let verdict = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) { STAT_YES } else { STAT_NO };
-        if !found.iter().any(|f| matches!(f, ByStat::Again))
-            && self
-                .shared
-                .stat_lists
-                .compare_exchange(STAT_UNKNOWN, verdict, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            if verdict == STAT_YES {
-                learned::chose!("ftp: folders listed over the control connection (STAT -la), several per round trip");
+        let mode = self.shared.stat_mode.get();
+        let Some(form) = mode.form() else { return Ok(paths.iter().map(|_| ByStat::Unsure).collect()) };
+        let found = self.retry(|s| list_by_stat_only(s, paths, only, form))?;
+        if mode == plain_stat::Mode::Unknown && !found.iter().any(|f| matches!(f, ByStat::Again)) {
+            let seen = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) {
+                plain_stat::Dotted::Listed
+            } else if found.iter().all(|f| matches!(f, ByStat::Missing)) {
+                plain_stat::Dotted::AllMissing
             } else {
-                learned::chose!("ftp: STAT does not list folders here: each folder is listed on a data connection");
-            }
+                plain_stat::Dotted::NotListed
+            };
+            self.shared.stat_mode.learn_dotted(seen);
         }
         Ok(found)
+    }
+
+    /// Lists folders while plain `STAT` is on probation ([`plain_stat`]): asks plain `STAT` of
+    /// all of them and of a path that cannot exist (one round trip), then lists them one by
+    /// one on data connections, as before, comparing each with its `STAT` reply until one
+    /// proves or disproves plain `STAT`; the rest are listed as the server then deserves.
+    fn probe_plain_stat(&mut self, dirs: &[RelPath], abs: &[String]) -> Result<Vec<Option<Listing>>> {
+        let absent = plain_stat::absent_path(&abs[0]);
+        let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
+        let mut verdict =
+            probe.as_ref().map_or(plain_stat::Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
+        let mut listings = Vec::with_capacity(dirs.len());
+        while listings.len() < dirs.len() && verdict == plain_stat::Verdict::Undecided {
+            let i = listings.len();
+            let listing = self.list_dir(&dirs[i])?;
+            if let Some(p) = &probe {
+                verdict = plain_stat::judge(&p.folders[i], listing.as_ref(), &abs[i]);
+            }
+            listings.push(listing);
+        }
+        self.shared.stat_mode.learn_plain(verdict);
+        let rest = &dirs[listings.len()..];
+        if !rest.is_empty() {
+            // Decided (no longer probing): plain STAT, or data connections.
+            listings.extend(self.list_dirs(rest)?);
+        }
+        Ok(listings)
     }
 
     /// Runs one command that must succeed.
@@ -434,12 +456,22 @@ impl Target for FtpTarget {
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
         let batch: Vec<usize> =
             (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
-        if !batch.is_empty() && self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO {
+        if !batch.is_empty() {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
             let found = self.list_by_stat(&paths, None)?;
+            let mut unlisted = Vec::new();
             for (&i, f) in batch.iter().zip(found) {
-                if let ByStat::Listed(l) = f {
-                    out[i] = Some(Some(l));
+                match f {
+                    ByStat::Listed(l) => out[i] = Some(Some(l)),
+                    _ => unlisted.push(i),
+                }
+            }
+            // Right after `STAT -la` was refused too: the same folders are the first probe.
+            if !unlisted.is_empty() && matches!(self.shared.stat_mode.get(), plain_stat::Mode::Probing { .. }) {
+                let folders: Vec<RelPath> = unlisted.iter().map(|&i| dirs[i].clone()).collect();
+                let paths: Vec<String> = unlisted.iter().map(|&i| abs[i].clone()).collect();
+                for (&i, l) in unlisted.iter().zip(self.probe_plain_stat(&folders, &paths)?) {
+                    out[i] = Some(l);
                 }
             }
         }
@@ -486,7 +518,7 @@ impl Target for FtpTarget {
         let (abs, name) = (self.abs(&parent), path.name().to_string());
         // Without MLST: the folder's listing over the control connection where the server
         // lists that way (one round trip; LIST needs a data connection: three or more).
-        if self.shared.stat_lists.load(Ordering::Relaxed) != STAT_NO
+        if self.shared.stat_mode.get().form().is_some()
             && stat_safe(&abs)
             && let Some(ByStat::Listed(l)) = self.list_by_stat(std::slice::from_ref(&abs), Some(&name))?.pop()
         {

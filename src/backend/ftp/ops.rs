@@ -11,6 +11,7 @@ use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
+use super::plain_stat::{Form, Plain, Probe, read_plain, stat_lines};
 use super::session::Session;
 use super::wire::{Direction, Failure, Reply};
 use crate::backend::{Transient, Unreadable, unreadable_of};
@@ -279,6 +280,10 @@ pub enum ByStat {
     /// Not judged (the batch's fence had to change): listed otherwise this time, and the
     /// next batch tries again.
     Again,
+    /// Answered as a missing path ([`missing`]: a vanished folder; pyftpdlib's `550` for
+    /// `STAT -la PATH`, whose `-la PATH` it takes as one name): listed otherwise, as
+    /// [`ByStat::Unsure`].
+    Missing,
 }
 
 /// Whether `STAT` may be asked to list this path: servers parse its argument like a shell
@@ -289,23 +294,25 @@ pub fn stat_safe(abs: &str) -> bool {
         && !abs.split('/').any(|p| p.starts_with('-'))
 }
 
-/// Lists several folders over the control connection: `STAT -la` of each, all in one write,
-/// then the exact time of every file (`MDTM`), all in a second write — two round trips for
-/// all of them and no data connection, where `MLSD` costs three per folder. Only a reply
-/// that is a listing with the folder's own `.` entry counts; anything else is
-/// [`ByStat::Unsure`]. Each write ends with a fence (`NOOP`, or `PWD` where `NOOP` is not
-/// implemented), whose answer must come last and be its own: a reply out of place (a name with
-/// a line break in it, say) makes the connection unusable instead of misread.
+/// Lists several folders over the control connection: `STAT -la` of each (or plain `STAT`,
+/// see [`plain_stat`]), all in one write, then the exact time of every file (`MDTM`), all in a
+/// second write — two round trips for all of them and no data connection, where `MLSD` costs
+/// three per folder. Only a reply that is a listing with the folder's own `.` entry counts
+/// (for plain `STAT`: one [`plain_stat::read_plain`] trusts); anything else is
+/// [`ByStat::Unsure`] or [`ByStat::Missing`]. Each write ends with a fence (`NOOP`, or `PWD`
+/// where `NOOP` is not implemented), whose answer must come last and be its own: a reply out
+/// of place (a name with a line break in it, say) makes the connection unusable instead of
+/// misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
-    list_by_stat_only(s, dirs, None)
+    list_by_stat_only(s, dirs, None, Form::Dotted)
 }
 
 /// [`list_by_stat`], with `only`: the exact time is asked of the file of that name alone (a
 /// lookup must not cost one `MDTM` per file of its folder; the other files keep the times the
 /// listing shows).
-pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
+pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, form: Form) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
-    let mut cmds: Vec<String> = dirs.iter().map(|d| format!("STAT -la {d}")).collect();
+    let mut cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
     let (fence, _) = s.fence();
     cmds.push(fence.into());
     let replies = s.batch(&cmds, doing)?;
@@ -327,17 +334,15 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>) -
     in_step(s, &replies, doing)?;
     let now = SystemClock.now();
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
-    for reply in &replies[..dirs.len()] {
-        let body = stat_body(reply);
-        let Some(body) = body.filter(|lines| lines.iter().any(|l| l.first() == Some(&b'd') && l.ends_with(b" .")))
-        else {
-            found.push(None);
-            continue;
+    for (dir, reply) in dirs.iter().zip(&replies[..dirs.len()]) {
+        let parsed = match form {
+            Form::Dotted => dotted_listing(reply, now),
+            Form::Plain => match read_plain(reply, dir, now) {
+                Plain::Listed(parsed) => Some(parsed),
+                Plain::Refused(_) | Plain::NotListing | Plain::Unsure => None,
+            },
         };
-        // Each line ends with a line break; one not understood makes the reply no listing we
-        // trust: that folder is listed the usual way (and judged there).
-        let payload: Vec<u8> = body.iter().flat_map(|l| l.iter().chain(b"\n")).copied().collect();
-        let Ok(parsed) = parse_listing(&payload, Format::List, now) else {
+        let Some(parsed) = parsed else {
             found.push(None);
             continue;
         };
@@ -378,21 +383,50 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>) -
             }
         }
     }
-    Ok(found.into_iter().map(|f| f.map_or(ByStat::Unsure, |(l, _)| ByStat::Listed(l))).collect())
+    Ok(found
+        .into_iter()
+        .zip(&replies)
+        .map(|(f, r)| match f {
+            Some((l, _)) => ByStat::Listed(l),
+            None if missing(r.code) => ByStat::Missing,
+            None => ByStat::Unsure,
+        })
+        .collect())
 }
 
-/// The lines between the first and the last of a multi-line `STAT` reply. proftpd starts
-/// every one of them with a space (RFC 959 lets a server indent a multi-line reply's inner
-/// lines so that none can pass for its last); a listing line itself never starts with one
-/// (it starts with the entry's type and permissions), so one leading space shared by all lines
-/// is the indentation and is taken off.
-fn stat_body(reply: &Reply) -> Option<Vec<&[u8]>> {
-    if !(211..=213).contains(&reply.code) || reply.lines.len() < 3 {
+/// A `STAT -la` reply as a listing, if it is one with the folder's own `.` entry and wholly
+/// understood (each line ends with a line break; one not understood makes the reply no
+/// listing we trust: that folder is listed the usual way, and judged there).
+fn dotted_listing(reply: &Reply, now: f64) -> Option<listing::Parsed> {
+    let body = stat_lines(reply)?;
+    if !body.iter().any(|l| l.first() == Some(&b'd') && l.ends_with(b" .")) {
         return None;
     }
-    let body = &reply.lines[1..reply.lines.len() - 1];
-    let indented = body.iter().all(|l| l.first() == Some(&b' '));
-    Some(body.iter().map(|l| if indented { &l[1..] } else { l.as_slice() }).collect())
+    let payload: Vec<u8> = body.iter().flat_map(|l| l.iter().chain(b"\n")).copied().collect();
+    parse_listing(&payload, Format::List, now).ok()
+}
+
+/// Asks plain `STAT` of each folder and of `absent` in one write with its fence; `None` when
+/// the fence proved nothing (no `NOOP` here: the connection is dropped, as by
+/// [`list_by_stat`]). The replies are judged by [`super::plain_stat::verdict`].
+pub fn probe_plain_stat(s: &mut Session, dirs: &[String], absent: &str) -> Result<Option<Probe>> {
+    let doing = "probing STAT without options";
+    let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
+    cmds.push(Form::Plain.command(absent));
+    let (fence, _) = s.fence();
+    cmds.push(fence.into());
+    let replies = s.batch(&cmds, doing)?;
+    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
+        if fence == "NOOP" {
+            s.refuse(Capability::Noop, &last.text());
+        }
+        s.give_up();
+        return Ok(None);
+    }
+    in_step(s, &replies, doing)?;
+    let now = SystemClock.now();
+    let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
+    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
 }
 
 /// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
@@ -594,36 +628,5 @@ pub fn read_small(s: &mut Session, abs: &str) -> Result<Option<Vec<u8>>> {
         // Some servers (libunftp) accept the RETR and report the missing file at the end.
         Err(r) if matches!(r.code, 450 | 550) => Ok(None),
         Err(r) => Err(refused(&r, &format!("cannot read {abs}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(code: u16, lines: &[&str]) -> Reply {
-        Reply { code, lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect() }
-    }
-
-    #[test]
-    fn stat_bodies_lose_proftpds_indentation_only() {
-        // proftpd 1.3.8: every inner line indented by one space.
-        let proftpd = reply(
-            212,
-            &[
-                "212-Status of /site:",
-                " drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .",
-                " -rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces",
-                "212 End of status",
-            ],
-        );
-        let body = stat_body(&proftpd).expect("a listing");
-        assert_eq!(body[0], b"drwxr-xr-x   2 bench    994          4096 Dec  6 21:44 .");
-        assert_eq!(body[1], b"-rw-r--r--   1 bench    994          4096 Dec  6 21:44  two spaces");
-        // pure-ftpd: not indented; a line that starts otherwise keeps its bytes.
-        let pure = reply(213, &["213-STAT", "drwxr-xr-x 2 a b 4096 Dec 6 21:44 .", " odd line", "213 End."]);
-        let body = stat_body(&pure).expect("a listing");
-        assert_eq!(body, vec![&b"drwxr-xr-x 2 a b 4096 Dec 6 21:44 ."[..], &b" odd line"[..]]);
-        assert!(stat_body(&reply(212, &["212 nothing"])).is_none());
     }
 }
