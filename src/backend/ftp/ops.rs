@@ -312,26 +312,20 @@ pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
 /// listing shows).
 pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, form: Form) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
-    let mut cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
-    let (fence, _) = s.fence();
-    cmds.push(fence.into());
-    let replies = s.batch(&cmds, doing)?;
-    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
-        // No NOOP here (aioftp): the fence proved nothing. Refusals all round carry no
-        // listing to misread; otherwise nothing of the batch is trusted, the connection is
-        // dropped, and the next batch has PWD as its fence (without PWD either, STAT is
-        // not used again).
-        let noop = fence == "NOOP";
-        if noop {
-            s.refuse(Capability::Noop, &last.text());
-        }
-        if replies.iter().all(|r| r.code >= 400) {
+    let cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
+    let replies = match fenced_batch(s, cmds, doing)? {
+        Fenced::InStep(replies) => replies,
+        // The fence proved nothing. Refusals all round carry no listing to misread; otherwise
+        // nothing of the batch is trusted, the connection is dropped, and the next batch has
+        // PWD as its fence (without PWD either, STAT is not used again).
+        Fenced::Unproven { replies, .. } if replies.iter().all(|r| r.code >= 400) => {
             return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
         }
-        s.give_up();
-        return Ok(dirs.iter().map(|_| if noop { ByStat::Again } else { ByStat::Unsure }).collect());
-    }
-    in_step(s, &replies, doing)?;
+        Fenced::Unproven { noop, .. } => {
+            s.give_up();
+            return Ok(dirs.iter().map(|_| if noop { ByStat::Again } else { ByStat::Unsure }).collect());
+        }
+    };
     let now = SystemClock.now();
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
     for (dir, reply) in dirs.iter().zip(&replies[..dirs.len()]) {
@@ -413,20 +407,40 @@ pub fn probe_plain_stat(s: &mut Session, dirs: &[String], absent: &str) -> Resul
     let doing = "probing STAT without options";
     let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
     cmds.push(Form::Plain.command(absent));
+    let Fenced::InStep(replies) = fenced_batch(s, cmds, doing)? else {
+        s.give_up();
+        return Ok(None);
+    };
+    let now = SystemClock.now();
+    let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
+    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
+}
+
+/// The replies to a batch sent with its fence ([`fenced_batch`]).
+enum Fenced {
+    /// The fence's reply came last, as it should: the replies (the fence's last) answer the
+    /// commands in order.
+    InStep(Vec<Reply>),
+    /// The fence itself was refused (`noop`: it was `NOOP`, now remembered as refused, and the
+    /// next batch ends with `PWD`): nothing proves which reply answers which command.
+    Unproven { replies: Vec<Reply>, noop: bool },
+}
+
+/// Sends `cmds` and the fence in one write; replies out of step are an error (the connection
+/// is given up, see [`in_step`]).
+fn fenced_batch(s: &mut Session, mut cmds: Vec<String>, doing: &str) -> Result<Fenced> {
     let (fence, _) = s.fence();
     cmds.push(fence.into());
     let replies = s.batch(&cmds, doing)?;
     if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
-        if fence == "NOOP" {
+        let noop = fence == "NOOP";
+        if noop {
             s.refuse(Capability::Noop, &last.text());
         }
-        s.give_up();
-        return Ok(None);
+        return Ok(Fenced::Unproven { replies, noop });
     }
     in_step(s, &replies, doing)?;
-    let now = SystemClock.now();
-    let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
-    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
+    Ok(Fenced::InStep(replies))
 }
 
 /// The last reply of a batch ending in its fence must be the fence's (`200` for `NOOP`, `257`
@@ -494,21 +508,19 @@ pub fn mlst(s: &mut Session, path: &str) -> Result<Option<Option<Entry>>> {
 /// no fence (the caller lists the folders instead).
 pub fn mlst_all(s: &mut Session, paths: &[String]) -> Result<Option<Vec<Option<Entry>>>> {
     let doing = "looking up entries with MLST";
-    let mut cmds: Vec<String> = paths.iter().map(|p| format!("MLST {p}")).collect();
-    let (fence, _) = s.fence();
-    cmds.push(fence.into());
-    let replies = s.batch(&cmds, doing)?;
-    if let Some(last) = replies.last().filter(|r| unsupported(r.code)) {
+    let cmds: Vec<String> = paths.iter().map(|p| format!("MLST {p}")).collect();
+    let replies = match fenced_batch(s, cmds, doing)? {
+        Fenced::InStep(replies) => replies,
         // The fence proved nothing, so nothing of the batch is trusted: the folders are listed
         // instead, this time; without NOOP the connection is dropped (it may be out of step),
         // and the next batch ends with PWD.
-        if fence == "NOOP" {
-            s.refuse(Capability::Noop, &last.text());
-            s.give_up();
+        Fenced::Unproven { noop, .. } => {
+            if noop {
+                s.give_up();
+            }
+            return Ok(None);
         }
-        return Ok(None);
-    }
-    in_step(s, &replies, doing)?;
+    };
     if let Some(r) = replies.iter().find(|r| unsupported(r.code)) {
         s.refuse(Capability::Mlst, &r.text());
         return Ok(None);
