@@ -9,12 +9,10 @@ pub mod browse;
 pub mod engine;
 pub mod prefetch;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 
-use crate::backend::pool::Joining;
 use crate::backend::{Target, Unreadable, read_to_vec, unreadable_of};
 use crate::meta::META_FILE;
 use crate::model::listing::Listing;
@@ -152,10 +150,11 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     // wait to give it something to do (the k-th extra one when k folders wait), so a tree of
     // one folder logs in once. A server may refuse some: one is enough.
     let extra = workers.max(1) - 1;
-    // Each opens in the background: the scan does not wait for a login that is still under way
-    // when the listing is done (the connection then goes to the target's spare ones).
-    let joining = Joining::new(local, remote);
-    let done = AtomicBool::new(false);
+    // The scan waits for a login still under way when the listing is done: its connection then
+    // goes to the target's spare ones before apply (of a one-step command) asks for connections,
+    // which takes it instead of logging in again. (Not waiting had apply open a second set while
+    // the scan's late ones were still coming: 15 logins for 8 connections.)
+    let (open_local, open_remote) = (local.opener(), remote.opener());
     let queue = Mutex::new(Queue {
         todo: Vec::new(),
         queued: 0,
@@ -167,23 +166,19 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     let wake = Condvar::new();
     std::thread::scope(|s| {
         for k in 1..=extra {
-            let (queue, wake, joining, done) = (&queue, &wake, &joining, &done);
+            let (queue, wake) = (&queue, &wake);
+            let (open_local, open_remote) = (open_local.clone(), open_remote.clone());
             s.spawn(move || {
                 if !work_waits(queue, wake, k) {
                     return;
                 }
-                joining.open(1);
-                if let Some((mut l, mut r)) = joining.next(done) {
+                if let (Ok(mut l), Ok(mut r)) = (open_local(), open_remote()) {
                     work(&mut *l, &mut *r, ctx, queue, wake, Vec::new());
                 }
             });
         }
         work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()]);
-        // Everything is listed (or failed): connections still coming up have nothing to do.
-        done.store(true, Ordering::SeqCst);
-        joining.wake();
     });
-    joining.report_failures();
     let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
     match q.error {
         Some(e) => Err(e),
