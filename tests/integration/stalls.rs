@@ -129,7 +129,7 @@ fn upload_through_proxy(server: &FtpUrl, served_root: &Path, local: &Path, home:
     let out = bounded_output(cmd);
     let took = started.elapsed();
     let log = text(&out);
-    let trace = std::env::temp_dir().join(format!("ftpsync-stalls-trace{}.txt", if cut { "" } else { "-no-cut" }));
+    let trace = trace_path(cut);
     let _ = fs::write(&trace, &log);
     eprintln!(
         "the upload {} took {took:.1?}; trace in {}",
@@ -165,4 +165,13 @@ fn one_cut_data_connection_costs_one_timeout_not_one_per_file() {
     let bound = Duration::from_secs(TIMEOUT * (u64::from(RETRIES) + 2));
     let cost = with.saturating_sub(without);
     assert!(cost < bound, "one cut cost {cost:?} ({with:?} against {without:?} without it; bound {bound:?})");
+    // The traces are kept only for a run that failed.
+    for cut in [false, true] {
+        let _ = fs::remove_file(trace_path(cut));
+    }
+}
+
+/// Where an upload's `-vvv` trace is written, to be read after a failure.
+fn trace_path(cut: bool) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ftpsync-stalls-trace{}.txt", if cut { "" } else { "-no-cut" }))
 }
