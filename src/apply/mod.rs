@@ -59,15 +59,16 @@ pub fn apply(
     // lock is confirmed: they only take jobs shared out after it), and join when ready.
     let joining = Joining::new(local, remote);
     let actions = effective_actions(&plan.entries);
+    let folders = touched_folders(plan, &actions);
     // A target whose connections share a session (SFTP) runs several workers per session.
     let per_session = remote.workers_per_session().max(local.workers_per_session());
-    joining.open(useful_extra(&actions, &touched_folders(plan, &actions), settings.workers.max(1) * per_session));
+    joining.open(useful_extra(&actions, &folders, settings.workers.max(1) * per_session));
     let mut notes = local.lock(settings.break_lock)?;
     if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
         return Err(e.into());
     }
-    let result = apply_locked(plan, local, remote, settings, &mut notes, &joining);
+    let result = apply_locked(plan, actions, &folders, local, remote, settings, &mut notes, &joining);
     joining.report_failures();
     let unlocked = remote.unlock().and(local.unlock());
     let mut applied = result?;
@@ -171,17 +172,18 @@ fn refuse_case_collisions(plan: &Plan, actions: &[Action], remote: &mut dyn Targ
     anyhow::bail!("{}", case::refusal(&remote.info().display, &pairs))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_locked(
     plan: &Plan,
+    actions: Vec<Action>,
+    folders: &BTreeSet<RelPath>,
     local: &mut dyn Target,
     remote: &mut dyn Target,
     settings: &ApplySettings,
     notes: &mut Vec<String>,
     joining: &Joining,
 ) -> Result<Applied, ApplyError> {
-    let actions = effective_actions(&plan.entries);
     let layout = Layout::new(plan);
-    let folders = touched_folders(plan, &actions);
     // The connections up by now (a connection a target had spare is); the others join the
     // lists shared out once they are up (a server refusing more: the work goes on without).
     let mut extra: Vec<Pair> = std::iter::from_fn(|| joining.take()).collect();
@@ -215,7 +217,7 @@ fn apply_locked(
     // when a file in it is renamed meanwhile (the journal is written under a temporary name
     // first), and would make the folder unreadable. Then the first free worker writes them.
     let early_in_check = early.as_ref().filter(|_| !folders.contains(&RelPath::root()));
-    let fresh = match before_changes(plan, &actions, &layout, &folders, &mut workers, notes, early_in_check) {
+    let fresh = match before_changes(plan, &actions, &layout, folders, &mut workers, notes, early_in_check) {
         Ok(fresh) => fresh,
         Err(e) => {
             notes.extend(early.as_ref().and_then(|early| early.remove(&mut workers)));
