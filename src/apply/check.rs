@@ -114,6 +114,8 @@ pub fn check(
         let group = &groups[g];
         let side = jobs[group[0]].1;
         let actual: Vec<RelPath> = group.iter().map(|&i| layout.folder_path(jobs[i].0, side)).collect();
+        // A folder's metadata file is read once it is listed, and apply's transfers follow.
+        w.side(side).expect_transfer();
         let listings = w.side(side).list_dirs(&actual)?;
         for ((&i, listing), actual) in group.iter().zip(listings).zip(&actual) {
             let (folder, side, fs) = jobs[i];

@@ -55,20 +55,33 @@ pub fn apply(
     remote: &mut dyn Target,
     settings: &ApplySettings,
 ) -> Result<Applied, ApplyError> {
+    let joining = Joining::new(local, remote);
+    apply_with(plan, local, remote, settings, &joining)
+}
+
+/// [`apply`] with extra connections that are already there or coming up (the scan's, when
+/// the plan was just made): only the ones missing are opened.
+pub fn apply_with(
+    plan: &Plan,
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    settings: &ApplySettings,
+    joining: &Joining,
+) -> Result<Applied, ApplyError> {
     // The extra connections come up while the locks are taken (they change nothing before the
     // lock is confirmed: they only take jobs shared out after it), and join when ready.
-    let joining = Joining::new(local, remote);
     let actions = effective_actions(&plan.entries);
     let folders = touched_folders(plan, &actions);
     // A target whose connections share a session (SFTP) runs several workers per session.
     let per_session = remote.workers_per_session().max(local.workers_per_session());
-    joining.open(useful_extra(&actions, &folders, settings.workers.max(1) * per_session));
+    let useful = useful_extra(&actions, &folders, settings.workers.max(1) * per_session);
+    joining.open(useful.saturating_sub(joining.expected()));
     let mut notes = local.lock(settings.break_lock)?;
     if let Err(e) = remote.begin_lock(settings.break_lock).map(|n| notes.extend(n)) {
         let _ = local.unlock();
         return Err(e.into());
     }
-    let result = apply_locked(plan, actions, &folders, local, remote, settings, &mut notes, &joining);
+    let result = apply_locked(plan, actions, &folders, local, remote, settings, &mut notes, joining);
     joining.report_failures();
     let unlocked = remote.unlock().and(local.unlock());
     let mut applied = result?;

@@ -96,6 +96,12 @@ pub trait Target: Send {
         1
     }
 
+    /// A hint that this connection's next operations are a batch of requests (a listing, say)
+    /// and then a transfer: a target that can ready the transfer in the batch's round trip
+    /// does (FTP: its data connection announced with `EPSV` behind the batch). Harmless when
+    /// no transfer follows after all; nothing by default.
+    fn expect_transfer(&mut self) {}
+
     /// How many of apply's workers one connection of `--workers` carries. One by default;
     /// a target whose connection takes the requests of several at once offers more (SFTP:
     /// one channel, many requests in flight), and its [`Target::opener`] shares connections.

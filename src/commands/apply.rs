@@ -82,5 +82,5 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         meta_style: args.meta_style.clone(),
         stage: args.stage,
     };
-    finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote)
+    finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote, None)
 }

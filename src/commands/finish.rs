@@ -10,6 +10,7 @@ use crate::apply::report::{ApplyResult, Report};
 use crate::apply::stats::Counters;
 use crate::apply::{Applied, ApplyError, ApplySettings, Status};
 use crate::backend::Target;
+use crate::backend::pool::Joining;
 use crate::error::Exit;
 use crate::meta::timefmt::iso_utc;
 use crate::model::{Clock, SystemClock};
@@ -81,8 +82,16 @@ impl Finish {
         }
     }
 
-    /// Applies the plan and shows the result.
-    pub fn apply(&self, plan: &Plan, digest: &str, local: &mut dyn Target, remote: &mut dyn Target) -> Result<Exit> {
+    /// Applies the plan and shows the result; `connections`: extra ones already there or
+    /// coming up (the scan's, in a one-step run).
+    pub fn apply(
+        &self,
+        plan: &Plan,
+        digest: &str,
+        local: &mut dyn Target,
+        remote: &mut dyn Target,
+        connections: Option<&Joining>,
+    ) -> Result<Exit> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let started = clock.now();
         let settings = ApplySettings {
@@ -102,7 +111,10 @@ impl Finish {
         }
         let s = &plan.summary;
         self.printer.progress.transferring(s.upload_files + s.download_files, s.upload_bytes + s.download_bytes);
-        let result = crate::apply::apply(plan, local, remote, &settings);
+        let result = match connections {
+            Some(joining) => crate::apply::apply_with(plan, local, remote, &settings, joining),
+            None => crate::apply::apply(plan, local, remote, &settings),
+        };
         self.printer.progress.done();
         report.finished = iso_utc(clock.now());
         match result {

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use super::targets::open_pair;
 use crate::ask::terminal::{TargetCompare, Terminal, can_ask};
 use crate::backend::Target;
+use crate::backend::pool::Joining;
 use crate::error::{Exit, ExitError};
 use crate::model::{Clock, SystemClock};
 use crate::output::Printer;
@@ -25,6 +26,8 @@ pub struct Prepared {
     pub plan: Plan,
     pub local: Box<dyn Target>,
     pub remote: Box<dyn Target>,
+    /// The scan's extra connections (and those still coming up), for apply.
+    pub connections: Joining,
 }
 
 /// The first half of every run: opens both targets and plans (read-only), with the warnings
@@ -41,12 +44,12 @@ pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared
     for w in &planned.warnings {
         printer.warn(w);
     }
-    let mut plan = planned.plan;
+    let (mut plan, connections) = (planned.plan, planned.connections);
     ask_conflicts(&mut plan, &mut *local, &mut *remote, printer)?;
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;
     }
-    Ok(Prepared { plan, local, remote })
+    Ok(Prepared { plan, local, remote, connections })
 }
 
 /// `--resolve ask`: when somebody can answer (stdin is a terminal), the conflicts the planner

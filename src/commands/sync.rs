@@ -14,7 +14,7 @@ use crate::settings::{Global, SyncSettings};
 pub fn run(s: &SyncSettings, g: &Global) -> Result<Exit> {
     let printer = Printer::new(g.verbosity, s.no_color).with_progress(s.json, s.progress);
     let started = SystemClock.now();
-    let Prepared { plan, mut local, mut remote } = prepare(s, &printer, started)?;
+    let Prepared { plan, mut local, mut remote, connections } = prepare(s, &printer, started)?;
     let digest = digest(&plan);
     let finish = Finish {
         printer,
@@ -29,5 +29,5 @@ pub fn run(s: &SyncSettings, g: &Global) -> Result<Exit> {
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);
     }
-    finish.apply(&plan, &digest, &mut *local, &mut *remote)
+    finish.apply(&plan, &digest, &mut *local, &mut *remote, Some(&connections))
 }

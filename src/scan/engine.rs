@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use crate::backend::Target;
 use crate::backend::hash::hash_file;
+use crate::backend::pool::Joining;
 use crate::meta::timefmt::iso_utc;
 use crate::model::Kind;
 use crate::model::side::Side;
@@ -13,12 +14,15 @@ use crate::plan::effective_actions;
 use crate::plan::layout::Layout;
 use crate::plan::options::PlanOptions;
 use crate::planner::{PlanContext, assemble, build};
-use crate::scan::scan;
+use crate::scan::scan_with;
 
 /// A plan and the warnings met while making it.
 pub struct Planned {
     pub plan: Plan,
     pub warnings: Vec<String>,
+    /// The scan's extra connections, and those still coming up: apply in the same process
+    /// works with them ([`crate::apply::apply_with`]) instead of logging in again.
+    pub connections: Joining,
 }
 
 /// Connections per side used to scan when nobody says otherwise.
@@ -39,13 +43,14 @@ pub fn make_plan_with(
     workers: usize,
 ) -> Result<Planned> {
     let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
-    let snapshot = scan(local, remote, &ctx, workers)?;
+    let connections = Joining::new(local, remote);
+    let snapshot = scan_with(local, remote, &ctx, workers, &connections)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
     let plan = assemble(&ctx, built, iso_utc(now));
     crate::plan::io::check_max_delete(&plan)
         .map_err(|e| crate::error::ExitError { exit: crate::error::Exit::Error, message: e.0 })?;
-    Ok(Planned { plan, warnings })
+    Ok(Planned { plan, warnings, connections })
 }
 
 /// `--checksum`: records the sha256 of every local file the plan uploads.

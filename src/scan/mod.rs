@@ -9,14 +9,18 @@ pub mod browse;
 pub mod engine;
 pub mod prefetch;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 
+use crate::backend::pool::Joining;
 use crate::backend::{Target, Unreadable, read_to_vec, unreadable_of};
 use crate::meta::META_FILE;
+use crate::model::Kind;
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
+use crate::plan::options::Mode;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
 
@@ -136,6 +140,9 @@ struct Queue {
     todo: Vec<ScanRequest>,
     /// Folders queued so far: the k-th extra connection opens once k were (see [`work_waits`]).
     queued: usize,
+    /// Folders the local root shows that the scan will visit ([`foreseen_folders`]): the k-th
+    /// extra connection opens at once when k are foreseen.
+    foreseen: usize,
     /// Requests taken but not finished (their follow-ups may still come).
     busy: usize,
     error: Option<anyhow::Error>,
@@ -146,38 +153,55 @@ struct Queue {
 
 /// Scans everything the plan needs, with up to `workers` connections per side.
 pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
+    let joining = Joining::new(local, remote);
+    scan_with(local, remote, ctx, workers, &joining)
+}
+
+/// [`scan`], its extra connections opened through `joining`; when it returns, those it used
+/// are back in `joining`, and those still coming up will be: apply (of a one-step command)
+/// works on with them instead of logging in again.
+pub fn scan_with(
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    ctx: &PlanContext,
+    workers: usize,
+    joining: &Joining,
+) -> Result<Snapshot> {
     // The first connection lists the root; each further one opens only once enough folders
-    // wait to give it something to do (the k-th extra one when k folders wait), so a tree of
-    // one folder logs in once. A server may refuse some: one is enough.
+    // wait to give it something to do (the k-th extra one when k folders wait, or are foreseen
+    // in the local root), so a tree of one folder logs in once. A server may refuse some: one
+    // is enough. Nothing waits for a slow login (proftpd's scoreboard lock: 400 ms): the scan
+    // ends without it, and it comes up for apply.
     let extra = workers.max(1) - 1;
-    // The scan waits for a login still under way when the listing is done: its connection then
-    // goes to the target's spare ones before apply (of a one-step command) asks for connections,
-    // which takes it instead of logging in again. (Not waiting had apply open a second set while
-    // the scan's late ones were still coming: 15 logins for 8 connections.)
-    let (open_local, open_remote) = (local.opener(), remote.opener());
+    let foreseen = if extra > 0 { foreseen_folders(local, ctx) } else { 0 };
     let queue = Mutex::new(Queue {
         todo: Vec::new(),
         queued: 0,
+        foreseen,
         busy: 1,
         error: None,
         snapshot: Snapshot::default(),
         workers: extra + 1,
     });
     let wake = Condvar::new();
+    let over = AtomicBool::new(false);
     std::thread::scope(|s| {
         for k in 1..=extra {
-            let (queue, wake) = (&queue, &wake);
-            let (open_local, open_remote) = (open_local.clone(), open_remote.clone());
+            let (queue, wake, over) = (&queue, &wake, &over);
             s.spawn(move || {
                 if !work_waits(queue, wake, k) {
                     return;
                 }
-                if let (Ok(mut l), Ok(mut r)) = (open_local(), open_remote()) {
+                joining.open(1);
+                if let Some((mut l, mut r)) = joining.next(over) {
                     work(&mut *l, &mut *r, ctx, queue, wake, Vec::new());
+                    joining.give_back((l, r));
                 }
             });
         }
         work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()]);
+        over.store(true, Ordering::SeqCst);
+        joining.wake();
     });
     let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
     match q.error {
@@ -186,8 +210,27 @@ pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, 
     }
 }
 
-/// Waits until at least `k` folders were queued and one still waits (true), or the scan is
-/// over (false). Counted since the start, not as waiting now: the connections that took the
+/// How many folders below the root the scan will visit, as far as the local root shows it now
+/// (a local listing costs no round trip): with `upload` and `sync`, every local folder the
+/// filter passes is visited (compared, copied or removed), so the connections that list them
+/// log in while the first one lists the remote root, not one round trip of listing and one of
+/// logging in after it. With `download`, local folders absent on the remote need no visit
+/// unless deleted: nothing is foreseen, and the connections open as folders are queued.
+fn foreseen_folders(local: &mut dyn Target, ctx: &PlanContext) -> usize {
+    if ctx.options.mode == Mode::Download {
+        return 0;
+    }
+    match local.list_dir(&RelPath::root()) {
+        Ok(Some(listing)) => {
+            listing.entries.iter().filter(|e| e.kind == Kind::Dir && ctx.filter.passes(&e.name, e.kind)).count()
+        }
+        // The scan's own listing of the root reports what is wrong.
+        _ => 0,
+    }
+}
+
+/// Waits until at least `k` folders were foreseen, or queued with one still waiting (true), or
+/// the scan is over (false). Counted since the start, not as waiting now: the connections that took the
 /// first ones may have taken all but a few by the time this one looks, and a connection that
 /// apply opens later (it uses the scan's) costs a login in the middle of the run instead of
 /// one beside the others.
@@ -197,7 +240,7 @@ fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
         if q.error.is_some() || (q.todo.is_empty() && q.busy == 0) {
             return false;
         }
-        if q.queued >= k && !q.todo.is_empty() {
+        if q.foreseen >= k || (q.queued >= k && !q.todo.is_empty()) {
             return true;
         }
         q = wake.wait(q).unwrap_or_else(|e| e.into_inner());

@@ -138,8 +138,15 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) 
     // The local side's metadata runs in the first metadata wave ([`local_renames`]).
     let waves: BTreeSet<u8> =
         local.iter().map(|s| s.wave().min(METADATA_WAVE)).chain(remote.iter().map(Step::wave)).collect();
+    let last = waves.last().copied();
     let started = Instant::now();
-    let burst = waves.into_iter().try_for_each(|n| wave(workers, &local_renames(local, n), &renames(remote, n)));
+    let burst = waves.into_iter().try_for_each(|n| {
+        if Some(n) == last {
+            // The first connection reads the lock after the last wave ([`finish`]).
+            workers[0].remote.expect_transfer();
+        }
+        wave(workers, &local_renames(local, n), &renames(remote, n))
+    });
     let window = started.elapsed();
     if let Err(e) = burst {
         return Err(undo_all(workers, journals, e));

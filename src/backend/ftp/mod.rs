@@ -723,6 +723,12 @@ impl Target for FtpTarget {
         }
     }
 
+    fn expect_transfer(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.expect_transfer();
+        }
+    }
+
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {

@@ -63,6 +63,9 @@ pub struct Session {
     /// The reply to the `CWD` into the target's folder sent at login, until asked for
     /// ([`Session::take_entered`]).
     entered: Option<Reply>,
+    /// The next batch announces the data connection of a transfer that follows it
+    /// ([`Session::expect_transfer`]).
+    announce_in_batch: bool,
 }
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
@@ -261,6 +264,7 @@ impl Session {
             announced: None,
             learned: learned.clone(),
             sent_ahead: false,
+            announce_in_batch: false,
             entered: Some(entered),
         })
     }
@@ -341,7 +345,24 @@ impl Session {
 
     /// Sends several commands in one write; returns their replies in order.
     pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
-        self.ctl.batch(cmds).map_err(|e| broken(e, doing))
+        if !std::mem::take(&mut self.announce_in_batch) {
+            return self.ctl.batch(cmds).map_err(|e| broken(e, doing));
+        }
+        let mut cmds = cmds.to_vec();
+        let ahead = self.announce_next(&mut cmds);
+        let mut replies = self.ctl.batch(&cmds).map_err(|e| broken(e, doing))?;
+        if ahead && let Some(epsv) = replies.pop() {
+            self.announced(epsv);
+        }
+        Ok(replies)
+    }
+
+    /// Says that a transfer follows the next batch of commands: the batch announces its data
+    /// connection (`EPSV` behind the batch's commands, where the server takes commands in a
+    /// row), so the transfer needs no round trip of its own for that. The replies the batch
+    /// returns are its own commands' only.
+    pub fn expect_transfer(&mut self) {
+        self.announce_in_batch = self.can_announce();
     }
 
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data

@@ -141,6 +141,10 @@ impl Target for Watched {
         self.inner.workers_per_session()
     }
 
+    fn expect_transfer(&mut self) {
+        self.inner.expect_transfer()
+    }
+
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
         self.inner.make_dir(path)
     }
