@@ -18,7 +18,7 @@ use crate::output::show::summary_table;
 use crate::plan::document::Plan;
 use crate::plan::io::{digest, write};
 use crate::plan::written::PlanWritten;
-use crate::scan::engine::{add_checksums, make_plan_with};
+use crate::scan::engine::{add_checksums, make_plan_joining};
 use crate::settings::{Global, PlanOutput, SyncSettings};
 
 /// Both targets of a run, open, and the plan made from them.
@@ -38,13 +38,14 @@ pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     super::recover::first(&mut *local, &mut *remote, s.conn.break_lock, printer)?;
     printer.progress.scanning();
-    let planned = make_plan_with(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers);
+    let connections = Joining::new(&*local, &*remote);
+    let planned = make_plan_joining(&mut *local, &mut *remote, s.options.clone(), now, s.conn.workers, &connections);
     printer.progress.done();
     let planned = planned?;
     for w in &planned.warnings {
         printer.warn(w);
     }
-    let (mut plan, connections) = (planned.plan, planned.connections);
+    let mut plan = planned.plan;
     ask_conflicts(&mut plan, &mut *local, &mut *remote, printer)?;
     if s.options.checksum {
         add_checksums(&mut plan, &mut *local)?;

@@ -20,9 +20,6 @@ use crate::scan::scan_with;
 pub struct Planned {
     pub plan: Plan,
     pub warnings: Vec<String>,
-    /// The scan's extra connections, and those still coming up: apply in the same process
-    /// works with them ([`crate::apply::apply_with`]) instead of logging in again.
-    pub connections: Joining,
 }
 
 /// Connections per side used to scan when nobody says otherwise.
@@ -42,15 +39,31 @@ pub fn make_plan_with(
     now: f64,
     workers: usize,
 ) -> Result<Planned> {
-    let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
+    // The scan's extra connections go to the targets' spare ones when it is dropped (those
+    // still coming up, when they come): a later apply takes them.
     let connections = Joining::new(local, remote);
-    let snapshot = scan_with(local, remote, &ctx, workers, &connections)?;
+    make_plan_joining(local, remote, options, now, workers, &connections)
+}
+
+/// [`make_plan_with`], the scan's extra connections opened through `connections` and left
+/// there, with those still coming up: apply in the same process works with them
+/// ([`crate::apply::apply_with`]) instead of logging in again.
+pub fn make_plan_joining(
+    local: &mut dyn Target,
+    remote: &mut dyn Target,
+    options: PlanOptions,
+    now: f64,
+    workers: usize,
+    connections: &Joining,
+) -> Result<Planned> {
+    let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
+    let snapshot = scan_with(local, remote, &ctx, workers, connections)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
     let plan = assemble(&ctx, built, iso_utc(now));
     crate::plan::io::check_max_delete(&plan)
         .map_err(|e| crate::error::ExitError { exit: crate::error::Exit::Error, message: e.0 })?;
-    Ok(Planned { plan, warnings, connections })
+    Ok(Planned { plan, warnings })
 }
 
 /// `--checksum`: records the sha256 of every local file the plan uploads.

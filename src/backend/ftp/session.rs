@@ -345,7 +345,11 @@ impl Session {
 
     /// Sends several commands in one write; returns their replies in order.
     pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
-        if !std::mem::take(&mut self.announce_in_batch) {
+        // A batch that announces a data connection of its own (entering a folder to list it)
+        // already readies the next transfer; a second `EPSV` would make the server give the
+        // first one's port up.
+        let announces = cmds.iter().any(|c| c == "EPSV" || c == "PASV");
+        if !std::mem::take(&mut self.announce_in_batch) || announces {
             return self.ctl.batch(cmds).map_err(|e| broken(e, doing));
         }
         let mut cmds = cmds.to_vec();
