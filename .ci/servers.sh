@@ -162,20 +162,17 @@ install_all() {
   if [[ ! -s $cache/password ]]; then
     (umask 077 && openssl rand -hex 16 >"$cache/password")
   fi
-  echo "$user:$(cat "$cache/password")" | chpasswd
   # inetutils and netkit only let in users with a shell listed in /etc/shells.
   if ! id -u "$unix_user" >/dev/null 2>&1; then
     log "creating the system user $unix_user"
     useradd --system --user-group --no-create-home --home-dir / --shell /bin/sh "$unix_user"
   fi
-  echo "$unix_user:$(cat "$cache/password")" | chpasswd
   # The SFTP logins (see "SFTP servers" below): a password user, and a key-only user with the
   # same uid (useradd -o), so that both write the same files in the same served folder.
   if ! id -u "$sftp_user" >/dev/null 2>&1; then
     log "creating the system user $sftp_user"
     useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin "$sftp_user"
   fi
-  echo "$sftp_user:$(cat "$cache/password")" | chpasswd
   if ! id -u "$sftp_key_user" >/dev/null 2>&1; then
     log "creating the system user $sftp_key_user (uid of $sftp_user)"
     useradd --system --non-unique --uid "$(id -u "$sftp_user")" --gid "$(id -g "$sftp_user")" \
@@ -190,6 +187,13 @@ flock -w 600 9 || die "another run holds $cache/install.lock"
 install_all
 flock -u 9
 [[ $env_file == --install-only ]] && exit 0
+
+# The logins' password, set only by a run that starts servers: an install-only run (a
+# benchmark, whose servers have logins of their own) with another cache must not change the
+# password under servers that are already running.
+for login in "$user" "$unix_user" "$sftp_user"; do
+  echo "$login:$(cat "$cache/password")" | chpasswd
+done
 
 password=$(cat "$cache/password")
 uid=$(id -u "$user")
