@@ -265,6 +265,7 @@ pub struct SftpTarget {
     lock_stamped: Option<f64>,
     /// The lock's content on its way (see `lock_io`'s `create_exclusive`).
     lock_writing: Option<LockWriting>,
+    /// An answer sent for before it was asked ([`Early`]).
     early: Option<Early>,
 }
 
