@@ -114,14 +114,16 @@ pub fn check(
         let group = &groups[g];
         let side = jobs[group[0]].1;
         let actual: Vec<RelPath> = group.iter().map(|&i| layout.folder_path(jobs[i].0, side)).collect();
-        // A folder's metadata file is read once it is listed, and apply's transfers follow.
+        // With each listing, its metadata file where the target reads it at the same time;
+        // where it does not, the file is read once listed, and apply's transfers follow.
         w.side(side).expect_transfer();
-        let listings = w.side(side).list_dirs(&actual)?;
-        for ((&i, listing), actual) in group.iter().zip(listings).zip(&actual) {
+        let listings = w.side(side).list_dirs_reading(&actual, META_FILE)?;
+        for ((&i, (listing, meta)), actual) in group.iter().zip(listings).zip(&actual) {
             let (folder, side, fs) = jobs[i];
             let entries = by_folder.get(folder).map_or(&[][..], Vec::as_slice);
             let mut drift = Vec::new();
-            let sd = check_side(w.side(side), listing, actual, folder, side, fs, entries, &mut drift)?;
+            let listed = Listed { listing, meta };
+            let sd = check_side(w.side(side), listed, actual, folder, side, fs, entries, &mut drift)?;
             *found[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((drift, sd));
         }
         Ok(())
@@ -152,10 +154,16 @@ pub(super) fn groups_by_side(sides: &[Side], workers: usize) -> Vec<Vec<usize>> 
     groups
 }
 
+/// A folder as listed now, with its metadata file if it was read with the listing.
+struct Listed {
+    listing: Option<Listing>,
+    meta: Option<Vec<u8>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_side(
     target: &mut dyn Target,
-    listing: Option<Listing>,
+    listed: Listed,
     actual: &RelPath,
     folder: &RelPath,
     side: Side,
@@ -165,15 +173,18 @@ fn check_side(
 ) -> Result<Option<SideDir>> {
     let label = side_label(side).to_string();
     let folder_name = if folder.is_root() { "(root)".to_string() } else { folder.to_string() };
+    let Listed { listing, meta } = listed;
     let Some(listing) = listing else {
         drift.push(Drift { path: folder_name, side: label, planned: "folder".into(), found: "absent".into() });
         return Ok(None);
     };
+    // Read only when listed: the listing decides whether there is one.
     let meta_bytes = if SideDir::lists_meta(&listing) {
-        Some(
-            read_to_vec(target, &actual.join_unchecked(META_FILE))
+        Some(match meta {
+            Some(bytes) => bytes,
+            None => read_to_vec(target, &actual.join_unchecked(META_FILE))
                 .with_context(|| format!("cannot read the metadata of {folder_name}"))?,
-        )
+        })
     } else {
         None
     };

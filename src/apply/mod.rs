@@ -229,7 +229,9 @@ fn apply_locked(
     // Not while the root, where the journals go, is being listed: a server may refuse a listing
     // when a file in it is renamed meanwhile (the journal is written under a temporary name
     // first), and would make the folder unreadable. Then the first free worker writes them.
-    let early_in_check = early.as_ref().filter(|_| !folders.contains(&RelPath::root()));
+    // Nor where the journal would take longer than the check ([`Target::journal_while_checking`]).
+    let early_in_check =
+        early.as_ref().filter(|_| !folders.contains(&RelPath::root()) && workers[0].remote.journal_while_checking());
     let fresh = match before_changes(plan, &actions, &layout, folders, &mut workers, notes, early_in_check) {
         Ok(fresh) => fresh,
         Err(e) => {

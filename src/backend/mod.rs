@@ -54,6 +54,10 @@ pub type ReadSink<'a> = dyn FnMut(&mut dyn Read) -> Result<()> + 'a;
 /// entry found there (`None`: nothing) is the one that may be replaced.
 pub type Guard<'a> = &'a dyn Fn(Option<&Entry>) -> Result<()>;
 
+/// A folder's listing and the content of one of its files, read with it
+/// ([`Target::list_dirs_reading`]).
+pub type ListedWith = (Option<Listing>, Option<Vec<u8>>);
+
 /// One side of a synchronisation.
 pub trait Target: Send {
     fn info(&self) -> &TargetInfo;
@@ -66,6 +70,14 @@ pub trait Target: Send {
     /// round trips for all of them than for each on its own.
     fn list_dirs(&mut self, dirs: &[RelPath]) -> Result<Vec<Option<Listing>>> {
         dirs.iter().map(|d| self.list_dir(d)).collect()
+    }
+
+    /// Lists several folders ([`Target::list_dirs`]) and, with each listing, the content of
+    /// its file `name` where the target read it at the same time as the listing (`None`: not
+    /// read, absent, or not read that way: the caller reads it if the listing shows it). A
+    /// target whose reads cost round trips saves them here; by default nothing is read.
+    fn list_dirs_reading(&mut self, dirs: &[RelPath], _name: &str) -> Result<Vec<ListedWith>> {
+        Ok(self.list_dirs(dirs)?.into_iter().map(|l| (l, None)).collect())
     }
 
     /// Streams the content of a file to `sink`.
@@ -249,6 +261,16 @@ pub trait Target: Send {
     /// the lock to [`Target::settle_lock`].
     fn confirm_lock(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    /// Whether apply's first connection writes a staged apply's journals while the others
+    /// check the plan (`apply::check_while_locking`), rather than while they start
+    /// transferring. Worth it where confirming the lock keeps that connection busy for round
+    /// trips of its own (FTP). A target whose lock is confirmed at once says no: there the
+    /// journal (written aside, then renamed: three round trips on SFTP) would take longer
+    /// than the check (two) and hold up the first transfer.
+    fn journal_while_checking(&self) -> bool {
+        true
     }
 
     /// Takes the last look at a confirmed lock that the target put off until the first change

@@ -27,22 +27,26 @@ pub async fn list_one(s: Arc<RawSftpSession>, abs: String, server: String) -> Re
         }
         Err(e) => return Err(failed(e, &format!("cannot list {abs}"))),
     };
-    // Two `READDIR`s in flight: a folder that fits in one answer costs two round trips
-    // (the open, then its names and the end), and the `CLOSE` is not waited for (the
-    // server handles it before any later request). The server answers in order, so what
+    // Three `READDIR`s in flight: a folder that fits in two answers costs two round trips
+    // (the open, then its names and the end; OpenSSH answers at most 100 names at a time, and
+    // a root of 100 folders plus its metadata needs two), and the `CLOSE` is not waited for
+    // (the server handles it before any later request). The server answers in order, so what
     // follows the end is only more ends (or an error about reading past it): not looked at.
     let next = || {
         let (s, h) = (s.clone(), h.clone());
         send(async move { s.readdir(h).await })
     };
-    let mut ahead: VecDeque<Pending<_>> = VecDeque::from([next(), next()]);
+    let mut ahead: VecDeque<Pending<_>> = VecDeque::from([next(), next(), next()]);
     let mut files = Vec::new();
     let result = loop {
         let Some(first) = ahead.pop_front() else { break Ok(()) };
         match first.await {
             Ok(name) => {
                 files.extend(name.files);
-                ahead.push_back(next());
+                // Two ahead from here on: more than two answers is a large folder.
+                if ahead.len() < 2 {
+                    ahead.push_back(next());
+                }
             }
             Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
             Err(e) => break Err(e),

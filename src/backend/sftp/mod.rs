@@ -28,6 +28,7 @@ pub mod listing;
 mod lock_io;
 mod lockfile;
 pub mod sessions;
+mod small;
 pub mod transfer;
 
 use std::io::Read;
@@ -44,8 +45,8 @@ use self::errors::{failed, is_missing};
 use self::sessions::{Lane, PER_SESSION, Pool};
 use self::transfer::{Download, send};
 use super::ftp::lock::LockFile;
-use super::{Guard, ReadSink, Target, Written, is_transient};
-use crate::meta::LOCK_FILE;
+use super::{Guard, ListedWith, ReadSink, Target, Written, is_transient};
+use crate::meta::{JOURNAL_FILE, LOCK_FILE};
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
 use crate::model::target::{TargetInfo, TargetKind};
@@ -62,6 +63,9 @@ pub struct Options {
 
 /// Folders listed at once on one channel ([`Target::list_dirs`]).
 const LIST_IN_FLIGHT: usize = 64;
+/// The largest file [`Target::list_dirs_reading`] reads with its folder's listing (a
+/// metadata file is far smaller; a larger one is read the usual way).
+const READ_WITH_LISTING: usize = 1 << 20;
 
 /// State shared by all connections of one target.
 struct Shared {
@@ -205,18 +209,33 @@ impl Opening {
             root_missing: false,
             lock: None,
             lock_stamped: None,
+            lock_writing: None,
+            early: None,
         };
         let root = target.abs(&RelPath::root());
-        let found = target.retry(|s| {
-            let root = root.clone();
+        let journal = RelPath::root().join_unchecked(JOURNAL_FILE);
+        let journal_abs = target.abs(&journal);
+        // The commit journal, which every command looks for next (`apply::commit::recover`),
+        // looked up in the same train as the root ([`Early`]).
+        let (found, early) = target.retry(|s| {
+            let (root, journal_abs, s2) = (root.clone(), journal_abs.clone(), s.clone());
             async move {
-                match s.stat(root.clone()).await {
-                    Ok(a) => Ok(Some(a.attrs)),
-                    Err(e) if is_missing(&e) => Ok(None),
-                    Err(e) => Err(failed(e, &format!("cannot look at {root}"))),
-                }
+                let looked = send(async move { s2.lstat(journal_abs).await });
+                let found = match s.stat(root.clone()).await {
+                    Ok(a) => Some(a.attrs),
+                    Err(e) if is_missing(&e) => None,
+                    Err(e) => return Err(failed(e, &format!("cannot look at {root}"))),
+                };
+                let early = match looked.await {
+                    Ok(a) => listing::entry_of(JOURNAL_FILE, &a.attrs, "").ok(),
+                    Err(e) if is_missing(&e) => None,
+                    // Looked up again when asked.
+                    Err(_) => return Ok((found, None)),
+                };
+                Ok((found, Some(early)))
             }
         })?;
+        target.early = early.filter(|_| found.is_some()).map(|entry| Early { path: journal, entry });
         match found {
             Some(a) if listing::kind_of(&a, "") == listing::Kind::Dir => {}
             Some(_) => bail!("{} on {} is not a folder", target.shared.settings.url.path, target.info.display),
@@ -244,6 +263,26 @@ pub struct SftpTarget {
     lock: Option<lockfile::Held>,
     /// The time the server gave the lock file this connection just created.
     lock_stamped: Option<f64>,
+    /// The lock's content on its way (see `lock_io`'s `create_exclusive`).
+    lock_writing: Option<LockWriting>,
+    /// An answer sent for before it was asked ([`Early`]).
+    early: Option<Early>,
+}
+
+/// The requests that write the lock just created, sent and not yet answered.
+struct LockWriting {
+    written: transfer::Pending<()>,
+    stat: transfer::Pending<russh_sftp::protocol::Attrs>,
+    closed: transfer::Pending<()>,
+}
+
+/// An entry looked up before it was asked for, in the train of an earlier request: the answer
+/// to the next [`Target::stat`] of its path, if that comes before any other request of this
+/// connection (which forgets it: [`SftpTarget::sftp`]). It is then as fresh as a look-up sent
+/// at once would have been.
+struct Early {
+    path: RelPath,
+    entry: Option<Entry>,
 }
 
 /// An SSH string: its length (4 bytes, big-endian), then its bytes.
@@ -267,6 +306,7 @@ impl SftpTarget {
     /// The channel for the next requests: this connection's session, or while that is still
     /// being opened, another open one ([`sessions`]).
     fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
+        self.early = None;
         for _ in 0..2 {
             let lane = match &self.lane {
                 Some(l) => l.clone(),
@@ -505,7 +545,47 @@ impl Target for SftpTarget {
         })
     }
 
+    /// Each folder's file `name` opened in the same train as its `OPENDIR`, and read while its
+    /// names are: a folder and its metadata cost the round trips of the listing alone, where
+    /// reading the file after the listing costs two more. A file that could not be read this
+    /// way (larger than [`READ_WITH_LISTING`], or any failure) is left to the caller.
+    fn list_dirs_reading(&mut self, dirs: &[RelPath], name: &str) -> Result<Vec<ListedWith>> {
+        let root_missing = self.root_missing;
+        let abs: Vec<(bool, String, String)> = dirs
+            .iter()
+            .map(|d| (d.is_root() && root_missing, self.abs(d), self.abs(&d.join_unchecked(name))))
+            .collect();
+        let server = self.info.display.clone();
+        self.retry(|s| {
+            let futs: Vec<_> = abs
+                .iter()
+                .map(|(missing_root, dir, file)| {
+                    let (s, dir, file, server, missing_root) =
+                        (s.clone(), dir.clone(), file.clone(), server.clone(), *missing_root);
+                    async move {
+                        if missing_root {
+                            return Ok((Some(Listing::default()), None));
+                        }
+                        // Both started before either is awaited: one train.
+                        let listed = folders::list_one(s.clone(), dir, server);
+                        let read = small::read_whole(s, file, READ_WITH_LISTING);
+                        let (listed, read) = futures::join!(listed, read);
+                        Ok((listed?, read.ok().flatten()))
+                    }
+                })
+                .collect();
+            // As `list_dirs`: in order, at most LIST_IN_FLIGHT folders at once (two handles each).
+            async move {
+                use futures::StreamExt;
+                futures::stream::iter(futs).buffered(LIST_IN_FLIGHT).collect::<Vec<_>>().await.into_iter().collect()
+            }
+        })
+    }
+
     fn stat(&mut self, path: &RelPath) -> Result<Option<Entry>> {
+        if let Some(early) = self.early.take_if(|e| e.path == *path) {
+            return Ok(early.entry);
+        }
         if path.is_root() {
             return Ok((!self.root_missing).then(|| Entry::dir("", 0.0)));
         }
@@ -634,6 +714,12 @@ impl Target for SftpTarget {
         PER_SESSION
     }
 
+    /// No: the lock is proved ours by its exclusive creation ([`Target::begin_lock`]), so the
+    /// check does not wait for the lock, and the journal is written while the transfers start.
+    fn journal_while_checking(&self) -> bool {
+        false
+    }
+
     fn write_attempts(&self) -> u32 {
         self.shared.options.retries.max(1)
     }
@@ -745,6 +831,7 @@ impl Target for SftpTarget {
         }
         // Every ftpsync run applying here holds the lock: while it is ours, a temporary file
         // belongs to no running one. Without the lock nothing is known.
+        self.settle_lock_write()?;
         if self.lock.is_none() {
             return Ok(false);
         }
@@ -767,6 +854,8 @@ impl Target for SftpTarget {
                 root_missing,
                 lock: None,
                 lock_stamped: None,
+                lock_writing: None,
+                early: None,
             }) as Box<dyn Target>)
         })
     }
@@ -784,12 +873,19 @@ impl Target for SftpTarget {
         }
         let (held, more) = lockfile::take(self, break_lock)?;
         notes.extend(more);
-        self.learn_time_offset(held.content.lock_time);
         self.lock = Some(held);
         Ok(notes)
     }
 
+    /// The answers to the lock's content, awaited while apply checks the plan (the server's
+    /// time of it is learnt here).
+    fn confirm_lock(&mut self) -> Result<Vec<String>> {
+        self.settle_lock_write()?;
+        Ok(Vec::new())
+    }
+
     fn reconfirm_lock(&mut self) -> Result<()> {
+        self.settle_lock_write()?;
         let Some(held) = &self.lock else { return Ok(()) };
         let me = held.content.lock_holder.clone();
         let current = self.read_small(&self.lock_abs())?.and_then(|b| LockFile::parse(&b));
@@ -804,6 +900,7 @@ impl Target for SftpTarget {
     }
 
     fn unlock(&mut self) -> Result<()> {
+        self.settle_lock_write()?;
         let Some(held) = self.lock.take() else { return Ok(()) };
         // Only remove the lock if it is still ours (it may have been broken and retaken).
         let current = self.read_small(&self.lock_abs())?.and_then(|b| LockFile::parse(&b));
@@ -820,6 +917,7 @@ impl Target for SftpTarget {
     /// The lock was read and found ours one round trip before ([`Target::reconfirm_lock`]),
     /// as [`Target::unlock`] would read it: removed without reading it again.
     fn unlock_reconfirmed(&mut self) -> Result<()> {
+        self.settle_lock_write()?;
         if self.lock.take().is_none() {
             return Ok(());
         }
@@ -831,6 +929,7 @@ impl Target for SftpTarget {
     }
 
     fn folds_case(&mut self) -> Result<bool> {
+        self.settle_lock_write()?;
         if self.lock.is_none() {
             bail!("internal error: the server's case rules are asked under the lock");
         }

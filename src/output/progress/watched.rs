@@ -9,7 +9,7 @@ use std::io::Read;
 use anyhow::Result;
 
 use super::{Progress, Show};
-use crate::backend::{Guard, Opener, ReadSink, Target, Written};
+use crate::backend::{Guard, ListedWith, Opener, ReadSink, Target, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::digest::{HashAlg, Hashed};
 use crate::model::listing::Listing;
@@ -72,6 +72,16 @@ impl Target for Watched {
             self.progress.listed(l.entries.len());
         }
         Ok(listings)
+    }
+
+    fn list_dirs_reading(&mut self, dirs: &[RelPath], name: &str) -> Result<Vec<ListedWith>> {
+        let listed = self.inner.list_dirs_reading(dirs, name)?;
+        for (l, _) in &listed {
+            if let Some(l) = l {
+                self.progress.listed(l.entries.len());
+            }
+        }
+        Ok(listed)
     }
 
     fn read_file(&mut self, path: &RelPath, sink: &mut ReadSink<'_>) -> Result<()> {
@@ -143,6 +153,10 @@ impl Target for Watched {
 
     fn expect_transfer(&mut self) {
         self.inner.expect_transfer()
+    }
+
+    fn journal_while_checking(&self) -> bool {
+        self.inner.journal_while_checking()
     }
 
     fn make_dir(&mut self, path: &RelPath) -> Result<()> {
