@@ -263,4 +263,30 @@ mod tests {
         progress.done();
         assert!(progress.current().is_none());
     }
+
+    /// The names of the methods declared at the top level of the block that starts at `start`.
+    fn methods_of(source: &str, start: &str) -> Vec<String> {
+        let at = source.find(start).unwrap_or_else(|| panic!("{start:?} not found"));
+        let body = &source[at..];
+        let body = &body[..body.find("\n}\n").expect("the block ends")];
+        body.lines()
+            .filter_map(|l| l.strip_prefix("    fn "))
+            .map(|l| l.split(['(', '<']).next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_target_method_is_passed_on() {
+        // A method left to the trait's default would run the default on the wrapped target's
+        // behalf: a target's own way (reading metadata with a listing, say) would be lost
+        // whenever progress is shown, and only then.
+        let declared = methods_of(include_str!("../../backend/mod.rs"), "pub trait Target: Send {");
+        let passed_on = methods_of(include_str!("watched.rs"), "impl Target for Watched {");
+        // Composed of methods that are passed on, and overridden by no target.
+        let composed = ["open_another", "lock"];
+        let missing: Vec<&String> =
+            declared.iter().filter(|m| !passed_on.contains(m) && !composed.contains(&m.as_str())).collect();
+        assert!(declared.len() > 30, "the trait was not read: {declared:?}");
+        assert!(missing.is_empty(), "Watched does not pass these on to the target it wraps: {missing:?}");
+    }
 }
