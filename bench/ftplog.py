@@ -83,17 +83,28 @@ def visible(path, root):
     return not any(p.startswith(TEMP_PREFIX) for p in parts) and parts[-1] not in BOOKKEEPING
 
 
-def parse(path, start, end):
-    """The log lines of [start, end) (byte offsets): per connection, [(cmd_time, verb, arg,
-    reply_time, code)]."""
-    streams = collections.defaultdict(Stream)
+def segment(path, start, end):
+    """The log's rows of [start, end) (byte offsets): [time, way, port, seq, payload] each."""
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start).decode()
-    for row in data.splitlines():
-        t, way, port, seq, payload = row.split(" ")
-        if way in ("C", "S"):  # not the handshake's and the ends' lines (`C+`, `S+`)
+    return [row.split(" ") for row in data.splitlines()]
+
+
+def streams_of(rows):
+    """What each connection sent, per side: {(port, "C" or "S"): Stream}, from the data lines
+    (not the handshake's and the ends' lines, `C+` and `S+`)."""
+    streams = collections.defaultdict(Stream)
+    for t, way, port, seq, payload in rows:
+        if way in ("C", "S"):
             streams[(port, way)].add(float(t), int(seq), bytes.fromhex(payload))
+    return streams
+
+
+def parse(path, start, end):
+    """The log lines of [start, end) (byte offsets): per connection, [(cmd_time, verb, arg,
+    reply_time, code)]."""
+    streams = streams_of(segment(path, start, end))
     sessions = {}
     for port in {p for p, _ in streams}:
         cmds = streams[(port, "C")].lines
@@ -110,19 +121,12 @@ def logins(path, start, end):
     """Per connection, how its login went, in the server's time: [(port, first SYN, every SYN
     after it (retransmissions), SYN-ACK, greeting sent, USER arrived, PASS answered, first
     command after the login arrived)]; a time the log does not have is None."""
+    rows = segment(path, start, end)
     events = collections.defaultdict(list)
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start).decode()
-    for row in data.splitlines():
-        t, way, port, _seq, payload = row.split(" ")
+    for t, way, port, _seq, payload in rows:
         if way in ("C+", "S+"):
             events[port].append((float(t), way, payload))
-    streams = collections.defaultdict(Stream)
-    for row in data.splitlines():
-        t, way, port, seq, payload = row.split(" ")
-        if way in ("C", "S"):
-            streams[(port, way)].add(float(t), int(seq), bytes.fromhex(payload))
+    streams = streams_of(rows)
     out = []
     for port in sorted({p for p, _ in streams} | set(events)):
         syns = [t for t, way, flags in events[port] if way == "C+" and flags == "SYN"]
