@@ -186,12 +186,8 @@ fn unreadable(method: &ListMethod, abs: &str, why: String, again: bool) -> anyho
 /// server takes commands in a row, the listing's data connection is announced in the same
 /// write (`EPSV`), so entering costs no round trip of its own.
 fn enter(s: &mut Session, abs: &str, doing: &str) -> Result<bool> {
-    let mut cmds = vec![format!("CWD {abs}")];
-    let ahead = s.announce_next(&mut cmds);
-    let mut replies = s.batch(&cmds, doing)?;
-    if ahead && let Some(epsv) = replies.pop() {
-        s.announced(epsv);
-    }
+    s.expect_transfer();
+    let replies = s.batch(&[format!("CWD {abs}")], doing)?;
     match replies[0].code {
         c if (200..400).contains(&c) => Ok(true),
         c if missing(c) => Ok(false),
@@ -538,12 +534,8 @@ pub fn rename_over(s: &mut Session, from: &str, to: &str, may_replace: bool) -> 
     let pair = [format!("RNFR {from}"), format!("RNTO {to}")];
     // The next transfer's data connection is announced in the same write (uploads come in a
     // row): one round trip less for it.
-    let mut cmds = pair.to_vec();
-    let ahead = s.announce_next(&mut cmds);
-    let mut replies = s.batch(&cmds, &doing)?;
-    if ahead && let Some(epsv) = replies.pop() {
-        s.announced(epsv);
-    }
+    s.expect_transfer();
+    let replies = s.batch(&pair, &doing)?;
     if replies[0].code != 350 {
         return Err(refused(&replies[0], &doing));
     }

@@ -343,13 +343,11 @@ impl Session {
         if reply.is_ok() { Ok(reply) } else { Err(refused(&reply, doing)) }
     }
 
-    /// Sends several commands in one write; returns their replies in order.
+    /// Sends several commands in one write; returns their replies in order. After
+    /// [`Session::expect_transfer`], the next transfer's data connection is announced behind
+    /// them (its reply is kept, not returned).
     pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
-        // A batch that announces a data connection of its own (entering a folder to list it)
-        // already readies the next transfer; a second `EPSV` would make the server give the
-        // first one's port up.
-        let announces = cmds.iter().any(|c| c == "EPSV" || c == "PASV");
-        if !std::mem::take(&mut self.announce_in_batch) || announces {
+        if !std::mem::take(&mut self.announce_in_batch) {
             return self.ctl.batch(cmds).map_err(|e| broken(e, doing));
         }
         let mut cmds = cmds.to_vec();
@@ -438,7 +436,7 @@ impl Session {
     /// Adds `EPSV` behind `cmds` (a batch about to be sent) where the server takes commands in
     /// a row and the next transfer can use it: that transfer then needs no round trip of its
     /// own for it. Returns whether it did; its reply is then passed to [`Session::announced`].
-    pub fn announce_next(&self, cmds: &mut Vec<String>) -> bool {
+    fn announce_next(&self, cmds: &mut Vec<String>) -> bool {
         let ahead = self.can_announce();
         if ahead {
             cmds.push("EPSV".into());
