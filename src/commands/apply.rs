@@ -6,6 +6,7 @@ use anyhow::Result;
 use super::finish::Finish;
 use super::targets::{open, open_folder};
 use crate::backend::Target;
+use crate::backend::pool::Joining;
 use crate::backend::sftp::connect::HostKeyRefused;
 use crate::error::{Exit, ExitError};
 use crate::output::Printer;
@@ -82,5 +83,7 @@ pub fn run(args: &ApplyPlanSettings, g: &Global) -> Result<Exit> {
         meta_style: args.meta_style.clone(),
         stage: args.stage,
     };
-    finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote, None)
+    // No scan ran in this process: apply opens every extra connection itself.
+    let connections = Joining::new(&*local, &*remote);
+    finish.apply(&plan, &loaded.digest, &mut *local, &mut *remote, &connections)
 }

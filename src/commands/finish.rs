@@ -82,15 +82,15 @@ impl Finish {
         }
     }
 
-    /// Applies the plan and shows the result; `connections`: extra ones already there or
-    /// coming up (the scan's, in a one-step run).
+    /// Applies the plan and shows the result; `connections`: the extra ones, already there or
+    /// coming up (the scan's, in a one-step run), to which apply adds those it still needs.
     pub fn apply(
         &self,
         plan: &Plan,
         digest: &str,
         local: &mut dyn Target,
         remote: &mut dyn Target,
-        connections: Option<&Joining>,
+        connections: &Joining,
     ) -> Result<Exit> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let started = clock.now();
@@ -111,10 +111,7 @@ impl Finish {
         }
         let s = &plan.summary;
         self.printer.progress.transferring(s.upload_files + s.download_files, s.upload_bytes + s.download_bytes);
-        let result = match connections {
-            Some(joining) => crate::apply::apply_with(plan, local, remote, &settings, joining),
-            None => crate::apply::apply(plan, local, remote, &settings),
-        };
+        let result = crate::apply::apply_with(plan, local, remote, &settings, connections);
         self.printer.progress.done();
         report.finished = iso_utc(clock.now());
         match result {

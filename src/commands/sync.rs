@@ -29,5 +29,5 @@ pub fn run(s: &SyncSettings, g: &Global) -> Result<Exit> {
     if s.dry_run {
         return finish.dry_run(&plan, &digest, started);
     }
-    finish.apply(&plan, &digest, &mut *local, &mut *remote, Some(&connections))
+    finish.apply(&plan, &digest, &mut *local, &mut *remote, &connections)
 }

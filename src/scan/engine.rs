@@ -14,7 +14,7 @@ use crate::plan::effective_actions;
 use crate::plan::layout::Layout;
 use crate::plan::options::PlanOptions;
 use crate::planner::{PlanContext, assemble, build};
-use crate::scan::scan_with;
+use crate::scan::scan;
 
 /// A plan and the warnings met while making it.
 pub struct Planned {
@@ -57,7 +57,7 @@ pub fn make_plan_joining(
     connections: &Joining,
 ) -> Result<Planned> {
     let ctx = PlanContext::new(options, local.info().clone(), remote.info().clone())?;
-    let snapshot = scan_with(local, remote, &ctx, workers, connections)?;
+    let snapshot = scan(local, remote, &ctx, workers, connections)?;
     let mut built = build(&ctx, &snapshot)?;
     let warnings = std::mem::take(&mut built.warnings);
     let plan = assemble(&ctx, built, iso_utc(now));

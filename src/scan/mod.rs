@@ -151,16 +151,11 @@ struct Queue {
     workers: usize,
 }
 
-/// Scans everything the plan needs, with up to `workers` connections per side.
-pub fn scan(local: &mut dyn Target, remote: &mut dyn Target, ctx: &PlanContext, workers: usize) -> Result<Snapshot> {
-    let joining = Joining::new(local, remote);
-    scan_with(local, remote, ctx, workers, &joining)
-}
-
-/// [`scan`], its extra connections opened through `joining`; when it returns, those it used
-/// are back in `joining`, and those still coming up will be: apply (of a one-step command)
-/// works on with them instead of logging in again.
-pub fn scan_with(
+/// Scans everything the plan needs, with up to `workers` connections per side, the extra ones
+/// opened through `joining`; when it returns, those it used are back in `joining`, and those
+/// still coming up will be: apply (of a one-step command) works on with them instead of
+/// logging in again.
+pub fn scan(
     local: &mut dyn Target,
     remote: &mut dyn Target,
     ctx: &PlanContext,
@@ -230,10 +225,10 @@ fn foreseen_folders(local: &mut dyn Target, ctx: &PlanContext) -> usize {
 }
 
 /// Waits until at least `k` folders were foreseen, or queued with one still waiting (true), or
-/// the scan is over (false). Counted since the start, not as waiting now: the connections that took the
-/// first ones may have taken all but a few by the time this one looks, and a connection that
-/// apply opens later (it uses the scan's) costs a login in the middle of the run instead of
-/// one beside the others.
+/// the scan is over (false). Counted since the start, not as waiting now: the connections that
+/// took the first ones may have taken all but a few by the time this one looks, and a
+/// connection that apply opens later (it uses the scan's) costs a login in the middle of the
+/// run instead of one beside the others.
 fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
     let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
     loop {
