@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::journal::{JOURNAL_FILE, Journal, METADATA_WAVE, Step};
+use super::journal::{JOURNAL_FILE, Journal, METADATA_WAVE, PLACE_WAVE, Step};
 use super::resolve::{self, Move};
 use crate::apply::workers::Worker;
 use crate::backend::{Target, with_write_attempts};
@@ -46,6 +46,25 @@ pub enum CommitFailed {
 /// The renames of one wave ([`Step::wave`]) of a side's steps.
 fn renames(steps: &[Step], wave: u8) -> Vec<(RelPath, RelPath)> {
     steps.iter().filter(|s| s.wave() == wave).filter_map(rename_of).collect()
+}
+
+/// The round of the burst in which the remote side runs a step: its wave, except that the old
+/// metadata moves aside in the content's round ([`PLACE_WAVE`]). The two are independent (a
+/// failure in either undoes the whole burst, and recovery judges every step by its names),
+/// and the metadata is still placed only after all content has taken its final names; a
+/// remote metadata file is missing for one round, as with a wave of its own, and the round
+/// trip of that wave is saved. The local side's metadata keeps a round of its own between
+/// the remote's two ([`local_renames`]): no remote round runs while a local file is missing.
+fn remote_round(step: &Step) -> u8 {
+    match step.wave() {
+        METADATA_WAVE => PLACE_WAVE,
+        w => w,
+    }
+}
+
+/// The remote side's renames of one round ([`remote_round`]).
+fn remote_renames(steps: &[Step], round: u8) -> Vec<(RelPath, RelPath)> {
+    steps.iter().filter(|s| remote_round(s) == round).filter_map(rename_of).collect()
 }
 
 /// The rename a step makes in the burst (made and dropped folders make none).
@@ -136,16 +155,16 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) 
     let of = |side| journals.iter().find(|j| j.side == side).map_or(&[][..], |j| j.steps.as_slice());
     let (local, remote) = (of(Side::Local), of(Side::Remote));
     // The local side's metadata runs in the first metadata wave ([`local_renames`]).
-    let waves: BTreeSet<u8> =
-        local.iter().map(|s| s.wave().min(METADATA_WAVE)).chain(remote.iter().map(Step::wave)).collect();
-    let last = waves.last().copied();
+    let rounds: BTreeSet<u8> =
+        local.iter().map(|s| s.wave().min(METADATA_WAVE)).chain(remote.iter().map(remote_round)).collect();
+    let last = rounds.last().copied();
     let started = Instant::now();
-    let burst = waves.into_iter().try_for_each(|n| {
+    let burst = rounds.into_iter().try_for_each(|n| {
         if Some(n) == last {
-            // The first connection reads the lock after the last wave ([`finish`]).
+            // The first connection reads the lock after the last round ([`finish`]).
             workers[0].remote.expect_transfer();
         }
-        wave(workers, &local_renames(local, n), &renames(remote, n))
+        wave(workers, &local_renames(local, n), &remote_renames(remote, n))
     });
     let window = started.elapsed();
     if let Err(e) = burst {
@@ -364,8 +383,15 @@ mod tests {
         ];
         assert_eq!(order, want);
         assert!(local_renames(steps, METADATA_WAVE + 1).is_empty());
-        // The remote keeps its two waves.
+        // The remote keeps its two waves; the first goes in the content's round.
         assert_eq!(renames(steps, METADATA_WAVE).len(), 2);
         assert_eq!(renames(steps, METADATA_WAVE + 1).len(), 2);
+        let remote: Vec<_> = remote_renames(steps, PLACE_WAVE).into_iter().map(|(f, t)| format!("{f}>{t}")).collect();
+        let want =
+            [".ftpsync-tmp-1-s9>a/x.html".into(), format!("{a}>.ftpsync-tmp-1-b0"), format!("{b}>.ftpsync-tmp-1-b1")];
+        assert_eq!(remote, want);
+        assert!(remote_renames(steps, METADATA_WAVE).is_empty());
+        let placed: Vec<_> = remote_renames(steps, METADATA_WAVE + 1).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(placed, vec![a.clone(), b.clone()], "the new metadata after all content");
     }
 }

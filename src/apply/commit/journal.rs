@@ -21,6 +21,8 @@ pub const JOURNAL_FORMAT: &str = "ftpsync-journal";
 pub const JOURNAL_VERSION: &str = "1.0";
 /// The first of the two metadata waves ([`Step::wave`]): the old metadata files move aside.
 pub const METADATA_WAVE: u8 = 3;
+/// The wave in which staged content takes its final names.
+pub const PLACE_WAVE: u8 = 2;
 
 /// One side's pending commit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,16 +78,16 @@ impl Step {
     /// never describes content that is not in place yet, and a metadata file is missing only
     /// between its own two waves (a missing file forgets what was in step), even while the
     /// commit runs: a run killed in it leaves true claims. Each wave runs after the one before
-    /// has ended. (Moving the old metadata aside in the content's wave saved a round trip, but
-    /// a kill -9 there found a local metadata file missing while the remote's wave ran: the
-    /// window is the same length, and where it falls decides what a kill finds. The local side
-    /// runs both of its metadata waves at once, see `burst::local_renames`.)
+    /// has ended. (A kill -9 once found a local metadata file missing while the remote's wave
+    /// ran: the local side runs both of its metadata waves at once, between two remote rounds,
+    /// see `burst::local_renames`; the remote moves its old metadata aside in the content's
+    /// round, see `burst::remote_round`.)
     pub fn wave(&self) -> u8 {
         let metadata = |path: &RelPath| path.name() == META_FILE;
         match self {
             Step::Aside { path, .. } if !metadata(path) => 0,
             Step::Made { .. } => 1,
-            Step::Place { path, .. } if !metadata(path) => 2,
+            Step::Place { path, .. } if !metadata(path) => PLACE_WAVE,
             Step::Aside { .. } => METADATA_WAVE,
             Step::Place { .. } => METADATA_WAVE + 1,
             Step::Drop { .. } => METADATA_WAVE + 2,
