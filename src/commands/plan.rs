@@ -19,6 +19,7 @@ use crate::plan::document::Plan;
 use crate::plan::io::{digest, write};
 use crate::plan::written::PlanWritten;
 use crate::scan::engine::{add_checksums, make_plan_joining};
+use crate::scan::foreseen_connections;
 use crate::settings::{Global, PlanOutput, SyncSettings};
 
 /// Both targets of a run, open, and the plan made from them.
@@ -34,7 +35,8 @@ pub struct Prepared {
 /// met on the way, the answers to `--resolve ask` and `--checksum`. `now` is the plan's
 /// creation time.
 pub fn prepare(s: &SyncSettings, printer: &Printer, now: f64) -> Result<Prepared> {
-    let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder)?;
+    let foreseen = |local: &mut dyn Target| foreseen_connections(local, &s.options, s.conn.workers);
+    let (local, remote) = open_pair(&s.local, &s.remote, &s.conn, printer, s.options.create_folder, foreseen)?;
     let (mut local, mut remote) = (Watched::wrap(local, &printer.progress), Watched::wrap(remote, &printer.progress));
     super::recover::first(&mut *local, &mut *remote, s.conn.break_lock, printer)?;
     printer.progress.scanning();

@@ -20,9 +20,21 @@ use crate::settings::Connection;
 
 /// Opens a target given on the command line (or recorded in a plan).
 pub fn open(location: &str, conn: &Connection, printer: &Printer, create_root: bool) -> Result<Box<dyn Target>> {
+    open_ahead(location, conn, printer, create_root, 0)
+}
+
+/// [`open`], with `ahead` more connections the run foresees work for logging in beside the
+/// first (FTP; an SFTP session carries many requests at once, and its channels open later).
+fn open_ahead(
+    location: &str,
+    conn: &Connection,
+    printer: &Printer,
+    create_root: bool,
+    ahead: usize,
+) -> Result<Box<dyn Target>> {
     match Location::parse(location).map_err(|e| ExitError::usage(format!("{}: {e}", redact_raw(location))))? {
         Location::Local(path) => open_folder(&path),
-        Location::Ftp(url) => Ok(Box::new(open_ftp(url, conn, printer, create_root)?)),
+        Location::Ftp(url) => Ok(Box::new(open_ftp(url, conn, printer, create_root, ahead)?)),
         Location::Sftp(url) => Ok(Box::new(super::sftp_login::open_sftp(url, conn, printer, create_root)?)),
     }
 }
@@ -57,7 +69,13 @@ fn verify(conn: &Connection) -> Verify {
 
 /// Connects to an FTP server, asking for the password again after a refused login when
 /// prompting is possible.
-pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_root: bool) -> Result<FtpTarget> {
+pub fn open_ftp(
+    mut url: FtpUrl,
+    conn: &Connection,
+    printer: &Printer,
+    create_root: bool,
+    ahead: usize,
+) -> Result<FtpTarget> {
     if conn.implicit_tls {
         if url.tls == Tls::None {
             return Err(ExitError::usage("--implicit-tls needs an ftps:// URL").into());
@@ -93,7 +111,7 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
             active: conn.ftp_active,
             timeout: Duration::from_secs(conn.timeout.max(1)),
         };
-        match FtpTarget::open(settings, options.clone()) {
+        match FtpTarget::open_ahead(settings, options.clone(), ahead) {
             Ok(target) => {
                 if conn.store_password
                     && let Err(e) = resolver.store(&url.host, &user, &password)
@@ -115,13 +133,16 @@ pub fn open_ftp(mut url: FtpUrl, conn: &Connection, printer: &Printer, create_ro
     unreachable!("the loop returns")
 }
 
-/// Opens both targets of a run, checking pyftpsync's rules for their roles.
+/// Opens both targets of a run, checking pyftpsync's rules for their roles. The local side
+/// opens first: `ahead` tells from it how many more remote connections the run foresees work
+/// for, which log in beside the first.
 pub fn open_pair(
     local: &str,
     remote: &str,
     conn: &Connection,
     printer: &Printer,
     create_root: bool,
+    ahead: impl FnOnce(&mut dyn Target) -> usize,
 ) -> Result<(Box<dyn Target>, Box<dyn Target>)> {
     if remote == "." {
         return Err(ExitError::usage("'.' is expected to be the local target (not remote)").into());
@@ -131,5 +152,7 @@ pub fn open_pair(
             ExitError::usage("the local target must be a folder; the remote one may be an FTP or SFTP URL").into()
         );
     }
-    Ok((open(local, conn, printer, false)?, open(remote, conn, printer, create_root)?))
+    let mut local = open(local, conn, printer, false)?;
+    let ahead = ahead(&mut *local);
+    Ok((local, open_ahead(remote, conn, printer, create_root, ahead)?))
 }

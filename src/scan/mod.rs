@@ -20,7 +20,8 @@ use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::listing::Listing;
 use crate::model::relpath::RelPath;
-use crate::plan::options::Mode;
+use crate::plan::options::{Mode, PlanOptions};
+use crate::planner::filter::Filter;
 use crate::planner::snapshot::{DirScan, ScanRequest, SideDir, Snapshot, meta_can_matter};
 use crate::planner::{PlanContext, follow_up};
 
@@ -168,7 +169,7 @@ pub fn scan(
     // is enough. Nothing waits for a slow login (proftpd's scoreboard lock: 400 ms): the scan
     // ends without it, and it comes up for apply.
     let extra = workers.max(1) - 1;
-    let foreseen = if extra > 0 { foreseen_folders(local, ctx) } else { 0 };
+    let foreseen = if extra > 0 { foreseen_folders(local, ctx.options.mode, &ctx.filter) } else { 0 };
     let queue = Mutex::new(Queue {
         todo: Vec::new(),
         queued: 0,
@@ -211,15 +212,27 @@ pub fn scan(
 /// log in while the first one lists the remote root, not one round trip of listing and one of
 /// logging in after it. With `download`, local folders absent on the remote need no visit
 /// unless deleted: nothing is foreseen, and the connections open as folders are queued.
-fn foreseen_folders(local: &mut dyn Target, ctx: &PlanContext) -> usize {
-    if ctx.options.mode == Mode::Download {
+fn foreseen_folders(local: &mut dyn Target, mode: Mode, filter: &Filter) -> usize {
+    if mode == Mode::Download {
         return 0;
     }
     match local.list_dir(&RelPath::root()) {
         Ok(Some(listing)) => {
-            listing.entries.iter().filter(|e| e.kind == Kind::Dir && ctx.filter.passes(&e.name, e.kind)).count()
+            listing.entries.iter().filter(|e| e.kind == Kind::Dir && filter.passes(&e.name, e.kind)).count()
         }
         // The scan's own listing of the root reports what is wrong.
+        _ => 0,
+    }
+}
+
+/// How many connections beside the first a scan with `options` and up to `workers`
+/// connections will open at its start ([`foreseen_folders`]): they can log in while the first
+/// one does.
+pub fn foreseen_connections(local: &mut dyn Target, options: &PlanOptions, workers: usize) -> usize {
+    let extra = workers.max(1) - 1;
+    match Filter::new(&options.matches, &options.exclude) {
+        Ok(filter) if extra > 0 => extra.min(foreseen_folders(local, options.mode, &filter)),
+        // A bad filter is reported by the scan.
         _ => 0,
     }
 }

@@ -28,6 +28,7 @@ pub mod ops;
 pub mod plain_stat;
 pub mod session;
 mod setup;
+pub mod spare;
 pub mod tls;
 mod upload;
 pub mod wire;
@@ -42,7 +43,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, entered_ok, exists, list, list_by_stat_only, mlst, read_small, stat_safe};
-use self::session::{Session, Settings};
+use self::session::{Session, Settings, Turn};
+use self::spare::Spare;
 use self::wire::Direction;
 use super::{Guard, ReadSink, Target, Written, is_transient};
 use crate::meta::{JOURNAL_FILE, LOCK_FILE};
@@ -87,8 +89,8 @@ struct Shared {
     options: Options,
     mtime: mtime::Shared,
     temp_counter: AtomicU64,
-    /// Logged-in connections not in use.
-    spare: Mutex<Vec<Session>>,
+    /// Logged-in connections not in use, and those logging in ahead.
+    spare: Spare<Session>,
     /// Whether (and how) the server lists folders over the control connection, as learnt.
     stat_mode: plain_stat::Learning,
     /// The last look at our lock, before the first change others can see.
@@ -107,7 +109,7 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        Session::quit_all(std::mem::take(self.spare.get_mut().unwrap_or_else(|e| e.into_inner())));
+        Session::quit_all(self.spare.drain());
     }
 }
 
@@ -141,6 +143,12 @@ struct PendingLock {
 impl FtpTarget {
     /// Connects and checks the root folder.
     pub fn open(settings: Settings, options: Options) -> Result<FtpTarget> {
+        FtpTarget::open_ahead(settings, options, 0)
+    }
+
+    /// [`FtpTarget::open`], with `ahead` more connections the run foresees work for logging in
+    /// beside the first ([`spare`]).
+    pub fn open_ahead(settings: Settings, options: Options, ahead: usize) -> Result<FtpTarget> {
         let url = &settings.url;
         let info = TargetInfo {
             kind: TargetKind::Ftp,
@@ -157,7 +165,7 @@ impl FtpTarget {
             options,
             mtime: Default::default(),
             temp_counter: AtomicU64::new(0),
-            spare: Mutex::new(Vec::new()),
+            spare: Spare::default(),
             stat_mode: Default::default(),
             gate: Default::default(),
             time_offset: Mutex::new(0.0),
@@ -166,10 +174,13 @@ impl FtpTarget {
             folder_rename: std::sync::OnceLock::new(),
             hashing: Default::default(),
         });
+        log_in_ahead(&shared, ahead);
+        let first = Session::open_in_turn(&shared.settings, &shared.learned, Turn::First(&shared.spare));
+        shared.spare.verdict(first.is_ok());
         let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
         // Entered (at login), not listed: the scan lists it (one listing per folder, and the
         // first listing learns whether the server lists over the control connection).
-        let entered = target.connect()?.take_entered();
+        let entered = target.session.insert(first?).take_entered();
         let root = target.abs(&RelPath::root());
         let exists_now = match entered {
             Some(reply) => entered_ok(&reply, &root)?,
@@ -732,8 +743,8 @@ impl Target for FtpTarget {
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {
-            // A connection another worker has finished with, or a new one.
-            let spare = shared.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            // A connection another worker has finished with or logged in ahead, or a new one.
+            let spare = shared.spare.take(shared.settings.timeout);
             let session = match spare {
                 Some(mut s) => {
                     s.refresh();
@@ -885,9 +896,25 @@ impl Target for FtpTarget {
         let unlocked = self.unlock();
         // The connection waits for the next worker (scan, then apply, use the same ones).
         if let Some(s) = self.session.take().filter(Session::healthy) {
-            self.shared.spare.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+            self.shared.spare.put(s);
         }
         unlocked
+    }
+}
+
+/// Starts `n` logins ahead ([`spare`]), each on a thread of its own; they end in the target's
+/// spare connections, bounded by its --timeout.
+fn log_in_ahead(shared: &Arc<Shared>, n: usize) {
+    shared.spare.coming(n);
+    for _ in 0..n {
+        let shared_here = shared.clone();
+        let spawned = std::thread::Builder::new().name("ftpsync-ahead".into()).spawn(move || {
+            let s = &shared_here;
+            s.spare.arrived(Session::open_in_turn(&s.settings, &s.learned, Turn::Ahead(&s.spare)));
+        });
+        if let Err(e) = spawned {
+            shared.spare.arrived(Err(anyhow!("cannot start a thread to connect: {e}")));
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use super::errors::{broken, refused};
 use super::features::Features;
 use super::learned::{Capability, Learned, unsupported};
 use super::setup::{self, DroppedAfterOpts};
+use super::spare::Spare;
 use super::tls::Trust;
 use super::wire::data::{Early, passive_addr};
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
@@ -141,6 +142,18 @@ fn slow_auth(addr: SocketAddr) -> bool {
     SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).contains(&addr)
 }
 
+/// Where a login stands among a target's logins ([`super::spare`]).
+#[derive(Clone, Copy)]
+pub enum Turn<'a> {
+    /// On its own.
+    Alone,
+    /// The first of a target with logins ahead: it tells them whether its password was
+    /// accepted.
+    First(&'a Spare<Session>),
+    /// A login ahead: it sends the password only once the first one's was accepted.
+    Ahead(&'a Spare<Session>),
+}
+
 impl Session {
     /// Connects, secures and logs in, learning nothing beyond this connection.
     pub fn open(s: &Settings) -> Result<Session> {
@@ -150,10 +163,16 @@ impl Session {
     /// Connects, secures and logs in, with what `learned` knows of the server (and teaching
     /// it). A wrong password is an error that is not transient.
     pub fn open_learning(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
-        match Session::login_settled(s, learned) {
+        Session::open_in_turn(s, learned, Turn::Alone)
+    }
+
+    /// [`Session::open_learning`] as the first login of a target with logins ahead, or as one
+    /// of those ([`Turn`]).
+    pub fn open_in_turn(s: &Settings, learned: &Arc<Learned>, turn: Turn<'_>) -> Result<Session> {
+        match Session::login_settled(s, learned, turn) {
             Err(e) if e.downcast_ref::<DroppedAfterOpts>().is_some() => {
                 learned.refuse(Capability::Utf8Opts, &e.to_string());
-                Session::login_settled(s, learned)
+                Session::login_settled(s, learned, turn)
             }
             other => other,
         }
@@ -161,19 +180,19 @@ impl Session {
 
     /// [`Session::login`], connecting once more with a pause after `AUTH TLS` where the server
     /// answered our TLS handshake in plain text ([`SLOW_AUTH`]).
-    fn login_settled(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
-        match Session::login(s, learned) {
+    fn login_settled(s: &Settings, learned: &Arc<Learned>, turn: Turn<'_>) -> Result<Session> {
+        match Session::login(s, learned, turn) {
             Err(e) if e.downcast_ref::<PlainAfterAuth>().is_some() => {
                 let addr = resolve(&s.url)?;
                 SLOW_AUTH.lock().unwrap_or_else(|e| e.into_inner()).push(addr);
                 log::debug!(target: super::wire::control::TRACE_TARGET, "{e}: connecting again, with a pause after AUTH TLS");
-                Session::login(s, learned)
+                Session::login(s, learned, turn)
             }
             other => other,
         }
     }
 
-    fn login(s: &Settings, learned: &Arc<Learned>) -> Result<Session> {
+    fn login(s: &Settings, learned: &Arc<Learned>, turn: Turn<'_>) -> Result<Session> {
         let addr = resolve(&s.url)?;
         let shown = s.url.display();
         let tls = match (&s.trust, s.url.tls) {
@@ -218,6 +237,9 @@ impl Session {
         if tls.is_some() {
             login.extend(["PBSZ 0".to_string(), "PROT P".to_string()]);
         }
+        if let Turn::Ahead(spare) = turn {
+            spare.await_accepted(s.timeout)?;
+        }
         // The password is checked before anything else is sent: some servers (libunftp) check
         // it in the background and refuse what follows until they are done.
         login.extend([format!("USER {}", s.user), format!("PASS {}", s.password.expose())]);
@@ -233,11 +255,17 @@ impl Session {
                     return Err(refused(reply, &format!("{shown} refused to protect the data connections")));
                 }
                 ("USER" | "PASS", 530) => {
+                    if let Turn::First(spare) = turn {
+                        spare.verdict(false);
+                    }
                     return Err(LoginRefused { user: s.user.clone(), server: shown }.into());
                 }
                 ("USER" | "PASS", c) if c >= 400 => return Err(refused(reply, &format!("login to {shown} failed"))),
                 _ => {}
             }
+        }
+        if let Turn::First(spare) = turn {
+            spare.verdict(true);
         }
         let (features, first, entered) = setup::setup(&mut ctl, &s.url, learned)?;
         let data = DataSettings { tls, timeout: s.timeout };
