@@ -182,8 +182,12 @@ fn check_side(
     let meta_bytes = if SideDir::lists_meta(&listing) {
         Some(match meta {
             Some(bytes) => bytes,
-            None => read_to_vec(target, &actual.join_unchecked(META_FILE))
-                .with_context(|| format!("cannot read the metadata of {folder_name}"))?,
+            None => {
+                // Another transfer follows: the next folder's metadata, or apply's uploads.
+                target.expect_transfer();
+                read_to_vec(target, &actual.join_unchecked(META_FILE))
+                    .with_context(|| format!("cannot read the metadata of {folder_name}"))?
+            }
         })
     } else {
         None

@@ -545,6 +545,7 @@ impl Target for FtpTarget {
         let abs = self.abs(path);
         // The sink starts over (a new temporary file) if a transient failure forces a retry.
         self.retry(|s| {
+            let then = s.after_download();
             let mut t = s
                 .transfer(&format!("RETR {abs}"), Direction::Download)
                 .map_err(|f| failed(f, &format!("cannot download {abs}")))?;
@@ -558,7 +559,8 @@ impl Target for FtpTarget {
                 // again. The session, a reply short, is dropped.
                 return Err(net);
             }
-            let (last, _) = t.finish(&[], true).map_err(|f| failed(f, &format!("download of {abs} failed")))?;
+            let (last, replies) = t.finish(&then, true).map_err(|f| failed(f, &format!("download of {abs} failed")))?;
+            s.announced_after_download(&last, replies)?;
             let finished =
                 if last.is_ok() { Ok(()) } else { Err(refused(&last, &format!("download of {abs} failed"))) };
             match (result, finished) {

@@ -73,6 +73,7 @@ const MAX_IN_MEMORY: u64 = 512 * 1024 * 1024;
 /// Reads what a download command (`RETR`, `MLSD`, `LIST`) sends. `Ok(Err(reply))` when the
 /// server refused the command (or ended it with an error after the data).
 pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Result<Vec<u8>, Reply>> {
+    let then = s.after_download();
     let mut t = match s.transfer(cmd, Direction::Download) {
         Ok(t) => t,
         Err(Failure::Refused(r)) => return Ok(Err(r)),
@@ -86,7 +87,8 @@ pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Res
     if data.len() as u64 >= MAX_IN_MEMORY {
         return Err(anyhow::anyhow!("{doing}: the server sent more than {MAX_IN_MEMORY} bytes"));
     }
-    let (last, _) = t.finish(&[], true).map_err(|f| failed(f, doing))?;
+    let (last, replies) = t.finish(&then, true).map_err(|f| failed(f, doing))?;
+    s.announced_after_download(&last, replies)?;
     Ok(if last.is_ok() { Ok(data) } else { Err(last) })
 }
 

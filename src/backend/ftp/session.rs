@@ -67,6 +67,9 @@ pub struct Session {
     /// The next batch announces the data connection of a transfer that follows it
     /// ([`Session::expect_transfer`]).
     announce_in_batch: bool,
+    /// A transfer follows the next download: its data connection is announced as soon as the
+    /// download's data has ended ([`Session::after_download`]).
+    transfer_follows: bool,
 }
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
@@ -293,6 +296,7 @@ impl Session {
             learned: learned.clone(),
             sent_ahead: false,
             announce_in_batch: false,
+            transfer_follows: false,
             entered: Some(entered),
         })
     }
@@ -375,6 +379,7 @@ impl Session {
     /// [`Session::expect_transfer`], the next transfer's data connection is announced behind
     /// them (its reply is kept, not returned).
     pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
+        self.transfer_follows = false;
         if !std::mem::take(&mut self.announce_in_batch) {
             return self.ctl.batch(cmds).map_err(|e| broken(e, doing));
         }
@@ -393,6 +398,37 @@ impl Session {
     /// returns are its own commands' only.
     pub fn expect_transfer(&mut self) {
         self.announce_in_batch = self.can_announce();
+        self.transfer_follows = self.announces();
+    }
+
+    /// The commands a download sends as soon as its data has ended, before its final reply
+    /// is read: after [`Session::expect_transfer`] (where no batch came first), the next
+    /// transfer's `EPSV`, which then needs no round trip of its own. The server has sent all
+    /// of the data by then and is done with the transfer: it reads the command after it (a
+    /// download cut short sends nothing, see `Transfer::finish`). The replies go to
+    /// [`Session::announced_after_download`].
+    pub fn after_download(&mut self) -> Vec<String> {
+        if std::mem::take(&mut self.transfer_follows) && self.announces() { vec!["EPSV".into()] } else { Vec::new() }
+    }
+
+    /// Takes the replies to [`Session::after_download`]'s commands, `last` being the
+    /// download's final reply. A server that answered the `EPSV` in its place (it read
+    /// commands while the transfer ran) has left this connection out of step: it is given up,
+    /// and the operation is tried again on a new one. An `EPSV` refused here is not learnt
+    /// (the transfer's own announcement decides that).
+    pub fn announced_after_download(&mut self, last: &Reply, replies: Vec<Reply>) -> Result<()> {
+        let Some(reply) = replies.into_iter().next() else { return Ok(()) };
+        if last.code == 229 {
+            self.ctl.give_up();
+            return Err(Transient(
+                "the server answered a command sent after a download before the download's own reply".into(),
+            )
+            .into());
+        }
+        if reply.code == 229 {
+            self.announced(reply);
+        }
+        Ok(())
     }
 
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data

@@ -214,6 +214,8 @@ pub struct Transfer<'c> {
     /// A TLS data connection the server closed without `close_notify` ends there (many
     /// servers do that); the final reply tells whether the transfer was complete.
     lenient_eof: bool,
+    /// A read found the end of the data: the server has sent all of it.
+    ended: bool,
     /// The socket's timeout: a write that sends only part of its bytes in that long means
     /// the server stopped reading (the socket's own timeout fails a write only when not a
     /// byte went out, so a nearly stopped upload could last a timeout per write).
@@ -257,6 +259,7 @@ impl<'c> Transfer<'c> {
             last: opened.last,
             written: 0,
             lenient_eof,
+            ended: false,
             write_limit,
         }
     }
@@ -447,11 +450,14 @@ impl<'c> Transfer<'c> {
         Ok(())
     }
 
-    /// Ends the transfer: closes the data connection, then sends `then` (commands about the
-    /// transferred file, pipelined behind the transfer when `pipelined`) and reads every
-    /// reply. Returns the transfer's final reply (whatever its code) and the replies to `then`.
+    /// Ends the transfer: closes the data connection, then sends `then` and reads every
+    /// reply. `then` is pipelined behind the transfer (sent before its final reply is read)
+    /// when `pipelined` and the server has sent all its data (a download read to its end: the
+    /// server is done with the transfer, and reads the commands after it); otherwise it is
+    /// sent once the final reply has come, if that is positive. Returns the transfer's final
+    /// reply (whatever its code) and the replies to `then`.
     pub fn finish(mut self, then: &[String], pipelined: bool) -> Result<(Reply, Vec<Reply>), Failure> {
-        let pipelined = pipelined && self.ctl.pipelining();
+        let pipelined = pipelined && self.ctl.pipelining() && (then.is_empty() || self.ended);
         self.data.close()?;
         if pipelined {
             for cmd in then {
@@ -476,10 +482,14 @@ impl<'c> Transfer<'c> {
 
 impl Read for Transfer<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.data.read(buf) {
+        let read = match self.data.read(buf) {
             Err(e) if self.lenient_eof && e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
             other => other,
+        };
+        if matches!(read, Ok(0)) && !buf.is_empty() {
+            self.ended = true;
         }
+        read
     }
 }
 
