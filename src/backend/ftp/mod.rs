@@ -433,11 +433,36 @@ impl FtpTarget {
             }
             listings.push(listing);
         }
+        let proven = verdict == plain_stat::Verdict::Proven;
         self.shared.stat_mode.learn_plain(verdict);
-        let rest = &dirs[listings.len()..];
-        if !rest.is_empty() {
-            // Decided (no longer probing): plain STAT, or data connections.
-            listings.extend(self.list_dirs(rest)?);
+        let (done, rest) = (listings.len(), &dirs[listings.len()..]);
+        if rest.is_empty() {
+            return Ok(listings);
+        }
+        match probe {
+            // Proven: the probe's own replies are the other folders' listings.
+            Some(p) if proven => {
+                let (mut parsed, mut codes) = (Vec::new(), Vec::new());
+                for plain in p.folders.into_iter().skip(done) {
+                    let (listing, code) = match plain {
+                        plain_stat::Plain::Listed(parsed) => (Some(parsed), 0),
+                        plain_stat::Plain::Refused(code) => (None, code),
+                        plain_stat::Plain::NotListing | plain_stat::Plain::Unsure => (None, 0),
+                    };
+                    parsed.push(listing);
+                    codes.push(code);
+                }
+                let rest_abs = &abs[done..];
+                let found = self.retry(|s| ops::settle_by_stat(s, rest_abs, parsed.clone(), &codes, None))?;
+                for (dir, f) in rest.iter().zip(found) {
+                    listings.push(match f {
+                        ByStat::Listed(l) => Some(l),
+                        _ => self.list_dir(dir)?,
+                    });
+                }
+            }
+            // Decided otherwise: data connections; or undecided yet: probed again.
+            _ => listings.extend(self.list_dirs(rest)?),
         }
         Ok(listings)
     }

@@ -325,15 +325,33 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, f
         }
     };
     let now = SystemClock.now();
-    let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
-    for (dir, reply) in dirs.iter().zip(&replies[..dirs.len()]) {
-        let parsed = match form {
+    let parsed = dirs
+        .iter()
+        .zip(&replies[..dirs.len()])
+        .map(|(dir, reply)| match form {
             Form::Dotted => dotted_listing(reply, now),
             Form::Plain => match read_plain(reply, dir, now) {
                 Plain::Listed(parsed) => Some(parsed),
                 Plain::Refused(_) | Plain::NotListing | Plain::Unsure => None,
             },
-        };
+        })
+        .collect();
+    let codes: Vec<u16> = replies[..dirs.len()].iter().map(|r| r.code).collect();
+    settle_by_stat(s, dirs, parsed, &codes, only)
+}
+
+/// The listings of `STAT` replies made exact: `parsed` holds each folder's reply as a listing
+/// where it is one, `codes` each reply's code. Times the listing shows only to the minute or
+/// day are asked with `MDTM` (all in one batch; only of the file named `only`, where given).
+pub fn settle_by_stat(
+    s: &mut Session,
+    dirs: &[String],
+    parsed: Vec<Option<listing::Parsed>>,
+    codes: &[u16],
+    only: Option<&str>,
+) -> Result<Vec<ByStat>> {
+    let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
+    for parsed in parsed {
         let Some(parsed) = parsed else {
             found.push(None);
             continue;
@@ -377,10 +395,10 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, f
     }
     Ok(found
         .into_iter()
-        .zip(&replies)
-        .map(|(f, r)| match f {
+        .zip(codes)
+        .map(|(f, &code)| match f {
             Some((l, _)) => ByStat::Listed(l),
-            None if missing(r.code) => ByStat::Missing,
+            None if missing(code) => ByStat::Missing,
             None => ByStat::Unsure,
         })
         .collect())
