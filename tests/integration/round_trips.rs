@@ -40,6 +40,30 @@ fn a_run_opens_only_the_connections_it_has_work_for() {
     assert_eq!(logins(), 8);
 }
 
+/// The connections a run foresees log in beside the first one, but send their password only
+/// once the first one's was accepted: a wrong password is tried once, not once per connection
+/// (a server counting failed logins would lock the account out).
+#[test]
+fn a_wrong_password_is_sent_once_however_many_connections_are_foreseen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, served) = (dir.path().join("local"), dir.path().join("served"));
+    for i in 0..40 {
+        fixture::write(&local, &format!("d{i}/f.txt"), "a file", fixture::T12);
+    }
+    std::fs::create_dir(&served).unwrap();
+    let mut config = ftpsync::server::ServerConfig::new(&served);
+    config.login = Some(("deploy".into(), "right".into()));
+    let server = ftpsync::server::start(config).unwrap();
+    let url = server.url(Some("deploy:wrong"));
+    let out = ftpsync_command(&["upload", local.to_str().unwrap(), &url, "--workers", "8", "-vvv"]).output().unwrap();
+    assert!(!out.status.success(), "a wrong password must fail");
+    let sent = commands(&out);
+    assert_eq!(sent.iter().filter(|c| c.starts_with("PASS ")).count(), 1, "{sent:?}");
+    // With the right one, the eight connections log in (the first, and seven ahead of the scan).
+    let out = run(&["upload", local.to_str().unwrap(), &server.url(Some("deploy:right")), "--workers", "8", "-vvv"]);
+    assert_eq!(commands(&out).iter().filter(|c| c.starts_with("PASS ")).count(), 8);
+}
+
 #[test]
 fn a_plan_lists_every_remote_folder_once() {
     let dir = tempfile::tempdir().unwrap();
