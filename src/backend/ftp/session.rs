@@ -25,7 +25,7 @@ use super::errors::{broken, refused};
 use super::features::Features;
 use super::learned::{Capability, Learned, unsupported};
 use super::setup::{self, DroppedAfterOpts};
-use super::spare::Spare;
+use super::spare::{First, Spare};
 use super::tls::Trust;
 use super::wire::data::{Early, passive_addr};
 use super::wire::{Control, DataSettings, Direction, Failure, Mode, Reply, Transfer, stream};
@@ -153,7 +153,8 @@ pub enum Turn<'a> {
     /// The first of a target with logins ahead: it tells them whether its password was
     /// accepted.
     First(&'a Spare<Session>),
-    /// A login ahead: it sends the password only once the first one's was accepted.
+    /// A login ahead: it connects once the first one was greeted, and sends the password
+    /// only once the first one's was accepted.
     Ahead(&'a Spare<Session>),
 }
 
@@ -196,6 +197,9 @@ impl Session {
     }
 
     fn login(s: &Settings, learned: &Arc<Learned>, turn: Turn<'_>) -> Result<Session> {
+        if let Turn::Ahead(spare) = turn {
+            spare.await_first(First::Greeted, s.timeout)?;
+        }
         let addr = resolve(&s.url)?;
         let shown = s.url.display();
         let tls = match (&s.trust, s.url.tls) {
@@ -213,6 +217,9 @@ impl Session {
         let greeting = ctl.final_reply().map_err(|e| broken(e, &format!("{shown} did not greet")))?;
         if greeting.code != 220 {
             return Err(refused(&greeting, &format!("{shown} refused the connection")));
+        }
+        if let Turn::First(spare) = turn {
+            spare.greeted();
         }
         // libunftp answers commands out of order (it runs them as concurrent tasks).
         let greeted = greeting.text().to_ascii_lowercase();
@@ -241,7 +248,7 @@ impl Session {
             login.extend(["PBSZ 0".to_string(), "PROT P".to_string()]);
         }
         if let Turn::Ahead(spare) = turn {
-            spare.await_accepted(s.timeout)?;
+            spare.await_first(First::Accepted, s.timeout)?;
         }
         // The password is checked before anything else is sent: some servers (libunftp) check
         // it in the background and refuse what follows until they are done.

@@ -5,9 +5,11 @@
 //! upload or sync will visit) has them connect beside the first one instead of after it: a
 //! login is several round trips (vsftpd's, through PAM, eight to ten), and the scan would
 //! otherwise list folders on one connection while the others still log in. The connections
-//! ahead send their password only once the first login's was accepted ([`Spare::verdict`]):
-//! a wrong password is tried once, not once per connection, where a server counting failed
-//! logins would lock the account.
+//! ahead connect only once the first one was greeted ([`Spare::greeted`]): a server that takes
+//! a few connections per address refuses some of the others, never the first. They send their
+//! password only once the first login's was accepted ([`Spare::verdict`]): a wrong password is
+//! tried once, not once per connection, where a server counting failed logins would lock the
+//! account.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,7 +24,10 @@ pub struct Spare<S> {
 
 impl<S> Default for Spare<S> {
     fn default() -> Self {
-        Spare { state: Mutex::new(State { idle: Vec::new(), coming: 0, accepted: None }), changed: Condvar::new() }
+        Spare {
+            state: Mutex::new(State { idle: Vec::new(), coming: 0, first: First::Connecting }),
+            changed: Condvar::new(),
+        }
     }
 }
 
@@ -30,8 +35,20 @@ struct State<S> {
     idle: Vec<S>,
     /// Logins ahead still under way.
     coming: usize,
-    /// Whether the first login's password was accepted, once known.
-    accepted: Option<bool>,
+    /// How far the first login has come.
+    first: First,
+}
+
+/// How far the first login of a target has come ([`Spare::await_first`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum First {
+    Connecting,
+    /// The server greeted it: it holds its place among the server's connections.
+    Greeted,
+    /// Its password was accepted.
+    Accepted,
+    /// It failed (the password refused, or no connection).
+    Failed,
 }
 
 impl<S> Spare<S> {
@@ -87,30 +104,39 @@ impl<S> Spare<S> {
         self.changed.notify_all();
     }
 
+    /// The first login was greeted by the server.
+    pub fn greeted(&self) {
+        self.reached(First::Greeted);
+    }
+
     /// The first login says whether its password was accepted; only the first verdict counts.
     pub fn verdict(&self, accepted: bool) {
+        self.reached(if accepted { First::Accepted } else { First::Failed });
+    }
+
+    fn reached(&self, stage: First) {
         let mut st = self.lock();
-        if st.accepted.is_none() {
-            st.accepted = Some(accepted);
+        if st.first < stage && !matches!(st.first, First::Accepted | First::Failed) {
+            st.first = stage;
         }
         drop(st);
         self.changed.notify_all();
     }
 
-    /// Waits (at most `timeout`) until the first login's password was accepted; an error when
-    /// it was refused, or no verdict came.
-    pub fn await_accepted(&self, timeout: Duration) -> Result<()> {
+    /// Waits (at most `timeout`) until the first login has reached `stage`; an error when it
+    /// failed, or did not get there in time.
+    pub fn await_first(&self, stage: First, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
-            match st.accepted {
-                Some(true) => return Ok(()),
-                Some(false) => bail!("the first login failed: no password is sent ahead"),
-                None => {}
+            match st.first {
+                First::Failed => bail!("the first login failed: the connections ahead stay away"),
+                reached if reached >= stage => return Ok(()),
+                _ => {}
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("the first login did not end within {timeout:?}");
+                bail!("the first login did not get that far within {timeout:?}");
             }
             st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -155,22 +181,29 @@ mod tests {
     }
 
     #[test]
-    fn logins_ahead_send_their_password_only_after_the_first_was_accepted() {
+    fn logins_ahead_connect_after_the_first_greeting_and_log_in_after_its_verdict() {
         let spare = Arc::new(Spare::<u32>::default());
-        let waiting = {
+        let waiting = |stage| {
             let spare = spare.clone();
-            std::thread::spawn(move || spare.await_accepted(LONG))
+            std::thread::spawn(move || spare.await_first(stage, LONG))
         };
+        let (connecting, logging_in) = (waiting(First::Greeted), waiting(First::Accepted));
         std::thread::sleep(Duration::from_millis(30));
-        assert!(!waiting.is_finished(), "no verdict yet: it waits");
+        assert!(!connecting.is_finished() && !logging_in.is_finished(), "nothing yet: both wait");
+        spare.greeted();
+        connecting.join().unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!logging_in.is_finished(), "greeted only: the password waits");
         spare.verdict(false);
         spare.verdict(true); // only the first verdict counts
-        let err = waiting.join().unwrap().unwrap_err();
+        let err = logging_in.join().unwrap().unwrap_err();
         assert!(err.to_string().contains("first login failed"), "{err}");
         let accepted = Spare::<u32>::default();
         accepted.verdict(true);
-        accepted.await_accepted(Duration::ZERO).unwrap();
-        let err = Spare::<u32>::default().await_accepted(Duration::from_millis(10)).unwrap_err();
-        assert!(err.to_string().contains("did not end"), "{err}");
+        accepted.await_first(First::Accepted, Duration::ZERO).unwrap();
+        accepted.greeted(); // too late to matter
+        accepted.await_first(First::Accepted, Duration::ZERO).unwrap();
+        let err = Spare::<u32>::default().await_first(First::Greeted, Duration::from_millis(10)).unwrap_err();
+        assert!(err.to_string().contains("did not get that far"), "{err}");
     }
 }
