@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use super::check::{describe_state, matches};
 use super::sidehash::CopyHasher;
-use crate::backend::{Target, Written, with_write_attempts};
+use crate::backend::{StagedFile, Target, Written, with_write_attempts};
 use crate::model::Entry;
 use crate::model::relpath::RelPath;
 use crate::plan::document::EntryState;
@@ -143,6 +143,70 @@ fn copy_verified(
         bail!("{dst_path}: {} bytes stored, {} planned", c.written.bytes, state.size);
     }
     Ok(c)
+}
+
+/// Reads the planned source of `copy` whole into memory, through the same checks as a
+/// transfer (exactly the planned size, and the sha256 when pinned); with the sha256 of what was
+/// read. For small files that a destination takes several at once
+/// ([`Target::write_staged_all`]).
+pub fn read_verified(src: &mut dyn Target, copy: &Copy<'_>) -> Result<(Vec<u8>, String)> {
+    let Copy { src_path, state, sha256, .. } = *copy;
+    let mut bytes = Vec::with_capacity(state.size as usize);
+    let mut digest = None;
+    src.read_file(src_path, &mut |reader| {
+        // A source that retries a cut read starts over.
+        bytes.clear();
+        let mut verified = Verified {
+            inner: reader,
+            expected: state.size,
+            count: 0,
+            hasher: Some(CopyHasher::for_size(state.size)),
+            pinned: sha256,
+            digest: None,
+        };
+        io::copy(&mut verified, &mut bytes)?;
+        digest = verified.digest.take();
+        Ok(())
+    })?;
+    let Some(digest) = digest else { bail!("{src_path}: nothing was read") };
+    Ok((bytes, digest))
+}
+
+/// Copies small files to their staged names together: each read whole through the
+/// checks of [`read_verified`], then all handed to the destination at once
+/// ([`Target::write_staged_all`]) and each checked for size. Each file's result in order;
+/// `None` for one that did not get there: what it left is removed (best effort, as by
+/// [`transfer_staged`]), and the caller copies it again the usual way, which reports its own
+/// failure.
+pub fn transfer_staged_all(
+    src: &mut dyn Target,
+    dst: &mut dyn Target,
+    copies: &[(Copy<'_>, &RelPath)],
+) -> Vec<Option<Copied>> {
+    let read: Vec<Option<(Vec<u8>, String)>> = copies.iter().map(|(c, _)| read_verified(src, c).ok()).collect();
+    let files: Vec<StagedFile<'_>> = copies
+        .iter()
+        .zip(&read)
+        .filter_map(|((c, at), r)| {
+            r.as_ref().map(|(data, _)| StagedFile { path: at, data, mtime: Some(c.state.mtime) })
+        })
+        .collect();
+    let mut written = dst.write_staged_all(&files).into_iter();
+    drop(files);
+    copies
+        .iter()
+        .zip(read)
+        .map(|((c, at), r)| {
+            let (_, sha256) = r?;
+            match written.next()? {
+                Ok(written) if written.bytes == c.state.size => Some(Copied { written, sha256: Some(sha256) }),
+                _ => {
+                    let _ = dst.remove_tree(at);
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Copies one file to `write_at` on the destination, a name nothing visible uses (a staged

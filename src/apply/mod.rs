@@ -9,6 +9,7 @@
 //!
 //! Independent actions run at the same time on several connections (`workers`).
 
+mod batch;
 pub mod case;
 pub mod check;
 pub mod commit;

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
+use super::batch;
 use super::check::Fresh;
 use super::commit::burst::remove_entry;
 use super::commit::journal::Step;
@@ -23,7 +24,7 @@ use super::settings::ApplySettings;
 use super::stage::Names;
 use super::stage::Staging;
 use super::stats::Counters;
-use super::workers::{Worker, share_out, share_out_then};
+use super::workers::{Worker, crew_size, share_out, share_out_then};
 use crate::backend::{Target, is_lock_lost, with_write_attempts};
 use crate::meta::META_FILE;
 use crate::model::Kind;
@@ -135,11 +136,13 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 fn run_phases(fixed: &Fixed<'_>, state: &Mutex<State>, workers: &mut [Worker<'_>]) -> Result<()> {
     let mut prologue = fixed.prologue;
     for wave in waves(fixed, is_transfer, false) {
+        let jobs = jobs(fixed, &wave, workers);
+        let indices: Vec<usize> = (0..jobs.len()).collect();
         share_out_then(
             prologue.take().map(|_| Later::Prologue).into_iter().collect(),
-            &wave,
+            &indices,
             workers,
-            |w, i| Ok(transfer_one(fixed, state, w, i)?.into_iter().map(Later::Meta).collect()),
+            |w, j| Ok(transfer_job(fixed, state, w, &jobs[j])?.into_iter().map(Later::Meta).collect()),
             |w, later| follow_up(fixed, state, w, later),
         )?;
     }
@@ -197,6 +200,96 @@ fn follow_up(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, later:
         Later::Meta(write) => write_meta(fixed, state, w, write),
         Later::Prologue => fixed.prologue.map_or(Ok(()), |p| p(w)),
     }
+}
+
+/// A wave's entries as jobs ([`batch::jobs`]): small staged copies together where their
+/// destination takes several at once.
+fn jobs(fixed: &Fixed<'_>, wave: &[usize], workers: &[Worker<'_>]) -> Vec<Vec<usize>> {
+    let small = |i: usize| {
+        let e = &fixed.plan.entries[i];
+        let to = match fixed.actions[i] {
+            Action::Upload => Side::Remote,
+            Action::Download => Side::Local,
+            _ => return None,
+        };
+        let staged = fixed.staging.and_then(|s| s.entries.get(&i)).is_some_and(|s| s.write_at.is_some());
+        let from = if to == Side::Remote { Side::Local } else { Side::Remote };
+        let size = e.state(from)?.size;
+        (e.kind == Kind::File && staged && size <= batch::SMALL).then_some((to, size))
+    };
+    let limit = |side| match side {
+        Side::Local => workers[0].local.staged_batch(),
+        Side::Remote => workers[0].remote.staged_batch(),
+    };
+    batch::jobs(wave, small, limit, crew_size(workers))
+}
+
+/// Copies a job of small files together ([`exec::transfer_staged_all`]), each after the same
+/// last looks as alone ([`perform`]); what cannot go that way (its folder not created, a side
+/// no longer as planned, a write that failed) goes alone afterwards ([`transfer_one`]), which
+/// looks again and reports it.
+fn transfer_job(fixed: &Fixed<'_>, state: &Mutex<State>, w: &mut Worker<'_>, job: &[usize]) -> Result<Vec<MetaWrite>> {
+    if let [i] = job {
+        return transfer_one(fixed, state, w, *i);
+    }
+    crate::error::interrupt::check()?;
+    let action = fixed.actions[job[0]];
+    let (from, to) = if action == Action::Upload { (Side::Local, Side::Remote) } else { (Side::Remote, Side::Local) };
+    let failed_dirs = lock(state).failed_dirs.clone();
+    let mut alone = Vec::new();
+    // (entry, its source state, its source and destination paths, where it is staged)
+    let mut ready: Vec<(usize, &EntryState, RelPath, RelPath, RelPath)> = Vec::new();
+    for &i in job {
+        let e = &fixed.plan.entries[i];
+        let at = fixed.staging.and_then(|s| s.entries.get(&i)).and_then(|s| s.write_at.clone());
+        let src_path = fixed.layout.entry_path(e, from);
+        let mut looked = || -> Result<()> {
+            before_local_change(w, to)?;
+            exec::recheck(w.side(from), &src_path, e.state(from))
+        };
+        match (at, e.state(from)) {
+            (Some(at), Some(src_state)) if !failed_dirs.iter().any(|d| e.path.starts_with(d)) && looked().is_ok() => {
+                ready.push((i, src_state, src_path.clone(), fixed.layout.entry_path(e, to), at))
+            }
+            _ => alone.push(i),
+        }
+    }
+    let copies: Vec<(exec::Copy<'_>, &RelPath)> = ready
+        .iter()
+        .map(|(i, state, src_path, dst_path, at)| {
+            let e = &fixed.plan.entries[*i];
+            (exec::Copy { src_path, dst_path, state, replaces: e.state(to), sha256: e.sha256.as_deref() }, at)
+        })
+        .collect();
+    let (src, dst): (&mut dyn Target, &mut dyn Target) = match from {
+        Side::Local => (&mut *w.local, &mut *w.remote),
+        Side::Remote => (&mut *w.remote, &mut *w.local),
+    };
+    let copied = exec::transfer_staged_all(src, dst, &copies);
+    let (records_mtimes, offset) = (dst.info().records_mtimes, dst.time_offset());
+    let mut writes = Vec::new();
+    for ((&(i, ..), (copy, at)), copied) in ready.iter().zip(&copies).zip(copied) {
+        let Some(copied) = copied else {
+            alone.push(i);
+            continue;
+        };
+        let e = &fixed.plan.entries[i];
+        keep_content(state, i, copy.state, copied);
+        if fixed.staging.and_then(|s| s.entries.get(&i)).is_some_and(|s| !s.steps.is_empty()) {
+            lock(state).staged.push((to, (*at).clone(), Kind::File));
+        }
+        let bytes = record_copy(fixed, state, e, to, copy.state, records_mtimes, offset);
+        {
+            let mut st = lock(state);
+            st.counters.count(action, e.kind, e.part_of.is_none(), bytes);
+            st.outcomes[i] = Outcome::of(Status::Done);
+        }
+        writes.extend(settle(fixed, state, e, action));
+    }
+    for i in alone {
+        writes.extend(transfer_one(fixed, state, w, i)?);
+    }
+    Ok(writes)
 }
 
 /// Creates, transfers or records one entry, then settles its metadata; returns the metadata

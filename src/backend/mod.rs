@@ -44,6 +44,13 @@ pub struct Written {
     pub mtime_set: bool,
 }
 
+/// One small file for [`Target::write_staged_all`]: where it goes, its content, its time.
+pub struct StagedFile<'a> {
+    pub path: &'a RelPath,
+    pub data: &'a [u8],
+    pub mtime: Option<f64>,
+}
+
 /// Opens a new connection to a target ([`Target::opener`]).
 pub type Opener = std::sync::Arc<dyn Fn() -> Result<Box<dyn Target>> + Send + Sync>;
 
@@ -139,6 +146,21 @@ pub trait Target: Send {
     /// target allows; the caller compares the size stored ([`Written::bytes`]) with what it
     /// sent.
     fn write_staged(&mut self, path: &RelPath, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written>;
+
+    /// How many small files apply hands [`Target::write_staged_all`] at once. One by default
+    /// (each goes to [`Target::write_staged`]); a target whose every file costs round trips
+    /// however small it is, and that keeps many requests in flight on one connection, offers
+    /// more (SFTP: a file's open, then its writes, time, size and close, for all at once).
+    fn staged_batch(&self) -> usize {
+        1
+    }
+
+    /// [`Target::write_staged`] for several small files in memory, each with its own result in
+    /// the same order: a file that failed leaves the others' results standing (the caller
+    /// writes it again the usual way, or gives up on it).
+    fn write_staged_all(&mut self, files: &[StagedFile<'_>]) -> Vec<Result<Written>> {
+        files.iter().map(|f| self.write_staged(f.path, &mut &f.data[..], f.mtime)).collect()
+    }
 
     /// Renames an entry (a file, or a folder with everything in it) within the target. Nothing
     /// may exist at `to`: callers move an entry aside before another takes its name, so a

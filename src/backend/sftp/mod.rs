@@ -45,7 +45,7 @@ use self::errors::{failed, is_missing};
 use self::sessions::{Lane, PER_SESSION, Pool};
 use self::transfer::{Download, send};
 use super::ftp::lock::LockFile;
-use super::{Guard, ListedWith, ReadSink, Target, Written, is_transient};
+use super::{Guard, ListedWith, ReadSink, StagedFile, Target, Written, is_transient};
 use crate::meta::{JOURNAL_FILE, LOCK_FILE};
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
@@ -61,6 +61,8 @@ pub struct Options {
     pub create_root: bool,
 }
 
+/// Small files written at once on one channel ([`Target::write_staged_all`]).
+const STAGED_BATCH: usize = 3;
 /// Folders listed at once on one channel ([`Target::list_dirs`]).
 const LIST_IN_FLIGHT: usize = 64;
 /// The largest file [`Target::list_dirs_reading`] reads with its folder's listing (a
@@ -407,7 +409,7 @@ impl SftpTarget {
     fn upload(&mut self, abs: &str, data: &mut dyn Read, mtime: Option<f64>) -> Result<Written> {
         let sftp = self.sftp()?;
         let shared = self.shared.clone();
-        let result = shared.rt().block_on(transfer::upload(&sftp, abs, data, mtime));
+        let result = shared.rt().block_on(transfer::upload(&sftp, abs, data, None, mtime));
         match result {
             Ok(s) => Ok(Written { bytes: s.bytes, mtime_set: s.mtime_set }),
             Err(e) => {
@@ -728,6 +730,33 @@ impl Target for SftpTarget {
         self.refresh_lock()?;
         let abs = self.abs(path);
         self.upload(&abs, data, mtime)
+    }
+
+    fn staged_batch(&self) -> usize {
+        STAGED_BATCH
+    }
+
+    /// Every file's open sent at once, then each file's writes, time, size check and close as
+    /// soon as its handle comes ([`transfer::upload`] for each, side by side on this channel):
+    /// two round trips for the batch, where one file at a time costs two each. A file that
+    /// failed is left to the caller (written again with [`Target::write_staged`], which removes
+    /// it after a failure of its own).
+    fn write_staged_all(&mut self, files: &[StagedFile<'_>]) -> Vec<Result<Written>> {
+        let sftp = match self.refresh_lock().and_then(|()| self.sftp()) {
+            Ok(s) => s,
+            // Each file meets the same failure on its own, with its own message.
+            Err(_) => return files.iter().map(|f| self.write_staged(f.path, &mut &f.data[..], f.mtime)).collect(),
+        };
+        let abs: Vec<String> = files.iter().map(|f| self.abs(f.path)).collect();
+        let shared = self.shared.clone();
+        let stored = shared.rt().block_on(futures::future::join_all(files.iter().zip(&abs).map(|(f, abs)| {
+            let sftp = sftp.clone();
+            async move { transfer::upload(&sftp, abs, &mut &f.data[..], Some(f.data.len()), f.mtime).await }
+        })));
+        if stored.iter().any(|r| r.as_ref().is_err_and(is_transient)) {
+            self.lost();
+        }
+        stored.into_iter().map(|r| r.map(|s| Written { bytes: s.bytes, mtime_set: s.mtime_set })).collect()
     }
 
     fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {

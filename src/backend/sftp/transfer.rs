@@ -59,8 +59,15 @@ pub struct Stored {
 }
 
 /// Writes `data` to `abs` (created or truncated), sets its time, and reads back its size.
-/// Runs on the caller's thread (`rt.block_on`); `data` is read there.
-pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, mtime: Option<f64>) -> Result<Stored> {
+/// Runs on the caller's thread (`rt.block_on`); `data` is read there. `size`: how many bytes
+/// `data` holds, if known (a small file then needs no buffer of [`CHUNK`] bytes).
+pub async fn upload(
+    sftp: &Arc<RawSftpSession>,
+    abs: &str,
+    data: &mut dyn Read,
+    size: Option<usize>,
+    mtime: Option<f64>,
+) -> Result<Stored> {
     let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE;
     let handle = sftp
         .open(abs, flags, FileAttributes::empty())
@@ -68,7 +75,7 @@ pub async fn upload(sftp: &Arc<RawSftpSession>, abs: &str, data: &mut dyn Read, 
         .map_err(|e| failed(e, &format!("cannot create {abs}")))?
         .handle;
     let mut closed = false;
-    let result = write_all(sftp, &handle, abs, data, mtime, &mut closed).await;
+    let result = write_all(sftp, &handle, abs, data, size, mtime, &mut closed).await;
     if result.is_err() && !closed {
         // The handle is released even when the writes failed (the caller removes the file);
         // once only: a server reuses a closed handle's name at once (OpenSSH's is its slot in
@@ -88,12 +95,14 @@ async fn write_all(
     handle: &str,
     abs: &str,
     data: &mut dyn Read,
+    size: Option<usize>,
     mtime: Option<f64>,
     closed: &mut bool,
 ) -> Result<Stored> {
     let mut inflight: VecDeque<Pending<()>> = VecDeque::new();
     let mut offset = 0u64;
-    let mut buf = vec![0u8; CHUNK];
+    // One byte more than a known size: the read that fills it short is the end.
+    let mut buf = vec![0u8; size.map_or(CHUNK, |s| (s + 1).min(CHUNK))];
     loop {
         let n = read_full(data, &mut buf)?;
         if n == 0 {
@@ -107,7 +116,7 @@ async fn write_all(
         let (s, h, chunk) = (sftp.clone(), handle.to_string(), buf[..n].to_vec());
         inflight.push_back(send(async move { s.write(h, offset, chunk).await.map(drop) }));
         offset += n as u64;
-        if n < CHUNK {
+        if n < buf.len() {
             break;
         }
     }

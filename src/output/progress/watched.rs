@@ -9,7 +9,7 @@ use std::io::Read;
 use anyhow::Result;
 
 use super::{Progress, Show};
-use crate::backend::{Guard, ListedWith, Opener, ReadSink, Target, Written};
+use crate::backend::{Guard, ListedWith, Opener, ReadSink, StagedFile, Target, Written};
 use crate::meta::{LOCK_FILE, META_FILE};
 use crate::model::digest::{HashAlg, Hashed};
 use crate::model::listing::Listing;
@@ -121,6 +121,21 @@ impl Target for Watched {
         let written = self.inner.write_staged(path, &mut Counting { inner: data, progress: &self.progress }, mtime)?;
         self.progress.file_done();
         Ok(written)
+    }
+
+    fn staged_batch(&self) -> usize {
+        self.inner.staged_batch()
+    }
+
+    fn write_staged_all(&mut self, files: &[StagedFile<'_>]) -> Vec<Result<Written>> {
+        let results = self.inner.write_staged_all(files);
+        for (f, r) in files.iter().zip(&results) {
+            if r.is_ok() && !is_bookkeeping(f.path) {
+                self.progress.bytes(f.data.len() as u64);
+                self.progress.file_done();
+            }
+        }
+        results
     }
 
     fn rename(&mut self, from: &RelPath, to: &RelPath) -> Result<()> {
