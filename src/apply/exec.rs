@@ -52,6 +52,14 @@ struct Verified<'a> {
     digest: Option<String>,
 }
 
+impl<'a> Verified<'a> {
+    /// `inner`, to be checked for `expected` bytes (and the sha256 `pinned`, when given).
+    fn new(inner: &'a mut dyn Read, expected: u64, pinned: Option<&'a str>) -> Verified<'a> {
+        let hasher = Some(CopyHasher::for_size(expected));
+        Verified { inner, expected, count: 0, hasher, pinned, digest: None }
+    }
+}
+
 impl Read for Verified<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -126,14 +134,7 @@ fn copy_verified(
     let Copy { src_path, dst_path, state, sha256, .. } = *copy;
     let mut copied = None;
     src.read_file(src_path, &mut |reader| {
-        let mut verified = Verified {
-            inner: reader,
-            expected: state.size,
-            count: 0,
-            hasher: Some(CopyHasher::for_size(state.size)),
-            pinned: sha256,
-            digest: None,
-        };
+        let mut verified = Verified::new(reader, state.size, sha256);
         let written = store(&mut verified)?;
         copied = Some(Copied { written, sha256: verified.digest.take() });
         Ok(())
@@ -156,14 +157,7 @@ pub fn read_verified(src: &mut dyn Target, copy: &Copy<'_>) -> Result<(Vec<u8>, 
     src.read_file(src_path, &mut |reader| {
         // A source that retries a cut read starts over.
         bytes.clear();
-        let mut verified = Verified {
-            inner: reader,
-            expected: state.size,
-            count: 0,
-            hasher: Some(CopyHasher::for_size(state.size)),
-            pinned: sha256,
-            digest: None,
-        };
+        let mut verified = Verified::new(reader, state.size, sha256);
         io::copy(&mut verified, &mut bytes)?;
         digest = verified.digest.take();
         Ok(())
@@ -252,11 +246,6 @@ mod tests {
     use crate::apply::sidehash::SIDE_FROM;
     use crate::model::digest::sha256_hex;
 
-    fn verified<'a>(inner: &'a mut dyn Read, expected: u64, pinned: Option<&'a str>) -> Verified<'a> {
-        let hasher = Some(CopyHasher::for_size(expected));
-        Verified { inner, expected, count: 0, hasher, pinned, digest: None }
-    }
-
     /// Both ways of hashing (in place, and on the side for large files) keep the same checks.
     #[test]
     fn large_and_small_streams_are_hashed_and_checked_alike() {
@@ -265,18 +254,18 @@ mod tests {
             let sha = sha256_hex(&bytes);
             let mut out = Vec::new();
             let mut src = &bytes[..];
-            let mut v = verified(&mut src, len as u64, Some(&sha));
+            let mut v = Verified::new(&mut src, len as u64, Some(&sha));
             crate::backend::copy::copy(&mut v, &mut out).unwrap();
             assert_eq!((out == bytes, v.digest.as_deref()), (true, Some(sha.as_str())), "{len} bytes");
 
             let other = sha256_hex(b"other");
             let mut src = &bytes[..];
-            let mut v = verified(&mut src, len as u64, Some(&other));
+            let mut v = Verified::new(&mut src, len as u64, Some(&other));
             let err = crate::backend::copy::copy(&mut v, &mut Vec::new()).unwrap_err().to_string();
             assert!(err.starts_with("the source content changed: sha256 "), "{len} bytes: {err}");
 
             let mut src = &bytes[..];
-            let mut v = verified(&mut src, len as u64 + 1, None);
+            let mut v = Verified::new(&mut src, len as u64 + 1, None);
             let err = crate::backend::copy::copy(&mut v, &mut Vec::new()).unwrap_err().to_string();
             assert!(err.starts_with("the source changed during the transfer"), "{len} bytes: {err}");
             assert!(v.digest.is_none());
