@@ -310,6 +310,12 @@ impl SftpTarget {
     fn sftp(&mut self) -> Result<Arc<RawSftpSession>> {
         self.early = None;
         for _ in 0..2 {
+            // A session that another user of it found lost (a request timed out, the
+            // connection failed) is not used again: each user would wait out its own timeout
+            // on it (a stalled commit's rollback did, once per step).
+            if let Some(lane) = self.lane.take_if(|l| !l.usable()) {
+                self.shared.pool.release(&lane);
+            }
             let lane = match &self.lane {
                 Some(l) => l.clone(),
                 None => {
