@@ -1,10 +1,12 @@
 //! Finding the journal of a commit that was cut short and resolving it, before anything else
 //! a run does (`plan`, `apply`, the one-step commands, `ftpsync recover`).
 //!
-//! Both sides are resolved the same way: forward when every side can go forward (every staged
-//! entry is still there, or the commit was complete), otherwise back. A journal is only ever
+//! Both sides are resolved the same way: forward when the burst began and every side can go
+//! forward (every staged entry is still there, or the commit was complete), otherwise back. A journal is only ever
 //! written while the remote lock is held, so the remote lock is taken first (a dead run's lock
 //! is stale and replaced; a live run's is respected).
+
+use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 
@@ -12,6 +14,7 @@ use super::burst::{existing, journal_path, perform};
 use super::journal::Journal;
 use super::resolve;
 use crate::backend::{Target, read_to_vec};
+use crate::model::relpath::RelPath;
 
 /// What was found and done.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,7 +23,7 @@ pub enum Recovered {
     Nothing,
     /// The commit of `run` was completed (every staged entry was there).
     Completed { run: String, renames: usize },
-    /// The commit of `run` was undone (a staged entry was missing).
+    /// The commit of `run` was undone (it had not begun, or a staged entry was missing).
     Undone { run: String, renames: usize },
 }
 
@@ -33,7 +36,7 @@ impl Recovered {
                 "Completed the interrupted commit of {run} from its journal ({renames} rename(s)): every staged file was in place and verified."
             )),
             Recovered::Undone { run, renames } => Some(format!(
-                "Undid the interrupted commit of {run} from its journal ({renames} rename(s)): a staged file was missing, so both sides are back as before it."
+                "Undid the interrupted commit of {run} from its journal ({renames} rename(s)): it had not begun or a staged file was missing, so both sides are back as before it."
             )),
         }
     }
@@ -85,16 +88,20 @@ fn resolve_sides(
     for (target, journal) in &mut sides {
         found.push(existing(&mut **target, &journal.steps)?);
     }
-    // Forward only if every side can and none was being undone: the two sides of one commit
-    // go the same way.
+    // Forward only if the burst began on some side (before it, a staged file may be cut
+    // short: [`resolve::begun`]), every side can go on, and none was being undone: the two
+    // sides of one commit go the same way.
+    let settled = |j: &Journal, f: &BTreeSet<RelPath>| resolve::settled(j, &|p| f.contains(p));
     let forward = sides.iter().all(|(_, j)| !j.undo)
-        && sides.iter().zip(&found).all(|((_, j), f)| {
-            resolve::settled(j, &|p| f.contains(p)) || resolve::can_go_forward(&j.steps, &|p| f.contains(p))
-        });
+        && sides.iter().zip(&found).any(|((_, j), f)| settled(j, f) || resolve::begun(&j.steps, &|p| f.contains(p)))
+        && sides
+            .iter()
+            .zip(&found)
+            .all(|((_, j), f)| settled(j, f) || resolve::can_go_forward(&j.steps, &|p| f.contains(p)));
     let run = sides[0].1.run.clone();
     let mut renames = 0;
     for ((target, journal), f) in sides.iter_mut().zip(&found) {
-        let exists = |p: &crate::model::relpath::RelPath| f.contains(p);
+        let exists = |p: &RelPath| f.contains(p);
         // A side whose burst is complete goes back too when the other cannot go forward.
         let moves = match (forward, resolve::settled(journal, &exists)) {
             (true, true) => resolve::remove_backups(&journal.steps, &exists),

@@ -4,8 +4,9 @@
 //! Each step's names say whether it ran (see [`super::journal`]): an [`Step::Aside`] ran when
 //! its backup exists; a [`Step::Place`] ran when its staged name is gone and its final name
 //! exists (and, for a name that was moved aside first, that backup exists too — otherwise the
-//! final name still holds the old entry). Going [`forward`] runs what did not run and removes
-//! the backups; going [`back`] reverses what ran, last first, and removes what was staged.
+//! final name still holds the old entry). Only a burst that began ([`begun`]) goes forward:
+//! before it, a staged name may hold a file cut short. Going [`forward`] runs what did not run
+//! and removes the backups; going [`back`] reverses what ran, last first, and removes what was staged.
 //! Both are safe to start again after they were cut short themselves: once every step ran,
 //! recovery marks the journal committed ([`Move::MarkCommitted`]) before the first backup is
 //! removed, because from then on the names no longer show which steps ran. A commit that ran
@@ -69,9 +70,17 @@ pub fn can_go_forward(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool
     })
 }
 
-/// The way recovery goes: forward when it can, back otherwise.
+/// Whether the burst began: a step only the burst runs (a move aside or a placing) ran. Only
+/// then is every staged entry known to be whole. A journal is written before staging ends
+/// (`staged::Early`), so before the burst a staged name can hold a file cut short by the
+/// run's death: its name alone proves nothing, and such a commit can only go back.
+pub fn begun(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> bool {
+    steps.iter().any(|s| matches!(s, Step::Aside { .. } | Step::Place { .. }) && ran(s, steps, exists))
+}
+
+/// The way recovery goes: forward when the burst began and can be completed, back otherwise.
 pub fn direction(steps: &[Step], exists: &dyn Fn(&RelPath) -> bool) -> Direction {
-    if can_go_forward(steps, exists) { Direction::Forward } else { Direction::Back }
+    if begun(steps, exists) && can_go_forward(steps, exists) { Direction::Forward } else { Direction::Back }
 }
 
 /// What completes the commit: the steps that did not run, in order, the journal marked
@@ -303,14 +312,22 @@ mod tests {
         0..=forward(&journal.steps, &exists_in(tree)).len()
     }
 
+    /// The state a commit cut after `cut` of its moves is resolved to: before its first rename
+    /// it had not begun ([`begun`]) and is undone; from then on it is completed.
+    fn resolved_state<'a>(cut: usize, before: &'a Tree, after: &'a Tree) -> &'a Tree {
+        if cut == 0 { before } else { after }
+    }
+
     #[test]
     fn a_commit_cut_anywhere_is_completed_and_leaves_nothing_behind() {
         let (start, after, journal) = staged();
+        let before = visible(&start);
         for cut in cuts(&journal, &start) {
             let (mut tree, mut j) = (start.clone(), journal.clone());
             commit_cut_after(&mut tree, &mut j, cut);
-            assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Forward, "cut after {cut}");
-            assert_eq!(tree, after, "cut after {cut}: the planned state, no staged or backup name left");
+            let way = if cut == 0 { Direction::Back } else { Direction::Forward };
+            assert_eq!(resolve_cut_after(&mut tree, &mut j, None), way, "cut after {cut}");
+            assert_eq!(tree, *resolved_state(cut, &before, &after), "cut after {cut}: no staged or backup name left");
         }
     }
 
@@ -318,6 +335,7 @@ mod tests {
     fn a_commit_cut_in_its_cleanup_needs_no_mark() {
         // As apply commits: the renames, then the backups removed, the journal never marked.
         let (start, after, journal) = staged();
+        let before = visible(&start);
         let moves: Vec<Move> =
             forward(&journal.steps, &exists_in(&start)).into_iter().filter(|m| *m != Move::MarkCommitted).collect();
         for cut in 0..=moves.len() {
@@ -327,7 +345,7 @@ mod tests {
             }
             assert!(!j.committed);
             resolve_cut_after(&mut tree, &mut j, None);
-            assert_eq!(tree, after, "cut after {cut}");
+            assert_eq!(tree, *resolved_state(cut, &before, &after), "cut after {cut}");
         }
     }
 
@@ -335,7 +353,7 @@ mod tests {
     fn staged_entries_removed_before_the_burst_leave_the_state_before() {
         // A commit that failed before its first rename removes what was staged; its journal,
         // if written, is not marked.
-        let (start, after, journal) = staged();
+        let (start, _, journal) = staged();
         let before = visible(&start);
         let staged: Vec<Move> = journal
             .steps
@@ -350,23 +368,43 @@ mod tests {
             for m in staged.iter().take(cut) {
                 perform(&mut tree, &mut j, m);
             }
-            resolve_cut_after(&mut tree, &mut j, None);
-            // With every staged entry there the commit could go on, and does.
-            let expected = if cut == 0 { &after } else { &before };
-            assert_eq!(tree, *expected, "{cut} staged entries removed");
+            assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Back, "{cut} staged entries removed");
+            assert_eq!(tree, before, "{cut} staged entries removed");
         }
+    }
+
+    #[test]
+    fn a_run_that_died_while_staging_is_undone_though_every_staged_name_exists() {
+        // The journal is written while staging runs: the last staged file can exist cut short
+        // (here the metadata, created but not yet written) when the run dies. Completing the
+        // commit would give it its final name.
+        let (mut start, _, journal) = staged();
+        let before = visible(&start);
+        start.insert(".ftpsync-tmp-7-s3".into(), String::new());
+        let (mut tree, mut j) = (start.clone(), journal.clone());
+        assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Back);
+        assert_eq!(tree, before, "the state before, nothing staged left");
+        // Once one rename of the burst ran, staging had ended: the commit is completed.
+        let (mut tree, mut j) = (start, journal);
+        commit_cut_after(&mut tree, &mut j, 1);
+        assert_eq!(resolve_cut_after(&mut tree, &mut j, None), Direction::Forward);
     }
 
     #[test]
     fn recovery_cut_short_itself_converges_on_the_next_try() {
         let (start, after, journal) = staged();
+        let before = visible(&start);
         for cut in cuts(&journal, &start) {
             for again in cuts(&journal, &start) {
                 let (mut tree, mut j) = (start.clone(), journal.clone());
                 commit_cut_after(&mut tree, &mut j, cut);
                 resolve_cut_after(&mut tree, &mut j, Some(again));
                 resolve_cut_after(&mut tree, &mut j, None);
-                assert_eq!(tree, after, "commit cut after {cut}, recovery after {again}");
+                assert_eq!(
+                    tree,
+                    *resolved_state(cut, &before, &after),
+                    "commit cut after {cut}, recovery after {again}"
+                );
             }
         }
     }
