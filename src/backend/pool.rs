@@ -63,7 +63,12 @@ impl Joining {
             let spawned = std::thread::Builder::new().name("ftpsync-connect".into()).spawn({
                 let shared = shared.clone();
                 move || {
-                    let opened = local().and_then(|l| Ok((l, remote()?)));
+                    // A panic here must still count the opening as ended: else every
+                    // `next` would wait for it for ever.
+                    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        local().and_then(|l| Ok((l, remote()?)))
+                    }))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread opening a connection failed")));
                     let mut st = shared.lock();
                     st.opening -= 1;
                     let dropped = match opened {
@@ -187,6 +192,16 @@ mod tests {
         assert_eq!(got, 3);
         assert_eq!(joining.expected(), 0);
         assert!(joining.failures().is_empty());
+    }
+
+    #[test]
+    fn an_opening_that_panics_ends_the_wait_for_it() {
+        let (local, remote) = pair();
+        let mut joining = Joining::new(&local, &remote);
+        joining.remote = Arc::new(|| panic!("an opener that fails badly"));
+        joining.open(1);
+        assert!(joining.next(&AtomicBool::new(false)).is_none());
+        assert_eq!(joining.failures(), vec!["the thread opening a connection failed".to_string()]);
     }
 
     #[test]

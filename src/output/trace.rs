@@ -2,6 +2,7 @@
 //! `*resp* '230 ...'`), with every password masked. `-vv`: which FTP methods were chosen and
 //! which fallbacks taken (`ftp: ...` lines).
 
+use std::io::Write;
 use std::sync::Mutex;
 
 /// Strings that must never appear in the trace (the passwords of this run).
@@ -49,7 +50,8 @@ impl log::Log for Trace {
         } else {
             return;
         };
-        eprintln!("{line}");
+        // Best effort: a trace nobody reads (stderr closed) must not stop the work.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     fn flush(&self) {}
