@@ -264,6 +264,29 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The control port of server NAME. netkit's ftpd opens its active-mode data connections from
+# the port below its control port (RFC 959's L-1): from the kernel's ephemeral range, any
+# client socket holding that port makes it wait in its bind loop (1 + 2 + ... s, up to 55 s,
+# then 425). It gets a port of its passive range (which it does not use: the kernel picks its
+# passive ports) whose port below is free too: both below the ephemeral range.
+control_port() { # NAME LO HI
+  [[ $1 == netkit-ftpd ]] || { free_port; return; }
+  /usr/bin/python3 - "$2" "$3" <<'EOF'
+import random, socket, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+for port in random.sample(range(lo + 1, hi + 1), hi - lo):
+    try:
+        for p in (port - 1, port):
+            socket.socket().bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    sys.exit(f"no free pair of ports in {lo}-{hi}")
+EOF
+}
+
 # Waits (bounded) until a 220 greeting comes from the port while the process lives.
 wait_ready() { # NAME PID PORT
   local i
@@ -303,7 +326,7 @@ launch() { # NAME RANGE [--plain-only] [--unix-login]
   mkdir -p "$rt/srv/$name" "$rt/$name"
   chown "$owner" "$rt/srv/$name"
   for attempt in 1 2 3; do
-    port=$(free_port)
+    port=$(control_port "$name" "$lo" "$hi")
     "start_$name" "$port" "$lo" "$hi" </dev/null >>"$rt/log/$name.out" 2>&1 &
     pid=$!
     if wait_ready "$name" "$pid" "$port"; then

@@ -1057,6 +1057,25 @@ fn scenario(server: &Server, url: &FtpUrl, names: &Unstorable, scratch: &Path) -
 // ---------------------------------------------------------------------------------------------
 // The test
 
+/// netkit's ftpd connects back in active mode from the port below its control port; inside the
+/// kernel's ephemeral range any client socket holding that port stalls its active mode for up
+/// to 55 s (its bind loop), which made the matrix's active cell fail now and then.
+/// `.ci/servers.sh` gives it a control port below the range.
+#[test]
+fn netkit_s_active_mode_source_port_is_outside_the_ephemeral_range() {
+    let Some(server) = servers_from_env().into_iter().find(|s| s.name == "netkit-ftpd") else {
+        assert!(!in_ci(), "CI=true but FTPSYNC_TEST_SERVERS does not list netkit-ftpd: .ci/servers.sh starts it");
+        return;
+    };
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let ephemeral_low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let source = server.urls[0].effective_port() - 1;
+    assert!(
+        source < ephemeral_low,
+        "netkit-ftpd's active-mode source port {source} is in the ephemeral range (from {ephemeral_low})"
+    );
+}
+
 #[test]
 fn real_servers_upload_sync_download() {
     let scratch = tempfile::tempdir().unwrap();
