@@ -2,7 +2,9 @@
 //!
 //! Data (action lines, summaries, tables, JSON) goes to stdout; warnings and errors go to
 //! stderr. Colour is used only when stdout is a terminal, `NO_COLOR` is unset and `--no-color`
-//! was not given. A closed stdout (`ftpsync ... | head`) ends the program quietly. Progress
+//! was not given. A stream closed by its reader (`ftpsync upload ... | head`) is no longer
+//! written to, and the run goes on to its end and its exit code: stopping there would cut an
+//! apply short and report it done. Progress
 //! bars ([`progress`]) belong to the printer too, so printed lines never cut through a bar.
 
 pub mod lines;
@@ -14,6 +16,7 @@ pub mod trace;
 mod verbosity;
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use self::verbosity::DEFAULT_VERBOSITY;
 
@@ -31,12 +34,33 @@ pub fn color_wanted(no_color_flag: bool) -> bool {
     !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
 }
 
-fn write_or_exit(mut w: impl Write, text: &str) {
-    if let Err(e) = writeln!(w, "{text}").and_then(|()| w.flush())
-        && e.kind() == io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
+/// Whether stdout's or stderr's reader has gone (`[stdout, stderr]`).
+static CLOSED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Writes a line unless the stream's reader has gone; a write that fails otherwise is
+/// ignored too (nothing printed is worth failing a run for).
+fn write_line(stream: Stream, text: &str) {
+    let closed = &CLOSED[stream as usize];
+    if closed.load(Ordering::Relaxed) {
+        return;
     }
+    let written = match stream {
+        Stream::Stdout => write_flushed(io::stdout().lock(), text),
+        Stream::Stderr => write_flushed(io::stderr().lock(), text),
+    };
+    if written.is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+        closed.store(true, Ordering::Relaxed);
+    }
+}
+
+fn write_flushed(mut w: impl Write, text: &str) -> io::Result<()> {
+    writeln!(w, "{text}").and_then(|()| w.flush())
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout = 0,
+    Stderr = 1,
 }
 
 impl Printer {
@@ -59,14 +83,14 @@ impl Printer {
     /// A line of data on stdout, shown at verbosity `level` and above.
     pub fn out(&self, level: i32, text: &str) {
         if self.verbosity >= level {
-            self.progress.suspend(|| write_or_exit(io::stdout().lock(), text));
+            self.progress.suspend(|| write_line(Stream::Stdout, text));
         }
     }
 
     /// A message on stderr, shown at verbosity `level` and above.
     pub fn note(&self, level: i32, text: &str) {
         if self.verbosity >= level {
-            self.progress.suspend(|| write_or_exit(io::stderr().lock(), text));
+            self.progress.suspend(|| write_line(Stream::Stderr, text));
         }
     }
 
@@ -77,11 +101,11 @@ impl Printer {
 
     /// An error on stderr, always shown.
     pub fn error(&self, text: &str) {
-        self.progress.suspend(|| write_or_exit(io::stderr().lock(), &format!("error: {text}")));
+        self.progress.suspend(|| write_line(Stream::Stderr, &format!("error: {text}")));
     }
 
     /// Raw data on stdout regardless of verbosity (JSON documents, plans).
     pub fn data(&self, text: &str) {
-        self.progress.suspend(|| write_or_exit(io::stdout().lock(), text));
+        self.progress.suspend(|| write_line(Stream::Stdout, text));
     }
 }

@@ -5,6 +5,7 @@ mod ask;
 mod case_insensitive;
 mod ci_workflow;
 mod cli_docs;
+mod closed_output;
 mod created_on_both_sides;
 mod delete_safety;
 mod fallbacks;
