@@ -444,13 +444,8 @@ impl FtpTarget {
             Some(p) if proven => {
                 let (mut parsed, mut codes) = (Vec::new(), Vec::new());
                 for plain in p.folders.into_iter().skip(done) {
-                    let (listing, code) = match plain {
-                        plain_stat::Plain::Listed(parsed) => (Some(parsed), 0),
-                        plain_stat::Plain::Refused(code) => (None, code),
-                        plain_stat::Plain::NotListing | plain_stat::Plain::Unsure => (None, 0),
-                    };
-                    parsed.push(listing);
-                    codes.push(code);
+                    codes.push(if let plain_stat::Plain::Refused(code) = plain { code } else { 0 });
+                    parsed.push(plain.into_listing());
                 }
                 let rest_abs = &abs[done..];
                 let found = self.retry(|s| ops::settle_by_stat(s, rest_abs, parsed.clone(), &codes, None))?;

@@ -11,7 +11,7 @@ use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
 use super::listing::{self, Format, Precision, parse_listing, parse_mlsd_line};
 use super::mtime::parse_mdtm;
-use super::plain_stat::{Form, Plain, Probe, read_plain, stat_lines};
+use super::plain_stat::{Form, Probe, read_plain, stat_lines};
 use super::session::Session;
 use super::wire::{Direction, Failure, Reply};
 use crate::backend::{Transient, Unreadable, unreadable_of};
@@ -330,10 +330,7 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, f
         .zip(&replies[..dirs.len()])
         .map(|(dir, reply)| match form {
             Form::Dotted => dotted_listing(reply, now),
-            Form::Plain => match read_plain(reply, dir, now) {
-                Plain::Listed(parsed) => Some(parsed),
-                Plain::Refused(_) | Plain::NotListing | Plain::Unsure => None,
-            },
+            Form::Plain => read_plain(reply, dir, now).into_listing(),
         })
         .collect();
     let codes: Vec<u16> = replies[..dirs.len()].iter().map(|r| r.code).collect();

@@ -172,6 +172,16 @@ pub enum Plain {
     Unsure,
 }
 
+impl Plain {
+    /// The reply's listing, where it is one.
+    pub fn into_listing(self) -> Option<Parsed> {
+        match self {
+            Plain::Listed(parsed) => Some(parsed),
+            Plain::Refused(_) | Plain::NotListing | Plain::Unsure => None,
+        }
+    }
+}
+
 /// Reads a plain `STAT dir` reply (see the module's documentation).
 pub fn read_plain(reply: &Reply, dir: &str, now: f64) -> Plain {
     if reply.code >= 400 {
