@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use crate::backend::Target;
 use crate::backend::pool::{Joining, Pair};
+use crate::error::caught::caught;
 use crate::model::side::Side;
 
 /// One worker's connections.
@@ -87,7 +88,7 @@ pub fn share_out(
     };
     let work = |w: &mut Worker<'_>| {
         while let Some(i) = take() {
-            if let Err(e) = job(w, i) {
+            if let Err(e) = caught(|| job(w, i)) {
                 failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
             }
         }
@@ -159,10 +160,12 @@ pub fn share_out_then<T: Send>(
                 b = changed.wait(b).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = match task {
+        // Counted as running: a panic must still end as this task's failure ([`caught`]),
+        // or the other workers would wait for it for ever.
+        let result = caught(|| match task {
             Task::Item(i) => job(w, i),
             Task::FollowUp(t) => follow_up(w, t).map(|()| Vec::new()),
-        };
+        });
         let mut b = lock();
         b.running -= 1;
         match result {

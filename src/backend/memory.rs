@@ -42,6 +42,8 @@ struct State {
     nodes: BTreeMap<RelPath, Node>,
     /// Folders whose listing fails (fault injection).
     unlistable: Vec<RelPath>,
+    /// Folders whose listing panics (fault injection: a bug).
+    panicking: Vec<RelPath>,
     /// Changes counted so far (every write, rename, creation, removal).
     changes: usize,
     /// The change (counted from 0) that fails, and how (fault injection).
@@ -127,8 +129,15 @@ impl MemoryFs {
     pub fn new(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
-        let state =
-            State { nodes, unlistable: Vec::new(), changes: 0, fail_at: None, dead: false, openings: VecDeque::new() };
+        let state = State {
+            nodes,
+            unlistable: Vec::new(),
+            panicking: Vec::new(),
+            changes: 0,
+            fail_at: None,
+            dead: false,
+            openings: VecDeque::new(),
+        };
         MemoryFs { state: Arc::new(Mutex::new(state)), clock, options }
     }
 
@@ -168,6 +177,11 @@ impl MemoryFs {
     /// Makes listing a folder fail, as a server refusing it would.
     pub fn fail_listing(&self, path: &str) {
         self.lock().unlistable.push(RelPath::parse(path).expect("valid test path"));
+    }
+
+    /// Makes listing a folder panic, as a bug would.
+    pub fn panic_listing(&self, path: &str) {
+        self.lock().panicking.push(RelPath::parse(path).expect("valid test path"));
     }
 
     /// Makes the change number `at` (counted from now, from 0) fail as `fault` says.
@@ -285,6 +299,10 @@ impl Target for MemoryTarget {
         let st = self.fs.lock();
         if st.unlistable.contains(dir) {
             bail!("{dir}: permission denied (injected)");
+        }
+        if st.panicking.contains(dir) {
+            drop(st);
+            panic!("{dir}: listing panicked (injected)");
         }
         match st.nodes.get(dir) {
             Some(Node::Dir { .. }) => {}

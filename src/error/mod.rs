@@ -1,5 +1,6 @@
 //! Exit codes (contract §2) and the errors that choose them.
 
+pub mod caught;
 pub mod interrupt;
 
 use std::process::ExitCode;

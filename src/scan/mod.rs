@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::backend::pool::Joining;
 use crate::backend::{Target, Unreadable, read_to_vec, unreadable_of};
+use crate::error::caught::caught;
 use crate::meta::META_FILE;
 use crate::model::Kind;
 use crate::model::listing::Listing;
@@ -293,12 +294,16 @@ fn work(
                 q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = crate::error::interrupt::check()
-            .map_err(anyhow::Error::from)
-            .and_then(|()| scan_some(local, remote, ctx, req))
-            .and_then(|scans| {
-                scans.into_iter().map(|scan| Ok((follow_up(ctx, &scan)?, scan))).collect::<Result<Vec<_>>>()
-            });
+        // Counted as busy: a panic must still end as this batch's error ([`caught`]), or
+        // the other workers would wait for it for ever.
+        let result = caught(|| {
+            crate::error::interrupt::check()
+                .map_err(anyhow::Error::from)
+                .and_then(|()| scan_some(local, remote, ctx, req))
+                .and_then(|scans| {
+                    scans.into_iter().map(|scan| Ok((follow_up(ctx, &scan)?, scan))).collect::<Result<Vec<_>>>()
+                })
+        });
         let mut q = lock();
         q.busy -= 1;
         match result {

@@ -164,6 +164,26 @@ fn a_folder_that_cannot_be_listed_is_an_error_never_empty() {
 }
 
 #[test]
+fn a_scan_worker_that_panics_fails_the_plan_instead_of_hanging_it() {
+    let p = Pair::new();
+    for i in 0..12 {
+        p.local.put_file(&format!("d{i}/a.txt"), b"a", 1e9);
+    }
+    p.run(sync(Resolve::Skip));
+    p.remote.panic_listing("d7");
+    let (local, remote, now) = (p.local.clone(), p.remote.clone(), p.clock.now());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut l, mut r) = (local.target("l", false), remote.target("r", false));
+        let planned = ftpsync::scan::engine::make_plan_with(&mut l, &mut r, sync(Resolve::Skip), now, 4);
+        let _ = tx.send(planned.err().map(|e| format!("{e:#}")));
+    });
+    let err = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the scan hung after a worker panicked");
+    let err = err.expect("planning must fail");
+    assert!(err.contains("internal error") && err.contains("listing panicked"), "{err}");
+}
+
+#[test]
 fn max_delete_refuses_plans_that_delete_more() {
     let p = Pair::new();
     for i in 0..5 {
