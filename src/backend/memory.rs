@@ -115,6 +115,8 @@ pub enum Fault {
     /// That change and everything after it fails, listings too (a connection that is gone
     /// and does not come back), until [`MemoryFs::revive`].
     Dead,
+    /// That change panics (a bug); the next works.
+    Panic,
 }
 
 /// The shared tree.
@@ -272,6 +274,10 @@ impl MemoryTarget {
         let n = st.changes;
         st.changes += 1;
         match st.fail_at {
+            Some((at, Fault::Panic)) if at == n => {
+                drop(st);
+                panic!("{what}: panicked (injected fault at change {n})")
+            }
             Some((at, fault)) if at == n => {
                 st.dead = fault == Fault::Dead;
                 bail!("{what}: refused (injected fault at change {n})")

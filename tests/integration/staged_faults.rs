@@ -2,7 +2,8 @@
 //! folder added with content, a folder deleted with content, metadata on both sides) is
 //! applied with a fault injected at every change it makes, on either side (a folder whose only
 //! change is a deletion included). A refused change
-//! (`Once`) rolls the apply back or, after the commit, only leaves cleanup for later; a
+//! (`Once`) rolls the apply back or, after the commit, only leaves cleanup for later, and so
+//! does a change that panics (`Panic`: a bug in a worker thread is that job's failure); a
 //! connection that is gone for good (`Dead`, remote) may leave a journal, which the next run
 //! resolves. At every point the visible trees (everything but ftpsync's temporary, journal
 //! and lock names; metadata included) are exactly the state before or the planned state, never
@@ -10,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ftpsync::apply::commit::recover::recover;
 use ftpsync::apply::{ApplySettings, apply};
@@ -161,8 +163,8 @@ fn a_fault_at_any_change_leaves_the_state_before_or_the_planned_one() {
     let mut journals = 0;
     let mut seen = BTreeMap::new();
     let cases = (0..remote_changes)
-        .flat_map(|k| [("remote", k, Fault::Once), ("remote", k, Fault::Dead)])
-        .chain((0..local_changes).map(|k| ("local", k, Fault::Once)));
+        .flat_map(|k| [("remote", k, Fault::Once), ("remote", k, Fault::Dead), ("remote", k, Fault::Panic)])
+        .chain((0..local_changes).flat_map(|k| [("local", k, Fault::Once), ("local", k, Fault::Panic)]));
     for (side, k, fault) in cases {
         points += 1;
         let w = World::release();
@@ -171,9 +173,23 @@ fn a_fault_at_any_change_leaves_the_state_before_or_the_planned_one() {
         let fs = if side == "local" { &w.local } else { &w.remote };
         fs.fail_change(k, fault);
         let (mut l, mut r) = w.targets();
-        let result = apply(&plan, &mut *l, &mut *r, &w.settings());
+        // A panic on apply's own thread (not a worker's) ends the run as a crash would: like a
+        // connection gone for good, it may leave a journal for the next run. A panic in a
+        // worker must not hang the others: the run is bounded.
+        let (settings, (tx, rx)) = (w.settings(), std::sync::mpsc::channel());
+        std::thread::spawn(move || {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                apply(&plan, &mut *l, &mut *r, &settings).map_err(|e| format!("{e:#}"))
+            }));
+            let _ = tx.send(run.map_err(drop));
+        });
         let what = format!("{side} change {k} fails ({fault:?})");
+        let run = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{what}: apply hung"));
+        let crashed = run.is_err();
+        assert!(!crashed || fault == Fault::Panic, "{what}: apply panicked");
+        let result = run.unwrap_or_else(|()| Err("crashed".to_string()));
         let outcome = match &result {
+            _ if crashed => "crashed",
             Ok(a) if a.rolled_back.is_some() => "rolled back",
             Ok(a) if a.failures() == 0 => "applied",
             Ok(_) => "failed",
@@ -193,7 +209,7 @@ fn a_fault_at_any_change_leaves_the_state_before_or_the_planned_one() {
         let now = w.visible();
         let old = now == before;
         let new = w.shape() == after;
-        if fault == Fault::Once {
+        if fault != Fault::Dead && !crashed {
             assert!(old || new, "{what}: a mix after the run ({outcome}):\n{now:#?}");
         }
         // The next run: its recovery first, then a plan and an apply.

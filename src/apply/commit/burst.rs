@@ -12,6 +12,7 @@ use super::journal::{JOURNAL_FILE, Journal, METADATA_WAVE, PLACE_WAVE, Step};
 use super::resolve::{self, Move};
 use crate::apply::workers::Worker;
 use crate::backend::{Target, with_write_attempts};
+use crate::error::caught::caught;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::model::side::Side;
@@ -115,11 +116,12 @@ fn spread<T: Sync>(
         let mut running = Vec::new();
         for (i, w) in workers.iter_mut().enumerate() {
             let Worker { local: l, remote: r, .. } = w;
+            // A panic is the share's failure ([`caught`]): the burst is then undone.
             if let Some(share) = shares.next() {
-                running.push(s.spawn(move || each(&mut **r, share)));
+                running.push(s.spawn(move || caught(|| each(&mut **r, share))));
             }
             if i == 0 && !local.is_empty() {
-                running.push(s.spawn(move || each(&mut **l, local)));
+                running.push(s.spawn(move || caught(|| each(&mut **l, local))));
             }
         }
         let results: Vec<Result<()>> =
