@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::browse::{Folder, read_folder};
 use crate::backend::Target;
+use crate::error::caught::caught;
 use crate::model::Kind;
 use crate::model::relpath::RelPath;
 use crate::planner::filter::Filter;
@@ -120,11 +121,20 @@ pub fn walk_folders<R>(
                 }
             });
         }
-        let result = walk(&mut Folders { target, shared: &shared });
-        shared.lock().over = true;
-        shared.wake.notify_all();
-        result
+        // Over however the walk ends (a panic included): the workers stop waiting.
+        let _over = Over(&shared);
+        walk(&mut Folders { target, shared: &shared })
     })
+}
+
+/// Ends the walk when dropped.
+struct Over<'a, 'f>(&'a Shared<'f>);
+
+impl Drop for Over<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().over = true;
+        self.0.wake.notify_all();
+    }
 }
 
 /// Waits until `ready` holds (true) or the walk is over (false).
@@ -153,11 +163,54 @@ fn work(conn: &mut dyn Target, shared: &Shared) {
             state.reading.insert(dir.clone());
             dir
         };
-        let folder = shared.read(conn, &dir);
+        // The walk waits for this folder: a panic must still hand it a result.
+        let folder = caught(|| shared.read(conn, &dir));
         let mut state = shared.lock();
         state.reading.remove(&dir);
         state.ready.insert(dir, folder);
         drop(state);
         shared.wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::memory::{MemoryFs, MemoryOptions};
+    use crate::model::SystemClock;
+
+    /// Walks every folder depth-first, returning the first error.
+    fn visit(folders: &mut Folders, dir: &RelPath) -> Result<()> {
+        let folder = folders.read(dir)?;
+        for e in folder.entries.iter().filter(|e| e.entry.kind == Kind::Dir) {
+            visit(folders, &dir.join(&e.entry.name)?)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_worker_whose_listing_panics_hands_the_walk_an_error() {
+        let fs = MemoryFs::new(Arc::new(SystemClock), MemoryOptions::default());
+        for i in 0..8 {
+            fs.put_file(&format!("d{i}/a.txt"), b"a", 1e9);
+        }
+        fs.panic_listing("d6");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut target = fs.target("m", true);
+            let filter = Filter::new(&[], &[]).unwrap();
+            let walked = walk_folders(&mut target, &filter, 4, true, |f| {
+                // The workers take every sub-folder meanwhile: one of them meets the panic.
+                let root = f.read(&RelPath::root())?;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                root.entries.iter().try_for_each(|e| visit(f, &RelPath::root().join(&e.entry.name)?))
+            });
+            let _ = tx.send(walked.map_err(|e| format!("{e:#}")));
+        });
+        let walked = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the walk hung");
+        let err = walked.expect_err("a folder could not be read");
+        assert!(err.contains("internal error") && err.contains("listing panicked"), "{err}");
     }
 }
