@@ -26,6 +26,7 @@ use anyhow::{Result, anyhow};
 
 use super::connect::Conn;
 use crate::backend::{Transient, is_transient};
+use crate::error::caught::caught;
 
 /// Workers sharing one session. Measured (2,000 files of 4 KiB at 20 ms, 4 sessions): 8 per
 /// session 4.0 s, 16: 3.4 s, 32: 2.3-3.0 s, 64: 3.4 s. With 32, a plan of up to 32 changes
@@ -139,7 +140,8 @@ impl Pool {
                     let fresh = Lane::fresh(0);
                     let (opening, refused, connect) = (fresh.clone(), self.refused.clone(), connect.clone());
                     std::thread::spawn(move || {
-                        if opening.set(connect()).is_err() {
+                        // Set however the opening ends (a panic included): users wait for it.
+                        if opening.set(caught(|| connect())).is_err() {
                             refused.store(true, Ordering::Relaxed);
                         }
                     });
@@ -155,7 +157,7 @@ impl Pool {
             lane.users.fetch_add(1, Ordering::Relaxed);
             (lane, now)
         };
-        if now && let Err(e) = lane.set(connect()) {
+        if now && let Err(e) = lane.set(caught(|| connect())) {
             self.release(&lane);
             return Err(e);
         }
@@ -180,5 +182,20 @@ impl Pool {
     /// Drops every session (the target is dropped).
     pub fn clear(&self) {
         self.lanes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opening_that_panics_is_a_failed_session_not_one_waited_for() {
+        let pool = Pool::default();
+        let connect: Connect = Arc::new(|| panic!("a login that fails badly"));
+        let err = pool.take(&connect).err().expect("the session did not open");
+        assert!(format!("{err:#}").contains("a login that fails badly"), "{err:#}");
+        // The lane is failed, not half open: nobody waits for it.
+        assert!(pool.lanes.lock().unwrap().iter().all(|l| !l.opening()));
     }
 }
