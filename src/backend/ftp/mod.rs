@@ -47,6 +47,7 @@ use self::session::{Session, Settings, Turn};
 use self::spare::Spare;
 use self::wire::Direction;
 use super::{Guard, ReadSink, Target, Written, is_transient};
+use crate::error::caught::caught;
 use crate::meta::{JOURNAL_FILE, LOCK_FILE};
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
 use crate::model::relpath::RelPath;
@@ -932,7 +933,8 @@ fn log_in_ahead(shared: &Arc<Shared>, n: usize) {
         let shared_here = shared.clone();
         let spawned = std::thread::Builder::new().name("ftpsync-ahead".into()).spawn(move || {
             let s = &shared_here;
-            s.spare.arrived(Session::open_in_turn(&s.settings, &s.learned, Turn::Ahead(&s.spare)));
+            // Arrived however the login ends (a panic included): openers wait for it.
+            s.spare.arrived(caught(|| Session::open_in_turn(&s.settings, &s.learned, Turn::Ahead(&s.spare))));
         });
         if let Err(e) = spawned {
             shared.spare.arrived(Err(anyhow!("cannot start a thread to connect: {e}")));
