@@ -2,6 +2,7 @@
 //! exercise, each on the in-memory target.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ftpsync::apply::{ApplySettings, apply};
 use ftpsync::backend::memory::{MemoryFs, MemoryOptions};
@@ -10,6 +11,8 @@ use ftpsync::model::{Clock, StepClock};
 use ftpsync::plan::document::{Action, Plan, Reason, Resolution, ResolutionChoice};
 use ftpsync::plan::options::{Mode, PlanOptions, Resolve};
 use ftpsync::scan::engine::make_plan;
+
+use crate::support::bounded;
 
 struct Pair {
     clock: Arc<StepClock>,
@@ -172,13 +175,12 @@ fn a_scan_worker_that_panics_fails_the_plan_instead_of_hanging_it() {
     p.run(sync(Resolve::Skip));
     p.remote.panic_listing("d7");
     let (local, remote, now) = (p.local.clone(), p.remote.clone(), p.clock.now());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    // A hang (the other workers waiting for the one that panicked) fails at the bound.
+    let err = bounded(Duration::from_secs(30), move || {
         let (mut l, mut r) = (local.target("l", false), remote.target("r", false));
         let planned = ftpsync::scan::engine::make_plan_with(&mut l, &mut r, sync(Resolve::Skip), now, 4);
-        let _ = tx.send(planned.err().map(|e| format!("{e:#}")));
+        planned.err().map(|e| format!("{e:#}"))
     });
-    let err = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the scan hung after a worker panicked");
     let err = err.expect("planning must fail");
     assert!(err.contains("internal error") && err.contains("listing panicked"), "{err}");
 }

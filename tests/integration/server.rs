@@ -24,16 +24,7 @@ const UTIME_OK: [Status; 3] = [Status::CommandOk, Status::File, Status::Requeste
 
 /// Runs `f` on a thread and fails the test if it does not finish within [`TEST_DEADLINE`].
 fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(TEST_DEADLINE) {
-        Ok(value) => value,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {TEST_DEADLINE:?}"),
-        // The worker panicked: re-raise its panic.
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
-    }
+    crate::support::bounded(TEST_DEADLINE, f)
 }
 
 fn tcp(addr: SocketAddr) -> std::io::Result<TcpStream> {

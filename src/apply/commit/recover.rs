@@ -2,11 +2,9 @@
 //! a run does (`plan`, `apply`, the one-step commands, `ftpsync recover`).
 //!
 //! Both sides are resolved the same way: forward when the burst began and every side can go
-//! forward (every staged entry is still there, or the commit was complete), otherwise back. A journal is only ever
-//! written while the remote lock is held, so the remote lock is taken first (a dead run's lock
-//! is stale and replaced; a live run's is respected).
-
-use std::collections::BTreeSet;
+//! forward (every staged entry is still there, or the commit was complete), otherwise back.
+//! A journal is only ever written while the remote lock is held, so the remote lock is taken
+//! first (a dead run's lock is stale and replaced; a live run's is respected).
 
 use anyhow::{Context, Result};
 
@@ -71,6 +69,13 @@ pub fn recover(mut local: Option<&mut dyn Target>, remote: &mut dyn Target, brea
     Ok(recovered)
 }
 
+/// What the names found on one side show of its journal's commit.
+struct Judged {
+    settled: bool,
+    begun: bool,
+    can_go_forward: bool,
+}
+
 fn resolve_sides(
     local: Option<&mut dyn Target>,
     remote: &mut dyn Target,
@@ -88,22 +93,32 @@ fn resolve_sides(
     for (target, journal) in &mut sides {
         found.push(existing(&mut **target, &journal.steps)?);
     }
+    // Each side judged once from the names found: settled (its burst complete), begun, and
+    // able to go forward.
+    let judged: Vec<Judged> = sides
+        .iter()
+        .zip(&found)
+        .map(|((_, j), f)| {
+            let exists = |p: &RelPath| f.contains(p);
+            Judged {
+                settled: resolve::settled(j, &exists),
+                begun: resolve::begun(&j.steps, &exists),
+                can_go_forward: resolve::can_go_forward(&j.steps, &exists),
+            }
+        })
+        .collect();
     // Forward only if the burst began on some side (before it, a staged file may be cut
     // short: [`resolve::begun`]), every side can go on, and none was being undone: the two
     // sides of one commit go the same way.
-    let settled = |j: &Journal, f: &BTreeSet<RelPath>| resolve::settled(j, &|p| f.contains(p));
     let forward = sides.iter().all(|(_, j)| !j.undo)
-        && sides.iter().zip(&found).any(|((_, j), f)| settled(j, f) || resolve::begun(&j.steps, &|p| f.contains(p)))
-        && sides
-            .iter()
-            .zip(&found)
-            .all(|((_, j), f)| settled(j, f) || resolve::can_go_forward(&j.steps, &|p| f.contains(p)));
+        && judged.iter().any(|s| s.settled || s.begun)
+        && judged.iter().all(|s| s.settled || s.can_go_forward);
     let run = sides[0].1.run.clone();
     let mut renames = 0;
-    for ((target, journal), f) in sides.iter_mut().zip(&found) {
+    for (((target, journal), f), side) in sides.iter_mut().zip(&found).zip(&judged) {
         let exists = |p: &RelPath| f.contains(p);
         // A side whose burst is complete goes back too when the other cannot go forward.
-        let moves = match (forward, resolve::settled(journal, &exists)) {
+        let moves = match (forward, side.settled) {
             (true, true) => resolve::remove_backups(&journal.steps, &exists),
             (true, false) => resolve::forward(&journal.steps, &exists),
             (false, _) => resolve::back(&journal.steps, &exists),

@@ -6,7 +6,8 @@
 //! exists (and, for a name that was moved aside first, that backup exists too — otherwise the
 //! final name still holds the old entry). Only a burst that began ([`begun`]) goes forward:
 //! before it, a staged name may hold a file cut short. Going [`forward`] runs what did not run
-//! and removes the backups; going [`back`] reverses what ran, last first, and removes what was staged.
+//! and removes the backups; going [`back`] reverses what ran, last first, and removes what was
+//! staged.
 //! Both are safe to start again after they were cut short themselves: once every step ran,
 //! recovery marks the journal committed ([`Move::MarkCommitted`]) before the first backup is
 //! removed, because from then on the names no longer show which steps ran. A commit that ran
