@@ -15,7 +15,7 @@ pub fn caught<T>(job: impl FnOnce() -> Result<T>) -> Result<T> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".into());
-        Err(anyhow!("internal error, please report it: a worker thread panicked ({what})"))
+        Err(anyhow!("internal error, please report it: a thread panicked ({what})"))
     })
 }
 
