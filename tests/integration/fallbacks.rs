@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::refusing_ftp::{Logged, Refusals, RefusingFtp};
+use crate::support::refusing_ftp::{Logged, PlainStat, Refusals, RefusingFtp};
 use crate::support::{bounded, ftpsync_command};
 
 /// Modification times of the local files (whole seconds: every method keeps those).
@@ -548,4 +548,65 @@ fn an_upload_sent_with_its_port_and_aborted_like_twisted_in_active_mode() {
         assert_eq!(files.get(&format!("/site/{path}")).map(|f| &f.0[..]), Some(*content), "{path}");
     }
     assert!(!files.contains_key("/site/.pyftpsync-lock.json"), "the lock is removed at the end");
+}
+
+/// Eight folders, each with a hidden file, under a root with none (as in the benchmark).
+fn hidden_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for i in 0..8 {
+        for (name, content) in [(".hidden", format!("hidden {i}")), ("f.txt", format!("file {i}"))] {
+            let rel = format!("d{i}/{name}");
+            let p = root.join(&rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, &content).unwrap();
+            let t = filetime::FileTime::from_unix_time(T_A + i, 0);
+            filetime::set_file_times(&p, t, t).unwrap();
+            files.push((rel, content.into_bytes()));
+        }
+    }
+    files
+}
+
+#[test]
+fn plain_stat_is_proven_once_for_all_connections_and_given_up_where_it_hides_entries() {
+    // pyftpdlib's STAT: `STAT -la` refused, plain `STAT` on probation. Every connection asks
+    // its folders' times before the proof; one connection proves for all of them, and where
+    // plain STAT hides entries, the listings it gave are dropped, not taken.
+    for kind in [PlainStat::Complete, PlainStat::HidesHidden] {
+        let fake = RefusingFtp::start(Refusals { plain_stat: Some(kind), ..Default::default() });
+        let dir = tempfile::tempdir().unwrap();
+        let (local, down) = (dir.path().join("local"), dir.path().join("down"));
+        let files = hidden_tree(&local);
+        let (local_s, url) = (local.to_str().unwrap(), fake.url());
+        let up = run(&["upload", local_s, &url], 4);
+        assert_eq!(up.code, 0, "{kind:?}: upload failed:\n{}", up.out);
+        fake.clear_log();
+        let again = run(&["upload", local_s, &url], 4);
+        assert_eq!(again.code, 0, "{kind:?}: replan failed:\n{}", again.out);
+        assert_eq!(
+            (stat(&again.out, "files_written"), stat(&again.out, "dirs_created")),
+            (0, 0),
+            "{kind:?}: the replan must be empty (hidden files and metadata listed):\n{}",
+            again.out
+        );
+        let log = fake.log();
+        let mlsd: Vec<&str> = log.iter().filter(|l| l.is("MLSD")).map(|l| l.text.as_str()).collect();
+        let stat_asked = |i: usize| log.iter().any(|l| l.text == format!("STAT /site/d{i}"));
+        assert!((0..8).all(stat_asked), "{kind:?}: every folder asked with plain STAT: {log:?}");
+        match kind {
+            // The root, which has no hidden entry to prove anything, and one folder.
+            PlainStat::Complete => assert_eq!(mlsd.len(), 2, "{kind:?}: {mlsd:?}"),
+            PlainStat::HidesHidden => {
+                for i in 0..8 {
+                    assert!(mlsd.contains(&format!("MLSD /site/d{i}").as_str()), "{kind:?}: d{i} not listed: {mlsd:?}");
+                }
+            }
+        }
+        fs::create_dir_all(&down).unwrap();
+        let got = run(&["download", down.to_str().unwrap(), &url], 4);
+        assert_eq!(got.code, 0, "{kind:?}: download failed:\n{}", got.out);
+        for (rel, content) in &files {
+            assert_eq!(fs::read(down.join(rel)).ok().as_ref(), Some(content), "{kind:?}: {rel}");
+        }
+    }
 }

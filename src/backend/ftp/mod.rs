@@ -417,50 +417,98 @@ impl FtpTarget {
     }
 
     /// Lists folders while plain `STAT` is on probation ([`plain_stat`]): asks plain `STAT` of
-    /// all of them and of a path that cannot exist (one round trip), then lists them one by
-    /// one on data connections, as before, comparing each with its `STAT` reply until one
+    /// all of them and of a path that cannot exist (one round trip), and pins the replies'
+    /// times at once (`MDTM`), taken as the listings they would be if plain `STAT` lists as
+    /// the data connection does. That is then proven, or not, by one connection at a time
+    /// ([`plain_stat::Learning::claim_proof`]), the others waiting for its verdict: it lists
+    /// folders one by one on data connections, as before (those whose reply shows a hidden
+    /// entry first: only they can prove), comparing each with its `STAT` reply until one
     /// proves or disproves plain `STAT`; the rest are listed as the server then deserves.
+    ///
+    /// Times first, proof after: `MDTM`s keep a server busy that does one thing at a time
+    /// (pyftpdlib), and a connection proving first held up its own folders' times behind a
+    /// data connection the busy server served last.
     fn probe_plain_stat(&mut self, dirs: &[RelPath], abs: &[String]) -> Result<Vec<Option<Listing>>> {
+        use plain_stat::{Mode, Verdict};
+        let shared = self.shared.clone();
         let absent = plain_stat::absent_path(&abs[0]);
         let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
-        let mut verdict =
-            probe.as_ref().map_or(plain_stat::Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
-        let mut listings = Vec::with_capacity(dirs.len());
-        while listings.len() < dirs.len() && verdict == plain_stat::Verdict::Undecided {
-            let i = listings.len();
+        let mut verdict = probe.as_ref().map_or(Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
+        let (mut pinned, mut claim) = (None, None);
+        if let Some(p) = probe.as_ref().filter(|_| verdict == Verdict::Undecided) {
+            let (parsed, codes): (Vec<Option<listing::Parsed>>, Vec<u16>) = p
+                .folders
+                .iter()
+                .map(|plain| {
+                    (plain.clone().into_listing(), if let plain_stat::Plain::Refused(c) = plain { *c } else { 0 })
+                })
+                .unzip();
+            let found = self.retry(|s| ops::settle_by_stat(s, abs, parsed.clone(), &codes, None))?;
+            // Another connection's proof is waited for twice at most (a proof that outlasts
+            // --timeout: this one proves too, without the claim).
+            for _ in 0..2 {
+                match shared.stat_mode.after_proof(shared.settings.timeout) {
+                    Mode::Plain => {
+                        return found.into_iter().zip(dirs).map(|(f, d)| self.listed_or_listing(f, d)).collect();
+                    }
+                    Mode::No => return self.list_dirs(dirs),
+                    _ => claim = shared.stat_mode.claim_proof(),
+                }
+                if claim.is_some() {
+                    break;
+                }
+            }
+            pinned = Some(found);
+        }
+        let mut order: Vec<usize> = (0..dirs.len()).collect();
+        if let Some(p) = &probe {
+            order.sort_by_key(|&i| !p.folders[i].shows_hidden());
+        }
+        let mut listings: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
+        for &i in &order {
+            if verdict != Verdict::Undecided {
+                break;
+            }
             let listing = self.list_dir(&dirs[i])?;
             if let Some(p) = &probe {
                 verdict = plain_stat::judge(&p.folders[i], listing.as_ref(), &abs[i]);
             }
-            listings.push(listing);
+            listings[i] = Some(listing);
         }
-        let proven = verdict == plain_stat::Verdict::Proven;
-        self.shared.stat_mode.learn_plain(verdict);
-        let (done, rest) = (listings.len(), &dirs[listings.len()..]);
-        if rest.is_empty() {
-            return Ok(listings);
-        }
-        match probe {
+        let proven = verdict == Verdict::Proven;
+        shared.stat_mode.learn_plain(verdict);
+        drop(claim);
+        let rest: Vec<usize> = (0..dirs.len()).filter(|&i| listings[i].is_none()).collect();
+        match pinned {
             // Proven: the probe's own replies are the other folders' listings.
-            Some(p) if proven => {
-                let (mut parsed, mut codes) = (Vec::new(), Vec::new());
-                for plain in p.folders.into_iter().skip(done) {
-                    codes.push(if let plain_stat::Plain::Refused(code) = plain { code } else { 0 });
-                    parsed.push(plain.into_listing());
-                }
-                let rest_abs = &abs[done..];
-                let found = self.retry(|s| ops::settle_by_stat(s, rest_abs, parsed.clone(), &codes, None))?;
-                for (dir, f) in rest.iter().zip(found) {
-                    listings.push(match f {
-                        ByStat::Listed(l) => Some(l),
-                        _ => self.list_dir(dir)?,
-                    });
+            Some(mut pinned) if proven => {
+                for &i in &rest {
+                    let found = std::mem::replace(&mut pinned[i], ByStat::Unsure);
+                    listings[i] = Some(self.listed_or_listing(found, &dirs[i])?);
                 }
             }
             // Decided otherwise: data connections; or undecided yet: probed again.
-            _ => listings.extend(self.list_dirs(rest)?),
+            _ if !rest.is_empty() => {
+                let rest_dirs: Vec<RelPath> = rest.iter().map(|&i| dirs[i].clone()).collect();
+                for (&i, l) in rest.iter().zip(self.list_dirs(&rest_dirs)?) {
+                    listings[i] = Some(l);
+                }
+            }
+            _ => {}
         }
-        Ok(listings)
+        listings
+            .into_iter()
+            .map(|l| l.ok_or_else(|| anyhow!("internal error, please report it: a folder was left unlisted")))
+            .collect()
+    }
+
+    /// A folder's listing over the control connection where there is one, otherwise listed on
+    /// a data connection.
+    fn listed_or_listing(&mut self, found: ByStat, dir: &RelPath) -> Result<Option<Listing>> {
+        match found {
+            ByStat::Listed(l) => Ok(Some(l)),
+            _ => self.list_dir(dir),
+        }
     }
 
     /// Runs one command that must succeed.

@@ -19,9 +19,16 @@
 //! `STAT` runs a plain `ls` hides them: pure-ftpd does), and the missing path was refused
 //! (pure-ftpd lists a missing path as an empty folder). A difference ends the probing for the
 //! run; so do [`PROBES`] probes that prove nothing (folders without hidden entries).
+//!
+//! Every connection pins its replies' times (`MDTM`) before any proof, and one connection
+//! proves at a time ([`Learning::claim_proof`]); the others take its verdict. The proof is of
+//! how the server lists, so it holds for replies got before it as for those after (as it
+//! always did for the rest of the prover's own batch). Each of eight connections proving for
+//! itself before asking its times held up all eight by a data-connection listing.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::learned::{self, unsupported};
 use super::listing::{Format, Parsed, parse_listing};
@@ -48,9 +55,10 @@ impl Form {
 }
 
 /// What the server's `STAT` has shown so far, shared by all connections of a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
     /// Not asked yet: the first listing asks `STAT -la`.
+    #[default]
     Unknown,
     /// `STAT -la` lists.
     Dotted,
@@ -80,11 +88,28 @@ impl Mode {
 }
 
 /// The shared [`Mode`] and how it is learnt.
-pub struct Learning(Mutex<Mode>);
+#[derive(Default)]
+pub struct Learning {
+    state: Mutex<State>,
+    /// Signalled when the mode changes or a proof ends.
+    changed: Condvar,
+}
 
-impl Default for Learning {
-    fn default() -> Self {
-        Learning(Mutex::new(Mode::Unknown))
+#[derive(Default)]
+struct State {
+    mode: Mode,
+    /// A connection is proving plain `STAT` ([`Learning::claim_proof`]).
+    proving: bool,
+}
+
+/// The right to prove plain `STAT`, held by one connection at a time; given back when dropped
+/// (a proof that ended, or failed on the way: another connection may prove then).
+pub struct ProofClaim<'a>(&'a Learning);
+
+impl Drop for ProofClaim<'_> {
+    fn drop(&mut self) {
+        self.0.state().proving = false;
+        self.0.changed.notify_all();
     }
 }
 
@@ -100,14 +125,41 @@ pub enum Dotted {
 }
 
 impl Learning {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn get(&self) -> Mode {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.state().mode
+    }
+
+    /// Claims the proof of plain `STAT` while it is on probation and no other connection is
+    /// proving it; `None` otherwise.
+    pub fn claim_proof(&self) -> Option<ProofClaim<'_>> {
+        let mut state = self.state();
+        let free = matches!(state.mode, Mode::Probing { .. }) && !state.proving;
+        state.proving |= free;
+        drop(state);
+        // Lazily: a claim made and dropped would give the right back.
+        free.then(|| ProofClaim(self))
+    }
+
+    /// The mode once no other connection is proving plain `STAT` (waiting at most `limit`
+    /// for its proof: a data-connection listing, bounded by the same --timeout).
+    pub fn after_proof(&self, limit: Duration) -> Mode {
+        let state = self.state();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, limit, |s| s.proving && matches!(s.mode, Mode::Probing { .. }))
+            .unwrap_or_else(|e| e.into_inner());
+        state.mode
     }
 
     /// Learns from the first batch of `STAT -la` (later ones, on other connections, change
     /// nothing).
     pub fn learn_dotted(&self, seen: Dotted) {
-        let mut mode = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
+        let mode = &mut state.mode;
         if *mode != Mode::Unknown {
             return;
         }
@@ -130,7 +182,8 @@ impl Learning {
     /// Learns from one probe ([`verdict`]). A difference wins over a proof another connection
     /// may have found meanwhile: from then on every folder is listed on a data connection.
     pub fn learn_plain(&self, verdict: Verdict) {
-        let mut mode = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
+        let mode = &mut state.mode;
         match (verdict, *mode) {
             (Verdict::Differs(why), m) if m != Mode::No => {
                 learned::chose!(
@@ -156,11 +209,13 @@ impl Learning {
             }
             _ => {}
         }
+        drop(state);
+        self.changed.notify_all();
     }
 }
 
 /// What a plain `STAT PATH` reply says about the folder `dir`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Plain {
     /// The folder's listing (not yet settled: see `ops::settle_listing`).
     Listed(Parsed),
@@ -180,6 +235,16 @@ impl Plain {
             Plain::Refused(_) | Plain::NotListing | Plain::Unsure => None,
         }
     }
+
+    /// Whether the reply lists a hidden entry: only such a folder's listing can prove plain
+    /// `STAT` ([`judge`]).
+    pub fn shows_hidden(&self) -> bool {
+        matches!(self, Plain::Listed(p) if any_hidden(&p.listing))
+    }
+}
+
+fn any_hidden(listing: &Listing) -> bool {
+    listing.entries.iter().any(|e| e.name.starts_with('.'))
 }
 
 /// Reads a plain `STAT dir` reply (see the module's documentation).
@@ -257,7 +322,7 @@ pub fn judge(plain: &Plain, listing: Option<&Listing>, dir: &str) -> Verdict {
         (Plain::NotListing, Some(_)) => Verdict::Differs(format!("{dir} was answered without a listing")),
         (Plain::Listed(p), Some(l)) => match differences(&p.listing, l) {
             Some(why) => Verdict::Differs(format!("{dir}: {why}")),
-            None if p.listing.entries.iter().any(|e| e.name.starts_with('.')) => Verdict::Proven,
+            None if any_hidden(&p.listing) => Verdict::Proven,
             None => Verdict::Undecided,
         },
         _ => Verdict::Undecided,
@@ -538,5 +603,62 @@ mod tests {
         let learning = Learning::default();
         learning.learn_dotted(Dotted::NotListed);
         assert_eq!(learning.get(), Mode::No);
+    }
+
+    #[test]
+    fn one_connection_proves_at_a_time_and_only_while_probing() {
+        let learning = Learning::default();
+        assert!(learning.claim_proof().is_none(), "nothing to prove before STAT -la was refused");
+        learning.learn_dotted(Dotted::AllMissing);
+        let first = learning.claim_proof().expect("the first connection proves");
+        assert!(learning.claim_proof().is_none(), "the others take its verdict");
+        assert!(learning.claim_proof().is_none(), "a claim refused gives no right back");
+        // A proof that ended undecided (or failed) gives the claim back.
+        learning.learn_plain(Verdict::Undecided);
+        drop(first);
+        let second = learning.claim_proof().expect("another connection proves next");
+        learning.learn_plain(Verdict::Proven);
+        drop(second);
+        assert!(learning.claim_proof().is_none(), "proven: nothing left to prove");
+    }
+
+    #[test]
+    fn a_connection_waits_for_the_proof_in_flight_and_no_longer() {
+        let learning = Learning::default();
+        learning.learn_dotted(Dotted::AllMissing);
+        // Nobody proving: the mode as it is, at once.
+        assert_eq!(learning.after_proof(Duration::from_secs(60)), Mode::Probing { probes: PROBES });
+        let claim = learning.claim_proof().unwrap();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| learning.after_proof(Duration::from_secs(60)));
+            std::thread::sleep(Duration::from_millis(50));
+            learning.learn_plain(Verdict::Proven);
+            assert_eq!(waiting.join().unwrap(), Mode::Plain);
+        });
+        drop(claim);
+        // A proof that never ends is waited for only as long as the limit.
+        let learning = Learning::default();
+        learning.learn_dotted(Dotted::AllMissing);
+        let _claim = learning.claim_proof().unwrap();
+        assert_eq!(learning.after_proof(Duration::from_millis(20)), Mode::Probing { probes: PROBES });
+        // A proof given up (its connection failed) ends the wait, undecided.
+        let learning = Learning::default();
+        learning.learn_dotted(Dotted::AllMissing);
+        let claim = learning.claim_proof().unwrap();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| learning.after_proof(Duration::from_secs(60)));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(claim);
+            assert_eq!(waiting.join().unwrap(), Mode::Probing { probes: PROBES });
+        });
+    }
+
+    #[test]
+    fn only_a_reply_showing_a_hidden_entry_can_prove() {
+        assert!(read_plain(&pyftpdlib_folder(), "/probe/full", NOW).shows_hidden());
+        let mut plain = pyftpdlib_folder();
+        plain.lines.remove(1);
+        assert!(!read_plain(&plain, "/probe/full", NOW).shows_hidden());
+        assert!(!read_plain(&refused(), "/probe/full", NOW).shows_hidden());
     }
 }

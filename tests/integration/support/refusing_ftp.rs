@@ -77,6 +77,18 @@ pub struct Refusals {
     /// or `PASV`, as Twisted does: the file is created empty, the data read and dropped, and
     /// the answer is `426`.
     pub aborts_uploads_sent_ahead: bool,
+    /// Answers `STAT` as pyftpdlib does: `STAT -la PATH` with `550` (it takes `-la PATH` as
+    /// one name), plain `STAT PATH` with the folder's lines but its own `.` entry.
+    pub plain_stat: Option<PlainStat>,
+}
+
+/// What plain `STAT PATH` lists of a folder ([`Refusals::plain_stat`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainStat {
+    /// Every entry, as `MLSD` does (pyftpdlib).
+    Complete,
+    /// All but hidden ones, as a server whose `STAT` runs a plain `ls`.
+    HidesHidden,
 }
 
 impl Refusals {
@@ -204,10 +216,18 @@ impl Tree {
     /// `ls -la` lines, with the folder's own `.` entry (as proftpd's `STAT -la`).
     fn ls(&self, dir: &str) -> Vec<String> {
         let mut out = vec![format!("drwxr-xr-x   2 ftp      ftp          4096 {} .", ls_date(1_672_628_645))];
-        for d in self.dirs.iter().filter(|d| *d != "/" && split(d).0 == dir) {
+        out.extend(self.ls_entries(dir, true));
+        out
+    }
+
+    /// `ls -l` lines of the folder's entries (hidden ones too, or not).
+    fn ls_entries(&self, dir: &str, hidden: bool) -> Vec<String> {
+        let shown = |name: &str| hidden || !name.starts_with('.');
+        let mut out = Vec::new();
+        for d in self.dirs.iter().filter(|d| *d != "/" && split(d).0 == dir && shown(&split(d).1)) {
             out.push(format!("drwxr-xr-x   2 ftp      ftp          4096 {} {}", ls_date(1_672_628_645), split(d).1));
         }
-        for (p, (c, t)) in self.files.iter().filter(|(p, _)| split(p).0 == dir) {
+        for (p, (c, t)) in self.files.iter().filter(|(p, _)| split(p).0 == dir && shown(&split(p).1)) {
             out.push(format!("-rw-r--r--   1 ftp      ftp      {:>8} {} {}", c.len(), ls_date(*t), split(p).1));
         }
         out
@@ -346,11 +366,20 @@ fn serve(socket: TcpStream, shared: &Shared, conn: usize) -> std::io::Result<()>
             }
             "CWD" => reply("550 no such folder".into()),
             "STAT" => {
-                let path = normalise(arg.strip_prefix("-la").map(str::trim_start).unwrap_or(&arg));
-                if tree.dirs.contains(&path) {
-                    reply(format!("213-Status of {path}:\r\n{}\r\n213 End of status", tree.ls(&path).join("\r\n")));
-                } else {
-                    reply("450 no such folder".into());
+                let dashed = arg.strip_prefix("-la").map(str::trim_start);
+                let path = normalise(dashed.unwrap_or(&arg));
+                let lines = match shared.refusals.plain_stat {
+                    None => Some(tree.ls(&path)),
+                    Some(_) if dashed.is_some() => None,
+                    Some(kind) => Some(tree.ls_entries(&path, kind == PlainStat::Complete)),
+                };
+                match lines.filter(|_| tree.dirs.contains(&path)) {
+                    Some(lines) => {
+                        let body: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+                        reply(format!("213-Status of {path}:\r\n{body}213 End of status"))
+                    }
+                    None if shared.refusals.plain_stat.is_some() => reply("550 No such file or directory.".into()),
+                    None => reply("450 no such folder".into()),
                 }
             }
             "EPSV" | "PASV" => {
