@@ -420,7 +420,8 @@ impl FtpTarget {
     /// all of them and of a path that cannot exist (one round trip), and pins the replies'
     /// times at once (`MDTM`), taken as the listings they would be if plain `STAT` lists as
     /// the data connection does. That is then proven, or not, by one connection at a time
-    /// ([`plain_stat::Learning::claim_proof`]), the others waiting for its verdict: it lists
+    /// ([`plain_stat::Learning::claim_proof`]) whose replies can prove it, the others
+    /// waiting for its verdict: it lists
     /// folders one by one on data connections, as before (those whose reply shows a hidden
     /// entry first: only they can prove), comparing each with its `STAT` reply until one
     /// proves or disproves plain `STAT`; the rest are listed as the server then deserves.
@@ -435,7 +436,12 @@ impl FtpTarget {
         let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
         let mut verdict = probe.as_ref().map_or(Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
         let (mut pinned, mut claim) = (None, None);
-        if let Some(p) = probe.as_ref().filter(|_| verdict == Verdict::Undecided) {
+        // Pinned where the replies may become the listings: this batch can prove (a reply
+        // shows a hidden entry), or another connection is proving. A batch that can only
+        // disprove is listed on data connections at once, as before, and claims nothing.
+        let can_prove = probe.as_ref().is_some_and(|p| p.folders.iter().any(plain_stat::Plain::shows_hidden));
+        let worth_pinning = can_prove || shared.stat_mode.proving();
+        if let Some(p) = probe.as_ref().filter(|_| verdict == Verdict::Undecided && worth_pinning) {
             let (parsed, codes): (Vec<Option<listing::Parsed>>, Vec<u16>) = p
                 .folders
                 .iter()
@@ -452,7 +458,8 @@ impl FtpTarget {
                         return found.into_iter().zip(dirs).map(|(f, d)| self.listed_or_listing(f, d)).collect();
                     }
                     Mode::No => return self.list_dirs(dirs),
-                    _ => claim = shared.stat_mode.claim_proof(),
+                    _ if can_prove => claim = shared.stat_mode.claim_proof(),
+                    _ => break,
                 }
                 if claim.is_some() {
                     break;
@@ -487,7 +494,7 @@ impl FtpTarget {
                     listings[i] = Some(self.listed_or_listing(found, &dirs[i])?);
                 }
             }
-            // Decided otherwise: data connections; or undecided yet: probed again.
+            // Disproven: data connections.
             _ if !rest.is_empty() => {
                 let rest_dirs: Vec<RelPath> = rest.iter().map(|&i| dirs[i].clone()).collect();
                 for (&i, l) in rest.iter().zip(self.list_dirs(&rest_dirs)?) {

@@ -20,11 +20,12 @@
 //! (pure-ftpd lists a missing path as an empty folder). A difference ends the probing for the
 //! run; so do [`PROBES`] probes that prove nothing (folders without hidden entries).
 //!
-//! Every connection pins its replies' times (`MDTM`) before any proof, and one connection
-//! proves at a time ([`Learning::claim_proof`]); the others take its verdict. The proof is of
-//! how the server lists, so it holds for replies got before it as for those after (as it
-//! always did for the rest of the prover's own batch). Each of eight connections proving for
-//! itself before asking its times held up all eight by a data-connection listing.
+//! A connection asks its replies' times (`MDTM`) before any proof, where its replies can prove
+//! (one shows a hidden entry) or another connection is proving; one connection proves at a
+//! time ([`Learning::claim_proof`]), and the others take its verdict. The proof is of how the
+//! server lists, so it holds for replies got before it as for those after (as it always did
+//! for the rest of the prover's own batch). Each of eight connections proving for itself
+//! before asking its times held up all eight by a data-connection listing.
 
 use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -142,6 +143,11 @@ impl Learning {
         drop(state);
         // Lazily: a claim made and dropped would give the right back.
         free.then(|| ProofClaim(self))
+    }
+
+    /// Whether a connection is proving plain `STAT` now.
+    pub fn proving(&self) -> bool {
+        self.state().proving
     }
 
     /// The mode once no other connection is proving plain `STAT` (waiting at most `limit`
@@ -610,7 +616,9 @@ mod tests {
         let learning = Learning::default();
         assert!(learning.claim_proof().is_none(), "nothing to prove before STAT -la was refused");
         learning.learn_dotted(Dotted::AllMissing);
+        assert!(!learning.proving());
         let first = learning.claim_proof().expect("the first connection proves");
+        assert!(learning.proving());
         assert!(learning.claim_proof().is_none(), "the others take its verdict");
         assert!(learning.claim_proof().is_none(), "a claim refused gives no right back");
         // A proof that ended undecided (or failed) gives the claim back.
