@@ -40,10 +40,8 @@ impl Default for MemoryOptions {
 
 struct State {
     nodes: BTreeMap<RelPath, Node>,
-    /// Folders whose listing fails (fault injection).
-    unlistable: Vec<RelPath>,
-    /// Folders whose listing panics (fault injection: a bug).
-    panicking: Vec<RelPath>,
+    /// Folders whose listing fails or panics (fault injection).
+    listing_faults: BTreeMap<RelPath, ListingFault>,
     /// Changes counted so far (every write, rename, creation, removal).
     changes: usize,
     /// The change (counted from 0) that fails, and how (fault injection).
@@ -52,6 +50,15 @@ struct State {
     dead: bool,
     /// How the next openings of another connection go, in turn (fault injection).
     openings: VecDeque<Opening>,
+}
+
+/// How listing a folder goes wrong (fault injection).
+#[derive(Clone, Copy)]
+enum ListingFault {
+    /// It fails, as a server refusing it would.
+    Fails,
+    /// It panics, as a bug would.
+    Panics,
 }
 
 /// How an opening of another connection goes (fault injection; an opening not told comes up).
@@ -133,8 +140,7 @@ impl MemoryFs {
         nodes.insert(RelPath::root(), Node::Dir { mtime: 0.0 });
         let state = State {
             nodes,
-            unlistable: Vec::new(),
-            panicking: Vec::new(),
+            listing_faults: BTreeMap::new(),
             changes: 0,
             fail_at: None,
             dead: false,
@@ -178,12 +184,12 @@ impl MemoryFs {
 
     /// Makes listing a folder fail, as a server refusing it would.
     pub fn fail_listing(&self, path: &str) {
-        self.lock().unlistable.push(RelPath::parse(path).expect("valid test path"));
+        self.lock().listing_faults.insert(RelPath::parse(path).expect("valid test path"), ListingFault::Fails);
     }
 
     /// Makes listing a folder panic, as a bug would.
     pub fn panic_listing(&self, path: &str) {
-        self.lock().panicking.push(RelPath::parse(path).expect("valid test path"));
+        self.lock().listing_faults.insert(RelPath::parse(path).expect("valid test path"), ListingFault::Panics);
     }
 
     /// Makes the change number `at` (counted from now, from 0) fail as `fault` says.
@@ -303,12 +309,13 @@ impl Target for MemoryTarget {
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         self.alive()?;
         let st = self.fs.lock();
-        if st.unlistable.contains(dir) {
-            bail!("{dir}: permission denied (injected)");
-        }
-        if st.panicking.contains(dir) {
-            drop(st);
-            panic!("{dir}: listing panicked (injected)");
+        match st.listing_faults.get(dir) {
+            Some(ListingFault::Fails) => bail!("{dir}: permission denied (injected)"),
+            Some(ListingFault::Panics) => {
+                drop(st);
+                panic!("{dir}: listing panicked (injected)");
+            }
+            None => {}
         }
         match st.nodes.get(dir) {
             Some(Node::Dir { .. }) => {}
