@@ -99,14 +99,7 @@ fn round_trip(fake: &RefusingFtp, workers: usize, per_run: &dyn Fn(&str, &[Logge
     assert!(!files.keys().any(|k| k.contains(".ftpsync-tmp")), "temporary files left: {:?}", files.keys());
     let server_times_kept = FILES.iter().all(|(path, _, t)| files[&format!("/site/{path}")].1 == *t);
 
-    let again = run(&["upload", local_s, &url], workers);
-    assert_eq!(again.code, 0, "replan failed:\n{}", again.out);
-    assert_eq!(
-        (stat(&again.out, "files_written"), stat(&again.out, "dirs_created")),
-        (0, 0),
-        "the replan must be empty:\n{}",
-        again.out
-    );
+    upload_again_changes_nothing(local_s, &url, workers, "");
     per_run("replan", &fake.log());
     fake.clear_log();
 
@@ -120,6 +113,19 @@ fn round_trip(fake: &RefusingFtp, workers: usize, per_run: &dyn Fn(&str, &[Logge
         assert_eq!(mtime(&p), *t, "{path}: the downloaded file keeps the original time");
     }
     Report { server_times_kept, upload_out: up.out }
+}
+
+/// Uploads `local` to `url` again: it must succeed and write nothing (`what` introduces the
+/// failure message).
+fn upload_again_changes_nothing(local: &str, url: &str, workers: usize, what: &str) {
+    let again = run(&["upload", local, url], workers);
+    assert_eq!(again.code, 0, "{what}replan failed:\n{}", again.out);
+    assert_eq!(
+        (stat(&again.out, "files_written"), stat(&again.out, "dirs_created")),
+        (0, 0),
+        "{what}the replan must be empty:\n{}",
+        again.out
+    );
 }
 
 /// The entries refused with `code` for `cmd` (a [`Logged::is`] command).
@@ -581,14 +587,7 @@ fn plain_stat_is_proven_once_for_all_connections_and_given_up_where_it_hides_ent
         let up = run(&["upload", local_s, &url], 4);
         assert_eq!(up.code, 0, "{kind:?}: upload failed:\n{}", up.out);
         fake.clear_log();
-        let again = run(&["upload", local_s, &url], 4);
-        assert_eq!(again.code, 0, "{kind:?}: replan failed:\n{}", again.out);
-        assert_eq!(
-            (stat(&again.out, "files_written"), stat(&again.out, "dirs_created")),
-            (0, 0),
-            "{kind:?}: the replan must be empty (hidden files and metadata listed):\n{}",
-            again.out
-        );
+        upload_again_changes_nothing(local_s, &url, 4, &format!("{kind:?}, hidden files and metadata listed: "));
         let log = fake.log();
         let mlsd: Vec<&str> = log.iter().filter(|l| l.is("MLSD")).map(|l| l.text.as_str()).collect();
         let stat_asked = |i: usize| log.iter().any(|l| l.text == format!("STAT /site/d{i}"));
