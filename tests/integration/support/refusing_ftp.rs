@@ -569,7 +569,7 @@ fn transfer_command(
                 Some(if verb == "MLSD" {
                     tree.mlsd(&path).into_bytes()
                 } else {
-                    tree.ls(&path)[1..].iter().map(|l| format!("{l}\r\n")).collect::<String>().into_bytes()
+                    tree.ls_entries(&path, true).iter().map(|l| format!("{l}\r\n")).collect::<String>().into_bytes()
                 })
             }
             "RETR" => match tree.files.get(arg) {
