@@ -50,6 +50,9 @@ struct State {
     dead: bool,
     /// How the next openings of another connection go, in turn (fault injection).
     openings: VecDeque<Opening>,
+    /// Once [`MemoryFs::record_calls`] was called: the folders listed and the transfers
+    /// readied, in order, on all connections ([`MemoryFs::calls`]).
+    calls: Option<Vec<String>>,
 }
 
 /// How listing a folder goes wrong (fault injection).
@@ -145,6 +148,7 @@ impl MemoryFs {
             fail_at: None,
             dead: false,
             openings: VecDeque::new(),
+            calls: None,
         };
         MemoryFs { state: Arc::new(Mutex::new(state)), clock, options }
     }
@@ -190,6 +194,24 @@ impl MemoryFs {
     /// Makes listing a folder panic, as a bug would.
     pub fn panic_listing(&self, path: &str) {
         self.lock().listing_faults.insert(RelPath::parse(path).expect("valid test path"), ListingFault::Panics);
+    }
+
+    /// Records from now on, in order, every folder listed (`list PATH`) and every transfer
+    /// announced to come (`expect`: [`Target::expect_transfer`]; `ready`:
+    /// [`Target::ready_transfer`]).
+    pub fn record_calls(&self) {
+        self.lock().calls.get_or_insert_with(Vec::new);
+    }
+
+    /// What was recorded since [`MemoryFs::record_calls`].
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone().unwrap_or_default()
+    }
+
+    fn record(&self, call: String) {
+        if let Some(calls) = self.lock().calls.as_mut() {
+            calls.push(call);
+        }
     }
 
     /// Makes the change number `at` (counted from now, from 0) fail as `fault` says.
@@ -308,6 +330,7 @@ impl Target for MemoryTarget {
 
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         self.alive()?;
+        self.fs.record(format!("list {}", if dir.is_root() { "/" } else { dir.as_str() }));
         let st = self.fs.lock();
         match st.listing_faults.get(dir) {
             Some(ListingFault::Fails) => bail!("{dir}: permission denied (injected)"),
@@ -466,6 +489,14 @@ impl Target for MemoryTarget {
         }
         st.nodes.remove(path);
         Ok(())
+    }
+
+    fn expect_transfer(&mut self) {
+        self.fs.record("expect".into());
+    }
+
+    fn ready_transfer(&mut self) {
+        self.fs.record("ready".into());
     }
 
     fn opener(&self) -> super::Opener {

@@ -121,6 +121,12 @@ pub trait Target: Send {
     /// no transfer follows after all; nothing by default.
     fn expect_transfer(&mut self) {}
 
+    /// Readies a transfer that may follow, now, while this connection has nothing else to
+    /// do: FTP announces a data connection on its own (a round trip nothing waits for) and
+    /// opens it, so that a transfer that comes soon needs no round trip for that. Harmless
+    /// when none comes; nothing by default.
+    fn ready_transfer(&mut self) {}
+
     /// How many of apply's workers one connection of `--workers` carries. One by default;
     /// a target whose connection takes the requests of several at once offers more (SFTP:
     /// one channel, many requests in flight), and its [`Target::opener`] shares connections.

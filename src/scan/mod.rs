@@ -191,12 +191,12 @@ pub fn scan(
                 }
                 joining.open(1);
                 if let Some((mut l, mut r)) = joining.next(over) {
-                    work(&mut *l, &mut *r, ctx, queue, wake, Vec::new());
+                    work(&mut *l, &mut *r, ctx, queue, wake, Vec::new(), false);
                     joining.give_back((l, r));
                 }
             });
         }
-        work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()]);
+        work(local, remote, ctx, &queue, &wake, vec![ScanRequest::root()], true);
         over.store(true, Ordering::SeqCst);
         joining.wake();
     });
@@ -257,7 +257,11 @@ fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
 }
 
 /// Lists folders from the queue until none are left; `first` is a batch already taken (and
-/// counted as busy).
+/// counted as busy). `main`: the targets' own connections, which an apply in the same run
+/// goes on with (the remote lock is claimed on them): a batch they take that leaves nothing
+/// waiting may well be their last, and readies a transfer ([`Target::expect_transfer`]) for
+/// the lock's first write — FTP announces its data connection behind the listing, and the
+/// write needs no round trip for it (a guess that proves wrong costs one unused announcement).
 fn work(
     local: &mut dyn Target,
     remote: &mut dyn Target,
@@ -265,12 +269,16 @@ fn work(
     queue: &Mutex<Queue>,
     wake: &Condvar,
     first: Vec<ScanRequest>,
+    main: bool,
 ) {
     let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
     let mut first = Some(first).filter(|f| !f.is_empty());
+    // Readied while waiting for the others, once per wait: the remote lock is claimed once
+    // they are done ([`Target::ready_transfer`]).
+    let mut readied = false;
     loop {
-        let req = if let Some(first) = first.take() {
-            first
+        let (req, left_none) = if let Some(first) = first.take() {
+            (first, true)
         } else {
             let mut q = lock();
             loop {
@@ -286,16 +294,27 @@ fn work(
                     let share = q.todo.len().div_ceil(idle).clamp(1, MAX_BATCH);
                     let at = q.todo.len() - share;
                     q.busy += 1;
-                    break q.todo.split_off(at);
+                    readied = false;
+                    break (q.todo.split_off(at), at == 0);
                 }
                 if q.busy == 0 {
                     return;
+                }
+                if main && !readied {
+                    drop(q);
+                    remote.ready_transfer();
+                    readied = true;
+                    q = lock();
+                    continue;
                 }
                 q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
         // Counted as busy: a panic must still end as this batch's error ([`caught`]), or
         // the other workers would wait for it for ever.
+        if main && left_none {
+            remote.expect_transfer();
+        }
         let result = caught(|| {
             crate::error::interrupt::check()
                 .map_err(anyhow::Error::from)
@@ -319,5 +338,67 @@ fn work(
             }
         }
         wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::backend::memory::{MemoryFs, MemoryOptions};
+    use crate::model::SystemClock;
+
+    /// Runs the main connection's `work` on `folders` (present on both sides), with `workers`
+    /// sharing the queue and one other worker busy until the main one has readied a transfer
+    /// (or 10 s passed); returns what the remote side recorded.
+    fn main_worker_calls(folders: &[&str], workers: usize) -> Vec<String> {
+        let (local_fs, remote_fs) = (
+            MemoryFs::new(Arc::new(SystemClock), MemoryOptions::default()),
+            MemoryFs::new(Arc::new(SystemClock), MemoryOptions::default()),
+        );
+        for f in folders {
+            local_fs.put_file(&format!("{f}/x.txt"), b"x", 1e9);
+            remote_fs.put_file(&format!("{f}/x.txt"), b"x", 1e9);
+        }
+        remote_fs.record_calls();
+        let (mut local, mut remote) = (local_fs.target("local", false), remote_fs.target("remote", true));
+        let ctx =
+            PlanContext::new(PlanOptions::new(Mode::Upload), local.info().clone(), remote.info().clone()).unwrap();
+        // Busy: the main worker's first batch, and another worker's.
+        let queue = Mutex::new(Queue {
+            todo: Vec::new(),
+            queued: 0,
+            foreseen: 0,
+            busy: 2,
+            error: None,
+            snapshot: Snapshot::default(),
+            workers,
+        });
+        let wake = Condvar::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let start = Instant::now();
+                while !remote_fs.calls().contains(&"ready".to_string()) && start.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                queue.lock().unwrap().busy -= 1;
+                wake.notify_all();
+            });
+            work(&mut local, &mut remote, &ctx, &queue, &wake, vec![ScanRequest::root()], true);
+        });
+        assert!(queue.into_inner().unwrap().error.is_none());
+        remote_fs.calls()
+    }
+
+    #[test]
+    fn the_main_connection_readies_the_locks_transfer_before_its_last_batch_and_while_it_waits() {
+        // The root leaves nothing waiting, and nor does the one folder after it; then the
+        // main worker waits for the other one, and readies a transfer meanwhile.
+        assert_eq!(main_worker_calls(&["a"], 2), ["expect", "list /", "expect", "list a", "ready"]);
+        // Two folders, three workers: the main one takes its share (one) and leaves the other
+        // waiting (nothing readied with that batch), then takes the last one.
+        assert_eq!(main_worker_calls(&["a", "b"], 3), ["expect", "list /", "list b", "expect", "list a", "ready"]);
     }
 }

@@ -818,6 +818,16 @@ impl Target for FtpTarget {
         }
     }
 
+    fn ready_transfer(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.announce_now();
+            if !s.healthy() {
+                // It failed: the next operation logs in again.
+                self.session = None;
+            }
+        }
+    }
+
     fn opener(&self) -> super::Opener {
         let (shared, info, root_missing) = (self.shared.clone(), self.info.clone(), self.root_missing);
         Arc::new(move || {

@@ -88,13 +88,18 @@ struct Announced {
 }
 
 impl Announced {
+    /// Young enough to be used ([`ANNOUNCED_FRESH`]).
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < ANNOUNCED_FRESH
+    }
+
     /// The announcement and its connection, while fresh and open; `None` when it is stale
     /// or the other end closed the connection already. A connection still being opened is
     /// handed over as it is (when `before_open`: the transfer's command may reach the server
     /// before its data connection does), so that the command need not wait for the
     /// connection's handshake; it cannot have been closed by the other end yet.
     fn usable(self, before_open: bool) -> Option<(Reply, Option<Early>)> {
-        let fresh = self.at.elapsed() < ANNOUNCED_FRESH;
+        let fresh = self.fresh();
         let early = match self.opening {
             Some(h) if before_open && !h.is_finished() => Some(Early::Opening(h)),
             Some(h) => h.join().ok().map(Early::Open),
@@ -515,10 +520,24 @@ impl Session {
         ahead
     }
 
-    /// Whether [`Session::announce_next`] would announce (the next transfer's `EPSV` is not
-    /// sent yet, and the server takes commands in a row).
+    /// Whether [`Session::announce_next`] would announce (no fresh announcement waits for
+    /// the next transfer, and the server takes commands in a row). A stale one is replaced.
     pub fn can_announce(&self) -> bool {
-        self.announces() && self.announced.is_none()
+        self.announces() && self.announced.as_ref().is_none_or(|a| !a.fresh())
+    }
+
+    /// Announces the next transfer's data connection at once, on its own, where
+    /// [`Session::can_announce`]: for a connection with nothing else to do, whose next
+    /// transfer may come soon (`Target::ready_transfer`). A connection that fails here is
+    /// given up (the next operation connects again).
+    pub fn announce_now(&mut self) {
+        if !self.can_announce() {
+            return;
+        }
+        match self.ctl.exec("EPSV") {
+            Ok(reply) => self.announced(reply),
+            Err(_) => self.ctl.give_up(),
+        }
     }
 
     /// Whether several commands may go in one write (not where the server answered them out

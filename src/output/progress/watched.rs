@@ -170,6 +170,10 @@ impl Target for Watched {
         self.inner.expect_transfer()
     }
 
+    fn ready_transfer(&mut self) {
+        self.inner.ready_transfer()
+    }
+
     fn journal_while_checking(&self) -> bool {
         self.inner.journal_while_checking()
     }
