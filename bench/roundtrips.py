@@ -8,7 +8,8 @@ the commands sent in one write (pipelined: each arrives before the reply to the 
 left) form a group; a group costs one round trip plus the time the server took between the
 first command's arrival and the last reply, in round trips (an `EPSV` + `MLSD` group costs
 about four: the data connection's handshake and the listing's own close). A group of only
-`EPSV`/`PASV` (a data connection announced ahead) is counted with the group after it.
+`EPSV`/`PASV` (a data connection announced ahead) is counted with the group after it, or with
+the one before it where no transfer follows (announced at the end of a scan, then `QUIT`).
 
 Phases, by the first command of a group (other than EPSV/PASV) and its argument:
 
@@ -170,8 +171,13 @@ def account(sessions, rtt, peer=False):
     out = {p: [0, 0, None, None] for p in PHASES}
     for port, gs in per_conn.items():
         for n, g in enumerate(gs):
-            later = [phase_of[(port, m)] for m in range(n, len(gs)) if phase_of[(port, m)]]
-            phase = later[0] if later else "transfer"
+            later = [m for m in range(n, len(gs)) if phase_of[(port, m)]]
+            if phase_of[(port, n)] is None and (not later or gs[later[0]][0][1] == "QUIT"):
+                # Announced, and no transfer came: part of what the connection did before.
+                earlier = [phase_of[(port, m)] for m in range(n) if phase_of[(port, m)]]
+                phase = earlier[-1] if earlier else "login"
+            else:
+                phase = phase_of[(port, later[0])] if later else "transfer"
             acc = out[phase]
             acc[0] += len(g)
             acc[1] += cost(g, rtt)
