@@ -330,8 +330,10 @@ impl Target for MemoryTarget {
 
     fn list_dir(&mut self, dir: &RelPath) -> Result<Option<Listing>> {
         self.alive()?;
-        self.fs.record(format!("list {}", if dir.is_root() { "/" } else { dir.as_str() }));
-        let st = self.fs.lock();
+        let mut st = self.fs.lock();
+        if let Some(calls) = st.calls.as_mut() {
+            calls.push(format!("list {}", if dir.is_root() { "/" } else { dir.as_str() }));
+        }
         match st.listing_faults.get(dir) {
             Some(ListingFault::Fails) => bail!("{dir}: permission denied (injected)"),
             Some(ListingFault::Panics) => {
