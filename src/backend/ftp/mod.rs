@@ -420,11 +420,11 @@ impl FtpTarget {
     /// all of them and of a path that cannot exist (one round trip), and pins the replies'
     /// times at once (`MDTM`), taken as the listings they would be if plain `STAT` lists as
     /// the data connection does. That is then proven, or not, by one connection at a time
-    /// ([`plain_stat::Learning::claim_proof`]) whose replies can prove it, the others
-    /// waiting for its verdict: it lists
-    /// folders one by one on data connections, as before (those whose reply shows a hidden
-    /// entry first: only they can prove), comparing each with its `STAT` reply until one
-    /// proves or disproves plain `STAT`; the rest are listed as the server then deserves.
+    /// ([`plain_stat::Learning::claim_proof`]) whose replies can prove it, the others waiting
+    /// for its verdict: it lists folders one by one on data connections, as before (those
+    /// whose reply shows a hidden entry first: only they can prove), comparing each with its
+    /// `STAT` reply until one proves or disproves plain `STAT`; the rest are listed as the
+    /// server then deserves.
     ///
     /// Times first, proof after: `MDTM`s keep a server busy that does one thing at a time
     /// (pyftpdlib), and a connection proving first held up its own folders' times behind a
