@@ -258,10 +258,15 @@ fn work_waits(queue: &Mutex<Queue>, wake: &Condvar, k: usize) -> bool {
 
 /// Lists folders from the queue until none are left; `first` is a batch already taken (and
 /// counted as busy). `main`: the targets' own connections, which an apply in the same run
-/// goes on with (the remote lock is claimed on them): a batch they take that leaves nothing
-/// waiting may well be their last, and readies a transfer ([`Target::expect_transfer`]) for
-/// the lock's first write — FTP announces its data connection behind the listing, and the
-/// write needs no round trip for it (a guess that proves wrong costs one unused announcement).
+/// goes on with (the remote lock is claimed on them). Every batch they take may be their
+/// last, and readies a transfer ([`Target::expect_transfer`]) for the lock's first write:
+/// FTP announces its data connection behind the listing, and the connection is open by the
+/// time the lock is claimed, so the write needs no round trip for either. Taking the
+/// batch that leaves nothing waiting is no sign of being last: a share of a level's folders
+/// is taken while the other connections' shares still wait, and where the server does one
+/// thing at a time (pyftpdlib) every connection ends its share at about the same time. A
+/// guess that proves wrong costs one announcement, which a later batch uses or, once
+/// stale, replaces (FTP: one a second at most).
 fn work(
     local: &mut dyn Target,
     remote: &mut dyn Target,
@@ -277,8 +282,8 @@ fn work(
     // they are done ([`Target::ready_transfer`]).
     let mut readied = false;
     loop {
-        let (req, left_none) = if let Some(first) = first.take() {
-            (first, true)
+        let req = if let Some(first) = first.take() {
+            first
         } else {
             let mut q = lock();
             loop {
@@ -295,7 +300,7 @@ fn work(
                     let at = q.todo.len() - share;
                     q.busy += 1;
                     readied = false;
-                    break (q.todo.split_off(at), at == 0);
+                    break q.todo.split_off(at);
                 }
                 if q.busy == 0 {
                     return;
@@ -312,7 +317,7 @@ fn work(
         };
         // Counted as busy: a panic must still end as this batch's error ([`caught`]), or
         // the other workers would wait for it for ever.
-        if main && left_none {
+        if main {
             remote.expect_transfer();
         }
         let result = caught(|| {
@@ -393,12 +398,15 @@ mod tests {
     }
 
     #[test]
-    fn the_main_connection_readies_the_locks_transfer_before_its_last_batch_and_while_it_waits() {
-        // The root leaves nothing waiting, and nor does the one folder after it; then the
-        // main worker waits for the other one, and readies a transfer meanwhile.
+    fn the_main_connection_readies_the_locks_transfer_with_every_batch_and_while_it_waits() {
+        // Every batch readies one; then the main worker waits for the other one, and readies
+        // a transfer meanwhile.
         assert_eq!(main_worker_calls(&["a"], 2), ["expect", "list /", "expect", "list a", "ready"]);
         // Two folders, three workers: the main one takes its share (one) and leaves the other
-        // waiting (nothing readied with that batch), then takes the last one.
-        assert_eq!(main_worker_calls(&["a", "b"], 3), ["expect", "list /", "list b", "expect", "list a", "ready"]);
+        // waiting, and readies a transfer with it all the same (the share may be its last).
+        assert_eq!(
+            main_worker_calls(&["a", "b"], 3),
+            ["expect", "list /", "expect", "list b", "expect", "list a", "ready"]
+        );
     }
 }
