@@ -77,6 +77,16 @@ fn rename_of(step: &Step) -> Option<(RelPath, RelPath)> {
     }
 }
 
+/// The round in whose remote renames the first connection readies the transfer that reads
+/// the lock after the burst ([`finish`]): the remote side's last round but one, so that the
+/// data connection is open by the time the lock is read (readied in the last round, the
+/// reading waited for its handshake: one round trip more). Rounds in which the remote side
+/// renames nothing send nothing to announce it with. `None`: the remote renames nothing.
+fn lock_reading_readied_in(remote: &[Step]) -> Option<u8> {
+    let rounds: BTreeSet<u8> = remote.iter().filter(|s| rename_of(s).is_some()).map(remote_round).collect();
+    rounds.iter().rev().nth(1).or(rounds.last()).copied()
+}
+
 /// The local side's renames of one wave. They take microseconds, so its metadata files do not
 /// wait a wave between moving aside and being replaced: in the first metadata wave
 /// ([`METADATA_WAVE`]) each old file moves aside and the new one takes its name at once, one
@@ -159,11 +169,11 @@ pub fn commit(workers: &mut [Worker<'_>], journals: &[Journal], in_place: bool) 
     // The local side's metadata runs in the first metadata wave ([`local_renames`]).
     let rounds: BTreeSet<u8> =
         local.iter().map(|s| s.wave().min(METADATA_WAVE)).chain(remote.iter().map(remote_round)).collect();
-    let last = rounds.last().copied();
+    // The first connection reads the lock after the last round ([`finish`]).
+    let ready_in = lock_reading_readied_in(remote).or(rounds.last().copied());
     let started = Instant::now();
     let burst = rounds.into_iter().try_for_each(|n| {
-        if Some(n) == last {
-            // The first connection reads the lock after the last round ([`finish`]).
+        if Some(n) == ready_in {
             workers[0].remote.expect_transfer();
         }
         wave(workers, &local_renames(local, n), &remote_renames(remote, n))
@@ -360,6 +370,27 @@ mod tests {
 
     fn p(s: &str) -> RelPath {
         RelPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_lock_reading_is_readied_a_remote_round_before_the_last() {
+        let meta = crate::meta::META_FILE;
+        let (page, m) = (p("a/x.html"), p(&format!("a/{meta}")));
+        let aside =
+            |path: &RelPath, n| Step::Aside { path: path.clone(), backup: p(&format!("a/b{n}")), kind: Kind::File };
+        let place =
+            |path: &RelPath, n| Step::Place { staged: p(&format!("a/s{n}")), path: path.clone(), kind: Kind::File };
+        // An upload over a file: content aside, content placed with the old metadata aside,
+        // the new metadata placed. (The local side's metadata round, between the remote's
+        // last two, renames nothing remote: readied there, the reading waited for the
+        // handshake of an announcement made in the last round.)
+        let upload = [aside(&page, 0), place(&page, 1), aside(&m, 2), place(&m, 3)];
+        assert_eq!(lock_reading_readied_in(&upload), Some(PLACE_WAVE));
+        // New files only: no asides, the content's round is the last but one all the same.
+        assert_eq!(lock_reading_readied_in(&[place(&page, 1), aside(&m, 2), place(&m, 3)]), Some(PLACE_WAVE));
+        // One remote round: readied in it.
+        assert_eq!(lock_reading_readied_in(&[place(&page, 1)]), Some(PLACE_WAVE));
+        assert_eq!(lock_reading_readied_in(&[]), None);
     }
 
     #[test]
