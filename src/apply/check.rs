@@ -117,6 +117,7 @@ pub fn check(
         // With each listing, its metadata file where the target reads it at the same time;
         // where it does not, the file is read once listed, and apply's transfers follow.
         w.side(side).expect_transfer();
+        w.side(side).expect_files(group.iter().map(|&i| expected_files(by_folder.get(jobs[i].0), side)).collect());
         let listings = w.side(side).list_dirs_reading(&actual, META_FILE)?;
         for ((&i, (listing, meta)), actual) in group.iter().zip(listings).zip(&actual) {
             let (folder, side, fs) = jobs[i];
@@ -138,6 +139,13 @@ pub fn check(
         }
     }
     Ok((drift, fresh))
+}
+
+/// The files a folder's listing is expected to show on `side`: its planned entries' there,
+/// and the metadata file (see [`Target::expect_files`]).
+fn expected_files(entries: Option<&Vec<&PlanEntry>>, side: Side) -> Vec<String> {
+    let planned = entries.into_iter().flatten().filter(|e| e.kind == Kind::File && e.state(side).is_some());
+    std::iter::once(META_FILE.to_string()).chain(planned.map(|e| side_name(e, side).to_string())).collect()
 }
 
 /// Groups of jobs (by index) that one worker takes at once: folders of one side, which a

@@ -86,6 +86,13 @@ fn scan_some(
         });
     }
     let remote_paths: Vec<RelPath> = reqs.iter().filter_map(|r| r.remote_path.clone()).collect();
+    remote.expect_files(
+        reqs.iter()
+            .zip(&locals)
+            .filter(|(r, _)| r.remote_path.is_some())
+            .map(|(_, l)| expected_files(l.as_ref()))
+            .collect(),
+    );
     let mut listings = match remote.list_dirs(&remote_paths) {
         Ok(listings) => listings.into_iter().map(Ok).collect(),
         // One folder spoils the batch: each on its own, to know which.
@@ -121,6 +128,15 @@ fn scan_some(
         scans.push(DirScan { request: req, local: local_dir, remote: remote_dir, unreadable });
     }
     Ok(scans)
+}
+
+/// The files a remote folder is expected to hold: those of its local counterpart, and the
+/// metadata file (see [`Target::expect_files`]). A folder that exists on the remote side only
+/// expects nothing.
+fn expected_files(local: Option<&SideDir>) -> Vec<String> {
+    let Some(local) = local else { return Vec::new() };
+    let files = local.entries.iter().filter(|e| e.kind == Kind::File).map(|e| e.name.clone());
+    std::iter::once(META_FILE.to_string()).chain(files).collect()
 }
 
 /// The warning for a folder left out because it is unreadable.

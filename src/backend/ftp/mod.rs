@@ -14,6 +14,7 @@
 //! retry and final ones. [`hash`] has the server hash its own files (`HASH`, `XSHA256`) for
 //! `ftpsync verify`.
 
+pub mod ahead;
 pub mod encoding;
 pub mod errors;
 pub mod features;
@@ -40,6 +41,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use self::ahead::TimesAhead;
 use self::errors::{failed, refused};
 use self::lock::{LockFile, Verdict};
 use self::ops::{ByStat, Watched, entered_ok, exists, list, list_by_stat_only, mlst, read_small, stat_safe};
@@ -122,6 +124,8 @@ pub struct FtpTarget {
     root_missing: bool,
     lock: Option<Held>,
     pending_lock: Option<PendingLock>,
+    /// The files the next listing's folders are expected to hold (`Target::expect_files`).
+    expected: Option<Vec<Vec<String>>>,
 }
 
 /// Our lock, while we hold it.
@@ -178,7 +182,15 @@ impl FtpTarget {
         log_in_ahead(&shared, ahead);
         let first = Session::open_in_turn(&shared.settings, &shared.learned, Turn::First(&shared.spare));
         shared.spare.verdict(first.is_ok());
-        let mut target = FtpTarget { shared, info, session: None, root_missing: false, lock: None, pending_lock: None };
+        let mut target = FtpTarget {
+            shared,
+            info,
+            session: None,
+            root_missing: false,
+            lock: None,
+            pending_lock: None,
+            expected: None,
+        };
         // Entered (at login), not listed: the scan lists it (one listing per folder, and the
         // first listing learns whether the server lists over the control connection).
         let entered = target.session.insert(first?).take_entered();
@@ -399,10 +411,12 @@ impl FtpTarget {
     /// server is known to take, and learns from the first answer to `STAT -la` whether it
     /// lists that way: a server that did, always; one that refused every folder, perhaps
     /// with plain `STAT` ([`plain_stat`]); one that did not, never.
-    fn list_by_stat(&mut self, paths: &[String], only: Option<&str>) -> Result<Vec<ByStat>> {
+    /// `expected`: the files each folder is expected to hold, their times asked ahead
+    /// ([`ahead`]; none, or one list per folder).
+    fn list_by_stat(&mut self, paths: &[String], only: Option<&str>, expected: &[Vec<String>]) -> Result<Vec<ByStat>> {
         let mode = self.shared.stat_mode.get();
         let Some(form) = mode.form() else { return Ok(paths.iter().map(|_| ByStat::Unsure).collect()) };
-        let found = self.retry(|s| list_by_stat_only(s, paths, only, form))?;
+        let found = self.retry(|s| list_by_stat_only(s, paths, only, form, TimesAhead::new(paths, expected)))?;
         if mode == plain_stat::Mode::Unknown && !found.iter().any(|f| matches!(f, ByStat::Again)) {
             let seen = if found.iter().any(|f| matches!(f, ByStat::Listed(_))) {
                 plain_stat::Dotted::Listed
@@ -429,11 +443,16 @@ impl FtpTarget {
     /// Times first, proof after: `MDTM`s keep a server busy that does one thing at a time
     /// (pyftpdlib), and a connection proving first held up its own folders' times behind a
     /// data connection the busy server served last.
-    fn probe_plain_stat(&mut self, dirs: &[RelPath], abs: &[String]) -> Result<Vec<Option<Listing>>> {
+    fn probe_plain_stat(
+        &mut self,
+        dirs: &[RelPath],
+        abs: &[String],
+        expected: &[Vec<String>],
+    ) -> Result<Vec<Option<Listing>>> {
         use plain_stat::{Mode, Verdict};
         let shared = self.shared.clone();
         let absent = plain_stat::absent_path(&abs[0]);
-        let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent))?;
+        let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent, TimesAhead::new(abs, expected)))?;
         let mut verdict = probe.as_ref().map_or(Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
         let (mut pinned, mut claim) = (None, None);
         // Pinned where the replies may become the listings: this batch can prove (a reply
@@ -449,7 +468,7 @@ impl FtpTarget {
                     (plain.clone().into_listing(), if let plain_stat::Plain::Refused(c) = plain { *c } else { 0 })
                 })
                 .unzip();
-            let found = self.retry(|s| ops::settle_by_stat(s, abs, parsed.clone(), &codes, None))?;
+            let found = self.retry(|s| ops::settle_by_stat(s, abs, parsed.clone(), &codes, None, &p.ahead))?;
             // Another connection's proof is waited for twice at most (a proof that outlasts
             // --timeout: this one proves too, without the claim).
             for _ in 0..2 {
@@ -541,11 +560,16 @@ impl Target for FtpTarget {
         // server lists that way; the others one by one.
         let mut out: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         let abs: Vec<String> = dirs.iter().map(|d| self.abs(d)).collect();
+        let expected = self.expected.take().filter(|e| e.len() == dirs.len()).unwrap_or_default();
+        // The names expected in the folders of `of` (none where nothing was expected).
+        let expected_in = |of: &[usize]| -> Vec<Vec<String>> {
+            if expected.is_empty() { Vec::new() } else { of.iter().map(|&i| expected[i].clone()).collect() }
+        };
         let batch: Vec<usize> =
             (0..dirs.len()).filter(|&i| !(dirs[i].is_root() && self.root_missing) && stat_safe(&abs[i])).collect();
         if !batch.is_empty() {
             let paths: Vec<String> = batch.iter().map(|&i| abs[i].clone()).collect();
-            let found = self.list_by_stat(&paths, None)?;
+            let found = self.list_by_stat(&paths, None, &expected_in(&batch))?;
             let mut unlisted = Vec::new();
             for (&i, f) in batch.iter().zip(found) {
                 match f {
@@ -557,7 +581,7 @@ impl Target for FtpTarget {
             if !unlisted.is_empty() && matches!(self.shared.stat_mode.get(), plain_stat::Mode::Probing { .. }) {
                 let folders: Vec<RelPath> = unlisted.iter().map(|&i| dirs[i].clone()).collect();
                 let paths: Vec<String> = unlisted.iter().map(|&i| abs[i].clone()).collect();
-                for (&i, l) in unlisted.iter().zip(self.probe_plain_stat(&folders, &paths)?) {
+                for (&i, l) in unlisted.iter().zip(self.probe_plain_stat(&folders, &paths, &expected_in(&unlisted))?) {
                     out[i] = Some(l);
                 }
             }
@@ -607,7 +631,7 @@ impl Target for FtpTarget {
         // lists that way (one round trip; LIST needs a data connection: three or more).
         if self.shared.stat_mode.get().form().is_some()
             && stat_safe(&abs)
-            && let Some(ByStat::Listed(l)) = self.list_by_stat(std::slice::from_ref(&abs), Some(&name))?.pop()
+            && let Some(ByStat::Listed(l)) = self.list_by_stat(std::slice::from_ref(&abs), Some(&name), &[])?.pop()
         {
             return Ok(l.entries.into_iter().find(|e| e.name == name));
         }
@@ -818,6 +842,10 @@ impl Target for FtpTarget {
         }
     }
 
+    fn expect_files(&mut self, names: Vec<Vec<String>>) {
+        self.expected = Some(names);
+    }
+
     fn ready_transfer(&mut self) {
         if let Some(s) = self.session.as_mut() {
             s.announce_now();
@@ -847,6 +875,7 @@ impl Target for FtpTarget {
                 root_missing,
                 lock: None,
                 pending_lock: None,
+                expected: None,
             }) as Box<dyn Target>)
         })
     }

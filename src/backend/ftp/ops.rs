@@ -6,6 +6,7 @@ use std::io::Read;
 
 use anyhow::Result;
 
+use super::ahead::{TimesAhead, mdtm_command};
 use super::errors::{broken, failed, refused};
 use super::learned::{Capability, unsupported};
 use super::list_method::{Command, ListMethod};
@@ -205,10 +206,6 @@ fn note_mdtm_refusal(s: &mut Session, replies: &[Reply]) {
     }
 }
 
-fn mdtm_command(dir: &str, name: &str) -> String {
-    format!("MDTM {}/{name}", dir.trim_end_matches('/'))
-}
-
 /// Files of a `LIST` listing whose time is not exact to the second (all, or only `only`).
 fn vague_files(
     listing: &Listing,
@@ -302,21 +299,34 @@ pub fn stat_safe(abs: &str) -> bool {
 /// of place (a name with a line break in it, say) makes the connection unusable instead of
 /// misread.
 pub fn list_by_stat(s: &mut Session, dirs: &[String]) -> Result<Vec<ByStat>> {
-    list_by_stat_only(s, dirs, None, Form::Dotted)
+    list_by_stat_only(s, dirs, None, Form::Dotted, TimesAhead::default())
 }
 
 /// [`list_by_stat`], with `only`: the exact time is asked of the file of that name alone (a
 /// lookup must not cost one `MDTM` per file of its folder; the other files keep the times the
-/// listing shows).
-pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, form: Form) -> Result<Vec<ByStat>> {
+/// listing shows); and with the times of the files the folders are expected to hold asked in
+/// the listing's own write (`ahead`, see [`TimesAhead`]: the second write is then needed only
+/// for files nobody expected).
+pub fn list_by_stat_only(
+    s: &mut Session,
+    dirs: &[String],
+    only: Option<&str>,
+    form: Form,
+    mut ahead: TimesAhead,
+) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
-    let cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
+    let mut cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
+    if s.features.mdtm {
+        cmds.extend(ahead.commands(dirs));
+    } else {
+        ahead = TimesAhead::default();
+    }
     let replies = match fenced_batch(s, cmds, doing)? {
         Fenced::InStep(replies) => replies,
         // The fence proved nothing. Refusals all round carry no listing to misread; otherwise
         // nothing of the batch is trusted, the connection is dropped, and the next batch has
         // PWD as its fence (without PWD either, STAT is not used again).
-        Fenced::Unproven { replies, .. } if replies.iter().all(|r| r.code >= 400) => {
+        Fenced::Unproven { replies, .. } if replies.iter().take(dirs.len()).all(|r| r.code >= 400) => {
             return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
         }
         Fenced::Unproven { noop, .. } => {
@@ -334,21 +344,26 @@ pub fn list_by_stat_only(s: &mut Session, dirs: &[String], only: Option<&str>, f
         })
         .collect();
     let codes: Vec<u16> = replies[..dirs.len()].iter().map(|r| r.code).collect();
-    settle_by_stat(s, dirs, parsed, &codes, only)
+    ahead.answered(&replies[dirs.len()..]);
+    settle_by_stat(s, dirs, parsed, &codes, only, &ahead)
 }
 
 /// The listings of `STAT` replies made exact: `parsed` holds each folder's reply as a listing
 /// where it is one, `codes` each reply's code. Times the listing shows only to the minute or
-/// day are asked with `MDTM` (all in one batch; only of the file named `only`, where given).
+/// day are taken from the answers asked `ahead` with the listing, and the others asked with
+/// `MDTM` (all in one batch; only of the file named `only`, where given).
 pub fn settle_by_stat(
     s: &mut Session,
     dirs: &[String],
     parsed: Vec<Option<listing::Parsed>>,
     codes: &[u16],
     only: Option<&str>,
+    ahead: &TimesAhead,
 ) -> Result<Vec<ByStat>> {
+    // A server without MDTM said so ahead: as when it says so after the listing.
+    note_mdtm_refusal(s, &ahead.replies().cloned().collect::<Vec<_>>());
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
-    for parsed in parsed {
+    for (i, parsed) in parsed.into_iter().enumerate() {
         let Some(parsed) = parsed else {
             found.push(None);
             continue;
@@ -362,6 +377,9 @@ pub fn settle_by_stat(
             continue;
         }
         let vague = if s.features.mdtm { vague } else { Vec::new() };
+        let (known, vague): (Vec<String>, Vec<String>) = vague.into_iter().partition(|n| ahead.time_of(i, n).is_some());
+        let answers: Vec<Reply> = known.iter().filter_map(|n| ahead.time_of(i, n).cloned()).collect();
+        pin_times(&mut listing, &known, &answers)?;
         found.push(Some((listing, vague)));
     }
     let mut cmds: Vec<String> = Vec::new();
@@ -416,17 +434,28 @@ fn dotted_listing(reply: &Reply, now: f64) -> Option<listing::Parsed> {
 /// Asks plain `STAT` of each folder and of `absent` in one write with its fence; `None` when
 /// the fence proved nothing (no `NOOP` here: the connection is dropped, as by
 /// [`list_by_stat`]). The replies are judged by [`super::plain_stat::verdict`].
-pub fn probe_plain_stat(s: &mut Session, dirs: &[String], absent: &str) -> Result<Option<Probe>> {
+pub fn probe_plain_stat(
+    s: &mut Session,
+    dirs: &[String],
+    absent: &str,
+    mut ahead: TimesAhead,
+) -> Result<Option<Probe>> {
     let doing = "probing STAT without options";
     let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
     cmds.push(Form::Plain.command(absent));
+    if s.features.mdtm {
+        cmds.extend(ahead.commands(dirs));
+    } else {
+        ahead = TimesAhead::default();
+    }
     let Fenced::InStep(replies) = fenced_batch(s, cmds, doing)? else {
         s.give_up();
         return Ok(None);
     };
     let now = SystemClock.now();
     let folders = dirs.iter().zip(&replies).map(|(d, r)| read_plain(r, d, now)).collect();
-    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now) }))
+    ahead.answered(&replies[dirs.len() + 1..]);
+    Ok(Some(Probe { folders, absent: read_plain(&replies[dirs.len()], absent, now), ahead }))
 }
 
 /// The replies to a batch sent with its fence ([`fenced_batch`]).

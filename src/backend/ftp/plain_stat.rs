@@ -277,6 +277,8 @@ pub fn read_plain(reply: &Reply, dir: &str, now: f64) -> Plain {
 pub struct Probe {
     pub folders: Vec<Plain>,
     pub absent: Plain,
+    /// The times asked ahead with the probe ([`super::ahead`]), for the folders' listings.
+    pub ahead: super::ahead::TimesAhead,
 }
 
 /// A path in the folder `dir` that does not exist: ftpsync's temporary names are its own, and

@@ -170,6 +170,10 @@ impl Target for Watched {
         self.inner.expect_transfer()
     }
 
+    fn expect_files(&mut self, names: Vec<Vec<String>>) {
+        self.inner.expect_files(names)
+    }
+
     fn ready_transfer(&mut self) {
         self.inner.ready_transfer()
     }

@@ -105,6 +105,9 @@ fn check_in(server: &str, url: &str, root: &Path, local: &Path, folder: &str) ->
     if form != want {
         return Err(format!("folders listed as {form:?}, expected {want:?}: {cmds:?}"));
     }
+    if form != Form::DataConnection {
+        asked_with_listing(&cmds, &a, &format!("{a}/f1.txt"))?;
+    }
     match form {
         Form::Plain => {
             // The root's hidden file proved plain STAT at once: the other folders are listed
@@ -124,6 +127,20 @@ fn check_in(server: &str, url: &str, root: &Path, local: &Path, folder: &str) ->
         _ => {}
     }
     Ok(format!("{form:?}"))
+}
+
+/// The time of `file` is asked in the same write as the listing of its folder `dir` (the
+/// file is expected there: the local side has it), before the write's fence.
+fn asked_with_listing(cmds: &[String], dir: &str, file: &str) -> Result<(), String> {
+    let listed = cmds
+        .iter()
+        .position(|c| *c == format!("STAT -la {dir}") || *c == format!("STAT {dir}"))
+        .ok_or_else(|| format!("{dir} not listed with STAT: {cmds:?}"))?;
+    let fence = listed + cmds[listed..].iter().position(|c| c == "NOOP" || c == "PWD").unwrap_or(cmds.len() - listed);
+    if !cmds[listed..fence].contains(&format!("MDTM {file}")) {
+        return Err(format!("the time of {file} was not asked with the listing of {dir}: {cmds:?}"));
+    }
+    Ok(())
 }
 
 #[test]
