@@ -106,7 +106,9 @@ fn check_in(server: &str, url: &str, root: &Path, local: &Path, folder: &str) ->
         return Err(format!("folders listed as {form:?}, expected {want:?}: {cmds:?}"));
     }
     if form != Form::DataConnection {
-        asked_with_listing(&cmds, &a, &format!("{a}/f1.txt"))?;
+        // One connection: the trace of several interleaves their writes.
+        let out = run(&["plan", "sync", local_arg, &target, "-o", plan.to_str().unwrap(), "--workers", "1", "-vvv"])?;
+        asked_with_listing(&commands(&out.stderr), &a, &format!("{a}/f1.txt"))?;
     }
     match form {
         Form::Plain => {
