@@ -292,7 +292,8 @@ pub fn stat_safe(abs: &str) -> bool {
 /// Lists several folders over the control connection: `STAT -la` of each (or plain `STAT`,
 /// see [`plain_stat`]), all in one write, then the exact time of every file (`MDTM`), all in a
 /// second write — two round trips for all of them and no data connection, where `MLSD` costs
-/// three per folder. Only a reply that is a listing with the folder's own `.` entry counts
+/// three per folder (one round trip where the files are known beforehand: their times go in
+/// the first write, see [`TimesAhead`]). Only a reply that is a listing with the folder's own `.` entry counts
 /// (for plain `STAT`: one [`plain_stat::read_plain`] trusts); anything else is
 /// [`ByStat::Unsure`] or [`ByStat::Missing`]. Each write ends with a fence (`NOOP`, or `PWD`
 /// where `NOOP` is not implemented), whose answer must come last and be its own: a reply out
