@@ -86,11 +86,12 @@ fn scan_some(
         });
     }
     let remote_paths: Vec<RelPath> = reqs.iter().filter_map(|r| r.remote_path.clone()).collect();
+    let peer = &ctx.remote.id;
     remote.expect_files(
         reqs.iter()
             .zip(&locals)
             .filter(|(r, _)| r.remote_path.is_some())
-            .map(|(_, l)| expected_files(l.as_ref()))
+            .map(|(_, l)| expected_files(l.as_ref(), peer))
             .collect(),
     );
     let mut listings = match remote.list_dirs(&remote_paths) {
@@ -130,12 +131,16 @@ fn scan_some(
     Ok(scans)
 }
 
-/// The files a remote folder is expected to hold: those of its local counterpart, and the
-/// metadata file (see [`Target::expect_files`]). A folder that exists on the remote side only
-/// expects nothing.
-fn expected_files(local: Option<&SideDir>) -> Vec<String> {
-    let Some(local) = local else { return Vec::new() };
-    let files = local.entries.iter().filter(|e| e.kind == Kind::File).map(|e| e.name.clone());
+/// The files a remote folder is expected to hold (see [`Target::expect_files`]): those its
+/// local counterpart's metadata records as synchronised with this remote (`peer`), whether
+/// still there locally or not, and then the remote's metadata file. Files never synchronised
+/// are not expected: a first upload into a folder the remote has asks nothing ahead of it,
+/// however many files the local side holds.
+fn expected_files(local: Option<&SideDir>, peer: &str) -> Vec<String> {
+    let Some(records) = local.and_then(|l| l.meta.valid()).and_then(|m| m.peer(peer)).map(|p| &p.records) else {
+        return Vec::new();
+    };
+    let files = records.iter().filter(|(_, r)| r.m.is_some()).map(|(name, _)| name.clone());
     std::iter::once(META_FILE.to_string()).chain(files).collect()
 }
 
@@ -411,6 +416,24 @@ mod tests {
         });
         assert!(queue.into_inner().unwrap().error.is_none());
         remote_fs.calls()
+    }
+
+    #[test]
+    fn a_remote_folder_is_expected_to_hold_what_was_synchronised_with_it() {
+        let meta = br#"{"_file_version": 3, "mtimes": {}, "peer_sync": {"ftp://h/site": {
+            "kept.txt": {"m": 1.0, "s": 1, "u": 2.0},
+            "gone.txt": {"m": 1.0, "s": 1, "u": 2.0},
+            "sub": {"m": null, "s": null, "u": 2.0}}}}"#;
+        let mut listing = Listing::default();
+        for name in ["kept.txt", "new.txt", META_FILE] {
+            listing.entries.push(crate::model::Entry::file(name, 1, 1.0));
+        }
+        let local = SideDir::new(listing, Some(meta));
+        // Recorded files, present locally or not; no folder, and nothing never synchronised.
+        assert_eq!(expected_files(Some(&local), "ftp://h/site"), [META_FILE, "gone.txt", "kept.txt"]);
+        assert!(expected_files(Some(&local), "ftp://other/").is_empty());
+        assert!(expected_files(Some(&SideDir::new(Listing::default(), None)), "ftp://h/site").is_empty());
+        assert!(expected_files(None, "ftp://h/site").is_empty());
     }
 
     #[test]
