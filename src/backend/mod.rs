@@ -124,9 +124,9 @@ pub trait Target: Send {
     /// A hint for the next [`Target::list_dirs`] (or [`Target::list_dirs_reading`]): the files
     /// each of its folders is expected to hold, one list per folder, in order. A target that
     /// asks each file's exact time apart from the listing (FTP listing over the control
-    /// connection: `MDTM`) asks these in the listing's own write, one round trip instead of
-    /// two; a name that proves absent, or not a file, costs nothing more than before.
-    /// Nothing by default.
+    /// connection: `MDTM`) asks these in the listing's own write: one round trip instead of
+    /// two where the listing shows no file that was not expected. A name that proves absent,
+    /// or no file, costs its request and nothing else. Nothing by default.
     fn expect_files(&mut self, _names: Vec<Vec<String>>) {}
 
     /// Readies a transfer that may follow, now, while this connection has nothing else to

@@ -1,14 +1,23 @@
 //! Exact times asked ahead: the `MDTM`s of the files a folder is expected to hold
 //! (`Target::expect_files`), sent in the same write as the folder's `STAT` listing. A listing
 //! over the control connection then costs one round trip instead of two (the listing, then
-//! the times of the files it shows only to the minute). Only a time the server gave is used;
-//! a name it did not answer with a time (absent, a folder, spelt otherwise on the wire) is
-//! asked again after the listing, as before, so a wrong guess costs a line, not a result.
+//! the times of the files it shows only to the minute). Only a time the server gave is used:
+//! a file the listing shows whose time was not asked ahead, or not answered with a time, is
+//! asked after the listing, as before; a name that is not there (or no file) costs its line
+//! and nothing else. A refusal of `MDTM` counts only for a file the listing shows (a server
+//! may refuse it for a folder, or a missing name, and have it all the same).
 
 use std::collections::BTreeMap;
 
 use super::mtime::parse_mdtm;
 use super::wire::Reply;
+
+/// Most bytes of commands asked ahead in one write. Everything of a write is sent before any
+/// reply is read, and servers that block on writing a reply stop reading commands: the
+/// listings' replies (a batch lists up to 32 folders) may then fill the buffers both ways
+/// while commands are still to be sent, and both sides wait. Commands of this size fit in the
+/// socket's buffers whatever the server does; names beyond it are asked after the listing.
+const AHEAD_BYTES: usize = 16 * 1024;
 
 /// The `MDTM`s asked ahead for a batch of folders, and then their replies.
 #[derive(Default)]
@@ -28,12 +37,23 @@ fn askable(name: &str) -> bool {
 
 impl TimesAhead {
     /// The times to ask ahead for `dirs`, given the names `expected` in each (one list per
-    /// folder; any other length asks nothing).
+    /// folder; any other length asks nothing), up to [`AHEAD_BYTES`] of commands.
     pub fn new(dirs: &[String], expected: &[Vec<String>]) -> TimesAhead {
         if expected.len() != dirs.len() {
             return TimesAhead::default();
         }
-        let names = expected.iter().map(|n| n.iter().filter(|n| askable(n)).cloned().collect()).collect();
+        let mut room = AHEAD_BYTES;
+        let mut fits = |dir: &str, name: &str| {
+            let bytes = mdtm_command(dir, name).len() + 2;
+            let fit = bytes <= room;
+            room = room.saturating_sub(bytes);
+            fit
+        };
+        let names = dirs
+            .iter()
+            .zip(expected)
+            .map(|(d, n)| n.iter().filter(|n| askable(n) && fits(d, n)).cloned().collect())
+            .collect();
         TimesAhead { names, replies: Vec::new() }
     }
 
@@ -53,15 +73,14 @@ impl TimesAhead {
             .collect();
     }
 
-    /// Every reply, to learn from (a server without `MDTM`).
-    pub fn replies(&self) -> impl Iterator<Item = &Reply> {
-        self.replies.iter().flat_map(BTreeMap::values)
+    /// The reply to `MDTM` of `name` in the `i`-th folder, where it was asked ahead.
+    pub fn reply_of(&self, i: usize, name: &str) -> Option<&Reply> {
+        self.replies.get(i)?.get(name)
     }
 
-    /// The reply with the time of `name` in the `i`-th folder, where one was asked ahead and
-    /// the server answered with a time.
+    /// [`TimesAhead::reply_of`], where the server answered with a time.
     pub fn time_of(&self, i: usize, name: &str) -> Option<&Reply> {
-        self.replies.get(i)?.get(name).filter(|r| parse_mdtm(r).is_some())
+        self.reply_of(i, name).filter(|r| parse_mdtm(r).is_some())
     }
 }
 
@@ -93,8 +112,21 @@ mod tests {
         assert!(ahead.time_of(0, "gone").is_none(), "a refusal is asked again after the listing");
         assert!(ahead.time_of(1, "y b.css").is_none(), "neither is an answer that is no time");
         assert!(ahead.time_of(0, "caf\u{e9}.txt").is_none());
-        assert_eq!(ahead.replies().count(), 3);
+        assert_eq!(ahead.reply_of(0, "gone").map(|r| r.code), Some(550));
         // Expectations for another number of folders ask nothing.
         assert!(TimesAhead::new(&dirs, &expected[..1]).commands(&dirs).is_empty());
+    }
+
+    #[test]
+    fn a_write_asks_ahead_no_more_than_the_socket_buffers_hold() {
+        let dirs = ["/site/a".to_string(), "/site/b".to_string()];
+        let many: Vec<String> = (0..1000).map(|i| format!("file{i:04}.html")).collect();
+        let ahead = TimesAhead::new(&dirs, &[many.clone(), many]);
+        let cmds = ahead.commands(&dirs);
+        let bytes: usize = cmds.iter().map(|c| c.len() + 2).sum();
+        assert!(bytes <= AHEAD_BYTES && bytes > AHEAD_BYTES - 40, "{bytes} bytes");
+        // The first folder's names first; what does not fit is asked after the listing.
+        assert_eq!(cmds[0], "MDTM /site/a/file0000.html");
+        assert!(cmds.iter().all(|c| c.starts_with("MDTM /site/a/")), "the first folder alone fills it");
     }
 }

@@ -324,9 +324,10 @@ pub fn list_by_stat_only(
     }
     let replies = match fenced_batch(s, cmds, doing)? {
         Fenced::InStep(replies) => replies,
-        // The fence proved nothing. Refusals all round carry no listing to misread; otherwise
-        // nothing of the batch is trusted, the connection is dropped, and the next batch has
-        // PWD as its fence (without PWD either, STAT is not used again).
+        // The fence proved nothing. Listing replies that are all refusals carry no listing to
+        // misread (the times asked ahead go with them, unused); otherwise nothing of the batch
+        // is trusted, the connection is dropped, and the next batch has PWD as its fence
+        // (without PWD either, STAT is not used again).
         Fenced::Unproven { replies, .. } if replies.iter().take(dirs.len()).all(|r| r.code >= 400) => {
             return Ok(dirs.iter().map(|_| ByStat::Unsure).collect());
         }
@@ -361,8 +362,6 @@ pub fn settle_by_stat(
     only: Option<&str>,
     ahead: &TimesAhead,
 ) -> Result<Vec<ByStat>> {
-    // A server without MDTM said so ahead: as when it says so after the listing.
-    note_mdtm_refusal(s, &ahead.replies().cloned().collect::<Vec<_>>());
     let mut found: Vec<Option<(Listing, Vec<String>)>> = Vec::with_capacity(dirs.len());
     for (i, parsed) in parsed.into_iter().enumerate() {
         let Some(parsed) = parsed else {
@@ -372,6 +371,10 @@ pub fn settle_by_stat(
         let mut listing = parsed.listing.clone();
         settle_listing(s, &parsed, &mut listing, only);
         let vague = vague_files(&listing, &parsed.details, only);
+        // A server without MDTM said so ahead, of a file the listing shows: as when it says
+        // so after the listing.
+        let refused: Vec<Reply> = vague.iter().filter_map(|n| ahead.reply_of(i, n)).cloned().collect();
+        note_mdtm_refusal(s, &refused);
         if !s.features.mdtm && !vague.is_empty() && s.features.mlsd {
             // Times to the minute or day at best, and MLSD gives them to the second.
             found.push(None);
