@@ -62,6 +62,16 @@ impl TimesAhead {
         dirs.iter().zip(&self.names).flat_map(|(d, names)| names.iter().map(move |n| mdtm_command(d, n))).collect()
     }
 
+    /// Adds [`TimesAhead::commands`] to the listing's write `cmds`, where the server has `MDTM`
+    /// (`mdtm`); where it has not, nothing is asked, and nothing waits for an answer.
+    pub fn add_to(&mut self, cmds: &mut Vec<String>, dirs: &[String], mdtm: bool) {
+        if mdtm {
+            cmds.extend(self.commands(dirs));
+        } else {
+            self.names.clear();
+        }
+    }
+
     /// Keeps the replies to [`TimesAhead::commands`], in order (`replies` may hold more after
     /// them: they are not looked at).
     pub fn answered(&mut self, replies: &[Reply]) {

@@ -293,8 +293,8 @@ pub fn stat_safe(abs: &str) -> bool {
 /// see [`plain_stat`]), all in one write, then the exact time of every file (`MDTM`), all in a
 /// second write — two round trips for all of them and no data connection, where `MLSD` costs
 /// three per folder (one round trip where the files are known beforehand: their times go in
-/// the first write, see [`TimesAhead`]). Only a reply that is a listing with the folder's own `.` entry counts
-/// (for plain `STAT`: one [`plain_stat::read_plain`] trusts); anything else is
+/// the first write, see [`TimesAhead`]). Only a reply that is a listing with the folder's own
+/// `.` entry counts (for plain `STAT`: one [`plain_stat::read_plain`] trusts); anything else is
 /// [`ByStat::Unsure`] or [`ByStat::Missing`]. Each write ends with a fence (`NOOP`, or `PWD`
 /// where `NOOP` is not implemented), whose answer must come last and be its own: a reply out
 /// of place (a name with a line break in it, say) makes the connection unusable instead of
@@ -317,11 +317,7 @@ pub fn list_by_stat_only(
 ) -> Result<Vec<ByStat>> {
     let doing = "listing folders over the control connection";
     let mut cmds: Vec<String> = dirs.iter().map(|d| form.command(d)).collect();
-    if s.features.mdtm {
-        cmds.extend(ahead.commands(dirs));
-    } else {
-        ahead = TimesAhead::default();
-    }
+    ahead.add_to(&mut cmds, dirs, s.features.mdtm);
     let replies = match fenced_batch(s, cmds, doing)? {
         Fenced::InStep(replies) => replies,
         // The fence proved nothing. Listing replies that are all refusals carry no listing to
@@ -447,11 +443,7 @@ pub fn probe_plain_stat(
     let doing = "probing STAT without options";
     let mut cmds: Vec<String> = dirs.iter().map(|d| Form::Plain.command(d)).collect();
     cmds.push(Form::Plain.command(absent));
-    if s.features.mdtm {
-        cmds.extend(ahead.commands(dirs));
-    } else {
-        ahead = TimesAhead::default();
-    }
+    ahead.add_to(&mut cmds, dirs, s.features.mdtm);
     let Fenced::InStep(replies) = fenced_batch(s, cmds, doing)? else {
         s.give_up();
         return Ok(None);
