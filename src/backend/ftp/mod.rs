@@ -48,7 +48,7 @@ use self::ops::{ByStat, Watched, entered_ok, exists, list, list_by_stat_only, ml
 use self::session::{Session, Settings, Turn};
 use self::spare::Spare;
 use self::wire::Direction;
-use super::{Guard, ReadSink, Target, Written, is_transient};
+use super::{Guard, ListedWith, ReadSink, Target, Written, is_transient};
 use crate::error::caught::caught;
 use crate::meta::{JOURNAL_FILE, LOCK_FILE};
 use crate::model::listing::{Listing, TEMP_PREFIX, is_temp_name};
@@ -442,8 +442,25 @@ impl FtpTarget {
     ///
     /// Times first, proof after: `MDTM`s keep a server busy that does one thing at a time
     /// (pyftpdlib), and a connection proving first held up its own folders' times behind a
-    /// data connection the busy server served last.
+    /// data connection the busy server served last. So the first folder's data-connection
+    /// listing goes behind the probe, in its write ([`Session::read_behind`]): the server
+    /// sends it once done with the times, and the proof (or that folder's listing) costs no
+    /// round trip of its own.
     fn probe_plain_stat(
+        &mut self,
+        dirs: &[RelPath],
+        abs: &[String],
+        expected: &[Vec<String>],
+    ) -> Result<Vec<Option<Listing>>> {
+        let listings = self.probe_plain_stat_reading(dirs, abs, expected);
+        if let Some(s) = self.session.as_mut() {
+            s.drop_read();
+        }
+        listings
+    }
+
+    /// [`FtpTarget::probe_plain_stat`], leaving what was read behind the probe to the caller.
+    fn probe_plain_stat_reading(
         &mut self,
         dirs: &[RelPath],
         abs: &[String],
@@ -452,7 +469,12 @@ impl FtpTarget {
         use plain_stat::{Mode, Verdict};
         let shared = self.shared.clone();
         let absent = plain_stat::absent_path(&abs[0]);
-        let probe = self.retry(|s| ops::probe_plain_stat(s, abs, &absent, TimesAhead::new(abs, expected)))?;
+        let probe = self.retry(|s| {
+            if let Some(cmd) = listing_by_path(s, &shared.list_method, &abs[0]) {
+                s.read_behind(cmd);
+            }
+            ops::probe_plain_stat(s, abs, &absent, TimesAhead::new(abs, expected))
+        })?;
         let mut verdict = probe.as_ref().map_or(Verdict::Undecided, |p| plain_stat::judge_absent(&p.absent));
         let (mut pinned, mut claim) = (None, None);
         // Pinned where the replies may become the listings: this batch can prove (a reply
@@ -488,7 +510,8 @@ impl FtpTarget {
         }
         let mut order: Vec<usize> = (0..dirs.len()).collect();
         if let Some(p) = &probe {
-            order.sort_by_key(|&i| !p.folders[i].shows_hidden());
+            // The first folder's listing came with the probe: it goes first among its kind.
+            order.sort_by_key(|&i| (!p.folders[i].shows_hidden(), i != 0));
         }
         let mut listings: Vec<Option<Option<Listing>>> = vec![None; dirs.len()];
         for &i in &order {
@@ -543,6 +566,12 @@ impl FtpTarget {
     }
 }
 
+/// The command that lists the folder `abs` on a data connection without entering it (`MLSD
+/// PATH`), where that is how this target lists: a command that can go behind others.
+fn listing_by_path(s: &Session, method: &list_method::ListMethod, abs: &str) -> Option<String> {
+    (method.first(s.features.mlsd) == list_method::Command::Mlsd && stat_safe(abs)).then(|| format!("MLSD {abs}"))
+}
+
 impl Target for FtpTarget {
     fn info(&self) -> &TargetInfo {
         &self.info
@@ -587,6 +616,28 @@ impl Target for FtpTarget {
             }
         }
         dirs.iter().zip(out).map(|(d, o)| o.map_or_else(|| self.list_dir(d), Ok)).collect()
+    }
+
+    fn list_dirs_reading(&mut self, dirs: &[RelPath], name: &str) -> Result<Vec<ListedWith>> {
+        // Where folders are listed over the control connection, the first one's file is read
+        // behind their listings, in the same write ([`Session::read_behind`]): the check's
+        // first metadata file then costs no round trip of its own.
+        let first = match dirs.first() {
+            Some(d) if self.shared.stat_mode.get().form().is_some() => {
+                Some(format!("RETR {}", self.abs(&d.join_unchecked(name))))
+            }
+            _ => None,
+        };
+        if let Some(cmd) = &first {
+            self.connect()?.read_behind(cmd.clone());
+        }
+        let listings = self.list_dirs(dirs);
+        let mut read = None;
+        if let Some(s) = self.session.as_mut() {
+            read = first.and_then(|cmd| s.take_read(&cmd)).and_then(Result::ok);
+            s.drop_read();
+        }
+        Ok(listings?.into_iter().map(|l| (l, read.take())).collect())
     }
 
     fn look_up_all(&mut self, paths: &[RelPath]) -> Result<Vec<Option<Entry>>> {

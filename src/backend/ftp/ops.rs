@@ -68,29 +68,14 @@ impl<S: std::io::Write> std::io::Write for Watched<S> {
     }
 }
 
-/// Largest listing or small file read into memory (a hostile server could send forever).
-const MAX_IN_MEMORY: u64 = 512 * 1024 * 1024;
-
-/// Reads what a download command (`RETR`, `MLSD`, `LIST`) sends. `Ok(Err(reply))` when the
-/// server refused the command (or ended it with an error after the data).
+/// Reads what a download command (`RETR`, `MLSD`, `LIST`) sends, or what it sent behind a
+/// batch ([`Session::read_behind`]). `Ok(Err(reply))` when the server refused the command (or
+/// ended it with an error after the data).
 pub fn fetch(s: &mut Session, cmd: &str, doing: &str) -> Result<std::result::Result<Vec<u8>, Reply>> {
-    let then = s.after_download();
-    let mut t = match s.transfer(cmd, Direction::Download) {
-        Ok(t) => t,
-        Err(Failure::Refused(r)) => return Ok(Err(r)),
-        Err(f) => return Err(failed(f, doing)),
-    };
-    let mut data = Vec::new();
-    let read = (&mut t).take(MAX_IN_MEMORY).read_to_end(&mut data);
-    if let Err(e) = read {
-        return Err(broken(e, doing));
+    match s.take_read(cmd) {
+        Some(got) => Ok(got),
+        None => s.download(cmd, doing),
     }
-    if data.len() as u64 >= MAX_IN_MEMORY {
-        return Err(anyhow::anyhow!("{doing}: the server sent more than {MAX_IN_MEMORY} bytes"));
-    }
-    let (last, replies) = t.finish(&then, true).map_err(|f| failed(f, doing))?;
-    s.announced_after_download(&last, replies)?;
-    Ok(if last.is_ok() { Ok(data) } else { Err(last) })
 }
 
 /// Lists a folder; `None` if it does not exist. After a `LIST`, the exact time of files is

@@ -8,6 +8,9 @@
 //! server that hangs up after `OPTS UTF8 ON` is logged in again without it, and without `FEAT`
 //! the features are probed. A server that reads a TLS handshake sent right after its `234`
 //! as a command gets a new connection with a pause there (and so do its later connections).
+//! Round trips are saved where the server allows: a transfer's data connection is announced
+//! behind the commands before it, and a small download can ride behind a batch of other
+//! commands, in the same write ([`Session::read_behind`]).
 //!
 //! [`learned`]: super::learned
 //! [`errors`]: super::errors
@@ -21,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 
 use super::encoding::WireNames;
-use super::errors::{broken, refused};
+use super::errors::{broken, failed, refused};
 use super::features::Features;
 use super::learned::{Capability, Learned, unsupported};
 use super::setup::{self, DroppedAfterOpts};
@@ -70,7 +73,19 @@ pub struct Session {
     /// A transfer follows the next download: its data connection is announced as soon as the
     /// download's data has ended ([`Session::after_download`]).
     transfer_follows: bool,
+    /// A download to send behind the next batch, in the same write ([`Session::read_behind`]).
+    behind: Option<String>,
+    /// The command of such a download, sent; its data connection is opened next.
+    sent_behind: Option<String>,
+    /// What the last download sent behind a batch gave ([`Session::take_read`]).
+    read: Option<(String, Downloaded)>,
 }
+
+/// A download read into memory: its data, or the final reply that refused it.
+pub type Downloaded = std::result::Result<Vec<u8>, Reply>;
+
+/// The most a download read into memory may hold (a hostile server could send forever).
+const MAX_IN_MEMORY: u64 = 512 * 1024 * 1024;
 
 /// How long a data connection announced ahead stays worth using. It saves a round trip when
 /// transfers follow each other; one left waiting longer (its worker waited for another, its
@@ -110,6 +125,18 @@ impl Announced {
             _ => true,
         };
         (fresh && open).then_some((self.reply, early))
+    }
+
+    /// The announcement and its connection for a command sent already behind a batch
+    /// ([`Session::read_behind`]): the server may have sent data on it already, so it is not
+    /// looked at.
+    fn taken(self) -> (Reply, Option<Early>) {
+        let early = match self.opening {
+            Some(h) if h.is_finished() => h.join().ok().map(Early::Open),
+            Some(h) => Some(Early::Opening(h)),
+            None => None,
+        };
+        (self.reply, early)
     }
 }
 
@@ -309,6 +336,9 @@ impl Session {
             sent_ahead: false,
             announce_in_batch: false,
             transfer_follows: false,
+            behind: None,
+            sent_behind: None,
+            read: None,
             entered: Some(entered),
         })
     }
@@ -391,7 +421,11 @@ impl Session {
     /// [`Session::expect_transfer`], the next transfer's data connection is announced behind
     /// them (its reply is kept, not returned).
     pub fn batch(&mut self, cmds: &[String], doing: &str) -> Result<Vec<Reply>> {
-        self.transfer_follows = false;
+        let follows = std::mem::take(&mut self.transfer_follows);
+        if let Some(read) = self.behind.take() {
+            let follows = std::mem::take(&mut self.announce_in_batch) || follows;
+            return self.batch_reading(cmds, read, follows, doing);
+        }
         if !std::mem::take(&mut self.announce_in_batch) {
             return self.ctl.batch(cmds).map_err(|e| broken(e, doing));
         }
@@ -402,6 +436,89 @@ impl Session {
             self.announced(epsv);
         }
         Ok(replies)
+    }
+
+    /// Sends `cmds` and then `read` in one write, `read`'s data connection announced before
+    /// (or by an `EPSV` in front of them), and reads `read` to its end ([`Session::take_read`]
+    /// gives it). `follows`: another transfer follows `read` (see [`Session::after_download`]).
+    /// Only an answer that holds is kept: the data, or the file or folder missing; anything
+    /// else leaves `read` to be done again the usual way.
+    fn batch_reading(&mut self, cmds: &[String], read: String, follows: bool, doing: &str) -> Result<Vec<Reply>> {
+        let announced = self.announced.take().filter(Announced::fresh);
+        let in_front = announced.is_none();
+        if in_front {
+            self.ctl.send("EPSV");
+        }
+        for cmd in cmds.iter().chain(std::iter::once(&read)) {
+            self.ctl.send(cmd);
+        }
+        if in_front {
+            let reply = self.ctl.final_reply().map_err(|e| broken(e, doing))?;
+            self.announced(reply);
+        } else {
+            self.announced = announced;
+        }
+        let replies: Vec<Reply> = cmds
+            .iter()
+            .map(|_| self.ctl.final_reply())
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| broken(e, doing))?;
+        self.sent_behind = Some(read.clone());
+        self.transfer_follows = follows;
+        match self.download(&read, doing)? {
+            Err(r) if self.aborted_ahead(&r) || r.code != 550 => {}
+            got => self.read = Some((read, got)),
+        }
+        Ok(replies)
+    }
+
+    /// Sends `cmd`, a download (`RETR`, `MLSD`), behind the commands of the next batch, in the
+    /// same write, and reads it into memory right after their replies: its data comes with
+    /// them, where alone it would cost a round trip or two more. For servers that take a
+    /// transfer in the same write as its announcement (others: nothing is sent). The caller
+    /// takes the result with [`Session::take_read`] before the operation ends, or drops it
+    /// with [`Session::drop_read`]: it is what the server held at that moment only.
+    pub fn read_behind(&mut self, cmd: String) {
+        let takes = self.announces() && !self.learned.refused(Capability::TransferAhead);
+        self.behind = takes.then_some(cmd);
+    }
+
+    /// What the download `cmd`, sent behind a batch, gave; `None` where it was not read so.
+    pub fn take_read(&mut self, cmd: &str) -> Option<Downloaded> {
+        match self.read.take() {
+            Some((c, got)) if c == cmd => Some(got),
+            other => {
+                self.read = other;
+                None
+            }
+        }
+    }
+
+    /// Forgets what a download sent behind a batch gave, and one still to be sent.
+    pub fn drop_read(&mut self) {
+        self.read = None;
+        self.behind = None;
+    }
+
+    /// Reads a download into memory: its data, or the final reply refusing it.
+    pub fn download(&mut self, cmd: &str, doing: &str) -> Result<Downloaded> {
+        use std::io::Read;
+        let then = self.after_download();
+        let mut t = match self.transfer(cmd, Direction::Download) {
+            Ok(t) => t,
+            Err(Failure::Refused(r)) => return Ok(Err(r)),
+            Err(f) => return Err(failed(f, doing)),
+        };
+        let mut data = Vec::new();
+        if let Err(e) = (&mut t).take(MAX_IN_MEMORY).read_to_end(&mut data) {
+            return Err(broken(e, doing));
+        }
+        if data.len() as u64 >= MAX_IN_MEMORY {
+            return Err(anyhow!("{doing}: the server sent more than {MAX_IN_MEMORY} bytes"));
+        }
+        let (last, replies) = t.finish(&then, true).map_err(|f| failed(f, doing))?;
+        self.announced_after_download(&last, replies)?;
+        Ok(if last.is_ok() { Ok(data) } else { Err(last) })
     }
 
     /// Says that a transfer follows the next batch of commands: the batch announces its data
@@ -446,6 +563,13 @@ impl Session {
     /// Starts a transfer (`RETR`, `STOR`, `APPE`, `MLSD`, `LIST`): announces the data
     /// connection (falling back from `EPSV` to `PASV` for servers without it) and opens it.
     pub fn transfer(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
+        if let Some(sent) = self.sent_behind.take() {
+            if sent != cmd {
+                self.ctl.give_up();
+                return Err(Failure::Io(std::io::Error::other("internal error: a transfer out of turn")));
+            }
+            return self.transfer_sent(cmd, dir);
+        }
         // A stale announcement is replaced by the transfer's own (a new `EPSV` makes the
         // server give the old port up).
         let announced = self.announced.take();
@@ -470,6 +594,34 @@ impl Session {
                 "the server sent a reply nobody asked for",
             )));
         }
+        self.transfer_announcing(cmd, dir)
+    }
+
+    /// Opens the data connection of `cmd`, sent already behind a batch
+    /// ([`Session::read_behind`]); where its announcement is gone (`EPSV` refused) or the
+    /// server gave its port up, the command's answer says so, and it is sent again the usual
+    /// way.
+    fn transfer_sent(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
+        self.sent_ahead = true;
+        if let Some((announced, early)) = self.announced.take().map(Announced::taken) {
+            match Transfer::open_sent(&mut self.ctl, dir, announced, early, &self.data) {
+                Err(Failure::Refused(r)) if r.code == 425 => {}
+                Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
+                other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
+            }
+        } else {
+            let reply = self.ctl.final_reply()?;
+            if reply.is_ok() {
+                // Done without a data connection: nothing can tell what it sent.
+                self.ctl.give_up();
+                return Err(Failure::Refused(reply));
+            }
+        }
+        self.transfer_announcing(cmd, dir)
+    }
+
+    /// [`Session::transfer`] with a data connection announced now.
+    fn transfer_announcing(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
         let opened = match self.open_data(cmd, dir) {
             Err(Failure::Announce(r)) if self.mode == Mode::Extended && r.code >= 500 => {
                 self.refuse(Capability::Epsv, &r.text());

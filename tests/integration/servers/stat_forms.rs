@@ -109,6 +109,10 @@ fn check_in(server: &str, url: &str, root: &Path, local: &Path, folder: &str) ->
         // One connection: the trace of several interleaves their writes.
         let out = run(&["plan", "sync", local_arg, &target, "-o", plan.to_str().unwrap(), "--workers", "1", "-vvv"])?;
         asked_with_listing(&commands(&out.stderr), &a, &format!("{a}/f1.txt"))?;
+        if form == Form::Plain {
+            // The probe's comparison listing goes behind the probe, in the same write.
+            in_one_write(&out.stderr, &format!("STAT {top}"), &format!("MLSD {top}"))?;
+        }
     }
     match form {
         Form::Plain => {
@@ -128,7 +132,32 @@ fn check_in(server: &str, url: &str, root: &Path, local: &Path, folder: &str) ->
         }
         _ => {}
     }
+    if form != Form::DataConnection {
+        // Apply's check reads the first metadata file behind its folders' listings, in the
+        // same write.
+        fs::write(local.join("a/f1.txt"), "one, changed").map_err(|e| e.to_string())?;
+        let out = run(&["upload", local_arg, &target, "--workers", "1", "-vvv"])?;
+        let listing = if form == Form::Dotted { format!("STAT -la {a}") } else { format!("STAT {a}") };
+        in_one_write(&out.stderr, &listing, &format!("RETR {a}/.pyftpsync-meta.json"))?;
+    }
     Ok(format!("{form:?}"))
+}
+
+/// `later` is sent in the same write as `first` (no reply is read between the two) in a
+/// `-vvv` trace of one connection, at one of the times it is sent.
+fn in_one_write(stderr: &[u8], first: &str, later: &str) -> Result<(), String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("*cmd* '") || l.starts_with("*resp* '")).collect();
+    let cmd = |l: &str, c: &str| l.strip_prefix("*cmd* '").is_some_and(|rest| rest.trim_end_matches('\'') == c);
+    let together = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| cmd(l, later))
+        .any(|(at, _)| lines[..at].iter().rev().take_while(|l| l.starts_with("*cmd* ")).any(|l| cmd(l, first)));
+    if together {
+        return Ok(());
+    }
+    Err(format!("{later:?} was not sent in the same write as {first:?}: {lines:?}"))
 }
 
 /// The time of `file` is asked in the same write as the listing of its folder `dir` (the

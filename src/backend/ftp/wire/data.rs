@@ -323,6 +323,20 @@ impl<'c> Transfer<'c> {
         Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
     }
 
+    /// Opens the data connection of a command sent already, behind a batch of others in the
+    /// same write (`Session::read_behind`), over the connection `announced` before it.
+    pub fn open_sent(
+        ctl: &mut Control,
+        dir: Direction,
+        announced: Reply,
+        early: Option<Early>,
+        settings: &DataSettings,
+    ) -> Result<Opened, Failure> {
+        ctl.flush()?;
+        let early = early.and_then(Early::resolve);
+        Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
+    }
+
     /// [`Transfer::open`] one step at a time: announces the data connection, waits for the
     /// answer, opens the connection (passive modes), and only then sends `cmd`. For servers
     /// that fail a transfer whose command came in the same write as its announcement
