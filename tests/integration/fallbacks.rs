@@ -613,3 +613,42 @@ fn plain_stat_is_proven_once_for_all_connections_and_given_up_where_it_hides_ent
         }
     }
 }
+
+#[test]
+fn without_epsv_nothing_is_sent_behind_a_batch_and_all_is_read_over_pasv() {
+    // The plain-STAT probe sends its first folder's MLSD behind its batch, and apply's check
+    // its first metadata file, over a data connection announced by `EPSV` (in front of the
+    // batch where none was announced before). Once a server refused EPSV, nothing is sent
+    // behind a batch: every listing and metadata file is read the usual way, over PASV.
+    let fake =
+        RefusingFtp::start(Refusals { plain_stat: Some(PlainStat::Complete), ..Refusals::refusing(&[("EPSV", 500)]) });
+    let dir = tempfile::tempdir().unwrap();
+    let (local, down) = (dir.path().join("local"), dir.path().join("down"));
+    let mut files = hidden_tree(&local);
+    let (local_s, url) = (local.to_str().unwrap(), fake.url());
+    let up = run(&["upload", local_s, &url], 4);
+    assert_eq!(up.code, 0, "upload failed:\n{}", up.out);
+    // A change in each folder: apply's check reads their metadata files.
+    for i in 0..8 {
+        let rel = format!("d{i}/f.txt");
+        let content = format!("file {i}, changed").into_bytes();
+        fs::write(local.join(&rel), &content).unwrap();
+        let t = filetime::FileTime::from_unix_time(T_A + 100 + i, 0);
+        filetime::set_file_times(local.join(&rel), t, t).unwrap();
+        files.iter_mut().filter(|(r, _)| *r == rel).for_each(|(_, c)| *c = content.clone());
+    }
+    fake.clear_log();
+    let again = run(&["upload", local_s, &url], 4);
+    assert_eq!(again.code, 0, "the upload of the changes failed:\n{}", again.out);
+    assert_eq!(stat(&again.out, "files_written"), 8, "{}", again.out);
+    let log = fake.log();
+    assert!(log.iter().any(|l| l.is("PASV")), "no PASV after EPSV was refused: {log:?}");
+    assert!(log.iter().any(|l| l.text == "STAT /site/d0"), "folders not listed with plain STAT: {log:?}");
+    upload_again_changes_nothing(local_s, &url, 4, "after the changes, ");
+    fs::create_dir_all(&down).unwrap();
+    let got = run(&["download", down.to_str().unwrap(), &url], 4);
+    assert_eq!(got.code, 0, "download failed:\n{}", got.out);
+    for (rel, content) in &files {
+        assert_eq!(fs::read(down.join(rel)).ok().as_ref(), Some(content), "{rel}");
+    }
+}

@@ -469,9 +469,16 @@ impl FtpTarget {
         use plain_stat::{Mode, Verdict};
         let shared = self.shared.clone();
         let absent = plain_stat::absent_path(&abs[0]);
+        let first = listing_by_path(&shared.list_method, &abs[0]);
+        let mut reading = None;
         let probe = self.retry(|s| {
-            if let Some(cmd) = listing_by_path(s, &shared.list_method, &abs[0]) {
-                s.read_behind(cmd);
+            // A connection readying its next transfer's data connection (the scan's main
+            // one, for the lock) keeps it for that, where other connections probe too.
+            let keeps = s.readies_transfer() && dirs.len() > 1;
+            if let Some(cmd) = first.clone().filter(|_| !keeps && s.features.mlsd)
+                && s.read_behind(cmd)
+            {
+                reading.get_or_insert_with(|| shared.stat_mode.reading_proof());
             }
             ops::probe_plain_stat(s, abs, &absent, TimesAhead::new(abs, expected))
         })?;
@@ -481,6 +488,12 @@ impl FtpTarget {
         // shows a hidden entry), or another connection is proving. A batch that can only
         // disprove is listed on data connections at once, as before, and claims nothing.
         let can_prove = probe.as_ref().is_some_and(|p| p.folders.iter().any(plain_stat::Plain::shows_hidden));
+        // With its first folder's listing in hand, this one proves at once where it can.
+        let has_read = first.as_ref().is_some_and(|cmd| self.session.as_ref().is_some_and(|s| s.has_read(cmd)));
+        if can_prove && has_read {
+            claim = shared.stat_mode.claim_proof();
+        }
+        drop(reading);
         let worth_pinning = can_prove || shared.stat_mode.proving();
         if let Some(p) = probe.as_ref().filter(|_| verdict == Verdict::Undecided && worth_pinning) {
             let (parsed, codes): (Vec<Option<listing::Parsed>>, Vec<u16>) = p
@@ -493,7 +506,7 @@ impl FtpTarget {
             let found = self.retry(|s| ops::settle_by_stat(s, abs, parsed.clone(), &codes, None, &p.ahead))?;
             // Another connection's proof is waited for twice at most (a proof that outlasts
             // --timeout: this one proves too, without the claim).
-            for _ in 0..2 {
+            for _ in 0..if claim.is_some() { 0 } else { 2 } {
                 match shared.stat_mode.after_proof(shared.settings.timeout) {
                     Mode::Plain => {
                         return found.into_iter().zip(dirs).map(|(f, d)| self.listed_or_listing(f, d)).collect();
@@ -567,9 +580,10 @@ impl FtpTarget {
 }
 
 /// The command that lists the folder `abs` on a data connection without entering it (`MLSD
-/// PATH`), where that is how this target lists: a command that can go behind others.
-fn listing_by_path(s: &Session, method: &list_method::ListMethod, abs: &str) -> Option<String> {
-    (method.first(s.features.mlsd) == list_method::Command::Mlsd && stat_safe(abs)).then(|| format!("MLSD {abs}"))
+/// PATH`), where that is how this target lists once the server has `MLSD`: a command that
+/// can go behind others.
+fn listing_by_path(method: &list_method::ListMethod, abs: &str) -> Option<String> {
+    (method.first(true) == list_method::Command::Mlsd && stat_safe(abs)).then(|| format!("MLSD {abs}"))
 }
 
 impl Target for FtpTarget {

@@ -25,7 +25,11 @@
 //! time ([`Learning::claim_proof`]), and the others take its verdict. The proof is of how the
 //! server lists, so it holds for replies got before it as for those after (as it always did
 //! for the rest of the prover's own batch). Each of eight connections proving for itself
-//! before asking its times held up all eight by a data-connection listing.
+//! before asking its times held up all eight by a data-connection listing. Where the server
+//! takes it, a probe's first folder is listed on a data connection behind the probe, in its
+//! write (`Session::read_behind`): that connection proves at no cost once answered, and those
+//! without such a listing (the scan's main one keeps its data connection for the lock) wait
+//! for its verdict ([`Learning::reading_proof`]).
 
 use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -101,6 +105,9 @@ struct State {
     mode: Mode,
     /// A connection is proving plain `STAT` ([`Learning::claim_proof`]).
     proving: bool,
+    /// Probes on their way with their first folder's listing behind them
+    /// ([`Learning::reading_proof`]).
+    reading: usize,
 }
 
 /// The right to prove plain `STAT`, held by one connection at a time; given back when dropped
@@ -110,6 +117,17 @@ pub struct ProofClaim<'a>(&'a Learning);
 impl Drop for ProofClaim<'_> {
     fn drop(&mut self) {
         self.0.state().proving = false;
+        self.0.changed.notify_all();
+    }
+}
+
+/// A probe on its way with its first folder's listing behind it; dropped once it proved or
+/// claimed the proof ([`Learning::reading_proof`]).
+pub struct ReadingProof<'a>(&'a Learning);
+
+impl Drop for ReadingProof<'_> {
+    fn drop(&mut self) {
+        self.0.state().reading -= 1;
         self.0.changed.notify_all();
     }
 }
@@ -145,18 +163,31 @@ impl Learning {
         free.then(|| ProofClaim(self))
     }
 
-    /// Whether a connection is proving plain `STAT` now.
+    /// Whether a connection is proving plain `STAT` now, or can prove at once when its probe
+    /// is answered ([`Learning::reading_proof`]).
     pub fn proving(&self) -> bool {
-        self.state().proving
+        let state = self.state();
+        state.proving || state.reading > 0
     }
 
-    /// The mode once no other connection is proving plain `STAT` (waiting at most `limit`
-    /// for its proof: a data-connection listing, bounded by the same --timeout).
+    /// Says that a probe is on its way with its first folder's listing behind it (until the
+    /// guard is dropped): it can prove at no cost once answered, so the connections without
+    /// such a listing wait for its verdict ([`Learning::after_proof`]) instead of proving on a
+    /// data connection of their own.
+    pub fn reading_proof(&self) -> ReadingProof<'_> {
+        self.state().reading += 1;
+        ReadingProof(self)
+    }
+
+    /// The mode once no other connection is proving plain `STAT` or about to (waiting at most
+    /// `limit` for its proof: a data-connection listing, bounded by the same --timeout).
     pub fn after_proof(&self, limit: Duration) -> Mode {
         let state = self.state();
         let (state, _) = self
             .changed
-            .wait_timeout_while(state, limit, |s| s.proving && matches!(s.mode, Mode::Probing { .. }))
+            .wait_timeout_while(state, limit, |s| {
+                (s.proving || s.reading > 0) && matches!(s.mode, Mode::Probing { .. })
+            })
             .unwrap_or_else(|e| e.into_inner());
         state.mode
     }
@@ -630,6 +661,38 @@ mod tests {
         learning.learn_plain(Verdict::Proven);
         drop(second);
         assert!(learning.claim_proof().is_none(), "proven: nothing left to prove");
+    }
+
+    #[test]
+    fn a_connection_waits_for_a_probe_that_reads_its_proof_and_proves_itself_after() {
+        let learning = Learning::default();
+        learning.learn_dotted(Dotted::AllMissing);
+        let reading = learning.reading_proof();
+        assert!(learning.proving(), "a probe on its way with its listing can prove");
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| learning.after_proof(Duration::from_secs(60)));
+            std::thread::sleep(Duration::from_millis(50));
+            // The probe is answered: it claims the proof, then lets go of its reading.
+            let claim = learning.claim_proof().expect("nobody else is proving");
+            drop(reading);
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!waiting.is_finished(), "the claim is waited for as the reading was");
+            learning.learn_plain(Verdict::Proven);
+            drop(claim);
+            assert_eq!(waiting.join().unwrap(), Mode::Plain);
+        });
+        // A probe whose listing proved nothing ends the wait, undecided: the others prove.
+        let learning = Learning::default();
+        learning.learn_dotted(Dotted::AllMissing);
+        let reading = learning.reading_proof();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| learning.after_proof(Duration::from_secs(60)));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(reading);
+            assert_eq!(waiting.join().unwrap(), Mode::Probing { probes: PROBES });
+        });
+        assert!(!learning.proving());
+        assert!(learning.claim_proof().is_some());
     }
 
     #[test]

@@ -475,12 +475,26 @@ impl Session {
     /// Sends `cmd`, a download (`RETR`, `MLSD`), behind the commands of the next batch, in the
     /// same write, and reads it into memory right after their replies: its data comes with
     /// them, where alone it would cost a round trip or two more. For servers that take a
-    /// transfer in the same write as its announcement (others: nothing is sent). The caller
+    /// transfer in the same write as its announcement (others: nothing is sent); returns
+    /// whether it will be sent. The caller
     /// takes the result with [`Session::take_read`] before the operation ends, or drops it
     /// with [`Session::drop_read`]: it is what the server held at that moment only.
-    pub fn read_behind(&mut self, cmd: String) {
+    /// Returns whether it will be.
+    pub fn read_behind(&mut self, cmd: String) -> bool {
         let takes = self.announces() && !self.learned.refused(Capability::TransferAhead);
         self.behind = takes.then_some(cmd);
+        takes
+    }
+
+    /// Whether a download sent behind a batch gave something for `cmd`.
+    pub fn has_read(&self, cmd: &str) -> bool {
+        self.read.as_ref().is_some_and(|(c, _)| c == cmd)
+    }
+
+    /// Whether the next batch readies a transfer's data connection
+    /// ([`Session::expect_transfer`]).
+    pub fn readies_transfer(&self) -> bool {
+        self.announce_in_batch
     }
 
     /// What the download `cmd`, sent behind a batch, gave; `None` where it was not read so.
