@@ -110,6 +110,14 @@ struct State {
     reading: usize,
 }
 
+impl State {
+    /// A proof is under way, or can be made at once when a probe is answered: one worth
+    /// waiting for while plain `STAT` is on probation.
+    fn proof_coming(&self) -> bool {
+        self.proving || self.reading > 0
+    }
+}
+
 /// The right to prove plain `STAT`, held by one connection at a time; given back when dropped
 /// (a proof that ended, or failed on the way: another connection may prove then).
 pub struct ProofClaim<'a>(&'a Learning);
@@ -166,8 +174,7 @@ impl Learning {
     /// Whether a connection is proving plain `STAT` now, or can prove at once when its probe
     /// is answered ([`Learning::reading_proof`]).
     pub fn proving(&self) -> bool {
-        let state = self.state();
-        state.proving || state.reading > 0
+        self.state().proof_coming()
     }
 
     /// Says that a probe is on its way with its first folder's listing behind it (until the
@@ -185,9 +192,7 @@ impl Learning {
         let state = self.state();
         let (state, _) = self
             .changed
-            .wait_timeout_while(state, limit, |s| {
-                (s.proving || s.reading > 0) && matches!(s.mode, Mode::Probing { .. })
-            })
+            .wait_timeout_while(state, limit, |s| s.proof_coming() && matches!(s.mode, Mode::Probing { .. }))
             .unwrap_or_else(|e| e.into_inner());
         state.mode
     }

@@ -476,12 +476,11 @@ impl Session {
     /// same write, and reads it into memory right after their replies: its data comes with
     /// them, where alone it would cost a round trip or two more. For servers that take a
     /// transfer in the same write as its announcement (others: nothing is sent); returns
-    /// whether it will be sent. The caller
-    /// takes the result with [`Session::take_read`] before the operation ends, or drops it
-    /// with [`Session::drop_read`]: it is what the server held at that moment only.
-    /// Returns whether it will be.
+    /// whether it will be sent. The caller takes the result with [`Session::take_read`] before
+    /// the operation ends, or drops it with [`Session::drop_read`]: it is what the server held
+    /// at that moment only.
     pub fn read_behind(&mut self, cmd: String) -> bool {
-        let takes = self.announces() && !self.learned.refused(Capability::TransferAhead);
+        let takes = self.announces() && self.sends_ahead();
         self.behind = takes.then_some(cmd);
         takes
     }
@@ -588,16 +587,13 @@ impl Session {
         // server give the old port up).
         let announced = self.announced.take();
         let had_announced = announced.is_some();
-        let before_open = self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead);
-        if let Some((announced, early)) = announced.and_then(|a| a.usable(before_open)) {
+        if let Some((announced, early)) = announced.and_then(|a| a.usable(self.sends_ahead())) {
             // A command sent before its connection is open is judged as one sent with its
             // announcement ([`Session::aborted_ahead`]).
             self.sent_ahead = matches!(early, Some(Early::Opening(_)));
-            match Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data) {
-                // The server gave the announced port up after all: announce another.
-                Err(Failure::Refused(r)) if r.code == 425 => {}
-                Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
-                other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
+            let opened = Transfer::open_announced(&mut self.ctl, cmd, dir, announced, early, &self.data);
+            if !self.port_given_up(&opened) {
+                return opened.map(|opened| Transfer::new(&mut self.ctl, opened));
             }
         } else if had_announced && self.ctl.unsolicited() {
             // The server spoke about the stale port on its own (or left): this connection no
@@ -618,10 +614,9 @@ impl Session {
     fn transfer_sent(&mut self, cmd: &str, dir: Direction) -> Result<Transfer<'_>, Failure> {
         self.sent_ahead = true;
         if let Some((announced, early)) = self.announced.take().map(Announced::taken) {
-            match Transfer::open_sent(&mut self.ctl, dir, announced, early, &self.data) {
-                Err(Failure::Refused(r)) if r.code == 425 => {}
-                Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && self.healthy() => {}
-                other => return other.map(|opened| Transfer::new(&mut self.ctl, opened)),
+            let opened = Transfer::open_sent(&mut self.ctl, dir, announced, early, &self.data);
+            if !self.port_given_up(&opened) {
+                return opened.map(|opened| Transfer::new(&mut self.ctl, opened));
             }
         } else {
             let reply = self.ctl.final_reply()?;
@@ -632,6 +627,23 @@ impl Session {
             }
         }
         self.transfer_announcing(cmd, dir)
+    }
+
+    /// Whether a data connection announced before could not be opened only because the server
+    /// gave its port up after all (`425`, or the connection refused while the control
+    /// connection is in step): another is announced then.
+    fn port_given_up(&self, opened: &Result<super::wire::data::Opened, Failure>) -> bool {
+        match opened {
+            Err(Failure::Refused(r)) => r.code == 425,
+            Err(Failure::Io(e)) => e.kind() == ErrorKind::ConnectionRefused && self.healthy(),
+            _ => false,
+        }
+    }
+
+    /// Whether a transfer's command may go in the same write as its data connection's
+    /// announcement (not where the server failed such a transfer: [`Session::aborted_ahead`]).
+    fn sends_ahead(&self) -> bool {
+        self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead)
     }
 
     /// [`Session::transfer`] with a data connection announced now.
@@ -650,7 +662,7 @@ impl Session {
     /// Announces a data connection and sends `cmd`: in one write where the server takes
     /// that, else one step at a time ([`Capability::TransferAhead`]).
     fn open_data(&mut self, cmd: &str, dir: Direction) -> Result<super::wire::data::Opened, Failure> {
-        self.sent_ahead = self.ctl.pipelining() && !self.learned.refused(Capability::TransferAhead);
+        self.sent_ahead = self.sends_ahead();
         if self.sent_ahead {
             Transfer::open(&mut self.ctl, cmd, dir, self.mode, &self.data)
         } else {

@@ -318,9 +318,7 @@ impl<'c> Transfer<'c> {
         settings: &DataSettings,
     ) -> Result<Opened, Failure> {
         ctl.send(cmd);
-        ctl.flush()?;
-        let early = early.and_then(Early::resolve);
-        Self::connect(ctl, announced, dir, Mode::Extended, None, early, settings)
+        Self::open_sent(ctl, dir, announced, early, settings)
     }
 
     /// Opens the data connection of a command sent already, behind a batch of others in the
